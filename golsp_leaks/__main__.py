@@ -1,0 +1,3 @@
+from golsp_leaks.cli.main import main
+
+raise SystemExit(main())

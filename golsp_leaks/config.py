@@ -1,0 +1,220 @@
+"""Settings: one typed place, merged from every source.
+
+Sources, lowest precedence first:
+
+1. the defaults below;
+2. ``.golsp-leaks.toml`` at the workspace root (found by walking up from the
+   checked path; the CLI reads it too);
+3. the LSP ``initializationOptions``;
+4. ``workspace/configuration`` (section ``golspLeaks``) or the settings sent
+   with ``workspace/didChangeConfiguration``.
+
+``rules`` and ``severity`` merge rule by rule, ``exclude`` lists add up, and
+scalars take the value of the highest source that sets them.  Keys may be
+written in camelCase (``debounceMs``), kebab-case (``debounce-ms``) or
+snake_case.  An unknown key, rule or severity is reported as a problem (a
+message to the user) and otherwise ignored: it is never fatal.
+
+Example ``.golsp-leaks.toml``::
+
+    exclude = ["gen/**", "**/*_mock.go"]
+    debounce-ms = 150
+
+    [rules]
+    unfinished-tx = false      # off
+
+    [severity]
+    lost-cancel = "error"
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import sys
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from golsp_leaks.model import Severity
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+CONFIG_FILE = ".golsp-leaks.toml"
+SECTION = "golspLeaks"
+DEFAULT_DEBOUNCE_MS = 100
+MAX_DEBOUNCE_MS = 10_000
+
+
+def _key(name: str) -> str:
+    return name.replace("-", "").replace("_", "").lower()
+
+
+_KNOWN_KEYS = {_key(k): k for k in ("rules", "severity", "exclude", "debounce_ms", "trace")}
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The effective configuration."""
+
+    rules: Mapping[str, bool] = field(default_factory=dict)
+    severity: Mapping[str, Severity] = field(default_factory=dict)
+    exclude: tuple[str, ...] = ()
+    debounce_ms: int = DEFAULT_DEBOUNCE_MS
+
+    def enabled(self, rule_id: str) -> bool:
+        return self.rules.get(rule_id, True)
+
+    def severity_of(self, rule_id: str, default: Severity) -> Severity:
+        return self.severity.get(rule_id, default)
+
+    def is_excluded(self, relative_path: str) -> bool:
+        """Does a path (relative to the workspace or checked root, ``/``-separated) match an exclude glob?"""
+        path = PurePosixPath(relative_path.replace("\\", "/"))
+        text = str(path)
+        for pattern in self.exclude:
+            pat = pattern.rstrip("/")
+            if fnmatch.fnmatchcase(text, pat) or fnmatch.fnmatchcase(path.name, pat):
+                return True
+            if pat.startswith("**/") and fnmatch.fnmatchcase(text, pat[3:]):
+                return True
+            # A directory pattern excludes everything below it.
+            if any(fnmatch.fnmatchcase(str(parent), pat) for parent in path.parents if str(parent) != "."):
+                return True
+        return False
+
+
+@dataclass
+class ConfigProblems:
+    """What was wrong with the configuration, to tell the user."""
+
+    messages: list[str] = field(default_factory=list)
+
+    def add(self, source: str, message: str) -> None:
+        self.messages.append(f"{source}: {message}")
+
+    def __bool__(self) -> bool:
+        return bool(self.messages)
+
+
+def merge(
+    base: Settings,
+    raw: Mapping[str, Any] | None,
+    source: str,
+    known_rules: Iterable[str],
+    problems: ConfigProblems,
+) -> Settings:
+    """Lay the raw settings from ``source`` over ``base``; record problems, never raise."""
+    if raw is None:
+        return base
+    if not isinstance(raw, Mapping):
+        problems.add(source, f"expected an object of settings, got {type(raw).__name__}")
+        return base
+    known = set(known_rules)
+    rules = dict(base.rules)
+    severity = dict(base.severity)
+    exclude = list(base.exclude)
+    debounce = base.debounce_ms
+    for key, value in raw.items():
+        canonical = _KNOWN_KEYS.get(_key(str(key)))
+        if canonical is None:
+            problems.add(source, f"unknown setting {key!r} (known: rules, severity, exclude, debounceMs)")
+        elif canonical == "rules":
+            rules.update(_rules(value, known, source, problems))
+        elif canonical == "severity":
+            severity.update(_severities(value, known, source, problems))
+        elif canonical == "exclude":
+            exclude.extend(x for x in _strings(value, "exclude", source, problems) if x not in exclude)
+        elif canonical == "debounce_ms":
+            debounce = _debounce(value, source, problems, debounce)
+        # "trace" belongs to the client (trace.server); accepted and left alone.
+    return Settings(rules=rules, severity=severity, exclude=tuple(exclude), debounce_ms=debounce)
+
+
+def _rules(value: Any, known: set[str], source: str, problems: ConfigProblems) -> dict[str, bool]:
+    out: dict[str, bool] = {}
+    if not isinstance(value, Mapping):
+        problems.add(source, "'rules' must map rule ids to true or false")
+        return out
+    for rule, enabled in value.items():
+        if rule not in known:
+            problems.add(source, f"unknown rule {rule!r} in 'rules'")
+        elif not isinstance(enabled, bool):
+            problems.add(source, f"'rules.{rule}' must be true or false, not {enabled!r}")
+        else:
+            out[rule] = enabled
+    return out
+
+
+def _severities(value: Any, known: set[str], source: str, problems: ConfigProblems) -> dict[str, Severity]:
+    out: dict[str, Severity] = {}
+    if not isinstance(value, Mapping):
+        problems.add(source, "'severity' must map rule ids to error, warning, information or hint")
+        return out
+    for rule, level in value.items():
+        if rule not in known:
+            problems.add(source, f"unknown rule {rule!r} in 'severity'")
+            continue
+        try:
+            out[rule] = Severity.parse(str(level))
+        except ValueError as exc:
+            problems.add(source, f"'severity.{rule}': {exc}")
+    return out
+
+
+def _strings(value: Any, name: str, source: str, problems: ConfigProblems) -> list[str]:
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, list) and all(isinstance(v, str) for v in value):
+        return list(value)
+    problems.add(source, f"'{name}' must be a list of glob strings")
+    return []
+
+
+def _debounce(value: Any, source: str, problems: ConfigProblems, current: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        problems.add(source, f"'debounceMs' must be a number of milliseconds, not {value!r}")
+        return current
+    if not 0 <= value <= MAX_DEBOUNCE_MS:
+        problems.add(source, f"'debounceMs' must be between 0 and {MAX_DEBOUNCE_MS}, not {value!r}")
+        return current
+    return int(value)
+
+
+def find_config_file(start: Path) -> Path | None:
+    """The nearest ``.golsp-leaks.toml`` in ``start`` or a directory above it."""
+    current = start if start.is_dir() else start.parent
+    current = current.resolve()
+    for directory in (current, *current.parents):
+        candidate = directory / CONFIG_FILE
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def read_config_file(path: Path, problems: ConfigProblems) -> dict[str, Any] | None:
+    """The table in a config file, or None (with a problem recorded) when it cannot be read."""
+    try:
+        with path.open("rb") as handle:
+            return tomllib.load(handle)
+    except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        problems.add(str(path), f"cannot read configuration: {exc}")
+        return None
+
+
+def load_settings(
+    start: Path | None,
+    known_rules: Iterable[str],
+    problems: ConfigProblems,
+    explicit_file: Path | None = None,
+) -> tuple[Settings, Path | None]:
+    """Defaults overlaid with the project's config file; returns the file used too."""
+    path = explicit_file if explicit_file is not None else (find_config_file(start) if start else None)
+    settings = Settings()
+    if path is None:
+        return settings, None
+    raw = read_config_file(path, problems)
+    return merge(settings, raw, str(path), known_rules, problems), path

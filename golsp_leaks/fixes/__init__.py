@@ -1,0 +1,1 @@
+"""Building quick-fix edits from the tree, applying them, and checking they still parse."""

@@ -1,0 +1,64 @@
+"""Applying edits, and making sure a fix leaves code that parses."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+from tree_sitter import Tree
+
+from golsp_leaks.goanalysis.parse import parse, ts_end_point, ts_point
+from golsp_leaks.model import Edit, Fix
+
+
+def apply_edits(source: bytes, edits: Iterable[Edit]) -> bytes:
+    """Apply non-overlapping edits (in any order) to ``source``."""
+    out = source
+    for edit in sorted(edits, key=lambda e: (e.start, e.end), reverse=True):
+        out = out[: edit.start] + edit.text.encode("utf-8", errors="surrogatepass") + out[edit.end :]
+    return out
+
+
+def overlapping(edits: Sequence[Edit]) -> bool:
+    ordered = sorted(edits, key=lambda e: (e.start, e.end))
+    return any(b.start < a.end for a, b in zip(ordered, ordered[1:], strict=False))
+
+
+def fix_parses(source: bytes, tree: Tree, fix: Fix) -> bool:
+    """True when applying ``fix`` leaves every declaration it touches free of syntax errors.
+
+    The check re-parses incrementally from a copy of ``tree``, so it costs
+    little more than the edit itself.
+    """
+    if not fix.edits or overlapping(fix.edits):
+        return False
+    if any(e.start < 0 or e.end > len(source) or e.start > e.end for e in fix.edits):
+        return False
+    candidate = tree.copy()
+    new_source = source
+    touched: list[tuple[int, int]] = []
+    for edit in sorted(fix.edits, key=lambda e: e.start, reverse=True):
+        inserted = edit.text.encode("utf-8", errors="surrogatepass")
+        start_point = ts_point(new_source, edit.start)
+        old_end_point = ts_point(new_source, edit.end)
+        candidate.edit(
+            start_byte=edit.start,
+            old_end_byte=edit.end,
+            new_end_byte=edit.start + len(inserted),
+            start_point=start_point,
+            old_end_point=old_end_point,
+            new_end_point=ts_end_point(start_point, inserted),
+        )
+        new_source = new_source[: edit.start] + inserted + new_source[edit.end :]
+    delta = 0
+    for edit in sorted(fix.edits, key=lambda e: e.start):
+        length = len(edit.text.encode("utf-8", errors="surrogatepass"))
+        touched.append((edit.start + delta, edit.start + delta + length))
+        delta += length - (edit.end - edit.start)
+    new_tree = parse(new_source, candidate)
+    if not tree.root_node.has_error:
+        return not new_tree.root_node.has_error
+    for child in new_tree.root_node.children:
+        if any(child.start_byte <= end and start <= child.end_byte for start, end in touched):
+            if child.has_error or child.type == "ERROR":
+                return False
+    return True

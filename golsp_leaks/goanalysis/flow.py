@@ -1,0 +1,302 @@
+"""Paths through a function body from an acquisition to the function's exits.
+
+:func:`exits_missing_release` answers the question every ownership rule asks:
+*from the statement that acquires a resource, which returns (or the end of the
+function) can be reached without passing a statement that uses it?*  A "use"
+is whatever the caller says it is, given as byte offsets of the places that
+count (for ``cancel`` that is every mention of the name: a call, a ``defer``,
+passing it on, returning it, storing it, a closure that captures it).
+
+The analysis is an abstract interpretation over the syntax tree with three
+states — not yet acquired, acquired and unused, used — joined as sets.  It
+follows ``if``, ``for`` (with ``break``/``continue`` and labels), ``switch``,
+``type switch`` and ``select``; calls that never return (``panic``,
+``os.Exit``, ``log.Fatal``, ``t.Fatal``) end a path without a leak.  Function
+literals are not entered for control flow: their returns are theirs.  A
+``goto`` makes the analysis give up (no report: a miss is better than a false
+alarm).
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_left
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from tree_sitter import Node
+
+from golsp_leaks.goanalysis.syntax import is_no_return_call, label_of, statements
+
+NOT_ACQUIRED = 1
+UNUSED = 2
+USED = 4
+
+
+class GiveUp(Exception):
+    """The function's control flow is beyond this analysis (``goto``)."""
+
+
+@dataclass
+class ExitReport:
+    """What the analysis found.
+
+    ``missed`` holds the return statements, and for a function that can fall off
+    its end the closing ``}`` of the body, reached with the resource unused.
+    ``reacquired`` holds acquisitions reached again (in a loop) while the
+    previous resource was still unused.
+    """
+
+    missed: list[Node] = field(default_factory=list)
+    reacquired: bool = False
+    falls_off_end_unused: bool = False
+
+
+@dataclass(frozen=True)
+class _Jump:
+    label: str | None
+    state: int
+
+
+class _Interpreter:
+    def __init__(self, acquire: Node, uses: Sequence[int], report: ExitReport) -> None:
+        self.acquire_key = (acquire.start_byte, acquire.end_byte, acquire.type)
+        self.uses = sorted(uses)
+        self.report = report
+        self.breaks: list[list[_Jump]] = []
+        self.continues: list[list[_Jump]] = []
+
+    # --- helpers -------------------------------------------------------------
+
+    def _contains_use(self, node: Node | None) -> bool:
+        if node is None:
+            return False
+        i = bisect_left(self.uses, node.start_byte)
+        return i < len(self.uses) and self.uses[i] < node.end_byte
+
+    def _is_acquire(self, node: Node) -> bool:
+        return (node.start_byte, node.end_byte, node.type) == self.acquire_key
+
+    def _use(self, state: int, node: Node | None) -> int:
+        if state & UNUSED and self._contains_use(node):
+            return (state & ~UNUSED) | USED
+        return state
+
+    def _acquire(self, state: int) -> int:
+        if state & UNUSED:
+            self.report.reacquired = True
+        if state & (NOT_ACQUIRED | UNUSED):
+            state = (state & ~NOT_ACQUIRED) | UNUSED
+        return state
+
+    def _simple(self, state: int, node: Node | None) -> int:
+        """A statement (or header) with no control flow of its own."""
+        if node is None:
+            return state
+        if self._is_acquire(node):
+            return self._acquire(state)
+        return self._use(state, node)
+
+    # --- statements ----------------------------------------------------------
+
+    def seq(self, stmts: Sequence[Node], state: int) -> int:
+        for stmt in stmts:
+            if state == 0:
+                return 0
+            state = self.stmt(stmt, state)
+        return state
+
+    def stmt(self, node: Node, state: int) -> int:
+        kind = node.type
+        if self._is_acquire(node):
+            return self._acquire(state)
+        if kind == "return_statement":
+            state = self._use(state, node)
+            if state & UNUSED:
+                self.report.missed.append(node)
+            return 0
+        if kind == "block":
+            return self.seq(statements(node), state)
+        if kind == "if_statement":
+            return self._if(node, state)
+        if kind == "for_statement":
+            return self._for(node, state)
+        if kind in ("expression_switch_statement", "type_switch_statement"):
+            return self._switch(node, state)
+        if kind == "select_statement":
+            return self._select(node, state)
+        if kind == "labeled_statement":
+            inner = node.named_children[-1] if node.named_child_count > 1 else None
+            return state if inner is None else self.stmt(inner, state)
+        if kind == "break_statement":
+            self._jump(self.breaks, node, state)
+            return 0
+        if kind == "continue_statement":
+            self._jump(self.continues, node, state)
+            return 0
+        if kind == "goto_statement":
+            raise GiveUp
+        if kind == "fallthrough_statement":
+            return state
+        if is_no_return_call(node):
+            return 0
+        return self._simple(state, node)
+
+    def _jump(self, stack: list[list[_Jump]], node: Node, state: int) -> None:
+        label = node.named_children[0] if node.named_child_count else None
+        name = label.text.decode() if label is not None and label.text is not None else None
+        if stack:
+            stack[-1].append(_Jump(name, state))
+        # A break or continue outside any loop does not compile; ignore it.
+
+    def _if(self, node: Node, state: int) -> int:
+        state = self._simple(state, node.child_by_field_name("initializer"))
+        state = self._use(state, node.child_by_field_name("condition"))
+        consequence = node.child_by_field_name("consequence")
+        then = self.stmt(consequence, state) if consequence is not None else state
+        alternative = node.child_by_field_name("alternative")
+        other = self.stmt(alternative, state) if alternative is not None else state
+        return then | other
+
+    def _loop_body(self, body: Node | None, state: int, label: str | None) -> tuple[int, int, int]:
+        """Run a loop body to a fixed point; returns (end-of-body, break, continue) states."""
+        self.breaks.append([])
+        self.continues.append([])
+        entry = state
+        end = brk = cont = 0
+        try:
+            for _ in range(3):
+                self.breaks[-1].clear()
+                self.continues[-1].clear()
+                end = self.seq(statements(body), entry) if body is not None else entry
+                brk = cont = 0
+                outer_breaks: list[_Jump] = []
+                outer_continues: list[_Jump] = []
+                for jump in self.breaks[-1]:
+                    if jump.label is None or jump.label == label:
+                        brk |= jump.state
+                    else:
+                        outer_breaks.append(jump)
+                for jump in self.continues[-1]:
+                    if jump.label is None or jump.label == label:
+                        cont |= jump.state
+                    else:
+                        outer_continues.append(jump)
+                again = entry | end | cont
+                if again == entry:
+                    break
+                entry = again
+        finally:
+            self.breaks.pop()
+            self.continues.pop()
+        # Labeled jumps to an outer statement travel on.
+        if self.breaks:
+            self.breaks[-1].extend(outer_breaks)
+        if self.continues:
+            self.continues[-1].extend(outer_continues)
+        return end | cont, brk, entry
+
+    def _for(self, node: Node, state: int) -> int:
+        header = None
+        for child in node.named_children:
+            if child.type in ("for_clause", "range_clause"):
+                header = child
+            elif child.type not in ("block", "comment"):
+                header = child  # a bare condition: for cond { }
+        infinite = header is None
+        if header is not None and header.type == "for_clause":
+            state = self._simple(state, header.child_by_field_name("initializer"))
+            infinite = header.child_by_field_name("condition") is None
+        state = self._use(state, header)
+        body = node.child_by_field_name("body")
+        _, brk, entry = self._loop_body(body, state, label_of(node))
+        if infinite:
+            return brk
+        # The loop may run zero times or stop at its condition on any pass.
+        return entry | brk
+
+    def _switch(self, node: Node, state: int) -> int:
+        state = self._simple(state, node.child_by_field_name("initializer"))
+        state = self._use(state, node.child_by_field_name("value"))
+        self.breaks.append([])
+        result = 0
+        has_default = False
+        try:
+            for case in node.named_children:
+                if case.type not in ("expression_case", "type_case", "default_case"):
+                    continue
+                has_default = has_default or case.type == "default_case"
+                case_state = state
+                value = case.child_by_field_name("value")
+                case_state = self._use(case_state, value)
+                result |= self.seq(_case_body(case), case_state)
+            label = label_of(node)
+            for jump in self.breaks[-1]:
+                if jump.label is None or jump.label == label:
+                    result |= jump.state
+                elif len(self.breaks) > 1:
+                    self.breaks[-2].append(jump)
+        finally:
+            self.breaks.pop()
+        if not has_default:
+            result |= state
+        return result
+
+    def _select(self, node: Node, state: int) -> int:
+        self.breaks.append([])
+        result = 0
+        try:
+            for case in node.named_children:
+                if case.type not in ("communication_case", "default_case"):
+                    continue
+                case_state = self._use(state, case.child_by_field_name("communication"))
+                result |= self.seq(_case_body(case), case_state)
+            label = label_of(node)
+            for jump in self.breaks[-1]:
+                if jump.label is None or jump.label == label:
+                    result |= jump.state
+                elif len(self.breaks) > 1:
+                    self.breaks[-2].append(jump)
+        finally:
+            self.breaks.pop()
+        return result
+
+
+def _case_body(case: Node) -> list[Node]:
+    for child in case.named_children:
+        if child.type == "statement_list":
+            return statements(child)
+    return []
+
+
+def exits_missing_release(
+    func: Node,
+    acquire: Node,
+    uses: Sequence[int],
+) -> ExitReport | None:
+    """The exits of ``func`` reachable from ``acquire`` with none of ``uses`` on the way.
+
+    ``acquire`` is the statement (or ``if``/``for``/``switch`` initializer) that
+    creates the resource; ``uses`` are start offsets of the nodes that release or
+    hand it on.  Returns None when the function's control flow is beyond the
+    analysis (a ``goto``).
+    """
+    body = func.child_by_field_name("body")
+    if body is None:
+        return None
+    report = ExitReport()
+    interpreter = _Interpreter(acquire, uses, report)
+    try:
+        end = interpreter.seq(statements(body), NOT_ACQUIRED)
+    except GiveUp:
+        return None
+    if end & UNUSED:
+        report.falls_off_end_unused = True
+    seen: set[tuple[int, int]] = set()
+    unique = []
+    for node in report.missed:
+        key = (node.start_byte, node.end_byte)
+        if key not in seen:
+            seen.add(key)
+            unique.append(node)
+    report.missed = sorted(unique, key=lambda n: n.start_byte)
+    return report

@@ -1,0 +1,169 @@
+"""Navigating tree-sitter-go syntax trees."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from tree_sitter import Node
+
+#: Nodes that start a new function: returns inside them are not returns of the outer function.
+FUNCTION_TYPES = frozenset({"function_declaration", "method_declaration", "func_literal"})
+
+#: Top-level declarations the engine analyses one by one.
+DECLARATION_TYPES = frozenset(
+    {"function_declaration", "method_declaration", "var_declaration", "const_declaration", "type_declaration"}
+)
+
+#: Calls after which control never comes back (a panic is not a leaky return).
+_NO_RETURN_FUNCS = frozenset({"panic"})
+_NO_RETURN_SELECTORS = frozenset(
+    {
+        ("os", "Exit"),
+        ("runtime", "Goexit"),
+        ("log", "Fatal"),
+        ("log", "Fatalf"),
+        ("log", "Fatalln"),
+        ("log", "Panic"),
+        ("log", "Panicf"),
+        ("log", "Panicln"),
+    }
+)
+_NO_RETURN_METHODS = frozenset({"Fatal", "Fatalf", "FailNow", "SkipNow", "Skip", "Skipf"})
+
+
+def text(node: Node | None) -> str:
+    """The source text of a node ("" for None)."""
+    if node is None or node.text is None:
+        return ""
+    return node.text.decode("utf-8", errors="replace")
+
+
+def walk(node: Node, *, into_functions: bool = True) -> Iterator[Node]:
+    """Every named node under ``node`` (itself included), in source order.
+
+    With ``into_functions=False`` the bodies of nested function literals are skipped.
+    """
+    stack = [node]
+    while stack:
+        current = stack.pop()
+        yield current
+        if not into_functions and current is not node and current.type == "func_literal":
+            continue
+        children = current.named_children
+        stack.extend(reversed(children))
+
+
+def statements(block: Node | None) -> list[Node]:
+    """The statements of a ``block`` or ``statement_list`` (comments left out)."""
+    if block is None:
+        return []
+    if block.type == "block":
+        for child in block.named_children:
+            if child.type == "statement_list":
+                block = child
+                break
+        else:
+            return []
+    return [c for c in block.named_children if c.type not in ("comment", "empty_statement")]
+
+
+def enclosing_function(node: Node) -> Node | None:
+    """The innermost function declaration, method or literal containing ``node``."""
+    current = node.parent
+    while current is not None:
+        if current.type in FUNCTION_TYPES:
+            return current
+        current = current.parent
+    return None
+
+
+def function_body(func: Node) -> Node | None:
+    return func.child_by_field_name("body")
+
+
+def function_results(func: Node) -> Node | None:
+    """The result of a function (a type, or a parameter_list), or None."""
+    return func.child_by_field_name("result")
+
+
+def has_named_results(func: Node) -> bool:
+    result = function_results(func)
+    if result is None or result.type != "parameter_list":
+        return False
+    return any(p.child_by_field_name("name") is not None for p in result.named_children)
+
+
+def is_statement_in_list(node: Node) -> bool:
+    parent = node.parent
+    return parent is not None and parent.type == "statement_list"
+
+
+def enclosing_statement(node: Node) -> Node | None:
+    """The statement (a direct child of a statement list) that contains ``node``."""
+    current: Node | None = node
+    while current is not None:
+        parent = current.parent
+        if parent is not None and parent.type == "statement_list":
+            return current
+        if current.type in FUNCTION_TYPES:
+            return None
+        current = parent
+    return None
+
+
+def call_name(call: Node) -> tuple[str, str] | None:
+    """``("pkg", "Func")`` for ``pkg.Func(...)``, ``("", "f")`` for ``f(...)``, else None."""
+    if call.type != "call_expression":
+        return None
+    function = call.child_by_field_name("function")
+    if function is None:
+        return None
+    if function.type == "identifier":
+        return "", text(function)
+    if function.type == "selector_expression":
+        operand = function.child_by_field_name("operand")
+        field = function.child_by_field_name("field")
+        if operand is not None and field is not None:
+            return text(operand), text(field)
+    return None
+
+
+def is_no_return_call(stmt: Node) -> bool:
+    """A statement that is a call to panic, os.Exit, log.Fatal, t.Fatal and the like."""
+    if stmt.type != "expression_statement":
+        return False
+    expr = stmt.named_children[0] if stmt.named_child_count else None
+    if expr is None or expr.type != "call_expression":
+        return False
+    name = call_name(expr)
+    if name is None:
+        return False
+    operand, func = name
+    if not operand:
+        return func in _NO_RETURN_FUNCS
+    return (operand, func) in _NO_RETURN_SELECTORS or func in _NO_RETURN_METHODS
+
+
+def line_indent(source: bytes, offset: int) -> bytes:
+    """The leading white space of the line holding ``offset``."""
+    start = source.rfind(b"\n", 0, offset) + 1
+    end = start
+    while end < len(source) and source[end] in (0x20, 0x09):
+        end += 1
+    return source[start:end]
+
+
+def declarations(root: Node) -> Iterator[Node]:
+    """Top-level declarations of a source file, in order."""
+    for child in root.named_children:
+        if child.type in DECLARATION_TYPES:
+            yield child
+
+
+def label_of(stmt: Node) -> str | None:
+    """The label of a statement that is the body of a labeled statement."""
+    parent = stmt.parent
+    if parent is not None and parent.type == "labeled_statement":
+        label = parent.child_by_field_name("label")
+        return text(label) if label is not None else None
+    return None

@@ -1,0 +1,88 @@
+"""What a rule is, and what it is given to look at."""
+
+from __future__ import annotations
+
+import inspect
+from abc import ABC, abstractmethod
+from collections.abc import Hashable, Iterable
+from dataclasses import dataclass, field
+from typing import ClassVar
+
+from tree_sitter import Node
+
+from golsp_leaks.goanalysis.frameworks import RequestScope
+from golsp_leaks.goanalysis.imports import Imports
+from golsp_leaks.model import Finding, Severity
+
+
+@dataclass(frozen=True)
+class PackageFacts:
+    """Facts about the other files of the package, read from disk by the caller.
+
+    ``handlers`` are names of functions known to be registered as request
+    handlers elsewhere in the package; ``shrunk_globals`` are package-level
+    variables that some code in the package deletes from, trims or resets.
+    """
+
+    handlers: frozenset[str] = frozenset()
+    shrunk_globals: frozenset[str] = frozenset()
+
+    def fingerprint(self) -> Hashable:
+        return (self.handlers, self.shrunk_globals)
+
+
+@dataclass(frozen=True)
+class FileContext:
+    """Everything a rule may know about the file a declaration is in."""
+
+    source: bytes
+    root: Node
+    imports: Imports
+    path: str | None = None
+    go_version: tuple[int, int] | None = None
+    package: PackageFacts = field(default_factory=PackageFacts)
+    scope: RequestScope = field(init=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "scope", RequestScope(self.root, self.imports, self.package.handlers))
+
+    def fingerprint(self) -> Hashable:
+        """What, besides a declaration's own text, its findings may depend on."""
+        return (
+            self.imports.fingerprint(),
+            self.go_version,
+            self.package.fingerprint(),
+            self.scope.fingerprint(),
+        )
+
+    def go_at_least(self, major: int, minor: int) -> bool:
+        """True when the module's ``go`` directive is at least ``major.minor`` (unknown: assume the newest)."""
+        return self.go_version is None or self.go_version >= (major, minor)
+
+
+class Rule(ABC):
+    """A check for one kind of leak.
+
+    Subclasses set the class attributes and document themselves in their
+    docstring with the sections *What it does*, *Why is this bad?*, *Example*,
+    *Use instead* and *Fix safety*; ``golsp-leaks rules`` and ``docs/rules/``
+    are made from it.
+    """
+
+    id: ClassVar[str]
+    summary: ClassVar[str]
+    default_severity: ClassVar[Severity] = Severity.WARNING
+    fixable: ClassVar[bool] = False
+    #: The rule only runs on declarations whose text contains one of these.
+    triggers: ClassVar[tuple[bytes, ...]] = ()
+
+    @abstractmethod
+    def check(self, decl: Node, ctx: FileContext) -> Iterable[Finding]:
+        """Findings in one top-level declaration, with byte offsets into ``ctx.source``."""
+
+    @classmethod
+    def documentation(cls) -> str:
+        return inspect.cleandoc(cls.__doc__ or "")
+
+    def wants(self, decl_text: bytes) -> bool:
+        return not self.triggers or any(t in decl_text for t in self.triggers)
