@@ -126,7 +126,7 @@ class LostCancel(Rule):
                     f"the cancel function returned by {where} is discarded: the context "
                     "(and its timer) leaks until its parent is cancelled"
                 ),
-                fixes=tuple(_fix_discarded(ctx.source, stmt, cancel, func)),
+                fixes=tuple(_fix_discarded(ctx.source, stmt, cancel, func, constructor)),
                 per_request=per_request,
             )
         if cancel.type != "identifier":
@@ -164,7 +164,7 @@ class LostCancel(Rule):
             )
         else:
             return None
-        fixes = _fix_named(ctx.source, stmt, name, uses, func)
+        fixes = _fix_named(ctx.source, stmt, name, uses, func, constructor)
         return Finding(
             rule=self.id,
             start=cancel.start_byte,
@@ -230,8 +230,8 @@ def _in_loop(stmt: Node, func: Node) -> bool:
     return False
 
 
-def _later_defer(stmt: Node, name: str) -> Node | None:
-    """A ``defer name()`` later in the same statement list."""
+def _later_defer(stmt: Node, call: str) -> Node | None:
+    """A ``defer <call>`` later in the same statement list."""
     if stmt.parent is None:
         return None
     seen = False
@@ -239,32 +239,41 @@ def _later_defer(stmt: Node, name: str) -> Node | None:
         if sibling == stmt:
             seen = True
             continue
-        if seen and sibling.type == "defer_statement" and text(sibling).replace(" ", "") == f"defer{name}()":
+        if seen and sibling.type == "defer_statement" and text(sibling).replace(" ", "") == f"defer{call}":
             return sibling
     return None
 
 
-def _fix_named(source: bytes, stmt: Node, name: str, uses: list[Node], func: Node) -> list[Fix]:
+def _cancel_call(name: str, constructor: str) -> str:
+    """``cancel()``, or ``cancel(nil)`` for the CancelCauseFunc of WithCancelCause."""
+    return f"{name}(nil)" if constructor == "WithCancelCause" else f"{name}()"
+
+
+def _fix_named(
+    source: bytes, stmt: Node, name: str, uses: list[Node], func: Node, constructor: str
+) -> list[Fix]:
     if _in_loop(stmt, func) or not all(is_called(u) for u in uses):
         return []
-    insert = insert_statement_after(source, stmt, f"defer {name}()")
+    call = _cancel_call(name, constructor)
+    insert = insert_statement_after(source, stmt, f"defer {call}")
     if insert is None:
         return []
     edits: list[Edit] = [insert]
-    later = _later_defer(stmt, name)
+    later = _later_defer(stmt, call)
     if later is not None:
         removal = delete_statement(source, later)
         if removal is not None:
             edits.append(removal)
-    return [Fix(f"Insert `defer {name}()` after the call", tuple(edits), preferred=True)]
+    return [Fix(f"Insert `defer {call}` after the call", tuple(edits), preferred=True)]
 
 
-def _fix_discarded(source: bytes, stmt: Node, blank: Node, func: Node) -> list[Fix]:
+def _fix_discarded(source: bytes, stmt: Node, blank: Node, func: Node, constructor: str) -> list[Fix]:
     if stmt.type == "assignment_statement" or _in_loop(stmt, func):
         return []  # naming it would need a declaration, or the defer would pile up
     name = unique_name(func, "cancel")
-    insert = insert_statement_after(source, stmt, f"defer {name}()")
+    call = _cancel_call(name, constructor)
+    insert = insert_statement_after(source, stmt, f"defer {call}")
     if insert is None:
         return []
     rename = Edit(blank.start_byte, blank.end_byte, name)
-    return [Fix(f"Name the cancel function `{name}` and `defer {name}()`", (rename, insert), preferred=True)]
+    return [Fix(f"Name the cancel function `{name}` and `defer {call}`", (rename, insert), preferred=True)]

@@ -1,0 +1,141 @@
+"""Fixture tests in the style of go/analysis.
+
+``tests/fixtures/<rule-id>/<name>.go`` is a Go file; every line that the rule
+must report carries a comment ``// want "<rule-id>"`` and no other line may be
+reported.  ``<name>.go.golden`` is the file after applying one fix to every
+finding: the preferred fix, or the first whose title contains ``<text>`` when
+the file has a line ``//fixture:fix <text>``.  A file with a line
+``//fixture:go 1.22`` is analysed as part of a module with that ``go``
+directive.
+
+Every fixture and golden file must be gofmt-clean, and all of them together
+must pass the real ``go vet`` (so they compile) against the stub modules in
+``tests/gostubs``.  Set ``GOLSP_LEAKS_UPDATE_GOLDEN=1`` to (re)write golden files.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+
+from golsp_leaks.config import Settings
+from golsp_leaks.document import LineIndex
+from golsp_leaks.engine import Engine
+from golsp_leaks.fixes.apply import apply_edits, overlapping
+from golsp_leaks.goanalysis.parse import parse
+from golsp_leaks.model import Diagnostic, Edit
+from golsp_leaks.rules import rule_ids
+from tests import gotool
+
+FIXTURES = Path(__file__).parent / "fixtures"
+WANT = re.compile(r'//\s*want((?:\s+"[^"]*")+)')
+QUOTED = re.compile(r'"([^"]*)"')
+FIX_CHOICE = re.compile(r"^//fixture:fix (.+)$", re.MULTILINE)
+GO_VERSION = re.compile(r"^//fixture:go ([0-9]+)\.([0-9]+)$", re.MULTILINE)
+UPDATE = os.environ.get("GOLSP_LEAKS_UPDATE_GOLDEN") == "1"
+
+FIXTURE_FILES = sorted(FIXTURES.glob("*/*.go"))
+
+
+def _id(path: Path) -> str:
+    return f"{path.parent.name}/{path.name}"
+
+
+def fixture_rule(path: Path) -> str:
+    return path.parent.name
+
+
+def analyze_fixture(path: Path) -> tuple[bytes, list[Diagnostic]]:
+    source = path.read_bytes()
+    rule = fixture_rule(path)
+    settings = Settings(rules={r: r == rule for r in rule_ids()})
+    match = GO_VERSION.search(source.decode())
+    version = (int(match.group(1)), int(match.group(2))) if match else None
+    diagnostics = Engine().analyze(source, parse(source), settings, path=str(path), go_version=version)
+    return source, diagnostics
+
+
+def expected_reports(source: bytes) -> list[tuple[int, str]]:
+    found: list[tuple[int, str]] = []
+    for number, line in enumerate(source.decode().splitlines(), start=1):
+        match = WANT.search(line)
+        if match:
+            found.extend((number, rule) for rule in QUOTED.findall(match.group(1)))
+    return sorted(found)
+
+
+def chosen_edits(source: bytes, diagnostics: list[Diagnostic]) -> list[Edit]:
+    choice = FIX_CHOICE.search(source.decode())
+    edits: list[Edit] = []
+    for diagnostic in diagnostics:
+        fixes = diagnostic.finding.fixes
+        if not fixes:
+            continue
+        if choice:
+            picked = next((f for f in fixes if choice.group(1).strip() in f.title), None)
+        else:
+            picked = next((f for f in fixes if f.preferred), fixes[0])
+        if picked is None:
+            continue
+        if overlapping([*edits, *picked.edits]):
+            continue
+        edits.extend(picked.edits)
+    return edits
+
+
+def test_there_are_fixtures_for_every_rule() -> None:
+    missing = [rule for rule in rule_ids() if not list((FIXTURES / rule).glob("*.go"))]
+    assert not missing, f"rules without fixtures: {missing}"
+
+
+@pytest.mark.parametrize("path", FIXTURE_FILES, ids=_id)
+def test_reports_match_want_comments(path: Path) -> None:
+    source, diagnostics = analyze_fixture(path)
+    lines = LineIndex(source)
+    actual = sorted((lines.byte_column(d.finding.start)[0], d.rule) for d in diagnostics)
+    assert actual == expected_reports(source), "\n".join(
+        f"{path.name}:{lines.byte_column(d.finding.start)[0]}: {d.rule}: {d.finding.message}" for d in diagnostics
+    )
+
+
+@pytest.mark.parametrize("path", FIXTURE_FILES, ids=_id)
+def test_fixes_match_golden(path: Path) -> None:
+    source, diagnostics = analyze_fixture(path)
+    fixed = apply_edits(source, chosen_edits(source, diagnostics))
+    golden = path.with_name(path.name + ".golden")
+    if fixed == source:
+        assert not golden.exists(), f"{golden.name} exists but no fix applies to {path.name}"
+        return
+    if UPDATE:
+        golden.write_bytes(fixed)
+    assert golden.exists(), f"fixes apply to {path.name} but {golden.name} is missing; result:\n{fixed.decode()}"
+    assert fixed.decode() == golden.read_text()
+    assert not parse(fixed).root_node.has_error
+
+
+GOFMT_FILES = sorted([*FIXTURE_FILES, *FIXTURES.glob("*/*.go.golden")])
+
+
+@pytest.mark.parametrize("path", GOFMT_FILES, ids=_id)
+def test_fixture_is_gofmt_clean(path: Path) -> None:
+    assert gotool.gofmt_diff(path.read_bytes()) == ""
+
+
+def test_fixtures_and_golden_files_compile_and_pass_go_vet(tmp_path: Path) -> None:
+    """Every fixture and every golden file, each as its own package, through ``go vet``.
+
+    vet's own lostcancel check is off: the fixtures are meant to leak.
+    """
+    module = tmp_path / "fixtures"
+    module.mkdir()
+    gotool.write_module(module, "golsp-leaks.test/fixtures", "1.23")
+    for index, path in enumerate(GOFMT_FILES):
+        package_dir = module / f"f{index:04d}_{path.parent.name.replace('-', '_')}"
+        package_dir.mkdir()
+        shutil.copyfile(path, package_dir / path.name.replace(".go.golden", "_golden.go"))
+    result = gotool.go_vet(module, tmp_path, ("-lostcancel=false",))
+    assert result.returncode == 0, result.stdout + result.stderr
