@@ -71,13 +71,21 @@ def stub_modules() -> dict[str, Path]:
     return modules
 
 
+def stub_version(module_path: str) -> str:
+    """A version a go.mod may require the stub at: ``v0.0.0``, or ``v5.0.0`` for ``.../v5``."""
+    last = module_path.rsplit("/", 1)[-1]
+    if len(last) > 1 and last[0] == "v" and last[1:].isdigit() and int(last[1:]) >= 2:
+        return f"{last}.0.0"
+    return "v0.0.0"
+
+
 def write_module(directory: Path, name: str, go_version: str = "1.22") -> None:
     """A go.mod for ``directory`` that requires every stub module, replaced by its local copy."""
     stubs = stub_modules()
     lines = [f"module {name}", "", f"go {go_version}", ""]
     if stubs:
         lines.append("require (")
-        lines.extend(f"\t{path} v0.0.0" for path in stubs)
+        lines.extend(f"\t{path} {stub_version(path)}" for path in stubs)
         lines.append(")")
         lines.append("")
         lines.extend(f"replace {path} => {directory_path}" for path, directory_path in stubs.items())

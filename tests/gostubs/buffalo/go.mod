@@ -1,0 +1,3 @@
+module github.com/gobuffalo/buffalo
+
+go 1.22
