@@ -1,0 +1,119 @@
+"""Finding the Go files to check, and the settings that apply to each.
+
+A directory is walked recursively for ``*.go`` files, skipping ``vendor``,
+``testdata`` and ``node_modules`` directories and hidden ones (``.git``,
+``.cache``...), as the go command does.  A file named on the command line is
+checked whatever its name.  Every path is then matched against the ``exclude``
+globs of its configuration, relative to the directory that holds the config
+file (or to the checked directory when there is none).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from golsp_leaks.config import Settings
+
+#: Directory names never descended into (besides hidden directories).
+SKIPPED_DIRS = frozenset({"vendor", "testdata", "node_modules"})
+
+
+class CliError(Exception):
+    """A usage or configuration error: reported as ``golsp-leaks: error: ...``, exit status 2."""
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class Scope:
+    """The settings for the files under one checked path, and where exclude globs are relative to.
+
+    Scopes compare by identity: the caller hands out one object per config file.
+    """
+
+    settings: Settings
+    base: str
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    """One file to check: where to read it, how to print it, and which scope it belongs to."""
+
+    fs_path: str
+    display: str
+    scope: int
+
+
+@dataclass
+class Discovery:
+    targets: list[Target] = field(default_factory=list)
+    scopes: list[Scope] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+
+def skipped_dir(name: str) -> bool:
+    return name in SKIPPED_DIRS or name.startswith(".")
+
+
+def _relative(path: str, base: str) -> str:
+    try:
+        rel = os.path.relpath(path, base)
+    except ValueError:  # another drive on Windows
+        return path
+    return rel.replace(os.sep, "/")
+
+
+def discover(paths: Sequence[str], scope_for: Callable[[str], Scope]) -> Discovery:
+    """Every Go file under ``paths``, deduplicated, in a stable order.
+
+    ``scope_for(path)`` gives the settings for one command-line path; it may
+    raise :class:`CliError`.  A path that does not exist raises CliError too.
+    """
+    found = Discovery()
+    for path in paths:
+        if not os.path.lexists(path):
+            raise CliError(f"{path}: no such file or directory")
+    scope_ids: dict[Scope, int] = {}
+    seen: set[str] = set()
+    for path in paths:
+        scope = scope_for(path)
+        index = scope_ids.get(scope)
+        if index is None:
+            index = scope_ids[scope] = len(found.scopes)
+            found.scopes.append(scope)
+        for fs_path, display in _walk(path, found.warnings):
+            key = os.path.normcase(os.path.abspath(fs_path))
+            if key in seen:
+                continue
+            seen.add(key)
+            if scope.settings.exclude and scope.settings.is_excluded(
+                _relative(fs_path, scope.base)
+            ):
+                continue
+            found.targets.append(Target(fs_path, display, index))
+    return found
+
+
+def _walk(root: str, warnings: list[str]) -> Iterator[tuple[str, str]]:
+    """(path to open, path to print) of the Go files under ``root``."""
+    if not os.path.isdir(root):
+        yield root, os.path.normpath(root)
+        return
+
+    def on_error(exc: OSError) -> None:
+        warnings.append(f"{exc.filename}: cannot read directory: {exc.strerror or exc}")
+
+    for directory, dirs, files in os.walk(root, onerror=on_error):
+        dirs[:] = sorted(d for d in dirs if not skipped_dir(d))
+        for name in sorted(files):
+            if name.endswith(".go"):
+                fs_path = os.path.join(directory, name)
+                yield fs_path, os.path.normpath(fs_path)
+
+
+def scope_base(path: str, config_file: Path | None) -> str:
+    """The directory exclude globs are relative to: the config file's, or the checked directory."""
+    if config_file is not None:
+        return str(config_file.parent)
+    return path if os.path.isdir(path) else (os.path.dirname(path) or ".")

@@ -1,0 +1,429 @@
+"""``golsp-leaks``: check Go code for leaks, list the rules, or run the language server.
+
+Exit status of ``check``: 0 when no reported finding is at or above the
+``--fail-on`` severity (default ``warning``: hints and information never fail
+a build), 1 when one is, 2 on a usage or configuration error (unknown option
+or rule id, a path that does not exist, a config file that cannot be read).
+Files that cannot be read, or are binary, are reported on stderr and skipped.
+"""
+
+from __future__ import annotations
+
+import argparse
+import inspect
+import json
+import logging
+import os
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import replace
+from pathlib import Path
+from typing import Any, NoReturn, TextIO
+
+from golsp_leaks import __version__
+from golsp_leaks.cli import run as runner
+from golsp_leaks.cli.files import CliError, Scope, discover, scope_base
+from golsp_leaks.cli.report import json_document, summary, write_text
+from golsp_leaks.cli.sarif import sarif_document
+from golsp_leaks.config import ConfigProblems, Settings, find_config_file, merge, read_config_file
+from golsp_leaks.model import Severity
+from golsp_leaks.rules import Rule, all_rules, get_rule, rule_ids
+
+PROG = "golsp-leaks"
+FAIL_ON = ("error", "warning", "information", "hint", "never")
+DEFAULT_FAIL_ON = "warning"
+
+
+class _Parser(argparse.ArgumentParser):
+    """An argument parser that reports errors by raising, so that ``main`` returns 2 instead of exiting."""
+
+    def error(self, message: str) -> NoReturn:
+        self.print_usage(sys.stderr)
+        raise CliError(message)
+
+
+def _rule_list(values: Sequence[str] | None, option: str) -> list[str]:
+    ids: list[str] = []
+    for value in values or ():
+        ids.extend(part.strip() for part in value.split(",") if part.strip())
+    known = set(rule_ids())
+    unknown = [rid for rid in ids if rid not in known]
+    if unknown:
+        names = ", ".join(repr(u) for u in unknown)
+        raise CliError(
+            f"unknown rule {names} in {option} (known rules: {', '.join(sorted(known))})"
+        )
+    return ids
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog=PROG,
+        description="Find goroutine, resource and request-scope leaks in Go code.",
+    )
+    parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+
+    check = commands.add_parser(
+        "check",
+        help="check Go files and directories",
+        description=(
+            "Check Go files, and the *.go files under directories (skipping vendor, testdata, "
+            "node_modules and hidden directories), for leaks."
+        ),
+        epilog=(
+            "exit status: 0 no finding at or above --fail-on, 1 some, 2 usage or configuration error. "
+            "With --fix the status reflects the findings left after fixing; --diff writes nothing, "
+            "so it reflects the findings as they are."
+        ),
+    )
+    check.add_argument("paths", nargs="*", metavar="PATH", help="files or directories (default: .)")
+    check.add_argument(
+        "--format",
+        choices=("text", "json", "sarif"),
+        default=None,
+        help="report format (default: text)",
+    )
+    check.add_argument(
+        "--fail-on",
+        choices=FAIL_ON,
+        default=DEFAULT_FAIL_ON,
+        help=f"exit 1 when a finding is at least this severe (default: {DEFAULT_FAIL_ON})",
+    )
+    edit = check.add_mutually_exclusive_group()
+    edit.add_argument("--fix", action="store_true", help="apply every preferred quick fix in place")
+    edit.add_argument(
+        "--diff",
+        action="store_true",
+        help="print the fixes as a unified diff instead of a report; write nothing",
+    )
+    check.add_argument(
+        "--config",
+        metavar="FILE",
+        help="use this config file (default: the nearest .golsp-leaks.toml above each PATH)",
+    )
+    check.add_argument(
+        "--select", action="append", metavar="RULE,...", help="check only these rules"
+    )
+    check.add_argument(
+        "--ignore", action="append", metavar="RULE,...", help="do not check these rules"
+    )
+    check.add_argument(
+        "--no-progress", action="store_true", help="no progress indication on stderr"
+    )
+    check.add_argument(
+        "-j",
+        "--jobs",
+        type=int,
+        metavar="N",
+        help="worker processes for large runs (default: the number of CPUs)",
+    )
+    check.add_argument(
+        "--stats", action="store_true", help="print files, lines and lines per second on stderr"
+    )
+
+    rules = commands.add_parser(
+        "rules",
+        help="list the rules, or print one rule's documentation",
+        description="List the rules.",
+    )
+    rules.add_argument("rule", nargs="?", metavar="RULE", help="print this rule's documentation")
+    rules.add_argument(
+        "--format", choices=("text", "json"), default="text", help="output format (default: text)"
+    )
+
+    serve = commands.add_parser(
+        "serve",
+        help="run the language server",
+        description="Run the language server (stdio by default).",
+    )
+    transport = serve.add_mutually_exclusive_group()
+    transport.add_argument(
+        "--stdio", action="store_true", help="talk over stdin/stdout (the default)"
+    )
+    transport.add_argument("--tcp", metavar="HOST:PORT", help="listen on a TCP address instead")
+    serve.add_argument("--log-file", metavar="PATH", help="write the server's log to this file")
+    serve.add_argument("-v", "--verbose", action="store_true", help="log more")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the command line; returns the exit status."""
+    parser = build_parser()
+    try:
+        try:
+            args = parser.parse_args(argv)
+        except SystemExit as exc:  # --help, --version
+            return exc.code if isinstance(exc.code, int) else 0
+        if args.command == "check":
+            return _check(args)
+        if args.command == "rules":
+            return _rules(args)
+        if args.command == "serve":
+            return _serve(args)
+        parser.print_help(sys.stderr)
+        return 2
+    except CliError as exc:
+        _error(str(exc))
+        return 2
+    except KeyboardInterrupt:
+        _clear_line()
+        print(f"{PROG}: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        # The reader went away (``| head``): stop quietly, without a second error at exit.
+        try:
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+        except (OSError, ValueError):
+            pass
+        return 1
+
+
+def _error(message: str) -> None:
+    print(f"{PROG}: error: {message}", file=sys.stderr)
+
+
+def _warning(message: str) -> None:
+    print(f"{PROG}: warning: {message}", file=sys.stderr)
+
+
+def _clear_line() -> None:
+    try:
+        if sys.stderr.isatty():
+            sys.stderr.write("\r\x1b[K")
+    except (OSError, ValueError):
+        pass
+
+
+# --------------------------------------------------------------------------- check
+
+
+class _Scopes:
+    """One :class:`Scope` per config file (or per checked directory without one), loaded once."""
+
+    def __init__(
+        self, explicit: Path | None, select: list[str], ignore: list[str], problems: ConfigProblems
+    ) -> None:
+        self.explicit = explicit
+        self.select = select
+        self.ignore = ignore
+        self.problems = problems
+        self._settings: dict[str | None, Settings] = {}
+        self._scopes: dict[tuple[str | None, str], Scope] = {}
+
+    def __call__(self, path: str) -> Scope:
+        config = self.explicit if self.explicit is not None else find_config_file(Path(path))
+        base = scope_base(path, config)
+        key = (str(config) if config is not None else None, base if config is None else "")
+        scope = self._scopes.get(key)
+        if scope is None:
+            scope = self._scopes[key] = Scope(self._load(config), base)
+        return scope
+
+    def _load(self, config: Path | None) -> Settings:
+        name = str(config) if config is not None else None
+        settings = self._settings.get(name)
+        if settings is not None:
+            return settings
+        settings = Settings()
+        if config is not None:
+            problems = ConfigProblems()
+            raw = read_config_file(config, problems)
+            if raw is None:
+                raise CliError(
+                    "; ".join(problems.messages) or f"{config}: cannot read configuration"
+                )
+            settings = merge(settings, raw, str(config), rule_ids(), self.problems)
+        rules = dict(settings.rules)
+        if self.select:
+            rules.update({rid: rid in self.select for rid in rule_ids()})
+        rules.update({rid: False for rid in self.ignore})
+        settings = replace(settings, rules=rules)
+        self._settings[name] = settings
+        return settings
+
+
+def _check(args: argparse.Namespace) -> int:
+    if args.diff and args.format not in (None, "text"):
+        raise CliError(
+            f"--diff prints a diff, not a report: it cannot be combined with --format {args.format}"
+        )
+    if args.jobs is not None and args.jobs < 1:
+        raise CliError("--jobs must be at least 1")
+    select = _rule_list(args.select, "--select")
+    ignore = _rule_list(args.ignore, "--ignore")
+    explicit: Path | None = None
+    if args.config is not None:
+        explicit = Path(args.config)
+        if not explicit.is_file():
+            raise CliError(f"{args.config}: configuration file not found")
+    problems = ConfigProblems()
+    paths: list[str] = args.paths or ["."]
+    started = time.perf_counter()
+    found = discover(paths, _Scopes(explicit, select, ignore, problems))
+    for message in problems.messages:
+        _warning(message)
+    for message in found.warnings:
+        _warning(message)
+
+    mode = runner.Mode.FIX if args.fix else runner.Mode.DIFF if args.diff else runner.Mode.CHECK
+    progress = None
+    if not args.no_progress and _is_tty(sys.stderr):
+        progress = runner.ProgressLine(sys.stderr)
+    try:
+        outcome = runner.check_targets(
+            mode, found.targets, found.scopes, jobs=args.jobs, progress=progress
+        )
+    finally:
+        if progress is not None:
+            progress.clear()
+    elapsed = time.perf_counter() - started
+    for message in outcome.warnings:
+        _warning(message)
+
+    fmt = args.format or "text"
+    out = sys.stdout
+    if mode is runner.Mode.DIFF:
+        for result in outcome.files:
+            if result.diff:
+                out.write(result.diff)
+    elif fmt == "json":
+        json.dump(json_document(outcome), out, indent=2, ensure_ascii=False)
+        out.write("\n")
+    elif fmt == "sarif":
+        json.dump(sarif_document(outcome, all_rules()), out, indent=2, ensure_ascii=False)
+        out.write("\n")
+    else:
+        write_text(outcome, out)
+    out.flush()
+
+    fixed = sum(r.fixed for r in outcome.files)
+    fixed_files = sum(1 for r in outcome.files if r.fixed)
+    if mode is runner.Mode.FIX:
+        print(f"fixed {_count(fixed, 'finding')} in {_count(fixed_files, 'file')}", file=sys.stderr)
+    elif mode is runner.Mode.DIFF:
+        print(
+            f"would fix {_count(fixed, 'finding')} in {_count(fixed_files, 'file')}",
+            file=sys.stderr,
+        )
+    if fmt == "text" and mode is not runner.Mode.DIFF:
+        print(summary(outcome), file=sys.stderr)
+    if args.stats:
+        rate = outcome.lines / elapsed if elapsed > 0 else 0.0
+        print(
+            f"checked {outcome.files_checked} files, {outcome.lines} lines in {elapsed:.2f} s ({rate:,.0f} lines/s)",
+            file=sys.stderr,
+        )
+    return _status(outcome, args.fail_on)
+
+
+def _status(outcome: runner.Outcome, fail_on: str) -> int:
+    if fail_on == "never":
+        return 0
+    threshold = Severity.parse(fail_on)
+    return 1 if any(report.severity >= threshold for _, report in outcome.reports) else 0
+
+
+def _count(count: int, word: str) -> str:
+    return f"{count} {word}" if count == 1 else f"{count} {word}s"
+
+
+def _is_tty(stream: TextIO) -> bool:
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):
+        return False
+
+
+# --------------------------------------------------------------------------- rules
+
+
+def rule_json(rule: Rule) -> dict[str, Any]:
+    return {
+        "id": rule.id,
+        "name": type(rule).__name__,
+        "summary": rule.summary,
+        "default_severity": rule.default_severity.label,
+        "fixable": rule.fixable,
+        "documentation": rule.documentation(),
+    }
+
+
+def _rules(args: argparse.Namespace) -> int:
+    out = sys.stdout
+    if args.rule is not None:
+        rule = get_rule(args.rule)
+        if rule is None:
+            raise CliError(f"unknown rule {args.rule!r} (known rules: {', '.join(rule_ids())})")
+        if args.format == "json":
+            json.dump(rule_json(rule), out, indent=2, ensure_ascii=False)
+            out.write("\n")
+        else:
+            fixable = ", fixable" if rule.fixable else ""
+            out.write(f"{rule.id} ({rule.default_severity.label}{fixable}): {rule.summary}\n\n")
+            out.write((rule.documentation() or rule.summary) + "\n")
+        return 0
+    rules = all_rules()
+    if args.format == "json":
+        json.dump([rule_json(r) for r in rules], out, indent=2, ensure_ascii=False)
+        out.write("\n")
+        return 0
+    header = ("RULE", "SEVERITY", "FIXABLE", "SUMMARY")
+    rows = [
+        (r.id, r.default_severity.label, "yes" if r.fixable else "no", r.summary) for r in rules
+    ]
+    widths = [max(len(row[i]) for row in [header, *rows]) for i in range(3)]
+    for row in [header, *rows]:
+        out.write("  ".join(cell.ljust(width) for cell, width in zip(row[:3], widths, strict=True)))
+        out.write(f"  {row[3]}\n")
+    return 0
+
+
+# --------------------------------------------------------------------------- serve
+
+
+def parse_tcp(text: str) -> tuple[str, int]:
+    """``HOST:PORT``, ``[::1]:PORT`` or just ``PORT`` (on 127.0.0.1)."""
+    host, sep, port = text.rpartition(":")
+    if not sep:
+        host, port = "127.0.0.1", text
+    host = host.strip()
+    if host.startswith("[") and host.endswith("]"):
+        host = host[1:-1]
+    try:
+        number = int(port)
+    except ValueError:
+        number = -1
+    if not host or not 0 <= number <= 65535:
+        raise CliError(f"--tcp expects HOST:PORT, got {text!r}")
+    return host, number
+
+
+def _serve(args: argparse.Namespace) -> int:
+    tcp = parse_tcp(args.tcp) if args.tcp else None
+    try:
+        from golsp_leaks import server
+    except ImportError as exc:
+        raise CliError(f"the language server is not available: {exc}") from exc
+    run: Callable[..., object] | None = getattr(server, "run", None)
+    if run is None:
+        raise CliError("the language server is not available in this installation")
+    try:
+        params = inspect.signature(run).parameters
+    except (TypeError, ValueError):
+        params = {}  # type: ignore[assignment]
+    kwargs: dict[str, object] = {}
+    if args.log_file and "log_file" in params:
+        kwargs["log_file"] = args.log_file
+    elif args.log_file:
+        logging.basicConfig(
+            filename=args.log_file,
+            level=logging.DEBUG if args.verbose else logging.INFO,
+            format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        )
+    if args.verbose and "verbose" in params:
+        kwargs["verbose"] = True
+    run(tcp, **kwargs)
+    return 0

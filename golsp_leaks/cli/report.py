@@ -1,0 +1,91 @@
+"""The text and JSON reports of ``golsp-leaks check``.
+
+Text, one finding per line as ``go vet`` prints them (1-based line, 1-based
+column in bytes), with related places indented below::
+
+    pkg/fetch.go:12:9: warning: the cancel function ... is lost [lost-cancel]
+        pkg/fetch.go:15:3: this return is reached without calling cancel()
+
+JSON, one object ``{"diagnostics": [...], "files_checked": N}``; in it lines
+and columns are 1-based, columns count bytes, ends are exclusive, and every
+range also has its byte ``offset``/``end_offset``.
+"""
+
+from __future__ import annotations
+
+from typing import Any, TextIO
+
+from golsp_leaks.cli.run import Outcome, Report, Span
+
+
+def _plural(count: int, word: str) -> str:
+    return f"{count} {word}" if count == 1 else f"{count} {word}s"
+
+
+def summary(outcome: Outcome) -> str:
+    """``N findings (M fixable) in K files``."""
+    findings = 0
+    fixable = 0
+    for _, report in outcome.reports:
+        findings += 1
+        fixable += report.fixable
+    files = _plural(outcome.files_checked, "file")
+    if not findings:
+        return f"no findings in {files}"
+    return f"{_plural(findings, 'finding')} ({fixable} fixable) in {files}"
+
+
+def write_text(outcome: Outcome, out: TextIO) -> None:
+    for result, report in outcome.reports:
+        span = report.span
+        out.write(
+            f"{result.path}:{span.line}:{span.column}: {report.severity.label}: {report.message} [{report.rule}]\n"
+        )
+        for related in report.related:
+            out.write(
+                f"    {result.path}:{related.span.line}:{related.span.column}: {related.message}\n"
+            )
+
+
+def _range(span: Span) -> dict[str, int]:
+    return {
+        "line": span.line,
+        "column": span.column,
+        "end_line": span.end_line,
+        "end_column": span.end_column,
+        "offset": span.offset,
+        "end_offset": span.end_offset,
+    }
+
+
+def diagnostic_json(path: str, report: Report) -> dict[str, Any]:
+    span = report.span
+    return {
+        "path": path,
+        "line": span.line,
+        "column": span.column,
+        "end_line": span.end_line,
+        "end_column": span.end_column,
+        "offset": span.offset,
+        "end_offset": span.end_offset,
+        "rule": report.rule,
+        "severity": report.severity.label,
+        "message": report.message,
+        "fixable": report.fixable,
+        "fixes": [
+            {
+                "title": fix.title,
+                "preferred": fix.preferred,
+                "edits": [{**_range(edit.span), "new_text": edit.new_text} for edit in fix.edits],
+            }
+            for fix in report.fixes
+        ],
+        "related": [{"path": path, **_range(r.span), "message": r.message} for r in report.related],
+    }
+
+
+def json_document(outcome: Outcome) -> dict[str, Any]:
+    return {
+        "diagnostics": [diagnostic_json(result.path, report) for result, report in outcome.reports],
+        "files_checked": outcome.files_checked,
+    }

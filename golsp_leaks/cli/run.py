@@ -1,0 +1,474 @@
+"""Analysing files for the command line: in this process, or in worker processes.
+
+A file is read once.  When it contains none of the enabled rules' trigger
+substrings it cannot have a finding, and it is counted as checked without
+being parsed.  Line and column numbers are computed only for files that have
+findings, in the process that read the file, so that only small results travel
+between processes.
+
+With many files the work is cut into chunks (:data:`CHUNK_SIZE` files each)
+and spread over a :class:`~concurrent.futures.ProcessPoolExecutor` with one
+worker per CPU; each worker keeps its own :class:`~golsp_leaks.engine.Engine`.
+
+``--fix`` and ``--diff`` run in the same place: the preferred fixes of all
+findings are applied (never two that overlap), the file is re-parsed and
+re-analysed, and that is repeated until nothing more applies (at most
+:data:`MAX_FIX_PASSES` times).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import difflib
+import enum
+import os
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor, as_completed
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import NamedTuple, TextIO
+
+from tree_sitter import Tree
+
+from golsp_leaks.cli.files import Scope, Target
+from golsp_leaks.config import Settings
+from golsp_leaks.document import Encoding, LineIndex
+from golsp_leaks.engine import Engine
+from golsp_leaks.fixes.apply import apply_edits, overlapping
+from golsp_leaks.goanalysis.gomod import go_version_for
+from golsp_leaks.goanalysis.parse import parse
+from golsp_leaks.model import Diagnostic, Edit, Severity
+
+#: Files per task sent to a worker process.
+CHUNK_SIZE = 64
+#: Below this many files everything runs in this process (starting workers costs more).
+PARALLEL_THRESHOLD = 256
+#: How many times ``--fix`` re-analyses a file and applies the fixes that are left.
+MAX_FIX_PASSES = 8
+
+
+class Mode(enum.Enum):
+    CHECK = "check"
+    FIX = "fix"
+    DIFF = "diff"
+
+
+class Span(NamedTuple):
+    """A range: 1-based lines; 1-based columns in bytes and in UTF-16 code units; byte offsets.
+
+    The end is exclusive: ``end_column`` is the column just after the last character.
+    """
+
+    line: int
+    column: int
+    end_line: int
+    end_column: int
+    column16: int
+    end_column16: int
+    offset: int
+    end_offset: int
+
+
+class RelatedInfo(NamedTuple):
+    span: Span
+    message: str
+
+
+class EditInfo(NamedTuple):
+    span: Span
+    new_text: str
+
+
+class FixInfo(NamedTuple):
+    title: str
+    preferred: bool
+    edits: tuple[EditInfo, ...]
+
+
+class Report(NamedTuple):
+    """One finding, ready to print."""
+
+    rule: str
+    severity: Severity
+    message: str
+    span: Span
+    related: tuple[RelatedInfo, ...]
+    fixes: tuple[FixInfo, ...]
+
+    @property
+    def fixable(self) -> bool:
+        """True when ``--fix`` would fix it (it has a preferred fix)."""
+        return any(f.preferred for f in self.fixes)
+
+
+class FileResult(NamedTuple):
+    """A file with something to say: findings, fixes made, or a diff."""
+
+    path: str
+    fs_path: str
+    reports: tuple[Report, ...]
+    fixed: int = 0
+    diff: str | None = None
+
+
+class Task(NamedTuple):
+    mode: Mode
+    settings: Settings
+    targets: tuple[Target, ...]
+
+
+@dataclass
+class Outcome:
+    """What checking a set of files gave."""
+
+    files: list[FileResult] = field(default_factory=list)
+    files_checked: int = 0
+    lines: int = 0
+    warnings: list[str] = field(default_factory=list)
+
+    def add(self, other: Outcome) -> None:
+        self.files.extend(other.files)
+        self.files_checked += other.files_checked
+        self.lines += other.lines
+        self.warnings.extend(other.warnings)
+
+    def sort(self) -> None:
+        self.files.sort(key=lambda f: (f.path, f.fs_path))
+
+    @property
+    def reports(self) -> Iterator[tuple[FileResult, Report]]:
+        for result in self.files:
+            for report in result.reports:
+                yield result, report
+
+
+# --------------------------------------------------------------------------- one file
+
+
+def _span(lines: LineIndex, start: int, end: int) -> Span:
+    line, column = lines.byte_column(start)
+    end_line, end_column = lines.byte_column(end)
+    start16 = lines.position(start, Encoding.UTF16).character + 1
+    end16 = lines.position(end, Encoding.UTF16).character + 1
+    return Span(line, column, end_line, end_column, start16, end16, start, end)
+
+
+def to_reports(source: bytes, diagnostics: Sequence[Diagnostic]) -> tuple[Report, ...]:
+    """Diagnostics with byte offsets made into reports with lines and columns."""
+    if not diagnostics:
+        return ()
+    lines = LineIndex(source)
+    out: list[Report] = []
+    for diagnostic in diagnostics:
+        finding = diagnostic.finding
+        out.append(
+            Report(
+                rule=finding.rule,
+                severity=diagnostic.severity,
+                message=finding.message,
+                span=_span(lines, finding.start, finding.end),
+                related=tuple(
+                    RelatedInfo(_span(lines, r.start, r.end), r.message) for r in finding.related
+                ),
+                fixes=tuple(
+                    FixInfo(
+                        fix.title,
+                        fix.preferred,
+                        tuple(EditInfo(_span(lines, e.start, e.end), e.text) for e in fix.edits),
+                    )
+                    for fix in finding.fixes
+                ),
+            )
+        )
+    out.sort(key=lambda r: (r.span.line, r.span.column, r.rule, r.span.end_line, r.span.end_column))
+    return tuple(out)
+
+
+def count_lines(source: bytes) -> int:
+    if not source:
+        return 0
+    return source.count(b"\n") + (0 if source.endswith(b"\n") else 1)
+
+
+def preferred_edits(diagnostics: Sequence[Diagnostic]) -> tuple[list[Edit], int]:
+    """The edits of every finding's preferred fix that do not overlap an earlier one; and how many fixes."""
+    edits: list[Edit] = []
+    applied = 0
+    for diagnostic in diagnostics:
+        fix = next((f for f in diagnostic.finding.fixes if f.preferred), None)
+        if fix is None or not fix.edits:
+            continue
+        if overlapping([*edits, *fix.edits]):
+            continue
+        edits.extend(fix.edits)
+        applied += 1
+    return edits, applied
+
+
+class _Analyzer:
+    """An engine and what it needs to analyse the files of one task."""
+
+    def __init__(self, engine: Engine, settings: Settings) -> None:
+        self.engine = engine
+        self.settings = settings
+        self.triggers = engine.triggers(settings)
+        self._go_versions: dict[str, tuple[int, int] | None] = {}
+
+    def go_version(self, fs_path: str) -> tuple[int, int] | None:
+        """The module's Go version, looked up once per directory."""
+        directory = os.path.dirname(fs_path)
+        try:
+            return self._go_versions[directory]
+        except KeyError:
+            version = self._go_versions[directory] = go_version_for(Path(fs_path))
+            return version
+
+    def analyze(self, source: bytes, tree: Tree, target: Target) -> list[Diagnostic]:
+        return self.engine.analyze(
+            source,
+            tree,
+            self.settings,
+            path=target.display,
+            go_version=self.go_version(target.fs_path),
+        )
+
+    def fix(
+        self, source: bytes, tree: Tree, diagnostics: list[Diagnostic], target: Target
+    ) -> tuple[bytes, list[Diagnostic], int]:
+        """Apply preferred fixes until none is left; the new source, what remains, and how many were applied."""
+        fixed = 0
+        for _ in range(MAX_FIX_PASSES):
+            edits, count = preferred_edits(diagnostics)
+            if not edits:
+                break
+            new_source = apply_edits(source, edits)
+            new_tree = parse(new_source)
+            if new_tree.root_node.has_error and not tree.root_node.has_error and count > 1:
+                # Each fix parses on its own, but not all of them together: one at a time.
+                edits, count = _first_fix(diagnostics)
+                new_source = apply_edits(source, edits)
+                new_tree = parse(new_source)
+            if new_source == source or (
+                new_tree.root_node.has_error and not tree.root_node.has_error
+            ):
+                break
+            source, tree = new_source, new_tree
+            fixed += count
+            diagnostics = self.analyze(source, tree, target)
+        return source, diagnostics, fixed
+
+
+def _first_fix(diagnostics: Sequence[Diagnostic]) -> tuple[list[Edit], int]:
+    for diagnostic in diagnostics:
+        fix = next((f for f in diagnostic.finding.fixes if f.preferred), None)
+        if fix is not None and fix.edits:
+            return list(fix.edits), 1
+    return [], 0
+
+
+def _read(path: str) -> bytes:
+    with open(path, "rb") as handle:
+        return handle.read()
+
+
+def write_atomically(path: str, data: bytes) -> None:
+    """Replace a file's contents without ever leaving it half-written; keeps its permissions."""
+    real = os.path.realpath(path)
+    directory = os.path.dirname(real) or "."
+    fd, tmp = tempfile.mkstemp(prefix=".golsp-leaks-", suffix=".tmp", dir=directory)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+        with contextlib.suppress(OSError):
+            os.chmod(tmp, os.stat(real).st_mode & 0o7777)
+        os.replace(tmp, real)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
+def unified_diff(path: str, before: bytes, after: bytes) -> str:
+    old = before.decode("utf-8", errors="replace").splitlines(keepends=True)
+    new = after.decode("utf-8", errors="replace").splitlines(keepends=True)
+    lines = list(difflib.unified_diff(old, new, fromfile=f"a/{path}", tofile=f"b/{path}"))
+    out: list[str] = []
+    for line in lines:
+        out.append(line)
+        if not line.endswith("\n"):
+            out.append("\n\\ No newline at end of file\n")
+    return "".join(out)
+
+
+def check_file(analyzer: _Analyzer, mode: Mode, target: Target, outcome: Outcome) -> None:
+    """Check one file, adding what it gives to ``outcome``; never raises for a bad file."""
+    try:
+        source = _read(target.fs_path)
+    except OSError as exc:
+        outcome.warnings.append(f"{target.display}: cannot read: {exc.strerror or exc}")
+        return
+    if b"\0" in source:
+        outcome.warnings.append(f"{target.display}: binary file, skipped")
+        return
+    outcome.files_checked += 1
+    outcome.lines += count_lines(source)
+    triggers = analyzer.triggers
+    if triggers is not None and not any(t in source for t in triggers):
+        return
+    try:
+        tree = parse(source)
+        diagnostics = analyzer.analyze(source, tree, target)
+        if not diagnostics:
+            return
+        fixed = 0
+        diff = None
+        if mode is not Mode.CHECK:
+            new_source, remaining, fixed = analyzer.fix(source, tree, diagnostics, target)
+            if new_source != source:
+                if mode is Mode.DIFF:
+                    diff = unified_diff(target.display, source, new_source)
+                else:
+                    try:
+                        write_atomically(target.fs_path, new_source)
+                    except OSError as exc:
+                        outcome.warnings.append(
+                            f"{target.display}: cannot write the fixes: {exc.strerror or exc}"
+                        )
+                        fixed = 0
+                    else:
+                        source, diagnostics = new_source, remaining
+        reports = to_reports(source, diagnostics)
+    except Exception as exc:  # an engine bug must cost one file, not the run
+        outcome.warnings.append(f"{target.display}: internal error, file skipped: {exc!r}")
+        return
+    outcome.files.append(FileResult(target.display, target.fs_path, reports, fixed, diff))
+
+
+# --------------------------------------------------------------------------- many files
+
+_worker_engine: Engine | None = None
+
+
+def _engine() -> Engine:
+    global _worker_engine
+    if _worker_engine is None:
+        _worker_engine = Engine()
+    return _worker_engine
+
+
+def run_task(task: Task) -> Outcome:
+    """Check the files of one task (in a worker process, or in this one)."""
+    analyzer = _Analyzer(_engine(), task.settings)
+    outcome = Outcome()
+    for target in task.targets:
+        check_file(analyzer, task.mode, target, outcome)
+    return outcome
+
+
+def make_tasks(
+    mode: Mode, targets: Sequence[Target], scopes: Sequence[Scope], size: int
+) -> list[Task]:
+    """Chunks of at most ``size`` targets, each chunk within one scope."""
+    tasks: list[Task] = []
+    by_scope: dict[int, list[Target]] = {}
+    for target in targets:
+        by_scope.setdefault(target.scope, []).append(target)
+    for scope_index, group in by_scope.items():
+        settings = scopes[scope_index].settings
+        for start in range(0, len(group), size):
+            tasks.append(Task(mode, settings, tuple(group[start : start + size])))
+    return tasks
+
+
+Progress = Callable[[int, int], None]
+
+
+def check_targets(
+    mode: Mode,
+    targets: Sequence[Target],
+    scopes: Sequence[Scope],
+    *,
+    jobs: int | None = None,
+    progress: Progress | None = None,
+    chunk_size: int | None = None,
+    parallel_threshold: int | None = None,
+) -> Outcome:
+    """Check every target; in worker processes when there are many of them and more than one CPU."""
+    workers = jobs if jobs is not None else (os.cpu_count() or 1)
+    chunk_size = chunk_size if chunk_size is not None else CHUNK_SIZE
+    parallel_threshold = (
+        parallel_threshold if parallel_threshold is not None else PARALLEL_THRESHOLD
+    )
+    total = len(targets)
+    outcome = Outcome()
+    if workers > 1 and total >= parallel_threshold:
+        tasks = make_tasks(mode, targets, scopes, chunk_size)
+        _run_pool(tasks, min(workers, len(tasks)), outcome, total, progress)
+    else:
+        tasks = make_tasks(mode, targets, scopes, 1 if progress else max(total, 1))
+        done = 0
+        for task in tasks:
+            outcome.add(run_task(task))
+            done += len(task.targets)
+            if progress:
+                progress(done, total)
+    outcome.sort()
+    return outcome
+
+
+def _run_pool(
+    tasks: list[Task], workers: int, outcome: Outcome, total: int, progress: Progress | None
+) -> None:
+    done = 0
+    pending: dict[Future[Outcome], Task] = {}
+    try:
+        with ProcessPoolExecutor(max_workers=workers) as pool:
+            pending = {pool.submit(run_task, task): task for task in tasks}
+            for future in as_completed(list(pending)):
+                outcome.add(future.result())
+                done += len(pending.pop(future).targets)
+                if progress:
+                    progress(done, total)
+    except BrokenProcessPool:
+        # A worker died (killed, or crashed in native code): finish here.
+        outcome.warnings.append(
+            "a worker process died; checking the remaining files in this process"
+        )
+        for task in pending.values():
+            outcome.add(run_task(task))
+            done += len(task.targets)
+            if progress:
+                progress(done, total)
+
+
+class ProgressLine:
+    """``[done/total] files`` on a terminal's stderr, redrawn at most ten times a second."""
+
+    def __init__(self, stream: TextIO | None = None) -> None:
+        self.stream = stream if stream is not None else sys.stderr
+        self._last = 0.0
+        self._shown = False
+
+    def __call__(self, done: int, total: int) -> None:
+        now = time.monotonic()
+        if done < total and now - self._last < 0.1:
+            return
+        self._last = now
+        self._shown = True
+        self._write(f"\r[{done}/{total}] files")
+
+    def clear(self) -> None:
+        if self._shown:
+            self._write("\r\x1b[K")
+            self._shown = False
+
+    def _write(self, text: str) -> None:
+        try:
+            self.stream.write(text)
+            self.stream.flush()
+        except (OSError, ValueError):
+            pass

@@ -1,0 +1,79 @@
+"""The rule documentation: every rule documents itself, and docs/rules/ is up to date."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from golsp_leaks import docs
+from golsp_leaks.rules import Rule, all_rules
+
+RULES = all_rules()
+REQUIRED = ("what it does", "why is this bad?", "example", "use instead")
+
+
+def test_committed_rule_docs_are_up_to_date() -> None:
+    problems = docs.stale(docs.DEFAULT_OUTPUT)
+    assert not problems, (
+        "docs/rules/ does not match the rules' docstrings; "
+        "run `python -m golsp_leaks.docs` and commit docs/rules/:\n  " + "\n  ".join(problems)
+    )
+
+
+@pytest.mark.parametrize("rule", RULES, ids=lambda r: r.id)
+def test_rule_documents_itself(rule: Rule) -> None:
+    sections = docs.sections(rule.documentation())
+    required = (*REQUIRED, "fix safety") if rule.fixable else REQUIRED
+    missing = [name for name in required if not sections.get(name)]
+    assert not missing, f"{rule.id}: the docstring lacks the sections {missing}"
+    assert rule.summary.strip()
+    assert docs.full_description(rule) != rule.summary
+
+
+@pytest.mark.parametrize("rule", RULES, ids=lambda r: r.id)
+def test_rule_page(rule: Rule) -> None:
+    page = docs.render_rule(rule)
+    assert page.startswith(docs.GENERATED)
+    assert f"\n# {rule.id}\n" in page
+    assert f"| Default severity | {rule.default_severity.label} |" in page
+    assert rule.documentation() in page
+    assert f"{rule.id} = false" in page
+    assert ("--fix" in page) == rule.fixable
+
+
+def test_index_links_every_rule() -> None:
+    index = docs.render_index(RULES)
+    for rule in RULES:
+        assert f"| [{rule.id}]({rule.id}.md) |" in index
+
+
+def test_sections_and_full_description() -> None:
+    text = "## What it does\nFinds\nleaks.\n\nMore.\n\n## Example\n```go\nx\n```\n"
+    assert docs.sections(text) == {
+        "what it does": "Finds\nleaks.\n\nMore.",
+        "example": "```go\nx\n```",
+    }
+
+
+def test_generator_writes_checks_and_prunes(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "rules"
+    assert docs.main(["--check", "--output", str(out)]) == 1
+    assert "run `python -m golsp_leaks.docs`" in capsys.readouterr().err
+    assert docs.main(["--output", str(out)]) == 0
+    assert sorted(p.name for p in out.iterdir()) == sorted(
+        [docs.INDEX, *(f"{r.id}.md" for r in RULES)]
+    )
+    assert docs.main(["--check", "--output", str(out)]) == 0
+    # A page edited by hand, or left by a rule that is gone, is reported and then repaired.
+    page = out / f"{RULES[0].id}.md"
+    page.write_text(page.read_text() + "edited\n")
+    (out / "gone-rule.md").write_text(docs.GENERATED + "\n# gone-rule\n")
+    assert docs.main(["--check", "--output", str(out)]) == 1
+    err = capsys.readouterr().err
+    assert "out of date" in err and "gone-rule.md" in err
+    assert docs.main(["--output", str(out)]) == 0
+    assert not (out / "gone-rule.md").exists()
+    assert docs.main(["--check", "--output", str(out)]) == 0
