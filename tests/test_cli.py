@@ -422,6 +422,27 @@ def test_diff_prints_the_fixes_and_writes_nothing(
             assert (tmp_path / name).read_bytes() == (FIXTURES / f"{name}.golden").read_bytes()
 
 
+def test_diff_of_a_file_that_is_not_utf8_applies_exactly(
+    tmp_path: Path, capsysbinary: pytest.CaptureFixture[bytes], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    source = LEAK.encode().replace(b"\tctx, _", b"\t// caf\xe9 \xff\r\n\tctx, _", 1)
+    for directory in ("diff", "fix"):
+        (tmp_path / directory).mkdir()
+        (tmp_path / directory / "latin1.go").write_bytes(source)
+    monkeypatch.chdir(tmp_path / "diff")
+    assert main(["check", "--diff", "latin1.go"]) == 1
+    diff = capsysbinary.readouterr().out
+    assert b"// caf\xe9 \xff\r\n" in diff
+    assert (tmp_path / "diff" / "latin1.go").read_bytes() == source
+    assert main(["check", "--fix", str(tmp_path / "fix")]) == 0
+    fixed = (tmp_path / "fix" / "latin1.go").read_bytes()
+    assert b"defer cancel()" in fixed
+    patch = shutil.which("patch")
+    if patch:
+        subprocess.run([patch, "-p1", "-s"], input=diff, cwd=tmp_path / "diff", check=True)
+        assert (tmp_path / "diff" / "latin1.go").read_bytes() == fixed
+
+
 def test_diff_of_clean_code_is_empty(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     (tmp_path / "clean.go").write_text(CLEAN)
     assert cli(capsys, "check", "--diff", tmp_path)[:2] == (0, "")

@@ -286,9 +286,10 @@ def _check(args: argparse.Namespace) -> int:
     fmt = args.format or "text"
     out = sys.stdout
     if mode is runner.Mode.DIFF:
+        out.flush()
         for result in outcome.files:
             if result.diff:
-                out.write(result.diff)
+                _write_bytes(out, result.diff)
     elif fmt == "json":
         json.dump(json_document(outcome), out, indent=2, ensure_ascii=False)
         out.write("\n")
@@ -317,6 +318,15 @@ def _check(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
     return _status(outcome, args.fail_on)
+
+
+def _write_bytes(out: TextIO, data: bytes) -> None:
+    buffer = getattr(out, "buffer", None)
+    if buffer is not None:
+        buffer.write(data)
+        buffer.flush()
+    else:
+        out.write(data.decode("utf-8", errors="replace"))
 
 
 def _status(outcome: runner.Outcome, fail_on: str) -> int:

@@ -22,6 +22,7 @@ import contextlib
 import difflib
 import enum
 import os
+import re
 import sys
 import tempfile
 import time
@@ -112,7 +113,7 @@ class FileResult(NamedTuple):
     fs_path: str
     reports: tuple[Report, ...]
     fixed: int = 0
-    diff: str | None = None
+    diff: bytes | None = None
 
 
 class Task(NamedTuple):
@@ -292,16 +293,25 @@ def write_atomically(path: str, data: bytes) -> None:
         raise
 
 
-def unified_diff(path: str, before: bytes, after: bytes) -> str:
-    old = before.decode("utf-8", errors="replace").splitlines(keepends=True)
-    new = after.decode("utf-8", errors="replace").splitlines(keepends=True)
-    lines = list(difflib.unified_diff(old, new, fromfile=f"a/{path}", tofile=f"b/{path}"))
-    out: list[str] = []
-    for line in lines:
+def _lines(data: bytes) -> list[bytes]:
+    """Lines ending at ``\\n`` only (as diff and patch see them), with their line breaks."""
+    return data.splitlines(keepends=True) if b"\r" not in data else _LINE.findall(data)
+
+
+_LINE = re.compile(rb"[^\n]*\n|[^\n]+")
+
+
+def unified_diff(path: str, before: bytes, after: bytes) -> bytes:
+    """A unified diff (``a/path``, ``b/path``), in bytes: the file may not be valid UTF-8."""
+    name = path.replace(os.sep, "/").encode("utf-8", errors="surrogateescape")
+    out: list[bytes] = []
+    for line in difflib.diff_bytes(
+        difflib.unified_diff, _lines(before), _lines(after), b"a/" + name, b"b/" + name
+    ):
         out.append(line)
-        if not line.endswith("\n"):
-            out.append("\n\\ No newline at end of file\n")
-    return "".join(out)
+        if not line.endswith(b"\n"):
+            out.append(b"\n\\ No newline at end of file\n")
+    return b"".join(out)
 
 
 def check_file(analyzer: _Analyzer, mode: Mode, target: Target, outcome: Outcome) -> None:
