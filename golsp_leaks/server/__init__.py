@@ -1,0 +1,24 @@
+"""The golsp-leaks language server (LSP over stdio or TCP)."""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+
+def run(tcp: tuple[str, int] | None = None, log_file: str | None = None, verbose: bool = False) -> None:
+    """Serve LSP on stdin/stdout, or on a TCP address; logs go to stderr or ``log_file``."""
+    handler: logging.Handler = logging.FileHandler(log_file) if log_file else logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    root = logging.getLogger()
+    root.addHandler(handler)
+    root.setLevel(logging.DEBUG if verbose else logging.INFO)
+    logging.getLogger("pygls").setLevel(logging.DEBUG if verbose else logging.WARNING)
+
+    from golsp_leaks.server.server import create_server
+
+    server = create_server()
+    if tcp is not None:
+        server.start_tcp(*tcp)
+    else:
+        server.start_io()

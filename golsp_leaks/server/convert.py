@@ -1,0 +1,89 @@
+"""From the engine's byte-offset values to LSP types, in the negotiated position encoding."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from lsprotocol import types
+
+from golsp_leaks.document import Encoding, LineIndex
+from golsp_leaks.model import Diagnostic, Edit, Severity
+
+SOURCE = "golsp-leaks"
+
+_SEVERITY = {
+    Severity.ERROR: types.DiagnosticSeverity.Error,
+    Severity.WARNING: types.DiagnosticSeverity.Warning,
+    Severity.INFORMATION: types.DiagnosticSeverity.Information,
+    Severity.HINT: types.DiagnosticSeverity.Hint,
+}
+
+
+def lsp_range(lines: LineIndex, start: int, end: int, encoding: Encoding) -> types.Range:
+    a = lines.position(start, encoding)
+    b = lines.position(end, encoding)
+    return types.Range(types.Position(a.line, a.character), types.Position(b.line, b.character))
+
+
+def to_lsp(
+    diagnostic: Diagnostic,
+    uri: str,
+    lines: LineIndex,
+    encoding: Encoding,
+    *,
+    related_support: bool,
+    docs_url: str | None = None,
+) -> types.Diagnostic:
+    finding = diagnostic.finding
+    related = None
+    message = finding.message
+    if finding.related:
+        if related_support:
+            related = [
+                types.DiagnosticRelatedInformation(
+                    location=types.Location(uri, lsp_range(lines, r.start, r.end, encoding)),
+                    message=r.message,
+                )
+                for r in finding.related
+            ]
+        else:
+            # Clients without related information still get the places, in the message.
+            places = "; ".join(f"line {lines.position(r.start).line + 1}: {r.message}" for r in finding.related)
+            message = f"{message} ({places})"
+    return types.Diagnostic(
+        range=lsp_range(lines, finding.start, finding.end, encoding),
+        message=message,
+        severity=_SEVERITY[diagnostic.severity],
+        code=finding.rule,
+        code_description=types.CodeDescription(href=docs_url) if docs_url else None,
+        source=SOURCE,
+        related_information=related,
+        data={"rule": finding.rule, "start": finding.start, "end": finding.end},
+    )
+
+
+def text_edits(edits: Iterable[Edit], lines: LineIndex, encoding: Encoding) -> list[types.TextEdit]:
+    return [
+        types.TextEdit(range=lsp_range(lines, e.start, e.end, encoding), new_text=e.text)
+        for e in sorted(edits, key=lambda e: (e.start, e.end))
+    ]
+
+
+def workspace_edit(
+    uri: str,
+    version: int | None,
+    edits: list[types.TextEdit],
+    *,
+    document_changes: bool,
+) -> types.WorkspaceEdit:
+    """A workspace edit; versioned (rejected by the client if the buffer moved on) when supported."""
+    if document_changes:
+        return types.WorkspaceEdit(
+            document_changes=[
+                types.TextDocumentEdit(
+                    text_document=types.OptionalVersionedTextDocumentIdentifier(uri=uri, version=version),
+                    edits=list(edits),
+                )
+            ]
+        )
+    return types.WorkspaceEdit(changes={uri: list(edits)})
