@@ -26,6 +26,7 @@ from golsp_leaks.config import Settings
 from golsp_leaks.document import LineIndex
 from golsp_leaks.engine import Engine
 from golsp_leaks.fixes.apply import apply_edits, overlapping
+from golsp_leaks.goanalysis.package import source_facts
 from golsp_leaks.goanalysis.parse import parse
 from golsp_leaks.model import Diagnostic, Edit
 from golsp_leaks.rules import rule_ids
@@ -55,7 +56,9 @@ def analyze_fixture(path: Path) -> tuple[bytes, list[Diagnostic]]:
     settings = Settings(rules={r: r == rule for r in rule_ids()})
     match = GO_VERSION.search(source.decode())
     version = (int(match.group(1)), int(match.group(2))) if match else None
-    diagnostics = Engine().analyze(source, parse(source), settings, path=str(path), go_version=version)
+    tree = parse(source)
+    facts = source_facts(source, tree)  # a fixture is a one-file package
+    diagnostics = Engine().analyze(source, tree, settings, path=str(path), go_version=version, package=facts)
     return source, diagnostics
 
 

@@ -2,23 +2,33 @@
 
 Known from a file's imports (aliases included) and the shapes of its functions:
 
-==========  ==============================================  ===========================
-framework   handler                                         request ``context.Context``
-==========  ==============================================  ===========================
+==========  ================================================  ===========================
+framework   handler                                           request ``context.Context``
+==========  ================================================  ===========================
 net/http    ``func(w http.ResponseWriter, r *http.Request)``  ``r.Context()``
-Fiber v2    ``func(c *fiber.Ctx) error``                    ``c.UserContext()``
-Fiber v3    ``func(c fiber.Ctx) error``                     ``c.Context()``
-Buffalo     ``func(c buffalo.Context) error``               ``c``
-Gin         ``func(c *gin.Context)``                        ``c.Request.Context()``
-Echo        ``func(c echo.Context) error``                  ``c.Request().Context()``
-==========  ==============================================  ===========================
+Fiber v2    ``func(c *fiber.Ctx) error``                      ``c.UserContext()``
+Fiber v3    ``func(c fiber.Ctx) error``                       ``c.Context()``
+Buffalo     ``func(c buffalo.Context) error``                 ``c``
+Gin         ``func(c *gin.Context)``                          ``c.Request.Context()``
+Echo        ``func(c echo.Context) error``                    ``c.Request().Context()``
+==========  ================================================  ===========================
 
 chi uses net/http's shapes.  Fiber v2's ``c.Context()`` is fasthttp's request
 context, which is *not* cancelled when the request ends, so it is never offered
 as the request context.  Function literals passed to a router have the same
 shapes and are found the same way; so are the handlers returned by middleware
-(``func(next http.Handler) http.Handler``).  Code nested in a handler — a
-goroutine it starts, a closure — runs per request too.
+(``func(next http.Handler) http.Handler``, ``func(next echo.HandlerFunc)
+echo.HandlerFunc``, ``func(next buffalo.Handler) buffalo.Handler``), whose own
+bodies run once, when the chain is built.  Code nested in a handler — a
+goroutine it starts, a closure — runs per request too, and so do the functions
+that :class:`~golsp_leaks.rules.base.PackageFacts` says are called from
+handlers elsewhere in the package (``handlers``, by :func:`function_key`).
+
+Code that runs *once* — in ``main`` or ``init``, in a function passed to a
+``sync.Once`` (``once.Do(f)``, ``sync.OnceFunc(f)``), or in a function the
+package facts list as ``startup`` (only ever called from such code) — is where
+background workers are started; :meth:`RequestScope.runs_once` says whether a
+node is there.
 """
 
 from __future__ import annotations
@@ -33,9 +43,19 @@ from golsp_leaks.goanalysis.syntax import FUNCTION_TYPES, text
 HTTP = "net/http"
 FIBER_V2 = "github.com/gofiber/fiber/v2"
 FIBER_V3 = "github.com/gofiber/fiber/v3"
+FIBER_PATHS = (FIBER_V2, FIBER_V3)
+FIBER_UTILS = "github.com/gofiber/fiber/v2/utils"
 BUFFALO = "github.com/gobuffalo/buffalo"
 GIN = "github.com/gin-gonic/gin"
 ECHO_PATHS = ("github.com/labstack/echo/v4", "github.com/labstack/echo/v5", "github.com/labstack/echo")
+CHI = "github.com/go-chi/chi/v5"
+
+#: Import paths whose presence makes a file worth looking at for handlers.
+WEB_IMPORTS = (HTTP, FIBER_V2, FIBER_V3, BUFFALO, GIN, *ECHO_PATHS)
+
+#: Substrings of a file's bytes that show it imports a web framework (cheap pre-check).
+WEB_IMPORT_MARKERS = (b'"net/http"', b'"github.com/gofiber/fiber', b'"github.com/gobuffalo/buffalo"',
+                      b'"github.com/gin-gonic/gin"', b'"github.com/labstack/echo')
 
 
 @dataclass(frozen=True)
@@ -43,12 +63,16 @@ class Handler:
     """A function that runs once per request."""
 
     func: Node
-    framework: str  # "net/http", "fiber", "buffalo", "gin", "echo"
+    framework: str  # "net/http", "fiber", "buffalo", "gin", "echo", or "unknown" (from package facts)
     param: str  # the name of the request (or context) parameter, "" when unnamed
     #: Go expression for the request's context.Context, or "" when the parameter is unnamed.
     request_context: str
     #: Type of the framework's context parameter as written (e.g. "*fiber.Ctx").
     context_type: str
+    #: net/http only: the name of the http.ResponseWriter parameter ("" when unnamed).
+    writer: str = ""
+    #: "v2" or "v3" for Fiber, "" otherwise.
+    version: str = ""
 
 
 def _param_types(func: Node) -> list[tuple[str, Node]]:
@@ -69,16 +93,111 @@ def _param_types(func: Node) -> list[tuple[str, Node]]:
     return result
 
 
-class RequestScope:
-    """Answers "does this code run per request, and what is its request context?" for one file."""
+def _result_types(func: Node) -> list[Node]:
+    result = func.child_by_field_name("result")
+    if result is None:
+        return []
+    if result.type != "parameter_list":
+        return [result]
+    types: list[Node] = []
+    for decl in result.named_children:
+        type_node = decl.child_by_field_name("type")
+        if type_node is not None:
+            names = decl.children_by_field_name("name")
+            types.extend([type_node] * max(1, len(names)))
+    return types
 
-    def __init__(self, root: Node, imports: Imports, extra_handlers: frozenset[str] = frozenset()) -> None:
+
+def receiver(func: Node) -> tuple[str, str] | None:
+    """``(name, type)`` of a method's receiver: ``func (s *Server[T]) f()`` -> ("s", "Server")."""
+    if func.type != "method_declaration":
+        return None
+    params = func.child_by_field_name("receiver")
+    if params is None:
+        return None
+    for decl in params.named_children:
+        if decl.type != "parameter_declaration":
+            continue
+        type_node = decl.child_by_field_name("type")
+        name_node = decl.child_by_field_name("name")
+        return (text(name_node) if name_node is not None else ""), base_type_name(type_node)
+    return None
+
+
+def base_type_name(type_node: Node | None) -> str:
+    """``Server`` for ``Server``, ``*Server``, ``Server[T]`` or ``*Server[T]``; "" otherwise."""
+    node = type_node
+    while node is not None and node.type in ("pointer_type", "generic_type", "parenthesized_type"):
+        if node.type == "generic_type":
+            node = node.child_by_field_name("type")
+        else:
+            node = node.named_children[0] if node.named_child_count else None
+    if node is not None and node.type == "type_identifier":
+        return text(node)
+    return ""
+
+
+def function_key(func: Node) -> str | None:
+    """How package facts name a declared function: ``"f"``, or ``"T.m"`` for a method of ``T``."""
+    if func.type not in ("function_declaration", "method_declaration"):
+        return None
+    name = text(func.child_by_field_name("name"))
+    if not name:
+        return None
+    if func.type == "method_declaration":
+        recv = receiver(func)
+        return f"{recv[1]}.{name}" if recv is not None and recv[1] else None
+    return name
+
+
+def top_level_function(node: Node) -> Node | None:
+    """The function or method declaration (not a literal) that contains ``node``."""
+    current: Node | None = node
+    while current is not None:
+        if current.type in ("function_declaration", "method_declaration"):
+            return current
+        current = current.parent
+    return None
+
+
+def is_once_call(call: Node) -> bool:
+    """``once.Do(...)``, ``x.once.Do(...)``, ``sync.OnceFunc(...)``, ``sync.OnceValue(s)(...)``."""
+    if call.type != "call_expression":
+        return False
+    function = call.child_by_field_name("function")
+    if function is None or function.type != "selector_expression":
+        return False
+    field = text(function.child_by_field_name("field"))
+    operand = text(function.child_by_field_name("operand"))
+    if field == "Do":
+        return "once" in operand.lower()
+    return operand == "sync" and field in ("OnceFunc", "OnceValue", "OnceValues")
+
+
+class RequestScope:
+    """Answers "does this code run per request, and what is its request context?" for one file.
+
+    ``extra_handlers`` are :func:`function_key` names of functions that run per
+    request without having a handler's shape (called from handlers elsewhere in
+    the package); ``startup`` those that only ever run once, from ``main``,
+    ``init`` or a ``sync.Once``.
+    """
+
+    def __init__(
+        self,
+        root: Node,
+        imports: Imports,
+        extra_handlers: frozenset[str] = frozenset(),
+        startup: frozenset[str] = frozenset(),
+    ) -> None:
+        self.root = root
         self.imports = imports
         self.extra_handlers = extra_handlers
+        self.startup = startup
         self._cache: dict[tuple[int, int], Handler | None] = {}
 
-    def fingerprint(self) -> tuple[str, ...]:
-        return tuple(sorted(self.extra_handlers))
+    def fingerprint(self) -> tuple[tuple[str, ...], tuple[str, ...]]:
+        return tuple(sorted(self.extra_handlers)), tuple(sorted(self.startup))
 
     def _qualified(self, node: Node, paths: tuple[str, ...], name: str, pointer: bool | None) -> bool:
         """Is ``node`` the type ``[*]pkg.name`` for a package imported from one of ``paths``?"""
@@ -98,6 +217,34 @@ class RequestScope:
             return text(node) == name and any(self.imports.is_dot_imported(p) for p in paths)
         return False
 
+    def is_type(self, node: Node | None, paths: str | tuple[str, ...], name: str, pointer: bool | None = None) -> bool:
+        """Public form of the type test: ``is_type(t, HTTP, "Request", pointer=True)``."""
+        if node is None:
+            return False
+        return self._qualified(node, (paths,) if isinstance(paths, str) else paths, name, pointer)
+
+    def request_type(self, node: Node | None) -> str | None:
+        """The framework whose per-request object a parameter of this type is, or None.
+
+        ``*http.Request`` and ``http.ResponseWriter`` give "net/http"; ``*fiber.Ctx``
+        (v2), ``fiber.Ctx`` (v3), ``buffalo.Context``, ``*gin.Context`` and
+        ``echo.Context`` give their framework.
+        """
+        if node is None:
+            return None
+        q = self._qualified
+        if q(node, (HTTP,), "Request", True) or q(node, (HTTP,), "ResponseWriter", False):
+            return "net/http"
+        if q(node, (FIBER_V2,), "Ctx", True) or q(node, (FIBER_V3,), "Ctx", None):
+            return "fiber"
+        if q(node, (BUFFALO,), "Context", False):
+            return "buffalo"
+        if q(node, (GIN,), "Context", True):
+            return "gin"
+        if q(node, ECHO_PATHS, "Context", None):
+            return "echo"
+        return None
+
     def handler(self, func: Node) -> Handler | None:
         """``func`` itself, if it has the shape of a request handler."""
         key = (func.start_byte, func.end_byte)
@@ -110,25 +257,52 @@ class RequestScope:
     def _classify(self, func: Node) -> Handler | None:
         params = _param_types(func)
         q = self._qualified
-        writer = any(q(t, (HTTP,), "ResponseWriter", False) for _, t in params)
+        writer = next((name or "_" for name, t in params if q(t, (HTTP,), "ResponseWriter", False)), None)
         for name, type_node in params:
             ctx_type = text(type_node)
-            if writer and q(type_node, (HTTP,), "Request", True):
-                return Handler(func, "net/http", name, f"{name}.Context()" if name else "", ctx_type)
+            named = name not in ("", "_")
+            if writer is not None and q(type_node, (HTTP,), "Request", True):
+                ctx = f"{name}.Context()" if named else ""
+                return Handler(func, "net/http", name, ctx, ctx_type, writer if writer != "_" else "")
             if q(type_node, (FIBER_V2,), "Ctx", True):
-                return Handler(func, "fiber", name, f"{name}.UserContext()" if name else "", ctx_type)
+                return Handler(func, "fiber", name, f"{name}.UserContext()" if named else "", ctx_type, version="v2")
             if q(type_node, (FIBER_V3,), "Ctx", None):
-                return Handler(func, "fiber", name, f"{name}.Context()" if name else "", ctx_type)
+                return Handler(func, "fiber", name, f"{name}.Context()" if named else "", ctx_type, version="v3")
             if q(type_node, (BUFFALO,), "Context", False):
-                return Handler(func, "buffalo", name, name, ctx_type)
+                return Handler(func, "buffalo", name, name if named else "", ctx_type)
             if q(type_node, (GIN,), "Context", True):
-                return Handler(func, "gin", name, f"{name}.Request.Context()" if name else "", ctx_type)
-            if q(type_node, ECHO_PATHS, "Context", False):
-                return Handler(func, "echo", name, f"{name}.Request().Context()" if name else "", ctx_type)
-        if func.type != "func_literal":
-            name_node = func.child_by_field_name("name")
-            if name_node is not None and text(name_node) in self.extra_handlers:
+                return Handler(func, "gin", name, f"{name}.Request.Context()" if named else "", ctx_type)
+            if q(type_node, ECHO_PATHS, "Context", None):
+                return Handler(func, "echo", name, f"{name}.Request().Context()" if named else "", ctx_type)
+        if func.type != "func_literal" and self.extra_handlers:
+            fkey = function_key(func)
+            if fkey is not None and fkey in self.extra_handlers:
                 return Handler(func, "unknown", "", "", "")
+        return None
+
+    def middleware(self, func: Node) -> str | None:
+        """The framework of a middleware constructor ``func(next H) H``, or None.
+
+        ``H`` is ``http.Handler`` or ``http.HandlerFunc``, ``echo.HandlerFunc`` or
+        ``buffalo.Handler``.  Its body runs when the chain is built; the handler
+        it returns runs per request.
+        """
+        params = _param_types(func)
+        results = _result_types(func)
+        if len(params) != 1 or len(results) != 1:
+            return None
+        param, result = params[0][1], results[0]
+        shapes = (
+            ("net/http", (HTTP,), "Handler"),
+            ("net/http", (HTTP,), "HandlerFunc"),
+            ("echo", ECHO_PATHS, "HandlerFunc"),
+            ("buffalo", (BUFFALO,), "Handler"),
+        )
+        for framework, paths, name in shapes:
+            if self._qualified(param, paths, name, False) and any(
+                self._qualified(result, paths, n, False) for n in ("Handler", "HandlerFunc")
+            ):
+                return framework
         return None
 
     def enclosing_handler(self, node: Node) -> Handler | None:
@@ -144,3 +318,42 @@ class RequestScope:
 
     def is_per_request(self, node: Node) -> bool:
         return self.enclosing_handler(node) is not None
+
+    def runs_once(self, node: Node) -> bool:
+        """Does ``node`` run once per process: in ``main`` or ``init``, a ``sync.Once``, or a startup function?
+
+        Code inside a loop, or inside a handler or any other function literal
+        that is not run in place (a goroutine body counts as run in place), does not.
+        """
+        current: Node | None = node
+        while current is not None:
+            kind = current.type
+            if kind == "for_statement":
+                return False
+            if kind == "func_literal":
+                if self.handler(current) is not None:
+                    return False
+                parent = current.parent
+                if parent is not None and parent.type == "argument_list":
+                    call = parent.parent
+                    if call is not None and is_once_call(call):
+                        return True
+                if not _runs_in_place(current):
+                    return False
+            elif kind in ("function_declaration", "method_declaration"):
+                key = function_key(current)
+                if kind == "function_declaration" and key in ("main", "init"):
+                    return True
+                return key is not None and key in self.startup and self.handler(current) is None
+            current = current.parent
+        return False
+
+
+def _runs_in_place(literal: Node) -> bool:
+    """A literal that is called where it stands: ``func() {...}()``, ``go func() {...}()``, ``defer ...``."""
+    parent = literal.parent
+    return (
+        parent is not None
+        and parent.type == "call_expression"
+        and parent.child_by_field_name("function") == literal
+    )

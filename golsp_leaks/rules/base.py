@@ -22,13 +22,53 @@ class PackageFacts:
     ``handlers`` are names of functions known to be registered as request
     handlers elsewhere in the package; ``shrunk_globals`` are package-level
     variables that some code in the package deletes from, trims or resets.
+
+    :func:`golsp_leaks.goanalysis.package.package_facts` computes all of them;
+    functions are named by :func:`golsp_leaks.goanalysis.frameworks.function_key`
+    (``"f"``, or ``"T.m"`` for a method), and ``handlers`` then holds every
+    function that runs per request (handlers and what they call).  The others:
+
+    ``globals``
+        package-level variables; ``collections`` those of them that are maps,
+        slices or ``sync.Map`` values.
+    ``startup``
+        functions that only ever run once: called only from ``main``, ``init``,
+        a ``sync.Once`` or other startup functions, never in a loop.
+    ``goroutines``
+        functions run as a goroutine (``go f()``, ``go x.m()``) by code that is
+        not startup code.
+    ``lifecycles``
+        ``(type, start, stop)``: method ``start`` of ``type`` starts a goroutine
+        that runs until method ``stop`` closes (or sends on, or cancels) the
+        field it waits on.  ``constructors`` are ``(function, type)`` pairs of
+        functions that return a ``type`` or ``*type``.
+    ``flags``
+        package-wide switches, e.g. ``"fiber-immutable"`` when some file
+        configures ``fiber.Config{Immutable: true}``.
     """
 
     handlers: frozenset[str] = frozenset()
     shrunk_globals: frozenset[str] = frozenset()
+    globals: frozenset[str] = frozenset()
+    collections: frozenset[str] = frozenset()
+    startup: frozenset[str] = frozenset()
+    goroutines: frozenset[str] = frozenset()
+    lifecycles: frozenset[tuple[str, str, str]] = frozenset()
+    constructors: frozenset[tuple[str, str]] = frozenset()
+    flags: frozenset[str] = frozenset()
 
     def fingerprint(self) -> Hashable:
-        return (self.handlers, self.shrunk_globals)
+        return (
+            self.handlers,
+            self.shrunk_globals,
+            self.globals,
+            self.collections,
+            self.startup,
+            self.goroutines,
+            self.lifecycles,
+            self.constructors,
+            self.flags,
+        )
 
 
 @dataclass(frozen=True)
@@ -44,7 +84,11 @@ class FileContext:
     scope: RequestScope = field(init=False)
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "scope", RequestScope(self.root, self.imports, self.package.handlers))
+        object.__setattr__(
+            self,
+            "scope",
+            RequestScope(self.root, self.imports, self.package.handlers, self.package.startup),
+        )
 
     def fingerprint(self) -> Hashable:
         """What, besides a declaration's own text, its findings may depend on."""

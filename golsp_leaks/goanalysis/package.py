@@ -1,0 +1,727 @@
+"""Package-level facts, learnt from all the ``.go`` files of a package directory.
+
+A rule sees one declaration at a time; some of what it needs to know lives in
+other declarations, often in other files of the package: which functions run
+per request (a helper called from a handler), which package-level map some
+code deletes from, which goroutines are started once from ``main``.
+:func:`package_facts` reads the files next to the one being analysed, keeps a
+small summary of each (cached by path, modification time and size), and
+combines the summaries into a :class:`~golsp_leaks.rules.base.PackageFacts`.
+
+What is read:
+
+* the files of the same directory and the same ``package`` clause, except
+  ``_test.go`` files when the analysed file is not itself a test, and files
+  marked ``//go:build ignore``;
+* every such file when some file of the package imports a web framework (the
+  per-request facts need the whole call graph); otherwise only those that start
+  a goroutine, declare ``main`` or ``init``, or use a ``sync.Once`` — the rest
+  cannot change the facts that matter there, and the summaries err towards
+  fewer findings when a file is left out.
+
+The analysed file's own summary comes from ``own_source`` (the editor's
+unsaved text) and ``own_tree`` when given, so that nothing is parsed twice.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections import OrderedDict
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from tree_sitter import Node, Tree
+
+from golsp_leaks.goanalysis.frameworks import (
+    WEB_IMPORT_MARKERS,
+    RequestScope,
+    base_type_name,
+    function_key,
+    is_once_call,
+    receiver,
+)
+from golsp_leaks.goanalysis.imports import Imports
+from golsp_leaks.goanalysis.parse import cursor, parse
+from golsp_leaks.goanalysis.syntax import text
+from golsp_leaks.rules.base import PackageFacts
+
+__all__ = ["FileSummary", "clear_cache", "combine", "package_facts", "source_facts", "summarize"]
+
+#: Files without a web import are only read when one of these matches.
+_WORKER_MARKERS = re.compile(rb"^[ \t]*go[ \t]|^func (?:main|init)\(|[Oo]nce", re.MULTILINE)
+_IGNORED_BUILD = re.compile(rb"^//go:build ignore\s*$", re.MULTILINE)
+_PACKAGE_CLAUSE = re.compile(rb"^package[ \t]+([A-Za-z_][A-Za-z0-9_]*)", re.MULTILINE)
+_FIBER_IMMUTABLE = re.compile(rb"\bImmutable:\s*true\b")
+
+_BUILTINS = frozenset(
+    {"append", "cap", "clear", "close", "complex", "copy", "delete", "imag", "len", "make", "max", "min",
+     "new", "panic", "print", "println", "real", "recover"}
+)
+_SHRINKING_METHODS = frozenset({"Delete", "LoadAndDelete", "CompareAndDelete", "Clear"})
+_COMPARISONS = frozenset({"<", "<=", ">", ">="})
+#: Method names too common to resolve by name alone (``resp.Body.Close()`` is not ``Store.Close``).
+_AMBIGUOUS_METHODS = frozenset(
+    {"Close", "Error", "String", "Read", "Write", "Lock", "Unlock", "RLock", "RUnlock", "Done", "Wait", "Add",
+     "Err", "Next", "Scan", "Get", "Set", "Del", "Len", "Reset", "Stop", "Start", "Run", "Do", "Value",
+     "Load", "Store", "Delete", "Put", "Open", "Flush", "Sync", "Seek", "Int", "Bytes", "Header", "Context"}
+)
+
+_CALLS = """
+(call_expression
+  function: [(identifier) @fn
+             (selector_expression operand: (_) @operand field: (field_identifier) @method)]
+  arguments: (argument_list) @args) @call
+"""
+_VALUE_ARGS = """
+(argument_list [(identifier) @value
+                (selector_expression operand: (identifier) @operand field: (field_identifier) @method) @selector])
+"""
+_ASSIGNMENTS = "(assignment_statement left: (expression_list) @left right: (expression_list) @right) @assign"
+_RECEIVES = """
+[(unary_expression operator: "<-" operand: (selector_expression operand: (identifier) @recv field: (field_identifier) @field))
+ (range_clause right: (selector_expression operand: (identifier) @recv field: (field_identifier) @field))] @wait
+"""
+_SENDS = "(send_statement channel: (selector_expression operand: (identifier) @recv field: (field_identifier) @field)) @send"
+_GO = "(go_statement) @go"
+
+
+@dataclass(frozen=True)
+class _Func:
+    key: str
+    name: str
+    receiver_type: str
+    exported: bool
+    handler: bool
+    params: int
+    result_type: str  # the base type name of the first result ("" when none)
+
+
+@dataclass(frozen=True)
+class _Ref:
+    """A mention of a function or method: a call, a ``go``, or a function value passed on."""
+
+    site: str  # function_key of the enclosing declaration; "" in a package-level initializer
+    kind: str  # "func", "method" (any type), "recv" (a method of the site's receiver type)
+    name: str
+    receiver_type: str
+    handler: bool  # in code that runs per request
+    once: str  # "once": runs once by itself; "site": as often as its site; "never": more often
+    go: bool  # run as a goroutine
+
+
+@dataclass
+class FileSummary:
+    """What one file contributes to the facts of its package."""
+
+    package: str = ""
+    web: bool = False
+    funcs: dict[str, _Func] = field(default_factory=dict)
+    refs: list[_Ref] = field(default_factory=list)
+    globals: set[str] = field(default_factory=set)
+    collections: set[str] = field(default_factory=set)
+    shrunk: set[str] = field(default_factory=set)
+    flags: set[str] = field(default_factory=set)
+    #: method key -> fields received from inside goroutine literals the method starts
+    go_waits: dict[str, set[str]] = field(default_factory=dict)
+    #: method key -> fields received from anywhere in the method
+    waits: dict[str, set[str]] = field(default_factory=dict)
+    #: method key -> names of receiver methods it runs with ``go``
+    go_methods: dict[str, set[str]] = field(default_factory=dict)
+    #: method key -> cancel-function fields it sets from context.With... and starts a goroutine
+    cancel_starts: dict[str, set[str]] = field(default_factory=dict)
+    #: method key -> fields it closes or sends on
+    closes: dict[str, set[str]] = field(default_factory=dict)
+    #: method key -> receiver fields it calls (``w.cancel()``)
+    field_calls: dict[str, set[str]] = field(default_factory=dict)
+
+
+# --------------------------------------------------------------------------- one file
+
+
+def summarize(source: bytes, tree: Tree | None = None) -> FileSummary:
+    """The summary of one file (parsed here unless ``tree`` is given)."""
+    if tree is None:
+        tree = parse(source)
+    root = tree.root_node
+    imports = Imports.from_root(root)
+    scope = RequestScope(root, imports)
+    summary = FileSummary()
+    match = _PACKAGE_CLAUSE.search(source)
+    summary.package = match.group(1).decode() if match else ""
+    summary.web = any(marker in source for marker in WEB_IMPORT_MARKERS)
+    if _FIBER_IMMUTABLE.search(source):
+        summary.flags.add("fiber-immutable")
+    import_names = set(imports.by_name)
+    for decl in root.named_children:
+        if decl.type in ("function_declaration", "method_declaration"):
+            _summarize_function(decl, scope, import_names, summary)
+        elif decl.type == "var_declaration":
+            _summarize_vars(decl, imports, summary)
+            _collect_refs(decl, "", None, scope, import_names, summary)
+    _collect_shrinks(root, summary)
+    return summary
+
+
+def _summarize_function(decl: Node, scope: RequestScope, import_names: set[str], summary: FileSummary) -> None:
+    key = function_key(decl)
+    if key is None:
+        return
+    name = text(decl.child_by_field_name("name"))
+    recv = receiver(decl)
+    params = decl.child_by_field_name("parameters")
+    count = 0
+    if params is not None:
+        for p in params.named_children:
+            if p.type in ("parameter_declaration", "variadic_parameter_declaration"):
+                count += max(1, len(p.children_by_field_name("name")))
+    result = decl.child_by_field_name("result")
+    if result is not None and result.type == "parameter_list":
+        first = next((p for p in result.named_children if p.type == "parameter_declaration"), None)
+        result = first.child_by_field_name("type") if first is not None else None
+    summary.funcs[key] = _Func(
+        key=key,
+        name=name,
+        receiver_type=recv[1] if recv else "",
+        exported=name[:1].isupper(),
+        handler=scope.handler(decl) is not None,
+        params=count,
+        result_type=base_type_name(result),
+    )
+    _collect_refs(decl, key, recv, scope, import_names, summary)
+    if recv is not None and recv[0] not in ("", "_"):
+        _collect_lifecycle(decl, key, recv[0], summary)
+
+
+def _summarize_vars(decl: Node, imports: Imports, summary: FileSummary) -> None:
+    specs: list[Node] = []
+    for child in decl.named_children:
+        if child.type == "var_spec":
+            specs.append(child)
+        elif child.type == "var_spec_list":
+            specs.extend(c for c in child.named_children if c.type == "var_spec")
+    for spec in specs:
+        names = [text(n) for n in spec.children_by_field_name("name")]
+        summary.globals.update(n for n in names if n != "_")
+        type_node = spec.child_by_field_name("type")
+        values = spec.child_by_field_name("value")
+        value_nodes = values.named_children if values is not None else []
+        for i, name in enumerate(names):
+            value = value_nodes[i] if i < len(value_nodes) else None
+            if _is_collection(type_node, imports) or (value is not None and _is_collection_value(value, imports)):
+                summary.collections.add(name)
+
+
+def _is_collection(type_node: Node | None, imports: Imports) -> bool:
+    if type_node is None:
+        return False
+    if type_node.type in ("map_type", "slice_type"):
+        return True
+    if type_node.type == "qualified_type":
+        package = text(type_node.child_by_field_name("package"))
+        return imports.path_of(package) == "sync" and text(type_node.child_by_field_name("name")) == "Map"
+    return False
+
+
+def _is_collection_value(value: Node, imports: Imports) -> bool:
+    if value.type == "composite_literal":
+        return _is_collection(value.child_by_field_name("type"), imports)
+    if value.type == "call_expression":
+        function = value.child_by_field_name("function")
+        args = value.child_by_field_name("arguments")
+        if function is not None and text(function) == "make" and args is not None and args.named_child_count:
+            return _is_collection(args.named_children[0], imports)
+    return False
+
+
+def _once_state(node: Node, scope: RequestScope) -> tuple[bool, str]:
+    """(in handler code, once-state) of a node, walking up to its declaration."""
+    handler = False
+    state = ""
+    current = node.parent
+    while current is not None:
+        kind = current.type
+        if kind == "for_statement":
+            if not state:
+                state = "never"
+        elif kind == "argument_list":
+            if not state and current.parent is not None and is_once_call(current.parent):
+                state = "once"
+        elif kind == "func_literal":
+            parent = current.parent
+            if scope.handler(current) is not None:
+                handler = True
+                if not state:
+                    state = "never"
+            elif not state and not (
+                parent is not None
+                and (
+                    parent.type == "argument_list"
+                    or (parent.type == "call_expression" and parent.child_by_field_name("function") == current)
+                )
+            ):
+                state = "never"  # stored for later, perhaps called many times
+        elif kind in ("function_declaration", "method_declaration"):
+            if scope.handler(current) is not None:
+                handler = True
+                state = "never"
+            break
+        current = current.parent
+    return handler, state or "site"
+
+
+def _is_go_call(call: Node) -> bool:
+    """``go f()``, or ``f()`` as a statement of a goroutine literal's body."""
+    parent = call.parent
+    if parent is None:
+        return False
+    if parent.type == "go_statement":
+        return True
+    if parent.type != "expression_statement":
+        return False
+    block = parent.parent
+    if block is not None and block.type == "statement_list":
+        block = block.parent
+    literal = block.parent if block is not None and block.type == "block" else None
+    if literal is None or literal.type != "func_literal":
+        return False
+    call_of_literal = literal.parent
+    return (
+        call_of_literal is not None
+        and call_of_literal.type == "call_expression"
+        and call_of_literal.parent is not None
+        and call_of_literal.parent.type == "go_statement"
+    )
+
+
+def _collect_refs(
+    decl: Node,
+    site: str,
+    recv: tuple[str, str] | None,
+    scope: RequestScope,
+    import_names: set[str],
+    summary: FileSummary,
+) -> None:
+    recv_name = recv[0] if recv else ""
+    recv_type = recv[1] if recv else ""
+
+    def add(node: Node, name: str, operand: Node | None, go: bool) -> None:
+        if operand is None:
+            if name in _BUILTINS:
+                return
+            kind = "func"
+        elif operand.type == "identifier" and text(operand) in import_names:
+            return
+        elif operand.type == "identifier" and recv_name and text(operand) == recv_name:
+            kind = "recv"
+        else:
+            kind = "method"
+        handler, once = _once_state(node, scope)
+        summary.refs.append(_Ref(site, kind, name, recv_type if kind == "recv" else "", handler, once, go))
+
+    qc = cursor(_CALLS)
+    for _, captures in qc.matches(decl):
+        call = captures["call"][0]
+        if "fn" in captures:
+            add(call, text(captures["fn"][0]), None, _is_go_call(call))
+        elif "method" in captures:
+            add(call, text(captures["method"][0]), captures["operand"][0], _is_go_call(call))
+    qv = cursor(_VALUE_ARGS)
+    for _, captures in qv.matches(decl):
+        if "value" in captures:
+            node = captures["value"][0]
+            add(node, text(node), None, False)
+        elif "selector" in captures:
+            node = captures["selector"][0]
+            add(node, text(captures["method"][0]), captures["operand"][0], False)
+
+
+def _collect_lifecycle(decl: Node, key: str, recv: str, summary: FileSummary) -> None:
+    body = decl.child_by_field_name("body")
+    if body is None:
+        return
+    has_go = False
+    for _, captures in cursor(_GO).matches(body):
+        has_go = True
+        go = captures["go"][0]
+        call = go.named_children[0] if go.named_child_count else None
+        function = call.child_by_field_name("function") if call is not None else None
+        if function is not None and function.type == "selector_expression":
+            operand = function.child_by_field_name("operand")
+            if operand is not None and text(operand) == recv:
+                summary.go_methods.setdefault(key, set()).add(text(function.child_by_field_name("field")))
+    for _, captures in cursor(_RECEIVES).matches(body):
+        if text(captures["recv"][0]) != recv:
+            continue
+        name = text(captures["field"][0])
+        summary.waits.setdefault(key, set()).add(name)
+        if _inside_go_literal(captures["wait"][0], decl):
+            summary.go_waits.setdefault(key, set()).add(name)
+    for _, captures in cursor(_SENDS).matches(body):
+        if text(captures["recv"][0]) == recv:
+            summary.closes.setdefault(key, set()).add(text(captures["field"][0]))
+    for _, captures in cursor(_CALLS).matches(body):
+        args = captures["args"][0]
+        if "fn" in captures and text(captures["fn"][0]) == "close" and args.named_child_count == 1:
+            arg = args.named_children[0]
+            if arg.type == "selector_expression" and text(arg.child_by_field_name("operand")) == recv:
+                summary.closes.setdefault(key, set()).add(text(arg.child_by_field_name("field")))
+        elif "method" in captures and text(captures["operand"][0]) == recv:
+            summary.field_calls.setdefault(key, set()).add(text(captures["method"][0]))
+    if has_go:
+        for _, captures in cursor(_ASSIGNMENTS).matches(body):
+            right = captures["right"][0]
+            if not any(text(n).startswith("context.With") for n in right.named_children):
+                continue
+            for target in captures["left"][0].named_children:
+                if target.type == "selector_expression" and text(target.child_by_field_name("operand")) == recv:
+                    summary.cancel_starts.setdefault(key, set()).add(text(target.child_by_field_name("field")))
+
+
+def _inside_go_literal(node: Node, decl: Node) -> bool:
+    current = node.parent
+    while current is not None and current != decl:
+        if current.type == "func_literal":
+            call = current.parent
+            if call is not None and call.type == "call_expression" and call.parent is not None and (
+                call.parent.type == "go_statement"
+            ):
+                return True
+        current = current.parent
+    return False
+
+
+def _collect_shrinks(root: Node, summary: FileSummary) -> None:
+    for _, captures in cursor(_CALLS).matches(root):
+        args = captures["args"][0]
+        first = args.named_children[0] if args.named_child_count else None
+        if "fn" in captures:
+            name = text(captures["fn"][0])
+            if first is None or first.type != "identifier":
+                continue
+            if name in ("delete", "clear") or (name == "len" and _bounds(captures["call"][0])):
+                summary.shrunk.add(text(first))
+        else:
+            operand = captures["operand"][0]
+            method = text(captures["method"][0])
+            if operand.type == "identifier" and method in _SHRINKING_METHODS:
+                summary.shrunk.add(text(operand))
+            elif text(operand) == "maps" and method == "DeleteFunc" and first is not None and first.type == "identifier":
+                summary.shrunk.add(text(first))
+    for _, captures in cursor(_ASSIGNMENTS).matches(root):
+        assign = captures["assign"][0]
+        operator = assign.child_by_field_name("operator")
+        if operator is None or text(operator) != "=":
+            continue
+        right = captures["right"][0].named_children
+        for i, target in enumerate(captures["left"][0].named_children):
+            if target.type != "identifier":
+                continue
+            name = text(target)
+            value = right[i] if len(right) == len(captures["left"][0].named_children) else None
+            if value is not None and _is_growth(value, name):
+                continue
+            summary.shrunk.add(name)
+
+
+def _bounds(len_call: Node) -> bool:
+    """``len(x)`` compared with ``<``/``>`` in an ``if`` condition."""
+    parent = len_call.parent
+    if parent is None or parent.type != "binary_expression":
+        return False
+    operator = parent.child_by_field_name("operator")
+    if operator is None or text(operator) not in _COMPARISONS:
+        return False
+    current = parent
+    while current.parent is not None and current.parent.type in ("binary_expression", "parenthesized_expression"):
+        current = current.parent
+    holder = current.parent
+    return holder is not None and holder.type == "if_statement" and holder.child_by_field_name("condition") == current
+
+
+def _is_growth(value: Node, name: str) -> bool:
+    """``append(name, ...)``: the assignment grows the slice rather than trimming it."""
+    if value.type != "call_expression":
+        return False
+    function = value.child_by_field_name("function")
+    args = value.child_by_field_name("arguments")
+    if function is None or text(function) != "append" or args is None or not args.named_child_count:
+        return False
+    first = args.named_children[0]
+    return first.type == "identifier" and text(first) == name
+
+
+# --------------------------------------------------------------------------- the package
+
+
+def combine(summaries: Iterable[FileSummary]) -> PackageFacts:
+    """The facts of a package made of these files."""
+    files = list(summaries)
+    funcs: dict[str, _Func] = {}
+    refs: list[_Ref] = []
+    merged = FileSummary()
+    for s in files:
+        funcs.update(s.funcs)
+        refs.extend(s.refs)
+        merged.globals |= s.globals
+        merged.collections |= s.collections
+        merged.shrunk |= s.shrunk
+        merged.flags |= s.flags
+        for mine, theirs in (
+            (merged.go_waits, s.go_waits),
+            (merged.waits, s.waits),
+            (merged.go_methods, s.go_methods),
+            (merged.cancel_starts, s.cancel_starts),
+            (merged.closes, s.closes),
+            (merged.field_calls, s.field_calls),
+        ):
+            for k, v in theirs.items():
+                mine.setdefault(k, set()).update(v)
+    package_main = any(s.package == "main" for s in files)
+
+    methods: dict[str, list[str]] = {}
+    for f in funcs.values():
+        if f.receiver_type:
+            methods.setdefault(f.name, []).append(f.key)
+
+    def resolve(ref: _Ref) -> str | None:
+        if ref.kind == "func":
+            return ref.name if ref.name in funcs and not funcs[ref.name].receiver_type else None
+        if ref.kind == "recv":
+            key = f"{ref.receiver_type}.{ref.name}"
+            if key in funcs:
+                return key
+        if ref.name in _AMBIGUOUS_METHODS:
+            return None
+        candidates = methods.get(ref.name, [])
+        return candidates[0] if len(candidates) == 1 else None
+
+    resolved = [(ref, resolve(ref)) for ref in refs]
+    edges: dict[str, set[str]] = {}
+    incoming: dict[str, list[_Ref]] = {}
+    for ref, target in resolved:
+        if target is None:
+            continue
+        edges.setdefault(ref.site, set()).add(target)
+        incoming.setdefault(target, []).append(ref)
+
+    # Per request: handlers, what handler code calls, and so on.
+    per_request = {f.key for f in funcs.values() if f.handler}
+    per_request |= {target for ref, target in resolved if target is not None and ref.handler}
+    stack = list(per_request)
+    while stack:
+        for target in edges.get(stack.pop(), ()):
+            if target not in per_request:
+                per_request.add(target)
+                stack.append(target)
+
+    # Startup: only ever referenced from code that runs once (least fixed point).
+    startup: set[str] = set()
+
+    def runs_once(ref: _Ref) -> bool:
+        if ref.handler or ref.once == "never":
+            return False
+        if ref.once == "once":
+            return True
+        return ref.site in ("", "main", "init") or ref.site in startup
+
+    def proves_startup(key: str) -> bool:
+        # A method call on a value of unknown type ("method") is resolved by its name
+        # alone: it may be some other type's method, so it never disproves startup.
+        refs_in = incoming[key]
+        return any(runs_once(r) for r in refs_in) and all(runs_once(r) for r in refs_in if r.kind != "method")
+
+    candidates = [
+        f.key
+        for f in funcs.values()
+        if f.key not in ("main", "init") and not f.handler and f.key not in per_request
+        and (package_main or not f.exported) and f.key in incoming
+    ]
+    changed = True
+    while changed:
+        changed = False
+        for key in candidates:
+            if key not in startup and proves_startup(key):
+                startup.add(key)
+                changed = True
+
+    goroutines = {
+        target
+        for ref, target in resolved
+        if target is not None and ref.go and ref.kind != "method" and not runs_once(ref)
+    }
+
+    lifecycles: set[tuple[str, str, str]] = set()
+    for key, f in funcs.items():
+        if not f.receiver_type:
+            continue
+        waited = set(merged.go_waits.get(key, ()))
+        for method in merged.go_methods.get(key, ()):
+            waited |= merged.waits.get(f"{f.receiver_type}.{method}", set())
+        cancels = merged.cancel_starts.get(key, set())
+        if not waited and not cancels:
+            continue
+        for other_key, other in funcs.items():
+            if other.receiver_type != f.receiver_type or other_key == key:
+                continue
+            closes = merged.closes.get(other_key, set())
+            calls = merged.field_calls.get(other_key, set())
+            if waited & closes or cancels & calls:
+                lifecycles.add((f.receiver_type, f.name, other.name))
+    lifecycle_types = {t for t, _, _ in lifecycles}
+    constructors = {
+        (f.name, f.result_type)
+        for f in funcs.values()
+        if not f.receiver_type and f.result_type in lifecycle_types
+    }
+    return PackageFacts(
+        handlers=frozenset(per_request),
+        shrunk_globals=frozenset(merged.shrunk & merged.globals),
+        globals=frozenset(merged.globals),
+        collections=frozenset(merged.collections),
+        startup=frozenset(startup),
+        goroutines=frozenset(goroutines),
+        lifecycles=frozenset(lifecycles),
+        constructors=frozenset(constructors),
+        flags=frozenset(merged.flags),
+    )
+
+
+def source_facts(source: bytes, tree: Tree | None = None) -> PackageFacts:
+    """The facts of a package made of this one file."""
+    return combine([summarize(source, tree)])
+
+
+# --------------------------------------------------------------------------- reading the directory
+
+_lock = threading.Lock()
+
+
+@dataclass(frozen=True)
+class _Sibling:
+    path: Path
+    stamp: tuple[int, int]
+    package: str
+    web: bool
+    worker: bool
+
+
+#: path -> (the file's markers, its summary once parsed)
+_file_cache: dict[Path, tuple[_Sibling, FileSummary | None]] = {}
+_own_cache: OrderedDict[bytes, FileSummary] = OrderedDict()
+_package_cache: OrderedDict[tuple[object, ...], PackageFacts] = OrderedDict()
+_OWN_CACHE_SIZE = 16
+_PACKAGE_CACHE_SIZE = 256
+
+
+def clear_cache() -> None:
+    with _lock:
+        _file_cache.clear()
+        _own_cache.clear()
+        _package_cache.clear()
+
+
+def _siblings(path: Path, include_tests: bool) -> Iterator[_Sibling]:
+    try:
+        entries = sorted(path.parent.iterdir())
+    except OSError:
+        return
+    for entry in entries:
+        name = entry.name
+        if entry == path or not name.endswith(".go") or name.startswith((".", "_")):
+            continue
+        if name.endswith("_test.go") and not include_tests:
+            continue
+        try:
+            stat = entry.stat()
+        except OSError:
+            continue
+        stamp = (stat.st_mtime_ns, stat.st_size)
+        cached = _file_cache.get(entry)
+        if cached is not None and cached[0].stamp == stamp:
+            if cached[0].package:
+                yield cached[0]
+            continue
+        try:
+            data = entry.read_bytes()
+        except OSError:
+            continue
+        match = _PACKAGE_CLAUSE.search(data)
+        ignored = _IGNORED_BUILD.search(data[:4096]) is not None
+        sibling = _Sibling(
+            entry,
+            stamp,
+            match.group(1).decode() if match and not ignored else "",
+            any(m in data for m in WEB_IMPORT_MARKERS),
+            _WORKER_MARKERS.search(data) is not None,
+        )
+        _file_cache[entry] = (sibling, None)
+        if sibling.package:
+            yield sibling
+
+
+def _sibling_summary(sibling: _Sibling) -> FileSummary | None:
+    cached = _file_cache.get(sibling.path)
+    if cached is not None and cached[0] == sibling and cached[1] is not None:
+        return cached[1]
+    try:
+        data = sibling.path.read_bytes()
+    except OSError:
+        return None
+    summary = summarize(data)
+    _file_cache[sibling.path] = (sibling, summary)
+    return summary
+
+
+def _own_summary(source: bytes, tree: Tree | None) -> FileSummary:
+    found = _own_cache.get(source)
+    if found is not None:
+        _own_cache.move_to_end(source)
+        return found
+    summary = summarize(source, tree)
+    _own_cache[source] = summary
+    if len(_own_cache) > _OWN_CACHE_SIZE:
+        _own_cache.popitem(last=False)
+    return summary
+
+
+def package_facts(path: str | Path, own_source: bytes | None = None, own_tree: Tree | None = None) -> PackageFacts:
+    """The facts of the package that the file at ``path`` belongs to.
+
+    ``own_source`` is the file's current text (read from disk when None) and
+    ``own_tree`` its parse tree, when the caller has one.  The other ``.go``
+    files of the directory are read from disk; their summaries are cached by
+    path, modification time and size, and the combined facts by the set of
+    files and the file's own text.  Thread-safe; never raises for unreadable
+    files: they are left out.
+    """
+    path = Path(path)
+    if own_source is None:
+        try:
+            own_source = path.read_bytes()
+        except OSError:
+            own_source = b""
+        own_tree = None
+    with _lock:
+        own = _own_summary(own_source, own_tree)
+        siblings = [
+            s for s in _siblings(path, include_tests=path.name.endswith("_test.go")) if s.package == own.package
+        ]
+        web = own.web or any(s.web for s in siblings)
+        chosen = [s for s in siblings if web or s.worker]
+        key = (path.parent, tuple((s.path.name, s.stamp) for s in chosen), own_source)
+        facts = _package_cache.get(key)
+        if facts is not None:
+            _package_cache.move_to_end(key)
+            return facts
+        summaries = [own]
+        for s in chosen:
+            summary = _sibling_summary(s)
+            if summary is not None:
+                summaries.append(summary)
+        facts = combine(summaries)
+        _package_cache[key] = facts
+        if len(_package_cache) > _PACKAGE_CACHE_SIZE:
+            _package_cache.popitem(last=False)
+        return facts

@@ -1,0 +1,571 @@
+"""Which code runs per request, what its request context is, and the package facts behind it."""
+
+from __future__ import annotations
+
+import os
+import textwrap
+from pathlib import Path
+
+import pytest
+from tree_sitter import Node
+
+from golsp_leaks.goanalysis.frameworks import RequestScope, function_key
+from golsp_leaks.goanalysis.imports import Imports
+from golsp_leaks.goanalysis.package import clear_cache, package_facts, source_facts
+from golsp_leaks.goanalysis.parse import cursor, parse
+from golsp_leaks.goanalysis.syntax import text
+from golsp_leaks.rules.base import FileContext
+
+
+def _go(body: str) -> bytes:
+    return textwrap.dedent(body).lstrip().encode()
+
+
+def _functions(source: bytes) -> tuple[RequestScope, list[Node]]:
+    root = parse(source).root_node
+    scope = RequestScope(root, Imports.from_root(root))
+    qc = cursor("[(function_declaration) (method_declaration) (func_literal)] @f")
+    funcs = sorted(qc.captures(root).get("f", []), key=lambda n: n.start_byte)
+    return scope, funcs
+
+
+def _marked(source: bytes, marker: str) -> Node:
+    """The innermost function whose first line carries ``// marker``."""
+    _, funcs = _functions(source)
+    for func in reversed(funcs):
+        line_end = source.find(b"\n", func.start_byte)
+        if f"// {marker}".encode() in source[func.start_byte : line_end]:
+            return func
+    raise AssertionError(f"no function marked {marker}")
+
+
+HANDLERS = [
+    (
+        "net/http",
+        """
+        package p
+
+        import "net/http"
+
+        func h(w http.ResponseWriter, r *http.Request) { // target
+        }
+        """,
+        ("net/http", "r", "r.Context()"),
+    ),
+    (
+        "net/http alias",
+        """
+        package p
+
+        import web "net/http"
+
+        func h(rw web.ResponseWriter, req *web.Request) { // target
+        }
+        """,
+        ("net/http", "req", "req.Context()"),
+    ),
+    (
+        "fiber v2",
+        """
+        package p
+
+        import "github.com/gofiber/fiber/v2"
+
+        func h(c *fiber.Ctx) error { // target
+            return nil
+        }
+        """,
+        ("fiber", "c", "c.UserContext()"),
+    ),
+    (
+        "fiber v3",
+        """
+        package p
+
+        import "github.com/gofiber/fiber/v3"
+
+        func h(c fiber.Ctx) error { // target
+            return nil
+        }
+        """,
+        ("fiber", "c", "c.Context()"),
+    ),
+    (
+        "buffalo",
+        """
+        package p
+
+        import "github.com/gobuffalo/buffalo"
+
+        func h(c buffalo.Context) error { // target
+            return nil
+        }
+        """,
+        ("buffalo", "c", "c"),
+    ),
+    (
+        "gin",
+        """
+        package p
+
+        import "github.com/gin-gonic/gin"
+
+        func h(ctx *gin.Context) { // target
+        }
+        """,
+        ("gin", "ctx", "ctx.Request.Context()"),
+    ),
+    (
+        "echo",
+        """
+        package p
+
+        import "github.com/labstack/echo/v4"
+
+        func h(c echo.Context) error { // target
+            return nil
+        }
+        """,
+        ("echo", "c", "c.Request().Context()"),
+    ),
+    (
+        "fiber literal passed to a router",
+        """
+        package p
+
+        import "github.com/gofiber/fiber/v2"
+
+        func routes(app *fiber.App) {
+            app.Get("/x", func(c *fiber.Ctx) error { // target
+                return nil
+            })
+        }
+        """,
+        ("fiber", "c", "c.UserContext()"),
+    ),
+    (
+        "gin literal passed to a router",
+        """
+        package p
+
+        import "github.com/gin-gonic/gin"
+
+        func routes(r *gin.Engine) {
+            r.GET("/x", func(c *gin.Context) { // target
+            })
+        }
+        """,
+        ("gin", "c", "c.Request.Context()"),
+    ),
+    (
+        "echo middleware",
+        """
+        package p
+
+        import "github.com/labstack/echo/v4"
+
+        func mw(next echo.HandlerFunc) echo.HandlerFunc {
+            return func(c echo.Context) error { // target
+                return next(c)
+            }
+        }
+        """,
+        ("echo", "c", "c.Request().Context()"),
+    ),
+    (
+        "http.HandlerFunc in middleware",
+        """
+        package p
+
+        import "net/http"
+
+        func mw(next http.Handler) http.Handler {
+            return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { // target
+                next.ServeHTTP(w, r)
+            })
+        }
+        """,
+        ("net/http", "r", "r.Context()"),
+    ),
+    (
+        "buffalo middleware",
+        """
+        package p
+
+        import "github.com/gobuffalo/buffalo"
+
+        func mw(next buffalo.Handler) buffalo.Handler {
+            return func(c buffalo.Context) error { // target
+                return next(c)
+            }
+        }
+        """,
+        ("buffalo", "c", "c"),
+    ),
+]
+
+
+@pytest.mark.parametrize(("name", "source", "expected"), HANDLERS, ids=[h[0] for h in HANDLERS])
+def test_handler_shapes(name: str, source: str, expected: tuple[str, str, str]) -> None:
+    src = _go(source)
+    func = _marked(src, "target")
+    scope, _ = _functions(src)
+    found = scope.handler(func)
+    assert found is not None, name
+    assert (found.framework, found.param, found.request_context) == expected
+
+
+NOT_HANDLERS = [
+    (
+        "a request without a writer is a client request",
+        """
+        package p
+
+        import "net/http"
+
+        func send(r *http.Request) error { // target
+            return nil
+        }
+        """,
+    ),
+    (
+        "fasthttp's context of fiber v2 is not a handler parameter by value",
+        """
+        package p
+
+        import "github.com/gofiber/fiber/v2"
+
+        func h(c fiber.Ctx) error { // target
+            return nil
+        }
+        """,
+    ),
+    (
+        "a local type called Context",
+        """
+        package p
+
+        type Context struct{}
+
+        func h(c *Context) { // target
+        }
+        """,
+    ),
+    (
+        "chi's Route callback runs once",
+        """
+        package p
+
+        import "github.com/go-chi/chi/v5"
+
+        func routes(r chi.Router) {
+            r.Route("/notes", func(r chi.Router) { // target
+            })
+        }
+        """,
+    ),
+    (
+        "gin imported but not used in the signature",
+        """
+        package p
+
+        import "github.com/gin-gonic/gin"
+
+        var _ = gin.New
+
+        func h(c *Context) { // target
+        }
+
+        type Context struct{}
+        """,
+    ),
+]
+
+
+@pytest.mark.parametrize(("name", "source"), NOT_HANDLERS, ids=[h[0] for h in NOT_HANDLERS])
+def test_not_handlers(name: str, source: str) -> None:
+    src = _go(source)
+    func = _marked(src, "target")
+    scope, _ = _functions(src)
+    assert scope.handler(func) is None, name
+
+
+def test_middleware_constructor_body_runs_once_but_its_handler_per_request() -> None:
+    src = _go(
+        """
+        package p
+
+        import "net/http"
+
+        func mw(next http.Handler) http.Handler { // outer
+            setup()
+            return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { // inner
+                next.ServeHTTP(w, r)
+            })
+        }
+
+        func setup() {}
+        """
+    )
+    scope, _ = _functions(src)
+    outer = _marked(src, "outer")
+    inner = _marked(src, "inner")
+    assert scope.middleware(outer) == "net/http"
+    assert scope.handler(outer) is None
+    assert scope.is_per_request(inner)
+    body = outer.child_by_field_name("body")
+    assert body is not None
+    assert not scope.is_per_request(body.named_children[0])
+
+
+def test_code_nested_in_a_handler_is_per_request() -> None:
+    src = _go(
+        """
+        package p
+
+        import "net/http"
+
+        func h(w http.ResponseWriter, r *http.Request) {
+            go func() { // nested
+            }()
+        }
+        """
+    )
+    scope, _ = _functions(src)
+    nested = _marked(src, "nested")
+    found = scope.enclosing_handler(nested)
+    assert found is not None and found.request_context == "r.Context()"
+
+
+def test_runs_once() -> None:
+    src = _go(
+        """
+        package p
+
+        import "sync"
+
+        var once sync.Once
+
+        func main() {
+            go func() { // main-goroutine
+            }()
+            for i := 0; i < 3; i++ {
+                go func() { // main-loop
+                }()
+            }
+            f := func() { // stored
+            }
+            f()
+        }
+
+        func lazy() {
+            once.Do(func() { // once
+            })
+        }
+
+        func other() {
+            go func() { // other
+            }()
+        }
+        """
+    )
+    scope, _ = _functions(src)
+    assert scope.runs_once(_marked(src, "main-goroutine"))
+    assert not scope.runs_once(_marked(src, "main-loop"))
+    assert not scope.runs_once(_marked(src, "stored"))
+    assert scope.runs_once(_marked(src, "once"))
+    assert not scope.runs_once(_marked(src, "other"))
+
+
+def test_function_keys() -> None:
+    src = _go(
+        """
+        package p
+
+        type S[T any] struct{}
+
+        func (s *S[T]) m() {}
+
+        func f() {}
+        """
+    )
+    _, funcs = _functions(src)
+    assert [function_key(f) for f in funcs] == ["S.m", "f"]
+
+
+FACTS_SOURCE = _go(
+    """
+    package main
+
+    import (
+        "net/http"
+        "sync"
+    )
+
+    var (
+        mu      sync.Mutex
+        seen    = map[string]int{}
+        kept    = map[string]int{}
+        log     []string
+        bounded []string
+        cache   sync.Map
+        ticks   int
+    )
+
+    type server struct{}
+
+    func (s *server) list(w http.ResponseWriter, r *http.Request) {
+        s.record(r.URL.Path)
+        go s.audit(r.URL.Path)
+    }
+
+    func (s *server) record(path string) {
+        remember(path)
+    }
+
+    func remember(path string) {
+        mu.Lock()
+        seen[path]++
+        mu.Unlock()
+    }
+
+    func (s *server) audit(path string) {}
+
+    func sweep() {
+        for k := range kept {
+            delete(kept, k)
+        }
+        if len(bounded) > 100 {
+            bounded = bounded[1:]
+        }
+        log = append(log, "swept")
+        cache.Delete("x")
+    }
+
+    func startWorkers() {
+        go sweep()
+    }
+
+    func main() {
+        startWorkers()
+        s := &server{}
+        http.HandleFunc("/", s.list)
+        for {
+            go ticker()
+        }
+    }
+
+    func ticker() {}
+    """
+)
+
+
+def test_source_facts() -> None:
+    facts = source_facts(FACTS_SOURCE)
+    assert {"server.list", "server.record", "server.audit", "remember"} <= facts.handlers
+    assert "sweep" not in facts.handlers
+    assert facts.collections == {"seen", "kept", "log", "bounded", "cache"}
+    assert facts.shrunk_globals == {"kept", "bounded", "cache"}
+    assert "startWorkers" in facts.startup and "sweep" in facts.startup
+    assert "ticker" not in facts.startup
+    assert "server.audit" in facts.goroutines and "ticker" in facts.goroutines
+    assert "sweep" not in facts.goroutines
+
+
+def test_per_request_from_facts() -> None:
+    root = parse(FACTS_SOURCE).root_node
+    ctx = FileContext(FACTS_SOURCE, root, Imports.from_root(root), package=source_facts(FACTS_SOURCE))
+    qc = cursor("(function_declaration name: (identifier) @n) @f")
+    funcs = {text(c["n"][0]): c["f"][0] for _, c in qc.matches(root)}
+    assert ctx.scope.is_per_request(funcs["remember"])
+    assert not ctx.scope.is_per_request(funcs["sweep"])
+    assert ctx.scope.runs_once(funcs["sweep"].child_by_field_name("body") or funcs["sweep"])
+
+
+LIFECYCLE_SOURCE = _go(
+    """
+    package p
+
+    type worker struct {
+        jobs chan int
+        done chan struct{}
+    }
+
+    func newWorker() *worker { return &worker{} }
+
+    func (w *worker) Start() {
+        go func() {
+            for {
+                select {
+                case <-w.jobs:
+                case <-w.done:
+                    return
+                }
+            }
+        }()
+    }
+
+    func (w *worker) Stop() { close(w.done) }
+    """
+)
+
+
+def test_lifecycles() -> None:
+    facts = source_facts(LIFECYCLE_SOURCE)
+    assert facts.lifecycles == {("worker", "Start", "Stop")}
+    assert facts.constructors == {("newWorker", "worker")}
+
+
+def test_package_facts_reads_siblings(tmp_path: Path) -> None:
+    clear_cache()
+    (tmp_path / "main.go").write_bytes(
+        _go(
+            """
+            package main
+
+            import "net/http"
+
+            var hits = map[string]int{}
+
+            func hello(w http.ResponseWriter, r *http.Request) { count(r.URL.Path) }
+            """
+        )
+    )
+    (tmp_path / "count.go").write_bytes(
+        _go(
+            """
+            package main
+
+            func count(path string) { hits[path]++ }
+            """
+        )
+    )
+    (tmp_path / "reset_test.go").write_bytes(
+        _go(
+            """
+            package main
+
+            func reset() { delete(hits, "x") }
+            """
+        )
+    )
+    (tmp_path / "gen.go").write_bytes(b"//go:build ignore\n\npackage main\n\nfunc gen() { clear(hits) }\n")
+    facts = package_facts(tmp_path / "count.go")
+    assert "count" in facts.handlers
+    assert facts.collections == {"hits"}
+    assert facts.shrunk_globals == frozenset()  # only a test and an ignored file delete from it
+
+    # The editor's unsaved text counts, not the file on disk.
+    own = b"package main\n\nfunc count(path string) { hits[path]++; delete(hits, path) }\n"
+    assert package_facts(tmp_path / "count.go", own).shrunk_globals == {"hits"}
+
+    # A changed sibling is read again.
+    (tmp_path / "main.go").write_bytes(
+        b'package main\n\nimport "net/http"\n\nvar hits = map[string]int{}\n\nvar _ = http.StatusOK\n'
+    )
+    stat = (tmp_path / "main.go").stat()
+    os.utime(tmp_path / "main.go", ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000))
+    assert "count" not in package_facts(tmp_path / "count.go").handlers
+
+    # A test file sees the test files of its package.
+    assert package_facts(tmp_path / "reset_test.go").shrunk_globals == {"hits"}
