@@ -214,8 +214,7 @@ def _in_range(lines: LineIndex, start: tuple[int, int], end: tuple[int, int]) ->
     for line, character in (start, end):
         if line < 0 or character < 0:
             return False
-        if line >= lines.line_count:
-            # One past the last line at character 0 is how some clients say "the end".
-            if not (line == lines.line_count and character == 0):
-                return False
+        # One past the last line at character 0 is how some clients say "the end".
+        if line >= lines.line_count and not (line == lines.line_count and character == 0):
+            return False
     return start <= end

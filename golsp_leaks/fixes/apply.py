@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from itertools import pairwise
 
 from tree_sitter import Tree
 
@@ -20,7 +21,7 @@ def apply_edits(source: bytes, edits: Iterable[Edit]) -> bytes:
 
 def overlapping(edits: Sequence[Edit]) -> bool:
     ordered = sorted(edits, key=lambda e: (e.start, e.end))
-    return any(b.start < a.end for a, b in zip(ordered, ordered[1:], strict=False))
+    return any(b.start < a.end for a, b in pairwise(ordered))
 
 
 def fix_parses(source: bytes, tree: Tree, fix: Fix) -> bool:
@@ -57,8 +58,8 @@ def fix_parses(source: bytes, tree: Tree, fix: Fix) -> bool:
     new_tree = parse(new_source, candidate)
     if not tree.root_node.has_error:
         return not new_tree.root_node.has_error
-    for child in new_tree.root_node.children:
-        if any(child.start_byte <= end and start <= child.end_byte for start, end in touched):
-            if child.has_error or child.type == "ERROR":
-                return False
-    return True
+    return not any(
+        (child.has_error or child.type == "ERROR")
+        and any(child.start_byte <= end and start <= child.end_byte for start, end in touched)
+        for child in new_tree.root_node.children
+    )

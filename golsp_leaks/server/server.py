@@ -20,7 +20,7 @@ import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from lsprotocol import types
 from pygls.lsp.server import LanguageServer
@@ -48,7 +48,7 @@ from golsp_leaks.server.protocol import GolspProtocol, negotiated_encoding
 log = logging.getLogger("golsp_leaks.server")
 
 FIX_ALL_KIND = f"{types.CodeActionKind.SourceFixAll.value}.golsp-leaks"
-T = TypeVar("T")
+F = TypeVar("F", bound=Callable[..., Any])
 
 
 @dataclass
@@ -110,19 +110,19 @@ class _SettingsState:
     reported: set[str] = field(default_factory=set)
 
 
-def _guard(default: Callable[[], T]) -> Callable[[Callable[..., T]], Callable[..., T]]:
+def _guard(default: Callable[[], Any]) -> Callable[[F], F]:
     """Log any exception from a handler and answer with ``default()`` instead."""
 
-    def decorate(handler: Callable[..., T]) -> Callable[..., T]:
+    def decorate(handler: F) -> F:
         @functools.wraps(handler)
-        def wrapper(*args: Any, **kwargs: Any) -> T:
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
             try:
                 return handler(*args, **kwargs)
             except Exception:
                 log.exception("%s failed", handler.__name__)
                 return default()
 
-        return wrapper
+        return cast(F, wrapper)
 
     return decorate
 
@@ -147,7 +147,8 @@ class GolspLeaksServer(LanguageServer):
 
     def settings_for(self, path: Path | None) -> Settings:
         state = self.settings_state
-        config = find_config_file(path.parent if path else self.root) if (path or self.root) else None
+        start = path.parent if path is not None else self.root
+        config = find_config_file(start) if start is not None else None
         try:
             mtime = config.stat().st_mtime if config else 0.0
         except OSError:
@@ -252,7 +253,7 @@ class GolspLeaksServer(LanguageServer):
         )
 
 
-def create_server() -> GolspLeaksServer:  # noqa: C901 - one place that lists every feature
+def create_server() -> GolspLeaksServer:
     server = GolspLeaksServer()
 
     @server.feature(types.INITIALIZE)

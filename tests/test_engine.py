@@ -1,0 +1,131 @@
+"""The engine: per-declaration caching, isolation of failing rules, suppression, severity."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from tree_sitter import Node
+
+from golsp_leaks.config import Settings
+from golsp_leaks.engine import Engine
+from golsp_leaks.goanalysis.parse import parse
+from golsp_leaks.model import AnalysisStats, Edit, Finding, Fix, Severity
+from golsp_leaks.rules import FileContext, Rule, get_rule
+
+LEAK = """
+func f{n}(p context.Context) error {{
+	ctx, cancel := context.WithTimeout(p, time.Second)
+	if ctx == nil {{
+		return nil
+	}}
+	defer cancel()
+	return nil
+}}
+"""
+
+
+def big_file(functions: int) -> bytes:
+    head = 'package p\n\nimport (\n\t"context"\n\t"time"\n)\n'
+    return (head + "".join(LEAK.format(n=i) for i in range(functions))).encode()
+
+
+def test_an_edit_in_one_function_reanalyses_only_that_function() -> None:
+    engine = Engine()
+    source = big_file(200)
+    first = AnalysisStats()
+    found = engine.analyze(source, parse(source), Settings(), stats=first)
+    assert len(found) == 200 and first.analysed == 200
+    edited = source.replace(b"func f7(", b"func f7x(", 1)
+    second = AnalysisStats()
+    again = engine.analyze(edited, parse(edited), Settings(), stats=second)
+    assert second.analysed == 1 and second.cached == 199
+    assert [d.finding.start for d in again][8:] == [d.finding.start + 1 for d in found][8:]
+
+
+def test_cache_key_includes_the_imports() -> None:
+    engine = Engine()
+    source = big_file(1)
+    assert engine.analyze(source, parse(source), Settings())
+    unimported = source.replace(b'"context"', b'"github.com/other/context"')
+    assert engine.analyze(unimported, parse(unimported), Settings()) == []
+
+
+class Boom(Rule):
+    id = "boom"
+    summary = "always fails"
+
+    def check(self, decl: Node, ctx: FileContext) -> Iterable[Finding]:
+        raise RecursionError("too deep")
+
+
+class BrokenFix(Rule):
+    id = "broken-fix"
+    summary = "offers a fix that does not parse"
+
+    def check(self, decl: Node, ctx: FileContext) -> Iterable[Finding]:
+        if decl.type == "function_declaration":
+            yield Finding(
+                self.id,
+                decl.start_byte,
+                decl.start_byte + 4,
+                "x",
+                fixes=(
+                    Fix("bad", (Edit(decl.start_byte, decl.start_byte, "}}}("),)),
+                    Fix("good", (Edit(decl.start_byte, decl.start_byte, "// ok\n"),)),
+                ),
+            )
+
+
+def test_a_failing_rule_is_isolated_and_recorded() -> None:
+    lost_cancel = get_rule("lost-cancel")
+    assert lost_cancel is not None
+    engine = Engine([Boom(), lost_cancel])
+    source = big_file(2)
+    stats = AnalysisStats()
+    found = engine.analyze(source, parse(source), Settings(), stats=stats)
+    assert [d.rule for d in found] == ["lost-cancel", "lost-cancel"]
+    assert len(stats.rule_errors) == 2 and "boom" in stats.rule_errors[0]
+
+
+def test_fixes_that_would_not_parse_are_dropped() -> None:
+    engine = Engine([BrokenFix()])
+    source = big_file(1)
+    [diagnostic] = engine.analyze(source, parse(source), Settings())
+    assert [f.title for f in diagnostic.finding.fixes] == ["good"]
+
+
+def test_declarations_with_syntax_errors_are_skipped() -> None:
+    source = big_file(2).replace(b"func f1(p context.Context) error {", b"func f1(p context.Context error {")
+    found = Engine().analyze(source, parse(source), Settings())
+    assert len(found) == 1
+
+
+def test_suppression_comments() -> None:
+    source = big_file(3)
+    lines = source.split(b"\n")
+    marked = []
+    count = 0
+    for line in lines:
+        if b"ctx, cancel :=" in line:
+            count += 1
+            if count == 1:
+                marked.append(b"\t//golsp-leaks:ignore lost-cancel")
+            elif count == 2:
+                line += b" // golsp-leaks:ignore lost-cancel,other-rule -- reviewed"
+            else:
+                marked.append(b"\t//golsp-leaks:ignore some-other-rule")
+        marked.append(line)
+    source = b"\n".join(marked)
+    found = Engine().analyze(source, parse(source), Settings())
+    assert len(found) == 1
+
+
+def test_severity_configuration_and_per_request_escalation() -> None:
+    source = big_file(1) + b'\nfunc h(w http.ResponseWriter, r *http.Request) {\n\tctx, cancel := context.WithCancel(r.Context())\n\tif ctx == nil {\n\t\treturn\n\t}\n\tcancel()\n}\n'
+    source = source.replace(b'\t"time"\n', b'\t"net/http"\n\t"time"\n')
+    found = Engine().analyze(source, parse(source), Settings())
+    assert [d.severity for d in found] == [Severity.WARNING, Severity.ERROR]
+    configured = Settings(severity={"lost-cancel": Severity.HINT})
+    found = Engine().analyze(source, parse(source), configured)
+    assert [d.severity for d in found] == [Severity.HINT, Severity.INFORMATION]
+    assert Engine().analyze(source, parse(source), Settings(rules={"lost-cancel": False})) == []
