@@ -481,6 +481,21 @@ def test_skips_vendor_testdata_git_node_modules_and_hidden_dirs(
     ]
 
 
+def test_go_style_patterns(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "pkg" / "sub").mkdir(parents=True)
+    (tmp_path / "pkg" / "sub" / "leak.go").write_text(LEAK)
+    (tmp_path / "leak.go").write_text(LEAK)
+    monkeypatch.chdir(tmp_path)
+    everything = cli(capsys, "check", "--format", "json", ".")
+    assert cli(capsys, "check", "--format", "json", "./...") == everything
+    assert cli(capsys, "check", "--format", "json", "...") == everything
+    _, out, _ = cli(capsys, "check", "--format", "json", "pkg/...")
+    assert [d["path"] for d in json.loads(out)["diagnostics"]] == ["pkg/sub/leak.go"]
+    assert cli(capsys, "check", "nothere/...")[0] == 2
+
+
 def test_config_is_found_by_walking_up_and_excludes_are_relative_to_it(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:

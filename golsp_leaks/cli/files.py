@@ -3,7 +3,8 @@
 A directory is walked recursively for ``*.go`` files, skipping ``vendor``,
 ``testdata`` and ``node_modules`` directories and hidden ones (``.git``,
 ``.cache``...), as the go command does.  A file named on the command line is
-checked whatever its name.  Every path is then matched against the ``exclude``
+checked whatever its name; ``./...`` and ``pkg/...`` are accepted as in the
+go command.  Every path is then matched against the ``exclude``
 globs of its configuration, relative to the directory that holds the config
 file (or to the checked directory when there is none).
 """
@@ -52,6 +53,16 @@ class Discovery:
     warnings: list[str] = field(default_factory=list)
 
 
+def go_pattern_dir(path: str) -> str:
+    """``./...`` and ``pkg/...`` (go command patterns) mean the directory, which is walked anyway."""
+    if path == "...":
+        return "."
+    for suffix in ("/...", os.sep + "..."):
+        if path.endswith(suffix) and len(path) > len(suffix):
+            return path[: -len(suffix)]
+    return path
+
+
 def skipped_dir(name: str) -> bool:
     return name in SKIPPED_DIRS or name.startswith(".")
 
@@ -71,6 +82,7 @@ def discover(paths: Sequence[str], scope_for: Callable[[str], Scope]) -> Discove
     raise :class:`CliError`.  A path that does not exist raises CliError too.
     """
     found = Discovery()
+    paths = [go_pattern_dir(p) for p in paths]
     for path in paths:
         if not os.path.lexists(path):
             raise CliError(f"{path}: no such file or directory")

@@ -61,6 +61,17 @@ def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog=PROG,
         description="Find goroutine, resource and request-scope leaks in Go code.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=(
+            "examples:\n"
+            "  golsp-leaks check ./...                  check the module in this directory\n"
+            "  golsp-leaks check --fix ./...            apply the quick fixes\n"
+            "  golsp-leaks check --format sarif . > golsp-leaks.sarif\n"
+            "  golsp-leaks rules lost-cancel            what a rule finds, and why\n"
+            "  golsp-leaks serve                        the language server, for an editor\n"
+            "\n"
+            "Run 'golsp-leaks COMMAND --help' for a command's options."
+        ),
     )
     parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
@@ -70,7 +81,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="check Go files and directories",
         description=(
             "Check Go files, and the *.go files under directories (skipping vendor, testdata, "
-            "node_modules and hidden directories), for leaks."
+            "node_modules and hidden directories; ./... works too), for leaks.  Settings come "
+            "from the nearest .golsp-leaks.toml above each PATH."
         ),
         epilog=(
             "exit status: 0 no finding at or above --fail-on, 1 some, 2 usage or configuration error. "

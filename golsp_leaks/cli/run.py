@@ -397,6 +397,14 @@ def make_tasks(
 Progress = Callable[[int, int], None]
 
 
+def cpu_count() -> int:
+    """The CPUs this process may run on (fewer than the machine's in a container or with taskset)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
+
+
 def check_targets(
     mode: Mode,
     targets: Sequence[Target],
@@ -408,7 +416,7 @@ def check_targets(
     parallel_threshold: int | None = None,
 ) -> Outcome:
     """Check every target; in worker processes when there are many of them and more than one CPU."""
-    workers = jobs if jobs is not None else (os.cpu_count() or 1)
+    workers = jobs if jobs is not None else cpu_count()
     chunk_size = chunk_size if chunk_size is not None else CHUNK_SIZE
     parallel_threshold = (
         parallel_threshold if parallel_threshold is not None else PARALLEL_THRESHOLD
