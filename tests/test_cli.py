@@ -599,17 +599,31 @@ def test_bad_input_never_crashes(tmp_path: Path, capsys: pytest.CaptureFixture[s
         b"package p\nfunc f() { x := " + b"(" * 5000 + b"WithCancel" + b")" * 5000 + b" }\n"
     )
     (tmp_path / "broken-link.go").symlink_to(tmp_path / "missing.go")
+    os.mkfifo(tmp_path / "fifo.go")  # opening it would block for ever
+    with open(
+        os.path.join(os.fsencode(tmp_path), b"caf\xe9.go"), "wb"
+    ) as handle:  # a name that is not UTF-8
+        handle.write(LEAK.encode())
     for fmt in ("text", "json", "sarif"):
         code, out, err = cli(capsys, "check", "--format", fmt, tmp_path)
         assert code == 1, err
         assert "Traceback" not in err
         assert "binary.go: binary file, skipped" in err
         assert "broken-link.go: cannot read" in err
+        assert "fifo.go: not a regular file, skipped" in err
+        if fmt == "text":
+            assert "caf\ufffd.go:6:7: warning: " in out
         if fmt == "json":
             paths = {Path(d["path"]).name for d in json.loads(out)["diagnostics"]}
-            assert {"invalid-utf8.go", "huge.go"} <= paths
+            assert {"invalid-utf8.go", "huge.go", "caf\ufffd.go"} <= paths
         if fmt == "sarif":
-            assert sarif_errors(json.loads(out)) == []
+            document = json.loads(out)
+            assert sarif_errors(document) == []
+            uris = {
+                r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"]
+                for r in document["runs"][0]["results"]
+            }
+            assert "caf%E9.go" in {uri.rsplit("/", 1)[-1] for uri in uris}
     _, _, err = cli(capsys, "check", "--fix", tmp_path)
     assert "Traceback" not in err
 

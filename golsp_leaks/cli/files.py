@@ -63,6 +63,13 @@ def go_pattern_dir(path: str) -> str:
     return path
 
 
+def printable(path: str) -> str:
+    """A path as text that can be printed: bytes of a name that are not UTF-8 become U+FFFD."""
+    if path.isascii():
+        return path
+    return path.encode("utf-8", errors="surrogateescape").decode("utf-8", errors="replace")
+
+
 def skipped_dir(name: str) -> bool:
     return name in SKIPPED_DIRS or name.startswith(".")
 
@@ -110,7 +117,7 @@ def discover(paths: Sequence[str], scope_for: Callable[[str], Scope]) -> Discove
 def _walk(root: str, warnings: list[str]) -> Iterator[tuple[str, str]]:
     """(path to open, path to print) of the Go files under ``root``."""
     if not os.path.isdir(root):
-        yield root, os.path.normpath(root)
+        yield root, printable(os.path.normpath(root))
         return
 
     def on_error(exc: OSError) -> None:
@@ -121,7 +128,7 @@ def _walk(root: str, warnings: list[str]) -> Iterator[tuple[str, str]]:
         for name in sorted(files):
             if name.endswith(".go"):
                 fs_path = os.path.join(directory, name)
-                yield fs_path, os.path.normpath(fs_path)
+                yield fs_path, printable(os.path.normpath(fs_path))
 
 
 def scope_base(path: str, config_file: Path | None) -> str:

@@ -24,7 +24,7 @@ from typing import Any, NoReturn, TextIO
 from golsp_leaks import __version__
 from golsp_leaks.cli import run as runner
 from golsp_leaks.cli.files import CliError, Scope, discover, scope_base
-from golsp_leaks.cli.report import json_document, summary, write_text
+from golsp_leaks.cli.report import json_document, render_text, summary
 from golsp_leaks.cli.sarif import sarif_document
 from golsp_leaks.config import ConfigProblems, Settings, find_config_file, merge, read_config_file
 from golsp_leaks.model import Severity
@@ -298,19 +298,15 @@ def _check(args: argparse.Namespace) -> int:
     fmt = args.format or "text"
     out = sys.stdout
     if mode is runner.Mode.DIFF:
-        out.flush()
         for result in outcome.files:
             if result.diff:
                 _write_bytes(out, result.diff)
     elif fmt == "json":
-        json.dump(json_document(outcome), out, indent=2, ensure_ascii=False)
-        out.write("\n")
+        _write_json(out, json_document(outcome))
     elif fmt == "sarif":
-        json.dump(sarif_document(outcome, all_rules()), out, indent=2, ensure_ascii=False)
-        out.write("\n")
+        _write_json(out, sarif_document(outcome, all_rules()))
     else:
-        write_text(outcome, out)
-    out.flush()
+        _write_text(out, render_text(outcome))
 
     fixed = sum(r.fixed for r in outcome.files)
     fixed_files = sum(1 for r in outcome.files if r.fixed)
@@ -333,12 +329,26 @@ def _check(args: argparse.Namespace) -> int:
 
 
 def _write_bytes(out: TextIO, data: bytes) -> None:
+    out.flush()
     buffer = getattr(out, "buffer", None)
     if buffer is not None:
         buffer.write(data)
         buffer.flush()
     else:
         out.write(data.decode("utf-8", errors="replace"))
+        out.flush()
+
+
+def _write_text(out: TextIO, text: str) -> None:
+    """Text in the stream's encoding; what it cannot encode (or a file name's stray bytes) is replaced."""
+    encoding = getattr(out, "encoding", None) or "utf-8"
+    _write_bytes(out, text.encode(encoding, errors="replace"))
+
+
+def _write_json(out: TextIO, document: object) -> None:
+    """JSON is UTF-8, whatever the terminal's encoding."""
+    text = json.dumps(document, indent=2, ensure_ascii=False) + "\n"
+    _write_bytes(out, text.encode("utf-8", errors="replace"))
 
 
 def _status(outcome: runner.Outcome, fail_on: str) -> int:
@@ -380,26 +390,27 @@ def _rules(args: argparse.Namespace) -> int:
         if rule is None:
             raise CliError(f"unknown rule {args.rule!r} (known rules: {', '.join(rule_ids())})")
         if args.format == "json":
-            json.dump(rule_json(rule), out, indent=2, ensure_ascii=False)
-            out.write("\n")
+            _write_json(out, rule_json(rule))
         else:
             fixable = ", fixable" if rule.fixable else ""
-            out.write(f"{rule.id} ({rule.default_severity.label}{fixable}): {rule.summary}\n\n")
-            out.write((rule.documentation() or rule.summary) + "\n")
+            title = f"{rule.id} ({rule.default_severity.label}{fixable}): {rule.summary}"
+            _write_text(out, f"{title}\n\n{rule.documentation() or rule.summary}\n")
         return 0
     rules = all_rules()
     if args.format == "json":
-        json.dump([rule_json(r) for r in rules], out, indent=2, ensure_ascii=False)
-        out.write("\n")
+        _write_json(out, [rule_json(r) for r in rules])
         return 0
     header = ("RULE", "SEVERITY", "FIXABLE", "SUMMARY")
     rows = [
         (r.id, r.default_severity.label, "yes" if r.fixable else "no", r.summary) for r in rules
     ]
     widths = [max(len(row[i]) for row in [header, *rows]) for i in range(3)]
-    for row in [header, *rows]:
-        out.write("  ".join(cell.ljust(width) for cell, width in zip(row[:3], widths, strict=True)))
-        out.write(f"  {row[3]}\n")
+    lines = [
+        "  ".join(cell.ljust(width) for cell, width in zip(row[:3], widths, strict=True))
+        + f"  {row[3]}\n"
+        for row in [header, *rows]
+    ]
+    _write_text(out, "".join(lines))
     return 0
 
 

@@ -13,7 +13,7 @@ range also has its byte ``offset``/``end_offset``.
 
 from __future__ import annotations
 
-from typing import Any, TextIO
+from typing import Any
 
 from golsp_leaks.cli.run import Outcome, Report, Span
 
@@ -35,16 +35,19 @@ def summary(outcome: Outcome) -> str:
     return f"{_plural(findings, 'finding')} ({fixable} fixable) in {files}"
 
 
-def write_text(outcome: Outcome, out: TextIO) -> None:
+def render_text(outcome: Outcome) -> str:
+    lines: list[str] = []
     for result, report in outcome.reports:
         span = report.span
-        out.write(
-            f"{result.path}:{span.line}:{span.column}: {report.severity.label}: {report.message} [{report.rule}]\n"
+        lines.append(
+            f"{result.path}:{span.line}:{span.column}: "
+            f"{report.severity.label}: {report.message} [{report.rule}]\n"
         )
         for related in report.related:
-            out.write(
+            lines.append(
                 f"    {result.path}:{related.span.line}:{related.span.column}: {related.message}\n"
             )
+    return "".join(lines)
 
 
 def _range(span: Span) -> dict[str, int]:

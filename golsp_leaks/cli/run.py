@@ -23,6 +23,7 @@ import difflib
 import enum
 import os
 import re
+import stat
 import sys
 import tempfile
 import time
@@ -271,7 +272,14 @@ def _first_fix(diagnostics: Sequence[Diagnostic]) -> tuple[list[Edit], int]:
     return [], 0
 
 
+class NotAFile(OSError):
+    pass
+
+
 def _read(path: str) -> bytes:
+    # Never open a FIFO or a device: reading it could block, or never end.
+    if not stat.S_ISREG(os.stat(path).st_mode):
+        raise NotAFile(f"{path} is not a regular file")
     with open(path, "rb") as handle:
         return handle.read()
 
@@ -318,6 +326,9 @@ def check_file(analyzer: _Analyzer, mode: Mode, target: Target, outcome: Outcome
     """Check one file, adding what it gives to ``outcome``; never raises for a bad file."""
     try:
         source = _read(target.fs_path)
+    except NotAFile:
+        outcome.warnings.append(f"{target.display}: not a regular file, skipped")
+        return
     except OSError as exc:
         outcome.warnings.append(f"{target.display}: cannot read: {exc.strerror or exc}")
         return

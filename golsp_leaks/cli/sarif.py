@@ -88,7 +88,8 @@ class _Locator:
         if rel == os.pardir or rel.startswith(os.pardir + os.sep):
             location = {"uri": Path(absolute).as_uri()}
         else:
-            location = {"uri": quote(rel.replace(os.sep, "/"), safe="/"), "uriBaseId": SRCROOT}
+            uri = quote(rel.replace(os.sep, "/"), safe="/", errors="surrogateescape")
+            location = {"uri": uri, "uriBaseId": SRCROOT}
         self._cache[fs_path] = location
         return location
 
