@@ -118,6 +118,43 @@ def vet_files(packages: list[str]) -> list[Path]:
     return files
 
 
+def code_under_test() -> dict[str, Any]:
+    """Which golsp_leaks the subprocesses import (PYTHONPATH can point at another checkout)."""
+    probe = subprocess.run(
+        [sys.executable, "-c", "import golsp_leaks; print(golsp_leaks.__file__)"],
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=tempfile.gettempdir(),  # not the checkout this runs from: `python -c` puts the cwd on sys.path
+    )
+    package = Path(probe.stdout.strip()).parent if probe.returncode == 0 else None
+    info: dict[str, Any] = {"package": str(package) if package else None}
+    if package is not None:
+        head = subprocess.run(
+            ["git", "-C", str(package), "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=False
+        )
+        if head.returncode == 0:
+            dirty = subprocess.run(
+                ["git", "-C", str(package), "status", "--porcelain", "--", "."],
+                capture_output=True,
+                text=True,
+                check=False,
+            )
+            info["git_head"] = head.stdout.strip()
+            info["uncommitted_changes"] = bool(dirty.stdout.strip())
+    return info
+
+
+def machine() -> dict[str, Any]:
+    """The machine, and how busy it was (other processes skew every figure here)."""
+    return {
+        "cpus": os.cpu_count(),
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "loadavg_1_5_15": [round(x, 2) for x in os.getloadavg()],
+    }
+
+
 # --------------------------------------------------------------------------- golsp-leaks
 
 
@@ -126,7 +163,9 @@ def run_check(targets: list[str], jobs: int | None) -> tuple[float, dict[str, An
     if jobs:
         cmd += ["--jobs", str(jobs)]
     started = time.perf_counter()
-    proc = subprocess.run([*cmd, *targets], capture_output=True, text=True, check=False)
+    proc = subprocess.run(
+        [*cmd, *targets], capture_output=True, text=True, check=False, cwd=tempfile.gettempdir()
+    )
     elapsed = time.perf_counter() - started
     if proc.returncode not in (0, 1):
         raise RuntimeError(f"golsp-leaks check exited {proc.returncode}: {proc.stderr.strip()[-2000:]}")
@@ -234,7 +273,8 @@ def main(argv: list[str] | None = None) -> int:
     report: dict[str, Any] = {
         "benchmark": "check",
         "command": " ".join([Path(sys.argv[0]).name, *(argv if argv is not None else sys.argv[1:])]),
-        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()},
+        "machine": machine(),
+        "code": code_under_test(),
         "go": go_version(),
         "target_lines_per_s": 150_000,
         "check": [],
@@ -283,6 +323,9 @@ def main(argv: list[str] | None = None) -> int:
     main_run = report["check"][0]
     verdict = "met" if main_run["lines_per_s_median"] >= 150_000 else "NOT met"
     print(f"target >= 150,000 lines/s: {verdict} ({main_run['lines_per_s_median']:,} lines/s, median)")
+
+    report["loadavg_at_end"] = [round(x, 2) for x in os.getloadavg()]
+    print(f"load average at start {report['machine']['loadavg_1_5_15']}, at end {report['loadavg_at_end']}")
 
     out = Path(args.output)
     out.parent.mkdir(parents=True, exist_ok=True)

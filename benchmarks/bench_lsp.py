@@ -68,6 +68,43 @@ def server_command() -> list[str]:
     return [sys.executable, "-m", "golsp_leaks", "serve"]
 
 
+def code_under_test() -> dict[str, Any]:
+    """Which golsp_leaks the subprocesses import (PYTHONPATH can point at another checkout)."""
+    probe = subprocess.run(
+        [sys.executable, "-c", "import golsp_leaks; print(golsp_leaks.__file__)"],
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=tempfile.gettempdir(),  # not the checkout this runs from: `python -c` puts the cwd on sys.path
+    )
+    package = Path(probe.stdout.strip()).parent if probe.returncode == 0 else None
+    info: dict[str, Any] = {"package": str(package) if package else None}
+    if package is not None:
+        head = subprocess.run(
+            ["git", "-C", str(package), "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=False
+        )
+        if head.returncode == 0:
+            dirty = subprocess.run(
+                ["git", "-C", str(package), "status", "--porcelain", "--", "."],
+                capture_output=True,
+                text=True,
+                check=False,
+            )
+            info["git_head"] = head.stdout.strip()
+            info["uncommitted_changes"] = bool(dirty.stdout.strip())
+    return info
+
+
+def machine() -> dict[str, Any]:
+    """The machine, and how busy it was (other processes skew every figure here)."""
+    return {
+        "cpus": os.cpu_count(),
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "loadavg_1_5_15": [round(x, 2) for x in os.getloadavg()],
+    }
+
+
 # --------------------------------------------------------------------------- JSON-RPC
 
 
@@ -87,7 +124,12 @@ class LspClient:
         self.settings = settings
         self._stderr = stderr_path.open("wb")
         self.proc = subprocess.Popen(
-            cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._stderr, bufsize=0
+            cmd,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=self._stderr,
+            bufsize=0,
+            cwd=stderr_path.parent,
         )
         self._write_lock = threading.Lock()
         self._cond = threading.Condition()
@@ -455,6 +497,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--output", default=str(RESULTS / "lsp.json"), help="JSON results file")
     args = parser.parse_args(argv)
 
+    load_start = [round(x, 2) for x in os.getloadavg()]
     offers = [o.split(",") for o in args.offer] if args.offer else [["utf-8", "utf-16"], ["utf-16"]]
     modes = [m.strip() for m in args.modes.split(",") if m.strip()]
     source, stats = generate(args.lines, args.seed)
@@ -479,6 +522,7 @@ def main(argv: list[str] | None = None) -> int:
         f"debounce {args.debounce} ms (subtracted from push latencies)\n"
     )
     print(table(runs))
+    print(f"\nload average at start {load_start}, at end {[round(x, 2) for x in os.getloadavg()]} ({os.cpu_count()} CPUs)")
     worst = max((r.summary().get("p95_ms", float("inf")) for r in runs), default=float("inf"))
     verdict = "met" if worst < 20 else "NOT met"
     print(f"\ntarget p95 < 20 ms: {verdict} (worst p95 {worst:.2f} ms)")
@@ -491,7 +535,9 @@ def main(argv: list[str] | None = None) -> int:
                 "benchmark": "lsp",
                 "command": " ".join([Path(sys.argv[0]).name, *(argv if argv is not None else sys.argv[1:])]),
                 "server": server_command(),
-                "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()},
+                "machine": machine(),
+                "code": code_under_test(),
+                "loadavg_at_start": load_start,
                 "file": stats,
                 "edits": args.edits,
                 "debounce_ms": args.debounce,
