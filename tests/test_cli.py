@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import json
+import multiprocessing
 import os
 import re
 import shutil
@@ -693,6 +694,30 @@ def test_worker_pool_gives_the_same_results_as_one_process(
         fixed = path.read_bytes()
         assert fixed == (tmp_path / "copy" / path.relative_to(tmp_path / "tree")).read_bytes()
         assert not parse(fixed).root_node.has_error
+
+
+def test_a_worker_that_dies_does_not_lose_files(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _generated_tree(tmp_path / "tree", 40)
+    serial = cli(capsys, "check", "--format", "json", "-j", "1", tmp_path / "tree")
+    parent = os.getpid()
+    real = runner._Analyzer.analyze
+
+    def crash_in_a_worker(
+        self: runner._Analyzer, source: bytes, tree: Any, target: runner.Target
+    ) -> Any:
+        if os.getpid() != parent and target.fs_path.endswith("f007.go"):
+            os._exit(3)  # as if the parser had crashed the process
+        return real(self, source, tree, target)
+
+    monkeypatch.setattr(runner._Analyzer, "analyze", crash_in_a_worker)
+    monkeypatch.setattr(runner, "PARALLEL_THRESHOLD", 1)
+    monkeypatch.setattr(runner, "CHUNK_SIZE", 4)
+    code, out, err = cli(capsys, "check", "--format", "json", "-j", "2", tmp_path / "tree")
+    assert (code, out) == serial[:2]
+    if multiprocessing.get_start_method() == "fork":  # the patch reaches the workers
+        assert "a worker process died" in err
 
 
 def test_progress_only_on_a_terminal(

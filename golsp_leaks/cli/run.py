@@ -23,6 +23,7 @@ import difflib
 import enum
 import os
 import re
+import signal
 import stat
 import sys
 import tempfile
@@ -449,21 +450,27 @@ def check_targets(
     return outcome
 
 
+def _worker_init() -> None:
+    # Ctrl-C is the parent's to handle: it stops the pool; workers finish their chunk quietly.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
 def _run_pool(
     tasks: list[Task], workers: int, outcome: Outcome, total: int, progress: Progress | None
 ) -> None:
     done = 0
+    pool = ProcessPoolExecutor(max_workers=workers, initializer=_worker_init)
     pending: dict[Future[Outcome], Task] = {}
     try:
-        with ProcessPoolExecutor(max_workers=workers) as pool:
-            pending = {pool.submit(run_task, task): task for task in tasks}
-            for future in as_completed(list(pending)):
-                outcome.add(future.result())
-                done += len(pending.pop(future).targets)
-                if progress:
-                    progress(done, total)
+        pending = {pool.submit(run_task, task): task for task in tasks}
+        for future in as_completed(list(pending)):
+            outcome.add(future.result())
+            done += len(pending.pop(future).targets)
+            if progress:
+                progress(done, total)
     except BrokenProcessPool:
         # A worker died (killed, or crashed in native code): finish here.
+        pool.shutdown(wait=True)
         outcome.warnings.append(
             "a worker process died; checking the remaining files in this process"
         )
@@ -472,6 +479,15 @@ def _run_pool(
             done += len(task.targets)
             if progress:
                 progress(done, total)
+    except BaseException:  # Ctrl-C: stop now, without waiting for the workers' chunks
+        processes = list((getattr(pool, "_processes", None) or {}).values())
+        pool.shutdown(wait=False, cancel_futures=True)
+        for process in processes:
+            with contextlib.suppress(Exception):
+                process.terminate()
+        raise
+    else:
+        pool.shutdown(wait=True)
 
 
 class ProgressLine:
