@@ -1,0 +1,682 @@
+"""Which calls talk to a database, without type information.
+
+The database rules (``unclosed-rows``, ``rows-err-unchecked``, ``unclosed-stmt``,
+``unfinished-tx``, ``db-open-per-request``) need to know that ``s.db.Query(...)``
+returns rows that must be closed while ``u.Query()`` (a ``*url.URL``) does not.
+They know it from the file's imports and from declarations:
+
+* a family of libraries must be imported: ``database/sql`` and sqlx (family
+  ``sql``), pgx v4/v5 and its pgxpool (``pgx``), gorm (``gorm``), pop (``pop``);
+* the receiver must be a handle: a parameter, variable or type assertion whose
+  declared type is one (``*sql.DB``, ``pgx.Tx``, ``*gorm.DB``...), a variable
+  bound from a constructor (``sql.Open``, ``db.BeginTx``, ``pool.Acquire``), a
+  gorm chain (``db.WithContext(ctx).Model(&u)``) — these are *exact*; or,
+  *guessed* from its name, a package-level variable or struct field called
+  ``db``, ``conn``, ``pool``, ``tx``, ``fooDB``... (``s.db``, ``models.DB``), or a
+  value of a package-local type so named (``type DB struct{ *sql.DB }``).
+
+A local variable whose origin is unknown is not a handle: a miss is better than a
+false alarm.  :func:`handle_of` answers for a receiver expression and
+:class:`DbFile` holds what the file imports.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
+
+from tree_sitter import Node
+
+from golsp_leaks.goanalysis.imports import Imports
+from golsp_leaks.goanalysis.syntax import FUNCTION_TYPES, text
+
+SQL = "sql"
+PGX = "pgx"
+GORM = "gorm"
+POP = "pop"
+
+#: Import path -> (family, flavour).  The flavour tells the packages of one family apart.
+LIBRARIES: dict[str, tuple[str, str]] = {
+    "database/sql": (SQL, "sql"),
+    "github.com/jmoiron/sqlx": (SQL, "sqlx"),
+    "github.com/jackc/pgx/v5": (PGX, "pgx"),
+    "github.com/jackc/pgx/v4": (PGX, "pgx"),
+    "github.com/jackc/pgx/v5/pgxpool": (PGX, "pgxpool"),
+    "github.com/jackc/pgx/v4/pgxpool": (PGX, "pgxpool"),
+    "gorm.io/gorm": (GORM, "gorm"),
+    "github.com/gobuffalo/pop/v6": (POP, "pop"),
+    "github.com/gobuffalo/pop/v5": (POP, "pop"),
+    "github.com/gobuffalo/pop": (POP, "pop"),
+}
+
+#: Kinds of handle.  ``queryer`` is an sqlx interface that may hold a DB or a Tx.
+DB, TX, CONN, STMT, ROWS, QUERYER = "db", "tx", "conn", "stmt", "rows", "queryer"
+
+#: (flavour, type name) -> kind, for qualified types such as ``*sql.DB``.
+_TYPES: dict[tuple[str, str], str] = {
+    ("sql", "DB"): DB,
+    ("sql", "Tx"): TX,
+    ("sql", "Conn"): CONN,
+    ("sql", "Stmt"): STMT,
+    ("sql", "Rows"): ROWS,
+    ("sqlx", "DB"): DB,
+    ("sqlx", "Tx"): TX,
+    ("sqlx", "Conn"): CONN,
+    ("sqlx", "Stmt"): STMT,
+    ("sqlx", "NamedStmt"): STMT,
+    ("sqlx", "Rows"): ROWS,
+    ("sqlx", "Ext"): QUERYER,
+    ("sqlx", "ExtContext"): QUERYER,
+    ("sqlx", "Queryer"): QUERYER,
+    ("sqlx", "QueryerContext"): QUERYER,
+    ("pgx", "Conn"): CONN,
+    ("pgx", "Tx"): TX,
+    ("pgx", "Rows"): ROWS,
+    ("pgxpool", "Pool"): DB,
+    ("pgxpool", "Conn"): CONN,
+    ("pgxpool", "Tx"): TX,
+    ("gorm", "DB"): DB,
+    ("pop", "Connection"): CONN,
+}
+
+#: gorm methods that return a new ``*gorm.DB`` to chain on.
+GORM_CHAIN = frozenset(
+    {
+        "WithContext", "Debug", "Session", "Model", "Table", "Select", "Where", "Or", "Not",
+        "Order", "Limit", "Offset", "Joins", "InnerJoins", "Preload", "Raw", "Group", "Having",
+        "Distinct", "Omit", "Unscoped", "Scopes", "Clauses", "Attrs", "Assign", "Set",
+    }
+)
+
+#: Names (lower-cased) of package-level variables and fields taken for a database handle.
+_HANDLE_NAMES = frozenset(
+    {
+        "db", "database", "sqldb", "dbx", "gormdb", "conn", "dbconn", "sqlconn", "pool", "dbpool",
+        "pgpool", "tx", "txn", "dbtx", "sqltx", "stmt", "orm",
+    }
+)
+_HANDLE_SUFFIXES = ("DB", "Db", "Pool", "Tx", "Conn", "Stmt")
+
+#: Names of package-local types taken for a database handle (``type DB struct{ *sql.DB }``).
+_HANDLE_TYPE_NAMES = frozenset(
+    {"DB", "Conn", "Tx", "Pool", "DBTX", "Querier", "Queryer", "Stmt"}
+)
+
+
+@dataclass(frozen=True)
+class Handle:
+    """A value that talks to a database.
+
+    ``family`` is None when the handle is guessed and the file imports more than
+    one family.  ``exact`` says the handle is known from a declared type or a
+    constructor rather than guessed from a name.  ``maybe_tx`` marks a pop
+    connection or gorm DB that may itself be a transaction (a parameter, or one
+    taken from a request's context).
+    """
+
+    family: str | None
+    kind: str
+    exact: bool
+    flavour: str = ""
+    maybe_tx: bool = False
+
+
+class DbFile:
+    """The database libraries one file imports, under their local names."""
+
+    def __init__(self, imports: Imports) -> None:
+        self.imports = imports
+        self.packages: dict[str, tuple[str, str]] = {}
+        for name, path in imports.by_name.items():
+            library = LIBRARIES.get(path)
+            if library is not None:
+                self.packages[name] = library
+        self.families = frozenset(family for family, _ in self.packages.values())
+
+    def __bool__(self) -> bool:
+        return bool(self.packages)
+
+    def package(self, name: str) -> tuple[str, str] | None:
+        """(family, flavour) of the library imported as ``name``."""
+        return self.packages.get(name)
+
+    def names_for(self, flavour: str) -> set[str]:
+        return {name for name, (_, fl) in self.packages.items() if fl == flavour}
+
+    def is_package(self, name: str) -> bool:
+        return self.imports.path_of(name) is not None
+
+
+# --- declarations ---------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Declaration:
+    """Where a local name is declared: its type node, or the value it is bound to.
+
+    ``value`` is the expression on the right; when one call gives several
+    values (``db, err := sql.Open(...)``) it is that call and ``index`` says which
+    result the name is.
+    """
+
+    node: Node
+    type: Node | None = None
+    value: Node | None = None
+    index: int = 0
+    multi: bool = False
+
+
+def resolve(ident: Node, stop: Node | None = None) -> Declaration | None:
+    """The declaration of the identifier ``ident`` in the functions around it, or None.
+
+    None means the name is declared at package level (or is unknown).  The
+    search walks out through blocks (declarations before the statement that
+    holds ``ident``), ``if``/``for``/``switch`` initializers, range clauses and
+    function parameters, receivers and named results, up to ``stop`` or the
+    top-level declaration.
+    """
+    name = text(ident)
+    child = ident
+    node = ident.parent
+    while node is not None:
+        kind = node.type
+        if kind == "statement_list":
+            for statement in _before(node, child):
+                found = _declares(statement, name)
+                if found is not None:
+                    return found
+        elif kind in ("if_statement", "expression_switch_statement", "type_switch_statement"):
+            init = node.child_by_field_name("initializer")
+            if init is not None and child != init:
+                found = _declares(init, name)
+                if found is not None:
+                    return found
+            if kind == "type_switch_statement":
+                alias = node.child_by_field_name("alias")
+                if alias is not None and child != alias and any(text(a) == name for a in alias.named_children):
+                    return Declaration(alias)
+        elif kind == "for_statement":
+            for clause in node.named_children:
+                if clause == child:
+                    continue
+                if clause.type == "for_clause":
+                    init = clause.child_by_field_name("initializer")
+                    if init is not None:
+                        found = _declares(init, name)
+                        if found is not None:
+                            return found
+                elif clause.type == "range_clause":
+                    left = clause.child_by_field_name("left")
+                    if left is not None and _is_define(clause) and any(
+                        text(n) == name for n in left.named_children
+                    ):
+                        return Declaration(clause)
+        elif kind == "communication_case":
+            comm = node.child_by_field_name("communication")
+            if comm is not None and comm != child and comm.type == "receive_statement":
+                left = comm.child_by_field_name("left")
+                if left is not None and any(text(n) == name for n in left.named_children):
+                    return Declaration(comm)
+        elif kind in FUNCTION_TYPES:
+            found = _parameter(node, name)
+            if found is not None:
+                return found
+            if kind != "func_literal":
+                return None
+        if node == stop:
+            return None
+        child = node
+        node = node.parent
+    return None
+
+
+def _before(statement_list: Node, child: Node) -> Iterator[Node]:
+    """The statements of a list before ``child``, nearest first."""
+    previous = child.prev_named_sibling if child.parent == statement_list else None
+    while previous is not None:
+        yield previous
+        previous = previous.prev_named_sibling
+
+
+def _is_define(node: Node) -> bool:
+    return any(not c.is_named and c.type == ":=" for c in node.children)
+
+
+def _declares(statement: Node, name: str) -> Declaration | None:
+    kind = statement.type
+    if kind == "labeled_statement" and statement.named_child_count > 1:
+        return _declares(statement.named_children[-1], name)
+    if kind == "short_var_declaration":
+        left = statement.child_by_field_name("left")
+        right = statement.child_by_field_name("right")
+        if left is None:
+            return None
+        names = [text(n) for n in left.named_children]
+        if name not in names:
+            return None
+        return _with_value(statement, None, names.index(name), right, len(names))
+    if kind == "var_declaration":
+        for spec in _var_specs(statement):
+            names = [text(n) for n in spec.children_by_field_name("name")]
+            if name in names:
+                return _with_value(
+                    spec, spec.child_by_field_name("type"), names.index(name), spec.child_by_field_name("value"), len(names)
+                )
+    return None
+
+
+def _var_specs(declaration: Node) -> Iterator[Node]:
+    for child in declaration.named_children:
+        if child.type == "var_spec":
+            yield child
+        elif child.type == "var_spec_list":
+            yield from (c for c in child.named_children if c.type == "var_spec")
+
+
+def _with_value(node: Node, type_node: Node | None, index: int, values: Node | None, count: int) -> Declaration:
+    if values is None:
+        return Declaration(node, type_node)
+    items = values.named_children
+    if len(items) == count:
+        return Declaration(node, type_node, items[index], 0)
+    if len(items) == 1:
+        return Declaration(node, type_node, items[0], index, multi=True)
+    return Declaration(node, type_node)
+
+
+def _parameter(func: Node, name: str) -> Declaration | None:
+    lists = [func.child_by_field_name("parameters")]
+    if func.type == "method_declaration":
+        lists.append(func.child_by_field_name("receiver"))
+    result = func.child_by_field_name("result")
+    if result is not None and result.type == "parameter_list":
+        lists.append(result)
+    for params in lists:
+        if params is None:
+            continue
+        for param in params.named_children:
+            if param.type not in ("parameter_declaration", "variadic_parameter_declaration"):
+                continue
+            if any(text(n) == name for n in param.children_by_field_name("name")):
+                kind = param.child_by_field_name("type")
+                if param.type == "variadic_parameter_declaration":
+                    return Declaration(param)
+                return Declaration(param, kind)
+    return None
+
+
+def is_local(ident: Node, stop: Node | None = None) -> bool:
+    """Is the identifier a variable declared in the function(s) around it?"""
+    return resolve(ident, stop) is not None
+
+
+# --- handles --------------------------------------------------------------------
+
+
+def handle_of_type(type_node: Node | None, api: DbFile) -> Handle | None:
+    """The handle a declared type stands for: ``*sql.DB``, ``pgx.Tx``, ``*DB`` (guessed)."""
+    if type_node is None:
+        return None
+    if type_node.type == "pointer_type" and type_node.named_child_count == 1:
+        type_node = type_node.named_children[0]
+    if type_node.type == "parenthesized_type" and type_node.named_child_count == 1:
+        return handle_of_type(type_node.named_children[0], api)
+    if type_node.type == "qualified_type":
+        package = api.package(text(type_node.child_by_field_name("package")))
+        if package is None:
+            return None
+        family, flavour = package
+        kind = _TYPES.get((flavour, text(type_node.child_by_field_name("name"))))
+        if kind is None:
+            return None
+        maybe_tx = family in (POP, GORM)
+        return Handle(family, kind, True, flavour, maybe_tx=maybe_tx)
+    if type_node.type == "type_identifier" and text(type_node) in _HANDLE_TYPE_NAMES:
+        return _guess(text(type_node), api)
+    return None
+
+
+def plausible_name(name: str) -> bool:
+    """Is ``name`` what a package-level variable or field holding a database handle is called?"""
+    return name.lower() in _HANDLE_NAMES or (name.endswith(_HANDLE_SUFFIXES) and len(name) > 2)
+
+
+def _guess(name: str, api: DbFile) -> Handle | None:
+    if not api.families:
+        return None
+    low = name.lower()
+    if low.endswith(("tx", "txn")):
+        kind = TX
+    elif low.endswith("stmt"):
+        kind = STMT
+    else:
+        kind = DB
+    family = next(iter(api.families)) if len(api.families) == 1 else None
+    return Handle(family, kind, False, maybe_tx=family in (POP, GORM))
+
+
+def handle_of(expr: Node | None, api: DbFile, *, depth: int = 0) -> Handle | None:
+    """The database handle ``expr`` (a method call's receiver) is, if it plausibly is one."""
+    if expr is None or depth > 8 or not api:
+        return None
+    kind = expr.type
+    if kind == "parenthesized_expression" and expr.named_child_count == 1:
+        return handle_of(expr.named_children[0], api, depth=depth + 1)
+    if kind == "identifier":
+        declaration = resolve(expr)
+        if declaration is None:
+            if api.is_package(text(expr)):
+                return None
+            return _guess(text(expr), api) if plausible_name(text(expr)) else None
+        return _handle_of_declaration(declaration, api, depth)
+    if kind == "selector_expression":
+        operand = expr.child_by_field_name("operand")
+        field = text(expr.child_by_field_name("field"))
+        if operand is not None and operand.type == "identifier" and api.package(text(operand)) is not None:
+            return None  # sql.ErrNoRows and the like
+        return _guess(field, api) if plausible_name(field) else None
+    if kind == "call_expression":
+        function = expr.child_by_field_name("function")
+        if function is not None and function.type == "selector_expression":
+            method = text(function.child_by_field_name("field"))
+            if method in GORM_CHAIN:
+                inner = handle_of(function.child_by_field_name("operand"), api, depth=depth + 1)
+                if inner is not None and inner.family in (GORM, None) and GORM in api.families:
+                    return replace(inner, family=GORM, kind=DB, flavour="gorm")
+        return None
+    if kind == "type_assertion_expression":
+        handle = handle_of_type(expr.child_by_field_name("type"), api)
+        return replace(handle, maybe_tx=True) if handle is not None else None
+    return None
+
+
+def _handle_of_declaration(declaration: Declaration, api: DbFile, depth: int) -> Handle | None:
+    if declaration.type is not None:
+        return handle_of_type(declaration.type, api)
+    value = declaration.value
+    if value is None:
+        return None
+    if declaration.multi:
+        return handle_from_call(value, declaration.index, api, depth=depth)
+    if value.type == "call_expression":
+        single = handle_from_call(value, 0, api, depth=depth, single=True)
+        if single is not None:
+            return single
+    if value.type == "unary_expression":
+        return None
+    return handle_of(value, api, depth=depth + 1)
+
+
+def handle_from_call(call: Node, index: int, api: DbFile, *, depth: int = 0, single: bool = False) -> Handle | None:
+    """The handle a call returns as its ``index``-th result (constructors, Begin, Conn...)."""
+    if index != 0 or call.type != "call_expression":
+        return None
+    function = call.child_by_field_name("function")
+    if function is None or function.type != "selector_expression":
+        return None
+    operand = function.child_by_field_name("operand")
+    method = text(function.child_by_field_name("field"))
+    if operand is not None and operand.type == "identifier" and not is_local(operand):
+        package = api.package(text(operand))
+        if package is not None:
+            return _constructed(package, method, single)
+    receiver = handle_of(operand, api, depth=depth + 1)
+    if receiver is None:
+        return None
+    family = receiver.family
+    if family == GORM:
+        if method == "Begin" and single:
+            return Handle(GORM, TX, receiver.exact, "gorm")
+        return None
+    if family == POP and method.startswith("NewTransaction") and not single:
+        return Handle(POP, TX, receiver.exact, "pop")
+    if method in ("Begin", "BeginTx", "Beginx", "BeginTxx") and not single:
+        return replace(receiver, kind=TX, maybe_tx=False)
+    if method in ("MustBegin", "MustBeginTx") and single:
+        return replace(receiver, kind=TX, maybe_tx=False)
+    if method in ("Conn", "Connx", "Acquire") and not single:
+        return replace(receiver, kind=CONN, maybe_tx=False)
+    if method in ("Prepare", "PrepareContext", "Preparex", "PreparexContext") and not single:
+        return replace(receiver, kind=STMT, maybe_tx=False)
+    return None
+
+
+#: Package functions that make a handle: (flavour, name) -> (kind, returns an error too).
+CONSTRUCTORS: dict[tuple[str, str], tuple[str, bool]] = {
+    ("sql", "Open"): (DB, True),
+    ("sql", "OpenDB"): (DB, False),
+    ("sqlx", "Open"): (DB, True),
+    ("sqlx", "Connect"): (DB, True),
+    ("sqlx", "ConnectContext"): (DB, True),
+    ("sqlx", "MustOpen"): (DB, False),
+    ("sqlx", "MustConnect"): (DB, False),
+    ("sqlx", "NewDb"): (DB, False),
+    ("gorm", "Open"): (DB, True),
+    ("pgxpool", "New"): (DB, True),
+    ("pgxpool", "NewWithConfig"): (DB, True),
+    ("pgxpool", "Connect"): (DB, True),
+    ("pgxpool", "ConnectConfig"): (DB, True),
+    ("pgx", "Connect"): (CONN, True),
+    ("pgx", "ConnectConfig"): (CONN, True),
+    ("pop", "Connect"): (CONN, True),
+    ("pop", "NewConnection"): (CONN, True),
+}
+
+
+def _constructed(package: tuple[str, str], function: str, single: bool) -> Handle | None:
+    family, flavour = package
+    made = CONSTRUCTORS.get((flavour, function))
+    if made is None or made[1] == single:
+        return None
+    return Handle(family, made[0], True, flavour)
+
+
+def selector_parts(call: Node) -> tuple[Node, str] | None:
+    """(receiver, method) of a method call ``receiver.method(...)``."""
+    function = call.child_by_field_name("function")
+    if function is None or function.type != "selector_expression":
+        return None
+    operand = function.child_by_field_name("operand")
+    if operand is None:
+        return None
+    return operand, text(function.child_by_field_name("field"))
+
+
+def arguments(call: Node) -> list[Node]:
+    args = call.child_by_field_name("arguments")
+    return [a for a in args.named_children if a.type != "comment"] if args is not None else []
+
+
+# --- acquisitions ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Acquisition:
+    """A call that acquires a database resource.
+
+    ``family`` is the library family the call belongs to ("" when the receiver
+    is guessed and more than one family fits, all alike for the rule).
+    ``results`` is how many values the call returns.
+    """
+
+    call: Node
+    method: str
+    handle: Handle
+    family: str
+    results: int
+
+    @property
+    def exact(self) -> bool:
+        return self.handle.exact
+
+
+#: Methods returning rows: method -> families it exists in.
+ROWS_METHODS: dict[str, frozenset[str]] = {
+    "Query": frozenset({SQL, PGX}),
+    "QueryContext": frozenset({SQL}),
+    "Queryx": frozenset({SQL}),
+    "QueryxContext": frozenset({SQL}),
+    "NamedQuery": frozenset({SQL}),
+    "NamedQueryContext": frozenset({SQL}),
+    "Rows": frozenset({GORM}),
+}
+_STMT_ROWS_METHODS = frozenset({"Query", "QueryContext", "Queryx", "QueryxContext"})
+
+#: Methods preparing a statement (database/sql and sqlx; pgx's Prepare returns a description).
+STMT_METHODS = frozenset(
+    {"Prepare", "PrepareContext", "Preparex", "PreparexContext", "PrepareNamed", "PrepareNamedContext"}
+)
+
+#: Methods beginning a transaction.
+TX_METHODS = frozenset(
+    {
+        "Begin", "BeginTx", "Beginx", "BeginTxx", "MustBegin", "MustBeginTx",
+        "NewTransaction", "NewTransactionContext", "NewTransactionContextOptions",
+    }
+)
+
+
+def _family(handle: Handle, candidates: frozenset[str], api: DbFile) -> str | None:
+    """The family the call is in: the handle's, or the only imported one that has the method."""
+    if handle.family is not None:
+        return handle.family if handle.family in candidates else None
+    fitting = candidates & api.families
+    if not fitting:
+        return None
+    return next(iter(fitting)) if len(fitting) == 1 else ""
+
+
+def rows_call(call: Node, api: DbFile) -> Acquisition | None:
+    """A call returning rows to close: ``db.QueryContext(...)``, ``pool.Query(...)``, gorm's ``.Rows()``."""
+    parts = selector_parts(call)
+    if parts is None:
+        return None
+    receiver, method = parts
+    candidates = ROWS_METHODS.get(method)
+    if candidates is None:
+        return None
+    args = len(arguments(call))
+    if receiver.type == "identifier" and not is_local(receiver):
+        package = api.package(text(receiver))
+        if package is not None:
+            if package[1] == "sqlx" and method in ("NamedQuery", "NamedQueryContext"):
+                return Acquisition(call, method, Handle(SQL, QUERYER, True, "sqlx"), SQL, 2)
+            return None
+    handle = handle_of(receiver, api)
+    if handle is None:
+        return None
+    family = _family(handle, candidates, api)
+    if family is None:
+        return None
+    if family == GORM and args != 0:
+        return None
+    if family == PGX and (handle.kind not in (DB, TX, CONN) or args < 2):
+        return None
+    if family == SQL and handle.kind not in (DB, TX, CONN, QUERYER) and not (
+        handle.kind == STMT and method in _STMT_ROWS_METHODS
+    ):
+        return None
+    if family == "" and handle.kind not in (DB, TX, CONN):
+        return None
+    return Acquisition(call, method, handle, family, 2)
+
+
+def stmt_call(call: Node, api: DbFile) -> Acquisition | None:
+    """A call preparing a statement on a database or connection (not on a transaction)."""
+    parts = selector_parts(call)
+    if parts is None:
+        return None
+    receiver, method = parts
+    if method not in STMT_METHODS:
+        return None
+    handle = handle_of(receiver, api)
+    if handle is None or handle.kind not in (DB, CONN):
+        return None  # a statement prepared on a Tx is closed with it
+    family = _family(handle, frozenset({SQL, PGX}), api)
+    if family is None or family == PGX:
+        return None  # pgx's Prepare returns a description, not something to close
+    args = len(arguments(call))
+    if family == "" and (method != "Prepare" or args != 1):
+        return None  # pgx's Prepare(ctx, name, sql) has three
+    if args != (2 if method.endswith("Context") else 1):
+        return None
+    return Acquisition(call, method, handle, SQL, 2)
+
+
+def tx_call(call: Node, api: DbFile, targets: int) -> Acquisition | None:
+    """A call beginning a transaction, bound to ``targets`` variables."""
+    parts = selector_parts(call)
+    if parts is None:
+        return None
+    receiver, method = parts
+    if method not in TX_METHODS:
+        return None
+    handle = handle_of(receiver, api)
+    if handle is None:
+        return None
+    args = len(arguments(call))
+    if method.startswith("NewTransaction"):
+        candidates, results = frozenset({POP}), 2
+    elif method in ("Beginx", "BeginTxx"):
+        candidates, results = frozenset({SQL}), 2
+    elif method in ("MustBegin", "MustBeginTx"):
+        candidates, results = frozenset({SQL}), 1
+    elif method == "Begin" and targets == 1:
+        candidates, results = frozenset({GORM}), 1
+    elif method == "Begin":
+        candidates, results = (frozenset({SQL}) if args == 0 else frozenset({PGX})), 2
+    else:  # BeginTx(ctx, opts)
+        candidates, results = frozenset({SQL, PGX}), 2
+    family = _family(handle, candidates, api)
+    if not family:
+        return None  # unknown, or sql and pgx alike: the fix would not know Rollback's arguments
+    if family == POP and handle.maybe_tx:
+        return None  # NewTransaction on a transaction returns that same transaction
+    if family == SQL and handle.kind not in (DB, CONN):
+        return None
+    if family == PGX and handle.kind not in (DB, CONN, TX):
+        return None
+    if family == SQL and method in ("Begin", "Beginx", "MustBegin") and args != 0:
+        return None
+    if family == PGX and method == "Begin" and args != 1:
+        return None
+    if results != targets:
+        return None
+    return Acquisition(call, method, handle, family, results)
+
+
+#: Package functions that open a connection pool: (flavour, name) -> results.
+OPENERS: dict[tuple[str, str], int] = {
+    ("sql", "Open"): 2,
+    ("sql", "OpenDB"): 1,
+    ("sqlx", "Open"): 2,
+    ("sqlx", "Connect"): 2,
+    ("sqlx", "ConnectContext"): 2,
+    ("sqlx", "MustOpen"): 1,
+    ("sqlx", "MustConnect"): 1,
+    ("gorm", "Open"): 2,
+    ("pgxpool", "New"): 2,
+    ("pgxpool", "NewWithConfig"): 2,
+    ("pgxpool", "Connect"): 2,
+    ("pgxpool", "ConnectConfig"): 2,
+    ("pop", "NewConnection"): 2,
+}
+
+
+def open_call(call: Node, api: DbFile) -> Acquisition | None:
+    """A call opening a connection pool: ``sql.Open``, ``gorm.Open``, ``pgxpool.New``..."""
+    function = call.child_by_field_name("function")
+    if function is None or function.type != "selector_expression":
+        return None
+    operand = function.child_by_field_name("operand")
+    if operand is None or operand.type != "identifier" or is_local(operand):
+        return None
+    package = api.package(text(operand))
+    if package is None:
+        return None
+    family, flavour = package
+    name = text(function.child_by_field_name("field"))
+    results = OPENERS.get((flavour, name))
+    if results is None:
+        return None
+    return Acquisition(call, name, Handle(family, DB, True, flavour), family, results)

@@ -1,0 +1,649 @@
+"""Following a database resource (rows, a statement, a transaction, a pool) through a function.
+
+:func:`bind` finds how an acquiring call's results are bound; :func:`track`
+asks the path analysis of :mod:`.flow` which exits are reached with the
+resource neither released nor handed on (see :mod:`.ownership` for what counts
+as which).  Two facts of ``database/sql`` and pgx make the analysis sharper
+than for a file:
+
+* *error paths hold nothing*: ``rows, err := db.Query(...)`` gives either rows
+  or an error, so a branch taken only when ``err != nil`` (or ``rows == nil``,
+  or gorm's ``tx.Error != nil``, or ``errors.Is(err, ...)``) — up to the next
+  assignment of either variable — has nothing to release;
+* *exhausted rows close themselves*: when ``rows.Next()`` returns false the
+  rows are closed, so a ``for rows.Next() { ... }`` loop that runs to its end
+  (not one left by ``break`` or ``return``), or the ``!rows.Next()`` branch of an
+  ``if``, releases them.
+
+:func:`defer_fix` builds the ``defer x.Close()`` quick fix after the error
+check of the acquisition.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from tree_sitter import Node
+
+from golsp_leaks.fixes.build import delete_statement, insert_statement_after, terminates
+from golsp_leaks.goanalysis.flow import NOT_ACQUIRED, UNUSED, USED, ExitReport, GiveUp, _Interpreter
+from golsp_leaks.goanalysis.names import mentions, mentions_outside
+from golsp_leaks.goanalysis.ownership import Releases, Use, classify
+from golsp_leaks.goanalysis.parse import cursor
+from golsp_leaks.goanalysis.sqlapi import is_local
+from golsp_leaks.goanalysis.syntax import (
+    FUNCTION_TYPES,
+    function_results,
+    has_named_results,
+    is_no_return_call,
+    label_of,
+    statements,
+    text,
+)
+from golsp_leaks.model import Edit, Fix, Related
+
+# --- binding ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Bound:
+    """An acquisition bound to a local variable.
+
+    ``stmt`` is the statement (or ``if``/``for``/``switch`` initializer) that
+    binds it, ``target`` the identifier of the resource, ``error`` the
+    identifier of the error result (None when there is none or it is ``_``).
+    """
+
+    call: Node
+    stmt: Node
+    target: Node
+    error: Node | None
+    func: Node
+
+    @property
+    def name(self) -> str:
+        return text(self.target)
+
+    @property
+    def error_name(self) -> str | None:
+        return text(self.error) if self.error is not None else None
+
+
+@dataclass(frozen=True)
+class Binding:
+    stmt: Node
+    targets: tuple[Node, ...]
+    declares: bool
+
+
+def binding(call: Node) -> Binding | None:
+    """The statement that binds all the results of ``call``, and its left-hand side."""
+    values = call.parent
+    if values is None or values.type != "expression_list" or values.named_child_count != 1:
+        return None
+    holder = values.parent
+    if holder is None:
+        return None
+    if holder.type in ("short_var_declaration", "assignment_statement"):
+        if holder.child_by_field_name("right") != values:
+            return None
+        if holder.type == "assignment_statement":
+            operator = holder.child_by_field_name("operator")
+            if operator is None or text(operator) != "=":
+                return None
+        left = holder.child_by_field_name("left")
+        if left is None:
+            return None
+        return Binding(holder, tuple(left.named_children), holder.type == "short_var_declaration")
+    if holder.type == "var_spec":
+        statement = holder.parent
+        while statement is not None and statement.type != "var_declaration":
+            statement = statement.parent
+        if statement is None or len(statement.named_children) != 1 or statement.named_children[0] != holder:
+            return None  # a var block: the fix would need to know its layout
+        return Binding(statement, tuple(holder.children_by_field_name("name")), True)
+    return None
+
+
+def bind(call: Node, func: Node, results: int) -> Bound | None:
+    """The call's resource bound to a local variable, or None (discarded, stored, returned...).
+
+    ``results`` is how many values the call returns (2 with an error, 1 without).
+    With ``=`` the variable must be declared in ``func``: assigning to a
+    package-level variable or a captured one stores the resource elsewhere.
+    """
+    found = binding(call)
+    if found is None or len(found.targets) != results:
+        return None
+    target = found.targets[0]
+    if target.type != "identifier" or text(target) == "_":
+        return None
+    if not found.declares and not is_local(target, func):
+        return None
+    error = found.targets[1] if results == 2 else None
+    if error is not None and (error.type != "identifier" or text(error) == "_"):
+        error = None
+    return Bound(call, found.stmt, target, error, func)
+
+
+def discarded(call: Node, results: int) -> Node | None:
+    """The ``_`` (or the whole statement) that throws the call's resource away, if it is thrown away."""
+    parent = call.parent
+    if parent is not None and parent.type == "expression_statement":
+        return call
+    found = binding(call)
+    if found is None or len(found.targets) != results:
+        return None
+    target = found.targets[0]
+    return target if target.type == "identifier" and text(target) == "_" else None
+
+
+# --- paths -----------------------------------------------------------------------
+
+
+def _absent(state: int) -> int:
+    """The state on a branch where the resource does not exist (or is already closed)."""
+    if state & UNUSED:
+        return (state & ~UNUSED) | NOT_ACQUIRED
+    return state
+
+
+def _released(state: int) -> int:
+    if state & UNUSED:
+        return (state & ~UNUSED) | USED
+    return state
+
+
+class _DbInterpreter(_Interpreter):
+    """The path analysis, knowing error branches and self-closing ``for rows.Next()`` loops."""
+
+    def __init__(
+        self,
+        acquire: Node,
+        uses: list[int],
+        report: ExitReport,
+        absent: dict[int, tuple[bool, bool]],
+        next_loops: frozenset[int],
+    ) -> None:
+        super().__init__(acquire, uses, report)
+        self.absent = absent
+        self.next_loops = next_loops
+
+    def _if(self, node: Node, state: int) -> int:
+        flags = self.absent.get(node.start_byte)
+        if flags is None:
+            return super()._if(node, state)
+        state = self._simple(state, node.child_by_field_name("initializer"))
+        state = self._use(state, node.child_by_field_name("condition"))
+        then_state = _absent(state) if flags[0] else state
+        else_state = _absent(state) if flags[1] else state
+        consequence = node.child_by_field_name("consequence")
+        then = self.stmt(consequence, then_state) if consequence is not None else then_state
+        alternative = node.child_by_field_name("alternative")
+        other = self.stmt(alternative, else_state) if alternative is not None else else_state
+        return then | other
+
+    def _for(self, node: Node, state: int) -> int:
+        if node.start_byte not in self.next_loops:
+            return super()._for(node, state)
+        header = next((c for c in node.named_children if c.type not in ("block", "comment")), None)
+        state = self._use(state, header)
+        _, brk, entry = self._loop_body(node.child_by_field_name("body"), state, label_of(node))
+        # Next() returned false: the rows are closed.  A break leaves them open.
+        return _released(entry) | brk
+
+
+@dataclass
+class Tracked:
+    """The outcome for one resource."""
+
+    exits: ExitReport
+    uses: dict[Use, list[Node]]
+
+    @property
+    def leaks(self) -> bool:
+        e = self.exits
+        return bool(e.missed or e.falls_off_end_unused or e.reacquired)
+
+
+_IFS = "(if_statement condition: (_) @cond) @if"
+_ASSIGNING = frozenset({"short_var_declaration", "assignment_statement", "var_spec", "range_clause"})
+
+
+def track(
+    bound: Bound,
+    releases: Releases,
+    *,
+    next_closes: bool = False,
+    gorm_error: bool = False,
+    extra_releases: Iterable[Node] = (),
+    borrowing_methods: frozenset[str] = frozenset(),
+) -> Tracked | None:
+    """Which exits of the function are reached without releasing or handing on the resource.
+
+    ``next_closes``: the resource is rows that close themselves when ``Next()``
+    returns false.  ``gorm_error``: the resource reports a failed acquisition
+    in its ``Error`` field (gorm).  ``borrowing_methods`` are methods that only
+    borrow the resource passed to them (gorm's ``db.ScanRows(rows, &u)``).
+    Returns None when the control flow is
+    beyond the analysis, or when a ``defer`` registered before the acquisition
+    already releases the variable.
+    """
+    func, name, stmt = bound.func, bound.name, bound.stmt
+    uses: dict[Use, list[Node]] = {u: [] for u in Use}
+    for mention in mentions_outside(func, name, stmt):
+        if _inner_function_redeclares(mention, func, name):
+            continue
+        use = classify(mention, releases, func)
+        if use is Use.TRANSFER and borrowing_methods and _argument_of_method(mention, borrowing_methods):
+            use = Use.BORROW
+        if use is Use.RELEASE and mention.start_byte < stmt.start_byte and _in_defer(mention, func):
+            return None  # deferred before the acquisition: it covers this value too
+        uses[use].append(mention)
+    counted = [n.start_byte for n in (*uses[Use.RELEASE], *uses[Use.TRANSFER])]
+    counted.extend(n.start_byte for n in extra_releases)
+    absent = absent_branches(bound, next_closes=next_closes, gorm_error=gorm_error)
+    loops = next_loops(func, name) if next_closes else frozenset()
+    body = func.child_by_field_name("body")
+    if body is None:
+        return None
+    report = ExitReport()
+    interpreter = _DbInterpreter(stmt, counted, report, absent, loops)
+    try:
+        end = interpreter.seq(statements(body), NOT_ACQUIRED)
+    except GiveUp:
+        return None
+    if end & UNUSED:
+        report.falls_off_end_unused = True
+    unique: dict[tuple[int, int], Node] = {}
+    for node in report.missed:
+        unique.setdefault((node.start_byte, node.end_byte), node)
+    report.missed = sorted(unique.values(), key=lambda n: n.start_byte)
+    return Tracked(report, uses)
+
+
+def _argument_of_method(mention: Node, methods: frozenset[str]) -> bool:
+    args = mention.parent
+    if args is None or args.type != "argument_list" or args.parent is None:
+        return False
+    function = args.parent.child_by_field_name("function")
+    return (
+        function is not None
+        and function.type == "selector_expression"
+        and text(function.child_by_field_name("field")) in methods
+    )
+
+
+def _in_defer(node: Node, func: Node) -> bool:
+    current = node.parent
+    while current is not None and current != func:
+        if current.type == "defer_statement":
+            return True
+        current = current.parent
+    return False
+
+
+def _inner_function_redeclares(mention: Node, func: Node, name: str) -> bool:
+    current = mention.parent
+    while current is not None and current != func:
+        if current.type in FUNCTION_TYPES:
+            params = current.child_by_field_name("parameters")
+            if params is not None and any(
+                text(n) == name for p in params.named_children for n in p.children_by_field_name("name")
+            ):
+                return True
+        current = current.parent
+    return False
+
+
+def next_loops(func: Node, name: str) -> frozenset[int]:
+    """Start offsets of the ``for name.Next() { ... }`` loops in ``func``."""
+    found = set()
+    for mention in mentions(func, name):
+        call = _next_call(mention)
+        if call is not None and call.parent is not None and call.parent.type == "for_statement":
+            found.add(call.parent.start_byte)
+    return frozenset(found)
+
+
+def _next_call(ident: Node) -> Node | None:
+    """The call ``ident.Next()`` that ``ident`` is the receiver of."""
+    selector = ident.parent
+    if selector is None or selector.type != "selector_expression" or selector.child_by_field_name("operand") != ident:
+        return None
+    if text(selector.child_by_field_name("field")) != "Next":
+        return None
+    call = selector.parent
+    if call is None or call.type != "call_expression" or call.child_by_field_name("function") != selector:
+        return None
+    return call
+
+
+def _assigned_or_addressed(mention: Node) -> bool:
+    parent = mention.parent
+    if parent is None:
+        return False
+    if parent.type == "unary_expression":
+        return text(parent.child_by_field_name("operator")) == "&"
+    if parent.type == "var_spec":
+        return mention in parent.children_by_field_name("name")
+    if parent.type != "expression_list":
+        return False
+    holder = parent.parent
+    return holder is not None and holder.type in _ASSIGNING and holder.child_by_field_name("left") == parent
+
+
+def absent_branches(bound: Bound, *, next_closes: bool = False, gorm_error: bool = False) -> dict[int, tuple[bool, bool]]:
+    """The ``if`` statements after the acquisition with a branch that holds no resource.
+
+    Keys are start offsets of ``if`` statements; values say whether the
+    consequence and the alternative (or skipping the ``if``) hold nothing.
+    Conditions count until the resource or its error variable is assigned
+    again (or has its address taken).
+    """
+    func, acquire, name, error = bound.func, bound.stmt, bound.name, bound.error_name
+    stop = func.end_byte
+    for variable in [name] if error is None else [name, error]:
+        for mention in mentions(func, variable):
+            if acquire.end_byte <= mention.start_byte < stop and _assigned_or_addressed(mention):
+                stop = mention.start_byte
+                break
+    found: dict[int, tuple[bool, bool]] = {}
+    qc = cursor(_IFS)
+    qc.set_byte_range(acquire.end_byte, stop)
+    for _, captures in qc.matches(func):
+        statement = captures["if"][0]
+        condition = captures["cond"][0]
+        if condition.start_byte < acquire.end_byte or condition.end_byte > stop:
+            continue
+        errors = {error} if error is not None else set()
+        init = statement.child_by_field_name("initializer")
+        if init is not None:
+            alias = _error_field_alias(init, name) if gorm_error else None
+            if alias is not None:
+                errors = {alias}
+            elif init.start_byte >= acquire.end_byte and _assigns_any(init, {name, *errors}):
+                continue  # if err := other(); err != nil: another error
+        flags = _flags(condition, name, errors, next_closes=next_closes, gorm_error=gorm_error)
+        if flags != (False, False):
+            found[statement.start_byte] = flags
+    return found
+
+
+def _assigns_any(init: Node, names: set[str]) -> bool:
+    left = init.child_by_field_name("left")
+    return left is not None and any(text(n) in names for n in left.named_children)
+
+
+def _error_field_alias(init: Node, name: str) -> str | None:
+    """``e`` for an initializer ``e := tx.Error`` (gorm's way of reporting a failed call)."""
+    if init.type not in ("short_var_declaration", "assignment_statement"):
+        return None
+    left = init.child_by_field_name("left")
+    right = init.child_by_field_name("right")
+    if left is None or right is None or left.named_child_count != 1 or right.named_child_count != 1:
+        return None
+    value = right.named_children[0]
+    if value.type == "selector_expression" and _is_error_field(value, name):
+        return text(left.named_children[0])
+    return None
+
+
+def _is_error_field(node: Node, name: str) -> bool:
+    operand = node.child_by_field_name("operand")
+    return (
+        operand is not None
+        and operand.type == "identifier"
+        and text(operand) == name
+        and text(node.child_by_field_name("field")) == "Error"
+    )
+
+
+def _flags(
+    condition: Node, name: str, errors: set[str], *, next_closes: bool, gorm_error: bool
+) -> tuple[bool, bool]:
+    """(the consequence, the alternative) runs only without the resource."""
+    kind = condition.type
+    if kind == "parenthesized_expression" and condition.named_child_count == 1:
+        return _flags(condition.named_children[0], name, errors, next_closes=next_closes, gorm_error=gorm_error)
+    if kind == "unary_expression":
+        operand = condition.child_by_field_name("operand")
+        if text(condition.child_by_field_name("operator")) == "!" and operand is not None:
+            then, other = _flags(operand, name, errors, next_closes=next_closes, gorm_error=gorm_error)
+            return other, then
+        return False, False
+    if kind == "call_expression":
+        function = condition.child_by_field_name("function")
+        if function is None or function.type != "selector_expression":
+            return False, False
+        operand = function.child_by_field_name("operand")
+        method = text(function.child_by_field_name("field"))
+        if next_closes and operand is not None and operand.type == "identifier" and text(operand) == name:
+            return (False, True) if method == "Next" else (False, False)
+        args = condition.child_by_field_name("arguments")
+        first = args.named_children[0] if args is not None and args.named_child_count else None
+        if (
+            text(operand) == "errors"
+            and method in ("Is", "As")
+            and first is not None
+            and first.type == "identifier"
+            and text(first) in errors
+        ):
+            return True, False  # errors.Is(err, x) holds only when err != nil
+        return False, False
+    if kind != "binary_expression":
+        return False, False
+    operator = text(condition.child_by_field_name("operator"))
+    left = condition.child_by_field_name("left")
+    right = condition.child_by_field_name("right")
+    if left is None or right is None:
+        return False, False
+    if operator in ("&&", "||"):
+        lt, lo = _flags(left, name, errors, next_closes=next_closes, gorm_error=gorm_error)
+        rt, ro = _flags(right, name, errors, next_closes=next_closes, gorm_error=gorm_error)
+        if operator == "&&":
+            return lt or rt, lo and ro
+        return lt and rt, lo or ro
+    if operator not in ("==", "!="):
+        return False, False
+    if left.type == "nil":
+        left, right = right, left
+    if right.type != "nil":
+        return False, False
+    if (left.type == "identifier" and text(left) in errors) or (
+        gorm_error and left.type == "selector_expression" and _is_error_field(left, name)
+    ):
+        missing_when_true = operator == "!="
+    elif left.type == "identifier" and text(left) == name:
+        missing_when_true = operator == "=="
+    else:
+        return False, False
+    return (True, False) if missing_when_true else (False, True)
+
+
+# --- reporting -------------------------------------------------------------------
+
+
+def related(tracked: Tracked, bound: Bound, missing: str) -> list[Related]:
+    """Related entries for each exit that misses the release (``missing``: "closing rows")."""
+    found = [Related(r.start_byte, r.end_byte, f"this return is reached without {missing}") for r in tracked.exits.missed]
+    func = bound.func
+    body = func.child_by_field_name("body")
+    if (
+        tracked.exits.falls_off_end_unused
+        and body is not None
+        and (function_results(func) is None or has_named_results(func))
+    ):
+        found.append(Related(body.end_byte - 1, body.end_byte, f"the function ends here without {missing}"))
+    if tracked.exits.reacquired:
+        stmt = bound.stmt
+        found.append(Related(stmt.start_byte, stmt.end_byte, f"the loop comes back here before {missing}"))
+    return found
+
+
+# --- fixes -----------------------------------------------------------------------
+
+
+_SIMPLE = frozenset(
+    {"expression_statement", "short_var_declaration", "assignment_statement", "inc_statement", "dec_statement"}
+)
+
+
+def error_check(bound: Bound, *, gorm_error: bool = False) -> Node | None:
+    """The ``if err != nil { return ... }`` of this acquisition, where its fix goes after.
+
+    The check may follow a few statements that mention neither the resource nor
+    its error (``elapsed := time.Since(start)``).  For gorm, ``if tx.Error !=
+    nil`` and ``if err := tx.Error; err != nil`` count too.
+    """
+    stmt = bound.stmt
+    if stmt.parent is None or stmt.parent.type != "statement_list":
+        return None
+    names = {bound.name} | ({bound.error_name} if bound.error_name else set())
+    following = stmt.next_named_sibling
+    for _ in range(4):
+        while following is not None and following.type == "comment":
+            following = following.next_named_sibling
+        if following is None:
+            return None
+        if following.type == "if_statement":
+            if _is_error_check(following, bound, gorm_error=gorm_error):
+                return following
+            return None
+        if following.type not in _SIMPLE or is_no_return_call(following):
+            return None
+        if any(mentions(following, n) for n in names):
+            return None
+        following = following.next_named_sibling
+    return None
+
+
+def _is_error_check(node: Node, bound: Bound, *, gorm_error: bool) -> bool:
+    if node.child_by_field_name("alternative") is not None:
+        return False
+    if not terminates(node.child_by_field_name("consequence")):
+        return False
+    condition = node.child_by_field_name("condition")
+    if condition is None or condition.type != "binary_expression":
+        return False
+    if text(condition.child_by_field_name("operator")) != "!=":
+        return False
+    left = condition.child_by_field_name("left")
+    right = condition.child_by_field_name("right")
+    if left is None or right is None or right.type != "nil":
+        return False
+    init = node.child_by_field_name("initializer")
+    if init is not None:
+        alias = _error_field_alias(init, bound.name) if gorm_error else None
+        return alias is not None and left.type == "identifier" and text(left) == alias
+    if gorm_error and left.type == "selector_expression" and _is_error_field(left, bound.name):
+        return True
+    return bound.error_name is not None and left.type == "identifier" and text(left) == bound.error_name
+
+
+def in_loop(stmt: Node, func: Node) -> bool:
+    """Is ``stmt`` inside a ``for`` loop of ``func`` (a defer there would pile up)?"""
+    current = stmt.parent
+    while current is not None and current != func and current.type not in FUNCTION_TYPES:
+        if current.type == "for_statement":
+            return True
+        current = current.parent
+    return False
+
+
+def fix_anchor(bound: Bound, *, gorm_error: bool = False) -> Node | None:
+    """The statement after which the resource exists for sure: its error check, or the acquisition itself.
+
+    None when the call returns an error that is not checked right away (a
+    ``defer`` of a nil resource's method would panic), or the acquisition is in
+    a loop (a ``defer`` would pile up).
+    """
+    if in_loop(bound.stmt, bound.func):
+        return None
+    if bound.stmt.parent is None or bound.stmt.parent.type != "statement_list":
+        return None
+    check = error_check(bound, gorm_error=gorm_error)
+    if check is not None:
+        return check
+    if bound.error is None and _no_error_result(bound):
+        return bound.stmt
+    return None
+
+
+def _no_error_result(bound: Bound) -> bool:
+    found = binding(bound.call)
+    return found is not None and len(found.targets) == 1
+
+
+def defer_fix(source: bytes, bound: Bound, call: str, *, gorm_error: bool = False, title: str | None = None) -> Fix | None:
+    """``defer <call>`` after the acquisition's error check (removing later identical ``defer`` statements)."""
+    anchor = fix_anchor(bound, gorm_error=gorm_error)
+    if anchor is None:
+        return None
+    insert = insert_statement_after(source, anchor, f"defer {call}")
+    if insert is None:
+        return None
+    edits: list[Edit] = [insert]
+    for later in later_defers(bound.func, anchor, call):
+        removal = delete_statement(source, later)
+        if removal is None:
+            return None
+        edits.append(removal)
+    return Fix(title or f"Insert `defer {call}` after the error check", tuple(edits), preferred=True)
+
+
+_DEFERS = "(defer_statement) @defer"
+
+
+def later_defers(func: Node, anchor: Node, call: str) -> list[Node]:
+    """The statements ``defer <call>`` of ``func`` after ``anchor`` (not in nested function literals)."""
+    wanted = f"defer{call}".replace(" ", "")
+    found: list[Node] = []
+    qc = cursor(_DEFERS)
+    qc.set_byte_range(anchor.end_byte, func.end_byte)
+    for node in qc.captures(func).get("defer", []):
+        if node.start_byte < anchor.end_byte or text(node).replace(" ", "") != wanted:
+            continue
+        owner = node.parent
+        while owner is not None and owner.type not in FUNCTION_TYPES:
+            owner = owner.parent
+        if owner == func:
+            found.append(node)
+    return sorted(found, key=lambda n: n.start_byte)
+
+
+def called_methods(func: Node, name: str) -> set[str]:
+    """Methods called on the variable ``name`` in ``func`` (``rows.Next()`` -> "Next"), and fields read."""
+    found: set[str] = set()
+    for mention in mentions(func, name):
+        parent = mention.parent
+        if parent is not None and parent.type == "selector_expression" and parent.child_by_field_name("operand") == mention:
+            found.add(text(parent.child_by_field_name("field")))
+    return found
+
+
+def callee_text(call: Node) -> str:
+    """How to name the call in a message: ``s.db.QueryContext``, or ``r.db….Rows`` for a long chain."""
+    function = call.child_by_field_name("function")
+    spelled = " ".join(text(function).split())
+    if len(spelled) <= 40 or function is None or function.type != "selector_expression":
+        return spelled
+    head = _chain_head(function.child_by_field_name("operand"))
+    method = text(function.child_by_field_name("field"))
+    return f"{' '.join(text(head).split())}….{method}" if head is not None else method
+
+
+def _chain_head(node: Node | None) -> Node | None:
+    """``r.db`` for ``r.db.WithContext(ctx).Model(&u).Where(q)``."""
+    while node is not None:
+        if node.type == "call_expression":
+            function = node.child_by_field_name("function")
+            if function is None or function.type != "selector_expression":
+                return node
+            node = function.child_by_field_name("operand")
+        elif node.type == "selector_expression" and "(" in text(node):
+            node = node.child_by_field_name("operand")
+        else:
+            return node
+    return None
