@@ -15,7 +15,6 @@ a syntax error behind is dropped.
 from __future__ import annotations
 
 import logging
-from collections import OrderedDict
 from collections.abc import Hashable, Sequence
 from dataclasses import replace
 
@@ -31,7 +30,7 @@ from golsp_leaks.rules import FileContext, PackageFacts, Rule, all_rules
 
 log = logging.getLogger(__name__)
 
-_CacheKey = tuple[bytes, Hashable, tuple[str, ...]]
+_CacheKey = tuple[bytes, int]
 
 
 class Engine:
@@ -39,8 +38,9 @@ class Engine:
 
     def __init__(self, rules: Sequence[Rule] | None = None, cache_size: int = 20_000) -> None:
         self.rules: tuple[Rule, ...] = tuple(rules) if rules is not None else all_rules()
-        self._cache: OrderedDict[_CacheKey, tuple[Finding, ...]] = OrderedDict()
+        self._cache: dict[_CacheKey, tuple[Finding, ...]] = {}
         self._cache_size = cache_size
+        self._contexts: dict[Hashable, int] = {}
 
     def triggers(self, settings: Settings) -> tuple[bytes, ...] | None:
         """Substrings one of which a file must contain for any enabled rule to run (None: any file)."""
@@ -77,17 +77,15 @@ class Engine:
             go_version=go_version,
             package=package or PackageFacts(),
         )
-        fingerprint = ctx.fingerprint()
-        rule_key = tuple(r.id for r in rules)
+        context_id = self._context_id((ctx.fingerprint(), tuple(r.id for r in rules)))
         findings: list[Finding] = []
         for decl in declarations(root):
             stats.declarations += 1
             start, end = decl.start_byte, decl.end_byte
             decl_text = source[start:end]
-            key: _CacheKey = (decl_text, fingerprint, rule_key)
+            key: _CacheKey = (decl_text, context_id)
             cached = self._cache.get(key)
             if cached is not None:
-                self._cache.move_to_end(key)
                 stats.cached += 1
                 findings.extend(f.shifted(start) for f in cached)
                 continue
@@ -125,10 +123,20 @@ class Engine:
                 out.append(finding if len(valid) == len(finding.fixes) else replace(finding, fixes=valid))
         return out
 
+    def _context_id(self, context: Hashable) -> int:
+        """A small number for a file context and rule set, so that cache keys compare cheaply."""
+        found = self._contexts.get(context)
+        if found is None:
+            if len(self._contexts) >= 4096:
+                self._contexts.clear()
+                self._cache.clear()
+            found = self._contexts[context] = len(self._contexts)
+        return found
+
     def _store(self, key: _CacheKey, findings: tuple[Finding, ...]) -> None:
         self._cache[key] = findings
         if len(self._cache) > self._cache_size:
-            self._cache.popitem(last=False)
+            del self._cache[next(iter(self._cache))]  # the oldest entry
 
 
 def _severity(finding: Finding, rule: Rule, settings: Settings) -> Severity:

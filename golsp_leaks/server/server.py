@@ -40,6 +40,7 @@ from golsp_leaks.engine import Engine
 from golsp_leaks.fixes.apply import overlapping
 from golsp_leaks.fixes.suppress import suppression_edit
 from golsp_leaks.goanalysis.gomod import go_version_for
+from golsp_leaks.goanalysis.package import package_facts, source_facts
 from golsp_leaks.model import AnalysisStats, Diagnostic, Edit
 from golsp_leaks.rules import rule_ids
 from golsp_leaks.server import convert
@@ -199,12 +200,17 @@ class GolspLeaksServer(LanguageServer):
         diagnostics: list[Diagnostic] = []
         if not self._excluded(entry.path, settings):
             stats = AnalysisStats()
+            if entry.path is not None:
+                facts = package_facts(entry.path, doc.source, doc.tree)
+            else:
+                facts = source_facts(doc.source, doc.tree)
             diagnostics = self.engine.analyze(
                 doc.source,
                 doc.tree,
                 settings,
                 path=str(entry.path) if entry.path else None,
                 go_version=go_version_for(entry.path) if entry.path else None,
+                package=facts,
                 stats=stats,
             )
             for problem in stats.rule_errors:
