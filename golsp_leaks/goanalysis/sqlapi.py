@@ -352,7 +352,8 @@ def _guess(name: str, api: DbFile) -> Handle | None:
     else:
         kind = DB
     family = next(iter(api.families)) if len(api.families) == 1 else None
-    return Handle(family, kind, False, maybe_tx=family in (POP, GORM))
+    # A package-level variable or a field holds the root connection, not a transaction.
+    return Handle(family, kind, False)
 
 
 def handle_of(expr: Node | None, api: DbFile, *, depth: int = 0) -> Handle | None:
@@ -625,8 +626,8 @@ def tx_call(call: Node, api: DbFile, targets: int) -> Acquisition | None:
         candidates, results = frozenset({GORM}), 1
     elif method == "Begin":
         candidates, results = (frozenset({SQL}) if args == 0 else frozenset({PGX})), 2
-    else:  # BeginTx(ctx, opts)
-        candidates, results = frozenset({SQL, PGX}), 2
+    else:  # BeginTx(ctx, opts): *sql.TxOptions (nil, &sql.TxOptions{}) or a pgx.TxOptions value
+        candidates, results = _begin_tx_families(call), 2
     family = _family(handle, candidates, api)
     if not family:
         return None  # unknown, or sql and pgx alike: the fix would not know Rollback's arguments
@@ -643,6 +644,18 @@ def tx_call(call: Node, api: DbFile, targets: int) -> Acquisition | None:
     if results != targets:
         return None
     return Acquisition(call, method, handle, family, results)
+
+
+def _begin_tx_families(call: Node) -> frozenset[str]:
+    args = arguments(call)
+    options = args[1] if len(args) == 2 else None
+    if options is None:
+        return frozenset({SQL, PGX})
+    if options.type in ("nil", "unary_expression"):
+        return frozenset({SQL})
+    if options.type == "composite_literal":
+        return frozenset({PGX})
+    return frozenset({SQL, PGX})
 
 
 #: Package functions that open a connection pool: (flavour, name) -> results.

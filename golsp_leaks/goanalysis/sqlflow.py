@@ -219,14 +219,17 @@ def track(
     gorm_error: bool = False,
     extra_releases: Iterable[Node] = (),
     borrowing_methods: frozenset[str] = frozenset(),
+    plain_fields: frozenset[str] = frozenset(),
 ) -> Tracked | None:
     """Which exits of the function are reached without releasing or handing on the resource.
 
     ``next_closes``: the resource is rows that close themselves when ``Next()``
     returns false.  ``gorm_error``: the resource reports a failed acquisition
     in its ``Error`` field (gorm).  ``borrowing_methods`` are methods that only
-    borrow the resource passed to them (gorm's ``db.ScanRows(rows, &u)``).
-    Returns None when the control flow is
+    borrow the resource passed to them (gorm's ``db.ScanRows(rows, &u)``);
+    ``plain_fields`` are fields that are plain data (gorm's ``tx.Error``):
+    reading them does not hand the resource on.  Returns None when the control
+    flow is
     beyond the analysis, or when a ``defer`` registered before the acquisition
     already releases the variable.
     """
@@ -236,7 +239,10 @@ def track(
         if _inner_function_redeclares(mention, func, name):
             continue
         use = classify(mention, releases, func)
-        if use is Use.TRANSFER and borrowing_methods and _argument_of_method(mention, borrowing_methods):
+        if use is Use.TRANSFER and (
+            (borrowing_methods and _argument_of_method(mention, borrowing_methods))
+            or (plain_fields and _reads_field(mention, plain_fields))
+        ):
             use = Use.BORROW
         if use is Use.RELEASE and mention.start_byte < stmt.start_byte and _in_defer(mention, func):
             return None  # deferred before the acquisition: it covers this value too
@@ -261,6 +267,16 @@ def track(
         unique.setdefault((node.start_byte, node.end_byte), node)
     report.missed = sorted(unique.values(), key=lambda n: n.start_byte)
     return Tracked(report, uses)
+
+
+def _reads_field(mention: Node, fields: frozenset[str]) -> bool:
+    parent = mention.parent
+    return (
+        parent is not None
+        and parent.type == "selector_expression"
+        and parent.child_by_field_name("operand") == mention
+        and text(parent.child_by_field_name("field")) in fields
+    )
 
 
 def _argument_of_method(mention: Node, methods: frozenset[str]) -> bool:
