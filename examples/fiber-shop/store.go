@@ -55,18 +55,21 @@ func (s *Store) Products(ctx context.Context, offset, limit int) ([]Product, err
 
 // ProductBySKU loads a product by its stock-keeping unit.
 func (s *Store) ProductBySKU(ctx context.Context, sku string) (Product, error) {
-	// Leak: when no row matches, the early return leaves rows open (and its connection busy).
+	// Leak: returning after the first row leaves rows open, and its connection busy;
+	// Next closes rows only once it has returned false.
 	rows, err := s.db.QueryContext(ctx, `SELECT id, sku, name, price_cents, stock FROM products WHERE sku = $1`, sku)
 	if err != nil {
 		return Product{}, err
 	}
-	if !rows.Next() {
-		return Product{}, sql.ErrNoRows
+	if rows.Next() {
+		var p Product
+		err := rows.Scan(&p.ID, &p.SKU, &p.Name, &p.Cents, &p.Stock)
+		return p, err
 	}
-	var p Product
-	err = rows.Scan(&p.ID, &p.SKU, &p.Name, &p.Cents, &p.Stock)
-	rows.Close()
-	return p, err
+	if err := rows.Err(); err != nil {
+		return Product{}, err
+	}
+	return Product{}, sql.ErrNoRows
 }
 
 // Product loads one product by id.

@@ -96,7 +96,6 @@ func (s *Store) Search(ctx context.Context, owner, q string) ([]Note, error) {
 
 // Tags lists the distinct tags one owner has used.
 func (s *Store) Tags(ctx context.Context, owner string) ([]string, error) {
-	// Leak: rows.Err is never checked, so a broken connection mid-iteration looks like a short list.
 	rows, err := s.db.QueryContext(ctx, `SELECT DISTINCT tag FROM note_tags WHERE owner = $1`, owner)
 	if err != nil {
 		return nil, err
@@ -104,6 +103,7 @@ func (s *Store) Tags(ctx context.Context, owner string) ([]string, error) {
 	defer rows.Close()
 
 	var tags []string
+	// Leak: rows.Err is never checked after the loop, so a broken connection looks like a short list.
 	for rows.Next() {
 		var tag string
 		if err := rows.Scan(&tag); err != nil {

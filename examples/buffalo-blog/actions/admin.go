@@ -21,7 +21,6 @@ func LegacyImport(c buffalo.Context) error {
 	}
 	defer legacy.Close()
 
-	// Leak: rows.Err is never checked: a dropped connection ends the import early, silently.
 	rows, err := legacy.QueryContext(c,
 		`SELECT post_name, post_title, post_content, post_date FROM wp_posts
 		 WHERE post_status = 'publish' AND post_type = 'post'`)
@@ -32,6 +31,7 @@ func LegacyImport(c buffalo.Context) error {
 
 	tx := c.Value("tx").(*pop.Connection)
 	imported := 0
+	// Leak: rows.Err is never checked after the loop: a dropped connection ends the import early, silently.
 	for rows.Next() {
 		var p models.Post
 		var published time.Time
