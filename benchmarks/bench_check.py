@@ -55,6 +55,23 @@ SKIPPED_DIRS = frozenset({"vendor", "testdata", "node_modules"})
 GO_ENV = {"GOFLAGS": "-mod=mod", "GOPROXY": "off", "GOTOOLCHAIN": "local", "GOWORK": "off"}
 
 
+def rule_ids() -> list[str]:
+    """The rules the CLI under test has (all of them run unless --select says otherwise)."""
+    proc = subprocess.run(
+        [*cli_command(), "rules", "--format", "json"],
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=tempfile.gettempdir(),
+    )
+    try:
+        data = json.loads(proc.stdout)
+    except ValueError:
+        return []
+    items = data.get("rules", data) if isinstance(data, dict) else data
+    return [r["id"] for r in items if isinstance(r, dict) and "id" in r]
+
+
 def go_binary() -> str:
     found = shutil.which("go")
     if not found:
@@ -158,10 +175,12 @@ def machine() -> dict[str, Any]:
 # --------------------------------------------------------------------------- golsp-leaks
 
 
-def run_check(targets: list[str], jobs: int | None) -> tuple[float, dict[str, Any]]:
+def run_check(targets: list[str], jobs: int | None, select: str | None) -> tuple[float, dict[str, Any]]:
     cmd = [*cli_command(), "check", "--format", "json", "--no-progress"]
     if jobs:
         cmd += ["--jobs", str(jobs)]
+    if select:
+        cmd += ["--select", select]
     started = time.perf_counter()
     proc = subprocess.run(
         [*cmd, *targets], capture_output=True, text=True, check=False, cwd=tempfile.gettempdir()
@@ -173,12 +192,18 @@ def run_check(targets: list[str], jobs: int | None) -> tuple[float, dict[str, An
 
 
 def measure_check(
-    label: str, targets: list[str], files: int, lines: int, repeat: int, jobs: int | None
+    label: str,
+    targets: list[str],
+    files: int,
+    lines: int,
+    repeat: int,
+    jobs: int | None,
+    select: str | None,
 ) -> dict[str, Any]:
     times: list[float] = []
     doc: dict[str, Any] = {}
     for i in range(repeat):
-        elapsed, doc = run_check(targets, jobs)
+        elapsed, doc = run_check(targets, jobs, select)
         times.append(elapsed)
         print(f"  {label} run {i + 1}/{repeat}: {elapsed:.2f} s", file=sys.stderr, flush=True)
     best, median = min(times), statistics.median(times)
@@ -257,6 +282,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--root", help="directory to check (default: $(go env GOROOT)/src)")
     parser.add_argument("--repeat", type=int, default=3, help="golsp-leaks runs (default 3)")
     parser.add_argument("-j", "--jobs", type=int, help="passed to golsp-leaks check --jobs (default: its own)")
+    parser.add_argument(
+        "--select", metavar="RULE,...", help="passed to golsp-leaks check --select (e.g. lost-cancel, like vet)"
+    )
     parser.add_argument("--vet-packages", default="std", help="packages for go vet (default: std)")
     group = parser.add_mutually_exclusive_group()
     group.add_argument("--skip-vet", action="store_true", help="do not run go vet")
@@ -276,12 +304,16 @@ def main(argv: list[str] | None = None) -> int:
         "machine": machine(),
         "code": code_under_test(),
         "go": go_version(),
+        "select": args.select,
+        "rules": rule_ids(),
         "target_lines_per_s": 150_000,
         "check": [],
         "vet": [],
     }
     report["check"].append(
-        measure_check(f"golsp-leaks check {root}", [str(root)], len(files), lines, args.repeat, args.jobs)
+        measure_check(
+            f"golsp-leaks check {root}", [str(root)], len(files), lines, args.repeat, args.jobs, args.select
+        )
     )
 
     packages = args.vet_packages.split()
@@ -295,6 +327,7 @@ def main(argv: list[str] | None = None) -> int:
             v_lines,
             args.repeat,
             args.jobs,
+            args.select,
         )
     )
 
