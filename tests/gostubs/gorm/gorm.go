@@ -136,6 +136,9 @@ func (db *DB) First(dest interface{}, conds ...interface{}) (tx *DB) { panic("st
 // Find finds all records matching the given conditions.
 func (db *DB) Find(dest interface{}, conds ...interface{}) (tx *DB) { panic("stub") }
 
+// Count counts the records matching the query.
+func (db *DB) Count(count *int64) (tx *DB) { panic("stub") }
+
 // Scan scans the selected values into dest.
 func (db *DB) Scan(dest interface{}) (tx *DB) { panic("stub") }
 
