@@ -364,12 +364,17 @@ def handle_of(expr: Node | None, api: DbFile, *, depth: int = 0) -> Handle | Non
     if kind == "parenthesized_expression" and expr.named_child_count == 1:
         return handle_of(expr.named_children[0], api, depth=depth + 1)
     if kind == "identifier":
+        name = text(expr)
         declaration = resolve(expr)
         if declaration is None:
-            if api.is_package(text(expr)):
+            if api.is_package(name):
                 return None
-            return _guess(text(expr), api) if plausible_name(text(expr)) else None
-        return _handle_of_declaration(declaration, api, depth)
+            return _guess(name, api) if plausible_name(name) else None
+        found = _handle_of_declaration(declaration, api, depth)
+        if found is None and plausible_name(name) and _is_local_type(declaration.type):
+            # `func (db *datastore) ...` where datastore embeds *sql.DB: named like a handle.
+            return _guess(name, api)
+        return found
     if kind == "selector_expression":
         operand = expr.child_by_field_name("operand")
         field = text(expr.child_by_field_name("field"))
@@ -389,6 +394,25 @@ def handle_of(expr: Node | None, api: DbFile, *, depth: int = 0) -> Handle | Non
         handle = handle_of_type(expr.child_by_field_name("type"), api)
         return replace(handle, maybe_tx=True) if handle is not None else None
     return None
+
+
+#: Predeclared types: a variable of one of them is no database handle, whatever its name.
+_PREDECLARED = frozenset(
+    {
+        "bool", "byte", "complex64", "complex128", "error", "float32", "float64", "int", "int8",
+        "int16", "int32", "int64", "rune", "string", "uint", "uint8", "uint16", "uint32", "uint64",
+        "uintptr", "any", "comparable",
+    }
+)
+
+
+def _is_local_type(type_node: Node | None) -> bool:
+    """A (pointer to a) type declared in this package: ``*datastore``, ``Repo``."""
+    if type_node is None:
+        return False
+    if type_node.type == "pointer_type" and type_node.named_child_count == 1:
+        type_node = type_node.named_children[0]
+    return type_node.type == "type_identifier" and text(type_node) not in _PREDECLARED
 
 
 def _handle_of_declaration(declaration: Declaration, api: DbFile, depth: int) -> Handle | None:

@@ -362,7 +362,11 @@ def absent_branches(bound: Bound, *, next_closes: bool = False, gorm_error: bool
     stop = func.end_byte
     for variable in [name] if error is None else [name, error]:
         for mention in mentions(func, variable):
-            if acquire.end_byte <= mention.start_byte < stop and _assigned_or_addressed(mention):
+            if (
+                acquire.end_byte <= mention.start_byte < stop
+                and _assigned_or_addressed(mention)
+                and not exclusive(acquire, mention)
+            ):
                 stop = mention.start_byte
                 break
     found: dict[int, tuple[bool, bool]] = {}
@@ -385,6 +389,46 @@ def absent_branches(bound: Bound, *, next_closes: bool = False, gorm_error: bool
         if flags != (False, False):
             found[statement.start_byte] = flags
     return found
+
+
+_BRANCHING = frozenset({"if_statement", "expression_switch_statement", "type_switch_statement", "select_statement"})
+_CASES = frozenset({"expression_case", "type_case", "default_case", "communication_case"})
+
+
+def exclusive(a: Node, b: Node) -> bool:
+    """Are ``a`` and ``b`` in different branches of one ``if`` or ``switch`` (never both on a path through it)?"""
+    ancestors: dict[tuple[int, int, str], Node] = {}
+    child: Node | None = a
+    while child is not None and child.parent is not None:
+        parent = child.parent
+        ancestors[(parent.start_byte, parent.end_byte, parent.type)] = child
+        child = parent
+    child = b
+    while child is not None and child.parent is not None:
+        parent = child.parent
+        key = (parent.start_byte, parent.end_byte, parent.type)
+        if key in ancestors:
+            if parent.type not in _BRANCHING:
+                return False
+            return _branch_of(parent, ancestors[key]) != _branch_of(parent, child) and None not in (
+                _branch_of(parent, ancestors[key]),
+                _branch_of(parent, child),
+            )
+        child = parent
+    return False
+
+
+def _branch_of(statement: Node, child: Node) -> str | None:
+    """Which branch of ``statement`` its child ``child`` is: "then", "else", a case, or None (the header)."""
+    if statement.type == "if_statement":
+        if child == statement.child_by_field_name("consequence"):
+            return "then"
+        if child == statement.child_by_field_name("alternative"):
+            return "else"
+        return None
+    if child.type in _CASES:
+        return f"case@{child.start_byte}"
+    return None
 
 
 def _assigns_any(init: Node, names: set[str]) -> bool:
@@ -568,12 +612,14 @@ def in_loop(stmt: Node, func: Node) -> bool:
     return False
 
 
-def fix_anchor(bound: Bound, *, gorm_error: bool = False) -> Node | None:
+def fix_anchor(bound: Bound, *, gorm_error: bool = False, never_nil: bool = False) -> Node | None:
     """The statement after which the resource exists for sure: its error check, or the acquisition itself.
 
     None when the call returns an error that is not checked right away (a
     ``defer`` of a nil resource's method would panic), or the acquisition is in
-    a loop (a ``defer`` would pile up).
+    a loop (a ``defer`` would pile up).  ``never_nil``: the call returns a
+    resource even with an error (pgx's ``Query``), so when the error is thrown
+    away (``rows, _ :=``) the acquisition itself is the anchor.
     """
     if in_loop(bound.stmt, bound.func):
         return None
@@ -582,7 +628,7 @@ def fix_anchor(bound: Bound, *, gorm_error: bool = False) -> Node | None:
     check = error_check(bound, gorm_error=gorm_error)
     if check is not None:
         return check
-    if bound.error is None and _no_error_result(bound):
+    if bound.error is None and (_no_error_result(bound) or never_nil):
         return bound.stmt
     return None
 
@@ -592,9 +638,17 @@ def _no_error_result(bound: Bound) -> bool:
     return found is not None and len(found.targets) == 1
 
 
-def defer_fix(source: bytes, bound: Bound, call: str, *, gorm_error: bool = False, title: str | None = None) -> Fix | None:
+def defer_fix(
+    source: bytes,
+    bound: Bound,
+    call: str,
+    *,
+    gorm_error: bool = False,
+    never_nil: bool = False,
+    title: str | None = None,
+) -> Fix | None:
     """``defer <call>`` after the acquisition's error check (removing later identical ``defer`` statements)."""
-    anchor = fix_anchor(bound, gorm_error=gorm_error)
+    anchor = fix_anchor(bound, gorm_error=gorm_error, never_nil=never_nil)
     if anchor is None:
         return None
     insert = insert_statement_after(source, anchor, f"defer {call}")
@@ -606,7 +660,8 @@ def defer_fix(source: bytes, bound: Bound, call: str, *, gorm_error: bool = Fals
         if removal is None:
             return None
         edits.append(removal)
-    return Fix(title or f"Insert `defer {call}` after the error check", tuple(edits), preferred=True)
+    where = "after the call" if anchor == bound.stmt else "after the error check"
+    return Fix(title or f"Insert `defer {call}` {where}", tuple(edits), preferred=True)
 
 
 _DEFERS = "(defer_statement) @defer"

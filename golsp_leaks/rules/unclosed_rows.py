@@ -184,7 +184,9 @@ class UnclosedRows(Rule):
                 f"{subject} returned by {where} are never closed: a return before "
                 f"{name}.Next() reports false keeps their database connection busy"
             )
-        fix = defer_fix(ctx.source, bound, f"{name}.Close()")
+        # pgx's Query returns rows even with an error: `rows, _ := conn.Query(...)` is its idiom.
+        never_nil = acquisition.family == PGX and acquisition.method == "Query"
+        fix = defer_fix(ctx.source, bound, f"{name}.Close()", never_nil=never_nil)
         return Finding(
             rule=self.id,
             start=bound.target.start_byte,

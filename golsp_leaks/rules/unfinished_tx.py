@@ -40,6 +40,17 @@ _CALLS = (
     f" (#any-of? @m {' '.join(f'{chr(34)}{m}{chr(34)}' for m in sorted(TX_METHODS))}))) @call"
 )
 
+#: What code does with a transaction; a guessed receiver's result must be used like this.
+TX_LIKE = frozenset(
+    {
+        "Commit", "Rollback", "Exec", "ExecContext", "Query", "QueryContext", "QueryRow",
+        "QueryRowContext", "Prepare", "PrepareContext", "Stmt", "StmtContext", "NamedExec",
+        "NamedExecContext", "MustExec", "Get", "Select", "GetContext", "SelectContext", "Queryx",
+        "QueryRowx", "Preparex", "Create", "Save", "Delete", "Model", "Where", "Table", "First",
+        "Find", "Raw", "Update", "Updates", "CopyFrom", "SendBatch", "TX", "RawQuery", "Destroy",
+    }
+)
+
 _FINISH = Releases(methods=frozenset({("Commit",), ("Rollback",)}))
 #: Fields of a gorm transaction that are plain data: reading them does not hand it on.
 _GORM_FIELDS = frozenset({"Error", "RowsAffected", "Statement", "Config"})
@@ -158,8 +169,8 @@ class UnfinishedTx(Rule):
                 per_request=per_request,
             )
         name = bound.name
-        if not acquisition.exact and not called_methods(func, name):
-            return None
+        if not acquisition.exact and not called_methods(func, name) & TX_LIKE:
+            return None  # a guessed receiver whose result is not used like a transaction
         family = acquisition.family
         releases = _POP_FINISH if family == POP else _FINISH
         gorm = family == GORM
