@@ -62,10 +62,19 @@ def main() -> int:
                 log.write(f"{method or 'response'}\n")
         params = message.get("params") or {}
         if method == "initialize":
-            send({"id": message["id"], "result": {
-                "capabilities": {"textDocumentSync": 1, "codeActionProvider": True, "hoverProvider": True},
-                "serverInfo": {"name": "gopls", "version": "fake"},
-            }})
+            send(
+                {
+                    "id": message["id"],
+                    "result": {
+                        "capabilities": {
+                            "textDocumentSync": 1,
+                            "codeActionProvider": True,
+                            "hoverProvider": True,
+                        },
+                        "serverInfo": {"name": "gopls", "version": "fake"},
+                    },
+                }
+            )
         elif method == "shutdown":
             send({"id": message["id"], "result": None})
         elif method == "exit":
@@ -76,7 +85,12 @@ def main() -> int:
         elif method == "textDocument/codeAction":
             send({"id": message["id"], "result": []})
         elif method == "textDocument/hover":
-            send({"id": message["id"], "result": {"contents": {"kind": "plaintext", "value": "fake gopls hover"}}})
+            send(
+                {
+                    "id": message["id"],
+                    "result": {"contents": {"kind": "plaintext", "value": "fake gopls hover"}},
+                }
+            )
         elif "id" in message and method is not None:
             send({"id": message["id"], "result": None})
 

@@ -18,7 +18,9 @@ REPO = Path(__file__).resolve().parents[2]
 EDITORS = REPO / "editors"
 INSTALL_SCRIPT = REPO / ".ci" / "install-editors.sh"
 ARTIFACTS = REPO / "tests" / "artifacts"
-CACHE = Path(os.environ.get("GOLSP_LEAKS_E2E_CACHE", str(Path.home() / ".cache" / "golsp-leaks-e2e")))
+CACHE = Path(
+    os.environ.get("GOLSP_LEAKS_E2E_CACHE", str(Path.home() / ".cache" / "golsp-leaks-e2e"))
+)
 # With GOLSP_LEAKS_E2E_STRICT=1 an editor that cannot be installed fails the test instead of
 # skipping it.
 STRICT = os.environ.get("GOLSP_LEAKS_E2E_STRICT", "") not in ("", "0", "false")
@@ -47,10 +49,14 @@ def ensure_installed(target: str) -> None:
             problem = f"timed out after {INSTALL_TIMEOUT} s"
         sys.stderr.write(output)
         sys.stderr.write(f"install-editors {target}: {time.monotonic() - started:.1f} s\n")
-        _installed[target] = None if problem is None else f"{problem}: {output.strip().splitlines()[-5:]}"
+        _installed[target] = (
+            None if problem is None else f"{problem}: {output.strip().splitlines()[-5:]}"
+        )
     problem = _installed[target]
     if problem is not None:
-        message = f".ci/install-editors.sh {target} could not install what the test needs ({problem})"
+        message = (
+            f".ci/install-editors.sh {target} could not install what the test needs ({problem})"
+        )
         if STRICT:
             pytest.fail(message)
         pytest.skip(message)
@@ -159,8 +165,14 @@ def timed(label: str) -> Iterator[None]:
         sys.stderr.write(f"{label}: {time.monotonic() - started:.1f} s\n")
 
 
-def run(cmd: Sequence[str], *, timeout: float, cwd: Path | None = None, env: dict[str, str] | None = None,
-        input: str | None = None) -> subprocess.CompletedProcess[str]:
+def run(
+    cmd: Sequence[str],
+    *,
+    timeout: float,
+    cwd: Path | None = None,
+    env: dict[str, str] | None = None,
+    input: str | None = None,
+) -> subprocess.CompletedProcess[str]:
     """Run a command with a time limit; a hang fails the test instead of blocking the suite.
 
     The command runs in a session of its own, so that on a time-out its whole process group
@@ -182,7 +194,9 @@ def run(cmd: Sequence[str], *, timeout: float, cwd: Path | None = None, env: dic
         with suppress(ProcessLookupError):
             os.killpg(proc.pid, signal.SIGKILL)
         out, err = proc.communicate()
-        pytest.fail(f"{cmd[0]} did not finish within {timeout} s\nstdout:\n{out[-3000:]}\nstderr:\n{err[-3000:]}")
+        pytest.fail(
+            f"{cmd[0]} did not finish within {timeout} s\nstdout:\n{out[-3000:]}\nstderr:\n{err[-3000:]}"
+        )
     finally:
         # Whatever the command left behind in its group (a server it did not stop) goes too.
         with suppress(ProcessLookupError, PermissionError):

