@@ -717,3 +717,28 @@ def open_call(call: Node, api: DbFile) -> Acquisition | None:
     if results is None:
         return None
     return Acquisition(call, name, Handle(family, DB, True, flavour), family, results)
+
+
+def lifetime_context(acquisition: Acquisition) -> Node | None:
+    """The context whose end releases the resource: ``ctx`` of ``db.QueryContext(ctx, ...)``,
+    ``tx.BeginTx(ctx, nil)``, gorm's ``db.WithContext(ctx)...``; None for pgx and calls without one.
+
+    ``database/sql`` (under sqlx, gorm and pop too) closes rows and rolls back a
+    transaction when that context ends.
+    """
+    call, method = acquisition.call, acquisition.method
+    if acquisition.family in (SQL, POP) and (method.endswith("Context") or method in ("BeginTx", "BeginTxx", "MustBeginTx")):
+        args = arguments(call)
+        return args[0] if args else None
+    if acquisition.family == GORM:
+        node = selector_parts(call)
+        receiver = node[0] if node is not None else None
+        while receiver is not None and receiver.type == "call_expression":
+            parts = selector_parts(receiver)
+            if parts is None:
+                return None
+            if parts[1] == "WithContext":
+                args = arguments(receiver)
+                return args[0] if args else None
+            receiver = parts[0]
+    return None

@@ -184,6 +184,32 @@ class _DbInterpreter(_Interpreter):
         other = self.stmt(alternative, else_state) if alternative is not None else else_state
         return then | other
 
+    def _switch(self, node: Node, state: int) -> int:
+        cases = [c for c in node.named_children if c.type in ("expression_case", "default_case")]
+        if node.type != "expression_switch_statement" or not any(c.start_byte in self.absent for c in cases):
+            return super()._switch(node, state)
+        # A tagless switch testing the error: `case err != nil:` runs without the resource.
+        state = self._simple(state, node.child_by_field_name("initializer"))
+        self.breaks.append([])
+        result = 0
+        try:
+            for case in cases:
+                case_state = self._use(state, case.child_by_field_name("value"))
+                if case.start_byte in self.absent:
+                    case_state = _absent(case_state)
+                result |= self.seq(_case_statements(case), case_state)
+            label = label_of(node)
+            for jump in self.breaks[-1]:
+                if jump.label is None or jump.label == label:
+                    result |= jump.state
+                elif len(self.breaks) > 1:
+                    self.breaks[-2].append(jump)
+        finally:
+            self.breaks.pop()
+        if not any(c.type == "default_case" for c in cases):
+            result |= state
+        return result
+
     def _for(self, node: Node, state: int) -> int:
         if node.start_byte not in self.next_loops:
             return super()._for(node, state)
@@ -192,6 +218,13 @@ class _DbInterpreter(_Interpreter):
         _, brk, entry = self._loop_body(node.child_by_field_name("body"), state, label_of(node))
         # Next() returned false: the rows are closed.  A break leaves them open.
         return _released(entry) | brk
+
+
+def _case_statements(case: Node) -> list[Node]:
+    for child in case.named_children:
+        if child.type == "statement_list":
+            return statements(child)
+    return []
 
 
 @dataclass
@@ -208,6 +241,7 @@ class Tracked:
 
 
 _IFS = "(if_statement condition: (_) @cond) @if"
+_SWITCHES = "(expression_switch_statement) @switch"
 _ASSIGNING = frozenset({"short_var_declaration", "assignment_statement", "var_spec", "range_clause"})
 
 
@@ -388,6 +422,21 @@ def absent_branches(bound: Bound, *, next_closes: bool = False, gorm_error: bool
         flags = _flags(condition, name, errors, next_closes=next_closes, gorm_error=gorm_error)
         if flags != (False, False):
             found[statement.start_byte] = flags
+    errors = {error} if error is not None else set()
+    qc = cursor(_SWITCHES)
+    qc.set_byte_range(acquire.end_byte, stop)
+    for switch in qc.captures(func).get("switch", []):
+        if switch.start_byte < acquire.end_byte or switch.child_by_field_name("value") is not None:
+            continue
+        for case in switch.named_children:
+            values = case.child_by_field_name("value") if case.type == "expression_case" else None
+            if values is None or values.end_byte > stop or not values.named_child_count:
+                continue
+            if all(
+                _flags(v, name, errors, next_closes=next_closes, gorm_error=gorm_error)[0]
+                for v in values.named_children
+            ):
+                found[case.start_byte] = (True, False)
     return found
 
 
@@ -510,6 +559,9 @@ def _flags(
     if left.type == "nil":
         left, right = right, left
     if right.type != "nil":
+        if left.type == "identifier" and text(left) in errors and right.type in ("selector_expression", "identifier"):
+            # err == sql.ErrNoRows holds only when there is an error
+            return (True, False) if operator == "==" else (False, True)
         return False, False
     if (left.type == "identifier" and text(left) in errors) or (
         gorm_error and left.type == "selector_expression" and _is_error_field(left, name)
@@ -718,3 +770,60 @@ def _chain_head(node: Node | None) -> Node | None:
         else:
             return node
     return None
+
+
+_CONTEXT_MAKERS = frozenset({"WithCancel", "WithTimeout", "WithDeadline", "WithCancelCause", "WithTimeoutCause", "WithDeadlineCause"})
+
+
+def context_ends_on_return(bound: Bound, context: Node | None) -> bool:
+    """Is ``context`` a context this function derived and whose cancel it has already deferred?
+
+    ``database/sql`` closes rows and rolls back a transaction when the context
+    given to ``QueryContext``/``BeginTx`` ends, so after ``ctx, cancel :=
+    context.WithTimeout(...); defer cancel()`` they are released when the
+    function returns, as by a ``defer rows.Close()``.
+    """
+    if context is None or context.type != "identifier":
+        return False
+    func, name = bound.func, text(context)
+    derived: Node | None = None
+    for mention in mentions(func, name):
+        if mention.start_byte >= bound.stmt.start_byte:
+            break
+        if _assigned_or_addressed(mention):
+            derived = _context_binding(mention)
+    if derived is None:
+        return False
+    left = derived.child_by_field_name("left")
+    cancel = text(left.named_children[1]) if left is not None and left.named_child_count == 2 else ""
+    if not cancel or cancel == "_":
+        return False
+    qc = cursor(_DEFERS)
+    qc.set_byte_range(derived.end_byte, bound.stmt.start_byte)
+    for node in qc.captures(func).get("defer", []):
+        if derived.end_byte <= node.start_byte < bound.stmt.start_byte and text(node).replace(" ", "") == f"defer{cancel}()":
+            owner = node.parent
+            while owner is not None and owner.type not in FUNCTION_TYPES:
+                owner = owner.parent
+            if owner == func and not in_loop(node, func):
+                return True
+    return False
+
+
+def _context_binding(mention: Node) -> Node | None:
+    """The ``ctx, cancel := context.WithTimeout(...)`` statement whose first target is ``mention``."""
+    values = mention.parent
+    holder = values.parent if values is not None else None
+    if holder is None or holder.type not in ("short_var_declaration", "assignment_statement"):
+        return None
+    left = holder.child_by_field_name("left")
+    right = holder.child_by_field_name("right")
+    if left is None or right is None or left.named_children[:1] != [mention] or right.named_child_count != 1:
+        return None
+    call = right.named_children[0]
+    function = call.child_by_field_name("function") if call.type == "call_expression" else None
+    if function is None or function.type != "selector_expression":
+        return None
+    if text(function.child_by_field_name("field")) not in _CONTEXT_MAKERS:
+        return None
+    return holder

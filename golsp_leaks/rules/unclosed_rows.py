@@ -8,11 +8,20 @@ from tree_sitter import Node
 
 from golsp_leaks.goanalysis.ownership import Releases, Use
 from golsp_leaks.goanalysis.parse import cursor
-from golsp_leaks.goanalysis.sqlapi import PGX, ROWS_METHODS, SQL, Acquisition, DbFile, rows_call
+from golsp_leaks.goanalysis.sqlapi import (
+    PGX,
+    ROWS_METHODS,
+    SQL,
+    Acquisition,
+    DbFile,
+    lifetime_context,
+    rows_call,
+)
 from golsp_leaks.goanalysis.sqlflow import (
     bind,
     called_methods,
     callee_text,
+    context_ends_on_return,
     defer_fix,
     discarded,
     related,
@@ -166,6 +175,8 @@ class UnclosedRows(Rule):
         name = bound.name
         if not acquisition.exact and not called_methods(func, name) & ROWS_LIKE:
             return None  # a guessed receiver whose result is not used like rows
+        if context_ends_on_return(bound, lifetime_context(acquisition)):
+            return None  # the deferred cancel of its context closes the rows
         tracked = track(bound, RELEASES, next_closes=True, borrowing_methods=_BORROWING)
         if tracked is None or not tracked.leaks:
             return None

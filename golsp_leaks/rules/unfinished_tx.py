@@ -17,6 +17,7 @@ from golsp_leaks.goanalysis.sqlapi import (
     Acquisition,
     DbFile,
     arguments,
+    lifetime_context,
     tx_call,
 )
 from golsp_leaks.goanalysis.sqlflow import (
@@ -25,6 +26,7 @@ from golsp_leaks.goanalysis.sqlflow import (
     binding,
     called_methods,
     callee_text,
+    context_ends_on_return,
     defer_fix,
     discarded,
     fix_anchor,
@@ -172,6 +174,8 @@ class UnfinishedTx(Rule):
         if not acquisition.exact and not called_methods(func, name) & TX_LIKE:
             return None  # a guessed receiver whose result is not used like a transaction
         family = acquisition.family
+        if context_ends_on_return(bound, lifetime_context(acquisition)):
+            return None  # the deferred cancel of its context rolls it back
         releases = _POP_FINISH if family == POP else _FINISH
         gorm = family == GORM
         tracked = track(bound, releases, gorm_error=gorm, plain_fields=_GORM_FIELDS if gorm else frozenset())
