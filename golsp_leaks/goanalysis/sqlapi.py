@@ -388,7 +388,7 @@ def handle_of(expr: Node | None, api: DbFile, *, depth: int = 0) -> Handle | Non
             if method in GORM_CHAIN:
                 inner = handle_of(function.child_by_field_name("operand"), api, depth=depth + 1)
                 if inner is not None and inner.family in (GORM, None) and GORM in api.families:
-                    return replace(inner, family=GORM, kind=DB, flavour="gorm")
+                    return replace(inner, family=GORM, kind=TX if inner.kind == TX else DB, flavour="gorm")
         return None
     if kind == "type_assertion_expression":
         handle = handle_of_type(expr.child_by_field_name("type"), api)
@@ -742,3 +742,14 @@ def lifetime_context(acquisition: Acquisition) -> Node | None:
                 return args[0] if args else None
             receiver = parts[0]
     return None
+
+
+def chain_head(expr: Node | None) -> Node | None:
+    """The variable a receiver starts from: ``tx`` for ``tx``, ``tx.Model(&u).Where(q)``."""
+    while expr is not None and expr.type in ("call_expression", "parenthesized_expression"):
+        if expr.type == "parenthesized_expression":
+            expr = expr.named_children[0] if expr.named_child_count == 1 else None
+            continue
+        parts = selector_parts(expr)
+        expr = parts[0] if parts is not None else None
+    return expr if expr is not None and expr.type == "identifier" else None

@@ -827,3 +827,20 @@ def _context_binding(mention: Node) -> Node | None:
     if text(function.child_by_field_name("field")) not in _CONTEXT_MAKERS:
         return None
     return holder
+
+
+def deferred_release_before(func: Node, name: str, releases: Releases, before: Node) -> bool:
+    """Has ``func`` deferred the release of ``name`` (``defer tx.Rollback()``) before ``before``?"""
+    for mention in mentions(func, name):
+        if mention.start_byte >= before.start_byte:
+            break
+        if _in_defer(mention, func) and classify(mention, releases, func) is Use.RELEASE:
+            owner = mention.parent
+            while owner is not None and owner.type != "defer_statement":
+                owner = owner.parent
+            function = owner.parent if owner is not None else None
+            while function is not None and function.type not in FUNCTION_TYPES:
+                function = function.parent
+            if function == func and owner is not None and not in_loop(owner, func):
+                return True
+    return False

@@ -9,13 +9,17 @@ from tree_sitter import Node
 from golsp_leaks.goanalysis.ownership import Releases, Use
 from golsp_leaks.goanalysis.parse import cursor
 from golsp_leaks.goanalysis.sqlapi import (
+    GORM,
     PGX,
     ROWS_METHODS,
     SQL,
+    TX,
     Acquisition,
     DbFile,
+    chain_head,
     lifetime_context,
     rows_call,
+    selector_parts,
 )
 from golsp_leaks.goanalysis.sqlflow import (
     bind,
@@ -23,6 +27,7 @@ from golsp_leaks.goanalysis.sqlflow import (
     callee_text,
     context_ends_on_return,
     defer_fix,
+    deferred_release_before,
     discarded,
     related,
     track,
@@ -177,6 +182,8 @@ class UnclosedRows(Rule):
             return None  # a guessed receiver whose result is not used like rows
         if context_ends_on_return(bound, lifetime_context(acquisition)):
             return None  # the deferred cancel of its context closes the rows
+        if _transaction_ends_on_return(acquisition, bound.func):
+            return None  # the transaction's deferred end closes its rows
         tracked = track(bound, RELEASES, next_closes=True, borrowing_methods=_BORROWING)
         if tracked is None or not tracked.leaks:
             return None
@@ -207,6 +214,24 @@ class UnclosedRows(Rule):
             fixes=(fix,) if fix is not None else (),
             per_request=per_request,
         )
+
+
+_TX_END = Releases(methods=frozenset({("Commit",), ("Rollback",), ("TX", "Commit"), ("TX", "Rollback")}))
+
+
+def _transaction_ends_on_return(acquisition: Acquisition, func: Node) -> bool:
+    """Rows of a database/sql transaction whose Rollback (or Commit) this function has deferred.
+
+    Ending a transaction closes its rows (not with pgx, where open rows make the
+    rollback fail).
+    """
+    if acquisition.family not in (SQL, GORM) or acquisition.handle.kind != TX:
+        return False
+    parts = selector_parts(acquisition.call)
+    head = chain_head(parts[0]) if parts is not None else None
+    if head is None:
+        return False
+    return deferred_release_before(func, text(head), _TX_END, acquisition.call)
 
 
 def _exec_instead(acquisition: Acquisition) -> list[Fix]:
