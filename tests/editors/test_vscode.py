@@ -23,6 +23,43 @@ CODE_SERVER_VERSION = "4.100.3"
 PLAYWRIGHT_CORE_VERSION = "1.65.1"
 VSCODE_DIR = support.EDITORS / "vscode"
 
+# A second file, fixed by saving it (editor.codeActionsOnSave: source.fixAll.golsp-leaks).
+SECOND_GO = """\
+package main
+
+import (
+\t"context"
+\t"time"
+)
+
+func poll(parent context.Context) error {
+\tctx, cancel := context.WithDeadline(parent, time.Now().Add(time.Minute))
+\tif ctx.Err() != nil {
+\t\treturn ctx.Err()
+\t}
+\tcancel()
+\treturn nil
+}
+"""
+SECOND_FIXED_GO = """\
+package main
+
+import (
+\t"context"
+\t"time"
+)
+
+func poll(parent context.Context) error {
+\tctx, cancel := context.WithDeadline(parent, time.Now().Add(time.Minute))
+\tdefer cancel()
+\tif ctx.Err() != nil {
+\t\treturn ctx.Err()
+\t}
+\tcancel()
+\treturn nil
+}
+"""
+
 
 def _package(out: Path) -> Path:
     with support.timed("package the .vsix"):
@@ -89,6 +126,9 @@ def test_vscode_quick_fix_in_code_server(tmp_path: Path) -> None:
 
     vsix = _package(tmp_path / "golsp-leaks.vsix")
     workspace = support.make_workspace(tmp_path)
+    (workspace / "second.go").write_text(SECOND_GO, encoding="utf-8")
+    second_fixed = tmp_path / "second.fixed.go"
+    second_fixed.write_text(SECOND_FIXED_GO, encoding="utf-8")
     artifacts = support.artifacts_dir("vscode")
     with support.timed("vscode end-to-end run"):
         proc = support.run(
@@ -100,6 +140,8 @@ def test_vscode_quick_fix_in_code_server(tmp_path: Path) -> None:
                 VSIX=str(vsix),
                 WORKSPACE=str(workspace),
                 GO_FILE="main.go",
+                SECOND_FILE="second.go",
+                SECOND_FIXED=str(second_fixed),
                 ARTIFACTS=str(artifacts),
                 E2E_TIMEOUT_MS="180000",
             ),
@@ -118,6 +160,7 @@ def test_vscode_quick_fix_in_code_server(tmp_path: Path) -> None:
     assert support.FIX_TITLE in result["quick_fix_menu"]
     assert any("golsp-leaks:ignore" in title for title in result["quick_fix_menu"])
     assert (workspace / "main.go").read_text(encoding="utf-8") == support.FIXED_GO
+    assert (workspace / "second.go").read_text(encoding="utf-8") == SECOND_FIXED_GO
     assert result["restarted"]
     assert "pip install golsp-leaks" in result["missing_server_notification"]
     assert "Open Settings" in result["missing_server_notification"]

@@ -243,7 +243,10 @@ async function main() {
   });
   // (In the workspace's .vscode/settings.json: VS Code watches the workspace for changes.)
   fs.mkdirSync(path.join(WORKSPACE, '.vscode'), { recursive: true });
-  fs.writeFileSync(path.join(WORKSPACE, '.vscode', 'settings.json'), JSON.stringify({ 'golspLeaks.severity': { 'lost-cancel': 'error' } }, null, 2));
+  fs.writeFileSync(path.join(WORKSPACE, '.vscode', 'settings.json'), JSON.stringify({
+    'golspLeaks.severity': { 'lost-cancel': 'error' },
+    '[go]': { 'editor.codeActionsOnSave': { 'source.fixAll.golsp-leaks': 'explicit' } },
+  }, null, 2));
   await page.waitForSelector('.monaco-editor .squiggly-error', { timeout: 30000 });
   await page.waitForSelector('.markers-panel .codicon-error', { timeout: 30000 });
   step('golspLeaks.severity changed live: now an error');
@@ -384,6 +387,37 @@ async function main() {
   if (!result.init_options_shape || result.server_subkey_leaked) {
     throw new Error('the server did not receive the golspLeaks settings in the expected shape');
   }
+  // Fix all on save: "[go]": {"editor.codeActionsOnSave": {"source.fixAll.golsp-leaks": "explicit"}}
+  // (set in the workspace settings), then open the second Go file and save it.
+  if (env.SECOND_FILE) {
+    const secondFixed = fs.readFileSync(env.SECOND_FIXED, 'utf8');
+    await page.keyboard.press('Control+P');
+    await page.waitForSelector('.quick-input-widget input', { state: 'visible' });
+    await page.keyboard.type(env.SECOND_FILE);
+    await page.waitForSelector(`.quick-input-list .monaco-list-row[aria-label*="${env.SECOND_FILE}"]`);
+    await page.keyboard.press('Enter');
+    await page.waitForSelector(`.tab.active[aria-label*="${env.SECOND_FILE}"]`);
+    await page.keyboard.press('Control+Shift+M');
+    await page.waitForFunction(() => (document.querySelector('.markers-panel')?.innerText || '').includes('lost-cancel'), null, { timeout: 30000 });
+    await page.click('.editor-group-container.active .monaco-editor .view-lines');
+    await page.keyboard.press('Control+S');
+    let second = '';
+    const saveUntil = Date.now() + 20000;
+    while (Date.now() < saveUntil) {
+      second = fs.readFileSync(path.join(WORKSPACE, env.SECOND_FILE), 'utf8');
+      if (second === secondFixed) {
+        break;
+      }
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    result.second_after_save = second;
+    if (second !== secondFixed) {
+      throw new Error(`saving did not apply source.fixAll.golsp-leaks:\n${second}`);
+    }
+    await page.waitForFunction(() => !(document.querySelector('.markers-panel')?.innerText || '').includes('lost-cancel'), null, { timeout: 30000 });
+    step('fix all on save (editor.codeActionsOnSave)');
+  }
+
   // A server that cannot be found: a notification that says how to install it, with a
   // button to the setting.
   fs.writeFileSync(path.join(WORKSPACE, '.vscode', 'settings.json'), JSON.stringify({
