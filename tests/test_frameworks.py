@@ -11,7 +11,7 @@ from tree_sitter import Node
 
 from golsp_leaks.goanalysis.frameworks import RequestScope, function_key
 from golsp_leaks.goanalysis.imports import Imports
-from golsp_leaks.goanalysis.package import clear_cache, package_facts, source_facts
+from golsp_leaks.goanalysis.package import clear_cache, invalidate, package_facts, source_facts
 from golsp_leaks.goanalysis.parse import cursor, parse
 from golsp_leaks.goanalysis.syntax import text
 from golsp_leaks.rules.base import FileContext
@@ -565,6 +565,7 @@ def test_package_facts_reads_siblings(tmp_path: Path) -> None:
     )
     stat = (tmp_path / "main.go").stat()
     os.utime(tmp_path / "main.go", ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000))
+    invalidate(tmp_path / "main.go")  # what the server does when a file is saved
     assert "count" not in package_facts(tmp_path / "count.go").handlers
 
     # A test file sees the test files of its package.

@@ -118,3 +118,120 @@ def _identifiers(node: Node) -> list[Node]:
     from golsp_leaks.goanalysis.syntax import walk
 
     return [n for n in walk(node) if n.type == "identifier"]
+
+
+def insert_statement_before(source: bytes, stmt: Node, code: str) -> Edit | None:
+    """Insert ``code`` as new statement(s) on the lines before ``stmt``, at its indentation.
+
+    Returns None when ``stmt`` does not start its line.  ``code`` may span
+    several lines; they are indented relative to ``stmt``.
+    """
+    line_start = source.rfind(b"\n", 0, stmt.start_byte) + 1
+    indent = line_indent(source, stmt.start_byte)
+    if line_start + len(indent) != stmt.start_byte:
+        return None
+    newline = _line_break(source)
+    pad = indent.decode("utf-8", errors="replace")
+    body = "".join(((pad + line) if line else "") + newline for line in code.split("\n"))
+    return Edit(line_start, line_start, body)
+
+
+def import_edit(source: bytes, root: Node, path: str) -> tuple[str, Edit | None] | None:
+    """The local name under which ``path`` can be used, and the edit that imports it if needed.
+
+    An existing import (not blank, not dot) is reused.  A new one goes into the
+    import group that it sorts best with — the standard library's group for a
+    standard package — at its sorted place, so that the file stays
+    gofmt-clean.  The edit replaces a neighbouring import (or the package
+    clause) rather than inserting at a point, so that two fixes that both add
+    the same import overlap and are never applied together.  Returns None when
+    the name would clash with an identifier of the file or the imports cannot
+    be edited safely.
+    """
+    from golsp_leaks.goanalysis.imports import Imports, default_name
+
+    imports = Imports.from_root(root)
+    existing = sorted(imports.names_for(path))
+    if existing:
+        return existing[0], None
+    if imports.is_dot_imported(path):
+        return None
+    name = default_name(path)
+    if name in imports.by_name or _mentions_name(root, name):
+        return None
+    decls = [c for c in root.named_children if c.type == "import_declaration"]
+    newline = _line_break(source)
+    quoted = f'"{path}"'
+    if not decls:
+        package = next((c for c in root.named_children if c.type == "package_clause"), None)
+        if package is None:
+            return None
+        return name, Edit(package.start_byte, package.end_byte, f"{text(package)}{newline}{newline}import {quoted}")
+    for decl in decls:
+        spec_list = next((c for c in decl.named_children if c.type == "import_spec_list"), None)
+        if spec_list is not None:
+            return name, _insert_into_group(source, spec_list, path, quoted, newline)
+    decl = decls[0]
+    specs = [c for c in decl.named_children if c.type == "import_spec"]
+    if len(specs) != 1 or any(c.type == "comment" for c in decl.named_children):
+        return None
+    spec = specs[0]
+    lines = sorted([(_spec_path(spec), text(spec)), (path, quoted)])
+    body = newline.join(f"\t{line}" for _, line in lines)
+    return name, Edit(decl.start_byte, decl.end_byte, f"import ({newline}{body}{newline})")
+
+
+def _mentions_name(root: Node, name: str) -> bool:
+    from golsp_leaks.goanalysis.parse import cursor
+
+    wanted = name.encode()
+    qc = cursor("[(identifier) (package_identifier) (type_identifier)] @id")
+    return any(n.text == wanted for n in qc.captures(root).get("id", []))
+
+
+def _spec_path(spec: Node) -> str:
+    return text(spec.child_by_field_name("path")).strip('"`')
+
+
+def _is_std(path: str) -> bool:
+    return "." not in path.split("/", 1)[0]
+
+
+def _insert_into_group(source: bytes, spec_list: Node, path: str, quoted: str, newline: str) -> Edit | None:
+    specs = [c for c in spec_list.named_children if c.type == "import_spec"]
+    if not specs:
+        return None
+    groups: list[list[Node]] = [[specs[0]]]
+    for previous, spec in ((specs[i - 1], specs[i]) for i in range(1, len(specs))):
+        between = source[previous.end_byte : spec.start_byte]
+        if between.count(b"\n") > 1 and not between.strip(b" \t\r\n").startswith(b"//"):
+            groups.append([spec])
+        else:
+            groups[-1].append(spec)
+
+    def affinity(group: list[Node]) -> int:
+        paths = [_spec_path(s) for s in group]
+        if _is_std(path):
+            return 1000 if any(_is_std(p) for p in paths) else 0
+        return max(len(_common_prefix(p, path)) for p in paths if not _is_std(p)) if any(
+            not _is_std(p) for p in paths
+        ) else -1
+
+    best = max(groups, key=affinity)
+    indent = line_indent(source, best[0].start_byte).decode("utf-8", errors="replace")
+    if _is_std(path) and affinity(best) == 0:
+        # No standard-library group yet: start one before the first import.
+        first = specs[0]
+        return Edit(first.start_byte, first.end_byte, f"{quoted}{newline}{newline}{indent}{text(first)}")
+    for spec in best:
+        if _spec_path(spec) > path:
+            return Edit(spec.start_byte, spec.end_byte, f"{quoted}{newline}{indent}{text(spec)}")
+    last = best[-1]
+    return Edit(last.start_byte, last.end_byte, f"{text(last)}{newline}{indent}{quoted}")
+
+
+def _common_prefix(a: str, b: str) -> str:
+    i = 0
+    while i < len(a) and i < len(b) and a[i] == b[i]:
+        i += 1
+    return a[:i]

@@ -38,6 +38,7 @@ from dataclasses import dataclass
 from tree_sitter import Node
 
 from golsp_leaks.goanalysis.imports import Imports
+from golsp_leaks.goanalysis.parse import cursor
 from golsp_leaks.goanalysis.syntax import FUNCTION_TYPES, text
 
 HTTP = "net/http"
@@ -137,6 +138,44 @@ def base_type_name(type_node: Node | None) -> str:
     return ""
 
 
+_LOCAL_TYPES = """
+[(parameter_declaration name: (identifier) @name type: (_) @type)
+ (var_spec name: (identifier) @name type: (_) @type)
+ (short_var_declaration left: (expression_list . (identifier) @name .) right: (expression_list . (_) @value .))]
+"""
+
+
+def local_types(decl: Node) -> dict[str, str]:
+    """Names of variables whose type is plain from their declaration: ``s := &Server{}``, ``s *Server``."""
+    found: dict[str, str] = {}
+    clashes: set[str] = set()
+    for _, captures in cursor(_LOCAL_TYPES).matches(decl):
+        name = text(captures["name"][0])
+        type_name = ""
+        if "type" in captures:
+            node = captures["type"][0]
+            if node.type in ("type_identifier", "pointer_type", "generic_type"):
+                type_name = base_type_name(node)
+        else:
+            value = captures["value"][0]
+            if value.type == "unary_expression" and text(value).startswith("&"):
+                value = value.named_children[-1]
+            if value.type == "composite_literal":
+                type_name = base_type_name(value.child_by_field_name("type"))
+            elif value.type == "call_expression" and text(value.child_by_field_name("function")) == "new":
+                args = value.child_by_field_name("arguments")
+                if args is not None and args.named_child_count == 1:
+                    type_name = base_type_name(args.named_children[0])
+        if not type_name:
+            continue
+        if found.get(name, type_name) != type_name:
+            clashes.add(name)
+        found[name] = type_name
+    for name in clashes:
+        found.pop(name, None)
+    return found
+
+
 def function_key(func: Node) -> str | None:
     """How package facts name a declared function: ``"f"``, or ``"T.m"`` for a method of ``T``."""
     if func.type not in ("function_declaration", "method_declaration"):
@@ -196,8 +235,8 @@ class RequestScope:
         self.startup = startup
         self._cache: dict[tuple[int, int], Handler | None] = {}
 
-    def fingerprint(self) -> tuple[tuple[str, ...], tuple[str, ...]]:
-        return tuple(sorted(self.extra_handlers)), tuple(sorted(self.startup))
+    def fingerprint(self) -> tuple[frozenset[str], frozenset[str]]:
+        return self.extra_handlers, self.startup
 
     def _qualified(self, node: Node, paths: tuple[str, ...], name: str, pointer: bool | None) -> bool:
         """Is ``node`` the type ``[*]pkg.name`` for a package imported from one of ``paths``?"""
@@ -344,9 +383,95 @@ class RequestScope:
                 key = function_key(current)
                 if kind == "function_declaration" and key in ("main", "init"):
                     return True
-                return key is not None and key in self.startup and self.handler(current) is None
+                if key is not None and key in self.startup and self.handler(current) is None:
+                    return True
+                return once_guarded(node, current)
             current = current.parent
         return False
+
+
+_BUILTIN_VALUES = frozenset({"nil", "true", "false", "iota"})
+_GUARD_IDENTIFIERS = "(identifier) @id"
+_ASSIGNED = """
+[(assignment_statement left: (expression_list (identifier) @name))
+ (inc_statement (identifier) @name)]
+"""
+_DECLARED = """
+[(parameter_declaration name: (identifier) @name)
+ (variadic_parameter_declaration name: (identifier) @name)
+ (short_var_declaration left: (expression_list (identifier) @name))
+ (var_spec name: (identifier) @name)
+ (const_spec name: (identifier) @name)
+ (range_clause left: (expression_list (identifier) @name))]
+"""
+
+
+def once_guarded(node: Node, func: Node) -> bool:
+    """Is ``node`` behind a run-once guard of a lazily started singleton?
+
+    The guard is an ``if`` that returns early (or encloses ``node``) whose
+    condition tests a ``CompareAndSwap``, or a package-level variable that the
+    function then sets::
+
+        if sigChan != nil {
+            return
+        }
+        sigChan = make(chan os.Signal)
+        go watchSignals()
+    """
+    body = func.child_by_field_name("body")
+    if body is None:
+        return False
+    guards: list[Node] = []
+    current: Node | None = node
+    while current is not None and current != body:
+        parent = current.parent
+        if parent is None:
+            break
+        if parent.type == "if_statement" and parent.child_by_field_name("consequence") == current:
+            guards.append(parent)
+        if parent.type == "statement_list":
+            for sibling in parent.named_children:
+                if sibling.start_byte >= current.start_byte:
+                    break
+                if sibling.type == "if_statement" and _returns_early(sibling):
+                    guards.append(sibling)
+        if parent.type in FUNCTION_TYPES:
+            return False
+        current = parent
+    if not guards:
+        return False
+    declared: set[str] | None = None
+    assigned: set[str] | None = None
+    for guard in guards:
+        condition = guard.child_by_field_name("condition")
+        if condition is None:
+            continue
+        if b"CompareAndSwap" in (condition.text or b""):
+            return True
+        if declared is None or assigned is None:
+            declared = {text(n) for n in cursor(_DECLARED).captures(func).get("name", [])}
+            assigned = {text(n) for n in cursor(_ASSIGNED).captures(body).get("name", [])}
+        for ident in cursor(_GUARD_IDENTIFIERS).captures(condition).get("id", []):
+            name = text(ident)
+            if name in _BUILTIN_VALUES or name in declared or name not in assigned:
+                continue
+            parent = ident.parent
+            if parent is not None and parent.type == "selector_expression" and parent.child_by_field_name("operand") == ident:
+                continue
+            if parent is not None and parent.type == "call_expression" and parent.child_by_field_name("function") == ident:
+                continue
+            return True
+    return False
+
+
+def _returns_early(stmt: Node) -> bool:
+    if stmt.child_by_field_name("alternative") is not None:
+        return False
+    consequence = stmt.child_by_field_name("consequence")
+    stmts = [c for c in (consequence.named_children if consequence is not None else []) if c.type == "statement_list"]
+    last = stmts[0].named_children[-1] if stmts and stmts[0].named_child_count else None
+    return last is not None and last.type == "return_statement"
 
 
 def _runs_in_place(literal: Node) -> bool:

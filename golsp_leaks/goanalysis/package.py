@@ -25,21 +25,26 @@ unsaved text) and ``own_tree`` when given, so that nothing is parsed twice.
 
 from __future__ import annotations
 
+import os
 import re
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 from tree_sitter import Node, Tree
 
+from golsp_leaks.goanalysis.concurrency import endless_loops
 from golsp_leaks.goanalysis.frameworks import (
     WEB_IMPORT_MARKERS,
     RequestScope,
     base_type_name,
     function_key,
     is_once_call,
+    local_types,
+    once_guarded,
     receiver,
 )
 from golsp_leaks.goanalysis.imports import Imports
@@ -47,7 +52,7 @@ from golsp_leaks.goanalysis.parse import cursor, parse
 from golsp_leaks.goanalysis.syntax import text
 from golsp_leaks.rules.base import PackageFacts
 
-__all__ = ["FileSummary", "clear_cache", "combine", "package_facts", "source_facts", "summarize"]
+__all__ = ["FileSummary", "clear_cache", "combine", "invalidate", "package_facts", "source_facts", "summarize"]
 
 #: Files without a web import are only read when one of these matches.
 _WORKER_MARKERS = re.compile(rb"^[ \t]*go[ \t]|^func (?:main|init)\(|[Oo]nce", re.MULTILINE)
@@ -129,12 +134,13 @@ class FileSummary:
     waits: dict[str, set[str]] = field(default_factory=dict)
     #: method key -> names of receiver methods it runs with ``go``
     go_methods: dict[str, set[str]] = field(default_factory=dict)
-    #: method key -> cancel-function fields it sets from context.With... and starts a goroutine
-    cancel_starts: dict[str, set[str]] = field(default_factory=dict)
     #: method key -> fields it closes or sends on
     closes: dict[str, set[str]] = field(default_factory=dict)
-    #: method key -> receiver fields it calls (``w.cancel()``)
-    field_calls: dict[str, set[str]] = field(default_factory=dict)
+    #: functions with a loop that never ends
+    endless: set[str] = field(default_factory=set)
+    #: A file's summary keeps those of its declarations here, merged only when the
+    #: package's facts must be computed again (see :func:`_materialize`).
+    parts: tuple[_Part, ...] = ()
 
 
 # --------------------------------------------------------------------------- one file
@@ -151,17 +157,122 @@ def summarize(source: bytes, tree: Tree | None = None) -> FileSummary:
     match = _PACKAGE_CLAUSE.search(source)
     summary.package = match.group(1).decode() if match else ""
     summary.web = any(marker in source for marker in WEB_IMPORT_MARKERS)
-    if _FIBER_IMMUTABLE.search(source):
+    if b"Immutable" in source and _FIBER_IMMUTABLE.search(source):
         summary.flags.add("fiber-immutable")
     import_names = set(imports.by_name)
+    fingerprint = _interned(imports.fingerprint())
+    parts: list[_Part] = []
     for decl in root.named_children:
-        if decl.type in ("function_declaration", "method_declaration"):
-            _summarize_function(decl, scope, import_names, summary)
-        elif decl.type == "var_declaration":
-            _summarize_vars(decl, imports, summary)
-            _collect_refs(decl, "", None, scope, import_names, summary)
-    _collect_shrinks(root, summary)
+        if decl.type not in ("function_declaration", "method_declaration", "var_declaration"):
+            continue
+        key = (source[decl.start_byte : decl.end_byte], fingerprint)
+        part = _decl_cache.get(key)
+        if part is None:
+            partial = FileSummary()
+            if decl.type == "var_declaration":
+                _summarize_vars(decl, imports, partial)
+                _collect_refs(decl, "", None, scope, import_names, partial)
+            else:
+                _summarize_function(decl, scope, import_names, partial)
+            _collect_shrinks(decl, partial)
+            part = _Part(partial)
+            with _decl_lock:
+                _decl_cache[key] = part
+                if len(_decl_cache) > _DECL_CACHE_SIZE:
+                    del _decl_cache[next(iter(_decl_cache))]
+        parts.append(part)
+    summary.parts = tuple(parts)
     return summary
+
+
+_imports_ids: dict[object, int] = {}
+
+
+def _interned(fingerprint: object) -> int:
+    """A small number per distinct import set, so that cache keys compare cheaply."""
+    with _decl_lock:
+        found = _imports_ids.get(fingerprint)
+        if found is None:
+            found = _imports_ids[fingerprint] = len(_imports_ids)
+        return found
+
+
+class _Part:
+    """The summary of one declaration, with a hash of its content.
+
+    Two parts are equal when they contribute the same facts, whatever their text:
+    typing inside a function body usually leaves its part, and so the package's
+    facts, unchanged.
+    """
+
+    __slots__ = ("_canon", "_hash", "summary")
+
+    def __init__(self, summary: FileSummary) -> None:
+        self.summary = summary
+        canon: list[object] = []
+        for name in _MERGED_FIELDS:
+            value = getattr(summary, name)
+            if isinstance(value, list):
+                canon.append(tuple(value))
+            elif isinstance(value, set):
+                canon.append(frozenset(value))
+            elif isinstance(value, dict):
+                canon.append(
+                    frozenset((k, frozenset(v) if isinstance(v, set) else v) for k, v in value.items())
+                )
+        self._canon = tuple(canon)
+        self._hash = hash(self._canon)
+
+    def __hash__(self) -> int:
+        return self._hash
+
+    def __eq__(self, other: object) -> bool:
+        return self is other or (
+            isinstance(other, _Part) and self._hash == other._hash and self._canon == other._canon
+        )
+
+
+def _materialize(summary: FileSummary) -> FileSummary:
+    """A file's summary with the contributions of its declarations merged in."""
+    if not summary.parts:
+        return summary
+    merged = FileSummary(package=summary.package, web=summary.web, flags=set(summary.flags))
+    for part in summary.parts:
+        _add(merged, part.summary)
+    return merged
+
+
+def summary_key(summary: FileSummary) -> tuple[object, ...]:
+    """What a file's summary contributes, as a hashable value (cheap: parts hash once)."""
+    return (summary.package, summary.web, frozenset(summary.flags), summary.parts)
+
+
+#: Summaries of single declarations, by their text and the file's imports: an edit in one
+#: function of a large file summarises that function again and reuses the rest.
+_decl_cache: dict[tuple[bytes, int], _Part] = {}
+_decl_lock = threading.Lock()
+_DECL_CACHE_SIZE = 50_000
+
+
+def _add(summary: FileSummary, part: FileSummary) -> None:
+    """Fold the summary of one declaration into the file's (parts are never modified)."""
+    for name in _MERGED_FIELDS:
+        mine = getattr(summary, name)
+        theirs = getattr(part, name)
+        if isinstance(mine, list):
+            mine.extend(theirs)
+        elif isinstance(mine, set):
+            mine |= theirs
+        elif isinstance(mine, dict):
+            for key, value in theirs.items():
+                if isinstance(value, set):
+                    mine.setdefault(key, set()).update(value)
+                else:
+                    mine[key] = value
+
+
+#: The fields of a summary that its declarations contribute to (the rest are per file).
+_MERGED_FIELDS = tuple(f.name for f in fields(FileSummary) if f.name not in ("package", "web", "parts"))
 
 
 def _summarize_function(decl: Node, scope: RequestScope, import_names: set[str], summary: FileSummary) -> None:
@@ -190,6 +301,9 @@ def _summarize_function(decl: Node, scope: RequestScope, import_names: set[str],
         result_type=base_type_name(result),
     )
     _collect_refs(decl, key, recv, scope, import_names, summary)
+    body = decl.child_by_field_name("body")
+    if body is not None and b"for" in (body.text or b"") and endless_loops(body, decl):
+        summary.endless.add(key)
     if recv is not None and recv[0] not in ("", "_"):
         _collect_lifecycle(decl, key, recv[0], summary)
 
@@ -235,8 +349,12 @@ def _is_collection_value(value: Node, imports: Imports) -> bool:
     return False
 
 
-def _once_state(node: Node, scope: RequestScope) -> tuple[bool, str]:
-    """(in handler code, once-state) of a node, walking up to its declaration."""
+def _once_state(node: Node, scope: RequestScope, go: bool = False) -> tuple[bool, str]:
+    """(in handler code, once-state) of a node, walking up to its declaration.
+
+    For a ``go`` statement (``go``), a run-once guard in front of it (see
+    :func:`~golsp_leaks.goanalysis.frameworks.once_guarded`) makes it run once.
+    """
     handler = False
     state = ""
     current = node.parent
@@ -266,6 +384,8 @@ def _once_state(node: Node, scope: RequestScope) -> tuple[bool, str]:
             if scope.handler(current) is not None:
                 handler = True
                 state = "never"
+            elif not state and go and once_guarded(node, current):
+                state = "once"
             break
         current = current.parent
     return handler, state or "site"
@@ -303,22 +423,25 @@ def _collect_refs(
     import_names: set[str],
     summary: FileSummary,
 ) -> None:
-    recv_name = recv[0] if recv else ""
-    recv_type = recv[1] if recv else ""
+    typed = local_types(decl)
+    if recv is not None and recv[0] not in ("", "_"):
+        typed[recv[0]] = recv[1]
 
     def add(node: Node, name: str, operand: Node | None, go: bool) -> None:
+        operand_type = ""
         if operand is None:
             if name in _BUILTINS:
                 return
             kind = "func"
         elif operand.type == "identifier" and text(operand) in import_names:
             return
-        elif operand.type == "identifier" and recv_name and text(operand) == recv_name:
+        elif operand.type == "identifier" and typed.get(text(operand)):
             kind = "recv"
+            operand_type = typed[text(operand)]
         else:
             kind = "method"
-        handler, once = _once_state(node, scope)
-        summary.refs.append(_Ref(site, kind, name, recv_type if kind == "recv" else "", handler, once, go))
+        handler, once = _once_state(node, scope, go)
+        summary.refs.append(_Ref(site, kind, name, operand_type, handler, once, go))
 
     qc = cursor(_CALLS)
     for _, captures in qc.matches(decl):
@@ -341,9 +464,7 @@ def _collect_lifecycle(decl: Node, key: str, recv: str, summary: FileSummary) ->
     body = decl.child_by_field_name("body")
     if body is None:
         return
-    has_go = False
     for _, captures in cursor(_GO).matches(body):
-        has_go = True
         go = captures["go"][0]
         call = go.named_children[0] if go.named_child_count else None
         function = call.child_by_field_name("function") if call is not None else None
@@ -352,11 +473,12 @@ def _collect_lifecycle(decl: Node, key: str, recv: str, summary: FileSummary) ->
             if operand is not None and text(operand) == recv:
                 summary.go_methods.setdefault(key, set()).add(text(function.child_by_field_name("field")))
     for _, captures in cursor(_RECEIVES).matches(body):
-        if text(captures["recv"][0]) != recv:
+        wait = captures["wait"][0]
+        if text(captures["recv"][0]) != recv or not _leads_out(wait):
             continue
         name = text(captures["field"][0])
         summary.waits.setdefault(key, set()).add(name)
-        if _inside_go_literal(captures["wait"][0], decl):
+        if _inside_go_literal(wait, decl):
             summary.go_waits.setdefault(key, set()).add(name)
     for _, captures in cursor(_SENDS).matches(body):
         if text(captures["recv"][0]) == recv:
@@ -367,16 +489,30 @@ def _collect_lifecycle(decl: Node, key: str, recv: str, summary: FileSummary) ->
             arg = args.named_children[0]
             if arg.type == "selector_expression" and text(arg.child_by_field_name("operand")) == recv:
                 summary.closes.setdefault(key, set()).add(text(arg.child_by_field_name("field")))
-        elif "method" in captures and text(captures["operand"][0]) == recv:
-            summary.field_calls.setdefault(key, set()).add(text(captures["method"][0]))
-    if has_go:
-        for _, captures in cursor(_ASSIGNMENTS).matches(body):
-            right = captures["right"][0]
-            if not any(text(n).startswith("context.With") for n in right.named_children):
-                continue
-            for target in captures["left"][0].named_children:
-                if target.type == "selector_expression" and text(target.child_by_field_name("operand")) == recv:
-                    summary.cancel_starts.setdefault(key, set()).add(text(target.child_by_field_name("field")))
+
+
+def _leads_out(wait: Node) -> bool:
+    """A receive after which the goroutine ends: ``for range w.F``, a select case that
+    returns, or a plain ``<-w.F`` statement outside any loop."""
+    if wait.type == "range_clause":
+        return True
+    node = wait
+    while node.parent is not None and node.parent.type in ("receive_statement", "expression_statement",
+                                                           "parenthesized_expression"):
+        node = node.parent
+    parent = node.parent
+    if parent is not None and parent.type == "communication_case":
+        returns = cursor("(return_statement) @r").captures(parent).get("r", [])
+        return bool(returns)
+    if parent is not None and parent.type == "statement_list":
+        current: Node | None = parent
+        while current is not None and current.type not in ("func_literal", "function_declaration",
+                                                              "method_declaration"):
+            if current.type == "for_statement":
+                return False
+            current = current.parent
+        return True
+    return False
 
 
 def _inside_go_literal(node: Node, decl: Node) -> bool:
@@ -457,7 +593,7 @@ def _is_growth(value: Node, name: str) -> bool:
 
 def combine(summaries: Iterable[FileSummary]) -> PackageFacts:
     """The facts of a package made of these files."""
-    files = list(summaries)
+    files = [_materialize(s) for s in summaries]
     funcs: dict[str, _Func] = {}
     refs: list[_Ref] = []
     merged = FileSummary()
@@ -468,13 +604,12 @@ def combine(summaries: Iterable[FileSummary]) -> PackageFacts:
         merged.collections |= s.collections
         merged.shrunk |= s.shrunk
         merged.flags |= s.flags
+        merged.endless |= s.endless
         for mine, theirs in (
             (merged.go_waits, s.go_waits),
             (merged.waits, s.waits),
             (merged.go_methods, s.go_methods),
-            (merged.cancel_starts, s.cancel_starts),
             (merged.closes, s.closes),
-            (merged.field_calls, s.field_calls),
         ):
             for k, v in theirs.items():
                 mine.setdefault(k, set()).update(v)
@@ -559,15 +694,12 @@ def combine(summaries: Iterable[FileSummary]) -> PackageFacts:
         waited = set(merged.go_waits.get(key, ()))
         for method in merged.go_methods.get(key, ()):
             waited |= merged.waits.get(f"{f.receiver_type}.{method}", set())
-        cancels = merged.cancel_starts.get(key, set())
-        if not waited and not cancels:
+        if not waited:
             continue
         for other_key, other in funcs.items():
             if other.receiver_type != f.receiver_type or other_key == key:
                 continue
-            closes = merged.closes.get(other_key, set())
-            calls = merged.field_calls.get(other_key, set())
-            if waited & closes or cancels & calls:
+            if waited & merged.closes.get(other_key, set()):
                 lifecycles.add((f.receiver_type, f.name, other.name))
     lifecycle_types = {t for t, _, _ in lifecycles}
     constructors = {
@@ -585,12 +717,26 @@ def combine(summaries: Iterable[FileSummary]) -> PackageFacts:
         lifecycles=frozenset(lifecycles),
         constructors=frozenset(constructors),
         flags=frozenset(merged.flags),
+        endless=frozenset(merged.endless),
     )
 
 
 def source_facts(source: bytes, tree: Tree | None = None) -> PackageFacts:
     """The facts of a package made of this one file."""
-    return combine([summarize(source, tree)])
+    summary = summarize(source, tree)
+    key = summary_key(summary)
+    with _lock:
+        facts = _source_cache.get(key)
+    if facts is None:
+        facts = combine([summary])
+        with _lock:
+            _source_cache[key] = facts
+            if len(_source_cache) > _PACKAGE_CACHE_SIZE:
+                del _source_cache[next(iter(_source_cache))]
+    return facts
+
+
+_source_cache: dict[tuple[object, ...], PackageFacts] = {}
 
 
 # --------------------------------------------------------------------------- reading the directory
@@ -620,45 +766,78 @@ def clear_cache() -> None:
         _file_cache.clear()
         _own_cache.clear()
         _package_cache.clear()
+        _source_cache.clear()
+        _scans.clear()
+    with _decl_lock:
+        _decl_cache.clear()
 
 
-def _siblings(path: Path, include_tests: bool) -> Iterator[_Sibling]:
+#: How long a directory's listing (and the files' modification times) is trusted.
+_SCAN_TTL = 1.0
+_scans: dict[Path, tuple[float, list[_Sibling]]] = {}
+
+
+def _scan(directory: Path) -> list[_Sibling]:
+    """The ``.go`` files of a directory, with their markers (cached for :data:`_SCAN_TTL` seconds)."""
+    now = time.monotonic()
+    cached_scan = _scans.get(directory)
+    if cached_scan is not None and now - cached_scan[0] < _SCAN_TTL:
+        return cached_scan[1]
+    found: list[_Sibling] = []
     try:
-        entries = sorted(path.parent.iterdir())
+        entries = sorted(os.scandir(directory), key=lambda e: e.name)
     except OSError:
-        return
+        entries = []
     for entry in entries:
         name = entry.name
-        if entry == path or not name.endswith(".go") or name.startswith((".", "_")):
-            continue
-        if name.endswith("_test.go") and not include_tests:
+        if not name.endswith(".go") or name.startswith((".", "_")):
             continue
         try:
             stat = entry.stat()
         except OSError:
             continue
+        path = directory / name
         stamp = (stat.st_mtime_ns, stat.st_size)
-        cached = _file_cache.get(entry)
+        cached = _file_cache.get(path)
         if cached is not None and cached[0].stamp == stamp:
-            if cached[0].package:
-                yield cached[0]
+            found.append(cached[0])
             continue
         try:
-            data = entry.read_bytes()
+            data = path.read_bytes()
         except OSError:
             continue
         match = _PACKAGE_CLAUSE.search(data)
         ignored = _IGNORED_BUILD.search(data[:4096]) is not None
         sibling = _Sibling(
-            entry,
+            path,
             stamp,
             match.group(1).decode() if match and not ignored else "",
             any(m in data for m in WEB_IMPORT_MARKERS),
             _WORKER_MARKERS.search(data) is not None,
         )
-        _file_cache[entry] = (sibling, None)
-        if sibling.package:
-            yield sibling
+        _file_cache[path] = (sibling, None)
+        found.append(sibling)
+    _scans[directory] = (now, found)
+    return found
+
+
+def invalidate(path: str | Path) -> None:
+    """Forget what is known of a file or directory (call it when the editor saves or deletes a file)."""
+    target = Path(path)
+    with _lock:
+        _scans.pop(target, None)
+        _scans.pop(target.parent, None)
+        _file_cache.pop(target, None)
+
+
+def _siblings(path: Path, include_tests: bool) -> Iterator[_Sibling]:
+    for sibling in _scan(path.parent):
+        name = sibling.path.name
+        if name == path.name or not sibling.package:
+            continue
+        if name.endswith("_test.go") and not include_tests:
+            continue
+        yield sibling
 
 
 def _sibling_summary(sibling: _Sibling) -> FileSummary | None:
@@ -703,23 +882,31 @@ def package_facts(path: str | Path, own_source: bytes | None = None, own_tree: T
         except OSError:
             own_source = b""
         own_tree = None
+    match = _PACKAGE_CLAUSE.search(own_source)
+    own_package = match.group(1).decode() if match else ""
+    own_web = any(marker in own_source for marker in WEB_IMPORT_MARKERS)
     with _lock:
-        own = _own_summary(own_source, own_tree)
         siblings = [
-            s for s in _siblings(path, include_tests=path.name.endswith("_test.go")) if s.package == own.package
+            s for s in _siblings(path, include_tests=path.name.endswith("_test.go")) if s.package == own_package
         ]
-        web = own.web or any(s.web for s in siblings)
+        web = own_web or any(s.web for s in siblings)
         chosen = [s for s in siblings if web or s.worker]
-        key = (path.parent, tuple((s.path.name, s.stamp) for s in chosen), own_source)
-        facts = _package_cache.get(key)
-        if facts is not None:
-            _package_cache.move_to_end(key)
-            return facts
-        summaries = [own]
+        # Without web code only the files that start workers count, this one included:
+        # then every file of the package shares one set of summaries, and one computation.
+        summaries = []
+        if web or _WORKER_MARKERS.search(own_source):
+            summaries.append(_own_summary(own_source, own_tree))
         for s in chosen:
             summary = _sibling_summary(s)
             if summary is not None:
                 summaries.append(summary)
+        # Keyed by what the files contain, not by which of them is being analysed: every
+        # file of an unchanged package finds the facts its siblings computed.
+        key = (path.parent, frozenset(summary_key(summary) for summary in summaries))
+        facts = _package_cache.get(key)
+        if facts is not None:
+            _package_cache.move_to_end(key)
+            return facts
         facts = combine(summaries)
         _package_cache[key] = facts
         if len(_package_cache) > _PACKAGE_CACHE_SIZE:

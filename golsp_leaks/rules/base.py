@@ -37,10 +37,13 @@ class PackageFacts:
     ``goroutines``
         functions run as a goroutine (``go f()``, ``go x.m()``) by code that is
         not startup code.
+    ``endless``
+        functions whose body runs a loop that can never end (no return, no
+        break, no exit on a done channel).
     ``lifecycles``
         ``(type, start, stop)``: method ``start`` of ``type`` starts a goroutine
-        that runs until method ``stop`` closes (or sends on, or cancels) the
-        field it waits on.  ``constructors`` are ``(function, type)`` pairs of
+        that runs until method ``stop`` closes (or sends on) the field it waits
+        on.  ``constructors`` are ``(function, type)`` pairs of
         functions that return a ``type`` or ``*type``.
     ``flags``
         package-wide switches, e.g. ``"fiber-immutable"`` when some file
@@ -56,6 +59,7 @@ class PackageFacts:
     lifecycles: frozenset[tuple[str, str, str]] = frozenset()
     constructors: frozenset[tuple[str, str]] = frozenset()
     flags: frozenset[str] = frozenset()
+    endless: frozenset[str] = frozenset()
 
     def fingerprint(self) -> Hashable:
         return (
@@ -68,6 +72,7 @@ class PackageFacts:
             self.lifecycles,
             self.constructors,
             self.flags,
+            self.endless,
         )
 
 

@@ -1,0 +1,445 @@
+"""goroutine-no-exit: a goroutine loops for ever, and nothing can make it stop."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+
+from tree_sitter import Node
+
+from golsp_leaks.fixes.build import (
+    import_edit,
+    insert_statement_after,
+    insert_statement_before,
+    unique_name,
+)
+from golsp_leaks.goanalysis.concurrency import (
+    enclosing_loop,
+    endless_loops,
+    go_literals,
+    has_results,
+    inside_nested_function,
+    top_statements,
+)
+from golsp_leaks.goanalysis.frameworks import Handler, local_types, receiver
+from golsp_leaks.goanalysis.names import mentions
+from golsp_leaks.goanalysis.ownership import Releases, Use, classify
+from golsp_leaks.goanalysis.parse import cursor
+from golsp_leaks.goanalysis.syntax import enclosing_function, line_indent, text
+from golsp_leaks.model import Edit, Finding, Fix, Related, Severity
+from golsp_leaks.rules.base import FileContext, Rule
+
+#: Substrings of a declaration that can hold a finding: a ``go`` statement (as gofmt
+#: indents it) or a call of a worker's ``Start`` method.
+TRIGGERS = (b"\tgo ", b".Start(")
+
+_CHANNEL_OPS = "[(send_statement) (select_statement) (unary_expression operator: \"<-\") (range_clause)] @op"
+_GO_CALLS = "(go_statement (call_expression function: [(identifier) (selector_expression)] @function)) @go"
+_METHOD_CALL_STATEMENTS = """
+(expression_statement
+  (call_expression function: (selector_expression operand: (identifier) @var field: (field_identifier) @method)) @call)
+@stmt
+"""
+
+
+class GoroutineNoExit(Rule):
+    """
+    ## What it does
+    Reports a goroutine that runs an unconditional `for { ... }` loop with no
+    way out: no `return`, no `break` that leaves the loop, no receive from
+    `ctx.Done()` or a stop channel that leads to one of those.  It looks at
+    goroutines started with `go func() { ... }()`, at functions of the package
+    that are started with `go f()` / `go s.loop()`, and at workers whose
+    `Start` method starts a goroutine that only its `Stop` method ends, when a
+    function calls `w.Start()` on a local worker and returns without `w.Stop()`.
+
+    Goroutines started once — from `main`, `init`, a `sync.Once`, or a function
+    only ever called from those — are background workers that live as long as
+    the program, and are not reported.  Started from a request handler or a
+    middleware, the goroutine is reported one severity higher: every request
+    leaves one more behind.
+
+    ## Why is this bad?
+    A goroutine that never returns keeps its stack and everything it references
+    (a `*sql.DB`, a buffer, the request's values) for the life of the process,
+    and keeps doing its work — polling, logging — for a client that is long
+    gone.  Started per request, the number of goroutines grows with traffic
+    until the process runs out of memory.
+
+    ## Example
+    ```go
+    func events(w http.ResponseWriter, r *http.Request) {
+        go func() {
+            for {
+                poll()
+                time.Sleep(10 * time.Second)
+            }
+        }()
+        stream(w, r)
+    }
+    ```
+
+    ## Use instead
+    ```go
+    func events(w http.ResponseWriter, r *http.Request) {
+        ctx, cancel := context.WithCancel(r.Context())
+        defer cancel()
+        go func() {
+            for {
+                poll()
+                select {
+                case <-ctx.Done():
+                    return
+                case <-time.After(10 * time.Second):
+                }
+            }
+        }()
+        stream(w, r)
+    }
+    ```
+
+    ## Fix safety
+    Offered for a goroutine literal started directly in a handler that has a
+    request context (`r.Context()`, `c.UserContext()` in Fiber v2 — never its
+    `c.Context()`, which is fasthttp's and is not cancelled —,
+    `c.Request().Context()`, `c.Request.Context()`, the Buffalo context).  It
+    derives `ctx, cancel := context.WithCancel(<request context>)` with
+    `defer cancel()` before the `go` statement, so that the goroutine stops when
+    the handler returns, and leaves the loop on `<-ctx.Done()`: a
+    `time.Sleep(d)` in the loop becomes a `select` on `ctx.Done()` and
+    `time.After(d)`, a `select` in the loop gets a `case <-ctx.Done(): return`,
+    and a loop with no channel operation checks `ctx.Done()` at the top of each
+    pass.  A loop that blocks elsewhere (a bare receive or send) gets no fix:
+    the check would never be reached.  For a worker whose `Stop` is never
+    called, the fix inserts `defer w.Stop()` after `w.Start()`.
+    """
+
+    id = "goroutine-no-exit"
+    summary = "a goroutine loops for ever with no way to stop it"
+    default_severity = Severity.WARNING
+    fixable = True
+    triggers = TRIGGERS
+
+    def check(self, decl: Node, ctx: FileContext) -> Iterable[Finding]:
+        if decl.type not in ("function_declaration", "method_declaration"):
+            return
+        yield from self._goroutine_literals(decl, ctx)
+        yield from self._goroutine_functions(decl, ctx)
+        if ctx.package.lifecycles:
+            yield from self._unstopped_workers(decl, ctx)
+
+    # --- go func() { for { ... } }() ------------------------------------------
+
+    def _goroutine_literals(self, decl: Node, ctx: FileContext) -> Iterator[Finding]:
+        for go_stmt, literal in go_literals(decl):
+            body = literal.child_by_field_name("body")
+            if body is None:
+                continue
+            loops = endless_loops(body, literal)
+            if not loops or ctx.scope.runs_once(go_stmt):
+                continue
+            handler = ctx.scope.enclosing_handler(go_stmt)
+            per_request = handler is not None
+            params = literal.child_by_field_name("parameters")
+            end = params.end_byte if params is not None else literal.start_byte + 4
+            owner = enclosing_function(go_stmt)
+            owner_name = _describe(owner)
+            if per_request:
+                message = (
+                    "this goroutine loops for ever and nothing stops it: every request leaves one more "
+                    "running after the response is sent"
+                )
+            else:
+                message = (
+                    f"this goroutine loops for ever and nothing stops it: it outlives {owner_name}, "
+                    "and every call starts another"
+                )
+            related = tuple(
+                Related(loop.start_byte, loop.start_byte + 3, "this loop has no return, no break and no exit on a done channel")
+                for loop in loops
+            )
+            fixes = _context_fix(ctx, go_stmt, literal, loops, handler) if handler is not None else []
+            yield Finding(
+                rule=self.id,
+                start=go_stmt.start_byte,
+                end=end,
+                message=message,
+                related=related,
+                fixes=tuple(fixes),
+                per_request=per_request,
+            )
+
+    # --- go s.loop(), where loop never ends ------------------------------------------
+
+    def _goroutine_functions(self, decl: Node, ctx: FileContext) -> Iterator[Finding]:
+        endless = ctx.package.endless
+        if not endless:
+            return
+        qc = cursor(_GO_CALLS)
+        typed: dict[str, str] | None = None
+        for _, captures in qc.matches(decl):
+            go_stmt = captures["go"][0]
+            function = captures["function"][0]
+            if function.type == "identifier":
+                key = text(function)
+            elif function.type == "selector_expression":
+                operand = function.child_by_field_name("operand")
+                if operand is None or operand.type != "identifier":
+                    continue
+                if typed is None:
+                    typed = local_types(decl)
+                    recv = receiver(decl)
+                    if recv is not None and recv[0] not in ("", "_"):
+                        typed[recv[0]] = recv[1]
+                type_name = typed.get(text(operand))
+                if not type_name:
+                    continue
+                key = f"{type_name}.{text(function.child_by_field_name('field'))}"
+            else:
+                continue
+            if key not in endless or ctx.scope.runs_once(go_stmt):
+                continue
+            per_request = ctx.scope.is_per_request(go_stmt)
+            owner = _describe(enclosing_function(go_stmt))
+            where = "every request leaves one more running" if per_request else f"it outlives {owner}"
+            yield Finding(
+                rule=self.id,
+                start=go_stmt.start_byte,
+                end=function.end_byte,
+                message=(
+                    f"{text(function)} runs a loop that never ends (no return, no break, no exit on a done "
+                    f"channel), and nothing can stop this goroutine: {where}"
+                ),
+                per_request=per_request,
+            )
+
+    # --- w.Start() without w.Stop() -------------------------------------------------
+
+    def _unstopped_workers(self, decl: Node, ctx: FileContext) -> Iterator[Finding]:
+        facts = ctx.package
+        starts: dict[str, dict[str, list[str]]] = {}
+        for type_name, start, stop in sorted(facts.lifecycles):
+            starts.setdefault(start, {}).setdefault(type_name, []).append(stop)
+        qc = cursor(_METHOD_CALL_STATEMENTS)
+        for _, captures in qc.matches(decl):
+            method = text(captures["method"][0])
+            if method not in starts:
+                continue
+            var = captures["var"][0]
+            stmt = captures["stmt"][0]
+            func = enclosing_function(stmt)
+            if func is None or ctx.scope.runs_once(stmt):
+                continue
+            local_type = _local_type(func, text(var), stmt, facts.constructors)
+            if local_type is None or local_type not in starts[method]:
+                continue
+            stops = starts[method][local_type]
+            if not _owned_and_never_stopped(func, text(var), stops, stmt):
+                continue
+            stop = stops[0]
+            fixes: list[Fix] = []
+            loop = enclosing_loop(stmt, func)
+            if loop is None:
+                insert = insert_statement_after(ctx.source, stmt, f"defer {text(var)}.{stop}()")
+                if insert is not None:
+                    fixes.append(Fix(f"Insert `defer {text(var)}.{stop}()` after the call", (insert,), preferred=True))
+            call = captures["call"][0]
+            yield Finding(
+                rule=self.id,
+                start=call.start_byte,
+                end=call.end_byte,
+                message=(
+                    f"{text(var)}.{method}() starts a goroutine that runs until {text(var)}.{stop}() is called, "
+                    f"and {_describe(func)} never calls it: the goroutine outlives the call"
+                ),
+                fixes=tuple(fixes),
+                per_request=ctx.scope.is_per_request(stmt),
+            )
+
+
+def _describe(func: Node | None) -> str:
+    if func is None:
+        return "the function"
+    if func.type == "func_literal":
+        return "the function literal"
+    return text(func.child_by_field_name("name")) or "the function"
+
+
+def _local_type(func: Node, name: str, before: Node, constructors: frozenset[tuple[str, str]]) -> str | None:
+    """The type of a local ``name`` from its declaration: ``T{}``, ``&T{}``, ``new(T)``, ``newT()``, ``var v T``."""
+    qc = cursor(
+        """
+        [(short_var_declaration left: (expression_list . (identifier) @name) right: (expression_list . (_) @value))
+         (var_spec name: (identifier) @name type: (_)? @type value: (expression_list . (_) @value)?)]
+        """
+    )
+    found: str | None = None
+    for _, captures in qc.matches(func):
+        node = captures["name"][0]
+        if text(node) != name or node.start_byte > before.start_byte or inside_nested_function(node, func):
+            continue
+        found = None
+        value = captures.get("value", [None])[0]
+        type_node = captures.get("type", [None])[0]
+        if type_node is not None:
+            found = _type_name(type_node)
+        elif value is not None:
+            found = _value_type(value, constructors)
+    return found
+
+
+def _type_name(node: Node) -> str | None:
+    if node.type == "pointer_type" and node.named_child_count:
+        node = node.named_children[0]
+    return text(node) if node.type == "type_identifier" else None
+
+
+def _value_type(value: Node, constructors: frozenset[tuple[str, str]]) -> str | None:
+    if value.type == "unary_expression" and value.named_child_count:
+        value = value.named_children[-1]
+    if value.type == "composite_literal":
+        type_node = value.child_by_field_name("type")
+        return _type_name(type_node) if type_node is not None else None
+    if value.type == "call_expression":
+        function = value.child_by_field_name("function")
+        args = value.child_by_field_name("arguments")
+        if function is None:
+            return None
+        if text(function) == "new" and args is not None and args.named_child_count == 1:
+            return _type_name(args.named_children[0])
+        if function.type == "identifier":
+            return next((t for f, t in constructors if f == text(function)), None)
+    return None
+
+
+def _owned_and_never_stopped(func: Node, name: str, stops: list[str], start_stmt: Node) -> bool:
+    """The worker stays in this function (never returned, stored, passed or captured) and is never stopped."""
+    releases = Releases(methods=frozenset((stop,) for stop in stops))
+    for mention in mentions(func, name):
+        if _declares(mention) or inside_nested_function(start_stmt, func):
+            continue
+        if classify(mention, releases, func) is not Use.BORROW:
+            return False  # stopped, or handed to someone who may stop it
+    return True
+
+
+def _declares(ident: Node) -> bool:
+    parent = ident.parent
+    if parent is None:
+        return False
+    if parent.type == "var_spec":
+        return ident in parent.children_by_field_name("name")
+    holder = parent.parent
+    return (
+        parent.type == "expression_list"
+        and holder is not None
+        and holder.type == "short_var_declaration"
+        and holder.child_by_field_name("left") == parent
+    )
+
+
+# --- the fix -------------------------------------------------------------------
+
+
+def _nl(source: bytes) -> str:
+    return "\r\n" if b"\r\n" in source[:4096] else "\n"
+
+
+def _context_fix(ctx: FileContext, go_stmt: Node, literal: Node, loops: list[Node], handler: Handler) -> list[Fix]:
+    func = handler.func
+    if not handler.request_context or enclosing_function(go_stmt) != func:
+        return []
+    if enclosing_loop(go_stmt, func) is not None or has_results(literal):
+        return []
+    if go_stmt.parent is None or go_stmt.parent.type != "statement_list":
+        return []
+    imported = import_edit(ctx.source, ctx.root, "context")
+    if imported is None:
+        return []
+    context_pkg, import_change = imported
+    ctx_name = unique_name(func, "ctx")
+    cancel_name = unique_name(func, "cancel")
+    if cancel_name == ctx_name:
+        return []
+    time_names = ctx.imports.names_for("time")
+    edits: list[Edit] = []
+    derive = insert_statement_before(
+        ctx.source,
+        go_stmt,
+        f"{ctx_name}, {cancel_name} := {context_pkg}.WithCancel({handler.request_context})\ndefer {cancel_name}()",
+    )
+    if derive is None:
+        return []
+    edits.append(derive)
+    if import_change is not None:
+        edits.append(import_change)
+    for loop in loops:
+        loop_edits = _leave_on_done(ctx.source, loop, ctx_name, time_names)
+        if loop_edits is None:
+            return []
+        edits.extend(loop_edits)
+    title = (
+        f"Stop the goroutine when the request ends: derive `{ctx_name}` from `{handler.request_context}` "
+        f"and leave the loop on `<-{ctx_name}.Done()`"
+    )
+    return [Fix(title, tuple(edits), preferred=True)]
+
+
+def _leave_on_done(source: bytes, loop: Node, ctx_name: str, time_names: set[str]) -> list[Edit] | None:
+    nl = _nl(source)
+    edits: list[Edit] = []
+    stmts = top_statements(loop)
+    for stmt in stmts:
+        sleep = _sleep_argument(stmt, time_names)
+        if sleep is not None:
+            time_pkg, duration = sleep
+            indent = line_indent(source, stmt.start_byte).decode()
+            replacement = nl.join(
+                (
+                    "select {",
+                    f"{indent}case <-{ctx_name}.Done():",
+                    f"{indent}\treturn",
+                    f"{indent}case <-{time_pkg}.After({duration}):",
+                    f"{indent}}}",
+                )
+            )
+            edits.append(Edit(stmt.start_byte, stmt.end_byte, replacement))
+        elif stmt.type == "select_statement" and not any(c.type == "default_case" for c in stmt.named_children):
+            first_case = next((c for c in stmt.named_children if c.type == "communication_case"), None)
+            if first_case is None:
+                return None
+            start = source.rfind(b"\n", 0, first_case.start_byte) + 1
+            indent = line_indent(source, first_case.start_byte).decode()
+            if start + len(indent) != first_case.start_byte:
+                return None
+            edits.append(Edit(start, start, f"{indent}case <-{ctx_name}.Done():{nl}{indent}\treturn{nl}"))
+    if edits:
+        return edits
+    body = loop.child_by_field_name("body")
+    if body is None or not stmts or _has_channel_ops(body, loop):
+        return None
+    check = f"select {{\ncase <-{ctx_name}.Done():\n\treturn\ndefault:\n}}"
+    insert = insert_statement_before(source, stmts[0], check)
+    return [insert] if insert is not None else None
+
+
+def _sleep_argument(stmt: Node, time_names: set[str]) -> tuple[str, str] | None:
+    """``("time", "d")`` for a statement ``time.Sleep(d)``."""
+    if stmt.type != "expression_statement" or not stmt.named_child_count:
+        return None
+    call = stmt.named_children[0]
+    if call.type != "call_expression":
+        return None
+    function = call.child_by_field_name("function")
+    args = call.child_by_field_name("arguments")
+    if function is None or function.type != "selector_expression" or args is None or args.named_child_count != 1:
+        return None
+    operand = text(function.child_by_field_name("operand"))
+    if operand not in time_names or text(function.child_by_field_name("field")) != "Sleep":
+        return None
+    return operand, text(args.named_children[0])
+
+
+def _has_channel_ops(body: Node, loop: Node) -> bool:
+    qc = cursor(_CHANNEL_OPS)
+    return any(not inside_nested_function(n, loop) for n in qc.captures(body).get("op", []))
+
