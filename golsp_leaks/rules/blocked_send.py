@@ -1,0 +1,462 @@
+"""blocked-send: a goroutine sends on an unbuffered channel that nobody may receive from any more."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+
+from tree_sitter import Node
+
+from golsp_leaks.fixes.build import insert_statement_after
+from golsp_leaks.goanalysis.channels import (
+    MANY,
+    Exit,
+    Goroutine,
+    LocalChannel,
+    contains_any,
+    count_paths,
+    local_channels,
+    max_sends,
+)
+from golsp_leaks.goanalysis.parse import cursor
+from golsp_leaks.goanalysis.syntax import line_indent, statements, text
+from golsp_leaks.model import Edit, Finding, Fix, Related, Severity
+from golsp_leaks.rules.base import FileContext, Rule
+
+_FUNCTIONS = "[(function_declaration) (method_declaration) (func_literal)] @f"
+_DONE_CASES = """
+(communication_case
+  communication: [(receive_statement right: (unary_expression operand: (call_expression
+                      function: (selector_expression operand: (identifier) @ctx field: (field_identifier) @done))))
+                  (expression_statement (unary_expression operand: (call_expression
+                      function: (selector_expression operand: (identifier) @ctx field: (field_identifier) @done))))])
+"""
+_DECLARATIONS = """
+[(parameter_declaration name: (identifier) @name type: (_) @type)
+ (variadic_parameter_declaration name: (identifier) @name)
+ (short_var_declaration left: (expression_list (identifier) @name) right: (expression_list) @value)
+ (var_spec name: (identifier) @name)
+ (range_clause left: (expression_list (identifier) @name))]
+"""
+
+
+class BlockedSend(Rule):
+    """
+    ## What it does
+    Reports a goroutine that sends on an unbuffered channel made by the
+    function that starts it, when that function can stop receiving before every
+    value has been taken:
+
+    * it returns before it receives (an early `return` on an error: *EarlyReturn*);
+    * it waits in a `select` where a timeout or `ctx.Done()` can win (*Timeout*);
+    * it starts N senders, in a loop, and receives fewer values (*NCastLeak*), or
+      leaves its receive loop early (the first error wins);
+    * one goroutine can send twice on a path (a missing `return` after the
+      first send: *DoubleSend*).
+
+    The channel must stay in the function: passed to another function, stored,
+    or received from by some other goroutine, it is not judged.  Sends inside a
+    `select` with another case or a `default` never block for ever and are not
+    counted.
+
+    ## Why is this bad?
+    A send on an unbuffered channel waits until someone receives.  When nobody
+    ever will, the goroutine is blocked for the life of the process, with
+    everything it references.  In a handler this happens on every request that
+    takes the early return or times out, and the goroutines pile up.
+
+    ## Example
+    ```go
+    func search(w http.ResponseWriter, r *http.Request) {
+        results := make(chan []Note)
+        go func() {
+            results <- store.Search(r.URL.Query().Get("q"))
+        }()
+        select {
+        case notes := <-results:
+            writeJSON(w, notes)
+        case <-time.After(3 * time.Second):
+            http.Error(w, "timed out", http.StatusGatewayTimeout)
+        }
+    }
+    ```
+
+    ## Use instead
+    ```go
+    func search(w http.ResponseWriter, r *http.Request) {
+        results := make(chan []Note, 1)
+        go func() {
+            results <- store.Search(r.URL.Query().Get("q"))
+        }()
+        select {
+        case notes := <-results:
+            writeJSON(w, notes)
+        case <-time.After(3 * time.Second):
+            http.Error(w, "timed out", http.StatusGatewayTimeout)
+        }
+    }
+    ```
+
+    ## Fix safety
+    The preferred fix gives the channel a buffer with room for every send: the
+    number of sends when it is known, or the length of what the loop that
+    starts the senders ranges over (`len(items)`, `n`) when that is plain and
+    already declared where the channel is made.  With room for every value no
+    send ever waits, and the receiving side is unchanged: it still gets the
+    values in order and a receive still waits for one.  Alternatives: wrap each
+    send in a `select` with the `Done()` channel of the context the receiving
+    side gives up on (the goroutine then gives up too), and, for a goroutine
+    that sends twice, add the `return` that is missing after the first send.
+    """
+
+    id = "blocked-send"
+    summary = "a goroutine sends on an unbuffered channel that may never be received from"
+    default_severity = Severity.WARNING
+    fixable = True
+    triggers = (b"make(chan",)
+
+    def check(self, decl: Node, ctx: FileContext) -> Iterable[Finding]:
+        if decl.type not in ("function_declaration", "method_declaration"):
+            return
+        for func in cursor(_FUNCTIONS).captures(decl).get("f", []):
+            body = func.child_by_field_name("body")
+            if body is None or b"make(chan" not in (body.text or b""):
+                continue
+            for channel in local_channels(func):
+                if channel.unbuffered:
+                    finding = self._check(channel, ctx)
+                    if finding is not None:
+                        yield finding
+
+    def _check(self, channel: LocalChannel, ctx: FileContext) -> Finding | None:
+        senders = channel.senders()
+        if not senders or channel.sends:
+            return None  # the creator sends too: a protocol we do not follow
+        if any(g.receives or g.ranges for g in channel.goroutines):
+            return None  # some goroutine receives: it may take the rest
+        body = channel.func.child_by_field_name("body")
+        if body is None:
+            return None
+        per_goroutine = {g.go.start_byte: max_sends(g.literal, g.sends) for g in senders}
+        events: dict[int, tuple[int, int]] = {g.go.start_byte: (per_goroutine[g.go.start_byte], 0) for g in senders}
+        for receive in channel.receives:
+            events[receive.start_byte] = (0, 1)
+        for loop in channel.ranges:
+            clause = next((c for c in loop.named_children if c.type == "range_clause"), None)
+            right = clause.child_by_field_name("right") if clause is not None else None
+            if right is not None:
+                events[right.start_byte] = (0, 1)
+        sender_positions = [g.go.start_byte for g in senders]
+        receive_positions = [p for p, (_, r) in events.items() if r]
+
+        def loop_kinds(loop: Node) -> tuple[bool, bool]:
+            return contains_any(loop, sender_positions), contains_any(loop, receive_positions)
+
+        exits = count_paths(body, events, loop_kinds)
+        if exits is None:
+            return None
+        leaking = [e for e in exits if any(s > r for s, r in e.states)]
+        if not leaking:
+            return None
+        return self._finding(channel, ctx, senders, per_goroutine, leaking)
+
+    def _finding(
+        self,
+        channel: LocalChannel,
+        ctx: FileContext,
+        senders: list[Goroutine],
+        per_goroutine: dict[int, int],
+        leaking: list[Exit],
+    ) -> Finding:
+        name = channel.name
+        func_name = _describe(channel.func)
+        received = min(r for e in leaking for s, r in e.states if s > r)
+        double = next(
+            (g for g in senders if per_goroutine[g.go.start_byte] >= 2 and not g.in_loop and len(senders) == 1),
+            None,
+        )
+        looped = any(g.in_loop for g in senders)
+        if double is not None and received >= 1:
+            site = sorted(double.sends, key=lambda n: n.start_byte)[1] if len(double.sends) > 1 else double.sends[0]
+            message = (
+                f"this goroutine can send on unbuffered {name} more than once, but {func_name} receives "
+                f"{_times(received)}: this send blocks for ever"
+            )
+        elif looped:
+            site = senders[0].sends[0]
+            message = (
+                f"goroutines started in a loop send on unbuffered {name}, and {func_name} can stop receiving "
+                "before it has every value: each goroutine whose value is not received blocks for ever on this send"
+            )
+        elif len(senders) > 1 and received >= 1:
+            site = senders[-1].sends[0]
+            message = (
+                f"{len(senders)} goroutines send on unbuffered {name}, but {func_name} can receive fewer values: "
+                "a goroutine whose value is not received blocks for ever on its send"
+            )
+        else:
+            site = senders[0].sends[0]
+            timeout = any(_losing_case(e.node, name) for e in leaking) or any(
+                r.parent is not None and r.parent.parent is not None and "case" in r.parent.parent.type
+                for r in channel.receives
+            )
+            how = "gives up waiting in a select" if timeout else "can return"
+            message = (
+                f"this goroutine can block for ever on this send: {name} is unbuffered, and {func_name} "
+                f"{how} without receiving from it"
+            )
+        related: list[Related] = []
+        for exit_ in leaking[:4]:
+            related.append(_exit_related(exit_, channel, name))
+        for g in senders[:2]:
+            related.append(Related(g.go.start_byte, g.go.start_byte + 2, "the sending goroutine is started here"))
+        fixes = _buffer_fix(ctx, channel, senders, per_goroutine)
+        if double is not None:
+            fixes.extend(_return_fix(ctx, double))
+        fixes.extend(_select_fix(ctx, channel, senders))
+        return Finding(
+            rule=self.id,
+            start=site.start_byte,
+            end=site.end_byte if site.end_point.row == site.start_point.row else site.start_byte + len(name),
+            message=message,
+            related=tuple(related),
+            fixes=tuple(fixes),
+            per_request=ctx.scope.is_per_request(channel.call),
+        )
+
+
+def _times(n: int) -> str:
+    return {0: "nothing", 1: "once", 2: "twice"}.get(n, f"{n} times")
+
+
+def _describe(func: Node) -> str:
+    if func.type == "func_literal":
+        return "the function"
+    return text(func.child_by_field_name("name")) or "the function"
+
+
+def _losing_case(node: Node | None, name: str) -> bool:
+    """Is this exit inside a select case that does not receive from the channel?"""
+    current = node
+    while current is not None and current.type not in ("function_declaration", "method_declaration", "func_literal"):
+        if current.type == "communication_case":
+            communication = current.child_by_field_name("communication")
+            return communication is not None and name not in text(communication)
+        current = current.parent
+    return False
+
+
+def _exit_related(exit_: Exit, channel: LocalChannel, name: str) -> Related:
+    if exit_.node is None:
+        body = channel.func.child_by_field_name("body")
+        end = body.end_byte if body is not None else channel.func.end_byte
+        return Related(end - 1, end, f"the function ends here without receiving every value sent on {name}")
+    node = exit_.node
+    if _losing_case(node, name):
+        message = f"when this case of the select wins, nobody receives from {name} any more"
+    else:
+        message = f"this return is reached before every value sent on {name} is received"
+    return Related(node.start_byte, node.start_byte + len("return"), message)
+
+
+# --- fixes -----------------------------------------------------------------------
+
+
+def _buffer_fix(
+    ctx: FileContext, channel: LocalChannel, senders: list[Goroutine], per_goroutine: dict[int, int]
+) -> list[Fix]:
+    if any(g.in_loop for g in senders):
+        if len(senders) != 1 or per_goroutine[senders[0].go.start_byte] != 1:
+            return []
+        size = _loop_count(senders[0].go, channel)
+        if size is None:
+            return []
+    else:
+        total = sum(per_goroutine[g.go.start_byte] for g in senders)
+        if total >= MANY and any(per_goroutine[g.go.start_byte] >= MANY for g in senders):
+            return []  # a sender loops: no fixed buffer is enough
+        size = str(total)
+    args = channel.call.child_by_field_name("arguments")
+    if args is None:
+        return []
+    if channel.size is not None:
+        edit = Edit(channel.size.start_byte, channel.size.end_byte, size)
+    else:
+        closing = args.end_byte - 1
+        edit = Edit(closing, closing, f", {size}")
+    return [Fix(f"Give {channel.name} a buffer of {size}, so that every send completes", (edit,), preferred=True)]
+
+
+def _loop_count(go: Node, channel: LocalChannel) -> str | None:
+    """How many times the loop around ``go`` runs, as an expression valid where the channel is made."""
+    loops = []
+    current = go.parent
+    while current is not None and current != channel.func:
+        if current.type == "for_statement":
+            loops.append(current)
+        current = current.parent
+    if len(loops) != 1:
+        return None
+    loop = loops[0]
+    clause = next((c for c in loop.named_children if c.type in ("range_clause", "for_clause")), None)
+    if clause is None:
+        return None
+    if clause.type == "range_clause":
+        right = clause.child_by_field_name("right")
+        left = clause.child_by_field_name("left")
+        if right is None or not _plain(right):
+            return None
+        if right.type == "int_literal":
+            return text(right)
+        if right.type == "call_expression":
+            return text(right) if text(right.child_by_field_name("function")) == "len" else None
+        two_values = left is not None and left.named_child_count == 2
+        kind = _declared_kind(right, channel)
+        if kind == "int":
+            return text(right)
+        if two_values or kind == "collection":
+            return f"len({text(right)})" if _visible(right, channel) else None
+        return None
+    initializer = clause.child_by_field_name("initializer")
+    condition = clause.child_by_field_name("condition")
+    update = clause.child_by_field_name("update")
+    if initializer is None or condition is None or update is None:
+        return None
+    init_text = text(initializer).replace(" ", "")
+    if condition.type != "binary_expression" or text(condition.child_by_field_name("operator")) != "<":
+        return None
+    counter = condition.child_by_field_name("left")
+    bound = condition.child_by_field_name("right")
+    if counter is None or bound is None or init_text != f"{text(counter)}:=0":
+        return None
+    if text(update).replace(" ", "") != f"{text(counter)}++" or not _plain(bound):
+        return None
+    return text(bound) if _visible(bound, channel) else None
+
+
+def _plain(node: Node) -> bool:
+    """An identifier, a selector chain of identifiers, an int literal, or len() of one of those."""
+    if node.type in ("identifier", "int_literal"):
+        return True
+    if node.type == "selector_expression":
+        operand = node.child_by_field_name("operand")
+        return operand is not None and _plain(operand) and operand.type != "int_literal"
+    if node.type == "call_expression" and text(node.child_by_field_name("function")) == "len":
+        args = node.child_by_field_name("arguments")
+        return args is not None and args.named_child_count == 1 and _plain(args.named_children[0])
+    return False
+
+
+def _root(node: Node) -> Node:
+    while node.type in ("selector_expression", "call_expression"):
+        if node.type == "call_expression":
+            args = node.child_by_field_name("arguments")
+            if args is None or not args.named_child_count:
+                return node
+            node = args.named_children[0]
+        else:
+            operand = node.child_by_field_name("operand")
+            if operand is None:
+                return node
+            node = operand
+    return node
+
+
+def _declarations(func: Node, name: str) -> list[tuple[Node, Node | None, Node | None]]:
+    found = []
+    for _, captures in cursor(_DECLARATIONS).matches(func):
+        ident = captures["name"][0]
+        if text(ident) == name:
+            found.append((ident, captures.get("type", [None])[0], captures.get("value", [None])[0]))
+    return found
+
+
+def _visible(expr: Node, channel: LocalChannel) -> bool:
+    """Every name the expression starts from is declared before the channel is made, in scope there."""
+    root = _root(expr)
+    if root.type == "int_literal":
+        return True
+    if root.type != "identifier":
+        return False
+    make = channel.statement
+    for ident, _, _ in _declarations(channel.func, text(root)):
+        if ident.start_byte >= make.start_byte:
+            return False  # declared (again) later: not the same thing, or not yet
+        block = ident.parent
+        while block is not None and block.type not in ("block", "parameter_list"):
+            block = block.parent
+        if block is not None and block.type == "block" and not (block.start_byte <= make.start_byte < block.end_byte):
+            return False
+    return True
+
+
+def _declared_kind(expr: Node, channel: LocalChannel) -> str | None:
+    """"collection" or "int" for a plain identifier whose declaration says so."""
+    if expr.type != "identifier":
+        return None
+    for _, type_node, value in _declarations(channel.func, text(expr)):
+        if type_node is not None:
+            if type_node.type in ("slice_type", "map_type", "array_type"):
+                return "collection"
+            if text(type_node) == "int":
+                return "int"
+        if value is not None:
+            first = value.named_children[0] if value.named_child_count else None
+            if first is not None and first.type == "composite_literal":
+                return "collection"
+    return None
+
+
+def _return_fix(ctx: FileContext, goroutine: Goroutine) -> list[Fix]:
+    """Add the missing ``return`` after a send that is the last statement of an ``if`` block."""
+    if goroutine.literal.child_by_field_name("result") is not None:
+        return []
+    first = sorted(goroutine.sends, key=lambda n: n.start_byte)[0]
+    block = first.parent
+    if block is None or block.type != "statement_list":
+        return []
+    stmts = statements(block)
+    if not stmts or stmts[-1] != first:
+        return []
+    holder = block.parent
+    if holder is None or holder.type != "block" or holder.parent is None or holder.parent.type != "if_statement":
+        return []
+    insert = insert_statement_after(ctx.source, first, "return")
+    if insert is None:
+        return []
+    return [Fix("Return after the first send", (insert,))]
+
+
+def _select_fix(ctx: FileContext, channel: LocalChannel, senders: list[Goroutine]) -> list[Fix]:
+    """Wrap each send in a select on the Done() channel the creator gives up on."""
+    contexts = {
+        text(c["ctx"][0]) for _, c in cursor(_DONE_CASES).matches(channel.func) if text(c["done"][0]) == "Done"
+    }
+    if len(contexts) != 1:
+        return []
+    context_name = next(iter(contexts))
+    edits: list[Edit] = []
+    for g in senders:
+        if any(text(n) == context_name for n in _literal_declarations(g.literal)):
+            return []
+        for send in g.sends:
+            if send.parent is None or send.parent.type != "statement_list":
+                return []
+            indent = line_indent(ctx.source, send.start_byte).decode()
+            nl = "\r\n" if b"\r\n" in ctx.source[:4096] else "\n"
+            replacement = nl.join(
+                (
+                    "select {",
+                    f"{indent}case {text(send)}:",
+                    f"{indent}case <-{context_name}.Done():",
+                    f"{indent}}}",
+                )
+            )
+            edits.append(Edit(send.start_byte, send.end_byte, replacement))
+    if not edits:
+        return []
+    return [Fix(f"Give up the send when {context_name} is done", tuple(edits))]
+
+
+def _literal_declarations(literal: Node) -> Iterator[Node]:
+    for _, captures in cursor(_DECLARATIONS).matches(literal):
+        yield captures["name"][0]
