@@ -14,13 +14,15 @@ follows ``if``, ``for`` (with ``break``/``continue`` and labels), ``switch``,
 ``os.Exit``, ``log.Fatal``, ``t.Fatal``) end a path without a leak.  Function
 literals are not entered for control flow: their returns are theirs.  A
 ``goto`` makes the analysis give up (no report: a miss is better than a false
-alarm).
+alarm).  Optionally, branches on which the resource does not exist
+(:class:`NilTests`) hold nothing to release, and loops known never to end by
+themselves (ranging over a ticker's channel) are treated like ``for {}``.
 """
 
 from __future__ import annotations
 
 from bisect import bisect_left
-from collections.abc import Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from tree_sitter import Node
@@ -30,6 +32,9 @@ from golsp_leaks.goanalysis.syntax import is_no_return_call, label_of, statement
 NOT_ACQUIRED = 1
 UNUSED = 2
 USED = 4
+#: Acquired and unused, and the variables a nil test looks at no longer hold what the acquisition assigned.
+STALE = 8
+_HELD = UNUSED | STALE
 
 
 class GiveUp(Exception):
@@ -52,40 +57,73 @@ class ExitReport:
 
 
 @dataclass(frozen=True)
+class NilTests:
+    """Branches on which the resource does not exist, so that there is nothing to release.
+
+    ``branches`` maps the start offset of an ``if`` statement to two flags: its
+    consequence, and its alternative (or skipping it), run only without the
+    resource — ``if err != nil {...}`` and ``if resp == nil {...}``, or the
+    ``else`` of ``if err == nil {...}``.  The tests hold only while the variables
+    they look at keep what the acquisition assigned: ``reassigned`` are start
+    offsets of the places that assign them again, after which a path's tests
+    say nothing.  ``cases`` does the same for a ``switch`` without a tag: one
+    flag for each case clause, in order, and a last one for "no case taken".
+    """
+
+    branches: Mapping[int, tuple[bool, bool]] = field(default_factory=dict)
+    reassigned: Sequence[int] = ()
+    cases: Mapping[int, tuple[bool, ...]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class _Jump:
     label: str | None
     state: int
 
 
 class _Interpreter:
-    def __init__(self, acquire: Node, uses: Sequence[int], report: ExitReport) -> None:
+    def __init__(
+        self,
+        acquire: Node,
+        uses: Sequence[int],
+        report: ExitReport,
+        nil_tests: NilTests | None = None,
+        endless_loops: Collection[int] = (),
+    ) -> None:
         self.acquire_key = (acquire.start_byte, acquire.end_byte, acquire.type)
         self.uses = sorted(uses)
         self.report = report
         self.breaks: list[list[_Jump]] = []
         self.continues: list[list[_Jump]] = []
+        self.absent_when = nil_tests.branches if nil_tests is not None else {}
+        self.reassigned = sorted(nil_tests.reassigned) if nil_tests is not None else []
+        self.absent_cases = nil_tests.cases if nil_tests is not None else {}
+        self.endless_loops = endless_loops
 
     # --- helpers -------------------------------------------------------------
 
-    def _contains_use(self, node: Node | None) -> bool:
+    def _contains_use(self, node: Node | None, offsets: Sequence[int] | None = None) -> bool:
         if node is None:
             return False
-        i = bisect_left(self.uses, node.start_byte)
-        return i < len(self.uses) and self.uses[i] < node.end_byte
+        offsets = self.uses if offsets is None else offsets
+        i = bisect_left(offsets, node.start_byte)
+        return i < len(offsets) and offsets[i] < node.end_byte
 
     def _is_acquire(self, node: Node) -> bool:
         return (node.start_byte, node.end_byte, node.type) == self.acquire_key
 
     def _use(self, state: int, node: Node | None) -> int:
-        if state & UNUSED and self._contains_use(node):
-            return (state & ~UNUSED) | USED
+        if state & _HELD and self._contains_use(node):
+            return (state & ~_HELD) | USED
+        if state & UNUSED and self.reassigned and self._contains_use(node, self.reassigned):
+            return (state & ~UNUSED) | STALE
         return state
 
     def _acquire(self, state: int) -> int:
-        if state & UNUSED:
+        if state & _HELD:
             self.report.reacquired = True
-        if state & (NOT_ACQUIRED | UNUSED):
-            state = (state & ~NOT_ACQUIRED) | UNUSED
+        if state & (NOT_ACQUIRED | _HELD):
+            state = (state & ~(NOT_ACQUIRED | _HELD)) | UNUSED
         return state
 
     def _simple(self, state: int, node: Node | None) -> int:
@@ -111,7 +149,7 @@ class _Interpreter:
             return self._acquire(state)
         if kind == "return_statement":
             state = self._use(state, node)
-            if state & UNUSED:
+            if state & _HELD:
                 self.report.missed.append(node)
             return 0
         if kind == "block":
@@ -151,10 +189,13 @@ class _Interpreter:
     def _if(self, node: Node, state: int) -> int:
         state = self._simple(state, node.child_by_field_name("initializer"))
         state = self._use(state, node.child_by_field_name("condition"))
+        absent_then, absent_else = self.absent_when.get(node.start_byte, (False, False))
         consequence = node.child_by_field_name("consequence")
-        then = self.stmt(consequence, state) if consequence is not None else state
+        then_state = _absent(state) if absent_then else state
+        then = self.stmt(consequence, then_state) if consequence is not None else then_state
         alternative = node.child_by_field_name("alternative")
-        other = self.stmt(alternative, state) if alternative is not None else state
+        else_state = _absent(state) if absent_else else state
+        other = self.stmt(alternative, else_state) if alternative is not None else else_state
         return then | other
 
     def _loop_body(self, body: Node | None, state: int, label: str | None) -> tuple[int, int, int]:
@@ -206,6 +247,7 @@ class _Interpreter:
         if header is not None and header.type == "for_clause":
             state = self._simple(state, header.child_by_field_name("initializer"))
             infinite = header.child_by_field_name("condition") is None
+        infinite = infinite or node.start_byte in self.endless_loops
         state = self._use(state, header)
         body = node.child_by_field_name("body")
         _, brk, entry = self._loop_body(body, state, label_of(node))
@@ -220,6 +262,8 @@ class _Interpreter:
         self.breaks.append([])
         result = 0
         has_default = False
+        absent = self.absent_cases.get(node.start_byte, ())
+        index = 0
         try:
             for case in node.named_children:
                 if case.type not in ("expression_case", "type_case", "default_case"):
@@ -228,6 +272,9 @@ class _Interpreter:
                 case_state = state
                 value = case.child_by_field_name("value")
                 case_state = self._use(case_state, value)
+                if index < len(absent) - 1 and absent[index]:
+                    case_state = _absent(case_state)
+                index += 1
                 result |= self.seq(_case_body(case), case_state)
             label = label_of(node)
             for jump in self.breaks[-1]:
@@ -238,7 +285,7 @@ class _Interpreter:
         finally:
             self.breaks.pop()
         if not has_default:
-            result |= state
+            result |= _absent(state) if absent and absent[-1] else state
         return result
 
     def _select(self, node: Node, state: int) -> int:
@@ -261,6 +308,16 @@ class _Interpreter:
         return result
 
 
+def _absent(state: int) -> int:
+    """The state on a branch where the resource does not exist (its error is set, or it is nil).
+
+    Paths on which the tested variables were assigned again (``STALE``) keep it.
+    """
+    if state & UNUSED:
+        return (state & ~UNUSED) | NOT_ACQUIRED
+    return state
+
+
 def _case_body(case: Node) -> list[Node]:
     for child in case.named_children:
         if child.type == "statement_list":
@@ -272,6 +329,9 @@ def exits_missing_release(
     func: Node,
     acquire: Node,
     uses: Sequence[int],
+    *,
+    nil_tests: NilTests | None = None,
+    endless_loops: Collection[int] = (),
 ) -> ExitReport | None:
     """The exits of ``func`` reachable from ``acquire`` with none of ``uses`` on the way.
 
@@ -279,17 +339,22 @@ def exits_missing_release(
     creates the resource; ``uses`` are start offsets of the nodes that release or
     hand it on.  Returns None when the function's control flow is beyond the
     analysis (a ``goto``).
+
+    ``nil_tests`` are branches on which the resource does not exist (see
+    :class:`NilTests`).  ``endless_loops`` are start offsets of ``for``
+    statements that only end by a ``break`` or ``return`` (ranging over a
+    ticker's channel, say).
     """
     body = func.child_by_field_name("body")
     if body is None:
         return None
     report = ExitReport()
-    interpreter = _Interpreter(acquire, uses, report)
+    interpreter = _Interpreter(acquire, uses, report, nil_tests, endless_loops)
     try:
         end = interpreter.seq(statements(body), NOT_ACQUIRED)
     except GiveUp:
         return None
-    if end & UNUSED:
+    if end & _HELD:
         report.falls_off_end_unused = True
     seen: set[tuple[int, int]] = set()
     unique = []
@@ -300,3 +365,22 @@ def exits_missing_release(
             unique.append(node)
     report.missed = sorted(unique, key=lambda n: n.start_byte)
     return report
+
+
+def may_return(func: Node, *, endless_loops: Collection[int] = ()) -> tuple[bool, bool] | None:
+    """Can ``func`` reach a ``return`` — and can it fall off the end of its body?
+
+    Calls that never return end a path, and ``endless_loops`` (start offsets of
+    ``for`` statements) only end by ``break`` or ``return``.  None when the
+    control flow is beyond the analysis (a ``goto``).
+    """
+    body = func.child_by_field_name("body")
+    if body is None:
+        return None
+    report = ExitReport()
+    interpreter = _Interpreter(func, (), report, None, endless_loops)
+    try:
+        end = interpreter.seq(statements(body), UNUSED)
+    except GiveUp:
+        return None
+    return bool(report.missed), bool(end & UNUSED)

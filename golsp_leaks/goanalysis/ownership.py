@@ -20,18 +20,22 @@ the variable is classified as one of:
 are reached with neither a release nor a transfer.  When the acquisition is
 followed by its error check (``if err != nil { return ... }``), the resource is
 taken to exist only after that check: the early return happens before it does.
+:func:`nil_tests` goes further: any later branch taken only when the error is
+set (``if err == nil {...} else {...}``, ``os.IsNotExist(err)``) or the
+resource is nil holds no resource.
 """
 
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 
 from tree_sitter import Node
 
-from golsp_leaks.goanalysis.flow import ExitReport, exits_missing_release
-from golsp_leaks.goanalysis.names import mentions_outside
+from golsp_leaks.goanalysis.flow import ExitReport, NilTests, exits_missing_release
+from golsp_leaks.goanalysis.names import mentions, mentions_outside
+from golsp_leaks.goanalysis.parse import cursor
 from golsp_leaks.goanalysis.syntax import FUNCTION_TYPES, text
 
 
@@ -87,11 +91,15 @@ class Releases:
     ``resp.Body.Close()``.  ``functions`` are calls that release it when it is
     one of their arguments, as ``(operand, name)``: ``("pool", "Put")`` for
     ``pool.Put(buf)``, ``("", "closeQuietly")`` for a local helper.
+    ``plain_fields`` are fields of the resource that are plain data
+    (``resp.StatusCode``): reading them, even to return or pass them on, does
+    not hand the resource on.
     """
 
     methods: frozenset[tuple[str, ...]]
     functions: frozenset[tuple[str, str]] = frozenset()
     borrowing_calls: frozenset[tuple[str, str]] = BORROWING_CALLS
+    plain_fields: frozenset[str] = frozenset()
 
 
 def _selector_chain(ident: Node) -> tuple[list[str], Node]:
@@ -136,6 +144,8 @@ def classify(ident: Node, releases: Releases, owner: Node) -> Use:
         if tuple(chain) in releases.methods:
             return Use.RELEASE
         return _closure_use(ident, owner, Use.BORROW)
+    if chain and chain[0] in releases.plain_fields:
+        return Use.BORROW
     if chain:
         # resp.Body passed to something, rows.Err read, ...: judge the selector as a value.
         use = _value_use(outer, releases)
@@ -167,6 +177,8 @@ def _value_use(node: Node, releases: Releases) -> Use:
     kind = parent.type
     if kind == "parenthesized_expression":
         return _value_use(parent, releases)
+    if kind == "type_assertion_expression" and parent.child_by_field_name("operand") == node:
+        return _value_use(parent, releases)  # v.(*T) is the same value
     if kind == "unary_expression":
         operator = parent.child_by_field_name("operator")
         if operator is not None and text(operator) == "&":
@@ -234,14 +246,19 @@ def missed_release(
     *,
     exists_after: Node | None = None,
     extra_releases: Iterable[Node] = (),
+    nil_tests: NilTests | None = None,
+    endless_loops: Collection[int] = (),
 ) -> OwnershipReport | None:
     """Exits of ``func`` reached from ``acquire`` without releasing or handing on ``name``.
 
     ``exists_after`` is the error check that follows the acquisition (see
     :func:`golsp_leaks.fixes.build.error_check_after`): the resource is taken to
     exist from there on.  ``extra_releases`` are further nodes that count as a
-    release (e.g. ``pool.Put(x)`` found by the rule itself).  Returns None when
-    the control flow is beyond the analysis.
+    release (e.g. ``pool.Put(x)`` found by the rule itself).  ``nil_tests``
+    (see :func:`nil_tests`: branches taken only when the acquisition's error is
+    set or the resource is nil) and ``endless_loops`` are passed on to
+    :func:`golsp_leaks.goanalysis.flow.exits_missing_release`.  Returns None
+    when the control flow is beyond the analysis.
     """
     mentions = mentions_outside(func, name, acquire)
     uses: dict[Use, list[Node]] = {u: [] for u in Use}
@@ -252,7 +269,7 @@ def missed_release(
     counted = [n.start_byte for n in (*uses[Use.RELEASE], *uses[Use.TRANSFER])]
     counted.extend(n.start_byte for n in extra_releases)
     start = exists_after if exists_after is not None else acquire
-    report = exits_missing_release(func, start, counted)
+    report = exits_missing_release(func, start, counted, nil_tests=nil_tests, endless_loops=endless_loops)
     if report is None:
         return None
     return OwnershipReport(report, uses)
@@ -270,3 +287,152 @@ def _inner_function_redeclares(mention: Node, func: Node, name: str) -> bool:
                 return True
         current = current.parent
     return False
+
+
+_IFS = "[(if_statement condition: (_) @cond) (expression_switch_statement) @switch] @if"
+_ASSIGNING = frozenset({"short_var_declaration", "assignment_statement", "var_spec", "range_clause"})
+
+
+def nil_tests(func: Node, acquire: Node, name: str, error_name: str | None = None) -> NilTests:
+    """The ``if`` statements after ``acquire`` with a branch on which the resource does not exist.
+
+    A branch taken only when ``error_name`` (the error the acquisition
+    assigned, if any) is not nil, or ``name`` is nil — ``if err != nil {...}``,
+    the ``else`` of ``if err == nil {...}``, ``if resp != nil {...}`` skipped —
+    holds no resource.  The places after ``acquire`` that assign either
+    variable again (or take its address) end what the tests say on a path.
+    """
+    variables = {name} if error_name is None else {name, error_name}
+    reassigned = [
+        mention.start_byte
+        for variable in variables
+        for mention in mentions(func, variable)
+        if mention.start_byte >= acquire.end_byte and _assigned_or_addressed(mention)
+    ]
+    branches: dict[int, tuple[bool, bool]] = {}
+    qc = cursor(_IFS)
+    qc.set_byte_range(acquire.end_byte, func.end_byte)
+    cases: dict[int, tuple[bool, ...]] = {}
+    for _, captures in qc.matches(func):
+        if "switch" in captures:
+            switch = captures["switch"][0]
+            first_case = next((c for c in switch.named_children if c.type.endswith("_case")), None)
+            if (
+                first_case is not None
+                and first_case.start_byte >= acquire.end_byte
+                and switch.child_by_field_name("value") is None
+            ):
+                flags_per_case = _absent_cases(switch, name, error_name)
+                if any(flags_per_case):
+                    cases[switch.start_byte] = flags_per_case
+            continue
+        condition = captures["cond"][0]
+        if condition.start_byte < acquire.end_byte:
+            continue
+        flags = _absent_flags(condition, name, error_name)
+        if flags != (False, False):
+            branches[captures["if"][0].start_byte] = flags
+    return NilTests(branches, reassigned, cases)
+
+
+def _absent_cases(switch: Node, name: str, error_name: str | None) -> tuple[bool, ...]:
+    """For a ``switch { case ... }``: whether each case clause, then "no case", runs only without the resource.
+
+    A clause runs when one of its expressions holds and no earlier clause's did.
+    """
+    flags: list[bool] = []
+    earlier_false_absent = False  # an earlier case not taken implies there is no resource
+    for case in switch.named_children:
+        if case.type == "default_case":
+            flags.append(earlier_false_absent)
+            continue
+        if case.type != "expression_case":
+            continue
+        values = case.child_by_field_name("value")
+        per_value = [_absent_flags(v, name, error_name) for v in (values.named_children if values else [])]
+        taken_absent = bool(per_value) and all(t for t, _ in per_value)
+        flags.append(taken_absent or earlier_false_absent)
+        earlier_false_absent = earlier_false_absent or any(o for _, o in per_value)
+    flags.append(earlier_false_absent)
+    return tuple(flags)
+
+
+def _assigned_or_addressed(mention: Node) -> bool:
+    parent = mention.parent
+    if parent is None:
+        return False
+    if parent.type == "unary_expression":
+        operator = parent.child_by_field_name("operator")
+        return operator is not None and text(operator) == "&"
+    if parent.type == "var_spec":
+        return mention in parent.children_by_field_name("name")
+    if parent.type != "expression_list":
+        return False
+    holder = parent.parent
+    return holder is not None and holder.type in _ASSIGNING and holder.child_by_field_name("left") == parent
+
+
+def _absent_flags(condition: Node, name: str, error_name: str | None) -> tuple[bool, bool]:
+    """(the consequence, the alternative) runs only without the resource."""
+    kind = condition.type
+    if kind == "parenthesized_expression" and condition.named_child_count == 1:
+        return _absent_flags(condition.named_children[0], name, error_name)
+    if kind == "unary_expression":
+        operand = condition.child_by_field_name("operand")
+        if text(condition.child_by_field_name("operator")) == "!" and operand is not None:
+            then, other = _absent_flags(operand, name, error_name)
+            return other, then
+        return False, False
+    if kind == "call_expression":
+        return _error_predicate(condition, error_name), False
+    if kind != "binary_expression":
+        return False, False
+    operator = text(condition.child_by_field_name("operator"))
+    left = condition.child_by_field_name("left")
+    right = condition.child_by_field_name("right")
+    if left is None or right is None:
+        return False, False
+    if operator in ("&&", "||"):
+        lt, lo = _absent_flags(left, name, error_name)
+        rt, ro = _absent_flags(right, name, error_name)
+        if operator == "&&":
+            return lt or rt, lo and ro
+        return lt and rt, lo or ro
+    if operator not in ("==", "!="):
+        return False, False
+    if left.type == "nil":
+        left, right = right, left
+    if right.type == "selector_expression" and left.type == "identifier" and text(left) == error_name:
+        # err == io.EOF: a sentinel error is never nil.
+        return operator == "==", False
+    if right.type != "nil" or left.type != "identifier":
+        return False, False
+    variable = text(left)
+    # err != nil and resp == nil hold exactly when there is no resource.
+    if error_name is not None and variable == error_name:
+        missing_when_true = operator == "!="
+    elif variable == name:
+        missing_when_true = operator == "=="
+    else:
+        return False, False
+    return (True, False) if missing_when_true else (False, True)
+
+
+#: Predicates on an error that hold only for a non-nil error: ``os.IsNotExist(err)``, ``errors.Is(err, target)``.
+_ERROR_PREDICATES = frozenset({"IsNotExist", "IsExist", "IsPermission", "IsTimeout", "Is", "As"})
+
+
+def _error_predicate(call: Node, error_name: str | None) -> bool:
+    """Is ``call`` a test like ``os.IsNotExist(err)`` of the acquisition's error (so err is not nil)?"""
+    if error_name is None:
+        return False
+    function = call.child_by_field_name("function")
+    arguments = call.child_by_field_name("arguments")
+    if function is None or arguments is None or function.type != "selector_expression":
+        return False
+    if text(function.child_by_field_name("field")) not in _ERROR_PREDICATES:
+        return False
+    args = arguments.named_children
+    if not args or args[0].type != "identifier" or text(args[0]) != error_name:
+        return False
+    return not any(a.type == "nil" for a in args[1:])

@@ -1,0 +1,613 @@
+"""What the resource rules share: binding an acquisition, knowing a variable's type, judging a leak.
+
+A resource rule finds the calls that acquire something (``os.Open``,
+``http.Get``, ``time.NewTicker``, ``pool.Get()``) and hands each to
+:func:`examine`, which follows the value from its binding to every exit of the
+function with :func:`golsp_leaks.goanalysis.ownership.missed_release` and
+returns an :class:`Outcome`: the value is dropped on the floor, never
+released, or released on some paths only — with the returns that miss it and
+a quick fix when one is safe.  The rule words the message.
+
+:class:`TypeFacts` answers "is this receiver a ``*http.Client``, a
+``sync.Pool``?" from declarations alone: parameters, variables (and what
+initialises them) and struct fields, in the declaration and at package level.
+When it cannot tell, the answer is no — a miss is better than a false alarm.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Collection, Iterable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from tree_sitter import Node
+
+from golsp_leaks.fixes.build import (
+    delete_statement,
+    error_check_after,
+    insert_statement_after,
+    unique_name,
+)
+from golsp_leaks.goanalysis.flow import ExitReport, exits_missing_release
+from golsp_leaks.goanalysis.ownership import (
+    BORROWING_CALLS,
+    OwnershipReport,
+    Releases,
+    Use,
+    missed_release,
+    nil_tests,
+)
+from golsp_leaks.goanalysis.parse import cursor
+from golsp_leaks.goanalysis.syntax import (
+    FUNCTION_TYPES,
+    enclosing_function,
+    function_results,
+    has_named_results,
+    statements,
+    text,
+)
+from golsp_leaks.model import Edit, Fix, Related
+
+if TYPE_CHECKING:
+    from golsp_leaks.rules.base import FileContext
+
+#: Functions that read, write or wrap a stream (a file, a response body) without taking over closing it.
+STREAM_BORROWS = BORROWING_CALLS | frozenset(
+    {
+        ("fmt", "Fprint"),
+        ("fmt", "Fscan"),
+        ("fmt", "Fscanf"),
+        ("fmt", "Fscanln"),
+        ("io", "WriteString"),
+        ("io", "NewSectionReader"),
+        ("bufio", "NewWriter"),
+        ("bufio", "NewWriterSize"),
+        ("binary", "Read"),
+        ("binary", "Write"),
+        ("json", "NewEncoder"),
+        ("xml", "NewEncoder"),
+        ("gob", "NewDecoder"),
+        ("gob", "NewEncoder"),
+        ("csv", "NewWriter"),
+        ("tar", "NewReader"),
+        ("tar", "NewWriter"),
+        ("zip", "NewWriter"),
+        ("image", "Decode"),
+        ("image", "DecodeConfig"),
+        ("png", "Decode"),
+        ("png", "Encode"),
+        ("jpeg", "Decode"),
+        ("jpeg", "Encode"),
+        ("gif", "Decode"),
+    }
+)
+
+
+# --- binding -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Binding:
+    """The statement that binds an acquisition's results, and its left-hand side."""
+
+    stmt: Node
+    targets: tuple[Node, ...]
+    declares: bool  # ``:=`` or ``var`` (not ``=``)
+
+
+def binding(expr: Node) -> Binding | None:
+    """How the value of ``expr`` (a call, or a type assertion of one) is bound, if it is."""
+    values = expr.parent
+    while values is not None and values.type == "parenthesized_expression":
+        values = values.parent
+    if values is None or values.type != "expression_list" or values.named_child_count != 1:
+        return None
+    holder = values.parent
+    if holder is None:
+        return None
+    if holder.type in ("short_var_declaration", "assignment_statement"):
+        if holder.child_by_field_name("right") != values:
+            return None
+        if holder.type == "assignment_statement":
+            operator = holder.child_by_field_name("operator")
+            if operator is None or text(operator) != "=":
+                return None
+        left = holder.child_by_field_name("left")
+        if left is None:
+            return None
+        return Binding(holder, tuple(left.named_children), holder.type == "short_var_declaration")
+    if holder.type == "var_spec":
+        statement = holder.parent
+        while statement is not None and statement.type != "var_declaration":
+            statement = statement.parent
+        if statement is None:
+            return None
+        return Binding(statement, tuple(holder.children_by_field_name("name")), True)
+    return None
+
+
+def dropped(expr: Node) -> bool:
+    """Is ``expr`` a statement of its own, its results thrown away?"""
+    parent = expr.parent
+    return parent is not None and parent.type == "expression_statement"
+
+
+def in_loop(node: Node, func: Node) -> bool:
+    """Is ``node`` inside a ``for`` statement of ``func`` (not counting loops around ``func``)?"""
+    current = node.parent
+    while current is not None and current != func and current.type not in FUNCTION_TYPES:
+        if current.type == "for_statement":
+            return True
+        current = current.parent
+    return False
+
+
+def top_level(node: Node) -> Node:
+    """The top-level declaration holding ``node``."""
+    current = node
+    while current.parent is not None and current.parent.type != "source_file":
+        current = current.parent
+    return current
+
+
+def package_name(root: Node) -> str:
+    for child in root.named_children:
+        if child.type == "package_clause":
+            return text(child.named_children[0]) if child.named_child_count else ""
+    return ""
+
+
+def runs_once(node: Node, func: Node, ctx: FileContext) -> bool:
+    """Is ``node`` in ``func main`` of package main, or an ``init``, outside any loop?
+
+    Such code runs once per process: what it does not release, the exit does.
+    """
+    if func.type != "function_declaration" or in_loop(node, func):
+        return False
+    name = text(func.child_by_field_name("name"))
+    return name == "init" or (name == "main" and package_name(ctx.root) == "main")
+
+
+def is_test_file(ctx: FileContext) -> bool:
+    return ctx.path is not None and ctx.path.endswith("_test.go")
+
+
+# --- declarations and types ----------------------------------------------------
+
+_FIELDS = "(field_declaration name: (field_identifier) @name type: (_) @type)"
+_PACKAGE_VARS = "(source_file (var_declaration) @decl)"
+_DECLARED = "[(parameter_declaration) (variadic_parameter_declaration) (var_spec) (short_var_declaration) (range_clause) (type_switch_statement) (const_spec)] @decl"
+
+
+def _declarations_in(node: Node, name: str) -> list[tuple[Node | None, Node | None]]:
+    """Every declaration of ``name`` inside ``node`` as (type, value); (None, None) when unknown."""
+    found: list[tuple[Node | None, Node | None]] = []
+    qc = cursor(_DECLARED)
+    qc.set_byte_range(node.start_byte, node.end_byte)
+    for decl in qc.captures(node).get("decl", []):
+        found.extend(_declares(decl, name))
+    return found
+
+
+def _declares(decl: Node, name: str) -> list[tuple[Node | None, Node | None]]:
+    kind = decl.type
+    if kind in ("parameter_declaration", "variadic_parameter_declaration"):
+        if any(text(n) == name for n in decl.children_by_field_name("name")):
+            return [(decl.child_by_field_name("type") if kind == "parameter_declaration" else None, None)]
+        return []
+    if kind in ("var_spec", "const_spec"):
+        names = decl.children_by_field_name("name")
+        for i, n in enumerate(names):
+            if text(n) == name:
+                if kind == "const_spec":
+                    return [(None, None)]
+                values = decl.child_by_field_name("value")
+                value = None
+                if values is not None and values.named_child_count == len(names):
+                    value = values.named_children[i]
+                return [(decl.child_by_field_name("type"), value)]
+        return []
+    if kind == "short_var_declaration":
+        left = decl.child_by_field_name("left")
+        right = decl.child_by_field_name("right")
+        if left is None:
+            return []
+        targets = left.named_children
+        for i, n in enumerate(targets):
+            if text(n) == name:
+                value = None
+                if right is not None and right.named_child_count == len(targets):
+                    value = right.named_children[i]
+                return [(None, value)]
+        return []
+    if kind == "range_clause":
+        left = decl.child_by_field_name("left")
+        operator = next((c for c in decl.children if c.type == ":="), None)
+        if left is not None and operator is not None and any(text(n) == name for n in left.named_children):
+            return [(None, None)]
+        return []
+    if kind == "type_switch_statement":
+        alias = decl.child_by_field_name("alias")
+        if alias is not None and any(text(n) == name for n in alias.named_children):
+            return [(None, None)]
+    return []
+
+
+class TypeFacts:
+    """Struct fields and package-level variables of one file, by name."""
+
+    def __init__(self, root: Node) -> None:
+        self.fields: dict[str, list[Node]] = {}
+        qc = cursor(_FIELDS)
+        for _, captures in qc.matches(root):
+            for name in captures.get("name", []):
+                self.fields.setdefault(text(name), []).append(captures["type"][0])
+        self.package_vars: dict[str, list[tuple[Node | None, Node | None]]] = {}
+        for child in root.named_children:
+            if child.type == "var_declaration":
+                qc2 = cursor("(var_spec) @spec")
+                qc2.set_byte_range(child.start_byte, child.end_byte)
+                for spec in qc2.captures(child).get("spec", []):
+                    for n in spec.children_by_field_name("name"):
+                        self.package_vars.setdefault(text(n), []).extend(_declares(spec, text(n)))
+
+
+_facts_cache: list[tuple[bytes, TypeFacts]] = []
+
+
+def type_facts(ctx: FileContext) -> TypeFacts:
+    """The :class:`TypeFacts` of the file, computed once per source text."""
+    if _facts_cache and (_facts_cache[0][0] is ctx.source or _facts_cache[0][0] == ctx.source):
+        return _facts_cache[0][1]
+    facts = TypeFacts(ctx.root)
+    _facts_cache[:] = [(ctx.source, facts)]
+    return facts
+
+
+@dataclass(frozen=True)
+class NamedType:
+    """A type from an imported package, like ``*http.Client``, and the values known to have it."""
+
+    path: str
+    name: str
+    #: Package-level variables of the package that have the type (``DefaultClient``).
+    variables: frozenset[str] = frozenset()
+    #: Extra test on a value expression (e.g. ``srv.Client()`` of httptest).
+    value_test: Callable[[Node, FileContext], bool] | None = None
+
+    def is_type(self, node: Node | None, ctx: FileContext) -> bool:
+        """Is ``node`` the type ``pkg.Name`` or ``*pkg.Name``?"""
+        if node is None:
+            return False
+        if node.type in ("pointer_type", "parenthesized_type") and node.named_child_count == 1:
+            node = node.named_children[0]
+        if node.type == "qualified_type":
+            package = text(node.child_by_field_name("package"))
+            return text(node.child_by_field_name("name")) == self.name and ctx.imports.path_of(package) == self.path
+        if node.type == "type_identifier":
+            return text(node) == self.name and ctx.imports.is_dot_imported(self.path)
+        return False
+
+    def is_value(self, node: Node | None, ctx: FileContext, func: Node | None = None) -> bool:
+        """Is the expression ``node`` (a receiver) plausibly of this type?"""
+        if node is None:
+            return False
+        kind = node.type
+        if kind == "parenthesized_expression" and node.named_child_count == 1:
+            return self.is_value(node.named_children[0], ctx, func)
+        if kind == "unary_expression":
+            operator = node.child_by_field_name("operator")
+            operand = node.child_by_field_name("operand")
+            if operator is not None and text(operator) == "&" and operand is not None:
+                return operand.type == "composite_literal" and self.is_type(operand.child_by_field_name("type"), ctx)
+            return False
+        if kind == "composite_literal":
+            return self.is_type(node.child_by_field_name("type"), ctx)
+        if kind == "call_expression":
+            function = node.child_by_field_name("function")
+            arguments = node.child_by_field_name("arguments")
+            if function is not None and text(function) == "new" and arguments is not None:
+                args = arguments.named_children
+                if len(args) == 1 and self.is_type(args[0], ctx):
+                    return True
+            return self.value_test is not None and self.value_test(node, ctx)
+        if kind == "selector_expression":
+            operand = node.child_by_field_name("operand")
+            field_node = node.child_by_field_name("field")
+            if operand is None or field_node is None:
+                return False
+            if operand.type == "identifier" and ctx.imports.path_of(text(operand)) == self.path:
+                return text(field_node) in self.variables
+            types = type_facts(ctx).fields.get(text(field_node), [])
+            return bool(types) and all(self.is_type(t, ctx) for t in types)
+        if kind == "identifier":
+            name = text(node)
+            if name in self.variables and ctx.imports.is_dot_imported(self.path):
+                return True
+            scope = top_level(func if func is not None else node)
+            declared = _declarations_in(scope, name) if scope.type != "source_file" else []
+            if not declared:
+                declared = type_facts(ctx).package_vars.get(name, [])
+            return bool(declared) and all(
+                self.is_type(t, ctx) if t is not None else self.is_value(v, ctx) for t, v in declared
+            )
+        return False
+
+
+def method_call_receiver(call: Node, methods: Collection[str]) -> Node | None:
+    """The receiver of ``x.M(...)`` when ``M`` is one of ``methods``."""
+    function = call.child_by_field_name("function")
+    if function is None or function.type != "selector_expression":
+        return None
+    if text(function.child_by_field_name("field")) not in methods:
+        return None
+    return function.child_by_field_name("operand")
+
+
+def local_variable(func: Node, name: str, stmt: Node, declares: bool) -> bool:
+    """Is ``name`` a variable of ``func`` itself (not a named result, outer or package variable)?"""
+    results = function_results(func)
+    if results is not None and results.type == "parameter_list" and any(
+        text(n) == name for p in results.named_children for n in p.children_by_field_name("name")
+    ):
+        return False
+    if declares:
+        return True
+    for scope in (func.child_by_field_name("parameters"), func.child_by_field_name("receiver")):
+        if scope is not None and _declarations_in(scope, name):
+            return True
+    body = func.child_by_field_name("body")
+    return body is not None and bool(_own_declarations(body, name))
+
+
+def _own_declarations(body: Node, name: str) -> list[tuple[Node | None, Node | None]]:
+    """Declarations of ``name`` in ``body``, leaving out those of nested function literals."""
+    found: list[tuple[Node | None, Node | None]] = []
+    qc = cursor(_DECLARED)
+    qc.set_byte_range(body.start_byte, body.end_byte)
+    for decl in qc.captures(body).get("decl", []):
+        if _inside_literal(decl, body):
+            continue
+        found.extend(_declares(decl, name))
+    return found
+
+
+def _inside_literal(node: Node, body: Node) -> bool:
+    current = node.parent
+    while current is not None and current != body:
+        if current.type == "func_literal":
+            return True
+        current = current.parent
+    return False
+
+
+# --- the analysis --------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Resource:
+    """One kind of resource, as the shared analysis needs it."""
+
+    releases: Releases
+    #: Go code that releases the resource held in a variable: ``f"{name}.Close()"``.
+    release: Callable[[str], str]
+    #: The acquisition returns an error as its last result.
+    has_error: bool = False
+    #: Releasing before the error check is wrong (``resp`` is nil on error).
+    release_needs_check: bool = False
+    #: A fix may be offered when the resource is released on some paths already.
+    fix_despite_releases: bool = True
+    #: Name for the variable when the fix must name a discarded resource.
+    default_name: str = "x"
+
+
+@dataclass
+class Outcome:
+    """What :func:`examine` found for one acquisition."""
+
+    kind: str  # "dropped" (a bare statement), "discarded" (bound to _), "never" or "paths"
+    target: Node
+    name: str = ""
+    related: list[Related] = field(default_factory=list)
+    fixes: list[Fix] = field(default_factory=list)
+    report: OwnershipReport | None = None
+
+
+def examine(
+    expr: Node,
+    resource: Resource,
+    ctx: FileContext,
+    *,
+    missing: Callable[[str], str],
+    extra_releases: Callable[[Node, str], Iterable[Node]] | None = None,
+    extra_transfers: Callable[[Node, str], Iterable[Node]] | None = None,
+    endless_loops: Callable[[Node, str], Collection[int]] | None = None,
+    single_target: bool = False,
+) -> Outcome | None:
+    """Follow the resource acquired by ``expr`` through its function.
+
+    ``missing(name)`` words what a missed exit lacks ("without closing f"). The
+    optional callables, given the function and the variable's name, add nodes
+    that release it, nodes that hand it on, and loops that never end.
+    ``single_target`` requires the resource to be the only value bound.
+    """
+    func = enclosing_function(expr)
+    if func is None:
+        return None
+    bound = binding(expr)
+    if bound is None:
+        return Outcome("dropped", expr) if dropped(expr) and not runs_once(expr, func, ctx) else None
+    stmt, targets = bound.stmt, bound.targets
+    if not targets or (single_target and len(targets) != 1):
+        return None
+    target = targets[0]
+    error_target = targets[-1] if resource.has_error and len(targets) == 2 else None
+    error_name = text(error_target) if error_target is not None and error_target.type == "identifier" else None
+    if error_name == "_":
+        error_name = None
+    if runs_once(stmt, func, ctx):
+        return None
+    if target.type == "identifier" and text(target) == "_":
+        return _discarded(ctx, resource, bound, target, func, error_name)
+    if target.type != "identifier":
+        return None  # stored in a field, a map, a slice: owned elsewhere
+    name = text(target)
+    if not local_variable(func, name, stmt, bound.declares):
+        return None  # a named result, an outer or a package variable: owned elsewhere
+    check = error_check_after(stmt, {error_name}) if error_name else None
+    extra = list(extra_releases(func, name)) if extra_releases else []
+    transfers = list(extra_transfers(func, name)) if extra_transfers else []
+    report = missed_release(
+        func,
+        stmt,
+        name,
+        resource.releases,
+        exists_after=check,
+        extra_releases=[*extra, *transfers],
+        nil_tests=nil_tests(func, stmt, name, error_name),
+        endless_loops=endless_loops(func, name) if endless_loops else (),
+    )
+    if report is None:
+        return None
+    report.uses[Use.TRANSFER].extend(transfers)
+    report.uses[Use.RELEASE].extend(extra)
+    if any(_deferred_before(u, stmt, func) for u in (*report.uses[Use.RELEASE], *report.uses[Use.TRANSFER])):
+        return None  # a closure deferred earlier releases whatever the variable holds at the end
+    related = _related(report.exits, func, stmt, missing(name))
+    if not related:
+        return None
+    used = bool(report.uses[Use.RELEASE] or report.uses[Use.TRANSFER])
+    outcome = Outcome("paths" if used else "never", target, name, related, report=report)
+    outcome.fixes = _fix_named(ctx, resource, bound, name, func, check, error_name, report)
+    return outcome
+
+
+def _related(exits: ExitReport, func: Node, stmt: Node, missing: str) -> list[Related]:
+    """The places that explain a leak: returns, the end of the function, the loop's way back."""
+    related = [Related(r.start_byte, r.end_byte, f"this return is reached {missing}") for r in exits.missed]
+    body = func.child_by_field_name("body")
+    if exits.falls_off_end_unused and body is not None and (
+        function_results(func) is None or has_named_results(func)
+    ):
+        related.append(Related(body.end_byte - 1, body.end_byte, f"the function ends here {missing}"))
+    if exits.reacquired:
+        related.append(Related(stmt.start_byte, stmt.end_byte, f"the loop comes back here {missing}"))
+    return related
+
+
+#: A name no identifier has: the variable of a resource bound to ``_``.
+_NO_NAME = "\x00"
+
+
+def _discarded(
+    ctx: FileContext,
+    resource: Resource,
+    bound: Binding,
+    blank: Node,
+    func: Node,
+    error_name: str | None,
+) -> Outcome | None:
+    """A resource bound to ``_``: it leaks on every path on which the call succeeded."""
+    if error_name is not None:
+        tests = nil_tests(func, bound.stmt, _NO_NAME, error_name)
+        exits = exits_missing_release(func, bound.stmt, (), nil_tests=tests)
+        if exits is None or not _related(exits, func, bound.stmt, ""):
+            return None  # every path on which it exists ends the program (or the test)
+    return Outcome("discarded", blank, fixes=_fix_discarded(ctx, resource, bound, blank, func, error_name))
+
+
+def _deferred_before(mention: Node, stmt: Node, func: Node) -> bool:
+    """Is ``mention`` in a ``defer func() {...}()`` registered before ``stmt`` on every path to it?"""
+    if mention.start_byte >= stmt.start_byte:
+        return False
+    current = mention.parent
+    literal = None
+    while current is not None and current != func:
+        if current.type == "func_literal":
+            literal = current
+        if current.type == "defer_statement":
+            break
+        current = current.parent
+    if current is None or current == func or literal is None:
+        return False
+    # The defer must sit in a statement list that encloses the acquisition.
+    block = current.parent
+    return block is not None and block.start_byte <= stmt.start_byte and stmt.end_byte <= block.end_byte
+
+
+def _anchor(resource: Resource, stmt: Node, check: Node | None, error_name: str | None) -> Node | None:
+    """The statement after which the release is deferred: the error check, or the acquisition."""
+    if check is not None:
+        return check
+    if error_name is not None or resource.release_needs_check:
+        return None  # an error that is not checked at once: the resource may be nil there
+    return stmt
+
+
+def _fix_named(
+    ctx: FileContext,
+    resource: Resource,
+    bound: Binding,
+    name: str,
+    func: Node,
+    check: Node | None,
+    error_name: str | None,
+    report: OwnershipReport,
+) -> list[Fix]:
+    if report.uses[Use.TRANSFER] or in_loop(bound.stmt, func):
+        return []
+    anchor = _anchor(resource, bound.stmt, check, error_name)
+    if anchor is None:
+        return []
+    call = resource.release(name)
+    later = _later_defer(anchor, call)
+    releases = [u for u in report.uses[Use.RELEASE] if later is None or not _within(u, later)]
+    if releases and not resource.fix_despite_releases:
+        return []
+    insert = insert_statement_after(ctx.source, anchor, f"defer {call}")
+    if insert is None:
+        return []
+    edits: list[Edit] = [insert]
+    if later is not None:
+        removal = delete_statement(ctx.source, later)
+        if removal is not None:
+            edits.append(removal)
+    where = "after the error check" if anchor is check else "after the call"
+    return [Fix(f"Insert `defer {call}` {where}", tuple(edits), preferred=True)]
+
+
+def _fix_discarded(
+    ctx: FileContext, resource: Resource, bound: Binding, blank: Node, func: Node, error_name: str | None
+) -> list[Fix]:
+    if bound.stmt.type != "short_var_declaration" or in_loop(bound.stmt, func):
+        return []  # naming it would need a declaration, or the defer would pile up
+    check = error_check_after(bound.stmt, {error_name}) if error_name else None
+    anchor = _anchor(resource, bound.stmt, check, error_name)
+    if anchor is None:
+        return []
+    name = unique_name(func, resource.default_name)
+    call = resource.release(name)
+    insert = insert_statement_after(ctx.source, anchor, f"defer {call}")
+    if insert is None:
+        return []
+    rename = Edit(blank.start_byte, blank.end_byte, name)
+    return [Fix(f"Name it `{name}` and `defer {call}`", (rename, insert), preferred=True)]
+
+
+def _within(node: Node, outer: Node) -> bool:
+    return outer.start_byte <= node.start_byte and node.end_byte <= outer.end_byte
+
+
+def _later_defer(anchor: Node, call: str) -> Node | None:
+    """A ``defer <call>`` later in the statement list of ``anchor``."""
+    if anchor.parent is None or anchor.parent.type != "statement_list":
+        return None
+    wanted = f"defer{call}".replace(" ", "")
+    seen = False
+    for sibling in statements(anchor.parent):
+        if sibling == anchor:
+            seen = True
+            continue
+        if seen and sibling.type == "defer_statement" and text(sibling).replace(" ", "") == wanted:
+            return sibling
+    return None
