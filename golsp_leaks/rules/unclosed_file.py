@@ -1,0 +1,154 @@
+"""unclosed-file: a file opened with os.Open/Create/OpenFile/CreateTemp is not closed on every path."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+
+from tree_sitter import Node
+
+from golsp_leaks.goanalysis.ownership import Releases
+from golsp_leaks.goanalysis.parse import cursor
+from golsp_leaks.goanalysis.resources import STREAM_BORROWS, Resource, examine
+from golsp_leaks.goanalysis.syntax import text
+from golsp_leaks.model import Finding, Severity
+from golsp_leaks.rules.base import FileContext, Rule
+
+#: The functions of package os that open a file the caller must close.
+CONSTRUCTORS = frozenset({"Open", "Create", "OpenFile", "CreateTemp"})
+
+FILE = Resource(
+    releases=Releases(methods=frozenset({("Close",)}), borrowing_calls=STREAM_BORROWS),
+    release=lambda name: f"{name}.Close()",
+    has_error=True,
+    default_name="f",
+)
+
+_NAMES = " ".join(f'"{c}"' for c in sorted(CONSTRUCTORS))
+_CALLS = f"""(call_expression
+  function: (selector_expression operand: (identifier) @pkg field: (field_identifier) @fn
+  (#any-of? @fn {_NAMES}))) @call"""
+_DOT_CALLS = f"(call_expression function: (identifier) @fn (#any-of? @fn {_NAMES})) @call"
+
+
+class UnclosedFile(Rule):
+    """
+    ## What it does
+    Reports a file opened with `os.Open`, `os.Create`, `os.OpenFile` or
+    `os.CreateTemp` when some path from the call to a `return` (or to the end of
+    the function) neither closes it nor hands it on, and when the file is thrown
+    away (`_`, or a call whose results are dropped).  Handing it on is returning
+    it, passing it to a function (`closeQuietly(f)`, `newReader(f)`), storing it
+    (a struct field, a map, a package variable), sending it on a channel, or
+    capturing it in a closure that outlives the call; a close inside a deferred
+    closure counts.  The error path of the call itself — `if err != nil { return
+    err }` — is not a leak: there is no file yet.  Reading through a wrapper that
+    does not own the file (`bufio.NewScanner(f)`, `io.Copy(dst, f)`,
+    `json.NewDecoder(f)`) is not handing it on.
+
+    Code that runs once per process — `main` and `init`, outside loops — is not
+    reported: the exit closes what it leaves open.
+
+    ## Why is this bad?
+    Every open file holds a file descriptor.  One that is not closed stays open
+    until the garbage collector happens to finalize the `*os.File`, which may be
+    never under a steady load; a long-running process then runs out of
+    descriptors ("too many open files") and fails to accept connections or open
+    anything else.  On Windows an open file also cannot be renamed or removed.
+
+    ## Example
+    ```go
+    func firstLine(path string) (string, error) {
+        f, err := os.Open(path)
+        if err != nil {
+            return "", err
+        }
+        sc := bufio.NewScanner(f)
+        if !sc.Scan() {
+            return "", sc.Err() // f is never closed
+        }
+        return sc.Text(), nil
+    }
+    ```
+
+    ## Use instead
+    ```go
+    func firstLine(path string) (string, error) {
+        f, err := os.Open(path)
+        if err != nil {
+            return "", err
+        }
+        defer f.Close()
+        sc := bufio.NewScanner(f)
+        if !sc.Scan() {
+            return "", sc.Err()
+        }
+        return sc.Text(), nil
+    }
+    ```
+
+    ## Fix safety
+    The fix inserts `defer f.Close()` right after the error check of that very
+    call (moving a later `defer f.Close()` of the same statement list up, when
+    there is one), and for a file bound to `_` first names it.  It is offered
+    only when the error is checked at once, when no path hands the file on (a
+    file that is returned on one path must not be closed by a `defer`), and not
+    inside a loop, where a `defer` would pile up until the function returns.  An
+    explicit `f.Close()` elsewhere stays: closing twice returns an error that the
+    deferred call ignores.  For a file written to, check the error of an explicit
+    `Close` as well: the deferred one discards it.
+    """
+
+    id = "unclosed-file"
+    summary = "a file opened with os.Open/Create/OpenFile/CreateTemp is not closed on every path"
+    default_severity = Severity.WARNING
+    fixable = True
+    triggers = (b"Open", b"Create")
+
+    def check(self, decl: Node, ctx: FileContext) -> Iterable[Finding]:
+        names = ctx.imports.names_for("os")
+        dot = ctx.imports.is_dot_imported("os")
+        if not names and not dot:
+            return
+        for call, constructor in _open_calls(decl, names, dot):
+            finding = self._check_call(call, constructor, ctx)
+            if finding is not None:
+                yield finding
+
+    def _check_call(self, call: Node, constructor: str, ctx: FileContext) -> Finding | None:
+        outcome = examine(call, FILE, ctx, missing=lambda name: f"without closing {name}")
+        if outcome is None:
+            return None
+        where = f"os.{constructor}"
+        if outcome.kind in ("dropped", "discarded"):
+            message = (
+                f"the file opened by {where} is thrown away without being closed: "
+                "its file descriptor leaks until the garbage collector finalizes it"
+            )
+        elif outcome.kind == "never":
+            message = (
+                f"the file {outcome.name} opened by {where} is never closed: "
+                "its file descriptor leaks until the garbage collector finalizes it"
+            )
+        else:
+            message = (
+                f"the file {outcome.name} opened by {where} is not closed on every path: "
+                "the paths that return without closing it leak its file descriptor"
+            )
+        return Finding(
+            rule=self.id,
+            start=outcome.target.start_byte,
+            end=outcome.target.end_byte,
+            message=message,
+            related=tuple(outcome.related),
+            fixes=tuple(outcome.fixes),
+            per_request=ctx.scope.is_per_request(call),
+        )
+
+
+def _open_calls(decl: Node, names: set[str], dot: bool) -> Iterator[tuple[Node, str]]:
+    for _, captures in cursor(_CALLS).matches(decl):
+        if text(captures["pkg"][0]) in names:
+            yield captures["call"][0], text(captures["fn"][0])
+    if dot:
+        for _, captures in cursor(_DOT_CALLS).matches(decl):
+            yield captures["call"][0], text(captures["fn"][0])
