@@ -1,0 +1,288 @@
+"""ticker-not-stopped: a time.Ticker or time.Timer that is not stopped, or a time.Tick that cannot be."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+
+from tree_sitter import Node
+
+from golsp_leaks.goanalysis.flow import may_return
+from golsp_leaks.goanalysis.names import mentions
+from golsp_leaks.goanalysis.ownership import Releases
+from golsp_leaks.goanalysis.parse import cursor
+from golsp_leaks.goanalysis.resources import (
+    Outcome,
+    Resource,
+    examine,
+    is_test_file,
+    runs_once,
+    top_level,
+)
+from golsp_leaks.goanalysis.syntax import FUNCTION_TYPES, enclosing_function, function_results, text
+from golsp_leaks.model import Finding, Severity
+from golsp_leaks.rules.base import FileContext, Rule
+
+TIME = "time"
+CONSTRUCTORS = frozenset({"NewTicker", "NewTimer", "Tick"})
+
+TICKER = Resource(
+    releases=Releases(methods=frozenset({("Stop",)})),
+    release=lambda name: f"{name}.Stop()",
+    default_name="t",
+)
+
+_NAMES = " ".join(f'"{c}"' for c in sorted(CONSTRUCTORS))
+_CALLS = f"""(call_expression
+  function: (selector_expression operand: (identifier) @pkg field: (field_identifier) @fn
+  (#any-of? @fn {_NAMES}))) @call"""
+_DOT_CALLS = f"(call_expression function: (identifier) @fn (#any-of? @fn {_NAMES})) @call"
+_RANGES = "(for_statement (range_clause right: (_) @over)) @for"
+_TEST_PREFIXES = ("Test", "Benchmark", "Example", "Fuzz")
+
+
+class TickerNotStopped(Rule):
+    """
+    ## What it does
+    Reports a `time.NewTicker` or `time.NewTimer` that some path from the call
+    to a `return` (or to the end of the function) neither stops nor hands on,
+    and a `time.Tick` — whose ticker can never be stopped — in a function that
+    returns, or in a loop, where it starts a new ticker on every iteration.
+    Handing a ticker on is returning it, passing it to a function, storing it,
+    or capturing it in a goroutine; receiving from a timer's channel (`<-t.C`)
+    counts as stopping it, since a timer that has fired is gone.  A function
+    that never returns — a `for range t.C` loop without a `break` or `return`,
+    a `for { select { ... } }` server loop — keeps its ticker for good and is
+    not reported, and neither is `time.Tick` in `main`, `init` or tests.
+
+    What is reported depends on the Go version of the module (the `go`
+    directive of the nearest go.mod).  Before Go 1.23, a ticker that is not
+    stopped is never garbage collected, a warning, and a timer stays until it
+    fires, a bounded leak reported as information (a warning in per-request
+    code, where it adds up).  Since Go 1.23 the runtime collects unreferenced
+    timers and tickers, stopped or not, so nothing leaks any more: a ticker that
+    is not stopped is reported only as a hint (stopping it still ends its
+    ticks at once and says when it is done), and timers and `time.Tick` are not
+    reported at all.  Without a go.mod the newest behaviour is assumed.
+
+    ## Why is this bad?
+    Before Go 1.23 the runtime keeps every active timer in its timer heap.  A
+    ticker that is not stopped fires for ever, waking the runtime every period,
+    and neither it nor its channel is ever freed; a function that starts one
+    per call, or per request, grows memory and CPU use without bound.  A timer
+    that is not stopped holds its memory until it fires, which for long
+    timeouts under load adds up to the same.
+
+    ## Example
+    ```go
+    func poll(ctx context.Context, check func() bool) error {
+        t := time.NewTicker(time.Second)
+        for {
+            select {
+            case <-ctx.Done():
+                return ctx.Err() // the ticker keeps running
+            case <-t.C:
+                if check() {
+                    return nil
+                }
+            }
+        }
+    }
+    ```
+
+    ## Use instead
+    ```go
+    func poll(ctx context.Context, check func() bool) error {
+        t := time.NewTicker(time.Second)
+        defer t.Stop()
+        for {
+            select {
+            case <-ctx.Done():
+                return ctx.Err()
+            case <-t.C:
+                if check() {
+                    return nil
+                }
+            }
+        }
+    }
+    ```
+
+    ## Fix safety
+    The fix inserts `defer t.Stop()` right after the call (moving a later
+    `defer t.Stop()` of the same statement list up, when there is one).  It is
+    offered only when no path hands the ticker on and not inside a loop, where
+    a `defer` would pile up until the function returns.  Stopping a ticker or
+    timer twice, or one that has fired, is harmless.  `time.Tick` has no fix:
+    replace it with `time.NewTicker` and a deferred `Stop`.
+    """
+
+    id = "ticker-not-stopped"
+    summary = "a time.Ticker or time.Timer is not stopped on every path, or time.Tick leaks its ticker"
+    default_severity = Severity.WARNING
+    fixable = True
+    triggers = (b"NewTicker", b"NewTimer", b"Tick(")
+
+    def check(self, decl: Node, ctx: FileContext) -> Iterable[Finding]:
+        names = ctx.imports.names_for(TIME)
+        dot = ctx.imports.is_dot_imported(TIME)
+        if not names and not dot:
+            return
+        collected = ctx.go_at_least(1, 23)
+        for call, constructor in _time_calls(decl, names, dot):
+            if constructor == "Tick":
+                if not collected:
+                    finding = self._check_tick(call, ctx)
+                    if finding is not None:
+                        yield finding
+                continue
+            if constructor == "NewTimer" and collected:
+                continue  # an unstopped timer is collected with its last reference: nothing leaks
+            finding = self._check_new(call, constructor, ctx, collected)
+            if finding is not None:
+                yield finding
+
+    def _check_new(self, call: Node, constructor: str, ctx: FileContext, collected: bool) -> Finding | None:
+        timer = constructor == "NewTimer"
+        outcome = examine(
+            call,
+            TICKER,
+            ctx,
+            missing=lambda name: f"without stopping {name}",
+            extra_releases=_receives if timer else None,
+            endless_loops=_ranging_over_channel,
+        )
+        if outcome is None:
+            return None
+        noun = "timer" if timer else "ticker"
+        subject = f"the {noun} {outcome.name}" if outcome.name else f"the {noun}"
+        if outcome.kind in ("dropped", "discarded"):
+            what = f"the {noun} made by time.{constructor} is thrown away and can never be stopped"
+        elif outcome.kind == "never":
+            what = f"{subject} made by time.{constructor} is never stopped"
+        else:
+            what = f"{subject} made by time.{constructor} is not stopped on every path"
+        if collected:
+            message = (
+                f"{what}; since Go 1.23 an unreachable ticker is garbage collected, so nothing leaks, "
+                "but stopping it ends its ticks at once"
+            )
+        elif timer:
+            message = f"{what}: before Go 1.23 a timer that is not stopped stays in memory until it fires"
+        else:
+            message = (
+                f"{what}: before Go 1.23 a ticker that is not stopped is never garbage collected "
+                "and keeps firing for the life of the program"
+            )
+        if collected:
+            severity: Severity | None = Severity.HINT
+        elif timer:
+            severity = Severity.INFORMATION  # held until it fires: a bounded leak
+        else:
+            severity = None
+        return _finding(self.id, call, outcome, message, ctx, severity)
+
+    def _check_tick(self, call: Node, ctx: FileContext) -> Finding | None:
+        func = enclosing_function(call)
+        if func is None:
+            return None
+        if _in_loop_body(call, func):
+            message = (
+                "time.Tick in a loop starts a new ticker on every iteration, and before Go 1.23 "
+                "none of them is ever stopped or garbage collected: use one time.NewTicker "
+                "outside the loop and stop it"
+            )
+        else:
+            if is_test_file(ctx) or _is_test_function(top_level(call)) or runs_once(call, func, ctx):
+                return None
+            returns = may_return(func, endless_loops=_ranging_over_channel(func, ""))
+            if returns is None:
+                return None
+            reaches_return, falls_off = returns
+            if not reaches_return and not (falls_off and function_results(func) is None):
+                return None  # the function never returns: the ticker lives as long as it does
+            message = (
+                "the ticker started by time.Tick can never be stopped: before Go 1.23 it keeps "
+                "firing, and is never garbage collected, after this function returns; use "
+                "time.NewTicker and stop it"
+            )
+        return Finding(
+            rule=self.id,
+            start=call.start_byte,
+            end=call.end_byte,
+            message=message,
+            per_request=ctx.scope.is_per_request(call),
+        )
+
+
+def _finding(
+    rule: str, call: Node, outcome: Outcome, message: str, ctx: FileContext, severity: Severity | None
+) -> Finding:
+    return Finding(
+        rule=rule,
+        start=outcome.target.start_byte,
+        end=outcome.target.end_byte,
+        message=message,
+        related=tuple(outcome.related),
+        fixes=tuple(outcome.fixes),
+        per_request=ctx.scope.is_per_request(call),
+        severity=severity,
+    )
+
+
+def _time_calls(decl: Node, names: set[str], dot: bool) -> Iterator[tuple[Node, str]]:
+    for _, captures in cursor(_CALLS).matches(decl):
+        if text(captures["pkg"][0]) in names:
+            yield captures["call"][0], text(captures["fn"][0])
+    if dot:
+        for _, captures in cursor(_DOT_CALLS).matches(decl):
+            yield captures["call"][0], text(captures["fn"][0])
+
+
+def _receives(func: Node, name: str) -> list[Node]:
+    """Receives from the timer's channel, ``<-t.C``: the timer has fired and is gone."""
+    found = []
+    for mention in mentions(func, name):
+        selector = mention.parent
+        if selector is None or selector.type != "selector_expression":
+            continue
+        if text(selector.child_by_field_name("field")) != "C":
+            continue
+        receive = selector.parent
+        if receive is not None and receive.type == "unary_expression" and text(
+            receive.child_by_field_name("operator")
+        ) == "<-":
+            found.append(receive)
+    return found
+
+
+def _ranging_over_channel(func: Node, name: str) -> list[int]:
+    """``for range t.C`` (of this ticker) and ``for range time.Tick(d)``: loops that only end by break or return."""
+    found = []
+    for _, captures in cursor(_RANGES).matches(func):
+        over = captures["over"][0]
+        if over.type == "selector_expression":
+            operand = over.child_by_field_name("operand")
+            if name and text(operand) == name and text(over.child_by_field_name("field")) == "C":
+                found.append(captures["for"][0].start_byte)
+        elif over.type == "call_expression":
+            function = over.child_by_field_name("function")
+            if function is not None and text(function).endswith("Tick"):
+                found.append(captures["for"][0].start_byte)
+    return found
+
+
+def _in_loop_body(call: Node, func: Node) -> bool:
+    """Is ``call`` inside the body of a ``for`` loop of ``func`` (not the loop's own range clause)?"""
+    current = call
+    while current.parent is not None and current.parent != func and current.parent.type not in FUNCTION_TYPES:
+        parent = current.parent
+        if parent.type == "for_statement" and current == parent.child_by_field_name("body"):
+            return True
+        current = parent
+    return False
+
+
+def _is_test_function(func: Node) -> bool:
+    if func.type != "function_declaration":
+        return False
+    return text(func.child_by_field_name("name")).startswith(_TEST_PREFIXES)
