@@ -1,0 +1,385 @@
+"""defer-in-loop: a deferred release inside a loop body, holding every resource until the function returns."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from tree_sitter import Node
+
+from golsp_leaks.goanalysis.flow import exits_missing_release
+from golsp_leaks.goanalysis.parse import cursor
+from golsp_leaks.goanalysis.syntax import FUNCTION_TYPES, line_indent, text, walk
+from golsp_leaks.model import Edit, Finding, Fix, Severity
+from golsp_leaks.rules.base import FileContext, Rule
+
+#: Methods whose deferred call releases something.
+RELEASE_METHODS = frozenset({"Close", "Unlock", "RUnlock", "Rollback", "Stop"})
+_LOCKS = frozenset({"Unlock", "RUnlock"})
+_CONTEXT_CONSTRUCTORS = (
+    "WithCancel",
+    "WithTimeout",
+    "WithDeadline",
+    "WithCancelCause",
+    "WithTimeoutCause",
+    "WithDeadlineCause",
+)
+
+_DEFERS = "(defer_statement (call_expression) @call) @defer"
+_STOPS = frozenset({"for_statement", *FUNCTION_TYPES})
+
+
+class DeferInLoop(Rule):
+    """
+    ## What it does
+    Reports a `defer` of a release — `x.Close()`, `mu.Unlock()`, `mu.RUnlock()`,
+    `cancel()`, `tx.Rollback()`, `t.Stop()`, or a deferred closure that makes one
+    of these calls — written in the body of a `for` loop, when the loop can come
+    back to it: a `defer` that is followed on every path by a `return` or a
+    `break` out of the loop runs at most once and is not reported.  A `defer`
+    inside a function literal in the loop (`func() { ...; defer f.Close() }()`)
+    is not in the loop: it runs when the literal returns.
+
+    ## Why is this bad?
+    Deferred calls run when the surrounding *function* returns, not at the end
+    of the iteration.  Every file, response body, transaction or context of
+    every iteration stays open until then — a loop over many items runs out of
+    file descriptors or connections — and a deferred `Unlock` after a `Lock` in
+    the loop blocks the next iteration for ever.
+
+    ## Example
+    ```go
+    func sizes(paths []string) (map[string]int64, error) {
+        out := map[string]int64{}
+        for _, p := range paths {
+            f, err := os.Open(p)
+            if err != nil {
+                return nil, err
+            }
+            defer f.Close() // every file stays open until sizes returns
+            n, err := io.Copy(io.Discard, f)
+            if err != nil {
+                return nil, err
+            }
+            out[p] = n
+        }
+        return out, nil
+    }
+    ```
+
+    ## Use instead
+    ```go
+    func sizes(paths []string) (map[string]int64, error) {
+        out := map[string]int64{}
+        for _, p := range paths {
+            n, err := size(p) // a function of its own, with its own defer
+            if err != nil {
+                return nil, err
+            }
+            out[p] = n
+        }
+        return out, nil
+    }
+    ```
+
+    ## Fix safety
+    The fix wraps the loop body in a function literal that is called at once,
+    `func() { ... }()`, re-indented by one tab, so that the deferred calls run
+    at the end of each iteration.  Variables declared in the body stay local to
+    it, and the loop variables are used by the literal while it runs.  The fix
+    is offered only when the body has no `return`, no `goto`, and no `break` or
+    `continue` that leaves it (inside the literal they would mean something
+    else, or not compile), and no `recover`; otherwise move the body to a
+    function of its own by hand, as above.
+    """
+
+    id = "defer-in-loop"
+    summary = "a deferred release in a loop body runs only when the function returns"
+    default_severity = Severity.WARNING
+    fixable = True
+    triggers = (b"defer",)
+
+    def check(self, decl: Node, ctx: FileContext) -> Iterable[Finding]:
+        if b"for" not in ctx.source[decl.start_byte : decl.end_byte]:
+            return
+        for _, captures in cursor(_DEFERS).matches(decl):
+            stmt = captures["defer"][0]
+            call = captures["call"][0]
+            loop = _enclosing_loop(stmt)
+            if loop is None:
+                continue
+            found = _released(call)
+            if found is None:
+                continue
+            func = _enclosing_function(loop)
+            if func is None or not _can_run_twice(func, stmt):
+                continue
+            if found[0] in _LOCKS and _varies_per_iteration(found[1], loop):
+                continue  # a different lock on each pass: locking them all is deliberate
+            if _fires_once(stmt, loop, func):
+                continue
+            yield self._finding(stmt, call, found, loop, ctx)
+
+    def _finding(self, stmt: Node, call: Node, found: tuple[str, Node], loop: Node, ctx: FileContext) -> Finding:
+        released, release = found
+        shown = _short(release)
+        if release is call:
+            deferred = f"`defer {shown}`" if shown else "this defer"
+        else:
+            deferred = f"a deferred closure that calls `{shown}`" if shown else "a deferred closure"
+        if released in _LOCKS:
+            message = (
+                f"{deferred} in a loop: the lock is released only when the function returns, "
+                "so the next iteration's Lock waits for ever (or, for read locks, they pile up and "
+                "block every writer)"
+            )
+        else:
+            message = (
+                f"{deferred} in a loop: it runs only when the function returns, so what every "
+                "iteration acquires stays held until then"
+            )
+        fix = _wrap_body(ctx.source, loop)
+        return Finding(
+            rule=self.id,
+            start=stmt.start_byte,
+            end=stmt.end_byte,
+            message=message,
+            fixes=(fix,) if fix is not None else (),
+            per_request=ctx.scope.is_per_request(stmt),
+        )
+
+
+def _enclosing_loop(stmt: Node) -> Node | None:
+    """The ``for`` statement whose body holds ``stmt``, with no function literal in between."""
+    current = stmt.parent
+    while current is not None and current.type not in _STOPS:
+        current = current.parent
+    if current is None or current.type != "for_statement":
+        return None
+    body = current.child_by_field_name("body")
+    if body is None or not (body.start_byte <= stmt.start_byte and stmt.end_byte <= body.end_byte):
+        return None
+    return current
+
+
+def _enclosing_function(node: Node) -> Node | None:
+    current = node.parent
+    while current is not None and current.type not in FUNCTION_TYPES:
+        current = current.parent
+    return current
+
+
+def _short(node: Node) -> str:
+    shown = text(node)
+    return shown if len(shown) <= 40 and "\n" not in shown else ""
+
+
+def _released(call: Node) -> tuple[str, Node] | None:
+    """What a deferred call releases — a method name or ``cancel`` — and the releasing call."""
+    function = call.child_by_field_name("function")
+    if function is None:
+        return None
+    if function.type == "selector_expression":
+        method = text(function.child_by_field_name("field"))
+        return (method, call) if method in RELEASE_METHODS else None
+    if function.type == "identifier":
+        name = text(function)
+        if name == "cancel" or name.endswith("Cancel") or _bound_by_context(function):
+            return "cancel", call
+        return None
+    if function.type == "func_literal":
+        body = function.child_by_field_name("body")
+        if body is None:
+            return None
+        for node in walk(body, into_functions=False):
+            if node.type == "call_expression":
+                inner = node.child_by_field_name("function")
+                if inner is not None and inner.type != "func_literal":
+                    found = _released(node)
+                    if found is not None:
+                        return found
+    return None
+
+
+def _bound_by_context(ident: Node) -> bool:
+    """Is ``ident`` the second result of a ``context.With...`` call in its function?"""
+    func = _enclosing_function(ident)
+    if func is None:
+        return False
+    name = text(ident)
+    for node in walk(func, into_functions=False):
+        if node.type != "short_var_declaration" and node.type != "assignment_statement":
+            continue
+        left = node.child_by_field_name("left")
+        right = node.child_by_field_name("right")
+        if left is None or right is None or left.named_child_count != 2 or right.named_child_count != 1:
+            continue
+        if text(left.named_children[1]) == name and text(right.named_children[0]).split("(", 1)[0].endswith(
+            _CONTEXT_CONSTRUCTORS
+        ):
+            return True
+    return False
+
+
+def _varies_per_iteration(release: Node, loop: Node) -> bool:
+    """Does the receiver of ``release`` mention a variable declared by the loop or in its body?"""
+    function = release.child_by_field_name("function")
+    receiver = function.child_by_field_name("operand") if function is not None else None
+    if receiver is None:
+        return False
+    used = {text(n) for n in walk(receiver) if n.type == "identifier"}
+    declared: set[str] = set()
+    for node in walk(loop, into_functions=False):
+        if node.type in ("short_var_declaration", "range_clause"):
+            left = node.child_by_field_name("left")
+            if left is not None:
+                declared.update(text(n) for n in left.named_children if n.type == "identifier")
+        elif node.type == "var_spec":
+            declared.update(text(n) for n in node.children_by_field_name("name"))
+    return bool(used & declared)
+
+
+def _fires_once(stmt: Node, loop: Node, func: Node) -> bool:
+    """Is ``stmt`` in a ``select`` case that receives from a one-shot timer made before the loop?
+
+    ``case <-t.C:`` of a ``time.NewTimer`` that is never reset, or ``case <-timeout:``
+    of a ``time.After`` channel: the case runs at most once.
+    """
+    current = stmt.parent
+    while current is not None and current != loop:
+        if current.type == "communication_case":
+            channel = _received(current.child_by_field_name("communication"))
+            if channel is not None and _one_shot(channel, loop, func):
+                return True
+        current = current.parent
+    return False
+
+
+def _received(communication: Node | None) -> str | None:
+    """The channel expression a case receives from, as text."""
+    if communication is None:
+        return None
+    receive = communication
+    if communication.type == "receive_statement":
+        right = communication.child_by_field_name("right")
+        if right is None:
+            return None
+        receive = right
+    if receive.type != "unary_expression" or text(receive.child_by_field_name("operator")) != "<-":
+        return None
+    return text(receive.child_by_field_name("operand"))
+
+
+def _one_shot(channel: str, loop: Node, func: Node) -> bool:
+    timer = channel[:-2] if channel.endswith(".C") else None
+    for node in walk(func, into_functions=False):
+        if node.type != "short_var_declaration" or node.end_byte > loop.start_byte:
+            continue
+        left = node.child_by_field_name("left")
+        right = node.child_by_field_name("right")
+        if left is None or right is None or left.named_child_count != 1 or right.named_child_count != 1:
+            continue
+        name = text(left.named_children[0])
+        value = text(right.named_children[0]).replace(" ", "")
+        if timer is not None and name == timer and value.startswith(("time.NewTimer(", "NewTimer(")):
+            body = loop.parent if loop.parent is not None else loop
+            return f"{timer}.Reset(" not in text(body).replace(" ", "")
+        if timer is None and name == channel and value.startswith(("time.After(", "After(")):
+            return True
+    return False
+
+
+def _can_run_twice(func: Node, stmt: Node) -> bool:
+    """Can the loop come back to ``stmt`` after running it (so that two defers pile up)?"""
+    report = exits_missing_release(func, stmt, ())
+    return report is not None and report.reacquired
+
+
+# --- the fix ---------------------------------------------------------------------
+
+
+def _wrap_body(source: bytes, loop: Node) -> Fix | None:
+    body = loop.child_by_field_name("body")
+    if body is None or not _body_stays_put(body):
+        return None
+    open_brace = body.start_byte
+    close_brace = body.end_byte - 1
+    first_break = source.find(b"\n", open_brace)
+    if first_break < 0 or source[open_brace + 1 : first_break].strip():
+        return None  # something follows the opening brace on its line
+    close_line = source.rfind(b"\n", 0, close_brace) + 1
+    if source[close_line:close_brace].strip() or close_line <= first_break:
+        return None  # the closing brace does not sit alone on its line
+    indent = line_indent(source, close_brace)
+    if line_indent(source, loop.start_byte) != indent:
+        return None
+    raw = _raw_string_lines(body)
+    crlf = b"\r\n" in source[:4096]
+    out: list[bytes] = []
+    offset = first_break + 1
+    for line in source[first_break + 1 : close_line].split(b"\n")[:-1]:
+        blank = not line.strip()
+        out.append(line if blank or offset in raw else b"\t" + line)
+        offset += len(line) + 1
+    pad = indent.decode()
+    newline = "\r\n" if crlf else "\n"
+    inner = "".join(line.decode("utf-8", errors="replace") + "\n" for line in out)
+    replacement = f"{pad}\tfunc() {{{newline}{inner}{pad}\t}}(){newline}"
+    return Fix(
+        "Run the loop body in a function literal, so that its defers run at the end of each iteration",
+        (Edit(first_break + 1, close_line, replacement),),
+        preferred=True,
+    )
+
+
+def _raw_string_lines(body: Node) -> set[int]:
+    """Offsets of the lines that begin inside a multi-line raw string literal (their text must not change)."""
+    starts: set[int] = set()
+    for node in walk(body):
+        if node.type == "raw_string_literal" and node.start_point.row != node.end_point.row:
+            source = node.text or b""
+            position = node.start_byte
+            for line in source.split(b"\n")[:-1]:
+                position += len(line) + 1
+                starts.add(position)
+    return starts
+
+
+def _body_stays_put(body: Node) -> bool:
+    """Does the body keep its meaning inside ``func() { ... }()``?
+
+    No ``return``, ``goto``, ``recover`` or multi-line comment, and every ``break``
+    and ``continue`` stays inside the body.
+    """
+    labels = {text(n.child_by_field_name("label")) for n in walk(body) if n.type == "labeled_statement"}
+    for node in walk(body, into_functions=False):
+        kind = node.type
+        if kind in ("return_statement", "goto_statement"):
+            return False
+        if kind == "comment" and node.start_point.row != node.end_point.row:
+            return False
+        if kind == "call_expression" and text(node.child_by_field_name("function")) == "recover":
+            return False
+        if kind in ("break_statement", "continue_statement"):
+            label = node.named_children[0] if node.named_child_count else None
+            if label is not None:
+                if text(label) not in labels:
+                    return False
+            elif not _has_target_inside(node, body, kind == "continue_statement"):
+                return False
+    return True
+
+
+def _has_target_inside(jump: Node, body: Node, is_continue: bool) -> bool:
+    """Does an unlabeled ``break``/``continue`` belong to a statement inside ``body``?"""
+    targets = ("for_statement",) if is_continue else (
+        "for_statement",
+        "expression_switch_statement",
+        "type_switch_statement",
+        "select_statement",
+    )
+    current = jump.parent
+    while current is not None and current != body:
+        if current.type in targets:
+            return True
+        current = current.parent
+    return False
