@@ -319,6 +319,16 @@ class _Counter:
             return states
         return frozenset((_add(s, sent), _add(r, received)) for s, r in states)
 
+    def _total(self, node: Node) -> tuple[int, int]:
+        i = bisect_left(self.positions, node.start_byte)
+        sent = received = 0
+        while i < len(self.positions) and self.positions[i] < node.end_byte:
+            ds, dr = self.events[self.positions[i]]
+            sent += ds
+            received += dr
+            i += 1
+        return sent, received
+
     def seq(self, stmts: Sequence[Node], states: frozenset[State]) -> frozenset[State]:
         for stmt in stmts:
             if not states:
@@ -410,6 +420,12 @@ class _Counter:
             self.continues[-1].extend(outer_continues)
         if infinite:
             return _drained(brk) if open_ended else brk
+        bound = literal_bound(node)
+        if bound is not None and (sends or receives):
+            # A loop that runs a known number of times: each pass adds what its body holds.
+            ds, dr = self._total(node)
+            counted = frozenset((_add(s, bound * ds), _add(r, bound * dr)) for s, r in states)
+            return counted | brk
         normal = frozenset((MANY if sends else s, MANY if receives else r) for s, r in entry)
         return normal | brk
 
@@ -440,6 +456,29 @@ class _Counter:
         if not has_default:
             result |= states
         return result
+
+
+def literal_bound(loop: Node) -> int | None:
+    """How many times a loop runs when its header says so plainly: ``for i := 0; i < 4; i++``,
+    ``for range 4``, ``for i := range 4``."""
+    clause = next((c for c in loop.named_children if c.type in ("for_clause", "range_clause")), None)
+    if clause is None:
+        return None
+    if clause.type == "range_clause":
+        right = clause.child_by_field_name("right")
+        return int(text(right)) if right is not None and right.type == "int_literal" and text(right).isdigit() else None
+    initializer = clause.child_by_field_name("initializer")
+    condition = clause.child_by_field_name("condition")
+    update = clause.child_by_field_name("update")
+    if initializer is None or condition is None or update is None or condition.type != "binary_expression":
+        return None
+    counter = text(condition.child_by_field_name("left"))
+    bound = condition.child_by_field_name("right")
+    if text(condition.child_by_field_name("operator")) != "<" or bound is None or bound.type != "int_literal":
+        return None
+    if text(initializer).replace(" ", "") != f"{counter}:=0" or text(update).replace(" ", "") != f"{counter}++":
+        return None
+    return int(text(bound)) if text(bound).isdigit() else None
 
 
 def _drained(states: frozenset[State]) -> frozenset[State]:

@@ -139,6 +139,8 @@ class GoroutineNoExit(Rule):
                 continue
             handler = ctx.scope.enclosing_handler(go_stmt)
             per_request = handler is not None
+            if not per_request and _in_loop(go_stmt):
+                continue  # a pool of workers sized by the code that starts it
             params = literal.child_by_field_name("parameters")
             end = params.end_byte if params is not None else literal.start_byte + 4
             owner = enclosing_function(go_stmt)
@@ -199,6 +201,8 @@ class GoroutineNoExit(Rule):
             if key not in endless or ctx.scope.runs_once(go_stmt):
                 continue
             per_request = ctx.scope.is_per_request(go_stmt)
+            if not per_request and _in_loop(go_stmt):
+                continue  # a pool of workers sized by the code that starts it
             owner = _describe(enclosing_function(go_stmt))
             where = "every request leaves one more running" if per_request else f"it outlives {owner}"
             yield Finding(
@@ -254,6 +258,11 @@ class GoroutineNoExit(Rule):
                 fixes=tuple(fixes),
                 per_request=ctx.scope.is_per_request(stmt),
             )
+
+
+def _in_loop(node: Node) -> bool:
+    func = enclosing_function(node)
+    return func is not None and enclosing_loop(node, func) is not None
 
 
 def _describe(func: Node | None) -> str:
