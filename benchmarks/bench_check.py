@@ -290,6 +290,7 @@ def main(argv: list[str] | None = None) -> int:
     group.add_argument("--skip-vet", action="store_true", help="do not run go vet")
     group.add_argument("--vet-warm", action="store_true", help="time go vet with a warm build cache")
     group.add_argument("--vet-both", action="store_true", help="time go vet cold, then warm")
+    parser.add_argument("--label", help="free text stored in the JSON, e.g. the commit measured")
     parser.add_argument("--output", default=str(RESULTS / "check.json"), help="JSON results file")
     args = parser.parse_args(argv)
 
@@ -302,7 +303,7 @@ def main(argv: list[str] | None = None) -> int:
         "benchmark": "check",
         "command": " ".join([Path(sys.argv[0]).name, *(argv if argv is not None else sys.argv[1:])]),
         "machine": machine(),
-        "code": code_under_test(),
+        "code": {**code_under_test(), "label": args.label},
         "go": go_version(),
         "select": args.select,
         "rules": rule_ids(),

@@ -494,6 +494,7 @@ def main(argv: list[str] | None = None) -> int:
         metavar="ENC,...",
         help="position encodings to offer, one run per option (default: utf-8,utf-16 and utf-16)",
     )
+    parser.add_argument("--label", help="free text stored in the JSON, e.g. the commit measured")
     parser.add_argument("--output", default=str(RESULTS / "lsp.json"), help="JSON results file")
     args = parser.parse_args(argv)
 
@@ -536,7 +537,7 @@ def main(argv: list[str] | None = None) -> int:
                 "command": " ".join([Path(sys.argv[0]).name, *(argv if argv is not None else sys.argv[1:])]),
                 "server": server_command(),
                 "machine": machine(),
-                "code": code_under_test(),
+                "code": {**code_under_test(), "label": args.label},
                 "loadavg_at_start": load_start,
                 "file": stats,
                 "edits": args.edits,
