@@ -117,14 +117,15 @@ class LostCancel(Rule):
             return None
         per_request = ctx.scope.is_per_request(call)
         where = f"context.{constructor}"
+        held = "the context (and its timer)" if "Cancel" not in constructor else "the context"
         if text(cancel) == "_":
             return Finding(
                 rule=self.id,
                 start=cancel.start_byte,
                 end=cancel.end_byte,
                 message=(
-                    f"the cancel function returned by {where} is discarded: the context "
-                    "(and its timer) leaks until its parent is cancelled"
+                    f"the cancel function returned by {where} is discarded: {held} "
+                    "leaks until its parent is cancelled"
                 ),
                 fixes=tuple(_fix_discarded(ctx.source, stmt, cancel, func, constructor)),
                 per_request=per_request,
@@ -155,12 +156,12 @@ class LostCancel(Rule):
         if not uses:
             message = (
                 f"the cancel function {name} returned by {where} is never called: "
-                "the context (and its timer) leaks until its parent is cancelled"
+                f"{held} leaks until its parent is cancelled"
             )
         elif related:
             message = (
                 f"the cancel function {name} returned by {where} is not called on every path: "
-                "the context (and its timer) leaks on the paths that return without it"
+                f"{held} leaks on the paths that return without it"
             )
         else:
             return None
