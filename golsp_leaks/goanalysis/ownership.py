@@ -294,41 +294,33 @@ _ASSIGNING = frozenset({"short_var_declaration", "assignment_statement", "var_sp
 
 
 def nil_tests(func: Node, acquire: Node, name: str, error_name: str | None = None) -> NilTests:
-    """The ``if`` statements after ``acquire`` with a branch on which the resource does not exist.
+    """The ``if`` statements with a branch on which the resource acquired by ``acquire`` does not exist.
 
     A branch taken only when ``error_name`` (the error the acquisition
     assigned, if any) is not nil, or ``name`` is nil — ``if err != nil {...}``,
     the ``else`` of ``if err == nil {...}``, ``if resp != nil {...}`` skipped —
-    holds no resource.  The places after ``acquire`` that assign either
-    variable again (or take its address) end what the tests say on a path.
+    holds no resource.  The places that assign either variable again (or take
+    its address) end what the tests say on a path.  Tests before the
+    acquisition count too: a loop may come back to them.
     """
     variables = {name} if error_name is None else {name, error_name}
     reassigned = [
         mention.start_byte
         for variable in variables
         for mention in mentions(func, variable)
-        if mention.start_byte >= acquire.end_byte and _assigned_or_addressed(mention)
+        if not (acquire.start_byte <= mention.start_byte < acquire.end_byte) and _assigned_or_addressed(mention)
     ]
     branches: dict[int, tuple[bool, bool]] = {}
-    qc = cursor(_IFS)
-    qc.set_byte_range(acquire.end_byte, func.end_byte)
     cases: dict[int, tuple[bool, ...]] = {}
-    for _, captures in qc.matches(func):
+    for _, captures in cursor(_IFS).matches(func):
         if "switch" in captures:
             switch = captures["switch"][0]
-            first_case = next((c for c in switch.named_children if c.type.endswith("_case")), None)
-            if (
-                first_case is not None
-                and first_case.start_byte >= acquire.end_byte
-                and switch.child_by_field_name("value") is None
-            ):
+            if switch.child_by_field_name("value") is None:
                 flags_per_case = _absent_cases(switch, name, error_name)
                 if any(flags_per_case):
                     cases[switch.start_byte] = flags_per_case
             continue
         condition = captures["cond"][0]
-        if condition.start_byte < acquire.end_byte:
-            continue
         flags = _absent_flags(condition, name, error_name)
         if flags != (False, False):
             branches[captures["if"][0].start_byte] = flags

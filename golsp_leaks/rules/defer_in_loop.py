@@ -35,9 +35,14 @@ class DeferInLoop(Rule):
     `cancel()`, `tx.Rollback()`, `t.Stop()`, or a deferred closure that makes one
     of these calls — written in the body of a `for` loop, when the loop can come
     back to it: a `defer` that is followed on every path by a `return` or a
-    `break` out of the loop runs at most once and is not reported.  A `defer`
-    inside a function literal in the loop (`func() { ...; defer f.Close() }()`)
-    is not in the loop: it runs when the literal returns.
+    `break` out of the loop runs at most once and is not reported, and neither
+    is one in a `select` case that receives from a timer made before the loop
+    and never reset, or from a `time.After` channel made before it (the case
+    runs once).  A deferred `Unlock` of a lock that changes with the iteration
+    (`s.mu` of each shard `s`) is not reported either: holding them all until
+    the function returns is the point.  A `defer` inside a function literal in
+    the loop (`func() { ...; defer f.Close() }()`) is not in the loop: it runs
+    when the literal returns.
 
     ## Why is this bad?
     Deferred calls run when the surrounding *function* returns, not at the end
