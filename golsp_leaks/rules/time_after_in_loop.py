@@ -1,0 +1,313 @@
+"""time-after-in-loop: ``time.After`` in a ``select`` inside a loop makes a timer on every pass."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+
+from tree_sitter import Node
+
+from golsp_leaks.fixes.build import insert_statement_before, unique_name
+from golsp_leaks.goanalysis.channels import literal_bound
+from golsp_leaks.goanalysis.concurrency import enclosing_loop, inside_nested_function
+from golsp_leaks.goanalysis.names import mentions
+from golsp_leaks.goanalysis.parse import cursor
+from golsp_leaks.goanalysis.syntax import (
+    enclosing_function,
+    is_no_return_call,
+    label_of,
+    line_indent,
+    statements,
+    text,
+)
+from golsp_leaks.model import Edit, Finding, Fix, Related, Severity
+from golsp_leaks.rules.base import FileContext, Rule
+
+_AFTER_CALLS = """
+(call_expression
+  function: (selector_expression operand: (identifier) @pkg field: (field_identifier) @fn)
+  arguments: (argument_list . (_) @duration .)) @call
+"""
+_DECLARED = """
+[(short_var_declaration left: (expression_list (identifier) @name))
+ (var_spec name: (identifier) @name)
+ (range_clause left: (expression_list (identifier) @name))
+ (parameter_declaration name: (identifier) @name)]
+"""
+_IDENTIFIERS = "(identifier) @id"
+_CALLS = "(call_expression function: (_) @function) @call"
+#: Loops with a literal bound up to this many passes are not reported.
+_FEW = 64
+
+
+class TimeAfterInLoop(Rule):
+    """
+    ## What it does
+    Reports `time.After(d)` used as a case of a `select` inside a loop (or
+    assigned inside the loop and then waited on in a `select` there), when
+    another case can win and the loop goes round again.
+
+    Not reported: a `select` whose other cases all leave the loop (`return`,
+    a `break` out of it): then at most one timer is ever pending, and the
+    `select` is just a sleep that can be interrupted; and a `select` with the
+    `time.After` case alone.
+
+    ## Why is this bad?
+    Every pass makes a new timer and a channel.  Before Go 1.23 a timer that
+    has not fired is not garbage collected: when the other cases keep winning
+    (a busy queue, a ticker), timers pile up by the thousand, each living for
+    the full duration.  Since Go 1.23 unreferenced timers are collected, and
+    what is left is an allocation and a timer per pass; the finding is then
+    only informational (the severity follows the `go` directive of go.mod).
+
+    ## Example
+    ```go
+    for {
+        select {
+        case <-ctx.Done():
+            return
+        case hook := <-hooks:
+            deliver(hook)
+        case <-time.After(time.Minute):
+            log.Print("idle for a minute")
+        }
+    }
+    ```
+
+    ## Use instead
+    ```go
+    idle := time.NewTimer(time.Minute)
+    defer idle.Stop()
+    for {
+        idle.Reset(time.Minute)
+        select {
+        case <-ctx.Done():
+            return
+        case hook := <-hooks:
+            deliver(hook)
+        case <-idle.C:
+            log.Print("idle for a minute")
+        }
+    }
+    ```
+
+    ## Fix safety
+    The fix makes one `time.NewTimer` before the loop with `defer t.Stop()`,
+    resets it right before the `select` (so each wait is as long as before,
+    counted from the same moment) and waits on `t.C`.  For modules before
+    Go 1.23 (or with no known `go` directive) the reset first stops the timer
+    and drains a value that fired but was not received, as `Reset` then
+    requires; from Go 1.23 on a plain `Reset` does that itself.  Offered only
+    when the duration is plain (no function calls besides conversions) and
+    uses nothing declared inside the loop, and when the loop is not itself
+    inside another loop (where the `defer` would pile up).
+    """
+
+    id = "time-after-in-loop"
+    summary = "time.After in a select inside a loop creates a timer on every pass"
+    default_severity = Severity.WARNING
+    fixable = True
+    triggers = (b".After(",)
+
+    def check(self, decl: Node, ctx: FileContext) -> Iterable[Finding]:
+        time_names = ctx.imports.names_for("time")
+        if not time_names:
+            return
+        for call, duration in _after_calls(decl, time_names):
+            finding = self._check_call(call, duration, ctx)
+            if finding is not None:
+                yield finding
+
+    def _check_call(self, call: Node, duration: Node, ctx: FileContext) -> Finding | None:
+        func = enclosing_function(call)
+        if func is None:
+            return None
+        case, select, variable = _waited_in_select(call, func)
+        if case is None or select is None:
+            return None
+        loop = enclosing_loop(select, func)
+        if loop is None or (variable is None and enclosing_loop(call, func) != loop):
+            return None
+        if variable is not None and not (loop.start_byte <= call.start_byte < loop.end_byte):
+            return None
+        others = [
+            c for c in select.named_children if c.type in ("communication_case", "default_case") and c != case
+        ]
+        if not others or all(_leaves(c, loop) for c in others):
+            return None
+        bound = literal_bound(loop)
+        if bound is not None and bound <= _FEW:
+            return None  # a handful of passes: a handful of timers
+        old_go = not ctx.go_at_least(1, 23)
+        if old_go:
+            message = (
+                "time.After in a select inside a loop makes a new timer on every pass; before Go 1.23 "
+                f"a timer that has not fired is never collected, so while the other cases keep the loop "
+                f"going each one stays until it fires (after {text(duration)})"
+            )
+            severity = None
+        else:
+            message = (
+                "time.After in a select inside a loop makes a new timer on every pass (collected since "
+                "Go 1.23, but still a timer and a channel per pass): reuse one timer"
+            )
+            severity = Severity.INFORMATION
+        # The plain Reset is right only when the module is known to be on Go 1.23 or later.
+        drain = ctx.go_version is None or ctx.go_version < (1, 23)
+        fixes = [] if variable is not None else _hoist_fix(ctx, call, duration, select, loop, func, drain)
+        return Finding(
+            rule=self.id,
+            start=call.start_byte,
+            end=call.end_byte,
+            message=message,
+            related=(Related(loop.start_byte, loop.start_byte + 3, "the loop that makes a timer on every pass"),),
+            fixes=tuple(fixes),
+            per_request=ctx.scope.is_per_request(call),
+            severity=severity,
+        )
+
+
+def _after_calls(decl: Node, time_names: set[str]) -> Iterator[tuple[Node, Node]]:
+    for _, captures in cursor(_AFTER_CALLS).matches(decl):
+        if text(captures["fn"][0]) == "After" and text(captures["pkg"][0]) in time_names:
+            yield captures["call"][0], captures["duration"][0]
+
+
+def _waited_in_select(call: Node, func: Node) -> tuple[Node | None, Node | None, str | None]:
+    """The select case that waits on the timer's channel: directly (``case <-time.After(d):``) or
+    through a variable assigned in the loop (``timeout := time.After(d)``)."""
+    case = _case_of(call)
+    if case is not None:
+        return case, case.parent, None
+    holder = call.parent
+    if holder is None or holder.type != "expression_list":
+        return None, None, None
+    stmt = holder.parent
+    if stmt is None or stmt.type != "short_var_declaration" or stmt.child_by_field_name("right") != holder:
+        return None, None, None
+    left = stmt.child_by_field_name("left")
+    if left is None or left.named_child_count != 1 or holder.named_child_count != 1:
+        return None, None, None
+    name = text(left.named_children[0])
+    loop = enclosing_loop(stmt, func)
+    if loop is None:
+        return None, None, None
+    for mention in mentions(loop, name):
+        if mention.start_byte <= call.start_byte or inside_nested_function(mention, func):
+            continue
+        parent = mention.parent
+        if parent is not None and parent.type == "unary_expression":
+            found = _case_of(parent.parent if parent.parent is not None else parent)
+            if found is None:
+                found = _case_of(mention)
+            if found is not None and found.parent is not None:
+                return found, found.parent, name
+    return None, None, None
+
+
+def _case_of(node: Node) -> Node | None:
+    """The communication case whose communication receives from ``node``."""
+    current: Node | None = node
+    for _ in range(4):
+        if current is None:
+            return None
+        parent = current.parent
+        if parent is None:
+            return None
+        if parent.type == "communication_case":
+            return parent if parent.child_by_field_name("communication") == current else None
+        if parent.type not in ("unary_expression", "receive_statement", "expression_statement", "expression_list"):
+            return None
+        current = parent
+    return None
+
+
+def _leaves(case: Node, loop: Node) -> bool:
+    """Does this case of the select always leave the loop?"""
+    body = next((c for c in case.named_children if c.type == "statement_list"), None)
+    stmts = statements(body)
+    if not stmts:
+        return False
+    last = stmts[-1]
+    if last.type in ("return_statement", "goto_statement") or is_no_return_call(last):
+        return True
+    if last.type in ("break_statement", "continue_statement"):
+        label_node = last.named_children[0] if last.named_child_count else None
+        if label_node is None:
+            return False  # breaks the select, or continues the loop
+        label = text(label_node)
+        if last.type == "continue_statement":
+            return label != label_of(loop) and _labels_outer(loop, label)
+        return label == label_of(loop) or _labels_outer(loop, label)
+    return False
+
+
+def _labels_outer(loop: Node, label: str) -> bool:
+    current = loop.parent
+    while current is not None and current.type not in ("function_declaration", "method_declaration", "func_literal"):
+        if current.type == "labeled_statement" and text(current.child_by_field_name("label")) == label:
+            return True
+        current = current.parent
+    return False
+
+
+def _hoist_fix(
+    ctx: FileContext, call: Node, duration: Node, select: Node, loop: Node, func: Node, drain: bool
+) -> list[Fix]:
+    if enclosing_loop(loop, func) is not None or not _plain_duration(duration, loop, func):
+        return []
+    anchor = loop.parent if loop.parent is not None and loop.parent.type == "labeled_statement" else loop
+    if anchor.parent is None or anchor.parent.type != "statement_list":
+        return []
+    if select.parent is None or select.parent.type != "statement_list":
+        return []
+    function = call.child_by_field_name("function")
+    operand = function.child_by_field_name("operand") if function is not None else None
+    if operand is None:
+        return []
+    time_pkg = text(operand)
+    name = unique_name(func, "timer")
+    d = text(duration)
+    line_start = ctx.source.rfind(b"\n", 0, anchor.start_byte) + 1
+    indent = line_indent(ctx.source, anchor.start_byte)
+    if line_start + len(indent) != anchor.start_byte or not indent:
+        return []
+    nl = "\r\n" if b"\r\n" in ctx.source[:4096] else "\n"
+    pad = indent.decode()
+    hoist = Edit(
+        line_start,
+        anchor.start_byte,
+        f"{pad}{name} := {time_pkg}.NewTimer({d}){nl}{pad}defer {name}.Stop(){nl}{pad}",
+    )
+    if drain:
+        reset_code = (
+            f"if !{name}.Stop() {{\n\tselect {{\n\tcase <-{name}.C:\n\tdefault:\n\t}}\n}}\n{name}.Reset({d})"
+        )
+    else:
+        reset_code = f"{name}.Reset({d})"
+    reset = insert_statement_before(ctx.source, select, reset_code)
+    if reset is None:
+        return []
+    replace = Edit(call.start_byte, call.end_byte, f"{name}.C")
+    return [
+        Fix(
+            f"Make one timer before the loop (`{name} := {time_pkg}.NewTimer({d})`) and reset it each pass",
+            (hoist, reset, replace),
+            preferred=True,
+        )
+    ]
+
+
+def _plain_duration(duration: Node, loop: Node, func: Node) -> bool:
+    """No calls but conversions, and nothing declared inside the loop."""
+    for _, captures in cursor(_CALLS).matches(duration):
+        function = captures["function"][0]
+        name = text(function)
+        if name not in ("time.Duration", "int64", "float64", "int"):
+            return False
+    declared_in_loop = {
+        text(captures["name"][0])
+        for _, captures in cursor(_DECLARED).matches(loop)
+        if not inside_nested_function(captures["name"][0], func)
+    }
+    used = {text(n) for n in cursor(_IDENTIFIERS).captures(duration).get("id", [])}
+    return not (used & declared_in_loop)
