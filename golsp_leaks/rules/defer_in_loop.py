@@ -101,7 +101,8 @@ class DeferInLoop(Rule):
     summary = "a deferred release in a loop body runs only when the function returns"
     default_severity = Severity.WARNING
     fixable = True
-    triggers = (b"defer",)
+    #: A defer in a loop body is indented at least twice (gofmt: tabs).
+    triggers = (b"\t\tdefer", b"        defer")
 
     def check(self, decl: Node, ctx: FileContext) -> Iterable[Finding]:
         if b"for" not in ctx.source[decl.start_byte : decl.end_byte]:

@@ -102,7 +102,7 @@ class UnclosedFile(Rule):
     summary = "a file opened with os.Open/Create/OpenFile/CreateTemp is not closed on every path"
     default_severity = Severity.WARNING
     fixable = True
-    triggers = (b"Open", b"Create")
+    triggers = (b"Open(", b"OpenFile(", b"Create(", b"CreateTemp(")
 
     def check(self, decl: Node, ctx: FileContext) -> Iterable[Finding]:
         names = ctx.imports.names_for("os")
