@@ -226,6 +226,13 @@ starts its checks from idle timers."
                 (lambda () (cl-find "gopls" (gethash file (lsp-diagnostics t)) :key #'lsp:diagnostic-source? :test #'equal)))
       (e2e-step "diagnostics from both servers")
 
+      ;; A live settings change (Customize): now a warning.
+      (customize-set-variable 'golsp-leaks-severity '(("lost-cancel" . "warning")))
+      (e2e-wait "the severity to change live" 15
+                (lambda () (cl-find 2 (ours) :key #'lsp:diagnostic-severity?)))
+      (e2e-set 'live_severity 2)
+      (e2e-step "golsp-leaks-severity changed live: now a warning")
+
       (e2e-goto e2e-line e2e-column)
       (let* ((actions (lsp-code-actions-at-point))
              (titles (mapcar #'lsp:code-action-title actions))

@@ -179,3 +179,4 @@ def test_emacs_lsp_mode_add_on(tmp_path: Path) -> None:
     assert sorted(result["servers"]) == ["golsp-leaks", "gopls"]
     assert result["diagnostic_code"] == "lost-cancel"
     assert result["diagnostic_severity"] == 1  # golsp-leaks-severity reached the server
+    assert result["live_severity"] == 2  # and its change, live

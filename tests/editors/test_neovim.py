@@ -183,3 +183,39 @@ def test_neovim_quick_fix_in_examples(tmp_path: Path) -> None:
         )
         assert result["diagnostic"]["code"] == "lost-cancel"
         assert go_file.read_text(encoding="utf-8") == fixed
+
+
+@pytest.mark.parametrize("mode", ["luafile", "plugin"])
+def test_neovim_sourced_without_setup_call(tmp_path: Path, mode: str) -> None:
+    """`:luafile golsp_leaks.lua`, or the folder on 'runtimepath' with vim.g.golsp_leaks set."""
+    nvim = _nvim_binary("debian")
+    workspace = support.make_workspace(tmp_path)
+    result_file = tmp_path / "result.json"
+    proc = support.run(
+        [
+            nvim,
+            "--headless",
+            "-u",
+            "NONE",
+            "-i",
+            "NONE",
+            "-n",
+            "-c",
+            f"luafile {HERE / 'nvim_source.lua'}",
+        ],
+        timeout=90,
+        cwd=workspace,
+        env=support.child_env(
+            GOLSP_LEAKS_NVIM=str(support.EDITORS / "neovim"),
+            GO_FILE=str(workspace / "main.go"),
+            SERVER_CMD=json.dumps(support.server_command()),
+            RESULT=str(result_file),
+            E2E_MODE=mode,
+            XDG_STATE_HOME=str(tmp_path / "state"),
+        ),
+    )
+    assert result_file.is_file(), proc.stderr
+    result = json.loads(result_file.read_text(encoding="utf-8"))
+    assert proc.returncode == 0, (result, proc.stderr)
+    assert result["attached"] == ["golsp_leaks"]
+    assert result["commands"] and result["loaded"]

@@ -10,6 +10,7 @@ golsp-leaks output channel go to tests/artifacts/vscode/.
 from __future__ import annotations
 
 import json
+import shutil
 import sys
 from pathlib import Path
 
@@ -108,6 +109,22 @@ def test_package_json_settings_schema() -> None:
     if missing:
         # Not fatal: additionalProperties accepts them; editors/vscode/scripts/sync-rules.py lists them.
         sys.stderr.write(f"package.json does not list these rules yet: {sorted(missing)}\n")
+
+
+def test_extension_finds_the_server_and_shapes_settings() -> None:
+    """Server discovery (setting as string or array, PATH, python3 -m, nothing) and the settings
+    the server receives, with `vscode` stubbed out (tests/editors/vscode_unit.cjs)."""
+    if shutil.which("node") is None:
+        support.ensure_installed("vscode")
+    proc = support.run(
+        ["node", str(Path(__file__).with_name("vscode_unit.cjs"))],
+        timeout=60,
+        env=support.child_env(EXTENSION_JS=str(VSCODE_DIR / "src" / "extension.js")),
+    )
+    result = json.loads(proc.stdout.strip().splitlines()[-1]) if proc.stdout.strip() else {}
+    failed = [c for c in result.get("checks", []) if not c["ok"]]
+    assert proc.returncode == 0 and result.get("ok"), failed or proc.stderr
+    assert len(result["checks"]) == 8
 
 
 def test_vscode_quick_fix_in_code_server(tmp_path: Path) -> None:
