@@ -564,6 +564,8 @@ def _fix_named(
     releases = [u for u in report.uses[Use.RELEASE] if later is None or not _within(u, later)]
     if releases and not resource.fix_despite_releases:
         return []
+    if _aligned_comments(ctx.source, anchor.end_byte):
+        return []  # a new line would split a block of aligned comments: gofmt would realign it
     insert = insert_statement_after(ctx.source, anchor, f"defer {call}")
     if insert is None:
         return []
@@ -585,6 +587,8 @@ def _fix_discarded(
     anchor = _anchor(resource, bound.stmt, check, error_name)
     if anchor is None:
         return []
+    if _aligned_comments(ctx.source, anchor.end_byte) or _aligned_comments(ctx.source, blank.start_byte):
+        return []  # renaming or a new line would change how gofmt aligns the comments
     name = unique_name(func, resource.default_name)
     call = resource.release(name)
     insert = insert_statement_after(ctx.source, anchor, f"defer {call}")
@@ -592,6 +596,25 @@ def _fix_discarded(
         return []
     rename = Edit(blank.start_byte, blank.end_byte, name)
     return [Fix(f"Name it `{name}` and `defer {call}`", (rename, insert), preferred=True)]
+
+
+def _trailing_comment(line: bytes) -> bool:
+    code = line.strip()
+    return bool(code) and not code.startswith(b"//") and (b" //" in code or b"\t//" in code)
+
+
+def _aligned_comments(source: bytes, offset: int) -> bool:
+    """Do the line of ``offset`` and a neighbouring line both end in a comment (that gofmt aligns)?"""
+    start = source.rfind(b"\n", 0, offset) + 1
+    end = source.find(b"\n", offset)
+    end = len(source) if end < 0 else end
+    if not _trailing_comment(source[start:end]):
+        return False
+    above_start = source.rfind(b"\n", 0, max(start - 1, 0)) + 1
+    above = source[above_start : start - 1] if start > 0 else b""
+    below_end = source.find(b"\n", end + 1)
+    below = source[end + 1 : len(source) if below_end < 0 else below_end]
+    return _trailing_comment(above) or _trailing_comment(below)
 
 
 def _within(node: Node, outer: Node) -> bool:
