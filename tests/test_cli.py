@@ -25,7 +25,9 @@ import pytest
 import golsp_leaks
 from golsp_leaks import __version__
 from golsp_leaks.cli import run as runner
+from golsp_leaks.cli.files import Scope, Target
 from golsp_leaks.cli.main import main, parse_tcp
+from golsp_leaks.config import Settings
 from golsp_leaks.fixes.apply import apply_edits
 from golsp_leaks.goanalysis.parse import parse
 from golsp_leaks.model import Edit
@@ -636,7 +638,7 @@ def test_an_engine_failure_costs_one_file(
     (tmp_path / "b.go").write_text(LEAK)
     real = runner._Analyzer.analyze
 
-    def flaky(self: runner._Analyzer, source: bytes, tree: Any, target: runner.Target) -> Any:
+    def flaky(self: runner._Analyzer, source: bytes, tree: Any, target: Target) -> Any:
         if target.fs_path.endswith("a.go"):
             raise RuntimeError("boom")
         return real(self, source, tree, target)
@@ -679,7 +681,7 @@ def test_worker_pool_gives_the_same_results_as_one_process(
     monkeypatch.setattr(runner, "PARALLEL_THRESHOLD", 10)
     monkeypatch.setattr(runner, "CHUNK_SIZE", 16)
     parallel = cli(capsys, "check", "--format", "json", "-j", "2", "tree")
-    assert pools == [10]
+    assert pools == [7]  # one task per package directory (each has more than CHUNK_SIZE files)
     assert parallel == serial
     assert serial[0] == 1
     assert json.loads(serial[1])["files_checked"] == 160
@@ -694,6 +696,22 @@ def test_worker_pool_gives_the_same_results_as_one_process(
         fixed = path.read_bytes()
         assert fixed == (tmp_path / "copy" / path.relative_to(tmp_path / "tree")).read_bytes()
         assert not parse(fixed).root_node.has_error
+
+
+def test_tasks_keep_a_package_together_and_start_with_the_largest() -> None:
+    scopes = [Scope(Settings(), "."), Scope(Settings(), "other")]
+    sizes = {"a": 3, "b": 10, "c": 2, "d": 2}
+    targets = [
+        Target(f"{d}/f{i}.go", f"{d}/f{i}.go", 0) for d, n in sizes.items() for i in range(n)
+    ] + [Target("e/x.go", "e/x.go", 1)]
+    tasks = runner.make_tasks(runner.Mode.CHECK, targets, scopes, 4)
+    assert [sorted({os.path.dirname(t.fs_path) for t in task.targets}) for task in tasks] == [
+        ["b"],  # larger than a chunk, but not split
+        ["c", "d"],
+        ["a"],
+        ["e"],  # another scope, another task
+    ]
+    assert sorted((t for task in tasks for t in task.targets), key=str) == sorted(targets, key=str)
 
 
 def test_a_worker_that_dies_does_not_lose_files(

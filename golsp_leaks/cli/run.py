@@ -43,8 +43,10 @@ from golsp_leaks.document import Encoding, LineIndex
 from golsp_leaks.engine import Engine
 from golsp_leaks.fixes.apply import apply_edits, overlapping
 from golsp_leaks.goanalysis.gomod import go_version_for
+from golsp_leaks.goanalysis.package import package_facts, source_facts
 from golsp_leaks.goanalysis.parse import parse
 from golsp_leaks.model import Diagnostic, Edit, Severity
+from golsp_leaks.rules import PackageFacts
 
 #: Files per task sent to a worker process.
 CHUNK_SIZE = 64
@@ -220,6 +222,7 @@ class _Analyzer:
         self.settings = settings
         self.triggers = engine.triggers(settings)
         self._go_versions: dict[str, tuple[int, int] | None] = {}
+        self._safe_dirs: dict[str, bool] = {}
 
     def go_version(self, fs_path: str) -> tuple[int, int] | None:
         """The module's Go version, looked up once per directory."""
@@ -237,7 +240,18 @@ class _Analyzer:
             self.settings,
             path=target.display,
             go_version=self.go_version(target.fs_path),
+            package=self.package_facts(target.fs_path, source, tree),
         )
+
+    def package_facts(self, fs_path: str, source: bytes, tree: Tree) -> PackageFacts:
+        """What the other files of the package say (handlers, goroutines...), as the server does."""
+        directory = os.path.dirname(fs_path)
+        safe = self._safe_dirs.get(directory)
+        if safe is None:
+            safe = self._safe_dirs[directory] = _readable_package(directory or ".")
+        if not safe:
+            return source_facts(source, tree)
+        return package_facts(fs_path, source, tree)
 
     def fix(
         self, source: bytes, tree: Tree, diagnostics: list[Diagnostic], target: Target
@@ -263,6 +277,31 @@ class _Analyzer:
             fixed += count
             diagnostics = self.analyze(source, tree, target)
         return source, diagnostics, fixed
+
+
+def _readable_package(directory: str) -> bool:
+    """False when some ``*.go`` entry of the directory is a FIFO, socket or device.
+
+    Learning the package's facts reads every ``.go`` file of the directory, and
+    opening a FIFO blocks until someone writes to it: such a package gets the
+    facts of the analysed file alone.
+    """
+    try:
+        entries = list(os.scandir(directory))
+    except OSError:
+        return True
+    for entry in entries:
+        if not entry.name.endswith(".go"):
+            continue
+        try:
+            if entry.is_file() or entry.is_dir():
+                continue
+            mode = os.stat(entry.path).st_mode
+        except OSError:
+            continue  # a broken link: reading it fails at once
+        if not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):
+            return False
+    return True
 
 
 def _first_fix(diagnostics: Sequence[Diagnostic]) -> tuple[list[Edit], int]:
@@ -382,27 +421,42 @@ def _engine() -> Engine:
     return _worker_engine
 
 
-def run_task(task: Task) -> Outcome:
+def run_task(task: Task, on_file: Callable[[], None] | None = None) -> Outcome:
     """Check the files of one task (in a worker process, or in this one)."""
     analyzer = _Analyzer(_engine(), task.settings)
     outcome = Outcome()
     for target in task.targets:
         check_file(analyzer, task.mode, target, outcome)
+        if on_file is not None:
+            on_file()
     return outcome
 
 
 def make_tasks(
     mode: Mode, targets: Sequence[Target], scopes: Sequence[Scope], size: int
 ) -> list[Task]:
-    """Chunks of at most ``size`` targets, each chunk within one scope."""
-    tasks: list[Task] = []
-    by_scope: dict[int, list[Target]] = {}
+    """Chunks of about ``size`` targets, each within one scope, largest first.
+
+    The files of a directory (a Go package) stay in one chunk, however many
+    they are: analysing a file reads the package's other files, and a worker
+    that has read them once keeps what it learnt for the next file.
+    """
+    groups: dict[tuple[int, str], list[Target]] = {}
     for target in targets:
-        by_scope.setdefault(target.scope, []).append(target)
-    for scope_index, group in by_scope.items():
-        settings = scopes[scope_index].settings
-        for start in range(0, len(group), size):
-            tasks.append(Task(mode, settings, tuple(group[start : start + size])))
+        groups.setdefault((target.scope, os.path.dirname(target.fs_path)), []).append(target)
+    tasks: list[Task] = []
+    chunk: list[Target] = []
+    chunk_scope = -1
+    for (scope_index, _), files in groups.items():
+        if chunk and (scope_index != chunk_scope or len(chunk) + len(files) > size):
+            tasks.append(Task(mode, scopes[chunk_scope].settings, tuple(chunk)))
+            chunk = []
+        chunk.extend(files)
+        chunk_scope = scope_index
+    if chunk:
+        tasks.append(Task(mode, scopes[chunk_scope].settings, tuple(chunk)))
+    # Largest first, so that no big package is left to run alone at the end.
+    tasks.sort(key=lambda t: len(t.targets), reverse=True)
     return tasks
 
 
@@ -439,13 +493,16 @@ def check_targets(
         tasks = make_tasks(mode, targets, scopes, chunk_size)
         _run_pool(tasks, min(workers, len(tasks)), outcome, total, progress)
     else:
-        tasks = make_tasks(mode, targets, scopes, 1 if progress else max(total, 1))
         done = 0
-        for task in tasks:
-            outcome.add(run_task(task))
-            done += len(task.targets)
+
+        def one_more() -> None:
+            nonlocal done
+            done += 1
             if progress:
                 progress(done, total)
+
+        for task in make_tasks(mode, targets, scopes, max(total, 1)):
+            outcome.add(run_task(task, one_more))
     outcome.sort()
     return outcome
 
