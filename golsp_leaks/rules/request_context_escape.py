@@ -1,0 +1,778 @@
+"""request-context-escape: a request's context object (or Fiber's strings) kept past the handler."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+
+from tree_sitter import Node
+
+from golsp_leaks.fixes.build import import_edit, insert_statement_before, unique_name
+from golsp_leaks.goanalysis.flow import exits_missing_release
+from golsp_leaks.goanalysis.frameworks import FIBER_UTILS, Handler, receiver
+from golsp_leaks.goanalysis.names import mentions
+from golsp_leaks.goanalysis.parse import cursor
+from golsp_leaks.goanalysis.syntax import FUNCTION_TYPES, enclosing_statement, text
+from golsp_leaks.model import Edit, Finding, Fix, Related, Severity
+from golsp_leaks.rules.base import FileContext, Rule
+
+_FUNCTIONS = "[(function_declaration) (method_declaration) (func_literal)] @f"
+_GO = "(go_statement (call_expression function: (_) @function arguments: (argument_list) @args) @call) @go"
+_ASSIGNMENTS = "(assignment_statement left: (expression_list) @left right: (expression_list) @right) @assign"
+_INC = "(inc_statement (index_expression) @target) @inc"
+_SENDS = "(send_statement channel: (_) @channel value: (_) @value) @send"
+_STORE_CALLS = """
+(call_expression function: (selector_expression operand: (identifier) @global field: (field_identifier) @method)
+                 arguments: (argument_list) @args) @call
+"""
+_WAITS = """
+[(unary_expression operator: "<-") @wait
+ (call_expression function: (selector_expression field: (field_identifier) @method)) @call
+ (range_clause) @wait]
+"""
+_LOCAL_GETTERS = """
+(short_var_declaration left: (expression_list . (identifier) @name .)
+                       right: (expression_list . (call_expression) @call .)) @decl
+"""
+
+#: Fiber Ctx methods whose result points into fasthttp's reused buffers.
+FIBER_STRING_GETTERS = frozenset(
+    {"Params", "Query", "Get", "Cookies", "FormValue", "IP", "Path", "Method", "OriginalURL", "Hostname",
+     "BaseURL", "Protocol", "GetRespHeader", "Body", "BodyRaw"}
+)
+_FIBER_BYTES = frozenset({"Body", "BodyRaw"})
+#: Calls that copy a string or byte slice.
+_COPIES = frozenset({"CopyString", "CopyBytes", "Clone", "string", "Sprintf", "Sprint", "ToLower", "ToUpper"})
+_GO_KEYWORDS = frozenset(
+    {"break", "case", "chan", "const", "continue", "default", "defer", "else", "fallthrough", "for", "func",
+     "go", "goto", "if", "import", "interface", "map", "package", "range", "return", "select", "struct",
+     "switch", "type", "var"}
+)
+_WORDS = re.compile(r"[A-Za-z0-9]+")
+_INITIALISMS = frozenset({"id", "url", "ip", "api", "http", "json", "uri", "uuid"})
+
+_REUSE = {
+    "gin": "gin reuses {c} for another request once the handler returns",
+    "fiber": "Fiber reuses {c} (and the strings it returns) for another request once the handler returns",
+    "echo": "Echo reuses {c} for another request once the handler returns",
+    "buffalo": "{c} is the request's context: once the handler returns it is cancelled and its request, "
+    "response and session are gone",
+}
+
+
+@dataclass(frozen=True)
+class _Names:
+    """The per-request names of one handler."""
+
+    handler: Handler
+    objects: frozenset[str]  # the framework context, or the request and the writer
+    fiber_strings: frozenset[str]  # locals bound straight to a Fiber getter's result
+
+
+class RequestContextEscape(Rule):
+    """
+    ## What it does
+    Reports a request's per-request objects kept past the handler: a
+    `*fiber.Ctx` / `fiber.Ctx`, `buffalo.Context`, `*gin.Context`,
+    `echo.Context`, or an `*http.Request` / `http.ResponseWriter`, when it is
+
+    * used in a goroutine that can outlive the handler (one it does not wait for
+      with `wg.Wait()` or a receive before returning), or passed to one;
+    * stored in a package-level variable, map or slice, or in a field of the
+      handler's receiver; or sent on a channel that nobody answers on.
+
+    Also reported: the request's `context.Context` (`r.Context()`,
+    `c.Request().Context()`, `c.Request.Context()`) handed to a goroutine that
+    outlives the handler — it is cancelled when the handler returns — and, for
+    Fiber, strings taken from the context (`c.Params`, `c.Query`, `c.Get`,
+    `c.Body`...) kept past the handler without a copy (unless the package
+    configures `fiber.Config{Immutable: true}`).  A goroutine that only
+    watches `r.Context().Done()` is fine.
+
+    ## Why is this bad?
+    Fiber, Echo and Gin put their context objects back in a pool when the
+    handler returns and hand them to the next request: a goroutine that still
+    reads `c` sees another request's headers and parameters, or races with it
+    (Gin asks for `c.Copy()` in goroutines).  Fiber's strings point into
+    fasthttp's reused buffers, so a map key or a log line taken from
+    `c.Params("id")` changes under you.  net/http closes the request body and
+    cancels the request's context when the handler returns, and a
+    `ResponseWriter` must not be used after that.  Kept in a package-level
+    variable, any of them also keeps the whole request alive.
+
+    ## Example
+    ```go
+    func callback(c *gin.Context) {
+        go func() {
+            log.Printf("callback from %s", c.ClientIP())
+        }()
+        c.Status(http.StatusAccepted)
+    }
+    ```
+
+    ## Use instead
+    ```go
+    func callback(c *gin.Context) {
+        cCopy := c.Copy()
+        go func() {
+            log.Printf("callback from %s", cCopy.ClientIP())
+        }()
+        c.Status(http.StatusAccepted)
+    }
+    ```
+
+    ## Fix safety
+    Gin: the goroutine gets `cCopy := c.Copy()`, made before it starts, which is
+    what Gin documents for goroutines.  Fiber: when the goroutine only reads
+    values from `c` (`c.Params("id")`, `c.Body()`...), each is copied before it
+    starts (`utils.CopyString` when the file already imports Fiber's utils,
+    else `strings.Clone` / `bytes.Clone`), and a local that holds such a string
+    is copied where it is bound.  A request context passed to a goroutine can be
+    wrapped in `context.WithoutCancel` (Go 1.21+): the values stay, the
+    cancellation goes.  No fix for objects stored in package-level state: the
+    design has to change.
+    """
+
+    id = "request-context-escape"
+    summary = "a request's context (or request, writer, Fiber strings) is kept past the handler"
+    default_severity = Severity.WARNING
+    fixable = True
+    triggers = (b"http.Request", b"fiber.Ctx", b"buffalo.Context", b"gin.Context", b"echo.Context", b".Ctx")
+
+    def check(self, decl: Node, ctx: FileContext) -> Iterable[Finding]:
+        if decl.type not in ("function_declaration", "method_declaration"):
+            return
+        recv = receiver(decl)
+        recv_name = recv[0] if recv is not None and recv[0] not in ("", "_") else ""
+        for func in cursor(_FUNCTIONS).captures(decl).get("f", []):
+            handler = ctx.scope.handler(func)
+            if handler is None or handler.framework == "unknown":
+                continue
+            objects = {n for n in (handler.param, handler.writer) if n and n != "_"}
+            if not objects:
+                continue
+            fiber_strings = (
+                _fiber_string_locals(func, handler)
+                if handler.framework == "fiber" and "fiber-immutable" not in ctx.package.flags
+                else {}
+            )
+            names = _Names(handler, frozenset(objects), frozenset(fiber_strings))
+            yield from self._goroutines(func, names, fiber_strings, ctx)
+            yield from self._stores(func, names, recv_name if func == decl else "", ctx)
+
+    # --- goroutines ---------------------------------------------------------------
+
+    def _goroutines(
+        self, func: Node, names: _Names, fiber_strings: dict[str, Node], ctx: FileContext
+    ) -> Iterator[Finding]:
+        handler = names.handler
+        for _, captures in cursor(_GO).matches(func):
+            go = captures["go"][0]
+            if _owner(go, ctx) != func:
+                continue
+            function = captures["function"][0]
+            args = captures["args"][0]
+            if function.type == "func_literal":
+                uses = _uses_in(function, names, ctx)
+                if not (
+                    uses
+                    or _captures_fiber_strings(function, fiber_strings)
+                    or _context_args(args, handler)
+                    or _fiber_args(args, handler, ctx)
+                ):
+                    continue
+                if _joined(func, go, function):
+                    continue
+                yield from self._literal_finding(go, function, args, uses, names, fiber_strings, ctx)
+            else:
+                if _joined(func, go, None):
+                    continue
+                yield from self._call_finding(go, function, args, names, ctx)
+
+    def _literal_finding(
+        self,
+        go: Node,
+        literal: Node,
+        args: Node,
+        uses: list[Node],
+        names: _Names,
+        fiber_strings: dict[str, Node],
+        ctx: FileContext,
+    ) -> Iterator[Finding]:
+        handler = names.handler
+        params = literal.child_by_field_name("parameters")
+        end = params.end_byte if params is not None else go.start_byte + 2
+        per_request = True
+        if uses:
+            used = sorted({text(u) for u in uses})
+            message = _reuse_message(handler, used) + ": this goroutine can still be using it after that"
+            related = tuple(Related(u.start_byte, u.end_byte, f"{text(u)} used in the goroutine") for u in uses[:3])
+            fixes = _gin_copy_fix(ctx, go, literal, uses, handler) if handler.framework == "gin" else []
+            if handler.framework == "fiber":
+                fixes = _fiber_hoist_fix(ctx, go, literal, uses, handler)
+            yield Finding(self.id, go.start_byte, end, message, related, tuple(fixes), per_request)
+            return
+        captured = _captures_fiber_strings(literal, fiber_strings)
+        if captured:
+            name, decl_call = captured
+            message = (
+                f"{name} comes from {text(decl_call)}, which points into a buffer Fiber reuses once the "
+                "handler returns: this goroutine can read another request's bytes"
+            )
+            fixes = _copy_local_fix(ctx, decl_call, handler)
+            yield Finding(self.id, go.start_byte, end, message, (), tuple(fixes), per_request)
+            return
+        getters = _fiber_args(args, handler, ctx)
+        if getters:
+            yield self._fiber_arg_finding(go, end, getters, ctx, handler)
+            return
+        yield from self._context_arg_findings(go, end, args, handler, ctx)
+
+    def _fiber_arg_finding(self, go: Node, end: int, getters: list[Node], ctx: FileContext, handler: Handler) -> Finding:
+        message = (
+            f"{text(getters[0])} points into a buffer Fiber reuses once the handler returns: the goroutine "
+            "started here can read another request's bytes"
+        )
+        return Finding(self.id, go.start_byte, end, message, (), tuple(_wrap_copies(ctx, getters, handler)), True)
+
+    def _call_finding(self, go: Node, function: Node, args: Node, names: _Names, ctx: FileContext) -> Iterator[Finding]:
+        handler = names.handler
+        direct = [a for a in args.named_children if a.type == "identifier" and text(a) in names.objects]
+        end = args.end_byte if args.end_point.row == go.start_point.row else function.end_byte
+        if direct:
+            used = sorted({text(a) for a in direct})
+            message = _reuse_message(handler, used) + ": the goroutine started here can still be using it after that"
+            fixes: list[Fix] = []
+            if handler.framework == "gin":
+                edits = tuple(Edit(a.start_byte, a.end_byte, f"{text(a)}.Copy()") for a in direct)
+                fixes.append(Fix(f"Pass the goroutine `{handler.param}.Copy()`", edits, preferred=True))
+            yield Finding(self.id, go.start_byte, end, message, (), tuple(fixes), True)
+            return
+        getters = _fiber_args(args, handler, ctx)
+        if getters:
+            yield self._fiber_arg_finding(go, end, getters, ctx, handler)
+            return
+        yield from self._context_arg_findings(go, end, args, handler, ctx)
+
+    def _context_arg_findings(
+        self, go: Node, end: int, args: Node, handler: Handler, ctx: FileContext
+    ) -> Iterator[Finding]:
+        contexts = _context_args(args, handler)
+        if not contexts:
+            return
+        message = (
+            f"this goroutine gets the request's context ({text(contexts[0])}), which is cancelled as soon as "
+            "the handler returns: its work is cut short"
+        )
+        fixes: list[Fix] = []
+        imported = import_edit(ctx.source, ctx.root, "context") if ctx.go_at_least(1, 21) else None
+        if imported is not None:
+            pkg, import_change = imported
+            edits = [Edit(a.start_byte, a.end_byte, f"{pkg}.WithoutCancel({text(a)})") for a in contexts]
+            if import_change is not None:
+                edits.append(import_change)
+            fixes.append(
+                Fix("Keep the request's values but not its cancellation: `context.WithoutCancel`", tuple(edits), True)
+            )
+        yield Finding(self.id, go.start_byte, end, message, (), tuple(fixes), True)
+
+    # --- stores and sends ----------------------------------------------------------
+
+    def _stores(self, func: Node, names: _Names, recv_name: str, ctx: FileContext) -> Iterator[Finding]:
+        handler = names.handler
+        globals_ = ctx.package.globals
+        seen: set[int] = set()
+        for _, captures in cursor(_ASSIGNMENTS).matches(func):
+            assign = captures["assign"][0]
+            if _owner(assign, ctx) != func:
+                continue
+            left = captures["left"][0].named_children
+            right = captures["right"][0].named_children
+            for i, target in enumerate(left):
+                value = right[i] if len(right) == len(left) else (right[0] if right else None)
+                where = _long_lived_target(target, globals_, recv_name, func)
+                if where is None or value is None:
+                    continue
+                finding = self._stored(target, value, where, names, ctx, seen)
+                if finding is not None:
+                    yield finding
+        for _, captures in cursor(_INC).matches(func):
+            target = captures["target"][0]
+            where = _long_lived_target(target, globals_, recv_name, func)
+            if where is not None and _owner(target, ctx) == func:
+                key = target.child_by_field_name("index")
+                finding = self._stored(target, None, where, names, ctx, seen, key=key)
+                if finding is not None:
+                    yield finding
+        for _, captures in cursor(_STORE_CALLS).matches(func):
+            global_name = text(captures["global"][0])
+            if global_name not in ctx.package.globals or text(captures["method"][0]) not in ("Store", "LoadOrStore", "Swap"):
+                continue
+            call = captures["call"][0]
+            if _owner(call, ctx) != func or _declared_locally(func, global_name):
+                continue
+            finding = self._stored(call, captures["args"][0], f"package-level {global_name}", names, ctx, seen)
+            if finding is not None:
+                yield finding
+        for _, captures in cursor(_SENDS).matches(func):
+            send = captures["send"][0]
+            if _owner(send, ctx) != func:
+                continue
+            value = captures["value"][0]
+            if _long_lived_target(captures["channel"][0], globals_, recv_name, func, field_only=False) is None:
+                continue  # a local channel: it goes no further than what the handler can see
+            kept = _object_values(value, names)
+            strings = _fiber_values(value, names, handler, ctx)
+            if not kept and not strings:
+                continue
+            if _answered(func, send):
+                continue
+            node = (kept or strings)[0]
+            what = text(node)
+            message = (
+                f"{what} is sent on a channel: whoever receives it keeps it past the handler, "
+                f"when {_reuse_phrase(handler, what)}"
+            )
+            if node.start_byte not in seen:
+                seen.add(node.start_byte)
+                yield Finding(self.id, node.start_byte, node.end_byte, message, (), (), True)
+
+    def _stored(
+        self,
+        target: Node,
+        value: Node | None,
+        where: str,
+        names: _Names,
+        ctx: FileContext,
+        seen: set[int],
+        key: Node | None = None,
+    ) -> Finding | None:
+        handler = names.handler
+        kept = _object_values(value, names) if value is not None else []
+        strings = _fiber_values(value, names, handler, ctx) if value is not None else []
+        index = key if key is not None else (target.child_by_field_name("index") if target.type == "index_expression" else None)
+        if index is not None:
+            strings += _fiber_values(index, names, handler, ctx)
+        if kept:
+            node = kept[0]
+            message = (
+                f"{text(node)} is stored in {where}, which outlives the handler, when {_reuse_phrase(handler, text(node))}"
+            )
+        elif strings:
+            node = strings[0]
+            message = (
+                f"{text(node)} points into a buffer Fiber reuses once the handler returns, and it is kept in "
+                f"{where}: copy it first (utils.CopyString, strings.Clone)"
+            )
+        else:
+            return None
+        if node.start_byte in seen:
+            return None
+        seen.add(node.start_byte)
+        return Finding(self.id, node.start_byte, node.end_byte, message, (), (), True)
+
+
+# --- helpers -------------------------------------------------------------------------
+
+
+def _owner(node: Node, ctx: FileContext) -> Node | None:
+    """The innermost handler around a node (code in a nested handler belongs to that one)."""
+    current = node.parent
+    while current is not None:
+        if current.type in FUNCTION_TYPES and ctx.scope.handler(current) is not None:
+            return current
+        current = current.parent
+    return None
+
+
+def _reuse_message(handler: Handler, used: list[str]) -> str:
+    if handler.framework == "net/http":
+        if handler.writer and handler.writer in used:
+            return f"the ResponseWriter {handler.writer} must not be used once the handler returns"
+        return f"the request's body is closed and its context cancelled once the handler returns ({', '.join(used)})"
+    return _REUSE[handler.framework].format(c=", ".join(used))
+
+
+def _reuse_phrase(handler: Handler, what: str) -> str:
+    if handler.framework == "net/http":
+        return "the request's body is closed and its context cancelled once the handler returns"
+    return _REUSE[handler.framework].format(c=what)
+
+
+def _shadowed(literal: Node, name: str) -> bool:
+    params = literal.child_by_field_name("parameters")
+    return params is not None and any(
+        text(n) == name for p in params.named_children for n in p.children_by_field_name("name")
+    )
+
+
+def _uses_in(literal: Node, names: _Names, ctx: FileContext) -> list[Node]:
+    """Mentions of the per-request objects inside a goroutine literal (watching r.Context().Done() is fine)."""
+    found: list[Node] = []
+    for name in names.objects:
+        if _shadowed(literal, name):
+            continue
+        for mention in mentions(literal, name):
+            if _watches_done(mention):
+                continue
+            if _inner_handler(mention, literal, ctx):
+                continue
+            found.append(mention)
+    return sorted(found, key=lambda n: n.start_byte)
+
+
+def _inner_handler(mention: Node, literal: Node, ctx: FileContext) -> bool:
+    current = mention.parent
+    while current is not None and current != literal:
+        if current.type in FUNCTION_TYPES and ctx.scope.handler(current) is not None:
+            return True
+        current = current.parent
+    return False
+
+
+def _watches_done(mention: Node) -> bool:
+    """``r.Context().Done()`` or ``.Err()``: watching for the end of the request."""
+    whole = mention
+    for _ in range(5):
+        if whole.parent is None or whole.parent.type not in ("selector_expression", "call_expression"):
+            break
+        whole = whole.parent
+    expr = text(whole).replace(" ", "")
+    return expr in (f"{text(mention)}.Context().Done()", f"{text(mention)}.Context().Err()")
+
+
+def _captures_fiber_strings(literal: Node, fiber_strings: dict[str, Node]) -> tuple[str, Node] | None:
+    for name, call in fiber_strings.items():
+        if _shadowed(literal, name):
+            continue
+        if mentions(literal, name):
+            return name, call
+    return None
+
+
+def _fiber_string_locals(func: Node, handler: Handler) -> dict[str, Node]:
+    """Locals bound straight to a Fiber getter: ``id := c.Params("id")`` (name -> the call)."""
+    found: dict[str, Node] = {}
+    for _, captures in cursor(_LOCAL_GETTERS).matches(func):
+        call = captures["call"][0]
+        if _fiber_getter(call, handler):
+            found[text(captures["name"][0])] = call
+    return found
+
+
+def _fiber_getter(node: Node, handler: Handler) -> bool:
+    """``c.Params("id")`` and the like (not wrapped in a copy)."""
+    if node.type != "call_expression":
+        return False
+    function = node.child_by_field_name("function")
+    if function is None or function.type != "selector_expression":
+        return False
+    operand = function.child_by_field_name("operand")
+    return (
+        operand is not None
+        and operand.type == "identifier"
+        and text(operand) == handler.param
+        and text(function.child_by_field_name("field")) in FIBER_STRING_GETTERS
+    )
+
+
+def _fiber_args(args: Node, handler: Handler, ctx: FileContext) -> list[Node]:
+    """Goroutine arguments that are uncopied Fiber strings (``go f(c.Params("id"))``)."""
+    if handler.framework != "fiber" or "fiber-immutable" in ctx.package.flags:
+        return []
+    return [a for a in args.named_children if _fiber_getter(a, handler)]
+
+
+def _context_args(args: Node, handler: Handler) -> list[Node]:
+    """Arguments that are the request's (cancelled-at-return) context."""
+    wanted: set[str] = set()
+    p = handler.param
+    if handler.framework == "net/http":
+        wanted.add(f"{p}.Context()")
+    elif handler.framework == "echo":
+        wanted.add(f"{p}.Request().Context()")
+    elif handler.framework == "gin":
+        wanted.add(f"{p}.Request.Context()")
+    return [a for a in args.named_children if text(a).replace(" ", "") in wanted]
+
+
+def _joined(func: Node, go: Node, literal: Node | None) -> bool:
+    """Does the handler wait for the goroutine on every path after starting it (``wg.Wait()``,
+    ``g.Wait()``, a receive from a channel the goroutine uses)?"""
+    stmt = enclosing_statement(go)
+    if stmt is None:
+        return False
+    used_names = {text(n) for n in cursor("(identifier) @id").captures(literal).get("id", [])} if literal else set()
+    waits: list[int] = []
+    for _, captures in cursor(_WAITS).matches(func):
+        if "method" in captures:
+            if text(captures["method"][0]) == "Wait":
+                waits.append(captures["call"][0].start_byte)
+            continue
+        node = captures["wait"][0]
+        if node.start_byte < go.end_byte:
+            continue
+        operand = node.child_by_field_name("operand") if node.type == "unary_expression" else node.child_by_field_name("right")
+        root = operand
+        while root is not None and root.type == "selector_expression":
+            root = root.child_by_field_name("operand")
+        if root is not None and text(root) in used_names:
+            waits.append(node.start_byte)
+    if not waits:
+        return False
+    report = exits_missing_release(func, stmt, waits)
+    return report is not None and not report.missed and not report.falls_off_end_unused
+
+
+def _answered(func: Node, send: Node) -> bool:
+    """A send followed, on every path, by a receive: a request/reply handoff the handler waits on."""
+    stmt = enclosing_statement(send)
+    if stmt is None:
+        return False
+    waits = [
+        c["wait"][0].start_byte
+        for _, c in cursor(_WAITS).matches(func)
+        if "wait" in c and c["wait"][0].start_byte > send.end_byte
+    ]
+    if not waits:
+        return False
+    report = exits_missing_release(func, stmt, waits)
+    return report is not None and not report.missed and not report.falls_off_end_unused
+
+
+def _declared_locally(func: Node, name: str) -> bool:
+    qc = cursor(
+        """
+        [(short_var_declaration left: (expression_list (identifier) @n))
+         (var_spec name: (identifier) @n)
+         (parameter_declaration name: (identifier) @n)
+         (range_clause left: (expression_list (identifier) @n))]
+        """
+    )
+    return any(text(n) == name for n in qc.captures(func).get("n", []))
+
+
+def _long_lived_target(
+    target: Node, globals_: frozenset[str], recv_name: str, func: Node, field_only: bool = True
+) -> str | None:
+    """``g``, ``g[k]``, ``g.f``, ``s.f[k]`` for a package-level ``g`` or the handler's receiver ``s``
+    (the receiver itself only with ``field_only=False``)."""
+    node = target
+    nested = False
+    while node.type in ("index_expression", "selector_expression"):
+        nested = True
+        operand = node.child_by_field_name("operand")
+        if operand is None:
+            return None
+        node = operand
+    if node.type != "identifier":
+        return None
+    name = text(node)
+    if recv_name and name == recv_name:
+        return f"a field of {name}" if nested or not field_only else None
+    if name not in globals_ or _declared_locally(func, name):
+        return None
+    return f"package-level {name}"
+
+
+def _object_values(value: Node, names: _Names) -> list[Node]:
+    """Mentions of the per-request objects used as values (not ``c.X`` or ``c.M()``)."""
+    found = []
+    for name in names.objects:
+        for mention in mentions(value, name):
+            parent = mention.parent
+            if parent is not None and parent.type == "selector_expression" and parent.child_by_field_name("operand") == mention:
+                continue
+            if parent is not None and parent.type == "call_expression" and parent.child_by_field_name("function") == mention:
+                continue
+            if _inside_function(mention, value) or _passed_to_call(mention, value):
+                continue
+            found.append(mention)
+    return sorted(found, key=lambda n: n.start_byte)
+
+
+def _passed_to_call(node: Node, within: Node) -> bool:
+    """Is the mention an argument of a call (other than ``append``) inside ``within``?  Then the
+    call's result is what is kept, not the mention."""
+    current = node
+    while current != within and current.parent is not None:
+        parent = current.parent
+        if parent.type == "argument_list":
+            call = parent.parent
+            function = call.child_by_field_name("function") if call is not None else None
+            if function is None or text(function) != "append":
+                return True
+        if parent.type == "type_assertion_expression":
+            return True
+        if current == within:
+            break
+        current = parent
+    return False
+
+
+def _inside_function(node: Node, within: Node) -> bool:
+    current = node.parent
+    while current is not None and current != within.parent:
+        if current.type in FUNCTION_TYPES:
+            return True
+        current = current.parent
+    return False
+
+
+def _fiber_values(value: Node, names: _Names, handler: Handler, ctx: FileContext) -> list[Node]:
+    """Fiber getter calls (or locals bound to one) used uncopied in ``value``."""
+    if handler.framework != "fiber" or "fiber-immutable" in ctx.package.flags:
+        return []
+    found = []
+    for call in cursor("(call_expression) @c").captures(value).get("c", []):
+        if _fiber_getter(call, handler) and not _copied(call):
+            found.append(call)
+    for name in names.fiber_strings:
+        for mention in mentions(value, name):
+            if not _copied(mention):
+                found.append(mention)
+    return sorted(found, key=lambda n: n.start_byte)
+
+
+def _copied(node: Node) -> bool:
+    """Is the value an argument of a copying call (``utils.CopyString(x)``, ``string(b)``...)?"""
+    parent = node.parent
+    if parent is None or parent.type != "argument_list":
+        return bool(parent is not None and parent.type == "binary_expression" and text(parent.child_by_field_name("operator")) == "+")
+    call = parent.parent
+    function = call.child_by_field_name("function") if call is not None else None
+    if function is None:
+        return False
+    name = text(function.child_by_field_name("field")) if function.type == "selector_expression" else text(function)
+    return name in _COPIES
+
+
+# --- fixes -------------------------------------------------------------------------
+
+
+def _gin_copy_fix(ctx: FileContext, go: Node, literal: Node, uses: list[Node], handler: Handler) -> list[Fix]:
+    if go.parent is None or go.parent.type != "statement_list":
+        return []
+    param = handler.param
+    if any(text(u) != param for u in uses):
+        return []
+    copy_name = unique_name(handler.func, f"{param}Copy")
+    insert = insert_statement_before(ctx.source, go, f"{copy_name} := {param}.Copy()")
+    if insert is None:
+        return []
+    edits = [insert, *(Edit(u.start_byte, u.end_byte, copy_name) for u in uses)]
+    return [Fix(f"Use a copy in the goroutine: `{copy_name} := {param}.Copy()`", tuple(edits), preferred=True)]
+
+
+def _copier(ctx: FileContext, is_bytes: bool) -> tuple[str, Edit | None] | None:
+    """The function that copies a Fiber string (or byte slice), and the import it needs."""
+    utils_names = ctx.imports.names_for(FIBER_UTILS)
+    if utils_names:
+        return f"{sorted(utils_names)[0]}.{'CopyBytes' if is_bytes else 'CopyString'}", None
+    if ctx.go_at_least(1, 20):
+        imported = import_edit(ctx.source, ctx.root, "bytes" if is_bytes else "strings")
+        if imported is None:
+            return None
+        return f"{imported[0]}.Clone", imported[1]
+    imported = import_edit(ctx.source, ctx.root, FIBER_UTILS)
+    if imported is None:
+        return None
+    return f"{imported[0]}.{'CopyBytes' if is_bytes else 'CopyString'}", imported[1]
+
+
+def _variable_name(call: Node) -> str:
+    function = call.child_by_field_name("function")
+    method = text(function.child_by_field_name("field")) if function is not None else "value"
+    args = call.child_by_field_name("arguments")
+    first = args.named_children[0] if args is not None and args.named_child_count else None
+    if first is not None and first.type in ("interpreted_string_literal", "raw_string_literal"):
+        words: list[str] = _WORDS.findall(text(first))
+        if words:
+            rest = "".join(w.upper() if w.lower() in _INITIALISMS else w[:1].upper() + w[1:].lower() for w in words[1:])
+            name = words[0].lower() + rest
+            if name.isidentifier() and name not in _GO_KEYWORDS and not name[0].isdigit():
+                return name
+    special = {"IP": "ip", "OriginalURL": "originalURL", "BaseURL": "baseURL"}
+    return special.get(method, method[:1].lower() + method[1:])
+
+
+def _fiber_hoist_fix(ctx: FileContext, go: Node, literal: Node, uses: list[Node], handler: Handler) -> list[Fix]:
+    """Copy each value the goroutine reads from c before it starts."""
+    if go.parent is None or go.parent.type != "statement_list":
+        return []
+    calls: list[Node] = []
+    for use in uses:
+        if text(use) != handler.param:
+            return []
+        selector = use.parent
+        call = selector.parent if selector is not None else None
+        if (
+            selector is None
+            or selector.type != "selector_expression"
+            or call is None
+            or not _fiber_getter(call, handler)
+        ):
+            return []
+        args = call.child_by_field_name("arguments")
+        if args is not None and any(
+            a.type not in ("interpreted_string_literal", "raw_string_literal", "int_literal") for a in args.named_children
+        ):
+            return []
+        calls.append(call)
+    edits: list[Edit] = []
+    lines: list[str] = []
+    bound: dict[str, str] = {}
+    taken: set[str] = set()
+    imports: dict[bool, Edit | None] = {}
+    for call in calls:
+        key = text(call).replace(" ", "")
+        if key not in bound:
+            function = call.child_by_field_name("function")
+            method = text(function.child_by_field_name("field")) if function is not None else ""
+            is_bytes = method in _FIBER_BYTES
+            copier = _copier(ctx, is_bytes)
+            if copier is None:
+                return []
+            imports[is_bytes] = copier[1]
+            name = unique_name(handler.func, _variable_name(call))
+            while name in taken:
+                name = unique_name(handler.func, name + "2")
+            taken.add(name)
+            bound[key] = name
+            lines.append(f"{name} := {copier[0]}({text(call)})")
+        edits.append(Edit(call.start_byte, call.end_byte, bound[key]))
+    insert = insert_statement_before(ctx.source, go, "\n".join(lines))
+    if insert is None:
+        return []
+    edits.append(insert)
+    edits.extend(e for e in imports.values() if e is not None)
+    return [Fix("Copy the values the goroutine needs before it starts", tuple(edits), preferred=True)]
+
+
+def _copy_local_fix(ctx: FileContext, call: Node, handler: Handler) -> list[Fix]:
+    function = call.child_by_field_name("function")
+    method = text(function.child_by_field_name("field")) if function is not None else ""
+    copier = _copier(ctx, method in _FIBER_BYTES)
+    if copier is None:
+        return []
+    edits = [Edit(call.start_byte, call.end_byte, f"{copier[0]}({text(call)})")]
+    if copier[1] is not None:
+        edits.append(copier[1])
+    return [Fix(f"Copy the value where it is bound: `{copier[0]}({text(call)})`", tuple(edits), preferred=True)]
+
+
+def _wrap_copies(ctx: FileContext, calls: list[Node], handler: Handler) -> list[Fix]:
+    edits: list[Edit] = []
+    extra: dict[bool, Edit | None] = {}
+    for call in calls:
+        function = call.child_by_field_name("function")
+        method = text(function.child_by_field_name("field")) if function is not None else ""
+        is_bytes = method in _FIBER_BYTES
+        copier = _copier(ctx, is_bytes)
+        if copier is None:
+            return []
+        extra[is_bytes] = copier[1]
+        edits.append(Edit(call.start_byte, call.end_byte, f"{copier[0]}({text(call)})"))
+    edits.extend(e for e in extra.values() if e is not None)
+    return [Fix("Copy the values before the goroutine starts", tuple(edits), preferred=True)]
