@@ -1,0 +1,233 @@
+"""unbounded-global-growth: per-request code grows a package-level map or slice that nothing shrinks."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+
+from tree_sitter import Node
+
+from golsp_leaks.goanalysis.parse import cursor
+from golsp_leaks.goanalysis.syntax import FUNCTION_TYPES, text
+from golsp_leaks.model import Finding, Severity
+from golsp_leaks.rules.base import FileContext, Rule
+
+_INSERTS = """
+[(assignment_statement left: (expression_list (index_expression operand: (identifier) @global index: (_) @key) @target)) @stmt
+ (inc_statement (index_expression operand: (identifier) @global index: (_) @key) @target) @stmt
+ (dec_statement (index_expression operand: (identifier) @global index: (_) @key) @target) @stmt]
+"""
+_APPENDS = """
+(assignment_statement
+  left: (expression_list . (identifier) @global .)
+  right: (expression_list . (call_expression function: (identifier) @append
+                                             arguments: (argument_list . (identifier) @first)) .)) @stmt
+"""
+_STORES = """
+(call_expression
+  function: (selector_expression operand: (identifier) @global field: (field_identifier) @method)
+  arguments: (argument_list . (_) @key)) @stmt
+"""
+_DECLARED = """
+[(short_var_declaration left: (expression_list (identifier) @name))
+ (var_spec name: (identifier) @name)
+ (parameter_declaration name: (identifier) @name)
+ (variadic_parameter_declaration name: (identifier) @name)
+ (range_clause left: (expression_list (identifier) @name))]
+"""
+_FLOWS = """
+[(short_var_declaration left: (expression_list) @left right: (expression_list) @right)
+ (assignment_statement left: (expression_list) @left right: (expression_list) @right)
+ (var_spec name: (identifier) @left value: (expression_list) @right)
+ (range_clause left: (expression_list) @left right: (_) @right)]
+"""
+_IDENTIFIERS = "(identifier) @id"
+
+
+class UnboundedGlobalGrowth(Rule):
+    """
+    ## What it does
+    Reports per-request code — a handler, a middleware's handler, or a
+    function the package calls from one — that adds to a package-level map
+    (`m[key] = v`, `m[key]++`, `m.Store(key, v)` on a `sync.Map`) with a key
+    taken from the request, or appends to a package-level slice, when no code
+    in the package ever deletes from it, trims it, resets it or checks its
+    length against a bound.
+
+    The package is read from disk (all its files but the tests), so a sweeper
+    in another file counts.  A key that does not come from the request (a
+    constant, a counter name) is a bounded set and is not reported.
+
+    ## Why is this bad?
+    The map gains an entry for every new client address, user, URL or header
+    value, and keeps it for the life of the process: memory grows with traffic
+    until the process is restarted or killed, and anyone can make it grow
+    faster by sending requests with new values.
+
+    ## Example
+    ```go
+    var limiters = map[string]*rate.Limiter{}
+
+    func rateLimit(next http.Handler) http.Handler {
+        return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+            ip, _, _ := net.SplitHostPort(r.RemoteAddr)
+            mu.Lock()
+            lim, ok := limiters[ip]
+            if !ok {
+                lim = rate.NewLimiter(10, 20)
+                limiters[ip] = lim
+            }
+            mu.Unlock()
+            ...
+        })
+    }
+    ```
+
+    ## Use instead
+    Bound it: evict old entries in a background sweep (and `delete` them), use
+    an LRU cache with a maximum size, or keep the state outside the process.
+
+    ## Fix safety
+    No fix: how entries should expire is the application's decision.
+    """
+
+    id = "unbounded-global-growth"
+    summary = "per-request code grows a package-level map or slice that nothing ever shrinks"
+    default_severity = Severity.WARNING
+    fixable = False
+    triggers = (b"] =", b"]++", b"] +=", b"append(", b".Store(", b".LoadOrStore(")
+
+    def check(self, decl: Node, ctx: FileContext) -> Iterable[Finding]:
+        facts = ctx.package
+        growable = facts.collections - facts.shrunk_globals
+        if not growable or decl.type not in ("function_declaration", "method_declaration"):
+            return
+        seen: set[int] = set()
+        for finding in self._inserts(decl, ctx, growable):
+            if finding.start not in seen:
+                seen.add(finding.start)
+                yield finding
+
+    def _inserts(self, decl: Node, ctx: FileContext, growable: frozenset[str]) -> Iterator[Finding]:
+        for _, captures in cursor(_INSERTS).matches(decl):
+            name = text(captures["global"][0])
+            if name not in growable:
+                continue
+            stmt = captures["stmt"][0]
+            if stmt.type == "assignment_statement":
+                left = stmt.child_by_field_name("left")
+                if left is None or captures["target"][0].parent != left:
+                    continue
+            finding = self._map_insert(stmt, captures["target"][0], captures["key"][0], name, ctx)
+            if finding is not None:
+                yield finding
+        for _, captures in cursor(_STORES).matches(decl):
+            name = text(captures["global"][0])
+            if name not in growable or text(captures["method"][0]) not in ("Store", "LoadOrStore", "Swap"):
+                continue
+            stmt = captures["stmt"][0]
+            finding = self._map_insert(stmt, stmt, captures["key"][0], name, ctx)
+            if finding is not None:
+                yield finding
+        for _, captures in cursor(_APPENDS).matches(decl):
+            name = text(captures["global"][0])
+            if name not in growable or text(captures["append"][0]) != "append" or text(captures["first"][0]) != name:
+                continue
+            stmt = captures["stmt"][0]
+            operator = stmt.child_by_field_name("operator")
+            if operator is not None and text(operator) != "=":
+                continue
+            func = _function(stmt)
+            if func is None or not ctx.scope.is_per_request(stmt) or _shadowed(stmt, name):
+                continue
+            target = captures["global"][0]
+            yield Finding(
+                rule=self.id,
+                start=target.start_byte,
+                end=target.end_byte,
+                message=(
+                    f"every request appends to the package-level slice {name}, and nothing in the package "
+                    "ever trims or resets it: it grows for the life of the process"
+                ),
+                per_request=True,
+            )
+
+    def _map_insert(self, stmt: Node, target: Node, key: Node, name: str, ctx: FileContext) -> Finding | None:
+        if not ctx.scope.is_per_request(stmt) or _shadowed(stmt, name):
+            return None
+        if not _from_request(key, stmt, ctx):
+            return None
+        return Finding(
+            rule=self.id,
+            start=target.start_byte,
+            end=target.end_byte if target.end_point.row == target.start_point.row else target.start_byte + len(name),
+            message=(
+                f"per-request code adds a key taken from the request ({text(key)}) to the package-level map "
+                f"{name}, and nothing in the package ever deletes from it: it gains an entry for every new "
+                "value and keeps it for the life of the process"
+            ),
+            per_request=True,
+        )
+
+
+def _function(node: Node) -> Node | None:
+    current = node.parent
+    while current is not None:
+        if current.type in FUNCTION_TYPES:
+            return current
+        current = current.parent
+    return None
+
+
+def _enclosing_functions(node: Node) -> list[Node]:
+    found = []
+    current = node.parent
+    while current is not None:
+        if current.type in FUNCTION_TYPES:
+            found.append(current)
+        current = current.parent
+    return found
+
+
+def _shadowed(stmt: Node, name: str) -> bool:
+    """Is ``name`` declared locally in one of the functions around the statement?"""
+    for func in _enclosing_functions(stmt):
+        for node in cursor(_DECLARED).captures(func).get("name", []):
+            if text(node) == name:
+                return True
+    return False
+
+
+def _from_request(key: Node, stmt: Node, ctx: FileContext) -> bool:
+    """Does the key come from the request: its parameters, or locals computed from them?"""
+    funcs = _enclosing_functions(stmt)
+    tainted: set[str] = set()
+    for func in reversed(funcs):  # outermost first: closures see the handler's locals
+        handler = ctx.scope.handler(func)
+        params = func.child_by_field_name("parameters")
+        if params is not None:
+            for decl in params.named_children:
+                type_node = decl.child_by_field_name("type")
+                is_request = ctx.scope.request_type(type_node) is not None
+                for name_node in decl.children_by_field_name("name"):
+                    name = text(name_node)
+                    if (handler is not None and name in (handler.param, handler.writer)) or is_request:
+                        tainted.add(name)
+        if not tainted:
+            continue
+        # Locals computed from tainted values, in source order (twice, for loops).
+        for _ in range(2):
+            for _, captures in cursor(_FLOWS).matches(func):
+                right = captures["right"][0]
+                if right.start_byte > stmt.start_byte:
+                    continue
+                if _mentions_any(right, tainted):
+                    left = captures["left"][0]
+                    names = [left] if left.type == "identifier" else left.named_children
+                    tainted.update(text(n) for n in names if n.type == "identifier" and text(n) != "_")
+    return _mentions_any(key, tainted)
+
+
+def _mentions_any(node: Node, names: set[str]) -> bool:
+    if node.type == "identifier":
+        return text(node) in names
+    return any(text(n) in names for n in cursor(_IDENTIFIERS).captures(node).get("id", []))
