@@ -186,7 +186,7 @@ class GolspLeaksServer(LanguageServer):
             entry.result = None
             if not self.features.pull:
                 self.schedule(uri, 0)
-        if self.features.pull and self.features.diagnostic_refresh:
+        if self.features.pull and self.features.diagnostic_refresh and self.docs:
             self.workspace_diagnostic_refresh(None)
 
     # --- analysis --------------------------------------------------------------
@@ -266,7 +266,7 @@ def create_server() -> GolspLeaksServer:
     @_guard(lambda: None)
     def initialize(ls: GolspLeaksServer, params: types.InitializeParams) -> None:
         ls.features = _ClientFeatures.of(params.capabilities)
-        ls.settings_state.init_options = params.initialization_options
+        ls.settings_state.init_options = _section(params.initialization_options)
         root = params.root_uri or (params.workspace_folders[0].uri if params.workspace_folders else None)
         if root is None and params.root_path:
             ls.root = Path(params.root_path)
@@ -286,12 +286,8 @@ def create_server() -> GolspLeaksServer:
         if ls.features.configuration:
             await _pull_configuration(ls)
             return
-        settings = params.settings
-        if isinstance(settings, Mapping):
-            if SECTION in settings:
-                ls.settings_state.client = settings[SECTION]
-            elif settings and all(str(k).replace("-", "").replace("_", "").lower() in _KEYS for k in settings):
-                ls.settings_state.client = dict(settings)
+        if params.settings is not None:
+            ls.settings_state.client = _section(params.settings)
         ls.settings_changed()
 
     @server.feature(types.TEXT_DOCUMENT_DID_OPEN)
@@ -379,7 +375,19 @@ def create_server() -> GolspLeaksServer:
     return server
 
 
-_KEYS = {"rules", "severity", "exclude", "debouncems"}
+_KEYS = {"rules", "severity", "exclude", "debouncems", "trace"}
+
+
+def _section(settings: Any) -> Any:
+    """Our settings from what a client sent: the ``golspLeaks`` section when it is wrapped in one
+    (Helix, Neovim and VS Code send it so), else the object itself when it holds only our keys."""
+    if not isinstance(settings, Mapping):
+        return settings
+    if SECTION in settings:
+        return settings[SECTION]
+    if all(str(k).replace("-", "").replace("_", "").lower() in _KEYS for k in settings):
+        return dict(settings)
+    return None  # settings of other servers only
 
 
 async def _pull_configuration(ls: GolspLeaksServer) -> None:
@@ -477,7 +485,7 @@ def _action(
     preferred: bool,
 ) -> types.CodeAction:
     action = types.CodeAction(
-        title=title,
+        title=title.replace("`", ""),  # titles are plain text in every editor
         kind=kind,
         diagnostics=diagnostics,
         is_preferred=preferred or None,

@@ -108,7 +108,7 @@ func main() {
 }
 """
 
-# The same file after the quick fix "Insert `defer cancel()` after the call".
+# The same file after the quick fix "Insert defer cancel() after the call".
 FIXED_GO = """\
 package main
 
@@ -136,7 +136,7 @@ func main() {
 }
 """
 
-FIX_TITLE = "Insert `defer cancel()` after the call"
+FIX_TITLE = "Insert defer cancel() after the call"
 LEAK_LINE = 14  # 1-based
 LEAK_COLUMN = 7  # 1-based, on `cancel`
 

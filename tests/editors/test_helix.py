@@ -223,12 +223,6 @@ def test_helix_settings_reach_the_server(tmp_path: Path) -> None:
     assert seen["diagnostic"]["severity"] == 1
 
 
-@pytest.mark.xfail(
-    reason="the server reads initializationOptions as the settings object itself; Helix sends its whole "
-    "`config` table there, {golspLeaks: {...}}, which the server reports as an unknown setting (the "
-    "settings still apply, through workspace/configuration)",
-    strict=False,
-)
 def test_helix_config_table_raises_no_configuration_warning(tmp_path: Path) -> None:
     config = _snippet()["language-server"]["golsp-leaks"]["config"]
     seen = _session(tmp_path, config)

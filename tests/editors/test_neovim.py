@@ -150,7 +150,7 @@ def _example_findings() -> list[tuple[str, int, str]]:
         return []
     found = []
     for diag in json.loads(proc.stdout)["diagnostics"]:
-        fixes = [f for f in diag.get("fixes", []) if f["title"] == support.FIX_TITLE]
+        fixes = [f for f in diag.get("fixes", []) if f["title"].replace("`", "") == support.FIX_TITLE]
         if diag["rule"] != "lost-cancel" or not fixes:
             continue
         path = Path(diag["path"])
