@@ -59,6 +59,11 @@ WEB_IMPORT_MARKERS = (b'"net/http"', b'"github.com/gofiber/fiber', b'"github.com
                       b'"github.com/gin-gonic/gin"', b'"github.com/labstack/echo')
 
 
+#: Substrings that per-request code mentions (the handlers' parameter types): rules that only
+#: look at per-request code use them as triggers.
+REQUEST_MARKERS = (b"http.Request", b"fiber.Ctx", b"gin.Context", b"echo.Context", b"buffalo.Context")
+
+
 @dataclass(frozen=True)
 class Handler:
     """A function that runs once per request."""

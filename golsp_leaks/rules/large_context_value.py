@@ -6,7 +6,7 @@ from collections.abc import Iterable
 
 from tree_sitter import Node
 
-from golsp_leaks.goanalysis.frameworks import Handler
+from golsp_leaks.goanalysis.frameworks import REQUEST_MARKERS, Handler
 from golsp_leaks.goanalysis.parse import cursor
 from golsp_leaks.goanalysis.syntax import FUNCTION_TYPES, enclosing_function, text
 from golsp_leaks.model import Finding, Severity
@@ -78,7 +78,12 @@ class LargeContextValue(Rule):
     summary = "a large allocation is stored in a request's context"
     default_severity = Severity.WARNING
     fixable = False
-    triggers = (b".Set(", b".Locals(", b"WithValue(")
+    #: Only per-request code is looked at: a declaration must mention a handler's type, and store something.
+    triggers = REQUEST_MARKERS
+    operations = (b".Set(", b".Locals(", b"WithValue(")
+
+    def wants(self, decl_text: bytes) -> bool:
+        return super().wants(decl_text) and any(op in decl_text for op in self.operations)
 
     def check(self, decl: Node, ctx: FileContext) -> Iterable[Finding]:
         context_names = ctx.imports.names_for("context")

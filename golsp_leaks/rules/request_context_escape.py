@@ -10,7 +10,7 @@ from tree_sitter import Node
 
 from golsp_leaks.fixes.build import import_edit, insert_statement_before, unique_name
 from golsp_leaks.goanalysis.flow import exits_missing_release
-from golsp_leaks.goanalysis.frameworks import FIBER_UTILS, Handler, receiver
+from golsp_leaks.goanalysis.frameworks import FIBER_UTILS, REQUEST_MARKERS, Handler, receiver
 from golsp_leaks.goanalysis.names import mentions
 from golsp_leaks.goanalysis.parse import cursor
 from golsp_leaks.goanalysis.syntax import FUNCTION_TYPES, enclosing_statement, text
@@ -138,7 +138,7 @@ class RequestContextEscape(Rule):
     summary = "a request's context (or request, writer, Fiber strings) is kept past the handler"
     default_severity = Severity.WARNING
     fixable = True
-    triggers = (b"http.Request", b"fiber.Ctx", b"buffalo.Context", b"gin.Context", b"echo.Context", b".Ctx")
+    triggers = REQUEST_MARKERS
 
     def check(self, decl: Node, ctx: FileContext) -> Iterable[Finding]:
         if decl.type not in ("function_declaration", "method_declaration"):

@@ -6,6 +6,7 @@ from collections.abc import Iterable, Iterator
 
 from tree_sitter import Node
 
+from golsp_leaks.goanalysis.frameworks import REQUEST_MARKERS
 from golsp_leaks.goanalysis.parse import cursor
 from golsp_leaks.goanalysis.syntax import FUNCTION_TYPES, text
 from golsp_leaks.model import Finding, Severity
@@ -47,7 +48,8 @@ class UnboundedGlobalGrowth(Rule):
     """
     ## What it does
     Reports per-request code — a handler, a middleware's handler, or a
-    function the package calls from one — that adds to a package-level map
+    function that takes the request and that the package calls from one —
+    that adds to a package-level map
     (`m[key] = v`, `m[key]++`, `m.Store(key, v)` on a `sync.Map`) with a key
     taken from the request, or appends to a package-level slice, when no code
     in the package ever deletes from it, trims it, resets it or checks its
@@ -94,7 +96,12 @@ class UnboundedGlobalGrowth(Rule):
     summary = "per-request code grows a package-level map or slice that nothing ever shrinks"
     default_severity = Severity.WARNING
     fixable = False
-    triggers = (b"] =", b"]++", b"] +=", b"append(", b".Store(", b".LoadOrStore(")
+    #: The key must come from a request, so the declaration mentions a handler's (or a request's) type.
+    triggers = REQUEST_MARKERS
+    operations = (b"] =", b"]++", b"] +=", b"]--", b"append(", b".Store(", b".LoadOrStore(", b".Swap(")
+
+    def wants(self, decl_text: bytes) -> bool:
+        return super().wants(decl_text) and any(op in decl_text for op in self.operations)
 
     def check(self, decl: Node, ctx: FileContext) -> Iterable[Finding]:
         facts = ctx.package
