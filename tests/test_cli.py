@@ -698,17 +698,24 @@ def test_worker_pool_gives_the_same_results_as_one_process(
         assert not parse(fixed).root_node.has_error
 
 
-def test_tasks_keep_a_package_together_and_start_with_the_largest() -> None:
+def test_tasks_keep_a_package_together_and_start_with_the_largest(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     scopes = [Scope(Settings(), "."), Scope(Settings(), "other")]
     sizes = {"a": 3, "b": 10, "c": 2, "d": 2}
+    monkeypatch.chdir(tmp_path)
+    for d, n in {**sizes, "e": 1}.items():
+        Path(d).mkdir()
+        for i in range(n):
+            (Path(d) / f"f{i}.go").write_text("package p\n" * (1 if d != "a" else 100))
     targets = [
         Target(f"{d}/f{i}.go", f"{d}/f{i}.go", 0) for d, n in sizes.items() for i in range(n)
-    ] + [Target("e/x.go", "e/x.go", 1)]
+    ] + [Target("e/f0.go", "e/f0.go", 1)]
     tasks = runner.make_tasks(runner.Mode.CHECK, targets, scopes, 4)
     assert [sorted({os.path.dirname(t.fs_path) for t in task.targets}) for task in tasks] == [
-        ["b"],  # larger than a chunk, but not split
+        ["a"],  # the most bytes
+        ["b"],  # more files than a chunk holds, but not split
         ["c", "d"],
-        ["a"],
         ["e"],  # another scope, another task
     ]
     assert sorted((t for task in tasks for t in task.targets), key=str) == sorted(targets, key=str)

@@ -435,7 +435,7 @@ def run_task(task: Task, on_file: Callable[[], None] | None = None) -> Outcome:
 def make_tasks(
     mode: Mode, targets: Sequence[Target], scopes: Sequence[Scope], size: int
 ) -> list[Task]:
-    """Chunks of about ``size`` targets, each within one scope, largest first.
+    """Chunks of about ``size`` targets, each within one scope, the largest (in bytes) first.
 
     The files of a directory (a Go package) stay in one chunk, however many
     they are: analysing a file reads the package's other files, and a worker
@@ -455,9 +455,17 @@ def make_tasks(
         chunk_scope = scope_index
     if chunk:
         tasks.append(Task(mode, scopes[chunk_scope].settings, tuple(chunk)))
-    # Largest first, so that no big package is left to run alone at the end.
-    tasks.sort(key=lambda t: len(t.targets), reverse=True)
+    # Largest first (in bytes), so that no big package is left to run alone at the end.
+    tasks.sort(key=_task_bytes, reverse=True)
     return tasks
+
+
+def _task_bytes(task: Task) -> int:
+    total = 0
+    for target in task.targets:
+        with contextlib.suppress(OSError):
+            total += os.path.getsize(target.fs_path)
+    return total
 
 
 Progress = Callable[[int, int], None]
