@@ -698,6 +698,34 @@ def test_worker_pool_gives_the_same_results_as_one_process(
         assert not parse(fixed).root_node.has_error
 
 
+def test_minimal_triggers() -> None:
+    assert runner.minimal_triggers([b"Open(", b"Open", b"\tgo ", b"go ", b"Open"]) == (
+        b"go ",
+        b"Open",
+    )
+    assert runner.minimal_triggers(None) is None
+    assert runner.minimal_triggers([]) == ()
+
+
+def test_a_file_without_any_trigger_is_not_parsed(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "clean.go").write_text(CLEAN)
+    (tmp_path / "leak.go").write_text(LEAK)
+    parsed: list[bytes] = []
+    real = runner.parse
+
+    def spy(source: bytes, *args: Any) -> Any:
+        parsed.append(source)
+        return real(source, *args)
+
+    monkeypatch.setattr(runner, "parse", spy)
+    code, _, err = cli(capsys, "check", tmp_path)
+    assert code == 1
+    assert "in 2 files" in err  # both checked...
+    assert parsed == [LEAK.encode()]  # ...one parsed
+
+
 def test_tasks_keep_a_package_together_and_start_with_the_largest(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

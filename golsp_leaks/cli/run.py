@@ -214,13 +214,25 @@ def preferred_edits(diagnostics: Sequence[Diagnostic]) -> tuple[list[Edit], int]
     return edits, applied
 
 
+def minimal_triggers(triggers: Sequence[bytes] | None) -> tuple[bytes, ...] | None:
+    """The same test with fewer substrings: no duplicates, none that contains another one.
+
+    A file that contains ``b"Open("`` contains ``b"Open"``: only the shorter needs
+    looking for.  Shorter ones, usually the commoner, come first.
+    """
+    if triggers is None:
+        return None
+    unique = sorted(set(triggers), key=lambda t: (len(t), t))
+    return tuple(t for i, t in enumerate(unique) if not any(u in t for u in unique[:i]))
+
+
 class _Analyzer:
     """An engine and what it needs to analyse the files of one task."""
 
     def __init__(self, engine: Engine, settings: Settings) -> None:
         self.engine = engine
         self.settings = settings
-        self.triggers = engine.triggers(settings)
+        self.triggers = minimal_triggers(engine.triggers(settings))
         self._go_versions: dict[str, tuple[int, int] | None] = {}
         self._safe_dirs: dict[str, bool] = {}
 
