@@ -140,9 +140,6 @@ class DbFile:
         """(family, flavour) of the library imported as ``name``."""
         return self.packages.get(name)
 
-    def names_for(self, flavour: str) -> set[str]:
-        return {name for name, (_, fl) in self.packages.items() if fl == flavour}
-
     def is_package(self, name: str) -> bool:
         return self.imports.path_of(name) is not None
 
