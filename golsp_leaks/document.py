@@ -16,8 +16,8 @@ from __future__ import annotations
 import enum
 import re
 from bisect import bisect_right
-from itertools import accumulate
 from dataclasses import dataclass
+from itertools import accumulate
 
 from tree_sitter import Tree
 
