@@ -54,8 +54,6 @@ from golsp_leaks.rules.base import PackageFacts
 
 __all__ = ["FileSummary", "clear_cache", "combine", "invalidate", "package_facts", "source_facts", "summarize"]
 
-#: Files without a web import are only read when one of these matches.
-_WORKER_MARKERS = re.compile(rb"^[ \t]*go[ \t]|^func (?:main|init)\(|[Oo]nce", re.MULTILINE)
 _IGNORED_BUILD = re.compile(rb"^//go:build ignore\s*$", re.MULTILINE)
 _PACKAGE_CLAUSE = re.compile(rb"^package[ \t]+([A-Za-z_][A-Za-z0-9_]*)", re.MULTILINE)
 _FIBER_IMMUTABLE = re.compile(rb"\bImmutable:\s*true\b")
@@ -73,23 +71,6 @@ _AMBIGUOUS_METHODS = frozenset(
      "Load", "Store", "Delete", "Put", "Open", "Flush", "Sync", "Seek", "Int", "Bytes", "Header", "Context"}
 )
 
-_CALLS = """
-(call_expression
-  function: [(identifier) @fn
-             (selector_expression operand: (_) @operand field: (field_identifier) @method)]
-  arguments: (argument_list) @args) @call
-"""
-_VALUE_ARGS = """
-(argument_list [(identifier) @value
-                (selector_expression operand: (identifier) @operand field: (field_identifier) @method) @selector])
-"""
-_ASSIGNMENTS = "(assignment_statement left: (expression_list) @left right: (expression_list) @right) @assign"
-_RECEIVES = """
-[(unary_expression operator: "<-" operand: (selector_expression operand: (identifier) @recv field: (field_identifier) @field))
- (range_clause right: (selector_expression operand: (identifier) @recv field: (field_identifier) @field))] @wait
-"""
-_SENDS = "(send_statement channel: (selector_expression operand: (identifier) @recv field: (field_identifier) @field)) @send"
-_GO = "(go_statement) @go"
 
 
 @dataclass(frozen=True)
@@ -138,6 +119,9 @@ class FileSummary:
     closes: dict[str, set[str]] = field(default_factory=dict)
     #: functions with a loop that never ends
     endless: set[str] = field(default_factory=set)
+    #: functions that contain a ``go`` statement, and the names run by ``go name()`` / ``go x.name()``
+    go_sites: set[str] = field(default_factory=set)
+    go_targets: set[str] = field(default_factory=set)
     #: A file's summary keeps those of its declarations here, merged only when the
     #: package's facts must be computed again (see :func:`_materialize`).
     parts: tuple[_Part, ...] = ()
@@ -171,10 +155,9 @@ def summarize(source: bytes, tree: Tree | None = None) -> FileSummary:
             partial = FileSummary()
             if decl.type == "var_declaration":
                 _summarize_vars(decl, imports, partial)
-                _collect_refs(decl, "", None, scope, import_names, partial)
+                _scan_declaration(decl, "", None, scope, import_names, partial)
             else:
                 _summarize_function(decl, scope, import_names, partial)
-            _collect_shrinks(decl, partial)
             part = _Part(partial)
             with _decl_lock:
                 _decl_cache[key] = part
@@ -251,6 +234,7 @@ def summary_key(summary: FileSummary) -> tuple[object, ...]:
 #: function of a large file summarises that function again and reuses the rest.
 _decl_cache: dict[tuple[bytes, int], _Part] = {}
 _decl_lock = threading.Lock()
+_EMPTY = PackageFacts()
 _DECL_CACHE_SIZE = 50_000
 
 
@@ -300,12 +284,10 @@ def _summarize_function(decl: Node, scope: RequestScope, import_names: set[str],
         params=count,
         result_type=base_type_name(result),
     )
-    _collect_refs(decl, key, recv, scope, import_names, summary)
+    _scan_declaration(decl, key, recv, scope, import_names, summary)
     body = decl.child_by_field_name("body")
-    if body is not None and b"for" in (body.text or b"") and endless_loops(body, decl):
+    if body is not None and b"for {" in (body.text or b"") and endless_loops(body, decl):
         summary.endless.add(key)
-    if recv is not None and recv[0] not in ("", "_"):
-        _collect_lifecycle(decl, key, recv[0], summary)
 
 
 def _summarize_vars(decl: Node, imports: Imports, summary: FileSummary) -> None:
@@ -349,46 +331,232 @@ def _is_collection_value(value: Node, imports: Imports) -> bool:
     return False
 
 
-def _once_state(node: Node, scope: RequestScope, go: bool = False) -> tuple[bool, str]:
-    """(in handler code, once-state) of a node, walking up to its declaration.
+#: One pass over a declaration finds everything the summary needs (pattern index -> what).
+_SCAN = """
+(call_expression function: (identifier) @fn arguments: (argument_list) @args) @call
+(call_expression function: (selector_expression operand: (_) @operand field: (field_identifier) @method)
+                 arguments: (argument_list) @args) @call
+(argument_list (identifier) @value)
+(argument_list (selector_expression operand: (identifier) @operand field: (field_identifier) @method) @selector)
+(go_statement (call_expression function: (selector_expression operand: (identifier) @operand
+                                                                field: (field_identifier) @method))) @go
+(func_literal) @literal
+(for_statement) @loop
+(assignment_statement left: (expression_list) @left right: (expression_list) @right) @assign
+(parameter_declaration name: (identifier) @name type: (_) @type)
+(var_spec name: (identifier) @name type: (_) @type)
+(short_var_declaration left: (expression_list . (identifier) @name .) right: (expression_list . (_) @value .))
+(unary_expression operator: "<-" operand: (selector_expression operand: (identifier) @recv
+                                                                field: (field_identifier) @field)) @wait
+(range_clause right: (selector_expression operand: (identifier) @recv field: (field_identifier) @field)) @wait
+(send_statement channel: (selector_expression operand: (identifier) @recv field: (field_identifier) @field)) @send
+(go_statement) @anygo
+"""
+_PLAIN_CALL, _METHOD_CALL, _VALUE, _METHOD_VALUE, _GO_METHOD, _LITERAL, _LOOP, _ASSIGN = range(8)
+_PARAM, _TYPED_VAR, _SHORT_VAR, _RECEIVE, _RANGE, _SEND, _ANY_GO = range(8, 15)
 
-    For a ``go`` statement (``go``), a run-once guard in front of it (see
-    :func:`~golsp_leaks.goanalysis.frameworks.once_guarded`) makes it run once.
-    """
-    handler = False
-    state = ""
-    current = node.parent
-    while current is not None:
-        kind = current.type
-        if kind == "for_statement":
-            if not state:
+_IN_PLACE, _STORED, _ONCE, _HANDLER = range(4)
+
+
+def _literal_kind(literal: Node, scope: RequestScope) -> int:
+    if scope.handler(literal) is not None:
+        return _HANDLER
+    parent = literal.parent
+    if parent is None:
+        return _STORED
+    if parent.type == "argument_list":
+        call = parent.parent
+        return _ONCE if call is not None and is_once_call(call) else _IN_PLACE
+    if parent.type == "call_expression" and parent.child_by_field_name("function") == literal:
+        return _IN_PLACE
+    return _STORED
+
+
+def _scan_declaration(
+    decl: Node,
+    site: str,
+    recv: tuple[str, str] | None,
+    scope: RequestScope,
+    import_names: set[str],
+    summary: FileSummary,
+) -> None:
+    """Refs, local types, shrinks and worker lifecycles of one declaration, in one query."""
+    matches = cursor(_SCAN).matches(decl)
+    by_kind: list[list[dict[str, list[Node]]]] = [[] for _ in range(15)]
+    for index, captures in matches:
+        by_kind[index].append(captures)
+    decl_handler = scope.handler(decl) is not None if decl.type != "var_declaration" else False
+    # Regions: (start, end, kind) of literals, loops (kind -1), innermost last when sorted by start.
+    regions: list[tuple[int, int, int]] = []
+    for captures in by_kind[_LITERAL]:
+        literal = captures["literal"][0]
+        regions.append((literal.start_byte, literal.end_byte, _literal_kind(literal, scope)))
+    for captures in by_kind[_LOOP]:
+        loop = captures["loop"][0]
+        regions.append((loop.start_byte, loop.end_byte, -1))
+    regions.sort()
+
+    def state_of(node: Node, go: bool, once_argument: bool) -> tuple[bool, str]:
+        position = node.start_byte
+        around = [r for r in regions if r[0] <= position < r[1] and not (r[0] == position and r[2] != -1)]
+        handler = decl_handler or any(kind == _HANDLER for _, _, kind in around)
+        state = "once" if once_argument else ""
+        for _, _, kind in reversed(around):  # innermost first
+            if state:
+                break
+            if kind == -1 or kind in (_HANDLER, _STORED):
                 state = "never"
-        elif kind == "argument_list":
-            if not state and current.parent is not None and is_once_call(current.parent):
+            elif kind == _ONCE:
                 state = "once"
-        elif kind == "func_literal":
-            parent = current.parent
-            if scope.handler(current) is not None:
-                handler = True
-                if not state:
-                    state = "never"
-            elif not state and not (
-                parent is not None
-                and (
-                    parent.type == "argument_list"
-                    or (parent.type == "call_expression" and parent.child_by_field_name("function") == current)
-                )
-            ):
-                state = "never"  # stored for later, perhaps called many times
-        elif kind in ("function_declaration", "method_declaration"):
-            if scope.handler(current) is not None:
-                handler = True
-                state = "never"
-            elif not state and go and once_guarded(node, current):
-                state = "once"
-            break
-        current = current.parent
-    return handler, state or "site"
+        if decl_handler and not state:
+            state = "never"
+        if not state and go and decl.type != "var_declaration" and once_guarded(node, decl):
+            state = "once"
+        return handler, state or "site"
+
+    if by_kind[_ANY_GO] and site:
+        summary.go_sites.add(site)
+    typed = _typed_locals(by_kind)
+    if recv is not None and recv[0] not in ("", "_"):
+        typed[recv[0]] = recv[1]
+    locals_ = {text(c["name"][0]) for k in (_PARAM, _TYPED_VAR, _SHORT_VAR) for c in by_kind[k]}
+
+    def add(node: Node, name: str, operand: Node | None, go: bool, once_argument: bool = False) -> None:
+        operand_type = ""
+        if operand is None:
+            if name in _BUILTINS or name in locals_:
+                return
+            kind = "func"
+        elif operand.type != "identifier":
+            if name in _AMBIGUOUS_METHODS:
+                return
+            kind = "method"
+        else:
+            operand_name = text(operand)
+            if operand_name in import_names:
+                return
+            operand_type = typed.get(operand_name, "")
+            if operand_type:
+                kind = "recv"
+            elif name in _AMBIGUOUS_METHODS:
+                return
+            else:
+                kind = "method"
+        handler, once = state_of(node, go, once_argument)
+        summary.refs.append(_Ref(site, kind, name, operand_type, handler, once, go))
+
+    for captures in by_kind[_PLAIN_CALL]:
+        call = captures["call"][0]
+        name = text(captures["fn"][0])
+        add(call, name, None, _is_go_call(call))
+        if call.parent is not None and call.parent.type == "go_statement":
+            summary.go_targets.add(name)
+        args = captures["args"][0]
+        first = args.named_children[0] if args.named_child_count else None
+        if first is None:
+            continue
+        if first.type == "identifier" and (name in ("delete", "clear") or (name == "len" and _bounds(call))):
+            summary.shrunk.add(text(first))
+        elif (
+            name == "close"
+            and recv is not None
+            and first.type == "selector_expression"
+            and text(first.child_by_field_name("operand")) == recv[0]
+        ):
+            summary.closes.setdefault(site, set()).add(text(first.child_by_field_name("field")))
+    for captures in by_kind[_METHOD_CALL]:
+        call = captures["call"][0]
+        operand = captures["operand"][0]
+        method = text(captures["method"][0])
+        add(call, method, operand, _is_go_call(call))
+        if operand.type == "identifier":
+            if method in _SHRINKING_METHODS:
+                summary.shrunk.add(text(operand))
+            elif method == "DeleteFunc" and text(operand) == "maps":
+                args = captures["args"][0]
+                first = args.named_children[0] if args.named_child_count else None
+                if first is not None and first.type == "identifier":
+                    summary.shrunk.add(text(first))
+    for captures in by_kind[_VALUE]:
+        node = captures["value"][0]
+        add(node, text(node), None, False, _once_argument(node))
+    for captures in by_kind[_METHOD_VALUE]:
+        node = captures["selector"][0]
+        add(node, text(captures["method"][0]), captures["operand"][0], False, _once_argument(node))
+    for captures in by_kind[_ASSIGN]:
+        assign = captures["assign"][0]
+        operator = assign.child_by_field_name("operator")
+        if operator is None or text(operator) != "=":
+            continue
+        targets = captures["left"][0].named_children
+        right = captures["right"][0].named_children
+        for i, target in enumerate(targets):
+            if target.type != "identifier":
+                continue
+            name = text(target)
+            value = right[i] if len(right) == len(targets) else None
+            if value is not None and _is_growth(value, name):
+                continue
+            summary.shrunk.add(name)
+    for captures in by_kind[_GO_METHOD]:
+        summary.go_targets.add(text(captures["method"][0]))
+    if recv is None or recv[0] in ("", "_"):
+        return
+    receiver_name = recv[0]
+    for captures in by_kind[_GO_METHOD]:
+        if text(captures["operand"][0]) == receiver_name:
+            summary.go_methods.setdefault(site, set()).add(text(captures["method"][0]))
+    for kind in (_RECEIVE, _RANGE):
+        for captures in by_kind[kind]:
+            wait = captures["wait"][0]
+            if text(captures["recv"][0]) != receiver_name or not _leads_out(wait):
+                continue
+            name = text(captures["field"][0])
+            summary.waits.setdefault(site, set()).add(name)
+            if _inside_go_literal(wait, decl):
+                summary.go_waits.setdefault(site, set()).add(name)
+    for captures in by_kind[_SEND]:
+        if text(captures["recv"][0]) == receiver_name:
+            summary.closes.setdefault(site, set()).add(text(captures["field"][0]))
+
+
+def _once_argument(node: Node) -> bool:
+    """``once.Do(f)``: a function value handed to a sync.Once."""
+    args = node.parent
+    call = args.parent if args is not None else None
+    return call is not None and is_once_call(call)
+
+
+def _typed_locals(by_kind: list[list[dict[str, list[Node]]]]) -> dict[str, str]:
+    """Names whose type is plain from their declaration: ``s := &Server{}``, ``s *Server``."""
+    found: dict[str, str] = {}
+    clashes: set[str] = set()
+    for kind in (_PARAM, _TYPED_VAR, _SHORT_VAR):
+        for captures in by_kind[kind]:
+            name = text(captures["name"][0])
+            type_name = ""
+            if "type" in captures:
+                node = captures["type"][0]
+                if node.type in ("type_identifier", "pointer_type", "generic_type"):
+                    type_name = base_type_name(node)
+            else:
+                value = captures["value"][0]
+                if value.type == "unary_expression" and value.named_child_count and text(value).startswith("&"):
+                    value = value.named_children[-1]
+                if value.type == "composite_literal":
+                    type_name = base_type_name(value.child_by_field_name("type"))
+                elif value.type == "call_expression" and text(value.child_by_field_name("function")) == "new":
+                    args = value.child_by_field_name("arguments")
+                    if args is not None and args.named_child_count == 1:
+                        type_name = base_type_name(args.named_children[0])
+            if not type_name:
+                continue
+            if found.get(name, type_name) != type_name:
+                clashes.add(name)
+            found[name] = type_name
+    for name in clashes:
+        found.pop(name, None)
+    return found
 
 
 def _is_go_call(call: Node) -> bool:
@@ -413,82 +581,6 @@ def _is_go_call(call: Node) -> bool:
         and call_of_literal.parent is not None
         and call_of_literal.parent.type == "go_statement"
     )
-
-
-def _collect_refs(
-    decl: Node,
-    site: str,
-    recv: tuple[str, str] | None,
-    scope: RequestScope,
-    import_names: set[str],
-    summary: FileSummary,
-) -> None:
-    typed = local_types(decl)
-    if recv is not None and recv[0] not in ("", "_"):
-        typed[recv[0]] = recv[1]
-
-    def add(node: Node, name: str, operand: Node | None, go: bool) -> None:
-        operand_type = ""
-        if operand is None:
-            if name in _BUILTINS:
-                return
-            kind = "func"
-        elif operand.type == "identifier" and text(operand) in import_names:
-            return
-        elif operand.type == "identifier" and typed.get(text(operand)):
-            kind = "recv"
-            operand_type = typed[text(operand)]
-        else:
-            kind = "method"
-        handler, once = _once_state(node, scope, go)
-        summary.refs.append(_Ref(site, kind, name, operand_type, handler, once, go))
-
-    qc = cursor(_CALLS)
-    for _, captures in qc.matches(decl):
-        call = captures["call"][0]
-        if "fn" in captures:
-            add(call, text(captures["fn"][0]), None, _is_go_call(call))
-        elif "method" in captures:
-            add(call, text(captures["method"][0]), captures["operand"][0], _is_go_call(call))
-    qv = cursor(_VALUE_ARGS)
-    for _, captures in qv.matches(decl):
-        if "value" in captures:
-            node = captures["value"][0]
-            add(node, text(node), None, False)
-        elif "selector" in captures:
-            node = captures["selector"][0]
-            add(node, text(captures["method"][0]), captures["operand"][0], False)
-
-
-def _collect_lifecycle(decl: Node, key: str, recv: str, summary: FileSummary) -> None:
-    body = decl.child_by_field_name("body")
-    if body is None:
-        return
-    for _, captures in cursor(_GO).matches(body):
-        go = captures["go"][0]
-        call = go.named_children[0] if go.named_child_count else None
-        function = call.child_by_field_name("function") if call is not None else None
-        if function is not None and function.type == "selector_expression":
-            operand = function.child_by_field_name("operand")
-            if operand is not None and text(operand) == recv:
-                summary.go_methods.setdefault(key, set()).add(text(function.child_by_field_name("field")))
-    for _, captures in cursor(_RECEIVES).matches(body):
-        wait = captures["wait"][0]
-        if text(captures["recv"][0]) != recv or not _leads_out(wait):
-            continue
-        name = text(captures["field"][0])
-        summary.waits.setdefault(key, set()).add(name)
-        if _inside_go_literal(wait, decl):
-            summary.go_waits.setdefault(key, set()).add(name)
-    for _, captures in cursor(_SENDS).matches(body):
-        if text(captures["recv"][0]) == recv:
-            summary.closes.setdefault(key, set()).add(text(captures["field"][0]))
-    for _, captures in cursor(_CALLS).matches(body):
-        args = captures["args"][0]
-        if "fn" in captures and text(captures["fn"][0]) == "close" and args.named_child_count == 1:
-            arg = args.named_children[0]
-            if arg.type == "selector_expression" and text(arg.child_by_field_name("operand")) == recv:
-                summary.closes.setdefault(key, set()).add(text(arg.child_by_field_name("field")))
 
 
 def _leads_out(wait: Node) -> bool:
@@ -526,39 +618,6 @@ def _inside_go_literal(node: Node, decl: Node) -> bool:
                 return True
         current = current.parent
     return False
-
-
-def _collect_shrinks(root: Node, summary: FileSummary) -> None:
-    for _, captures in cursor(_CALLS).matches(root):
-        args = captures["args"][0]
-        first = args.named_children[0] if args.named_child_count else None
-        if "fn" in captures:
-            name = text(captures["fn"][0])
-            if first is None or first.type != "identifier":
-                continue
-            if name in ("delete", "clear") or (name == "len" and _bounds(captures["call"][0])):
-                summary.shrunk.add(text(first))
-        else:
-            operand = captures["operand"][0]
-            method = text(captures["method"][0])
-            if operand.type == "identifier" and method in _SHRINKING_METHODS:
-                summary.shrunk.add(text(operand))
-            elif text(operand) == "maps" and method == "DeleteFunc" and first is not None and first.type == "identifier":
-                summary.shrunk.add(text(first))
-    for _, captures in cursor(_ASSIGNMENTS).matches(root):
-        assign = captures["assign"][0]
-        operator = assign.child_by_field_name("operator")
-        if operator is None or text(operator) != "=":
-            continue
-        right = captures["right"][0].named_children
-        for i, target in enumerate(captures["left"][0].named_children):
-            if target.type != "identifier":
-                continue
-            name = text(target)
-            value = right[i] if len(right) == len(captures["left"][0].named_children) else None
-            if value is not None and _is_growth(value, name):
-                continue
-            summary.shrunk.add(name)
 
 
 def _bounds(len_call: Node) -> bool:
@@ -750,7 +809,6 @@ class _Sibling:
     stamp: tuple[int, int]
     package: str
     web: bool
-    worker: bool
 
 
 #: path -> (the file's markers, its summary once parsed)
@@ -813,7 +871,6 @@ def _scan(directory: Path) -> list[_Sibling]:
             stamp,
             match.group(1).decode() if match and not ignored else "",
             any(m in data for m in WEB_IMPORT_MARKERS),
-            _WORKER_MARKERS.search(data) is not None,
         )
         _file_cache[path] = (sibling, None)
         found.append(sibling)
@@ -838,6 +895,117 @@ def _siblings(path: Path, include_tests: bool) -> Iterator[_Sibling]:
         if name.endswith("_test.go") and not include_tests:
             continue
         yield sibling
+
+
+_IDENTIFIER = re.compile(rb"[A-Za-z_][A-Za-z0-9_]*")
+_tokens: OrderedDict[tuple[Path, tuple[int, int]], frozenset[bytes]] = OrderedDict()
+_TOKENS_CACHE_SIZE = 4096
+
+
+def _sibling_tokens(sibling: _Sibling) -> frozenset[bytes]:
+    """The identifiers a file mentions (read when first asked for)."""
+    key = (sibling.path, sibling.stamp)
+    found = _tokens.get(key)
+    if found is None:
+        try:
+            found = frozenset(_IDENTIFIER.findall(sibling.path.read_bytes()))
+        except OSError:
+            found = frozenset()
+        _tokens[key] = found
+        if len(_tokens) > _TOKENS_CACHE_SIZE:
+            _tokens.popitem(last=False)
+    return found
+
+
+_GO_CALL_TARGETS = """
+(go_statement (call_expression function: [(identifier) @target
+                                          (selector_expression operand: (identifier) @operand
+                                                               field: (field_identifier) @method)
+                                          (func_literal) @literal])) @go
+"""
+_LOCAL_NAMES = """
+[(parameter_declaration name: (identifier) @name)
+ (variadic_parameter_declaration name: (identifier) @name)
+ (short_var_declaration left: (expression_list (identifier) @name))
+ (var_spec name: (identifier) @name)]
+"""
+
+
+def _worker_candidates(root: Node) -> tuple[set[bytes], set[bytes]]:
+    """What in this file the worker facts could change a finding about: the functions that start
+    a goroutine literal with an endless loop or a named goroutine (is it started only once?),
+    and what runs with ``go f()`` or ``go x.m()`` (is its loop endless?): f, or x's type."""
+    sites: set[bytes] = set()
+    targets: set[bytes] = set()
+    for _, captures in cursor(_GO_CALL_TARGETS).matches(root):
+        go = captures["go"][0]
+        decl = go.parent
+        while decl is not None and decl.type not in ("function_declaration", "method_declaration"):
+            decl = decl.parent
+        if decl is None:
+            continue
+        if "literal" in captures:
+            literal = captures["literal"][0]
+            body = literal.child_by_field_name("body")
+            if body is None or b"for {" not in (body.text or b"") or not endless_loops(body, literal):
+                continue
+        elif "target" in captures:
+            name = text(captures["target"][0])
+            if name in {text(n) for n in cursor(_LOCAL_NAMES).captures(decl).get("name", [])}:
+                continue  # a closure of the function
+            targets.add(name.encode())
+        else:
+            typed = local_types(decl)
+            recv = receiver(decl)
+            if recv is not None and recv[0] not in ("", "_"):
+                typed[recv[0]] = recv[1]
+            type_name = typed.get(text(captures["operand"][0]))
+            if not type_name:
+                continue
+            targets.add(type_name.encode())
+        name_node = decl.child_by_field_name("name")
+        if name_node is not None and name_node.text:
+            sites.add(name_node.text)
+    return sites, targets
+
+
+def _worker_summaries(own_source: bytes, own_tree: Tree | None, siblings: list[_Sibling]) -> list[FileSummary]:
+    """For a package without web code: the files that say something about this file's goroutines.
+
+    Those are the files that declare what this file runs with ``go``, a
+    ``Start`` method when it calls one, and the callers of the functions that
+    start goroutines (for the startup facts), caller by caller.  A file with
+    no goroutine a fact could matter for gets none.
+    """
+    tree = own_tree if own_tree is not None else parse(own_source)
+    sites, targets = _worker_candidates(tree.root_node)
+    if b".Start(" in own_source:
+        targets.add(b"Start")
+    if not sites and not targets:
+        return []
+    summaries = [_own_summary(own_source, tree)]
+    chosen: set[Path] = set()
+    wanted = sites - {b"main", b"init"}  # run once, whoever mentions them
+    for _ in range(4):
+        new = [s for s in siblings if s.path not in chosen and (wanted | targets) & _sibling_tokens(s)]
+        if not new:
+            break
+        grown = False
+        for sibling in new:
+            chosen.add(sibling.path)
+            summary = _sibling_summary(sibling)
+            if summary is None:
+                continue
+            summaries.append(summary)
+            for ref in _materialize(summary).refs:
+                if ref.site and ref.name.encode() in wanted:
+                    name = ref.site.rsplit(".", 1)[-1].encode()
+                    if name not in wanted and name not in (b"main", b"init"):
+                        wanted.add(name)
+                        grown = True
+        if not grown:
+            break
+    return summaries
 
 
 def _sibling_summary(sibling: _Sibling) -> FileSummary | None:
@@ -890,16 +1058,19 @@ def package_facts(path: str | Path, own_source: bytes | None = None, own_tree: T
             s for s in _siblings(path, include_tests=path.name.endswith("_test.go")) if s.package == own_package
         ]
         web = own_web or any(s.web for s in siblings)
-        chosen = [s for s in siblings if web or s.worker]
-        # Without web code only the files that start workers count, this one included:
-        # then every file of the package shares one set of summaries, and one computation.
-        summaries = []
-        if web or _WORKER_MARKERS.search(own_source):
+        summaries: list[FileSummary] = []
+        if web:
+            # Per-request facts need the whole call graph: every file counts.
             summaries.append(_own_summary(own_source, own_tree))
-        for s in chosen:
-            summary = _sibling_summary(s)
-            if summary is not None:
-                summaries.append(summary)
+            for s in siblings:
+                summary = _sibling_summary(s)
+                if summary is not None:
+                    summaries.append(summary)
+        elif b"go " in own_source or b".Start(" in own_source:
+            # Only goroutines matter, and only the files that tell something about this one's.
+            summaries = _worker_summaries(own_source, own_tree, siblings)
+        if not summaries:
+            return _EMPTY
         # Keyed by what the files contain, not by which of them is being analysed: every
         # file of an unchanged package finds the facts its siblings computed.
         key = (path.parent, frozenset(summary_key(summary) for summary in summaries))
