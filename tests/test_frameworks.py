@@ -14,7 +14,7 @@ from golsp_leaks.goanalysis.imports import Imports
 from golsp_leaks.goanalysis.package import clear_cache, invalidate, package_facts, source_facts
 from golsp_leaks.goanalysis.parse import cursor, parse
 from golsp_leaks.goanalysis.syntax import text
-from golsp_leaks.rules.base import FileContext
+from golsp_leaks.rules.base import FileContext, PackageFacts
 
 
 def _go(body: str) -> bytes:
@@ -570,3 +570,37 @@ def test_package_facts_reads_siblings(tmp_path: Path) -> None:
 
     # A test file sees the test files of its package.
     assert package_facts(tmp_path / "reset_test.go").shrunk_globals == {"hits"}
+
+
+def test_package_facts_without_web_code_follow_the_goroutines(tmp_path: Path) -> None:
+    clear_cache()
+    (tmp_path / "janitor.go").write_bytes(
+        _go(
+            """
+            package main
+
+            import "time"
+
+            func startJanitor() {
+                go func() {
+                    for {
+                        time.Sleep(time.Minute)
+                    }
+                }()
+            }
+
+            func spawn() {
+                go loop()
+            }
+            """
+        )
+    )
+    (tmp_path / "main.go").write_bytes(b"package main\n\nfunc main() {\n\tsetup()\n}\n")
+    (tmp_path / "setup.go").write_bytes(b"package main\n\nfunc setup() {\n\tstartJanitor()\n}\n")
+    (tmp_path / "loop.go").write_bytes(b"package main\n\nfunc loop() {\n\tfor {\n\t}\n}\n")
+    (tmp_path / "other.go").write_bytes(b"package main\n\nfunc other() {}\n")
+    facts = package_facts(tmp_path / "janitor.go")
+    assert {"startJanitor", "setup"} <= facts.startup
+    assert "loop" in facts.endless
+    # A file with no goroutine that a fact could matter for gets none.
+    assert package_facts(tmp_path / "other.go") == PackageFacts()

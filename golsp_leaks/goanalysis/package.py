@@ -14,13 +14,13 @@ What is read:
   ``_test.go`` files when the analysed file is not itself a test, and files
   marked ``//go:build ignore``;
 * every such file when some file of the package imports a web framework (the
-  per-request facts need the whole call graph); otherwise only those that start
-  a goroutine, declare ``main`` or ``init``, or use a ``sync.Once`` — the rest
-  cannot change the facts that matter there, and the summaries err towards
-  fewer findings when a file is left out.
+  per-request facts need the whole call graph);
+* otherwise only what can change a finding about this file's goroutines: the
+  files that mention what it runs with ``go f()`` / ``go x.m()``, a ``Start``
+  method it calls, and the functions that start its goroutines (their
+  callers, caller by caller, for the startup facts).  A file without such a
+  goroutine gets no facts at all, and costs nothing.
 
-The analysed file's own summary comes from ``own_source`` (the editor's
-unsaved text) and ``own_tree`` when given, so that nothing is parsed twice.
 """
 
 from __future__ import annotations
