@@ -604,3 +604,33 @@ def test_package_facts_without_web_code_follow_the_goroutines(tmp_path: Path) ->
     assert "loop" in facts.endless
     # A file with no goroutine that a fact could matter for gets none.
     assert package_facts(tmp_path / "other.go") == PackageFacts()
+
+
+def test_functions_registered_with_a_router_run_per_request() -> None:
+    src = _go(
+        """
+        package main
+
+        import (
+            "context"
+            "net/http"
+        )
+
+        type request struct{}
+
+        func listNotes(ctx context.Context, req request) error { return nil }
+
+        func adapt(f func(context.Context, request) error) http.HandlerFunc { return nil }
+
+        func rateLimit(next http.Handler) http.Handler { return next }
+
+        func main() {
+            mux := http.NewServeMux()
+            mux.Handle("/notes", adapt(listNotes))
+            mux.Handle("/x", rateLimit(http.NotFoundHandler()))
+        }
+        """
+    )
+    facts = source_facts(src)
+    assert "listNotes" in facts.handlers
+    assert "adapt" not in facts.handlers and "rateLimit" not in facts.handlers

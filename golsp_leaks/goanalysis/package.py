@@ -421,7 +421,9 @@ def _scan_declaration(
         typed[recv[0]] = recv[1]
     locals_ = {text(c["name"][0]) for k in (_PARAM, _TYPED_VAR, _SHORT_VAR) for c in by_kind[k]}
 
-    def add(node: Node, name: str, operand: Node | None, go: bool, once_argument: bool = False) -> None:
+    def add(
+        node: Node, name: str, operand: Node | None, go: bool, once_argument: bool = False, registered: bool = False
+    ) -> None:
         operand_type = ""
         if operand is None:
             if name in _BUILTINS or name in locals_:
@@ -443,6 +445,8 @@ def _scan_declaration(
             else:
                 kind = "method"
         handler, once = state_of(node, go, once_argument)
+        if registered:
+            handler, once = True, "never"  # registered with a router: it runs per request
         summary.refs.append(_Ref(site, kind, name, operand_type, handler, once, go))
 
     for captures in by_kind[_PLAIN_CALL]:
@@ -479,10 +483,10 @@ def _scan_declaration(
                     summary.shrunk.add(text(first))
     for captures in by_kind[_VALUE]:
         node = captures["value"][0]
-        add(node, text(node), None, False, _once_argument(node))
+        add(node, text(node), None, False, _once_argument(node), _registered(node))
     for captures in by_kind[_METHOD_VALUE]:
         node = captures["selector"][0]
-        add(node, text(captures["method"][0]), captures["operand"][0], False, _once_argument(node))
+        add(node, text(captures["method"][0]), captures["operand"][0], False, _once_argument(node), _registered(node))
     for captures in by_kind[_ASSIGN]:
         assign = captures["assign"][0]
         operator = assign.child_by_field_name("operator")
@@ -518,6 +522,34 @@ def _scan_declaration(
     for captures in by_kind[_SEND]:
         if text(captures["recv"][0]) == receiver_name:
             summary.closes.setdefault(site, set()).add(text(captures["field"][0]))
+
+
+#: Methods that register a request handler (not middleware: ``Use`` builds the chain once).
+ROUTE_METHODS = frozenset(
+    {"Get", "Post", "Put", "Patch", "Delete", "Head", "Options", "Connect", "Trace", "All", "Any", "Handle",
+     "HandleFunc", "Method", "MethodFunc", "NotFound", "MethodNotAllowed", "GET", "POST", "PUT", "PATCH",
+     "DELETE", "HEAD", "OPTIONS", "CONNECT", "TRACE", "Match"}
+)
+
+
+def _registered(node: Node) -> bool:
+    """A function value handed to a router (``r.Get("/x", h)``), directly or through one wrapper
+    (``r.Get("/x", adapt(h))``): it runs per request."""
+    current = node
+    for _ in range(2):
+        args = current.parent
+        call = args.parent if args is not None and args.type == "argument_list" else None
+        if call is None or call.type != "call_expression":
+            return False
+        function = call.child_by_field_name("function")
+        if (
+            function is not None
+            and function.type == "selector_expression"
+            and text(function.child_by_field_name("field")) in ROUTE_METHODS
+        ):
+            return True
+        current = call
+    return False
 
 
 def _once_argument(node: Node) -> bool:
