@@ -357,11 +357,11 @@ def _body_stays_put(body: Node) -> bool:
     and ``continue`` stays inside the body.
     """
     labels = {text(n.child_by_field_name("label")) for n in walk(body) if n.type == "labeled_statement"}
+    if any(n.type == "comment" and n.start_point.row != n.end_point.row for n in walk(body)):
+        return False
     for node in walk(body, into_functions=False):
         kind = node.type
         if kind in ("return_statement", "goto_statement"):
-            return False
-        if kind == "comment" and node.start_point.row != node.end_point.row:
             return False
         if kind == "call_expression" and text(node.child_by_field_name("function")) == "recover":
             return False
