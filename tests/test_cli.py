@@ -876,6 +876,37 @@ def test_serve_calls_the_server(
     assert calls == [(tcp, {"log_file": "server.log"})]
 
 
+def test_serve_reports_an_address_in_use(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    def run(tcp: tuple[str, int] | None) -> None:
+        raise OSError(98, "Address already in use")
+
+    fake = types.ModuleType("golsp_leaks.server")
+    fake.run = run  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "golsp_leaks.server", fake)
+    monkeypatch.setattr(golsp_leaks, "server", fake, raising=False)
+    code, _, err = cli(capsys, "serve", "--tcp", "127.0.0.1:2087")
+    assert code == 2
+    assert err == "golsp-leaks: error: cannot listen on 127.0.0.1:2087: Address already in use\n"
+
+
+def test_an_internal_error_is_one_line_and_exits_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(*args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError("bug")
+
+    monkeypatch.setattr(runner, "check_targets", broken)
+    monkeypatch.delenv("GOLSP_LEAKS_DEBUG", raising=False)
+    code, out, err = cli(capsys, "check", tmp_path)
+    assert (code, out) == (2, "")
+    assert (
+        err
+        == "golsp-leaks: error: internal error: RuntimeError('bug') (set GOLSP_LEAKS_DEBUG=1 to see where)\n"
+    )
+
+
 def test_parse_tcp() -> None:
     assert parse_tcp("localhost:1") == ("localhost", 1)
     assert parse_tcp("0.0.0.0:65535") == ("0.0.0.0", 65535)

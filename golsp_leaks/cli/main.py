@@ -5,6 +5,8 @@ Exit status of ``check``: 0 when no reported finding is at or above the
 a build), 1 when one is, 2 on a usage or configuration error (unknown option
 or rule id, a path that does not exist, a config file that cannot be read).
 Files that cannot be read, or are binary, are reported on stderr and skipped.
+An internal error also exits 2, with a one-line message
+(``GOLSP_LEAKS_DEBUG=1`` prints the traceback).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import logging
 import os
 import sys
 import time
+import traceback
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
@@ -191,6 +194,12 @@ def main(argv: list[str] | None = None) -> int:
         except (OSError, ValueError):
             pass
         return 1
+    except Exception as exc:  # a bug: say so in one line, not with a traceback
+        _clear_line()
+        if os.environ.get("GOLSP_LEAKS_DEBUG"):
+            traceback.print_exc()
+        _error(f"internal error: {exc!r} (set GOLSP_LEAKS_DEBUG=1 to see where)")
+        return 2
 
 
 def _error(message: str) -> None:
@@ -458,5 +467,10 @@ def _serve(args: argparse.Namespace) -> int:
         )
     if args.verbose and "verbose" in params:
         kwargs["verbose"] = True
-    run(tcp, **kwargs)
+    try:
+        run(tcp, **kwargs)
+    except OSError as exc:
+        if tcp is None:
+            raise
+        raise CliError(f"cannot listen on {tcp[0]}:{tcp[1]}: {exc.strerror or exc}") from exc
     return 0

@@ -6,9 +6,13 @@ being parsed.  Line and column numbers are computed only for files that have
 findings, in the process that read the file, so that only small results travel
 between processes.
 
-With many files the work is cut into chunks (:data:`CHUNK_SIZE` files each)
-and spread over a :class:`~concurrent.futures.ProcessPoolExecutor` with one
-worker per CPU; each worker keeps its own :class:`~golsp_leaks.engine.Engine`.
+A file is analysed with the facts of its package (read from the other
+``.go`` files of its directory, as the language server does), so the files
+of one directory are kept together.  With many files the work is cut into
+chunks of whole directories (about :data:`CHUNK_SIZE` files each) and spread
+over a :class:`~concurrent.futures.ProcessPoolExecutor` with one worker per
+CPU, the largest chunks first; each worker keeps its own
+:class:`~golsp_leaks.engine.Engine` and package-facts cache.
 
 ``--fix`` and ``--diff`` run in the same place: the preferred fixes of all
 findings are applied (never two that overlap), the file is re-parsed and
