@@ -47,16 +47,20 @@ class GoroutineNoExit(Rule):
     Reports a goroutine that runs an unconditional `for { ... }` loop with no
     way out: no `return`, no `break` that leaves the loop, no receive from
     `ctx.Done()` or a stop channel that leads to one of those.  It looks at
-    goroutines started with `go func() { ... }()`, at functions of the package
-    that are started with `go f()` / `go s.loop()`, and at workers whose
-    `Start` method starts a goroutine that only its `Stop` method ends, when a
-    function calls `w.Start()` on a local worker and returns without `w.Stop()`.
+    goroutines started with `go func() { ... }()`, at `go f()` / `go s.loop()`
+    where the package's `f` or `loop` runs such a loop (reported at the `go`
+    statement), and at workers whose `Start` method starts a goroutine that
+    only their `Stop` method ends, when a function calls `w.Start()` on a
+    local worker and returns without `w.Stop()` (or handing `w` on).
 
-    Goroutines started once — from `main`, `init`, a `sync.Once`, or a function
-    only ever called from those — are background workers that live as long as
-    the program, and are not reported.  Started from a request handler or a
-    middleware, the goroutine is reported one severity higher: every request
-    leaves one more behind.
+    Goroutines started once — from `main`, `init`, a `sync.Once`, a function
+    only ever called from those, or behind a run-once guard (`if x != nil {
+    return }` on a package-level variable the function then sets, a
+    `CompareAndSwap`) — are background workers that live as long as the
+    program, and are not reported; nor are goroutines started in a loop
+    outside request code, a pool whose size the code manages.  Started from a
+    request handler or a middleware, the goroutine is reported one severity
+    higher: every request leaves one more behind.
 
     ## Why is this bad?
     A goroutine that never returns keeps its stack and everything it references

@@ -80,7 +80,8 @@ class RequestContextEscape(Rule):
     * used in a goroutine that can outlive the handler (one it does not wait for
       with `wg.Wait()` or a receive before returning), or passed to one;
     * stored in a package-level variable, map or slice, or in a field of the
-      handler's receiver; or sent on a channel that nobody answers on.
+      handler's receiver; or sent on such a long-lived channel with no reply
+      awaited before the handler returns.
 
     Also reported: the request's `context.Context` (`r.Context()`,
     `c.Request().Context()`, `c.Request.Context()`) handed to a goroutine that
