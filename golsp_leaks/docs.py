@@ -201,7 +201,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 1
         return 0
     for path in write(args.output):
-        print(f"wrote {path}")
+        print(f"{'wrote' if path.exists() else 'removed'} {path}")
     return 0
 
 
