@@ -120,20 +120,37 @@ def _identifiers(node: Node) -> list[Node]:
     return [n for n in walk(node) if n.type == "identifier"]
 
 
-def insert_statement_before(source: bytes, stmt: Node, code: str) -> Edit | None:
+def insert_statement_before(source: bytes, stmt: Node, code: str, *, above_comments: bool = False) -> Edit | None:
     """Insert ``code`` as new statement(s) on the lines before ``stmt``, at its indentation.
 
     Returns None when ``stmt`` does not start its line.  ``code`` may span
-    several lines; they are indented relative to ``stmt``.
+    several lines; they are indented relative to ``stmt``.  With
+    ``above_comments`` the code goes above the comment lines right over
+    ``stmt`` (they describe it, and should stay next to it).
     """
     line_start = source.rfind(b"\n", 0, stmt.start_byte) + 1
     indent = line_indent(source, stmt.start_byte)
     if line_start + len(indent) != stmt.start_byte:
         return None
+    if above_comments:
+        previous = stmt.prev_sibling
+        while (
+            previous is not None
+            and previous.type == "comment"
+            and previous.end_point.row == _row_above(source, line_start)
+            and source[source.rfind(b"\n", 0, previous.start_byte) + 1 : previous.start_byte] == indent
+        ):
+            line_start = source.rfind(b"\n", 0, previous.start_byte) + 1
+            previous = previous.prev_sibling
     newline = _line_break(source)
     pad = indent.decode("utf-8", errors="replace")
     body = "".join(((pad + line) if line else "") + newline for line in code.split("\n"))
     return Edit(line_start, line_start, body)
+
+
+def _row_above(source: bytes, line_start: int) -> int:
+    """The (0-based) row of the line before the one starting at ``line_start``."""
+    return source.count(b"\n", 0, line_start) - 1
 
 
 def import_edit(source: bytes, root: Node, path: str) -> tuple[str, Edit | None] | None:

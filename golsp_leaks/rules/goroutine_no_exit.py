@@ -379,6 +379,7 @@ def _context_fix(ctx: FileContext, go_stmt: Node, literal: Node, loops: list[Nod
         ctx.source,
         go_stmt,
         f"{ctx_name}, {cancel_name} := {context_pkg}.WithCancel({handler.request_context})\ndefer {cancel_name}()",
+        above_comments=True,
     )
     if derive is None:
         return []

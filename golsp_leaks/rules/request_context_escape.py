@@ -659,7 +659,7 @@ def _gin_copy_fix(ctx: FileContext, go: Node, literal: Node, uses: list[Node], h
     if any(text(u) != param for u in uses):
         return []
     copy_name = unique_name(handler.func, f"{param}Copy")
-    insert = insert_statement_before(ctx.source, go, f"{copy_name} := {param}.Copy()")
+    insert = insert_statement_before(ctx.source, go, f"{copy_name} := {param}.Copy()", above_comments=True)
     if insert is None:
         return []
     edits = [insert, *(Edit(u.start_byte, u.end_byte, copy_name) for u in uses)]
@@ -743,7 +743,7 @@ def _fiber_hoist_fix(ctx: FileContext, go: Node, literal: Node, uses: list[Node]
             bound[key] = name
             lines.append(f"{name} := {copier[0]}({text(call)})")
         edits.append(Edit(call.start_byte, call.end_byte, bound[key]))
-    insert = insert_statement_before(ctx.source, go, "\n".join(lines))
+    insert = insert_statement_before(ctx.source, go, "\n".join(lines), above_comments=True)
     if insert is None:
         return []
     edits.append(insert)
