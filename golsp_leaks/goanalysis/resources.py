@@ -175,7 +175,6 @@ def is_test_file(ctx: FileContext) -> bool:
 # --- declarations and types ----------------------------------------------------
 
 _FIELDS = "(field_declaration name: (field_identifier) @name type: (_) @type)"
-_PACKAGE_VARS = "(source_file (var_declaration) @decl)"
 _DECLARED = "[(parameter_declaration) (variadic_parameter_declaration) (var_spec) (short_var_declaration) (range_clause) (type_switch_statement) (const_spec)] @decl"
 
 
@@ -288,13 +287,13 @@ class NamedType:
             return text(node) == self.name and ctx.imports.is_dot_imported(self.path)
         return False
 
-    def is_value(self, node: Node | None, ctx: FileContext, func: Node | None = None) -> bool:
+    def is_value(self, node: Node | None, ctx: FileContext, func: Node | None = None, depth: int = 0) -> bool:
         """Is the expression ``node`` (a receiver) plausibly of this type?"""
-        if node is None:
+        if node is None or depth > 4:
             return False
         kind = node.type
         if kind == "parenthesized_expression" and node.named_child_count == 1:
-            return self.is_value(node.named_children[0], ctx, func)
+            return self.is_value(node.named_children[0], ctx, func, depth + 1)
         if kind == "unary_expression":
             operator = node.child_by_field_name("operator")
             operand = node.child_by_field_name("operand")
@@ -329,19 +328,9 @@ class NamedType:
             if not declared:
                 declared = type_facts(ctx).package_vars.get(name, [])
             return bool(declared) and all(
-                self.is_type(t, ctx) if t is not None else self.is_value(v, ctx) for t, v in declared
+                self.is_type(t, ctx) if t is not None else self.is_value(v, ctx, func, depth + 1) for t, v in declared
             )
         return False
-
-
-def method_call_receiver(call: Node, methods: Collection[str]) -> Node | None:
-    """The receiver of ``x.M(...)`` when ``M`` is one of ``methods``."""
-    function = call.child_by_field_name("function")
-    if function is None or function.type != "selector_expression":
-        return None
-    if text(function.child_by_field_name("field")) not in methods:
-        return None
-    return function.child_by_field_name("operand")
 
 
 def local_variable(func: Node, name: str, stmt: Node, declares: bool) -> bool:
@@ -422,14 +411,12 @@ def examine(
     extra_releases: Callable[[Node, str], Iterable[Node]] | None = None,
     extra_transfers: Callable[[Node, str], Iterable[Node]] | None = None,
     endless_loops: Callable[[Node, str], Collection[int]] | None = None,
-    single_target: bool = False,
 ) -> Outcome | None:
     """Follow the resource acquired by ``expr`` through its function.
 
     ``missing(name)`` words what a missed exit lacks ("without closing f"). The
     optional callables, given the function and the variable's name, add nodes
     that release it, nodes that hand it on, and loops that never end.
-    ``single_target`` requires the resource to be the only value bound.
     """
     func = enclosing_function(expr)
     if func is None:
@@ -438,7 +425,7 @@ def examine(
     if bound is None:
         return Outcome("dropped", expr) if dropped(expr) and not runs_once(expr, func, ctx) else None
     stmt, targets = bound.stmt, bound.targets
-    if not targets or (single_target and len(targets) != 1):
+    if not targets:
         return None
     target = targets[0]
     error_target = targets[-1] if resource.has_error and len(targets) == 2 else None
