@@ -35,11 +35,13 @@ def test_an_edit_in_one_function_reanalyses_only_that_function() -> None:
     first = AnalysisStats()
     found = engine.analyze(source, parse(source), Settings(), stats=first)
     assert len(found) == 200 and first.analysed == 200
-    edited = source.replace(b"func f7(", b"func f7x(", 1)
+    body = source.index(b"{\n", source.index(b"func f7(")) + 2
+    edited = source[:body] + b"\t// a note\n" + source[body:]
     second = AnalysisStats()
     again = engine.analyze(edited, parse(edited), Settings(), stats=second)
     assert second.analysed == 1 and second.cached == 199
-    assert [d.finding.start for d in again][8:] == [d.finding.start + 1 for d in found][8:]
+    shift = len(b"\t// a note\n")
+    assert [d.finding.start for d in again][8:] == [d.finding.start + shift for d in found][8:]
 
 
 def test_cache_key_includes_the_imports() -> None:
@@ -129,3 +131,18 @@ def test_severity_configuration_and_per_request_escalation() -> None:
     found = Engine().analyze(source, parse(source), configured)
     assert [d.severity for d in found] == [Severity.HINT, Severity.INFORMATION]
     assert Engine().analyze(source, parse(source), Settings(rules={"lost-cancel": False})) == []
+
+
+def test_a_change_outside_function_bodies_reaches_every_declaration() -> None:
+    engine = Engine()
+    source = big_file(3) + b"\ntype T struct{ n int }\n"
+    first = AnalysisStats()
+    engine.analyze(source, parse(source), Settings(), stats=first)
+    inside = source.replace(b"return nil\n}\n", b"return nil // x\n}\n", 1)
+    second = AnalysisStats()
+    engine.analyze(inside, parse(inside), Settings(), stats=second)
+    assert second.analysed == 1  # only the edited body
+    retyped = source.replace(b"n int", b"n int64")
+    third = AnalysisStats()
+    engine.analyze(retyped, parse(retyped), Settings(), stats=third)
+    assert third.analysed == third.declarations  # a type changed: everything again

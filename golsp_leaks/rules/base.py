@@ -76,6 +76,27 @@ class PackageFacts:
         )
 
 
+_SHAPE_DECLARATIONS = frozenset({"type_declaration", "var_declaration", "const_declaration"})
+
+
+def file_shape(root: Node, source: bytes) -> int:
+    """A hash of the file outside its function bodies: types, variables, constants, signatures.
+
+    Rules look there while checking one function (the type of a field, the result
+    of a constructor, a package-level variable), so a change there must reach the
+    findings of every declaration, not only those of the one edited.
+    """
+    parts: list[bytes] = []
+    for decl in root.named_children:
+        kind = decl.type
+        if kind == "function_declaration" or kind == "method_declaration":
+            body = decl.child_by_field_name("body")
+            parts.append(source[decl.start_byte : body.start_byte if body is not None else decl.end_byte])
+        elif kind in _SHAPE_DECLARATIONS:
+            parts.append(source[decl.start_byte : decl.end_byte])
+    return hash(b"\0".join(parts))
+
+
 @dataclass(frozen=True)
 class FileContext:
     """Everything a rule may know about the file a declaration is in."""
@@ -102,6 +123,7 @@ class FileContext:
             self.go_version,
             self.package.fingerprint(),
             self.scope.fingerprint(),
+            file_shape(self.root, self.source),
         )
 
     def go_at_least(self, major: int, minor: int) -> bool:
