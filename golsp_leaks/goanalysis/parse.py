@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from functools import lru_cache
+from functools import cache
 
 import tree_sitter_go
 from tree_sitter import Language, Parser, Point, Query, QueryCursor, Tree
@@ -28,7 +28,7 @@ def parse(source: bytes, old_tree: Tree | None = None) -> Tree:
     return _parser().parse(source, old_tree)
 
 
-@lru_cache(maxsize=None)
+@cache
 def query(source: str) -> Query:
     """A compiled query, cached by its text."""
     return Query(GO_LANGUAGE, source)
