@@ -325,3 +325,57 @@ async def test_bad_input_never_breaks_the_server(session: Session) -> None:
     assert await session.diagnostics() == []
     session.replace(LEAKY)
     assert len(await session.diagnostics()) == 1
+
+
+HANDLER = """package main
+
+import "net/http"
+
+func track(w http.ResponseWriter, r *http.Request) {
+	visits[r.URL.Path]++
+}
+"""
+
+STORE = """package main
+
+var visits = map[string]int{}
+"""
+
+PRUNE = """
+func reset() {
+	clear(visits)
+}
+"""
+
+
+async def test_package_facts_come_from_the_other_files_and_follow_saves(session: Session, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    (tmp_path / "go.mod").write_text("module example.com/app\n\ngo 1.22\n")
+    store = tmp_path / "store.go"
+    store.write_text(STORE)
+    handler_uri = (tmp_path / "handler.go").as_uri()
+    (tmp_path / "handler.go").write_text(HANDLER)
+    session.open(HANDLER, uri=handler_uri)
+    diagnostics = await session.diagnostics(handler_uri)
+    assert [d.code for d in diagnostics] == ["unbounded-global-growth"]
+    # Another file of the package starts bounding the map, and is saved.
+    store.write_text(STORE + PRUNE)
+    store_uri = store.as_uri()
+    session.client.text_document_did_open(
+        types.DidOpenTextDocumentParams(types.TextDocumentItem(store_uri, "go", 1, STORE + PRUNE))
+    )
+    session.client.text_document_did_save(
+        types.DidSaveTextDocumentParams(types.TextDocumentIdentifier(store_uri))
+    )
+    await _eventually_for(session, handler_uri, lambda ds: ds == [])
+
+
+async def _eventually_for(session: Session, uri: str, predicate: object) -> None:
+    assert callable(predicate)
+    if session.pull:
+        for _ in range(300):
+            if predicate(await session.diagnostics(uri)):
+                return
+            await wait_until(lambda: True)
+        raise AssertionError("diagnostics never matched")
+    published = session.client.published  # type: ignore[attr-defined]
+    await wait_until(lambda: any(p.uri == uri and predicate(list(p.diagnostics)) for p in published[-3:]))

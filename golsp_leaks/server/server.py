@@ -40,7 +40,7 @@ from golsp_leaks.engine import Engine
 from golsp_leaks.fixes.apply import overlapping
 from golsp_leaks.fixes.suppress import suppression_edit
 from golsp_leaks.goanalysis.gomod import go_version_for
-from golsp_leaks.goanalysis.package import package_facts, source_facts
+from golsp_leaks.goanalysis.package import invalidate, package_facts, source_facts
 from golsp_leaks.model import AnalysisStats, Diagnostic, Edit
 from golsp_leaks.rules import rule_ids
 from golsp_leaks.server import convert
@@ -325,6 +325,21 @@ def create_server() -> GolspLeaksServer:
             entry.edits += 1
         doc.version = params.text_document.version
         ls.schedule(uri)
+
+    @server.feature(types.TEXT_DOCUMENT_DID_SAVE)
+    @_guard(lambda: None)
+    def did_save(ls: GolspLeaksServer, params: types.DidSaveTextDocumentParams) -> None:
+        # What is on disk changed: other open files of the package may learn new facts from it.
+        entry = ls.docs.get(params.text_document.uri)
+        if entry is None or entry.path is None:
+            return
+        invalidate(entry.path)
+        for uri, other in ls.docs.items():
+            if other is not entry and other.path is not None and other.path.parent == entry.path.parent:
+                other.result = None
+                ls.schedule(uri)
+        if ls.features.pull and ls.features.diagnostic_refresh:
+            ls.workspace_diagnostic_refresh(None)
 
     @server.feature(types.TEXT_DOCUMENT_DID_CLOSE)
     @_guard(lambda: None)
