@@ -33,6 +33,7 @@ from collections import OrderedDict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, fields
 from pathlib import Path
+from stat import S_ISREG
 
 from tree_sitter import Node, Tree
 
@@ -867,6 +868,10 @@ _SCAN_TTL = 1.0
 _scans: dict[Path, tuple[float, list[_Sibling]]] = {}
 
 
+#: Sibling files larger than this are left out of the package's facts.
+_MAX_SIBLING_BYTES = 8 << 20
+
+
 def _scan(directory: Path) -> list[_Sibling]:
     """The ``.go`` files of a directory, with their markers (cached for :data:`_SCAN_TTL` seconds)."""
     now = time.monotonic()
@@ -886,6 +891,8 @@ def _scan(directory: Path) -> list[_Sibling]:
             stat = entry.stat()
         except OSError:
             continue
+        if not S_ISREG(stat.st_mode) or stat.st_size > _MAX_SIBLING_BYTES:
+            continue  # a FIFO or device would block the read; a huge generated file is not worth it
         path = directory / name
         stamp = (stat.st_mtime_ns, stat.st_size)
         cached = _file_cache.get(path)
