@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 import sys
 
@@ -16,6 +17,12 @@ def run(tcp: tuple[str, int] | None = None, log_file: str | None = None, verbose
     logging.getLogger("pygls").setLevel(logging.DEBUG if verbose else logging.WARNING)
 
     from golsp_leaks.server.server import create_server
+
+    # Keystroke latency: the caches hold many long-lived objects; collect young ones less often
+    # and never rescan what start-up created.
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(20_000, 50, 100)
 
     server = create_server()
     if tcp is not None:
