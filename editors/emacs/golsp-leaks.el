@@ -6,7 +6,7 @@
 ;; Version: 0.1.0
 ;; Package-Requires: ((emacs "27.1"))
 ;; Keywords: languages, tools, go
-;; URL: https://github.com/golsp-leaks/golsp-leaks
+;; URL: https://pypi.org/project/golsp-leaks/
 ;; SPDX-License-Identifier: MIT
 
 ;; This file is not part of GNU Emacs.
@@ -57,7 +57,7 @@
   "Goroutine, resource and request-scope leak diagnostics for Go (golsp-leaks)."
   :group 'tools
   :prefix "golsp-leaks-"
-  :link '(url-link "https://github.com/golsp-leaks/golsp-leaks"))
+  :link '(url-link "https://pypi.org/project/golsp-leaks/"))
 
 (defun golsp-leaks--set-and-apply (symbol value)
   "Set SYMBOL to VALUE, and hand the new settings to the running servers."

@@ -18,5 +18,5 @@ case "$out" in
   *) out="$OLDPWD/$out" ;;
 esac
 mkdir -p "$(dirname "$out")"
-./node_modules/.bin/vsce package --no-update-package-json --no-git-tag-version --out "$out" >&2
+./node_modules/.bin/vsce package --allow-missing-repository --no-update-package-json --no-git-tag-version --out "$out" >&2
 echo "$out"
