@@ -77,3 +77,13 @@ def test_generator_writes_checks_and_prunes(
     assert docs.main(["--output", str(out)]) == 0
     assert not (out / "gone-rule.md").exists()
     assert docs.main(["--check", "--output", str(out)]) == 0
+
+
+def test_readme_lists_every_rule() -> None:
+    from pathlib import Path
+
+    from golsp_leaks.rules import all_rules
+
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    missing = [r.id for r in all_rules() if f"[`{r.id}`](docs/rules/{r.id}.md)" not in readme]
+    assert not missing, f"add these rules to the table in README.md: {missing}"
