@@ -34,22 +34,27 @@ class Encoding(str, enum.Enum):
     UTF32 = "utf-32"
 
 
+def _decode(text: bytes) -> tuple[str, str]:
+    """Text and the error handler that encodes it back to exactly these bytes.
+
+    Lone surrogates (legal in JSON, so in text from a client) survive with
+    ``surrogatepass``; bytes that are not UTF-8 at all (a binary file) with
+    ``surrogateescape``, one code point per byte.
+    """
+    try:
+        return text.decode("utf-8", errors="surrogatepass"), "surrogatepass"
+    except UnicodeDecodeError:
+        return text.decode("utf-8", errors="surrogateescape"), "surrogateescape"
+
+
 def _units(text: bytes, encoding: Encoding) -> int:
     """Length of a UTF-8 byte string in units of ``encoding``."""
     if encoding is Encoding.UTF8 or text.isascii():
         return len(text)
-    decoded = text.decode("utf-8", errors="surrogatepass" if _valid_surrogates(text) else "replace")
+    decoded, _ = _decode(text)
     if encoding is Encoding.UTF32:
         return len(decoded)
     return len(decoded.encode("utf-16-le", errors="surrogatepass")) // 2
-
-
-def _valid_surrogates(text: bytes) -> bool:
-    try:
-        text.decode("utf-8", errors="surrogatepass")
-    except UnicodeDecodeError:
-        return False
-    return True
 
 
 def _byte_len_of_units(line: bytes, units: int, encoding: Encoding) -> int:
@@ -62,16 +67,16 @@ def _byte_len_of_units(line: bytes, units: int, encoding: Encoding) -> int:
         while 0 < offset < len(line) and (line[offset] & 0xC0) == 0x80:
             offset -= 1
         return offset
-    decoded = line.decode("utf-8", errors="surrogatepass" if _valid_surrogates(line) else "replace")
-    count = 0
-    nbytes = 0
-    for ch in decoded:
-        width = 2 if (encoding is Encoding.UTF16 and ord(ch) > 0xFFFF) else 1
-        if count + width > units:
-            break
-        count += width
-        nbytes += len(ch.encode("utf-8", errors="surrogatepass"))
-    return min(nbytes, len(line))
+    decoded, errors = _decode(line)
+    if encoding is Encoding.UTF32:
+        prefix = decoded[:units]
+    else:
+        wide = decoded.encode("utf-16-le", errors="surrogatepass")
+        cut = min(units * 2, len(wide))
+        if cut < len(wide) and 0xD800 <= int.from_bytes(wide[cut - 2 : cut], "little") <= 0xDBFF:
+            cut -= 2  # the cut would split a surrogate pair: stay before the character
+        prefix = wide[:cut].decode("utf-16-le", errors="surrogatepass")
+    return min(len(prefix.encode("utf-8", errors=errors)), len(line))
 
 
 @dataclass(frozen=True, slots=True)
@@ -168,7 +173,7 @@ class Document:
 
     @property
     def text(self) -> str:
-        return self.source.decode("utf-8", errors="surrogatepass" if _valid_surrogates(self.source) else "replace")
+        return _decode(self.source)[0]
 
     def replace_all(self, text: str, version: int | None = None) -> None:
         self.source = encode_text(text)

@@ -91,3 +91,36 @@ def test_incremental_tree_equals_a_fresh_parse(edits: list[tuple[int, int, int, 
         fresh = parse(doc.source)
         assert str(doc.tree.root_node) == str(fresh.root_node)
         assert doc.tree.root_node.end_byte == len(doc.source)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(
+        st.one_of(
+            st.characters(codec="utf-8", exclude_characters="\r\n"),
+            st.sampled_from(["é", "🎉", "𝒳", "\u2028", "\x00"]),
+        ),
+        max_size=30,
+    ),
+    st.binary(max_size=3),
+    st.sampled_from(list(Encoding)),
+)
+def test_positions_round_trip_on_every_character_boundary(
+    chars: list[str], junk: bytes, encoding: Encoding
+) -> None:
+    line = "".join(chars).encode("utf-8", errors="surrogatepass") + junk.replace(b"\n", b"").replace(b"\r", b"")
+    data = b"x\n" + line + b"\ny"
+    index = LineIndex(data)
+    start = index.line_start(1)
+    for offset in range(start, start + len(line) + 1):
+        boundary = offset == start + len(line) or (data[offset] & 0xC0) != 0x80
+        if not boundary:
+            continue
+        pos = index.position(offset, encoding)
+        assert pos.line == 1
+        back = index.offset(pos.line, pos.character, encoding)
+        if not junk:
+            assert back == offset  # valid text: exact, in every encoding
+        else:
+            # Bytes that are not UTF-8 may merge with a neighbour into one character; never beyond it.
+            assert back <= offset
