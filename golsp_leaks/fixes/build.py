@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from tree_sitter import Node
 
-from golsp_leaks.goanalysis.syntax import is_no_return_call, line_indent, statements, text
+from golsp_leaks.goanalysis.syntax import is_no_return_call, line_indent, statements, text, walk
 from golsp_leaks.model import Edit
 
 
@@ -115,8 +115,6 @@ def unique_name(func: Node, wanted: str) -> str:
 
 
 def _identifiers(node: Node) -> list[Node]:
-    from golsp_leaks.goanalysis.syntax import walk
-
     return [n for n in walk(node) if n.type == "identifier"]
 
 
