@@ -40,6 +40,8 @@ from golsp_leaks.goanalysis.ownership import (
 from golsp_leaks.goanalysis.parse import cursor
 from golsp_leaks.goanalysis.syntax import (
     FUNCTION_TYPES,
+    Binding,
+    binding,
     enclosing_function,
     function_results,
     has_named_results,
@@ -84,46 +86,6 @@ STREAM_BORROWS = BORROWING_CALLS | frozenset(
 
 
 # --- binding -------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Binding:
-    """The statement that binds an acquisition's results, and its left-hand side."""
-
-    stmt: Node
-    targets: tuple[Node, ...]
-    declares: bool  # ``:=`` or ``var`` (not ``=``)
-
-
-def binding(expr: Node) -> Binding | None:
-    """How the value of ``expr`` (a call, or a type assertion of one) is bound, if it is."""
-    values = expr.parent
-    while values is not None and values.type == "parenthesized_expression":
-        values = values.parent
-    if values is None or values.type != "expression_list" or values.named_child_count != 1:
-        return None
-    holder = values.parent
-    if holder is None:
-        return None
-    if holder.type in ("short_var_declaration", "assignment_statement"):
-        if holder.child_by_field_name("right") != values:
-            return None
-        if holder.type == "assignment_statement":
-            operator = holder.child_by_field_name("operator")
-            if operator is None or text(operator) != "=":
-                return None
-        left = holder.child_by_field_name("left")
-        if left is None:
-            return None
-        return Binding(holder, tuple(left.named_children), holder.type == "short_var_declaration")
-    if holder.type == "var_spec":
-        statement = holder.parent
-        while statement is not None and statement.type != "var_declaration":
-            statement = statement.parent
-        if statement is None:
-            return None
-        return Binding(statement, tuple(holder.children_by_field_name("name")), True)
-    return None
 
 
 def dropped(expr: Node) -> bool:

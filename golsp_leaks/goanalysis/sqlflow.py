@@ -34,6 +34,7 @@ from golsp_leaks.goanalysis.parse import cursor
 from golsp_leaks.goanalysis.sqlapi import is_local
 from golsp_leaks.goanalysis.syntax import (
     FUNCTION_TYPES,
+    Binding,
     function_results,
     has_named_results,
     is_no_return_call,
@@ -41,6 +42,7 @@ from golsp_leaks.goanalysis.syntax import (
     statements,
     text,
 )
+from golsp_leaks.goanalysis.syntax import binding as bind_value
 from golsp_leaks.model import Edit, Fix, Related
 
 # --- binding ---------------------------------------------------------------------
@@ -70,40 +72,13 @@ class Bound:
         return text(self.error) if self.error is not None else None
 
 
-@dataclass(frozen=True)
-class Binding:
-    stmt: Node
-    targets: tuple[Node, ...]
-    declares: bool
-
-
 def binding(call: Node) -> Binding | None:
-    """The statement that binds all the results of ``call``, and its left-hand side."""
-    values = call.parent
-    if values is None or values.type != "expression_list" or values.named_child_count != 1:
-        return None
-    holder = values.parent
-    if holder is None:
-        return None
-    if holder.type in ("short_var_declaration", "assignment_statement"):
-        if holder.child_by_field_name("right") != values:
-            return None
-        if holder.type == "assignment_statement":
-            operator = holder.child_by_field_name("operator")
-            if operator is None or text(operator) != "=":
-                return None
-        left = holder.child_by_field_name("left")
-        if left is None:
-            return None
-        return Binding(holder, tuple(left.named_children), holder.type == "short_var_declaration")
-    if holder.type == "var_spec":
-        statement = holder.parent
-        while statement is not None and statement.type != "var_declaration":
-            statement = statement.parent
-        if statement is None or len(statement.named_children) != 1 or statement.named_children[0] != holder:
-            return None  # a var block: the fix would need to know its layout
-        return Binding(statement, tuple(holder.children_by_field_name("name")), True)
-    return None
+    """The statement that binds all the results of ``call``, and its left-hand side.
+
+    Not a spec inside a ``var ( ... )`` block: the fix would need to know its layout.
+    """
+    found = bind_value(call)
+    return None if found is None or found.in_var_block else found
 
 
 def bind(call: Node, func: Node, results: int) -> Bound | None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass
 
 from tree_sitter import Node
 
@@ -166,4 +167,49 @@ def label_of(stmt: Node) -> str | None:
     if parent is not None and parent.type == "labeled_statement":
         label = parent.child_by_field_name("label")
         return text(label) if label is not None else None
+    return None
+
+
+@dataclass(frozen=True)
+class Binding:
+    """The statement that binds a value (a call's results), and its left-hand side."""
+
+    stmt: Node
+    targets: tuple[Node, ...]
+    declares: bool  # ``:=`` or ``var`` (not ``=``)
+    #: One spec of a ``var ( ... )`` block (``stmt`` is the whole block).
+    in_var_block: bool = False
+
+
+def binding(expr: Node) -> Binding | None:
+    """How the value of ``expr`` is bound, when it is the whole right-hand side of
+    ``:=``, ``=`` or a ``var`` spec (parentheses around it allowed); else None
+    (returned, passed on, part of a larger expression)."""
+    values = expr.parent
+    while values is not None and values.type == "parenthesized_expression":
+        values = values.parent
+    if values is None or values.type != "expression_list" or values.named_child_count != 1:
+        return None
+    holder = values.parent
+    if holder is None:
+        return None
+    if holder.type in ("short_var_declaration", "assignment_statement"):
+        if holder.child_by_field_name("right") != values:
+            return None
+        if holder.type == "assignment_statement":
+            operator = holder.child_by_field_name("operator")
+            if operator is None or text(operator) != "=":
+                return None
+        left = holder.child_by_field_name("left")
+        if left is None:
+            return None
+        return Binding(holder, tuple(left.named_children), holder.type == "short_var_declaration")
+    if holder.type == "var_spec":
+        statement = holder.parent
+        while statement is not None and statement.type != "var_declaration":
+            statement = statement.parent
+        if statement is None:
+            return None
+        alone = len(statement.named_children) == 1 and statement.named_children[0] == holder
+        return Binding(statement, tuple(holder.children_by_field_name("name")), True, in_var_block=not alone)
     return None

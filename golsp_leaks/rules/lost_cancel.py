@@ -12,6 +12,7 @@ from golsp_leaks.goanalysis.names import is_called, mentions_outside
 from golsp_leaks.goanalysis.parse import cursor
 from golsp_leaks.goanalysis.syntax import (
     FUNCTION_TYPES,
+    binding,
     enclosing_function,
     function_results,
     has_named_results,
@@ -105,10 +106,10 @@ class LostCancel(Rule):
                 yield finding
 
     def _check_call(self, call: Node, constructor: str, ctx: FileContext) -> Finding | None:
-        binding = _binding(call)
-        if binding is None:
+        bound = binding(call)
+        if bound is None:
             return None  # returned, passed on, or not assigned: not this function's to cancel
-        stmt, targets = binding
+        stmt, targets = bound.stmt, bound.targets
         if len(targets) != 2:
             return None
         cancel = targets[1]
@@ -191,35 +192,6 @@ def _constructor_calls(decl: Node, context_names: set[str], dot: bool) -> Iterat
                 yield call, text(field)
         elif dot and text(fn) in CONSTRUCTORS:
             yield call, text(fn)
-
-
-def _binding(call: Node) -> tuple[Node, list[Node]] | None:
-    """The statement that binds the call's results, and its targets (left-hand side)."""
-    values = call.parent
-    if values is None or values.type != "expression_list" or values.named_child_count != 1:
-        return None
-    holder = values.parent
-    if holder is None:
-        return None
-    if holder.type in ("short_var_declaration", "assignment_statement"):
-        if holder.child_by_field_name("right") != values:
-            return None
-        if holder.type == "assignment_statement":
-            operator = holder.child_by_field_name("operator")
-            if operator is not None and text(operator) != "=":
-                return None
-        left = holder.child_by_field_name("left")
-        if left is None:
-            return None
-        return holder, list(left.named_children)
-    if holder.type == "var_spec":
-        statement = holder.parent
-        while statement is not None and statement.type != "var_declaration":
-            statement = statement.parent
-        if statement is None:
-            return None
-        return statement, list(holder.children_by_field_name("name"))
-    return None
 
 
 def _in_loop(stmt: Node, func: Node) -> bool:

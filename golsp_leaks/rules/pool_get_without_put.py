@@ -9,8 +9,8 @@ from tree_sitter import Node
 from golsp_leaks.goanalysis.names import mentions
 from golsp_leaks.goanalysis.ownership import Releases, Use
 from golsp_leaks.goanalysis.parse import cursor
-from golsp_leaks.goanalysis.resources import STREAM_BORROWS, NamedType, Resource, binding, examine
-from golsp_leaks.goanalysis.syntax import FUNCTION_TYPES, text
+from golsp_leaks.goanalysis.resources import STREAM_BORROWS, NamedType, Resource, examine
+from golsp_leaks.goanalysis.syntax import FUNCTION_TYPES, binding, text
 from golsp_leaks.model import Finding, Severity
 from golsp_leaks.rules.base import FileContext, Rule
 
