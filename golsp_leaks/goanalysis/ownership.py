@@ -263,7 +263,7 @@ def missed_release(
     mentions = mentions_outside(func, name, acquire)
     uses: dict[Use, list[Node]] = {u: [] for u in Use}
     for mention in mentions:
-        if _inner_function_redeclares(mention, func, name):
+        if shadowed_inside(mention, func, name):
             continue
         uses[classify(mention, releases, func)].append(mention)
     counted = [n.start_byte for n in (*uses[Use.RELEASE], *uses[Use.TRANSFER])]
@@ -275,7 +275,7 @@ def missed_release(
     return OwnershipReport(report, uses)
 
 
-def _inner_function_redeclares(mention: Node, func: Node, name: str) -> bool:
+def shadowed_inside(mention: Node, func: Node, name: str) -> bool:
     """Is the mention inside a nested function whose parameters shadow ``name``?"""
     current = mention.parent
     while current is not None and current != func:

@@ -29,7 +29,7 @@ from tree_sitter import Node
 from golsp_leaks.fixes.build import delete_statement, insert_statement_after, terminates
 from golsp_leaks.goanalysis.flow import NOT_ACQUIRED, UNUSED, USED, ExitReport, GiveUp, _Interpreter
 from golsp_leaks.goanalysis.names import mentions, mentions_outside
-from golsp_leaks.goanalysis.ownership import Releases, Use, classify
+from golsp_leaks.goanalysis.ownership import Releases, Use, classify, shadowed_inside
 from golsp_leaks.goanalysis.parse import cursor
 from golsp_leaks.goanalysis.sqlapi import is_local
 from golsp_leaks.goanalysis.syntax import (
@@ -245,7 +245,7 @@ def track(
     func, name, stmt = bound.func, bound.name, bound.stmt
     uses: dict[Use, list[Node]] = {u: [] for u in Use}
     for mention in mentions_outside(func, name, stmt):
-        if _inner_function_redeclares(mention, func, name):
+        if shadowed_inside(mention, func, name):
             continue
         use = classify(mention, releases, func)
         if use is Use.TRANSFER and (
@@ -305,19 +305,6 @@ def _in_defer(node: Node, func: Node) -> bool:
     while current is not None and current != func:
         if current.type == "defer_statement":
             return True
-        current = current.parent
-    return False
-
-
-def _inner_function_redeclares(mention: Node, func: Node, name: str) -> bool:
-    current = mention.parent
-    while current is not None and current != func:
-        if current.type in FUNCTION_TYPES:
-            params = current.child_by_field_name("parameters")
-            if params is not None and any(
-                text(n) == name for p in params.named_children for n in p.children_by_field_name("name")
-            ):
-                return True
         current = current.parent
     return False
 
