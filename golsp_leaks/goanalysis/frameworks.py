@@ -33,6 +33,7 @@ node is there.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from tree_sitter import Node
@@ -152,33 +153,44 @@ _LOCAL_TYPES = """
 
 def local_types(decl: Node) -> dict[str, str]:
     """Names of variables whose type is plain from their declaration: ``s := &Server{}``, ``s *Server``."""
+    return typed_names(captures for _, captures in cursor(_LOCAL_TYPES).matches(decl))
+
+
+def typed_names(matches: Iterable[dict[str, list[Node]]]) -> dict[str, str]:
+    """Base type names of the ``@name`` captures of query matches that also capture the
+    declared ``@type`` or the ``@value`` (``&T{}``, ``T{}``, ``new(T)``); a name seen with
+    two different types is left out."""
     found: dict[str, str] = {}
     clashes: set[str] = set()
-    for _, captures in cursor(_LOCAL_TYPES).matches(decl):
-        name = text(captures["name"][0])
-        type_name = ""
-        if "type" in captures:
-            node = captures["type"][0]
-            if node.type in ("type_identifier", "pointer_type", "generic_type"):
-                type_name = base_type_name(node)
-        else:
-            value = captures["value"][0]
-            if value.type == "unary_expression" and text(value).startswith("&"):
-                value = value.named_children[-1]
-            if value.type == "composite_literal":
-                type_name = base_type_name(value.child_by_field_name("type"))
-            elif value.type == "call_expression" and text(value.child_by_field_name("function")) == "new":
-                args = value.child_by_field_name("arguments")
-                if args is not None and args.named_child_count == 1:
-                    type_name = base_type_name(args.named_children[0])
+    for captures in matches:
+        type_name = _declared_type(captures)
         if not type_name:
             continue
+        name = text(captures["name"][0])
         if found.get(name, type_name) != type_name:
             clashes.add(name)
         found[name] = type_name
     for name in clashes:
         found.pop(name, None)
     return found
+
+
+def _declared_type(captures: dict[str, list[Node]]) -> str:
+    if "type" in captures:
+        node = captures["type"][0]
+        if node.type in ("type_identifier", "pointer_type", "generic_type"):
+            return base_type_name(node)
+        return ""
+    value = captures["value"][0]
+    if value.type == "unary_expression" and value.named_child_count and text(value).startswith("&"):
+        value = value.named_children[-1]
+    if value.type == "composite_literal":
+        return base_type_name(value.child_by_field_name("type"))
+    if value.type == "call_expression" and text(value.child_by_field_name("function")) == "new":
+        args = value.child_by_field_name("arguments")
+        if args is not None and args.named_child_count == 1:
+            return base_type_name(args.named_children[0])
+    return ""
 
 
 def function_key(func: Node) -> str | None:

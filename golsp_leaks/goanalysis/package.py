@@ -47,6 +47,7 @@ from golsp_leaks.goanalysis.frameworks import (
     local_types,
     once_guarded,
     receiver,
+    typed_names,
 )
 from golsp_leaks.goanalysis.imports import Imports
 from golsp_leaks.goanalysis.parse import cursor, parse
@@ -562,34 +563,7 @@ def _once_argument(node: Node) -> bool:
 
 def _typed_locals(by_kind: list[list[dict[str, list[Node]]]]) -> dict[str, str]:
     """Names whose type is plain from their declaration: ``s := &Server{}``, ``s *Server``."""
-    found: dict[str, str] = {}
-    clashes: set[str] = set()
-    for kind in (_PARAM, _TYPED_VAR, _SHORT_VAR):
-        for captures in by_kind[kind]:
-            name = text(captures["name"][0])
-            type_name = ""
-            if "type" in captures:
-                node = captures["type"][0]
-                if node.type in ("type_identifier", "pointer_type", "generic_type"):
-                    type_name = base_type_name(node)
-            else:
-                value = captures["value"][0]
-                if value.type == "unary_expression" and value.named_child_count and text(value).startswith("&"):
-                    value = value.named_children[-1]
-                if value.type == "composite_literal":
-                    type_name = base_type_name(value.child_by_field_name("type"))
-                elif value.type == "call_expression" and text(value.child_by_field_name("function")) == "new":
-                    args = value.child_by_field_name("arguments")
-                    if args is not None and args.named_child_count == 1:
-                        type_name = base_type_name(args.named_children[0])
-            if not type_name:
-                continue
-            if found.get(name, type_name) != type_name:
-                clashes.add(name)
-            found[name] = type_name
-    for name in clashes:
-        found.pop(name, None)
-    return found
+    return typed_names(captures for kind in (_PARAM, _TYPED_VAR, _SHORT_VAR) for captures in by_kind[kind])
 
 
 def _is_go_call(call: Node) -> bool:
