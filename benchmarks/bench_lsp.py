@@ -37,7 +37,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import random
 import re
 import shutil
@@ -51,6 +50,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from provenance import code_under_test, machine
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
@@ -66,43 +67,6 @@ def server_command() -> list[str]:
     if exe:
         return [exe, "serve"]
     return [sys.executable, "-m", "golsp_leaks", "serve"]
-
-
-def code_under_test() -> dict[str, Any]:
-    """Which golsp_leaks the subprocesses import (PYTHONPATH can point at another checkout)."""
-    probe = subprocess.run(
-        [sys.executable, "-c", "import golsp_leaks; print(golsp_leaks.__file__)"],
-        capture_output=True,
-        text=True,
-        check=False,
-        cwd=tempfile.gettempdir(),  # not the checkout this runs from: `python -c` puts the cwd on sys.path
-    )
-    package = Path(probe.stdout.strip()).parent if probe.returncode == 0 else None
-    info: dict[str, Any] = {"package": str(package) if package else None}
-    if package is not None:
-        head = subprocess.run(
-            ["git", "-C", str(package), "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=False
-        )
-        if head.returncode == 0:
-            dirty = subprocess.run(
-                ["git", "-C", str(package), "status", "--porcelain", "--", "."],
-                capture_output=True,
-                text=True,
-                check=False,
-            )
-            info["git_head"] = head.stdout.strip()
-            info["uncommitted_changes"] = bool(dirty.stdout.strip())
-    return info
-
-
-def machine() -> dict[str, Any]:
-    """The machine, and how busy it was (other processes skew every figure here)."""
-    return {
-        "cpus": os.cpu_count(),
-        "python": platform.python_version(),
-        "platform": platform.platform(),
-        "loadavg_1_5_15": [round(x, 2) for x in os.getloadavg()],
-    }
 
 
 # --------------------------------------------------------------------------- JSON-RPC
