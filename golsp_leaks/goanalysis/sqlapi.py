@@ -22,12 +22,13 @@ false alarm.  :func:`handle_of` answers for a receiver expression and
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, replace
 
 from tree_sitter import Node
 
 from golsp_leaks.goanalysis.imports import Imports
+from golsp_leaks.goanalysis.parse import cursor
 from golsp_leaks.goanalysis.syntax import FUNCTION_TYPES, text
 
 SQL = "sql"
@@ -750,3 +751,31 @@ def chain_head(expr: Node | None) -> Node | None:
         parts = selector_parts(expr)
         expr = parts[0] if parts is not None else None
     return expr if expr is not None and expr.type == "identifier" else None
+
+
+def method_call_query(methods: Iterable[str], *, on_identifier: bool = False) -> str:
+    """A query for the calls ``x.M(...)`` with ``M`` one of ``methods``, captured as ``@call``
+    (``x`` a plain identifier, e.g. a package name, when ``on_identifier``)."""
+    names = " ".join(f'"{m}"' for m in sorted(set(methods)))
+    operand = "operand: (identifier) " if on_identifier else ""
+    return (
+        f"(call_expression function: (selector_expression {operand}field: (field_identifier) @m"
+        f" (#any-of? @m {names}))) @call"
+    )
+
+
+def acquisitions(
+    decl: Node,
+    imports: Imports,
+    query: str,
+    classify: Callable[[Node, DbFile], Acquisition | None],
+) -> Iterator[Acquisition]:
+    """The calls in ``decl`` matched by ``query`` that ``classify`` recognises as acquisitions,
+    in a file that imports a database library (none otherwise)."""
+    api = DbFile(imports)
+    if not api:
+        return
+    for _, captures in cursor(query).matches(decl):
+        found = classify(captures["call"][0], api)
+        if found is not None:
+            yield found

@@ -9,8 +9,15 @@ from tree_sitter import Node
 from golsp_leaks.fixes.build import insert_statement_after, terminates, unique_name
 from golsp_leaks.goanalysis.frameworks import top_level_function
 from golsp_leaks.goanalysis.ownership import Releases, Use
-from golsp_leaks.goanalysis.parse import cursor
-from golsp_leaks.goanalysis.sqlapi import GORM, OPENERS, POP, Acquisition, DbFile, open_call
+from golsp_leaks.goanalysis.sqlapi import (
+    GORM,
+    OPENERS,
+    POP,
+    Acquisition,
+    acquisitions,
+    method_call_query,
+    open_call,
+)
 from golsp_leaks.goanalysis.sqlflow import (
     Bound,
     bind,
@@ -26,10 +33,7 @@ from golsp_leaks.goanalysis.syntax import FUNCTION_TYPES, enclosing_function, te
 from golsp_leaks.model import Finding, Fix, Severity
 from golsp_leaks.rules.base import FileContext, Rule
 
-_CALLS = (
-    "(call_expression function: (selector_expression operand: (identifier) field: (field_identifier) @fn"
-    f" (#any-of? @fn {' '.join(sorted({f'{chr(34)}{name}{chr(34)}' for _, name in OPENERS}))}))) @call"
-)
+_CALLS = method_call_query((name for _, name in OPENERS), on_identifier=True)
 
 _CLOSE = Releases(methods=frozenset({("Close",)}))
 #: gorm's DB has no Close: handing out its *sql.DB (``db.DB()``) is how it gets closed.
@@ -106,13 +110,7 @@ class DbOpenPerRequest(Rule):
     triggers = (b"Open", b"Connect", b"pgxpool")
 
     def check(self, decl: Node, ctx: FileContext) -> Iterable[Finding]:
-        api = DbFile(ctx.imports)
-        if not api:
-            return
-        for _, captures in cursor(_CALLS).matches(decl):
-            acquisition = open_call(captures["call"][0], api)
-            if acquisition is None:
-                continue
+        for acquisition in acquisitions(decl, ctx.imports, _CALLS, open_call):
             finding = self._check(acquisition, ctx)
             if finding is not None:
                 yield finding

@@ -7,7 +7,6 @@ from collections.abc import Iterable
 from tree_sitter import Node
 
 from golsp_leaks.goanalysis.ownership import Releases, Use
-from golsp_leaks.goanalysis.parse import cursor
 from golsp_leaks.goanalysis.sqlapi import (
     GORM,
     PGX,
@@ -15,9 +14,10 @@ from golsp_leaks.goanalysis.sqlapi import (
     SQL,
     TX,
     Acquisition,
-    DbFile,
+    acquisitions,
     chain_head,
     lifetime_context,
+    method_call_query,
     rows_call,
     selector_parts,
 )
@@ -36,10 +36,7 @@ from golsp_leaks.goanalysis.syntax import enclosing_function, text
 from golsp_leaks.model import Edit, Finding, Fix, Severity
 from golsp_leaks.rules.base import FileContext, Rule
 
-_CALLS = (
-    "(call_expression function: (selector_expression field: (field_identifier) @m"
-    f" (#any-of? @m {' '.join(repr(m).replace(chr(39), chr(34)) for m in sorted(ROWS_METHODS))}))) @call"
-)
+_CALLS = method_call_query(ROWS_METHODS)
 
 RELEASES = Releases(methods=frozenset({("Close",)}))
 
@@ -141,15 +138,7 @@ class UnclosedRows(Rule):
     triggers = (b"Query", b"Rows()")
 
     def check(self, decl: Node, ctx: FileContext) -> Iterable[Finding]:
-        api = DbFile(ctx.imports)
-        if not api:
-            return
-        qc = cursor(_CALLS)
-        for _, captures in qc.matches(decl):
-            call = captures["call"][0]
-            acquisition = rows_call(call, api)
-            if acquisition is None:
-                continue
+        for acquisition in acquisitions(decl, ctx.imports, _CALLS, rows_call):
             finding = self._check(acquisition, ctx)
             if finding is not None:
                 yield finding

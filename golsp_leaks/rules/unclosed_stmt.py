@@ -7,8 +7,13 @@ from collections.abc import Iterable
 from tree_sitter import Node
 
 from golsp_leaks.goanalysis.ownership import Releases, Use
-from golsp_leaks.goanalysis.parse import cursor
-from golsp_leaks.goanalysis.sqlapi import STMT_METHODS, Acquisition, DbFile, stmt_call
+from golsp_leaks.goanalysis.sqlapi import (
+    STMT_METHODS,
+    Acquisition,
+    acquisitions,
+    method_call_query,
+    stmt_call,
+)
 from golsp_leaks.goanalysis.sqlflow import (
     bind,
     called_methods,
@@ -22,10 +27,7 @@ from golsp_leaks.goanalysis.syntax import enclosing_function
 from golsp_leaks.model import Finding, Severity
 from golsp_leaks.rules.base import FileContext, Rule
 
-_CALLS = (
-    "(call_expression function: (selector_expression field: (field_identifier) @m"
-    f" (#any-of? @m {' '.join(f'{chr(34)}{m}{chr(34)}' for m in sorted(STMT_METHODS))}))) @call"
-)
+_CALLS = method_call_query(STMT_METHODS)
 
 RELEASES = Releases(methods=frozenset({("Close",)}))
 
@@ -106,13 +108,7 @@ class UnclosedStmt(Rule):
     triggers = (b"Prepare",)
 
     def check(self, decl: Node, ctx: FileContext) -> Iterable[Finding]:
-        api = DbFile(ctx.imports)
-        if not api:
-            return
-        for _, captures in cursor(_CALLS).matches(decl):
-            acquisition = stmt_call(captures["call"][0], api)
-            if acquisition is None:
-                continue
+        for acquisition in acquisitions(decl, ctx.imports, _CALLS, stmt_call):
             finding = self._check(acquisition, ctx)
             if finding is not None:
                 yield finding

@@ -8,7 +8,6 @@ from tree_sitter import Node
 
 from golsp_leaks.fixes.build import insert_statement_after
 from golsp_leaks.goanalysis.ownership import Releases, Use
-from golsp_leaks.goanalysis.parse import cursor
 from golsp_leaks.goanalysis.sqlapi import (
     GORM,
     PGX,
@@ -16,8 +15,10 @@ from golsp_leaks.goanalysis.sqlapi import (
     TX_METHODS,
     Acquisition,
     DbFile,
+    acquisitions,
     arguments,
     lifetime_context,
+    method_call_query,
     tx_call,
 )
 from golsp_leaks.goanalysis.sqlflow import (
@@ -37,10 +38,12 @@ from golsp_leaks.goanalysis.syntax import enclosing_function, statements, text
 from golsp_leaks.model import Edit, Finding, Fix, Severity
 from golsp_leaks.rules.base import FileContext, Rule
 
-_CALLS = (
-    "(call_expression function: (selector_expression field: (field_identifier) @m"
-    f" (#any-of? @m {' '.join(f'{chr(34)}{m}{chr(34)}' for m in sorted(TX_METHODS))}))) @call"
-)
+_CALLS = method_call_query(TX_METHODS)
+
+
+def _tx_call(call: Node, api: DbFile) -> Acquisition | None:
+    found = binding(call)
+    return tx_call(call, api, len(found.targets) if found is not None else 2)
 
 #: What code does with a transaction; a guessed receiver's result must be used like this.
 TX_LIKE = frozenset(
@@ -135,15 +138,7 @@ class UnfinishedTx(Rule):
     triggers = (b"Begin", b"NewTransaction")
 
     def check(self, decl: Node, ctx: FileContext) -> Iterable[Finding]:
-        api = DbFile(ctx.imports)
-        if not api:
-            return
-        for _, captures in cursor(_CALLS).matches(decl):
-            call = captures["call"][0]
-            found = binding(call)
-            acquisition = tx_call(call, api, len(found.targets) if found is not None else 2)
-            if acquisition is None:
-                continue
+        for acquisition in acquisitions(decl, ctx.imports, _CALLS, _tx_call):
             finding = self._check(acquisition, ctx)
             if finding is not None:
                 yield finding
