@@ -345,25 +345,26 @@ def exits_missing_release(
     statements that only end by a ``break`` or ``return`` (ranging over a
     ticker's channel, say).
     """
+    return run(func, _Interpreter(acquire, uses, ExitReport(), nil_tests, endless_loops))
+
+
+def run(func: Node, interpreter: _Interpreter) -> ExitReport | None:
+    """Run a path interpreter (this module's, or a rule family's refinement of it) over
+    ``func``'s body: its report, missed exits unique and in source order; None on a ``goto``."""
     body = func.child_by_field_name("body")
     if body is None:
         return None
-    report = ExitReport()
-    interpreter = _Interpreter(acquire, uses, report, nil_tests, endless_loops)
+    report = interpreter.report
     try:
         end = interpreter.seq(statements(body), NOT_ACQUIRED)
     except GiveUp:
         return None
     if end & _HELD:
         report.falls_off_end_unused = True
-    seen: set[tuple[int, int]] = set()
-    unique = []
+    unique: dict[tuple[int, int], Node] = {}
     for node in report.missed:
-        key = (node.start_byte, node.end_byte)
-        if key not in seen:
-            seen.add(key)
-            unique.append(node)
-    report.missed = sorted(unique, key=lambda n: n.start_byte)
+        unique.setdefault((node.start_byte, node.end_byte), node)
+    report.missed = sorted(unique.values(), key=lambda n: n.start_byte)
     return report
 
 

@@ -27,7 +27,14 @@ from dataclasses import dataclass
 from tree_sitter import Node
 
 from golsp_leaks.fixes.build import delete_statement, insert_statement_after, terminates
-from golsp_leaks.goanalysis.flow import NOT_ACQUIRED, UNUSED, USED, ExitReport, GiveUp, _Interpreter
+from golsp_leaks.goanalysis.flow import (
+    NOT_ACQUIRED,
+    UNUSED,
+    USED,
+    ExitReport,
+    _Interpreter,
+    run,
+)
 from golsp_leaks.goanalysis.names import mentions, mentions_outside
 from golsp_leaks.goanalysis.ownership import Releases, Use, classify, shadowed_inside
 from golsp_leaks.goanalysis.parse import cursor
@@ -260,21 +267,9 @@ def track(
     counted.extend(n.start_byte for n in extra_releases)
     absent = absent_branches(bound, next_closes=next_closes, gorm_error=gorm_error)
     loops = next_loops(func, name) if next_closes else frozenset()
-    body = func.child_by_field_name("body")
-    if body is None:
+    report = run(func, _DbInterpreter(stmt, counted, ExitReport(), absent, loops))
+    if report is None:
         return None
-    report = ExitReport()
-    interpreter = _DbInterpreter(stmt, counted, report, absent, loops)
-    try:
-        end = interpreter.seq(statements(body), NOT_ACQUIRED)
-    except GiveUp:
-        return None
-    if end & UNUSED:
-        report.falls_off_end_unused = True
-    unique: dict[tuple[int, int], Node] = {}
-    for node in report.missed:
-        unique.setdefault((node.start_byte, node.end_byte), node)
-    report.missed = sorted(unique.values(), key=lambda n: n.start_byte)
     return Tracked(report, uses)
 
 
