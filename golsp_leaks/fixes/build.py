@@ -4,7 +4,14 @@ from __future__ import annotations
 
 from tree_sitter import Node
 
-from golsp_leaks.goanalysis.syntax import is_no_return_call, line_indent, statements, text, walk
+from golsp_leaks.goanalysis.syntax import (
+    is_no_return_call,
+    is_statement_in_list,
+    line_indent,
+    statements,
+    text,
+    walk,
+)
 from golsp_leaks.model import Edit
 
 
@@ -19,8 +26,7 @@ def insert_statement_after(source: bytes, stmt: Node, code: str) -> Edit | None:
     result would not be gofmt-clean) or is not directly in a statement list.
     ``code`` may span several lines; they are indented relative to ``stmt``.
     """
-    parent = stmt.parent
-    if parent is None or parent.type != "statement_list":
+    if not is_statement_in_list(stmt):
         return None
     line_start = source.rfind(b"\n", 0, stmt.start_byte) + 1
     indent = line_indent(source, stmt.start_byte)
@@ -76,8 +82,7 @@ def error_check_after(stmt: Node, error_names: set[str]) -> Node | None:
     ``stmt`` assigned).  The check must leave the function (or the loop) when
     the error is set, so that code after it runs only on success.
     """
-    parent = stmt.parent
-    if parent is None or parent.type != "statement_list":
+    if not is_statement_in_list(stmt):
         return None
     following = stmt.next_named_sibling
     while following is not None and following.type == "comment":
