@@ -59,6 +59,10 @@ else:  # pragma: no cover
     import tomli as tomllib
 
 HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+from bench_check import cli_command, count_lines, walk_go_files  # noqa: E402
+from provenance import code_under_test, machine  # noqa: E402
+
 DATA = HERE / "ecosystem"
 REPOS_FILE = DATA / "repos.toml"
 BASELINE_FILE = DATA / "baseline.json"
@@ -66,8 +70,6 @@ RESULTS = HERE / "results"
 DEFAULT_MIRRORS = Path(os.environ.get("GOLSP_LEAKS_MIRRORS", "/work/.mirror"))
 DEFAULT_WORK = Path(tempfile.gettempdir()) / "golsp-leaks-ecosystem"
 
-#: Directories the CLI never descends into, besides hidden ones (as bench_check.py).
-SKIPPED_DIRS = frozenset({"vendor", "testdata", "node_modules"})
 #: A path with one of these directory names is test code (helpers, fixtures, end-to-end suites).
 TEST_DIRS = frozenset(
     {
@@ -144,6 +146,21 @@ class Finding:
     @property
     def key(self) -> FindingKey:
         return FindingKey(self.repo, self.path, self.function, self.rule, line_hash(self.line_text), self.occurrence)
+
+    def as_entry(self, verdict: str, reason: str) -> dict[str, Any]:
+        """This finding as a baseline entry: coordinates and identity, never the code itself."""
+        return {
+            "repo": self.repo,
+            "path": self.path,
+            "line": self.line,
+            "function": self.function,
+            "rule": self.rule,
+            "line_hash": self.key.line_hash,
+            "occurrence": self.occurrence,
+            "test": self.test,
+            "verdict": verdict,
+            "reason": reason,
+        }
 
 
 def number_occurrences(findings: list[Finding]) -> None:
@@ -235,21 +252,10 @@ def updated_baseline(
     kept = [e for e in baseline if e["repo"] not in ran]
     for f in findings:
         prior = old.get(f.key)
-        verdict = prior["verdict"] if prior else (UNREVIEWED_TEST if f.test else UNREVIEWED)
-        kept.append(
-            {
-                "repo": f.repo,
-                "path": f.path,
-                "line": f.line,
-                "function": f.function,
-                "rule": f.rule,
-                "line_hash": f.key.line_hash,
-                "occurrence": f.occurrence,
-                "test": f.test,
-                "verdict": verdict,
-                "reason": prior.get("reason", "") if prior else "",
-            }
-        )
+        if prior:
+            kept.append(f.as_entry(prior["verdict"], prior.get("reason", "")))
+        else:
+            kept.append(f.as_entry(UNREVIEWED_TEST if f.test else UNREVIEWED, ""))
     kept.sort(key=lambda e: (e["repo"], e["path"], e["line"], e["rule"]))
     return kept
 
@@ -339,19 +345,6 @@ def enclosing_declaration(spans: Sequence[tuple[int, int, str]], line: int) -> s
         if start <= line <= end:
             return name
     return ""
-
-
-def count_lines(data: bytes) -> int:
-    return data.count(b"\n") + (1 if data and not data.endswith(b"\n") else 0)
-
-
-def go_files(root: Path) -> list[Path]:
-    """The .go files the CLI checks under ``root``."""
-    found: list[Path] = []
-    for directory, dirs, files in os.walk(root):
-        dirs[:] = sorted(d for d in dirs if d not in SKIPPED_DIRS and not d.startswith("."))
-        found.extend(Path(directory) / name for name in sorted(files) if name.endswith(".go"))
-    return found
 
 
 # --------------------------------------------------------------------------- repositories
@@ -467,11 +460,6 @@ def materialise(mirrors: Path, work: Path, repo: Repo) -> tuple[Path, int]:
 # --------------------------------------------------------------------------- running the checker
 
 
-def cli_command() -> list[str]:
-    exe = shutil.which("golsp-leaks")
-    return [exe] if exe else [sys.executable, "-m", "golsp_leaks"]
-
-
 @dataclass
 class RepoRun:
     repo: str
@@ -489,10 +477,10 @@ class RepoRun:
 
 
 def run_check(repo: Repo, tree: Path, absent: int, jobs: int | None) -> RepoRun:
-    files = go_files(tree)
+    files = walk_go_files(tree)
     lines = test_lines = 0
     for p in files:
-        n = count_lines(p.read_bytes())
+        n = count_lines(p)
         lines += n
         if is_test_path(p.relative_to(tree).as_posix()):
             test_lines += n
@@ -690,9 +678,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"\nbaseline written: {args.baseline}")
 
     RESULTS.mkdir(exist_ok=True)
-    sys.path.insert(0, str(HERE))
-    from provenance import code_under_test, machine
-
     (RESULTS / "ecosystem.json").write_text(
         json.dumps(
             {
