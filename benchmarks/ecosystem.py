@@ -582,17 +582,19 @@ def report(runs: Sequence[RepoRun], comparison: Comparison) -> str:
         f"findings per 100k lines: {per_100k(nontest + test, total_lines):.1f} overall, "
         f"{per_100k(nontest, nontest_lines):.1f} in non-test code ({nontest_lines:,} lines)"
     )
-    parts.append(f"new (not in the baseline): {len(comparison.new)}")
-    parts.extend(
+    new = [f"new (not in the baseline): {len(comparison.new)}"]
+    new.extend(
         f"  NEW  {f.repo} {f.path}:{f.line} [{f.rule}] in {f.function or '(package level)'}"
         + (" (test)" if f.test else "")
         for f in comparison.new
     )
-    parts.append(f"gone (in the baseline, no longer reported): {len(comparison.gone)}")
-    parts.extend(
+    parts.append("\n".join(new))
+    gone = [f"gone (in the baseline, no longer reported): {len(comparison.gone)}"]
+    gone.extend(
         f"  GONE {e['repo']} {e['path']}:{e['line']} [{e['rule']}] {e.get('verdict')}: {e.get('reason', '')}"
         for e in comparison.gone
     )
+    parts.append("\n".join(gone))
     return "\n\n".join(parts)
 
 
