@@ -190,11 +190,19 @@ class RuleTally:
     true: int = 0
     false: int = 0
     unreviewed: int = 0
+    test_true: int = 0
+    test_false: int = 0
 
     @property
     def precision(self) -> float | None:
+        """On non-test code, the figure the targets are stated in."""
         judged = self.true + self.false
         return self.true / judged if judged else None
+
+    @property
+    def test_precision(self) -> float | None:
+        judged = self.test_true + self.test_false
+        return self.test_true / judged if judged else None
 
 
 @dataclass
@@ -222,12 +230,14 @@ def compare(findings: Sequence[Finding], baseline: Sequence[dict[str, Any]], rep
         if entry is None:
             result.new.append(f)
         tally = result.per_rule.setdefault(f.rule, RuleTally())
+        verdict = entry["verdict"] if entry else UNREVIEWED
         for t in (tally, result.overall):
             t.findings += 1
             if f.test:
                 t.test += 1
+                t.test_true += verdict == VERDICT_TRUE
+                t.test_false += verdict == VERDICT_FALSE
                 continue
-            verdict = entry["verdict"] if entry else UNREVIEWED
             if verdict == VERDICT_TRUE:
                 t.true += 1
             elif verdict == VERDICT_FALSE:
@@ -534,6 +544,19 @@ def table(headers: Sequence[str], rows: Iterable[Sequence[object]]) -> str:
     return "\n".join(out)
 
 
+def rule_row(name: str, t: RuleTally) -> tuple[object, ...]:
+    return (
+        name,
+        t.findings - t.test,
+        t.true,
+        t.false,
+        t.unreviewed,
+        fmt_precision(t.precision),
+        t.test,
+        fmt_precision(t.test_precision),
+    )
+
+
 def report(runs: Sequence[RepoRun], comparison: Comparison) -> str:
     parts = []
     total_lines = sum(r.lines for r in runs)
@@ -568,15 +591,13 @@ def report(runs: Sequence[RepoRun], comparison: Comparison) -> str:
     rule_rows = []
     for rule in sorted(comparison.per_rule):
         t = comparison.per_rule[rule]
-        rule_rows.append(
-            (rule, t.findings - t.test, t.test, t.true, t.false, t.unreviewed, fmt_precision(t.precision))
-        )
-    o = comparison.overall
-    rule_rows.append(
-        ("all", o.findings - o.test, o.test, o.true, o.false, o.unreviewed, fmt_precision(o.precision))
-    )
+        rule_rows.append(rule_row(rule, t))
+    rule_rows.append(rule_row("all", comparison.overall))
     parts.append(
-        table(["rule", "non-test", "test", "true", "false-alarm", "unreviewed", "precision"], rule_rows)
+        table(
+            ["rule", "non-test", "true", "false-alarm", "unreviewed", "precision", "test", "test precision"],
+            rule_rows,
+        )
     )
     parts.append(
         f"findings per 100k lines: {per_100k(nontest + test, total_lines):.1f} overall, "
@@ -596,6 +617,10 @@ def report(runs: Sequence[RepoRun], comparison: Comparison) -> str:
     )
     parts.append("\n".join(gone))
     return "\n\n".join(parts)
+
+
+def tally_json(t: RuleTally) -> dict[str, Any]:
+    return {**vars(t), "precision": t.precision, "test_precision": t.test_precision}
 
 
 def load_baseline(path: Path) -> list[dict[str, Any]]:
@@ -707,10 +732,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                     }
                     for r in runs
                 ],
-                "per_rule": {
-                    rule: {**vars(t), "precision": t.precision} for rule, t in sorted(comparison.per_rule.items())
-                },
-                "overall": {**vars(comparison.overall), "precision": comparison.overall.precision},
+                "per_rule": {rule: tally_json(t) for rule, t in sorted(comparison.per_rule.items())},
+                "overall": tally_json(comparison.overall),
                 "new": [f.key.as_str() for f in comparison.new],
                 "gone": [entry_key(e).as_str() for e in comparison.gone],
             },

@@ -149,11 +149,19 @@ def test_precision_counts_only_judged_non_test_findings() -> None:
     fa = finding(line_text="c")
     new = finding(line_text="d")
     in_test = finding(path="a/b_test.go", line_text="e", test=True)
-    baseline = [entry(t1, "true"), entry(t2, "true"), entry(fa, "false-alarm"), entry(in_test, "unreviewed-test")]
-    result = eco.compare([t1, t2, fa, new, in_test], baseline, ["o/r"])
+    test_fa = finding(path="a/b_test.go", line_text="f", test=True)
+    baseline = [
+        entry(t1, "true"),
+        entry(t2, "true"),
+        entry(fa, "false-alarm"),
+        entry(in_test, "unreviewed-test"),
+        entry(test_fa, "false-alarm"),
+    ]
+    result = eco.compare([t1, t2, fa, new, in_test, test_fa], baseline, ["o/r"])
     o = result.overall
-    assert (o.findings, o.test, o.true, o.false, o.unreviewed) == (5, 1, 2, 1, 1)
+    assert (o.findings, o.test, o.true, o.false, o.unreviewed) == (6, 2, 2, 1, 1)
     assert o.precision == pytest.approx(2 / 3)
+    assert (o.test_true, o.test_false, o.test_precision) == (0, 1, 0.0)
     assert result.per_rule["unclosed-rows"].precision == pytest.approx(2 / 3)
     assert [f.line_text for f in result.new] == ["d"]
 
