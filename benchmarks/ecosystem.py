@@ -32,7 +32,7 @@ mirrors.
     python benchmarks/ecosystem.py --materialise-only    # just write the trees (e.g. to build them)
     python benchmarks/ecosystem.py --mirrors /srv/mirrors --work /tmp/eco
 
-Writes ``benchmarks/results/ecosystem.json`` (gitignored).
+Writes ``benchmarks/results/ecosystem.json`` (gitignored; ``--json`` elsewhere).
 """
 
 from __future__ import annotations
@@ -544,6 +544,23 @@ def table(headers: Sequence[str], rows: Iterable[Sequence[object]]) -> str:
     return "\n".join(out)
 
 
+def moved_from(comparison: Comparison) -> dict[int, dict[str, Any]]:
+    """New findings that may be a gone one reported at another line of the same declaration.
+
+    Keyed by ``id()`` of the new finding.  A hint for the reviewer only: the
+    verdict is not carried over, since the flagged code differs.
+    """
+    gone: dict[tuple[str, str, str, str], list[dict[str, Any]]] = {}
+    for e in comparison.gone:
+        gone.setdefault((e["repo"], e["path"], e.get("function", ""), e["rule"]), []).append(e)
+    hints = {}
+    for f in comparison.new:
+        candidates = gone.get((f.repo, f.path, f.function, f.rule))
+        if candidates:
+            hints[id(f)] = candidates.pop(0)
+    return hints
+
+
 def rule_row(name: str, t: RuleTally) -> tuple[object, ...]:
     return (
         name,
@@ -603,12 +620,15 @@ def report(runs: Sequence[RepoRun], comparison: Comparison) -> str:
         f"findings per 100k lines: {per_100k(nontest + test, total_lines):.1f} overall, "
         f"{per_100k(nontest, nontest_lines):.1f} in non-test code ({nontest_lines:,} lines)"
     )
+    moved = moved_from(comparison)
     new = [f"new (not in the baseline): {len(comparison.new)}"]
-    new.extend(
-        f"  NEW  {f.repo} {f.path}:{f.line} [{f.rule}] in {f.function or '(package level)'}"
-        + (" (test)" if f.test else "")
-        for f in comparison.new
-    )
+    for f in comparison.new:
+        line = f"  NEW  {f.repo} {f.path}:{f.line} [{f.rule}] in {f.function or '(package level)'}"
+        line += " (test)" if f.test else ""
+        was = moved.get(id(f))
+        if was is not None:
+            line += f" -- perhaps the gone one at line {was['line']} ({was['verdict']}), moved or reworded"
+        new.append(line)
     parts.append("\n".join(new))
     gone = [f"gone (in the baseline, no longer reported): {len(comparison.gone)}"]
     gone.extend(
@@ -651,6 +671,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--update-baseline", action="store_true", help="write this run's findings into the baseline")
     ap.add_argument("--materialise-only", action="store_true", help="write the trees, print their paths, stop")
     ap.add_argument("-j", "--jobs", type=int, default=None, help="passed to golsp-leaks check")
+    ap.add_argument("--json", type=Path, default=RESULTS / "ecosystem.json", help="where the results go")
     ap.add_argument("--show-unreviewed", action="store_true", help="print each unreviewed finding's message")
     args = ap.parse_args(argv)
 
@@ -704,8 +725,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         write_baseline(args.baseline, updated_baseline(findings, baseline, names))
         print(f"\nbaseline written: {args.baseline}")
 
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "ecosystem.json").write_text(
+    args.json.parent.mkdir(parents=True, exist_ok=True)
+    args.json.write_text(
         json.dumps(
             {
                 "code": code_under_test(),

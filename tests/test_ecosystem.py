@@ -7,6 +7,7 @@ repository mirrors.
 from __future__ import annotations
 
 import importlib.util
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -50,6 +51,32 @@ def finding(**kw: Any) -> Any:
 def entry(f: Any, verdict: str, reason: str = "because") -> dict[str, Any]:
     result: dict[str, Any] = f.as_entry(verdict, reason)
     return result
+
+
+def git(cwd: Path, *args: str) -> str:
+    return subprocess.run(
+        ["git", "-c", "user.name=t", "-c", "user.email=t@t", *args],
+        cwd=cwd,
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
+
+
+def mirror_of(tmp_path: Path, versions: list[str]) -> tuple[Path, list[str]]:
+    """A mirrors directory holding repository o/r whose commits give main.go each text in turn."""
+    src = tmp_path / "src"
+    src.mkdir()
+    git(src, "init", "-q")
+    commits = []
+    for i, text in enumerate(versions):
+        (src / "main.go").write_text(text)
+        git(src, "add", ".")
+        git(src, "commit", "-qm", f"v{i}")
+        commits.append(git(src, "rev-parse", "HEAD"))
+    mirrors = tmp_path / "mirrors"
+    git(tmp_path, "clone", "-q", "--mirror", str(src), str(mirrors / "o+r" / "repo"))
+    return mirrors, commits
 
 
 # --------------------------------------------------------------------------- classification
@@ -236,32 +263,13 @@ def test_missing_mirrors_are_named_with_how_to_get_them(tmp_path: Path) -> None:
 
 
 def test_materialise_reads_a_mirror_at_the_pinned_commit(tmp_path: Path) -> None:
-    src = tmp_path / "src"
-    src.mkdir()
-
-    def git(*args: str, cwd: Path = src) -> str:
-        return subprocess.run(
-            ["git", "-c", "user.name=t", "-c", "user.email=t@t", *args],
-            cwd=cwd,
-            check=True,
-            capture_output=True,
-            text=True,
-        ).stdout.strip()
-
-    git("init", "-q")
-    (src / "main.go").write_text("package main\n\nfunc main() {}\n")
-    git("add", ".")
-    git("commit", "-qm", "one")
-    pinned = git("rev-parse", "HEAD")
-    (src / "main.go").write_text("package main\n\nfunc main() { println() }\n")
-    git("commit", "-qam", "two")
-    mirrors = tmp_path / "mirrors"
-    git("clone", "-q", "--mirror", str(src), str(mirrors / "o+r" / "repo"), cwd=tmp_path)
+    one = "package main\n\nfunc main() {}\n"
+    mirrors, (pinned, _) = mirror_of(tmp_path, [one, "package main\n\nfunc main() { println() }\n"])
     repo = eco.Repo(name="o/r", commit=pinned, frameworks=[], builds=False, note="")
     assert eco.missing_mirrors(mirrors, [repo]) == []
     tree, absent = eco.materialise(mirrors, tmp_path / "work", repo)
     assert absent == 0
-    assert (tree / "main.go").read_text() == "package main\n\nfunc main() {}\n"
+    assert (tree / "main.go").read_text() == one
     wrong = eco.Repo(name="o/r", commit="0" * 40, frameworks=[], builds=False, note="")
     assert "has no commit" in eco.missing_mirrors(mirrors, [wrong])[0]
 
@@ -273,3 +281,66 @@ def test_repos_toml_pins_full_commits() -> None:
     assert all(len(r.commit) == 40 and int(r.commit, 16) >= 0 for r in repos)
     assert sum(r.builds for r in repos) >= 6
     assert all(r.frameworks for r in repos)
+
+
+LEAKY = """package main
+
+import "net/http"
+
+func status(url string) (int, error) {
+\tresp, err := http.Get(url)
+\tif err != nil {
+\t\treturn 0, err
+\t}
+\treturn resp.StatusCode, nil
+}
+"""
+
+
+def test_end_to_end_on_a_local_mirror(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Run, record, judge, then move the leak down the file: its verdict stays attached."""
+    moved = LEAKY.replace('import "net/http"\n', 'import "net/http"\n\n// Status codes.\n\n')
+    mirrors, (first, second) = mirror_of(tmp_path, [LEAKY, moved])
+
+    repos = tmp_path / "repos.toml"
+    baseline = tmp_path / "baseline.json"
+
+    def run(commit: str, *extra: str) -> int:
+        repos.write_text(f'[[repo]]\nname = "o/r"\ncommit = "{commit}"\nframeworks = ["net/http"]\n')
+        argv = ["--mirrors", str(mirrors), "--work", str(tmp_path / "work"), "--repos", str(repos)]
+        argv += ["--baseline", str(baseline), "--json", str(tmp_path / "out.json"), *extra]
+        code: int = eco.main(argv)
+        return code
+
+    assert run(first) == 1  # one finding, not judged
+    out = capsys.readouterr().out
+    assert "NEW  o/r main.go:6 [unclosed-body] in status" in out
+
+    assert run(first, "--update-baseline") == 1
+    doc = json.loads(baseline.read_text())
+    [entry] = doc["findings"]
+    assert (entry["function"], entry["verdict"], entry["line"]) == ("status", "unreviewed", 6)
+    assert "http.Get" not in baseline.read_text()  # coordinates and a hash, never the code
+    entry["verdict"], entry["reason"] = "true", "the body is never closed"
+    baseline.write_text(json.dumps(doc))
+    capsys.readouterr()
+
+    assert run(first) == 0
+    out = capsys.readouterr().out
+    assert "new (not in the baseline): 0" in out and "gone (in the baseline, no longer reported): 0" in out
+
+    assert run(second) == 0  # the leak moved three lines down: same finding, same verdict
+    out = capsys.readouterr().out
+    assert "new (not in the baseline): 0" in out
+    result = json.loads((tmp_path / "out.json").read_text())
+    assert result["overall"]["true"] == 1 and result["overall"]["precision"] == 1.0
+    assert result["repos"][0]["findings"][0]["line"] == 9
+
+
+def test_a_reworded_line_is_new_and_gone_with_a_hint_linking_them() -> None:
+    before = finding(line=10, line_text="rows, err := db.Query(q)")
+    after = finding(line=10, line_text="rows, err := db.QueryContext(ctx, q)")
+    result = eco.compare([after], [entry(before, "false-alarm")], ["o/r"])
+    assert result.new == [after] and len(result.gone) == 1
+    assert eco.moved_from(result)[id(after)]["verdict"] == "false-alarm"
+    assert "perhaps the gone one at line 10 (false-alarm)" in eco.report([], result)
