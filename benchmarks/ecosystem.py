@@ -211,6 +211,8 @@ class Comparison:
     gone: list[dict[str, Any]] = field(default_factory=list)
     per_rule: dict[str, RuleTally] = field(default_factory=dict)
     overall: RuleTally = field(default_factory=RuleTally)
+    #: (rule, class) -> how many non-test false alarms the baseline files under that class
+    false_alarm_classes: Counter[tuple[str, str]] = field(default_factory=Counter)
 
 
 def compare(findings: Sequence[Finding], baseline: Sequence[dict[str, Any]], repos: Iterable[str]) -> Comparison:
@@ -231,6 +233,8 @@ def compare(findings: Sequence[Finding], baseline: Sequence[dict[str, Any]], rep
             result.new.append(f)
         tally = result.per_rule.setdefault(f.rule, RuleTally())
         verdict = entry["verdict"] if entry else UNREVIEWED
+        if entry and verdict == VERDICT_FALSE and not f.test:
+            result.false_alarm_classes[(f.rule, entry.get("class", "unclassified"))] += 1
         for t in (tally, result.overall):
             t.findings += 1
             if f.test:
@@ -262,8 +266,8 @@ def updated_baseline(
     kept = [e for e in baseline if e["repo"] not in ran]
     for f in findings:
         prior = old.get(f.key)
-        if prior:
-            kept.append(f.as_entry(prior["verdict"], prior.get("reason", "")))
+        if prior:  # keeps what a reviewer added besides the verdict (a false alarm's "class")
+            kept.append({**prior, **f.as_entry(prior["verdict"], prior.get("reason", ""))})
         else:
             kept.append(f.as_entry(UNREVIEWED_TEST if f.test else UNREVIEWED, ""))
     kept.sort(key=lambda e: (e["repo"], e["path"], e["line"], e["rule"]))
@@ -616,6 +620,13 @@ def report(runs: Sequence[RepoRun], comparison: Comparison) -> str:
             rule_rows,
         )
     )
+    if comparison.false_alarm_classes:
+        parts.append(
+            table(
+                ["rule", "false-alarm class (non-test)", "count"],
+                [(rule, cls, n) for (rule, cls), n in sorted(comparison.false_alarm_classes.items())],
+            )
+        )
     parts.append(
         f"findings per 100k lines: {per_100k(nontest + test, total_lines):.1f} overall, "
         f"{per_100k(nontest, nontest_lines):.1f} in non-test code ({nontest_lines:,} lines)"
@@ -755,6 +766,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                 ],
                 "per_rule": {rule: tally_json(t) for rule, t in sorted(comparison.per_rule.items())},
                 "overall": tally_json(comparison.overall),
+                "false_alarm_classes": [
+                    {"rule": rule, "class": cls, "count": n}
+                    for (rule, cls), n in sorted(comparison.false_alarm_classes.items())
+                ],
                 "new": [f.key.as_str() for f in comparison.new],
                 "gone": [entry_key(e).as_str() for e in comparison.gone],
             },

@@ -193,6 +193,21 @@ def test_precision_counts_only_judged_non_test_findings() -> None:
     assert [f.line_text for f in result.new] == ["d"]
 
 
+def test_false_alarms_are_counted_by_class_on_non_test_code_only() -> None:
+    a = finding(line_text="a")
+    b = finding(line_text="b")
+    c = finding(line_text="c")
+    t = finding(path="x_test.go", line_text="t", test=True)
+    baseline = [
+        {**entry(a, "false-alarm"), "class": "start-up"},
+        {**entry(b, "false-alarm"), "class": "start-up"},
+        entry(c, "false-alarm"),
+        {**entry(t, "false-alarm"), "class": "start-up"},
+    ]
+    result = eco.compare([a, b, c, t], baseline, ["o/r"])
+    assert result.false_alarm_classes == {("unclosed-rows", "start-up"): 2, ("unclosed-rows", "unclassified"): 1}
+
+
 def test_precision_per_rule_and_none_without_verdicts() -> None:
     a = finding(rule="lost-cancel", line_text="a")
     b = finding(rule="unclosed-body", line_text="b")
@@ -215,7 +230,7 @@ def test_update_keeps_verdicts_adds_unreviewed_and_drops_gone() -> None:
     kept = finding(line=10, line_text="a")
     gone = finding(line_text="gone")
     other_repo = finding(repo="x/y", line_text="z")
-    baseline = [entry(kept, "false-alarm", "why"), entry(gone, "true"), entry(other_repo, "true")]
+    baseline = [{**entry(kept, "false-alarm", "why"), "class": "c"}, entry(gone, "true"), entry(other_repo, "true")]
     moved = finding(line=99, line_text="  a")  # same finding after an edit above it
     fresh = finding(line_text="new")
     fresh_test = finding(path="t_test.go", line_text="t", test=True)
@@ -223,6 +238,7 @@ def test_update_keeps_verdicts_adds_unreviewed_and_drops_gone() -> None:
     by_hash = {e["line_hash"]: e for e in out}
     assert by_hash[kept.key.line_hash]["verdict"] == "false-alarm"
     assert by_hash[kept.key.line_hash]["reason"] == "why"
+    assert by_hash[kept.key.line_hash]["class"] == "c"
     assert by_hash[kept.key.line_hash]["line"] == 99
     assert by_hash[fresh.key.line_hash]["verdict"] == "unreviewed"
     assert by_hash[fresh_test.key.line_hash]["verdict"] == "unreviewed-test"
