@@ -28,6 +28,7 @@ mirrors.
 
     python benchmarks/ecosystem.py                       # all repositories
     python benchmarks/ecosystem.py --only knadh/listmonk --only go-chi/chi
+    python benchmarks/ecosystem.py --select request-context-escape,lost-cancel
     python benchmarks/ecosystem.py --update-baseline     # add new findings as "unreviewed"
     python benchmarks/ecosystem.py --materialise-only    # just write the trees (e.g. to build them)
     python benchmarks/ecosystem.py --mirrors /srv/mirrors --work /tmp/eco
@@ -270,8 +271,7 @@ def updated_baseline(
             kept.append({**prior, **f.as_entry(prior["verdict"], prior.get("reason", ""))})
         else:
             kept.append(f.as_entry(UNREVIEWED_TEST if f.test else UNREVIEWED, ""))
-    kept.sort(key=lambda e: (e["repo"], e["path"], e["line"], e["rule"]))
-    return kept
+    return sorted(kept, key=entry_order)
 
 
 def check_baseline(entries: Sequence[dict[str, Any]]) -> list[str]:
@@ -490,7 +490,7 @@ class RepoRun:
         return self.lines / self.seconds if self.seconds else 0.0
 
 
-def run_check(repo: Repo, tree: Path, absent: int, jobs: int | None) -> RepoRun:
+def run_check(repo: Repo, tree: Path, absent: int, jobs: int | None, select: str | None = None) -> RepoRun:
     files = walk_go_files(tree)
     lines = test_lines = 0
     for p in files:
@@ -501,6 +501,8 @@ def run_check(repo: Repo, tree: Path, absent: int, jobs: int | None) -> RepoRun:
     cmd = [*cli_command(), "check", "--format", "json", "--no-progress", "--fail-on", "never"]
     if jobs:
         cmd += ["-j", str(jobs)]
+    if select:
+        cmd += ["--select", select]
     started = time.perf_counter()
     proc = subprocess.run([*cmd, "."], cwd=tree, capture_output=True, text=True, check=False)
     seconds = time.perf_counter() - started
@@ -662,7 +664,12 @@ def load_baseline(path: Path) -> list[dict[str, Any]]:
     return entries
 
 
+def entry_order(e: dict[str, Any]) -> tuple[str, str, int, str]:
+    return (e["repo"], e["path"], e["line"], e["rule"])
+
+
 def write_baseline(path: Path, entries: list[dict[str, Any]]) -> None:
+    entries = sorted(entries, key=entry_order)
     doc = {
         "about": "golsp-leaks findings on the repositories of repos.toml, each read in context and judged. "
         "Identity: repo, path, function, rule, line_hash (sha1 of the whitespace-normalised flagged line, "
@@ -682,6 +689,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--update-baseline", action="store_true", help="write this run's findings into the baseline")
     ap.add_argument("--materialise-only", action="store_true", help="write the trees, print their paths, stop")
     ap.add_argument("-j", "--jobs", type=int, default=None, help="passed to golsp-leaks check")
+    ap.add_argument("--select", metavar="RULE,...", help="run and compare only these rules")
     ap.add_argument("--json", type=Path, default=RESULTS / "ecosystem.json", help="where the results go")
     ap.add_argument("--show-unreviewed", action="store_true", help="print each unreviewed finding's message")
     args = ap.parse_args(argv)
@@ -720,20 +728,24 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"{repo.name}\t{tree}" + (f"\t({absent} large files absent)" if absent else ""))
             continue
         print(f"checking {repo.name} ...", file=sys.stderr, flush=True)
-        runs.append(run_check(repo, tree, absent, args.jobs))
+        runs.append(run_check(repo, tree, absent, args.jobs, args.select))
     if args.materialise_only:
         return 0
 
     findings = [f for r in runs for f in r.findings]
     names = [r.name for r in repos]
-    comparison = compare(findings, baseline, names)
+    # With --select, the other rules' entries are neither compared nor touched.
+    rules = set(args.select.split(",")) if args.select else None
+    in_scope = [e for e in baseline if rules is None or e["rule"] in rules]
+    comparison = compare(findings, in_scope, names)
     print(report(runs, comparison))
     if args.show_unreviewed:
         for f in comparison.new:
             print(f"\n{f.repo} {f.path}:{f.line}:{f.column} [{f.rule}] {f.function}\n  {f.message}")
 
     if args.update_baseline:
-        write_baseline(args.baseline, updated_baseline(findings, baseline, names))
+        out_of_scope = [e for e in baseline if e not in in_scope]
+        write_baseline(args.baseline, updated_baseline(findings, in_scope, names) + out_of_scope)
         print(f"\nbaseline written: {args.baseline}")
 
     args.json.parent.mkdir(parents=True, exist_ok=True)

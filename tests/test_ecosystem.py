@@ -352,6 +352,12 @@ def test_end_to_end_on_a_local_mirror(tmp_path: Path, capsys: pytest.CaptureFixt
     assert result["overall"]["true"] == 1 and result["overall"]["precision"] == 1.0
     assert result["repos"][0]["findings"][0]["line"] == 9
 
+    # a run of another rule alone neither reports nor drops this one
+    assert run(second, "--select", "lost-cancel", "--update-baseline") == 0
+    assert "gone (in the baseline, no longer reported): 0" in capsys.readouterr().out
+    [kept] = json.loads(baseline.read_text())["findings"]
+    assert (kept["verdict"], kept["reason"]) == ("true", "the body is never closed")
+
 
 def test_a_reworded_line_is_new_and_gone_with_a_hint_linking_them() -> None:
     before = finding(line=10, line_text="rows, err := db.Query(q)")
