@@ -738,6 +738,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     rules = set(args.select.split(",")) if args.select else None
     in_scope = [e for e in baseline if rules is None or e["rule"] in rules]
     comparison = compare(findings, in_scope, names)
+    code = code_under_test()
+    head = code.get("git_head", "?") + (" with uncommitted changes" if code.get("uncommitted_changes") else "")
+    print(f"golsp_leaks under test: {code.get('package')} at {head}; CLI: {' '.join(cli_command())}\n")
     print(report(runs, comparison))
     if args.show_unreviewed:
         for f in comparison.new:
@@ -752,7 +755,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args.json.write_text(
         json.dumps(
             {
-                "code": code_under_test(),
+                "code": code,
                 "machine": machine(),
                 "repos": [
                     {
