@@ -9,7 +9,8 @@ the rule that should report it.  The cases hold coordinates only, no code.
 For every case the script takes the package directory (its ``.go`` files,
 one level) and the ``go.mod`` files above it out of a local git mirror of
 the repository, at the parent and at the fix, runs
-``golsp-leaks check --format json`` over them, and decides:
+``golsp-leaks check --format json`` on each copy in a process of its own
+(several copies of one package in one run mix their findings), and decides:
 
 caught before
     some finding of the case's rule lies inside the function in the parent;
@@ -22,7 +23,7 @@ goroutine / channel / lock / timer rules (cases of rules that do not exist
 yet count as misses in their group and are listed apart), and the missed
 cases by the shape of the leak.  Writes ``benchmarks/results/fixes.json``.
 
-    python benchmarks/fixes.py                        # mirrors in $GOLSP_LEAKS_MIRRORS or /work/.mirror
+    python benchmarks/fixes.py                        # mirrors: --mirrors, $GOLSP_LEAKS_MIRRORS, or see README
     python benchmarks/fixes.py --mirrors ~/mirrors --rule unclosed-body
     python benchmarks/fixes.py --json > fixes.json
 
@@ -42,6 +43,7 @@ import tarfile
 import tempfile
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -322,7 +324,11 @@ def report(verdicts: Sequence[Verdict]) -> str:
 
 
 def default_mirrors() -> Path:
-    return Path(os.environ.get("GOLSP_LEAKS_MIRRORS", "/work/.mirror"))
+    """``$GOLSP_LEAKS_MIRRORS``, else the workplace's mirror directory, else a cache directory."""
+    if "GOLSP_LEAKS_MIRRORS" in os.environ:
+        return Path(os.environ["GOLSP_LEAKS_MIRRORS"])
+    workplace = Path("/work/.mirror")
+    return workplace if workplace.is_dir() else Path.home() / ".cache" / "golsp-leaks" / "mirrors"
 
 
 def mirror_of(mirrors: Path, repo: str) -> Path | None:
@@ -369,15 +375,20 @@ def materialise(mirror: Path, commit: str, package: str, into: Path) -> Path:
     return into / package if package else into
 
 
-def check(paths: Sequence[Path], jobs: int | None) -> list[dict[str, Any]]:
+def check(package: Path) -> list[dict[str, Any]]:
+    """The findings of ``golsp-leaks check`` on one materialised package, in a process of its own."""
     command = [sys.executable, "-m", "golsp_leaks", "check", "--format", "json", "--no-progress", "--fail-on", "never"]
-    if jobs:
-        command += ["-j", str(jobs)]
-    result = subprocess.run([*command, *map(str, paths)], capture_output=True, text=True, check=False)
+    result = subprocess.run([*command, "-j", "1", str(package)], capture_output=True, text=True, check=False)
     if result.returncode != 0:
-        raise SystemExit(f"golsp-leaks check failed ({result.returncode}):\n{result.stderr}")
+        raise SystemExit(f"golsp-leaks check {package} failed ({result.returncode}):\n{result.stderr}")
     diagnostics: list[dict[str, Any]] = json.loads(result.stdout)["diagnostics"]
     return diagnostics
+
+
+def check_all(packages: Sequence[Path], jobs: int | None) -> list[dict[str, Any]]:
+    """Every package checked on its own: one ``check`` over several copies of a package mixes their findings."""
+    with ThreadPoolExecutor(max_workers=jobs or os.cpu_count() or 1) as pool:
+        return [finding for findings in pool.map(check, packages) for finding in findings]
 
 
 def existing_rules() -> set[str]:
@@ -409,7 +420,7 @@ def run(cases: Sequence[Case], mirrors: Path, jobs: int | None) -> list[Verdict]
                 except subprocess.CalledProcessError as failure:
                     errors[case] = f"git: {failure.stderr.decode(errors='replace').strip()}"
         by_file: dict[str, list[dict[str, Any]]] = {}
-        for finding in check(sorted(set(trees.values())), jobs):
+        for finding in check_all(sorted(set(trees.values())), jobs):
             by_file.setdefault(str(Path(finding["path"]).resolve()), []).append(finding)
         verdicts = []
         for case in cases:
@@ -439,7 +450,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cases", type=Path, default=CASES, help="cases file (TOML)")
     parser.add_argument("--rule", action="append", help="only the cases of this rule (repeatable, or comma-separated)")
     parser.add_argument("--json", action="store_true", help="print the results as JSON instead of the tables")
-    parser.add_argument("-j", "--jobs", type=int, default=None, help="worker processes for golsp-leaks check")
+    parser.add_argument("-j", "--jobs", type=int, default=None, help="packages checked at once (default: the number of CPUs)")
     parser.add_argument("--output", type=Path, default=RESULTS / "fixes.json", help="JSON results file")
     args = parser.parse_args(argv)
 
