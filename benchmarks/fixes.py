@@ -10,7 +10,7 @@ For every case the script takes the package directory (its ``.go`` files,
 one level) and the ``go.mod`` files above it out of a local git mirror of
 the repository, at the parent and at the fix, runs
 ``golsp-leaks check --format json`` on each copy in a process of its own
-(several copies of one package in one run mix their findings), and decides:
+(over several packages at once it placed some findings differently), and decides:
 
 caught before
     some finding of the case's rule lies inside the function in the parent;
@@ -386,7 +386,7 @@ def check(package: Path) -> list[dict[str, Any]]:
 
 
 def check_all(packages: Sequence[Path], jobs: int | None) -> list[dict[str, Any]]:
-    """Every package checked on its own: one ``check`` over several copies of a package mixes their findings."""
+    """Every package checked on its own, so that a finding's line does not depend on the other packages of the run."""
     with ThreadPoolExecutor(max_workers=jobs or os.cpu_count() or 1) as pool:
         return [finding for findings in pool.map(check, packages) for finding in findings]
 
