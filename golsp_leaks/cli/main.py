@@ -26,6 +26,7 @@ from typing import Any, NoReturn, TextIO
 
 from golsp_leaks import __version__
 from golsp_leaks.cli import run as runner
+from golsp_leaks.cli import scan
 from golsp_leaks.cli.files import CliError, Scope, discover, scope_base
 from golsp_leaks.cli.report import json_document, render_text, summary
 from golsp_leaks.cli.sarif import sarif_document
@@ -148,6 +149,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--format", choices=("text", "json"), default="text", help="output format (default: text)"
     )
 
+    scan.add_parser(commands)
+
     serve = commands.add_parser(
         "serve",
         help="run the language server",
@@ -177,6 +180,8 @@ def main(argv: list[str] | None = None) -> int:
             return _rules(args)
         if args.command == "serve":
             return _serve(args)
+        if args.command == "scan":
+            return scan.run(args, sys.stdout)
         parser.print_help(sys.stderr)
         return 2
     except CliError as exc:

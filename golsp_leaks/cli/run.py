@@ -574,8 +574,9 @@ def _run_pool(
 class ProgressLine:
     """``[done/total] files`` on a terminal's stderr, redrawn at most ten times a second."""
 
-    def __init__(self, stream: TextIO | None = None) -> None:
+    def __init__(self, stream: TextIO | None = None, unit: str = "files") -> None:
         self.stream = stream if stream is not None else sys.stderr
+        self.unit = unit
         self._last = 0.0
         self._shown = False
 
@@ -585,7 +586,7 @@ class ProgressLine:
             return
         self._last = now
         self._shown = True
-        self._write(f"\r[{done}/{total}] files")
+        self._write(f"\r[{done}/{total}] {self.unit}")
 
     def clear(self) -> None:
         if self._shown:
