@@ -64,7 +64,7 @@ func main() {
 			log.Printf("shutdown: %v", err)
 		}
 	}()
-	if err := app.Listen(env("ADDR", ":3000")); err != nil {
+	if err := app.Listen(env("ADDR", "127.0.0.1:3000")); err != nil {
 		log.Fatal(err)
 	}
 }

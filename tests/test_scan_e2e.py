@@ -1,0 +1,118 @@
+"""``golsp-leaks scan -- <binary>`` against the example apps built with their real frameworks.
+
+Every leaky endpoint listed in examples/README.md ("... at runtime") must be
+reported at its creation line with about one goroutine per request, and no
+other endpoint, in each of three runs.  A service without pprof gets the clear
+error.  Nothing may be left running afterwards.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.goservices import build, download_modules, expected_runtime_findings, free_port, running
+from tests.gotool import go_binary, go_env
+
+RUNTIME_APPS = ("gin-worker", "fiber-shop")
+RUNS = 3
+REQUESTS = 60
+
+
+@pytest.fixture(scope="session")
+def services(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[Path, Path]]:
+    directory = tmp_path_factory.mktemp("services")
+    built: dict[str, tuple[Path, Path]] = {}
+    for app in RUNTIME_APPS:
+        download_modules(app)
+        built[app] = build(app, directory)
+    return built
+
+
+def scan(workspace: Path, binary: Path, *extra: str) -> subprocess.CompletedProcess[str]:
+    port, pprof_port = free_port(), free_port()
+    env = dict(os.environ)
+    env.update(
+        {
+            "ADDR": f"127.0.0.1:{port}",
+            "PPROF_ADDR": f"127.0.0.1:{pprof_port}",
+            # No database answers here: the handlers scanned do not need one.
+            "DATABASE_URL": "postgres://nobody@127.0.0.1:9/none",
+        }
+    )
+    command = [
+        sys.executable, "-m", "golsp_leaks", "scan",
+        "--url", f"http://127.0.0.1:{port}",
+        "--pprof", f"http://127.0.0.1:{pprof_port}",
+        "--workspace", str(workspace),
+        "--format", "json",
+        *extra,
+        "--", str(binary),
+    ]  # fmt: skip
+    return subprocess.run(command, cwd=workspace, env=env, capture_output=True, text=True, timeout=300, check=False)
+
+
+@pytest.mark.parametrize("run", range(RUNS))
+@pytest.mark.parametrize("app", RUNTIME_APPS)
+def test_leaky_endpoints_are_reported_at_their_go_statement(
+    services: dict[str, tuple[Path, Path]], app: str, run: int
+) -> None:
+    workspace, binary = services[app]
+    expected = expected_runtime_findings(app)
+    assert expected, f"examples/README.md has no '{app} at runtime' table"
+    result = scan(workspace, binary, "--endpoints", "scan/endpoints", "--requests", str(REQUESTS))
+    assert result.returncode == 1, result.stderr
+    document = json.loads(result.stdout)
+    findings = document["scan"]["findings"]
+    actual = {(f["endpoint"].split("?")[0], f["path"], f["line"], f["rule"]) for f in findings}
+    assert actual == {(e.split("?")[0], p, n, r) for e, p, n, r in expected}, result.stdout
+    for finding in findings:
+        assert finding["requests"] == REQUESTS
+        assert 0.8 <= finding["per_request"] <= 1.3, finding
+        assert finding["confirms"], "the static goroutine-no-exit finding is in the same function"
+    # The report is also in the workspace, and the service is gone.
+    report = json.loads((workspace / ".golsp-leaks" / "scan.json").read_text())
+    assert len(report["findings"]) == len(findings)
+    assert running(binary) == []
+
+
+def test_a_service_without_pprof_gets_the_two_lines_to_add(tmp_path: Path) -> None:
+    go = go_binary()
+    assert go is not None
+    (tmp_path / "go.mod").write_text("module example.com/plain\n\ngo 1.22\n")
+    (tmp_path / "main.go").write_text(
+        "package main\n\n"
+        'import (\n\t"net/http"\n\t"os"\n)\n\n'
+        "func main() {\n"
+        '\thttp.HandleFunc("GET /hello", func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("hi")) })\n'
+        '\thttp.ListenAndServe(os.Getenv("ADDR"), nil)\n'
+        "}\n"
+    )
+    binary = tmp_path / "plain"
+    built = subprocess.run(
+        [go, "build", "-o", str(binary), "."], cwd=tmp_path, env=go_env(tmp_path), capture_output=True, text=True, check=False
+    )
+    assert built.returncode == 0, built.stderr
+    port = free_port()
+    env = dict(os.environ, ADDR=f"127.0.0.1:{port}")
+    command = [
+        sys.executable, "-m", "golsp_leaks", "scan", "--url", f"http://127.0.0.1:{port}",
+        "--workspace", str(tmp_path), "--start-timeout", "20", "--", str(binary),
+    ]  # fmt: skip
+    result = subprocess.run(
+        command,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 2
+    assert 'import _ "net/http/pprof"' in result.stderr
+    assert "http.ListenAndServe(" in result.stderr
+    assert running(binary) == []
