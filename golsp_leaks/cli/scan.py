@@ -30,7 +30,7 @@ from golsp_leaks.cli.files import CliError
 from golsp_leaks.cli.report import json_document, render_text
 from golsp_leaks.cli.run import FileResult, Outcome, ProgressLine, to_reports
 from golsp_leaks.cli.sarif import sarif_document
-from golsp_leaks.document import LineIndex
+from golsp_leaks.document import LineIndex, content_span
 from golsp_leaks.model import Diagnostic, Finding, Related, Severity
 from golsp_leaks.scan.endpoints import (
     SpecError,
@@ -231,9 +231,9 @@ def _outcome(report: ScanReport, workspace: Path) -> Outcome:
         lines = LineIndex(source)
         diagnostics: list[Diagnostic] = []
         for finding in findings:
-            start, end = _line_span(lines, source, finding.line)
+            start, end = content_span(lines, source, finding.line - 1)
             related = tuple(
-                Related(*_line_span(lines, source, place.line), place.message)
+                Related(*content_span(lines, source, place.line - 1), place.message)
                 for place in (*finding.related, *finding.confirms)
                 if place.path == rel
             )
@@ -246,14 +246,6 @@ def _outcome(report: ScanReport, workspace: Path) -> Outcome:
         display = os.path.relpath(fs_path) if not os.path.relpath(fs_path).startswith("..") else str(fs_path)
         outcome.files.append(FileResult(display, str(fs_path), to_reports(source, diagnostics)))
     return outcome
-
-
-def _line_span(lines: LineIndex, source: bytes, line: int) -> tuple[int, int]:
-    """Byte offsets of a 1-based line's text without its indentation."""
-    row = min(max(line - 1, 0), max(lines.line_count - 1, 0))
-    start, end = lines.line_start(row), lines.line_end(row)
-    text = source[start:end]
-    return start + len(text) - len(text.lstrip()), start + len(text.rstrip())
 
 
 def run(args: argparse.Namespace, out: TextIO) -> int:
