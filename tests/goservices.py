@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
 import socket
 import subprocess
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 from tests.gotool import go_binary, go_env
@@ -82,3 +88,41 @@ def expected_runtime_findings(app: str) -> set[tuple[str, str, int, str]]:
         if row and section == f"{app} at runtime":
             rows.add((row.group(1), row.group(2), int(row.group(3)), row.group(4)))
     return rows
+
+
+class _Carrier(BaseHTTPRequestHandler):
+    """A shipping carrier's quote API: ``/fast`` answers at once, ``/slow`` after 200 ms."""
+
+    def do_GET(self) -> None:
+        name = self.path.split("?", 1)[0].strip("/")
+        if name == "slow":
+            time.sleep(0.2)
+        body = json.dumps({"carrier": name, "cents": 495}).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+class _Server(ThreadingHTTPServer):
+    # The default backlog of 5 drops connections under load, and a dropped SYN costs a second.
+    request_queue_size = 128
+
+
+@contextmanager
+def carriers() -> Iterator[str]:
+    """Two carriers on loopback, as the ``CARRIERS`` value fiber-shop reads."""
+    server = _Server(("127.0.0.1", 0), _Carrier)
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    base = f"http://127.0.0.1:{server.server_address[1]}"
+    try:
+        yield f"{base}/fast,{base}/slow"
+    finally:
+        server.shutdown()
+        server.server_close()

@@ -16,7 +16,14 @@ from pathlib import Path
 
 import pytest
 
-from tests.goservices import build, download_modules, expected_runtime_findings, free_port, running
+from tests.goservices import (
+    build,
+    carriers,
+    download_modules,
+    expected_runtime_findings,
+    free_port,
+    running,
+)
 from tests.gotool import go_binary, go_env
 
 RUNTIME_APPS = ("gin-worker", "fiber-shop")
@@ -34,11 +41,12 @@ def services(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[Path, 
     return built
 
 
-def scan(workspace: Path, binary: Path, *extra: str) -> subprocess.CompletedProcess[str]:
+def scan(workspace: Path, binary: Path, *extra: str, **service_env: str) -> subprocess.CompletedProcess[str]:
     port, pprof_port = free_port(), free_port()
     env = dict(os.environ)
     env.update(
         {
+            **service_env,
             "ADDR": f"127.0.0.1:{port}",
             "PPROF_ADDR": f"127.0.0.1:{pprof_port}",
             # No database answers here: the handlers scanned do not need one.
@@ -65,7 +73,10 @@ def test_leaky_endpoints_are_reported_at_their_go_statement(
     workspace, binary = services[app]
     expected = expected_runtime_findings(app)
     assert expected, f"examples/README.md has no '{app} at runtime' table"
-    result = scan(workspace, binary, "--endpoints", "scan/endpoints", "--requests", str(REQUESTS))
+    with carriers() as carrier_urls:
+        result = scan(
+            workspace, binary, "--endpoints", "scan/endpoints", "--requests", str(REQUESTS), CARRIERS=carrier_urls
+        )
     assert result.returncode == 1, result.stderr
     document = json.loads(result.stdout)
     findings = document["scan"]["findings"]
@@ -74,7 +85,7 @@ def test_leaky_endpoints_are_reported_at_their_go_statement(
     for finding in findings:
         assert finding["requests"] == REQUESTS
         assert 0.8 <= finding["per_request"] <= 1.3, finding
-        assert finding["confirms"], "the static goroutine-no-exit finding is in the same function"
+        assert finding["confirms"], "a static finding (goroutine-no-exit, blocked-send) predicts each one"
     # The report is also in the workspace, and the service is gone.
     report = json.loads((workspace / ".golsp-leaks" / "scan.json").read_text())
     assert len(report["findings"]) == len(findings)

@@ -7,6 +7,7 @@ import (
 	"log"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
@@ -31,7 +32,7 @@ func main() {
 	shop := &Shop{
 		store:     &Store{db: db},
 		reportDSN: env("REPORT_DATABASE_URL", "postgres://reports@localhost:5432/shop"),
-		carriers:  []string{"https://rates.parcelco.example/quote", "https://api.shipfast.example/v1/quote"},
+		carriers:  strings.Split(env("CARRIERS", "https://rates.parcelco.example/quote,https://api.shipfast.example/v1/quote"), ","),
 		rates:     &Rates{},
 	}
 
