@@ -334,3 +334,30 @@ def test_report_round_trip() -> None:
     )
     back = from_json(report.to_json())
     assert back.findings == report.findings and back.leak_profile
+
+
+def test_runtime_findings_print_as_check_does(tmp_path: Path) -> None:
+    """Text, JSON and SARIF come from the check reporters; the SARIF is valid and names the runtime rules."""
+    from golsp_leaks.cli.report import json_document, render_text
+    from golsp_leaks.cli.sarif import sarif_document
+    from golsp_leaks.cli.scan import _outcome
+    from golsp_leaks.scan.rules import runtime_rules
+    from tests.test_cli import sarif_errors
+
+    (tmp_path / "h.go").write_text("package main\n\nfunc q() {\n\tgo send()\n\t<-wait\n}\n")
+    report = ScanReport("http://127.0.0.1:1", "http://127.0.0.1:2", True, 1.0)
+    report.findings.append(
+        RuntimeFinding("runtime-goroutine-leak", "error", "GET /q", "h.go", 4, "60 requests left 60 goroutines",
+                       "go send()", 60, 60.0, 1.0, (Place("h.go", 5, "blocked here (chan send)"),))
+    )
+    outcome = _outcome(report, tmp_path)
+    text = render_text(outcome)
+    assert ":4:2: error: 60 requests left 60 goroutines [GET /q] [runtime-goroutine-leak]" in text
+    assert ":5:2: blocked here (chan send)" in text
+    [row] = json_document(outcome)["diagnostics"]
+    assert (row["line"], row["column"], row["end_column"], row["rule"]) == (4, 2, 11, "runtime-goroutine-leak")
+    sarif = sarif_document(outcome, runtime_rules())
+    assert sarif_errors(sarif) == []
+    [result] = sarif["runs"][0]["results"]
+    assert result["ruleId"] == "runtime-goroutine-leak" and result["level"] == "error"
+    assert {r["id"] for r in sarif["runs"][0]["tool"]["driver"]["rules"]} >= {"runtime-goroutine-leak"}

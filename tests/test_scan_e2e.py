@@ -17,14 +17,17 @@ from pathlib import Path
 import pytest
 
 from tests.goservices import (
+    DEMO_LEAKS,
     build,
     carriers,
+    demo_line,
     download_modules,
     expected_runtime_findings,
     free_port,
+    go_build,
     running,
+    write_demo_service,
 )
-from tests.gotool import go_binary, go_env
 
 RUNTIME_APPS = ("gin-worker", "fiber-shop")
 RUNS = 3
@@ -92,9 +95,34 @@ def test_leaky_endpoints_are_reported_at_their_go_statement(
     assert running(binary) == []
 
 
+@pytest.fixture(scope="session")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """The ten-endpoint net/http service of tests/goservices.py, built."""
+    workspace = write_demo_service(tmp_path_factory.mktemp("demo") / "demo")
+    return workspace, go_build(workspace, workspace.parent / "demo.bin")
+
+
+@pytest.mark.parametrize("run", range(RUNS))
+def test_routes_found_in_the_code_are_scanned(demo: tuple[Path, Path], run: int) -> None:
+    """No --endpoint: the ten Go 1.22 mux patterns are found in the code, {id} filled by --param."""
+    workspace, binary = demo
+    result = scan(workspace, binary, "--param", "id=7", "--requests", "40")
+    assert result.returncode == 1, result.stderr
+    document = json.loads(result.stdout)["scan"]
+    assert len(document["endpoints"]) == 10
+    expected = {
+        (endpoint, demo_line(handler), rule): per_request
+        for endpoint, (handler, rules) in DEMO_LEAKS.items()
+        for rule, per_request in rules.items()
+    }
+    actual = {(f["endpoint"], f["line"], f["rule"]): f["per_request"] for f in document["findings"]}
+    assert set(actual) == set(expected), result.stdout
+    for key, per_request in actual.items():
+        assert abs(per_request - expected[key]) <= 0.25 * expected[key], key
+    assert running(binary) == []
+
+
 def test_a_service_without_pprof_gets_the_two_lines_to_add(tmp_path: Path) -> None:
-    go = go_binary()
-    assert go is not None
     (tmp_path / "go.mod").write_text("module example.com/plain\n\ngo 1.22\n")
     (tmp_path / "main.go").write_text(
         "package main\n\n"
@@ -104,11 +132,7 @@ def test_a_service_without_pprof_gets_the_two_lines_to_add(tmp_path: Path) -> No
         '\thttp.ListenAndServe(os.Getenv("ADDR"), nil)\n'
         "}\n"
     )
-    binary = tmp_path / "plain"
-    built = subprocess.run(
-        [go, "build", "-o", str(binary), "."], cwd=tmp_path, env=go_env(tmp_path), capture_output=True, text=True, check=False
-    )
-    assert built.returncode == 0, built.stderr
+    binary = go_build(tmp_path, tmp_path / "plain")
     port = free_port()
     env = dict(os.environ, ADDR=f"127.0.0.1:{port}")
     command = [

@@ -228,16 +228,31 @@ class Scanner:
             return findings
         handler = self._handler_place(endpoint)
 
+        foreign: list[tuple[str, float]] = []
         for key in samples[-1].sites:
             counts = [s.sites[key].count if key in s.sites else 0 for s in samples]
             growth = _steady_growth(counts, served, MIN_GROWTH, MIN_PER_REQUEST)
             if growth is None:
                 continue
             site = samples[-1].sites[key].site
+            if site.created is None and site.blocked is None:
+                foreign.append((site.origin or key[-1], growth))
+                continue
             leaked = samples[-1].sites[key].leaked - (samples[0].sites[key].leaked if key in samples[0].sites else 0)
-            finding = self._goroutine_finding(endpoint, site, growth, total, leaked, handler)
-            if finding is not None:
-                findings.append(finding)
+            findings.append(self._goroutine_finding(endpoint, site, growth, total, leaked))
+        if foreign and handler is not None:
+            # Goroutines of the standard library or other modules (a connection's read and write
+            # loops, say): one finding on the handler, naming where they come from.
+            growth = sum(g for _, g in foreign)
+            origins = ", ".join(f"{g:,.0f} created by {origin}" for origin, g in sorted(foreign))
+            findings.append(
+                self._finding(
+                    "runtime-goroutine-growth", "error", endpoint, handler, growth, total,
+                    f"{total:,} requests to {endpoint.name} left {growth:,.0f} goroutines outside the module's "
+                    f"code ({origins}; {growth / total:.2f} per request)",
+                    (),
+                )
+            )
 
         fds = [s.process.fds if s.process else None for s in samples]
         if all(f is not None for f in fds):
@@ -288,20 +303,16 @@ class Scanner:
         growth: float,
         total: int,
         leaked: int,
-        handler: Place | None,
-    ) -> RuntimeFinding | None:
+    ) -> RuntimeFinding:
+        """A finding for a site in the module's code (its go statement, or the frame it runs in)."""
         blocked = self._place(site.blocked, f"blocked here ({site.wait})") if site.blocked else None
         if site.created is not None:
             place = self._place(site.created, "")
             where = f"created at {place.path}:{place.line}"
-        elif blocked is not None:
+        else:
+            assert blocked is not None
             place = blocked
             where = f"started by {site.origin or 'the server'}"
-        elif handler is not None:
-            place = handler
-            where = f"created by {site.origin} (outside the module)"
-        else:
-            return None
         block_text = f", blocked at {blocked.path}:{blocked.line} in {site.wait}" if blocked else f", in {site.wait}"
         proven = leaked >= max(MIN_GROWTH, 0.5 * growth)
         rule = "runtime-goroutine-leak" if proven else "runtime-goroutine-growth"
