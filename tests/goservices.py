@@ -132,7 +132,7 @@ def carriers() -> Iterator[str]:
         server.server_close()
 
 
-#: A net/http service of ten endpoints, five of which leak, each in its own way; routes in Go 1.22 patterns.
+#: A net/http service of ten endpoints, six of which leak, each in its own way; routes in Go 1.22 patterns.
 DEMO_SERVICE = """package main
 
 import (
@@ -141,6 +141,7 @@ import (
 	"net/http"
 	_ "net/http/pprof"
 	"os"
+	"sync"
 	"time"
 )
 
@@ -166,10 +167,21 @@ func health(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusN
 
 func item(w http.ResponseWriter, r *http.Request) { io.WriteString(w, r.PathValue("id")) }
 
+var (
+	itemsMu sync.Mutex
+	items   = map[int][]byte{}
+)
+
+// createItem keeps a 256 KiB draft of every item, and nothing ever removes one.
 func createItem(w http.ResponseWriter, r *http.Request) {
 	body, _ := io.ReadAll(r.Body)
+	// leak: createItem
+	draft := make([]byte, 256<<10)
+	copy(draft, body)
+	itemsMu.Lock()
+	items[len(items)] = draft
+	itemsMu.Unlock()
 	w.WriteHeader(http.StatusCreated)
-	w.Write(body)
 }
 
 // firstQuote keeps the first of two answers; the buffer lets the other one finish.
@@ -247,6 +259,7 @@ func proxyClosed(w http.ResponseWriter, r *http.Request) {
 #: one under "// leak: handler", or the handler's own line when the leak is outside the module's
 #: code (proxy: a client and a server connection, and their three goroutines, per request).
 DEMO_LEAKS = {
+    "POST /items": ("createItem", {"runtime-heap-growth": 256 << 10}),
     "GET /quote/any": ("anyQuote", {"runtime-goroutine-leak": 1.0}),
     "GET /jobs/7/wait": ("waitJob", {"runtime-goroutine-leak": 1.0}),
     "GET /watch": ("watch", {"runtime-goroutine-growth": 1.0}),

@@ -361,3 +361,14 @@ def test_runtime_findings_print_as_check_does(tmp_path: Path) -> None:
     [result] = sarif["runs"][0]["results"]
     assert result["ruleId"] == "runtime-goroutine-leak" and result["level"] == "error"
     assert {r["id"] for r in sarif["runs"][0]["tool"]["driver"]["rules"]} >= {"runtime-goroutine-leak"}
+
+
+def test_progress_bar() -> None:
+    import io
+
+    from golsp_leaks.cli.scan import ProgressBar
+
+    bar = ProgressBar(io.StringIO())
+    assert bar.render(6, 24).startswith("[######------------------] 6/24 requests")
+    assert bar.render(30, 24).startswith("[########################] 30/24")
+    assert bar.render(7, 0).startswith("7 requests")

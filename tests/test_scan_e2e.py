@@ -93,6 +93,7 @@ def test_leaky_endpoints_are_reported_at_their_go_statement(
     report = json.loads((workspace / ".golsp-leaks" / "scan.json").read_text())
     assert len(report["findings"]) == len(findings)
     assert running(binary) == []
+    assert "requests\x1b[K" not in result.stderr, "a progress bar only on a terminal"
 
 
 @pytest.fixture(scope="session")

@@ -574,9 +574,8 @@ def _run_pool(
 class ProgressLine:
     """``[done/total] files`` on a terminal's stderr, redrawn at most ten times a second."""
 
-    def __init__(self, stream: TextIO | None = None, unit: str = "files") -> None:
+    def __init__(self, stream: TextIO | None = None) -> None:
         self.stream = stream if stream is not None else sys.stderr
-        self.unit = unit
         self._last = 0.0
         self._shown = False
 
@@ -586,7 +585,10 @@ class ProgressLine:
             return
         self._last = now
         self._shown = True
-        self._write(f"\r[{done}/{total}] {self.unit}")
+        self._write("\r" + self.render(done, total))
+
+    def render(self, done: int, total: int) -> str:
+        return f"[{done}/{total}] files"
 
     def clear(self) -> None:
         if self._shown:

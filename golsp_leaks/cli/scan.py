@@ -44,6 +44,7 @@ from golsp_leaks.scan.process import Service
 from golsp_leaks.scan.report import RuntimeFinding, ScanReport, report_path, write_report
 from golsp_leaks.scan.rules import runtime_rules
 from golsp_leaks.scan.scanner import (
+    DEFAULT_REQUESTS,
     PPROF_HINT,
     Options,
     PprofUnreachable,
@@ -87,7 +88,9 @@ def add_parser(commands: Any) -> None:
     scan.add_argument("--header", action="append", default=[], metavar="'NAME: VALUE'", help="a request header")
     scan.add_argument("--concurrency", type=int, default=8, metavar="N", help="requests in flight (default: 8)")
     amount = scan.add_mutually_exclusive_group()
-    amount.add_argument("--requests", type=int, metavar="N", help="requests per endpoint (default: 200)")
+    amount.add_argument(
+        "--requests", type=int, metavar="N", help=f"requests per endpoint (default: {DEFAULT_REQUESTS})"
+    )
     amount.add_argument("--duration", type=float, metavar="SECONDS", help="load time per endpoint")
     scan.add_argument("--timeout", type=float, default=5.0, metavar="SECONDS", help="per request (default: 5)")
     scan.add_argument("--settle", type=float, default=0.3, metavar="SECONDS", help="wait after each burst (default: 0.3)")
@@ -100,6 +103,19 @@ def add_parser(commands: Any) -> None:
     scan.add_argument(
         "service_command", nargs=argparse.REMAINDER, metavar="-- COMMAND...", help="start this service, scan it, stop it"
     )
+
+
+class ProgressBar(ProgressLine):
+    """``[########------------] 120/400 requests`` on a terminal's stderr."""
+
+    WIDTH = 24
+
+    def render(self, done: int, total: int) -> str:
+        if not total:  # --duration: no known end
+            return f"{done} requests\x1b[K"
+        filled = self.WIDTH * min(done, total) // total
+        bar = "#" * filled + "-" * (self.WIDTH - filled)
+        return f"[{bar}] {done}/{total} requests\x1b[K"
 
 
 def _headers(values: list[str]) -> dict[str, str]:
@@ -143,7 +159,7 @@ def _options(args: argparse.Namespace) -> Options:
                 f"no endpoints: none given (--endpoint) and no routes found in {workspace}"
                 + (f" ({len(notes)} skipped for want of --param)" if notes else "")
             )
-    requests = args.requests if args.requests is not None or args.duration is not None else 200
+    requests = args.requests if args.requests is not None or args.duration is not None else DEFAULT_REQUESTS
     return Options(
         target=args.url,
         pprof=pprof_url,
@@ -255,7 +271,7 @@ def run(args: argparse.Namespace, out: TextIO) -> int:
     options = _options(args)
     progress = None
     if not args.no_progress and sys.stderr.isatty():
-        progress = ProgressLine(sys.stderr, unit="requests")
+        progress = ProgressBar(sys.stderr)
     service: Service | None = None
     try:
         with _terminate_as_interrupt(), contextlib.ExitStack() as stack:

@@ -76,10 +76,13 @@ def process_stats(pid: int) -> ProcessStats:
 class Service:
     """A command run in its own session and process group, with its output in a log file."""
 
-    def __init__(self, command: Sequence[str], log_path: Path, cwd: Path | None = None) -> None:
+    def __init__(
+        self, command: Sequence[str], log_path: Path, cwd: Path | None = None, env: dict[str, str] | None = None
+    ) -> None:
         self.command = list(command)
         self.log_path = log_path
         self.cwd = cwd
+        self.env = env
         self.process: subprocess.Popen[bytes] | None = None
 
     def __enter__(self) -> Service:
@@ -88,6 +91,7 @@ class Service:
             self.process = subprocess.Popen(
                 self.command,
                 cwd=self.cwd,
+                env=self.env,
                 stdin=subprocess.DEVNULL,
                 stdout=log,
                 stderr=subprocess.STDOUT,

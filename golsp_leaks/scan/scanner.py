@@ -27,6 +27,8 @@ from golsp_leaks.scan.load import LoadResult, percentile, run_load
 from golsp_leaks.scan.process import ProcessStats
 from golsp_leaks.scan.report import EndpointSummary, Place, RuntimeFinding, ScanReport
 
+#: Requests per endpoint unless told otherwise (two bursts of half as many).
+DEFAULT_REQUESTS = 100
 #: Fewest extra goroutines (or descriptors) per burst that can count as growth.
 MIN_GROWTH = 3
 #: Fewest extra goroutines per request, in each burst, that count as growth.
@@ -62,7 +64,7 @@ class Options:
     workspace: Path
     endpoints: list[Endpoint]
     concurrency: int = 8
-    requests: int | None = 200
+    requests: int | None = DEFAULT_REQUESTS
     duration: float | None = None
     timeout: float = 5.0
     settle: float = 0.3
