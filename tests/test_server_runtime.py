@@ -54,7 +54,7 @@ def report(line: int = GO_LINE, line_text: str = GO_TEXT, growth: int = 100) -> 
                 "growth": growth,
                 "per_request": growth / 100,
                 "related": [{"path": "handler.go", "line": 10, "message": "handler of POST /batch"}],
-                "confirms": [],
+                "confirms": [{"path": "handler.go", "line": line, "message": "goroutine-no-exit: loops for ever"}],
             }
         ],
         "endpoints": [],
@@ -81,23 +81,29 @@ async def client(request: pytest.FixtureRequest, lsp_client: LanguageClient):  #
     await lsp_client.shutdown_session()
 
 
+async def static_diagnostics(client: LanguageClient, uri: str) -> list[types.Diagnostic]:
+    return [d for d in await current(client, uri) if d.source == "golsp-leaks"]
+
+
+async def current(client: LanguageClient, uri: str) -> list[types.Diagnostic]:
+    """The file's diagnostics as the client has them now: pulled, or the last published."""
+    caps = client_capabilities(client.spec)  # type: ignore[attr-defined]
+    if caps.text_document is not None and caps.text_document.diagnostic is not None:
+        answer = await client.text_document_diagnostic_async(
+            types.DocumentDiagnosticParams(types.TextDocumentIdentifier(uri))
+        )
+        return list(answer.items) if isinstance(answer, types.RelatedFullDocumentDiagnosticReport) else []
+    published = [p for p in client.published if p.uri == uri]  # type: ignore[attr-defined]
+    return list(published[-1].diagnostics) if published else []
+
+
 async def runtime_diagnostics(client: LanguageClient, uri: str, want: int, timeout: float = 10.0) -> list[types.Diagnostic]:
     """Poll (pull clients) or watch the published diagnostics until ``want`` runtime ones are there."""
-    caps = client_capabilities(client.spec)  # type: ignore[attr-defined]
-    pull = caps.text_document is not None and caps.text_document.diagnostic is not None
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
     found: list[types.Diagnostic] = []
     while loop.time() < deadline:
-        if pull:
-            answer = await client.text_document_diagnostic_async(
-                types.DocumentDiagnosticParams(types.TextDocumentIdentifier(uri))
-            )
-            items = list(answer.items) if isinstance(answer, types.RelatedFullDocumentDiagnosticReport) else []
-        else:
-            published = [p for p in client.published if p.uri == uri]  # type: ignore[attr-defined]
-            items = list(published[-1].diagnostics) if published else []
-        found = [d for d in items if d.source == "golsp-leaks (runtime)"]
+        found = [d for d in await current(client, uri) if d.source == "golsp-leaks (runtime)"]
         if len(found) == want:
             return found
         await asyncio.sleep(0.1)
@@ -132,6 +138,10 @@ async def test_a_scan_report_becomes_diagnostics_and_follows_the_code(client: La
     assert diagnostic.code == "runtime-goroutine-growth"
     assert diagnostic.severity == types.DiagnosticSeverity.Error
     assert "POST /batch" in diagnostic.message and "100 goroutines" in diagnostic.message
+    # The static finding it confirms says so too.
+    [static] = await static_diagnostics(client, uri)
+    assert static.code == "goroutine-no-exit"
+    assert static.message.endswith("(confirmed at runtime by a scan of POST /batch)")
     caps = client_capabilities(client.spec)  # type: ignore[attr-defined]
     publish = caps.text_document.publish_diagnostics if caps.text_document else None
     if publish is not None and publish.related_information:

@@ -41,7 +41,7 @@ from golsp_leaks.scan.endpoints import (
     read_spec_file,
 )
 from golsp_leaks.scan.process import Service
-from golsp_leaks.scan.report import RuntimeFinding, ScanReport, report_path, write_report
+from golsp_leaks.scan.report import CONFIRMED, RuntimeFinding, ScanReport, report_path, write_report
 from golsp_leaks.scan.rules import runtime_rules
 from golsp_leaks.scan.scanner import (
     DEFAULT_REQUESTS,
@@ -93,7 +93,7 @@ def add_parser(commands: Any) -> None:
     )
     amount.add_argument("--duration", type=float, metavar="SECONDS", help="load time per endpoint")
     scan.add_argument("--timeout", type=float, default=5.0, metavar="SECONDS", help="per request (default: 5)")
-    scan.add_argument("--settle", type=float, default=0.3, metavar="SECONDS", help="wait after each burst (default: 0.3)")
+    scan.add_argument("--settle", type=float, default=0.2, metavar="SECONDS", help="wait after each burst (default: 0.2)")
     scan.add_argument("--start-timeout", type=float, default=60.0, metavar="SECONDS", help="wait for COMMAND to answer (default: 60)")
     scan.add_argument("--workspace", default=".", metavar="DIR", help="the module's source (default: .)")
     scan.add_argument("--allow-remote", action="store_true", help="allow targets that are not loopback addresses")
@@ -249,8 +249,11 @@ def _outcome(report: ScanReport, workspace: Path) -> Outcome:
         for finding in findings:
             start, end = content_span(lines, source, finding.line - 1)
             related = tuple(
-                Related(*content_span(lines, source, place.line - 1), place.message)
-                for place in (*finding.related, *finding.confirms)
+                Related(*content_span(lines, source, place.line - 1), message)
+                for place, message in (
+                    *((p, p.message) for p in finding.related),
+                    *((p, f"{CONFIRMED}: {p.message}") for p in finding.confirms),
+                )
                 if place.path == rel
             )
             diagnostics.append(

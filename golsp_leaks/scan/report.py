@@ -16,6 +16,8 @@ from typing import Any
 REPORT_DIR = ".golsp-leaks"
 REPORT_NAME = "scan.json"
 FORMAT_VERSION = 1
+#: How a static finding that a runtime one confirms is labelled, in the CLI and the editor.
+CONFIRMED = "confirmed at runtime"
 
 
 def report_path(workspace: Path) -> Path:
@@ -59,6 +61,8 @@ class EndpointSummary:
     latency_ms: dict[str, float]
     goroutines: list[int]
     fds: list[int | None]
+    threads: list[int | None]
+    rss: list[int | None]
     heap_alloc: list[int]
     handler: str | None = None
 

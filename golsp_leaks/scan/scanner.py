@@ -67,7 +67,7 @@ class Options:
     requests: int | None = DEFAULT_REQUESTS
     duration: float | None = None
     timeout: float = 5.0
-    settle: float = 0.3
+    settle: float = 0.2
     headers: dict[str, str] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
 
@@ -145,7 +145,7 @@ class Scanner:
             if total == previous:
                 return
             previous = total
-            await asyncio.sleep(0.1)
+            await asyncio.sleep(0.05)
 
     # ------------------------------------------------------------------ the scan
 
@@ -155,8 +155,9 @@ class Scanner:
         async with httpx.AsyncClient(timeout=10.0, trust_env=False) as client:
             await self.check_pprof(client)
             report.leak_profile = self.leak_profile
+            baseline: Sample | None = None
             for endpoint in self.options.endpoints:
-                findings, summary = await self.scan_endpoint(client, endpoint)
+                findings, summary, baseline = await self.scan_endpoint(client, endpoint, baseline)
                 report.findings.extend(findings)
                 report.endpoints.append(summary)
         report.elapsed = time.monotonic() - started
@@ -183,13 +184,16 @@ class Scanner:
         )
 
     async def scan_endpoint(
-        self, client: httpx.AsyncClient, endpoint: Endpoint
-    ) -> tuple[list[RuntimeFinding], EndpointSummary]:
+        self, client: httpx.AsyncClient, endpoint: Endpoint, baseline: Sample | None = None
+    ) -> tuple[list[RuntimeFinding], EndpointSummary, Sample]:
+        """Scan one endpoint; ``baseline`` is the previous endpoint's last (settled) sample, when there is one."""
         opts = self.options
         share = None if opts.requests is None else max(1, opts.requests // 2)
         seconds = None if opts.duration is None else opts.duration / 2
-        await self.settle(client)
-        samples = [await self.sample(client)]
+        if baseline is None:
+            await self.settle(client)
+            baseline = await self.sample(client)
+        samples = [baseline]
         bursts: list[LoadResult] = []
         for _ in range(2):
             bursts.append(await self._burst(endpoint, share, seconds))
@@ -215,10 +219,12 @@ class Scanner:
             },
             goroutines=[s.total for s in samples],
             fds=[s.process.fds if s.process else None for s in samples],
+            threads=[s.process.threads if s.process else None for s in samples],
+            rss=[s.process.rss if s.process else None for s in samples],
             heap_alloc=[s.heap_alloc for s in samples],
             handler=f"{endpoint.route.handler}" if endpoint.route else None,
         )
-        return findings, summary
+        return findings, summary, samples[-1]
 
     # ------------------------------------------------------------------ deciding
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import copy
 import logging
 from collections.abc import Callable
 from pathlib import Path
@@ -20,6 +21,7 @@ from lsprotocol import types
 
 from golsp_leaks.document import Encoding, LineIndex, content_span
 from golsp_leaks.scan.report import (
+    CONFIRMED,
     REPORT_DIR,
     REPORT_NAME,
     Place,
@@ -104,30 +106,55 @@ class RuntimeReports:
 
     # ------------------------------------------------------------------ diagnostics
 
-    def diagnostics(
-        self, path: Path | None, source: bytes, lines: LineIndex, encoding: Encoding, *, related_support: bool
+    def merge(
+        self,
+        static: list[types.Diagnostic],
+        path: Path | None,
+        source: bytes,
+        lines: LineIndex,
+        encoding: Encoding,
+        *,
+        related_support: bool,
     ) -> list[types.Diagnostic]:
-        """The runtime findings for the file at ``path`` whose code is still there."""
+        """The static diagnostics (those a runtime finding confirms say so) and the file's runtime findings."""
         if path is None:
-            return []
+            return static
         found = self._report_for(path.resolve())
         if found is None:
-            return []
+            return static
         workspace, report = found
         try:
             rel = path.resolve().relative_to(workspace).as_posix()
         except ValueError:
-            return []
+            return static
         text_lines = source.split(b"\n")
-        out: list[types.Diagnostic] = []
+        runtime: list[types.Diagnostic] = []
+        confirmed: dict[tuple[int, str], str] = {}
         for finding in report.findings:
             if finding.path != rel:
                 continue
             row = _locate(text_lines, finding.line - 1, finding.line_text)
             if row is None:
                 continue
-            out.append(_diagnostic(finding, row, rel, workspace, source, lines, encoding, related_support))
-        return out
+            runtime.append(_diagnostic(finding, row, rel, workspace, source, lines, encoding, related_support))
+            moved = row - (finding.line - 1)
+            for place in finding.confirms:
+                if place.path == rel:
+                    rule = place.message.split(":", 1)[0]
+                    confirmed[(place.line - 1 + moved, rule)] = finding.endpoint
+        if not runtime:
+            return static
+        merged = [_confirm(d, confirmed) for d in static] if confirmed else list(static)
+        return [*merged, *runtime]
+
+
+def _confirm(diagnostic: types.Diagnostic, confirmed: dict[tuple[int, str], str]) -> types.Diagnostic:
+    endpoint = confirmed.get((diagnostic.range.start.line, str(diagnostic.code)))
+    if endpoint is None:
+        return diagnostic
+    annotated = copy.copy(diagnostic)
+    annotated.message = f"{diagnostic.message} ({CONFIRMED} by a scan of {endpoint})"
+    return annotated
 
 
 def _locate(text_lines: list[bytes], row: int, line_text: str) -> int | None:
@@ -157,7 +184,7 @@ def _diagnostic(
     related_support: bool,
 ) -> types.Diagnostic:
     moved = row - (finding.line - 1)
-    places: list[Place] = [*finding.related, *finding.confirms]
+    places = [*finding.related, *(Place(p.path, p.line, f"{CONFIRMED}: {p.message}") for p in finding.confirms)]
     related: list[types.DiagnosticRelatedInformation] = []
     for place in places:
         if place.path == rel:

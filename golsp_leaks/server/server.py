@@ -266,12 +266,11 @@ class GolspLeaksServer(LanguageServer):
     # --- runtime findings: golsp_leaks.server.runtime -------------------------------
 
     def with_runtime(self, entry: _Open, lsp: list[types.Diagnostic]) -> list[types.Diagnostic]:
-        """The static diagnostics followed by the scan report's findings for the file."""
+        """The static diagnostics followed by the scan report's findings for the file (a copy when any)."""
         doc = entry.document
-        extra = self.runtime.diagnostics(
-            entry.path, doc.source, doc.lines, self.encoding, related_support=self.features.related_information
+        return self.runtime.merge(
+            lsp, entry.path, doc.source, doc.lines, self.encoding, related_support=self.features.related_information
         )
-        return [*lsp, *extra] if extra else lsp
 
 
 def create_server() -> GolspLeaksServer:
