@@ -372,3 +372,18 @@ def test_progress_bar() -> None:
     assert bar.render(6, 24).startswith("[######------------------] 6/24 requests")
     assert bar.render(30, 24).startswith("[########################] 30/24")
     assert bar.render(7, 0).startswith("7 requests")
+
+
+def test_command_mode_refuses_an_address_already_taken(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        code = main(
+            ["scan", "--workspace", str(tmp_path), "--url", f"http://127.0.0.1:{port}", "--endpoint", "GET /",
+             "--", sys.executable, "-c", "pass"]
+        )
+    assert code == 2
+    assert f"already listens on 127.0.0.1:{port}" in capsys.readouterr().err

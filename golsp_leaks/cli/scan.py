@@ -17,12 +17,14 @@ import contextlib
 import json
 import os
 import signal
+import socket
 import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
 from types import FrameType
 from typing import Any, TextIO
+from urllib.parse import urlsplit
 
 import httpx
 
@@ -184,6 +186,22 @@ def _pprof_error(options: Options, detail: str) -> CliError:
     )
 
 
+def _refuse_taken_addresses(options: Options) -> None:
+    """Before starting COMMAND: nothing may answer at its addresses yet, or the scan would measure that."""
+    for url in dict.fromkeys((options.target, options.pprof)):
+        parts = urlsplit(url)
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+        try:
+            with socket.create_connection((parts.hostname or "127.0.0.1", port), timeout=0.5):
+                pass
+        except OSError:
+            continue
+        raise CliError(
+            f"something already listens on {parts.hostname}:{port}; stop it, or give the command "
+            "other addresses (and --url / --pprof to match)"
+        )
+
+
 def _wait_until_ready(service: Service, options: Options, timeout: float) -> None:
     """Until pprof answers; an error when the command exits, or answers without pprof."""
     deadline = time.monotonic() + timeout
@@ -279,6 +297,7 @@ def run(args: argparse.Namespace, out: TextIO) -> int:
     try:
         with _terminate_as_interrupt(), contextlib.ExitStack() as stack:
             if command:
+                _refuse_taken_addresses(options)
                 log = report_path(options.workspace).parent / "scan-service.log"
                 try:
                     service = stack.enter_context(Service(command, log))
@@ -317,7 +336,8 @@ def run(args: argparse.Namespace, out: TextIO) -> int:
         requests = sum(e.requests for e in report.endpoints)
         print(
             f"scanned {len(report.endpoints)} endpoints ({requests:,} requests) in {report.elapsed:.1f} s: "
-            f"{len(report.findings)} runtime findings; report in {os.path.relpath(path)}",
+            f"{len(report.findings)} runtime finding{'' if len(report.findings) == 1 else 's'}; "
+            f"report in {os.path.relpath(path)}",
             file=sys.stderr,
         )
     if args.fail_on == "never":
