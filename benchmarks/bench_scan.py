@@ -115,7 +115,7 @@ def targets(directory: Path) -> list[Target]:
 def requests_until_certain(target: Target, repeat: int) -> list[dict[str, Any]]:
     port, pprof_port = free_port(), free_port()
     env = dict(os.environ, ADDR=f"127.0.0.1:{port}", PPROF_ADDR=f"127.0.0.1:{pprof_port}")
-    env["DATABASE_URL"] = "postgres://nobody@127.0.0.1:9/none"
+    env["DATABASE_URL"] = f"file:{target.workspace}/bench.db?_pragma=busy_timeout(5000)"  # fiber-shop's SQLite
     rows: list[dict[str, Any]] = []
     with ExitStack() as stack:
         env["CARRIERS"] = stack.enter_context(carriers())

@@ -52,8 +52,8 @@ def scan(workspace: Path, binary: Path, *extra: str, **service_env: str) -> subp
             **service_env,
             "ADDR": f"127.0.0.1:{port}",
             "PPROF_ADDR": f"127.0.0.1:{pprof_port}",
-            # No database answers here: the handlers scanned do not need one.
-            "DATABASE_URL": "postgres://nobody@127.0.0.1:9/none",
+            # fiber-shop keeps its data in SQLite (a fresh file per scan); nothing else needs a database.
+            "DATABASE_URL": f"file:{workspace}/scan-{port}.db?_pragma=busy_timeout(5000)",
         }
     )
     command = [
