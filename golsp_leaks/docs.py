@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from golsp_leaks.rules import Rule, all_rules
+from golsp_leaks.scan.rules import RuntimeRule, runtime_rules
 
 #: Where the pages live in a source checkout.
 DEFAULT_OUTPUT = Path(__file__).resolve().parent.parent / "docs" / "rules"
@@ -24,6 +25,15 @@ GENERATED = (
 )
 
 _HEADING = re.compile(r"^##[ \t]+(.+?)[ \t]*$", re.MULTILINE)
+
+
+def documented_rules() -> tuple[Rule, ...]:
+    """The static rules and the runtime rules of ``golsp-leaks scan``, ordered by id."""
+    return tuple(sorted((*all_rules(), *runtime_rules()), key=lambda r: r.id))
+
+
+def documented_rule(rule_id: str) -> Rule | None:
+    return next((r for r in documented_rules() if r.id == rule_id), None)
 
 
 def rule_name(rule: Rule) -> str:
@@ -71,6 +81,8 @@ def render_rule(rule: Rule) -> str:
     documentation = rule.documentation()
     if documentation:
         parts += [documentation, ""]
+    if isinstance(rule, RuntimeRule):
+        return "\n".join([*parts, *_runtime_configuration()])
     parts += [
         "## Configuration",
         "Findings in code that runs once per request (an HTTP handler or a middleware) are",
@@ -98,6 +110,17 @@ def render_rule(rule: Rule) -> str:
     return "\n".join(parts)
 
 
+def _runtime_configuration() -> list[str]:
+    return [
+        "## Configuration",
+        "Reported by `golsp-leaks scan`, from a running service, never by `golsp-leaks check`",
+        "or by the analysis of the source in the editor; the language server shows the findings",
+        "of the last scan report (`.golsp-leaks/scan.json`). `golsp-leaks scan --fail-on error`",
+        "fails a build on it.",
+        "",
+    ]
+
+
 def render_index(rules: Sequence[Rule]) -> str:
     rows = [
         f"| [{r.id}]({r.id}.md) | {r.default_severity.label} | {fixable_text(r)} | {_cell(r.summary)} |"
@@ -110,6 +133,7 @@ def render_index(rules: Sequence[Rule]) -> str:
             "# Rules",
             "",
             "`golsp-leaks rules` lists them too, and `golsp-leaks rules <id>` prints one page.",
+            "The `runtime-` rules are reported by `golsp-leaks scan`, from a running service.",
             "",
             "| Rule | Default severity | Fixable | Summary |",
             "| --- | --- | --- | --- |",
@@ -121,7 +145,7 @@ def render_index(rules: Sequence[Rule]) -> str:
 
 def expected_pages(rules: Sequence[Rule] | None = None) -> dict[str, str]:
     """File name -> content of every page the generator writes."""
-    rules = tuple(rules) if rules is not None else all_rules()
+    rules = tuple(rules) if rules is not None else documented_rules()
     pages = {f"{r.id}.md": render_rule(r) for r in rules}
     pages[INDEX] = render_index(rules)
     return pages

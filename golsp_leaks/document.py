@@ -148,6 +148,14 @@ class LineIndex:
         return line + 1, offset - self._starts[line] + 1
 
 
+def content_span(lines: LineIndex, source: bytes, row: int) -> tuple[int, int]:
+    """Byte offsets of a 0-based line's text without its indentation and trailing blanks."""
+    row = min(max(row, 0), max(lines.line_count - 1, 0))
+    start, end = lines.line_start(row), lines.line_end(row)
+    text = source[start:end]
+    return start + len(text) - len(text.lstrip()), start + len(text.rstrip())
+
+
 def encode_text(text: str) -> bytes:
     """UTF-8 bytes of text from a client; lone surrogates (legal in JSON) are kept, not lost."""
     return text.encode("utf-8", errors="surrogatepass")

@@ -8,8 +8,9 @@ import pytest
 
 from golsp_leaks import docs
 from golsp_leaks.rules import Rule, all_rules
+from golsp_leaks.scan.rules import RuntimeRule
 
-RULES = all_rules()
+RULES = docs.documented_rules()
 REQUIRED = ("what it does", "why is this bad?", "example", "use instead")
 
 
@@ -38,7 +39,10 @@ def test_rule_page(rule: Rule) -> None:
     assert f"\n# {rule.id}\n" in page
     assert f"| Default severity | {rule.default_severity.label} |" in page
     assert rule.documentation() in page
-    assert f"{rule.id} = false" in page
+    if isinstance(rule, RuntimeRule):
+        assert "golsp-leaks scan" in page and "= false" not in page
+    else:
+        assert f"{rule.id} = false" in page
     assert ("--fix" in page) == rule.fixable
 
 
@@ -87,3 +91,15 @@ def test_readme_lists_every_rule() -> None:
     readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
     missing = [r.id for r in all_rules() if f"[`{r.id}`](docs/rules/{r.id}.md)" not in readme]
     assert not missing, f"add these rules to the table in README.md: {missing}"
+
+
+def test_runtime_rules_are_documented_but_never_run_on_source() -> None:
+    runtime = [r for r in RULES if isinstance(r, RuntimeRule)]
+    assert {r.id for r in runtime} == {
+        "runtime-fd-growth",
+        "runtime-goroutine-growth",
+        "runtime-goroutine-leak",
+        "runtime-heap-growth",
+        "runtime-latency-growth",
+    }
+    assert not {r.id for r in runtime} & {r.id for r in all_rules()}

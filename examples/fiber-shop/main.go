@@ -7,6 +7,7 @@ import (
 	"log"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
@@ -14,16 +15,24 @@ import (
 	"github.com/gofiber/fiber/v2/middleware/logger"
 	"github.com/gofiber/fiber/v2/middleware/recover"
 	_ "github.com/jackc/pgx/v5/stdlib"
+	_ "modernc.org/sqlite"
 )
 
 func main() {
-	db, err := sql.Open("pgx", env("DATABASE_URL", "postgres://shop:shop@localhost:5432/shop"))
+	// The shop's own data is in SQLite (pure Go, no cgo) unless DATABASE_DRIVER says otherwise.
+	driver := env("DATABASE_DRIVER", "sqlite")
+	db, err := sql.Open(driver, env("DATABASE_URL", "file:shop.db?_pragma=busy_timeout(5000)"))
 	if err != nil {
 		log.Fatalf("open database: %v", err)
 	}
 	defer db.Close()
 	db.SetMaxOpenConns(25)
 	db.SetConnMaxLifetime(30 * time.Minute)
+	if driver == "sqlite" {
+		if err := createSchema(context.Background(), db); err != nil {
+			log.Fatalf("schema: %v", err)
+		}
+	}
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -31,7 +40,7 @@ func main() {
 	shop := &Shop{
 		store:     &Store{db: db},
 		reportDSN: env("REPORT_DATABASE_URL", "postgres://reports@localhost:5432/shop"),
-		carriers:  []string{"https://rates.parcelco.example/quote", "https://api.shipfast.example/v1/quote"},
+		carriers:  strings.Split(env("CARRIERS", "https://rates.parcelco.example/quote,https://api.shipfast.example/v1/quote"), ","),
 		rates:     &Rates{},
 	}
 
@@ -64,7 +73,7 @@ func main() {
 			log.Printf("shutdown: %v", err)
 		}
 	}()
-	if err := app.Listen(env("ADDR", ":3000")); err != nil {
+	if err := app.Listen(env("ADDR", "127.0.0.1:3000")); err != nil {
 		log.Fatal(err)
 	}
 }

@@ -33,7 +33,7 @@ type Store struct {
 // Products lists a page of the catalogue.
 func (s *Store) Products(ctx context.Context, offset, limit int) ([]Product, error) {
 	rows, err := s.db.QueryContext(ctx,
-		`SELECT id, sku, name, price_cents, stock FROM products ORDER BY id OFFSET $1 LIMIT $2`, offset, limit)
+		`SELECT id, sku, name, price_cents, stock FROM products ORDER BY id LIMIT $2 OFFSET $1`, offset, limit)
 	if err != nil {
 		return nil, err
 	}

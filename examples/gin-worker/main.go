@@ -37,7 +37,7 @@ func main() {
 	r.POST("/jobs/batch", h.attachBatch, h.SubmitBatch)
 	r.GET("/probe", h.Probe)
 
-	srv := &http.Server{Addr: ":8081", Handler: r, ReadHeaderTimeout: 5 * time.Second}
+	srv := &http.Server{Addr: listenAddr("ADDR", "127.0.0.1:8081"), Handler: r, ReadHeaderTimeout: 5 * time.Second}
 	go func() {
 		if err := srv.ListenAndServe(); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			log.Fatal(err)

@@ -68,7 +68,7 @@ func main() {
 	})
 	r.Get("/events", srv.events)
 
-	httpSrv := &http.Server{Addr: ":8080", Handler: r, ReadHeaderTimeout: 5 * time.Second}
+	httpSrv := &http.Server{Addr: listenAddr("ADDR", "127.0.0.1:8080"), Handler: r, ReadHeaderTimeout: 5 * time.Second}
 	go func() {
 		<-ctx.Done()
 		shutdownCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)

@@ -26,12 +26,14 @@ from typing import Any, NoReturn, TextIO
 
 from golsp_leaks import __version__
 from golsp_leaks.cli import run as runner
+from golsp_leaks.cli import scan
 from golsp_leaks.cli.files import CliError, Scope, discover, scope_base
 from golsp_leaks.cli.report import json_document, render_text, summary
 from golsp_leaks.cli.sarif import sarif_document
 from golsp_leaks.config import ConfigProblems, Settings, find_config_file, merge, read_config_file
+from golsp_leaks.docs import documented_rule, documented_rules
 from golsp_leaks.model import Severity
-from golsp_leaks.rules import Rule, all_rules, get_rule, rule_ids
+from golsp_leaks.rules import Rule, all_rules, rule_ids
 
 PROG = "golsp-leaks"
 FAIL_ON = ("error", "warning", "information", "hint", "never")
@@ -148,6 +150,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--format", choices=("text", "json"), default="text", help="output format (default: text)"
     )
 
+    scan.add_parser(commands)
+
     serve = commands.add_parser(
         "serve",
         help="run the language server",
@@ -177,6 +181,8 @@ def main(argv: list[str] | None = None) -> int:
             return _rules(args)
         if args.command == "serve":
             return _serve(args)
+        if args.command == "scan":
+            return scan.run(args, sys.stdout)
         parser.print_help(sys.stderr)
         return 2
     except CliError as exc:
@@ -395,9 +401,9 @@ def rule_json(rule: Rule) -> dict[str, Any]:
 def _rules(args: argparse.Namespace) -> int:
     out = sys.stdout
     if args.rule is not None:
-        rule = get_rule(args.rule)
+        rule = documented_rule(args.rule)
         if rule is None:
-            raise CliError(f"unknown rule {args.rule!r} (known rules: {', '.join(rule_ids())})")
+            raise CliError(f"unknown rule {args.rule!r} (known rules: {', '.join(r.id for r in documented_rules())})")
         if args.format == "json":
             _write_json(out, rule_json(rule))
         else:
@@ -405,7 +411,7 @@ def _rules(args: argparse.Namespace) -> int:
             title = f"{rule.id} ({rule.default_severity.label}{fixable}): {rule.summary}"
             _write_text(out, f"{title}\n\n{rule.documentation() or rule.summary}\n")
         return 0
-    rules = all_rules()
+    rules = documented_rules()
     if args.format == "json":
         _write_json(out, [rule_json(r) for r in rules])
         return 0

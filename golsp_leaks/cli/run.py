@@ -585,7 +585,10 @@ class ProgressLine:
             return
         self._last = now
         self._shown = True
-        self._write(f"\r[{done}/{total}] files")
+        self._write("\r" + self.render(done, total))
+
+    def render(self, done: int, total: int) -> str:
+        return f"[{done}/{total}] files"
 
     def clear(self) -> None:
         if self._shown:

@@ -45,6 +45,7 @@ from golsp_leaks.model import AnalysisStats, Diagnostic, Edit
 from golsp_leaks.rules import rule_ids
 from golsp_leaks.server import convert
 from golsp_leaks.server.protocol import GolspProtocol, negotiated_encoding
+from golsp_leaks.server.runtime import RuntimeReports
 
 log = logging.getLogger("golsp_leaks.server")
 
@@ -143,6 +144,8 @@ class GolspLeaksServer(LanguageServer):
         self.settings_state = _SettingsState()
         self.root: Path | None = None
         self._serial = 0
+        # A new scan report re-publishes everything, as a settings change does.
+        self.runtime = RuntimeReports(self.settings_changed)
 
     # --- settings --------------------------------------------------------------
 
@@ -255,7 +258,18 @@ class GolspLeaksServer(LanguageServer):
             log.exception("analysis of %s failed", uri)
             return
         self.text_document_publish_diagnostics(
-            types.PublishDiagnosticsParams(uri=uri, diagnostics=result.lsp, version=entry.document.version)
+            types.PublishDiagnosticsParams(
+                uri=uri, diagnostics=self.with_runtime(entry, result.lsp), version=entry.document.version
+            )
+        )
+
+    # --- runtime findings: golsp_leaks.server.runtime -------------------------------
+
+    def with_runtime(self, entry: _Open, lsp: list[types.Diagnostic]) -> list[types.Diagnostic]:
+        """The static diagnostics followed by the scan report's findings for the file (a copy when any)."""
+        doc = entry.document
+        return self.runtime.merge(
+            lsp, entry.path, doc.source, doc.lines, self.encoding, related_support=self.features.related_information
         )
 
 
@@ -280,6 +294,7 @@ def create_server() -> GolspLeaksServer:
         ls.encoding = Encoding(negotiated_encoding(ls.workspace.position_encoding))
         log.info("position encoding: %s", ls.encoding.value)
         await _pull_configuration(ls)
+        ls.runtime.start()
 
     @server.feature(types.WORKSPACE_DID_CHANGE_CONFIGURATION)
     async def did_change_configuration(ls: GolspLeaksServer, params: types.DidChangeConfigurationParams) -> None:
@@ -366,7 +381,9 @@ def create_server() -> GolspLeaksServer:
         result = ls.analyse(entry)
         if params.previous_result_id == result.result_id:
             return types.RelatedUnchangedDocumentDiagnosticReport(result_id=result.result_id)
-        return types.RelatedFullDocumentDiagnosticReport(items=result.lsp, result_id=result.result_id)
+        return types.RelatedFullDocumentDiagnosticReport(
+            items=ls.with_runtime(entry, result.lsp), result_id=result.result_id
+        )
 
     @server.feature(
         types.TEXT_DOCUMENT_CODE_ACTION,

@@ -1,0 +1,154 @@
+"""``golsp-leaks scan -- <binary>`` against the example apps built with their real frameworks.
+
+Every leaky endpoint listed in examples/README.md ("... at runtime") must be
+reported at its creation line with about one goroutine per request, and no
+other endpoint, in each of three runs.  A service without pprof gets the clear
+error.  Nothing may be left running afterwards.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.goservices import (
+    DEMO_LEAKS,
+    build,
+    carriers,
+    demo_line,
+    download_modules,
+    expected_runtime_findings,
+    free_port,
+    go_build,
+    running,
+    write_demo_service,
+)
+
+RUNTIME_APPS = ("gin-worker", "fiber-shop")
+RUNS = 3
+REQUESTS = 60
+
+
+@pytest.fixture(scope="session")
+def services(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[Path, Path]]:
+    directory = tmp_path_factory.mktemp("services")
+    built: dict[str, tuple[Path, Path]] = {}
+    for app in RUNTIME_APPS:
+        download_modules(app)
+        built[app] = build(app, directory)
+    return built
+
+
+def scan(workspace: Path, binary: Path, *extra: str, **service_env: str) -> subprocess.CompletedProcess[str]:
+    port, pprof_port = free_port(), free_port()
+    env = dict(os.environ)
+    env.update(
+        {
+            **service_env,
+            "ADDR": f"127.0.0.1:{port}",
+            "PPROF_ADDR": f"127.0.0.1:{pprof_port}",
+            # fiber-shop keeps its data in SQLite (a fresh file per scan); nothing else needs a database.
+            "DATABASE_URL": f"file:{workspace}/scan-{port}.db?_pragma=busy_timeout(5000)",
+        }
+    )
+    command = [
+        sys.executable, "-m", "golsp_leaks", "scan",
+        "--url", f"http://127.0.0.1:{port}",
+        "--pprof", f"http://127.0.0.1:{pprof_port}",
+        "--workspace", str(workspace),
+        "--format", "json",
+        *extra,
+        "--", str(binary),
+    ]  # fmt: skip
+    return subprocess.run(command, cwd=workspace, env=env, capture_output=True, text=True, timeout=300, check=False)
+
+
+@pytest.mark.parametrize("run", range(RUNS))
+@pytest.mark.parametrize("app", RUNTIME_APPS)
+def test_leaky_endpoints_are_reported_at_their_go_statement(
+    services: dict[str, tuple[Path, Path]], app: str, run: int
+) -> None:
+    workspace, binary = services[app]
+    expected = expected_runtime_findings(app)
+    assert expected, f"examples/README.md has no '{app} at runtime' table"
+    with carriers() as carrier_urls:
+        result = scan(
+            workspace, binary, "--endpoints", "scan/endpoints", "--requests", str(REQUESTS), CARRIERS=carrier_urls
+        )
+    assert result.returncode == 1, result.stderr
+    document = json.loads(result.stdout)
+    findings = document["scan"]["findings"]
+    actual = {(f["endpoint"].split("?")[0], f["path"], f["line"], f["rule"]) for f in findings}
+    assert actual == {(e.split("?")[0], p, n, r) for e, p, n, r in expected}, result.stdout
+    for finding in findings:
+        assert finding["requests"] == REQUESTS
+        assert 0.8 <= finding["per_request"] <= 1.3, finding
+        assert finding["confirms"], "a static finding (goroutine-no-exit, blocked-send) predicts each one"
+    # The report is also in the workspace, and the service is gone.
+    report = json.loads((workspace / ".golsp-leaks" / "scan.json").read_text())
+    assert len(report["findings"]) == len(findings)
+    assert running(binary) == []
+    assert "requests\x1b[K" not in result.stderr, "a progress bar only on a terminal"
+
+
+@pytest.fixture(scope="session")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """The ten-endpoint net/http service of tests/goservices.py, built."""
+    workspace = write_demo_service(tmp_path_factory.mktemp("demo") / "demo")
+    return workspace, go_build(workspace, workspace.parent / "demo.bin")
+
+
+@pytest.mark.parametrize("run", range(RUNS))
+def test_routes_found_in_the_code_are_scanned(demo: tuple[Path, Path], run: int) -> None:
+    """No --endpoint: the ten Go 1.22 mux patterns are found in the code, {id} filled by --param."""
+    workspace, binary = demo
+    result = scan(workspace, binary, "--param", "id=7", "--requests", "40")
+    assert result.returncode == 1, result.stderr
+    document = json.loads(result.stdout)["scan"]
+    assert len(document["endpoints"]) == 10
+    expected = {
+        (endpoint, demo_line(handler), rule): per_request
+        for endpoint, (handler, rules) in DEMO_LEAKS.items()
+        for rule, per_request in rules.items()
+    }
+    actual = {(f["endpoint"], f["line"], f["rule"]): f["per_request"] for f in document["findings"]}
+    assert set(actual) == set(expected), result.stdout
+    for key, per_request in actual.items():
+        assert abs(per_request - expected[key]) <= 0.25 * expected[key], key
+    assert running(binary) == []
+
+
+def test_a_service_without_pprof_gets_the_two_lines_to_add(tmp_path: Path) -> None:
+    (tmp_path / "go.mod").write_text("module example.com/plain\n\ngo 1.22\n")
+    (tmp_path / "main.go").write_text(
+        "package main\n\n"
+        'import (\n\t"net/http"\n\t"os"\n)\n\n'
+        "func main() {\n"
+        '\thttp.HandleFunc("GET /hello", func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("hi")) })\n'
+        '\thttp.ListenAndServe(os.Getenv("ADDR"), nil)\n'
+        "}\n"
+    )
+    binary = go_build(tmp_path, tmp_path / "plain")
+    port = free_port()
+    env = dict(os.environ, ADDR=f"127.0.0.1:{port}")
+    command = [
+        sys.executable, "-m", "golsp_leaks", "scan", "--url", f"http://127.0.0.1:{port}",
+        "--workspace", str(tmp_path), "--start-timeout", "20", "--", str(binary),
+    ]  # fmt: skip
+    result = subprocess.run(
+        command,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 2
+    assert 'import _ "net/http/pprof"' in result.stderr
+    assert "http.ListenAndServe(" in result.stderr
+    assert running(binary) == []
