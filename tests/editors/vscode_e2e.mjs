@@ -377,6 +377,9 @@ async function main() {
   }
   fs.writeFileSync(path.join(ARTIFACTS, 'vscode-golsp-leaks-output.log'), channelLog);
   result.output_channel_files = found.map((f) => path.basename(f));
+  // How the server was started each time, and how often the bundled wheels were installed.
+  result.server_starts = channelLog.split('\n').filter((l) => /\] starting .* \(from /.test(l));
+  result.bundle_installs = channelLog.split('\n').filter((l) => /\] running .* install --no-index/.test(l)).length;
   result.restarted = /restarting the server/.test(channelLog) && (channelLog.match(/server started/g) || []).length >= 2;
   // The settings the server was handed (trace verbose logs the params).
   result.init_options_shape = /"initializationOptions": \{\s*"rules"/.test(channelLog);
