@@ -184,7 +184,9 @@ local function main()
     return target() ~= nil and (type_error_line == nil or gopls_right(gopls_diagnostics(bufnr), type_error_line))
   end)
   local d = target()
-  result.diagnostic = { lnum = d.lnum, col = d.col, code = code_of(d), severity = d.severity, message = d.message }
+  local lsp_item = d.user_data and d.user_data.lsp or {}
+  result.diagnostic = { lnum = d.lnum, col = d.col, code = code_of(d), severity = d.severity, message = d.message,
+    href = lsp_item.codeDescription and lsp_item.codeDescription.href or vim.NIL }
   result.gopls_before = gopls_diagnostics(bufnr)
   if d.severity ~= vim.diagnostic.severity.ERROR then
     fail('the severity setting did not reach the server: severity ' .. tostring(d.severity))

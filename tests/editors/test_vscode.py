@@ -164,6 +164,7 @@ def test_package_json_settings_schema() -> None:
         "golspLeaks.severity",
         "golspLeaks.exclude",
         "golspLeaks.debounceMs",
+        "golspLeaks.docsUrl",
         "golspLeaks.trace.server",
     }
     assert props["golspLeaks.trace.server"]["enum"] == ["off", "messages", "verbose"]
@@ -199,7 +200,7 @@ def test_extension_finds_the_server_and_shapes_settings() -> None:
     result = json.loads(proc.stdout.strip().splitlines()[-1]) if proc.stdout.strip() else {}
     failed = [c for c in result.get("checks", []) if not c["ok"]]
     assert proc.returncode == 0 and result.get("ok"), failed or proc.stderr
-    assert len(result["checks"]) == 14
+    assert len(result["checks"]) == 15
 
 
 def test_platform_packages_carry_the_right_wheels(tmp_path: Path) -> None:
@@ -292,6 +293,11 @@ def test_vscode_quick_fix_in_code_server(tmp_path: Path) -> None:
 
     # What the user saw, step by step.
     assert "golsp-leaks" in result["problems_before"] and "lost-cancel" in result["problems_before"]
+    # The rule id links to the rule's page, rendered for the installed (bundled) version into the
+    # user's cache: a wheel carries no docs/.
+    assert any("/golsp-leaks/docs/0.1.0/lost-cancel.md" in link for link in result["problem_links"]), (
+        result["problem_links"]
+    )
     assert support.FIX_TITLE in result["quick_fix_menu"]
     assert any("golsp-leaks:ignore" in title for title in result["quick_fix_menu"])
     assert (workspace / "main.go").read_text(encoding="utf-8") == support.FIXED_GO

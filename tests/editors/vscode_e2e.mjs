@@ -233,6 +233,8 @@ async function main() {
   );
   const problemsText = await problem.jsonValue();
   result.problems_before = problemsText;
+  // The rule id is a link to the rule's page (codeDescription.href).
+  result.problem_links = await page.$$eval('.markers-panel a', (links) => links.map((a) => a.getAttribute('href') || a.title || ''));
   await page.waitForSelector('.monaco-editor .squiggly-warning, .monaco-editor .squiggly-error', { timeout: 30000 });
   step('diagnostic in the Problems panel and a squiggle', { detail: problemsText.slice(0, 160) });
   await page.screenshot({ path: path.join(ARTIFACTS, 'vscode-diagnostic.png') });

@@ -116,10 +116,13 @@ try {
   settings['golspLeaks.exclude'] = ['gen/**'];
   settings['golspLeaks.debounceMs'] = 250;
   settings['golspLeaks.server.path'] = '/x';
-  const sent = _internal.serverSettings();
+  let sent = _internal.serverSettings();
   check('serverSettings shape', JSON.stringify(sent) === JSON.stringify({
     rules: { 'lost-cancel': false }, severity: { 'unclosed-rows': 'error' }, exclude: ['gen/**'], debounceMs: 250,
   }), sent);
+  settings['golspLeaks.docsUrl'] = 'https://docs.example/rules/';
+  sent = _internal.serverSettings();
+  check('docsUrl passed on when set', sent.docsUrl === 'https://docs.example/rules/', sent);
   const stripped = _internal.stripClientKeys({ rules: {}, server: { path: '/x' }, python: { path: '/p' }, trace: { server: 'off' }, debounceMs: 1 });
   check('stripClientKeys', JSON.stringify(stripped) === JSON.stringify({ rules: {}, debounceMs: 1 }), stripped);
 

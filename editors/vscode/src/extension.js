@@ -47,6 +47,7 @@ function serverSettings(scope) {
     severity: plain(config.get('severity', {})),
     exclude: plain(config.get('exclude', [])),
     debounceMs: config.get('debounceMs', 100),
+    ...(typeof config.get('docsUrl') === 'string' ? { docsUrl: config.get('docsUrl') } : {}),
   };
 }
 
