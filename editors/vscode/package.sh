@@ -61,7 +61,12 @@ version=$(node -p "require('./package.json').version")
 # The server's wheel, from this tree.
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-"$PYTHON" -m pip wheel --quiet --disable-pip-version-check --no-deps --wheel-dir "$work/own" "$repo" >&2
+# (From a copy of what the wheel is made of, so that the build leaves nothing in the tree and no
+# stale build/ folder can slip old files into it.)
+mkdir -p "$work/src"
+cp -R "$repo/pyproject.toml" "$repo/README.md" "$repo/golsp_leaks" "$work/src/"
+find "$work/src" -name __pycache__ -type d -prune -exec rm -rf {} +
+"$PYTHON" -m pip wheel --quiet --disable-pip-version-check --no-deps --wheel-dir "$work/own" "$work/src" >&2
 own=$(ls "$work"/own/golsp_leaks-*.whl)
 
 constraints="$here/bundle/constraints.txt"
