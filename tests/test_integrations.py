@@ -2,9 +2,10 @@
 
 - `.pre-commit-hooks.yaml`, run by the real pre-commit (from PyPI) with `pre-commit try-repo`
   against this clone, in a small Go repository made in a temporary folder: the hook fails on a
-  leaky file, names the finding, and passes once the file is fixed.  pre-commit installs the hook
-  into an environment of its own from the clone (pip fetches the dependencies); those
-  environments are kept in the e2e cache, so later runs reuse them.
+  leaky file, names the finding, and passes once the file is fixed.  try-repo installs the hook
+  into a new environment of its own from the clone on each run (pip fetches the dependencies,
+  from pip's cache after the first run); PRE_COMMIT_HOME (its database and log) is
+  kept in the e2e cache.
 - The README's CI snippet: its `run:` command, with the package installed from this clone into a
   fresh virtualenv instead of from PyPI, in a copy of examples/; the SARIF it writes is valid
   SARIF 2.1.0, names its rules, and is the file the upload step reads.
