@@ -143,11 +143,25 @@ async function editorText(page) {
 }
 
 // Open a file with Quick Open (Ctrl+P), as a user does; wait for its tab.
+// A file written a moment ago may not be in Quick Open's index yet (on a busy machine): ask again.
 async function quickOpen(page, name) {
-  await page.keyboard.press('Control+P');
-  await page.waitForSelector('.quick-input-widget input', { state: 'visible' });
-  await page.keyboard.type(name);
-  await page.waitForSelector(`.quick-input-list .monaco-list-row[aria-label*="${name}"]`);
+  for (let attempt = 1; ; attempt++) {
+    await page.keyboard.press('Control+P');
+    await page.waitForSelector('.quick-input-widget input', { state: 'visible' });
+    await page.keyboard.type(name);
+    const found = await page
+      .waitForSelector(`.quick-input-list .monaco-list-row[aria-label*="${name}"]`, { timeout: 20000 })
+      .then(() => true, (error) => {
+        if (attempt >= 4) {
+          throw error;
+        }
+        return false;
+      });
+    if (found) {
+      break;
+    }
+    await page.keyboard.press('Escape');
+  }
   await page.keyboard.press('Enter');
   await page.waitForSelector(`.tab.active[aria-label*="${name}"]`);
 }
