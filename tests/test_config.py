@@ -84,3 +84,21 @@ def test_exclude_globs() -> None:
     assert s.is_excluded("vendorish/x/y.go")
     assert s.is_excluded("internal/mocks/m.go")
     assert not s.is_excluded("internal/real/m.go")
+
+
+def test_docs_url_is_merged_like_the_other_scalars() -> None:
+    problems = ConfigProblems()
+    assert Settings().docs_url is None  # the default: links to the rules' pages
+    low = merge(Settings(), {"docs-url": "https://a.example/rules/"}, "file", KNOWN, problems)
+    assert low.docs_url == "https://a.example/rules/"
+    assert (
+        merge(low, {"debounceMs": 5}, "init", KNOWN, problems).docs_url
+        == "https://a.example/rules/"
+    )
+    assert merge(low, {"docsUrl": ""}, "client", KNOWN, problems).docs_url == ""
+    assert not problems
+    assert (
+        merge(low, {"docs_url": 3}, "client", KNOWN, problems).docs_url
+        == "https://a.example/rules/"
+    )
+    assert "'docsUrl' must be a URL string" in problems.messages[0]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 import pytest_lsp
 from lsprotocol import types
@@ -278,6 +280,56 @@ async def test_push_carries_the_document_version_and_pull_reports_unchanged(sess
     else:
         published = session.client.published  # type: ignore[attr-defined]
         assert published[-1].version == session.version == 2
+
+
+def _first_href(diagnostics: list[types.Diagnostic]) -> str | None:
+    first = diagnostics[0].code_description if diagnostics else None
+    return first.href if first else None
+
+
+async def test_diagnostics_link_to_their_rule_page(session: Session) -> None:
+    """codeDescription.href: the repository's docs/rules/<id>.md by default, or the docsUrl setting."""
+    session.open(LEAKY)
+    diagnostics = await session.diagnostics()
+    page = Path(__file__).resolve().parents[1] / "docs" / "rules" / "lost-cancel.md"
+    assert page.is_file() and _first_href(diagnostics) == page.as_uri()
+    for settings, href in (
+        ({"docsUrl": "https://docs.example/golsp-leaks/rules"}, "https://docs.example/golsp-leaks/rules/lost-cancel.md"),
+        ({"docs-url": "https://docs.example/r?id={rule}"}, "https://docs.example/r?id=lost-cancel"),
+    ):
+        await _configure(session, settings)
+        await _eventually(session, lambda ds, href=href: _first_href(ds) == href)
+    await _configure(session, {"docsUrl": ""})
+    await _eventually(session, lambda ds: bool(ds) and ds[0].code_description is None)
+
+
+def test_docs_href_and_the_default_base_outside_a_source_tree(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Without the repository (a wheel install) the pages are rendered into the user's cache."""
+    import golsp_leaks
+    from golsp_leaks.server import convert
+
+    assert convert.docs_href("https://x/docs/", "lost-cancel") == "https://x/docs/lost-cancel.md"
+    assert (
+        convert.docs_href("https://x/{rule}.html", "unclosed-rows")
+        == "https://x/unclosed-rows.html"
+    )
+    assert convert.docs_href("", "lost-cancel") is None
+    installed = tmp_path / "site-packages" / "golsp_leaks"
+    installed.mkdir(parents=True)
+    monkeypatch.setattr(golsp_leaks, "__file__", str(installed / "__init__.py"))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    base = convert.default_docs_base.__wrapped__()
+    folder = tmp_path / "cache" / "golsp-leaks" / "docs" / golsp_leaks.__version__
+    assert base == folder.as_uri() + "/"
+    repo_page = Path(__file__).resolve().parents[1] / "docs" / "rules" / "lost-cancel.md"
+    assert (folder / "lost-cancel.md").read_text(encoding="utf-8") == repo_page.read_text(
+        encoding="utf-8"
+    )
+    # A cache that cannot be written: no link rather than a broken one.
+    monkeypatch.setenv("XDG_CACHE_HOME", str(repo_page))  # a file, not a folder
+    assert convert.default_docs_base.__wrapped__() == ""
 
 
 async def test_unknown_settings_are_reported_not_fatal(session: Session) -> None:

@@ -282,6 +282,7 @@ CONFIG is a value of `eglot-workspace-configuration'."
      ("golspLeaks.severity" golsp-leaks--severity-table)
      ("golspLeaks.exclude" golsp-leaks--exclude-vector)
      ("golspLeaks.debounceMs" golsp-leaks-debounce-ms)))
+  (advice-add 'lsp-execute-code-action :around #'golsp-leaks--lsp-execute-in-own-workspace)
   (lsp-register-client
    (make-lsp-client
     :new-connection (lsp-stdio-connection #'golsp-leaks-server-command
@@ -296,6 +297,41 @@ CONFIG is a value of `eglot-workspace-configuration'."
     :initialized-fn (lambda (workspace)
                       (let ((lsp--cur-workspace workspace))
                         (lsp--set-configuration (golsp-leaks--lsp-settings)))))))
+
+(defvar lsp--buffer-workspaces)
+(declare-function lsp:code-action-kind? "lsp-mode" (object) t)
+(declare-function lsp:code-action-diagnostics? "lsp-mode" (object) t)
+(declare-function lsp:diagnostic-source? "lsp-mode" (object) t)
+(declare-function lsp:code-action-edit? "lsp-mode" (object) t)
+(declare-function lsp:code-action-command? "lsp-mode" (object) t)
+(declare-function lsp-request "lsp-mode" (method params &rest args))
+
+(defun golsp-leaks--own-action-p (action)
+  "Return non-nil when the code ACTION comes from golsp-leaks."
+  (and (hash-table-p action)
+       (or (string-suffix-p ".golsp-leaks" (or (lsp:code-action-kind? action) ""))
+           (cl-some (lambda (d) (equal (lsp:diagnostic-source? d) "golsp-leaks"))
+                    (lsp:code-action-diagnostics? action)))))
+
+(defun golsp-leaks--lsp-execute-in-own-workspace (execute action)
+  "Run EXECUTE on ACTION, resolved by golsp-leaks alone when ACTION is its own.
+Around `lsp-execute-code-action': lsp-mode 8 sends codeAction/resolve to
+every server of the buffer; next to gopls, which resolves code actions
+too, it gets back a list of two answers instead of one action.  Only the
+resolve request is sent to golsp-leaks alone: the edit is then applied as
+usual, so that every server hears of the change."
+  (let ((workspace (and (golsp-leaks--own-action-p action)
+                        (not (lsp:code-action-edit? action))
+                        (not (lsp:code-action-command? action))
+                        (cl-find-if
+                         (lambda (w)
+                           (eq (lsp--client-server-id (lsp--workspace-client w))
+                               'golsp-leaks))
+                         lsp--buffer-workspaces))))
+    (funcall execute (if workspace
+                         (let ((lsp--cur-workspace workspace))
+                           (lsp-request "codeAction/resolve" action))
+                       action))))
 
 (defun golsp-leaks--lsp-workspaces ()
   "Return the running lsp-mode workspaces of golsp-leaks."

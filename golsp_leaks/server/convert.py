@@ -2,14 +2,60 @@
 
 from __future__ import annotations
 
+import logging
+import os
 from collections.abc import Iterable
+from functools import cache
+from pathlib import Path
 
 from lsprotocol import types
 
+import golsp_leaks
 from golsp_leaks.document import Encoding, LineIndex
 from golsp_leaks.model import Diagnostic, Edit, Severity
 
 SOURCE = "golsp-leaks"
+
+log = logging.getLogger(__name__)
+
+
+def docs_href(docs_url: str | None, rule: str) -> str | None:
+    """``codeDescription.href`` of a rule's diagnostics, from the ``docsUrl`` setting.
+
+    A template with ``{rule}`` gets the rule id; any other base gets ``<rule>.md`` added (after a
+    ``/``).  ``""`` means no link; None, the default base (:func:`default_docs_base`).
+    """
+    base = default_docs_base() if docs_url is None else docs_url
+    if not base:
+        return None
+    if "{rule}" in base:
+        return base.replace("{rule}", rule)
+    return f"{base if base.endswith('/') else base + '/'}{rule}.md"
+
+
+@cache
+def default_docs_base() -> str:
+    """A ``file://`` URI of a folder with the rules' pages, or "" when there is none.
+
+    The repository's ``docs/rules/`` when the package runs from a source tree (an editable
+    install, a clone); else the same pages, rendered for the installed version from the rules'
+    documentation, in ``$XDG_CACHE_HOME/golsp-leaks/docs/<version>/`` (``~/.cache`` by default):
+    a wheel carries no ``docs/``.
+    """
+    repo = Path(golsp_leaks.__file__).resolve().parent.parent / "docs" / "rules"
+    if (repo / "README.md").is_file():
+        return repo.as_uri() + "/"
+    cache_home = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    folder = cache_home / "golsp-leaks" / "docs" / golsp_leaks.__version__
+    try:
+        from golsp_leaks import docs
+
+        if docs.stale(folder):
+            docs.write(folder)
+    except OSError as exc:
+        log.warning("cannot write the rules' pages into %s: %s", folder, exc)
+        return ""
+    return folder.as_uri() + "/"
 
 _SEVERITY = {
     Severity.ERROR: types.DiagnosticSeverity.Error,

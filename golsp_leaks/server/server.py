@@ -220,7 +220,7 @@ class GolspLeaksServer(LanguageServer):
                 log.error("%s: %s", doc.uri, problem)
         lines = doc.lines
         lsp = [
-            convert.to_lsp(d, doc.uri, lines, self.encoding, related_support=self.features.related_information)
+            convert.to_lsp(d, doc.uri, lines, self.encoding, related_support=self.features.related_information, docs_url=convert.docs_href(settings.docs_url, d.finding.rule))
             for d in diagnostics
         ]
         entry.result = _Result(key, diagnostics, lsp, f"{entry.serial}.{key[0]}.{key[1]}")

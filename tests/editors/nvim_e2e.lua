@@ -1,8 +1,10 @@
 -- End-to-end test of editors/neovim in a headless Neovim (0.7 and later):
 --   nvim --headless -u NONE -i NONE -n -c 'luafile tests/editors/nvim_e2e.lua'
 -- Environment: GOLSP_LEAKS_NVIM (the editors/neovim folder), GO_FILE (a Go file with one
--- lost-cancel leak), FIXED_FILE (what it must become), SERVER_CMD and FAKE_GOPLS_CMD (JSON
--- arrays), RESULT (where to write the JSON result), FIX_TITLE.
+-- lost-cancel leak), FIXED_FILE (what it must become), SERVER_CMD and GOPLS_CMD (JSON arrays; the
+-- real gopls), RESULT (where to write the JSON result), FIX_TITLE, and TYPE_ERROR_LINE /
+-- TYPE_ERROR_LINE_FIXED / TYPE_ERROR_MESSAGE (a type error gopls must report before the fix, and
+-- after it one line further down).
 -- Exits 0 when every check passed; the result file says what was seen at each step.
 local env = vim.env
 local result = { ok = false, steps = {}, version = tostring(vim.version().major) .. '.' .. tostring(vim.version().minor) .. '.' .. tostring(vim.version().patch) }
@@ -76,6 +78,19 @@ local function diagnostics(bufnr, source)
   return found
 end
 
+-- What gopls's client has in the buffer (its namespace), as {line, severity, source, message}.
+local function gopls_diagnostics(bufnr)
+  local c = client_named(bufnr, 'gopls')
+  if c == nil then
+    return {}
+  end
+  local found = {}
+  for _, d in ipairs(vim.diagnostic.get(bufnr, { namespace = vim.lsp.diagnostic.get_namespace(c.id) })) do
+    table.insert(found, { line = d.lnum + 1, severity = d.severity, source = d.source, message = d.message })
+  end
+  return found
+end
+
 local function code_of(d)
   return d.code or (d.user_data and d.user_data.lsp and d.user_data.lsp.code)
 end
@@ -88,16 +103,20 @@ local function main()
   vim.cmd('filetype on')
   vim.o.swapfile = false
 
-  -- gopls, as lspconfig would set it up (a stand-in here: gopls cannot be installed).
-  local fake_cmd = vim.fn.json_decode(env.FAKE_GOPLS_CMD)
+  -- gopls, as lspconfig would set it up: the real one, rooted at the go.mod's folder.
+  -- (GOPLS_CMD empty: no gopls, for modules it cannot load offline.)
+  local gopls_cmd = (env.GOPLS_CMD or '') ~= '' and vim.fn.json_decode(env.GOPLS_CMD) or nil
   vim.api.nvim_create_autocmd('FileType', {
     pattern = 'go',
     callback = function(args)
+      if gopls_cmd == nil then
+        return
+      end
       local root = vim.fn.fnamemodify(vim.api.nvim_buf_get_name(args.buf), ':p:h')
       if vim.fn.has('nvim-0.11') == 1 then
-        vim.lsp.start({ name = 'gopls', cmd = fake_cmd, root_dir = root }, { bufnr = args.buf })
+        vim.lsp.start({ name = 'gopls', cmd = gopls_cmd, root_dir = root }, { bufnr = args.buf })
       else
-        local id = vim.lsp.start_client({ name = 'gopls', cmd = fake_cmd, root_dir = root })
+        local id = vim.lsp.start_client({ name = 'gopls', cmd = gopls_cmd, root_dir = root })
         vim.lsp.buf_attach_client(args.buf, id)
       end
     end,
@@ -105,9 +124,17 @@ local function main()
 
   -- A record of what the servers publish, for the result file.
   result.published = {}
+  result.gopls_published = {}
   local publish = vim.lsp.handlers['textDocument/publishDiagnostics']
   vim.lsp.handlers['textDocument/publishDiagnostics'] = function(err, params, ctx, config)
     local c = vim.lsp.get_client_by_id(ctx.client_id)
+    if c and c.name == 'gopls' and vim.uri_to_fname(params.uri) == vim.fn.fnamemodify(env.GO_FILE, ':p') then
+      local seen = {}
+      for _, item in ipairs(params.diagnostics or {}) do
+        table.insert(seen, { line = item.range.start.line + 1, severity = item.severity, source = item.source, message = item.message })
+      end
+      table.insert(result.gopls_published, { version = params.version, ms = ms(), diagnostics = seen })
+    end
     if c and c.name == 'golsp_leaks' then
       local summary = {}
       for _, item in ipairs(params.diagnostics or {}) do
@@ -130,7 +157,7 @@ local function main()
   local bufnr = vim.api.nvim_get_current_buf()
   result.filetype = vim.bo[bufnr].filetype
   wait_for('both servers attached', 20000, function()
-    return client_named(bufnr, 'golsp_leaks') ~= nil and client_named(bufnr, 'gopls') ~= nil
+    return client_named(bufnr, 'golsp_leaks') ~= nil and (gopls_cmd == nil or client_named(bufnr, 'gopls') ~= nil)
   end)
   local client = client_named(bufnr, 'golsp_leaks')
   result.root_dir = client.config.root_dir
@@ -147,12 +174,20 @@ local function main()
     end
     return nil
   end
-  wait_for('golsp-leaks diagnostics', 30000, function()
-    return target() ~= nil and #diagnostics(bufnr, 'gopls') > 0
+  local type_error_line = tonumber(env.TYPE_ERROR_LINE or '')
+  -- gopls's diagnostics are right when they are exactly the deliberate type error.
+  local function gopls_right(list, line)
+    return #list == 1 and list[1].line == line and list[1].severity == 1
+      and list[1].message:find(env.TYPE_ERROR_MESSAGE, 1, true) ~= nil
+  end
+  wait_for('golsp-leaks diagnostics' .. (type_error_line and ' and gopls\'s type error' or ''), 60000, function()
+    return target() ~= nil and (type_error_line == nil or gopls_right(gopls_diagnostics(bufnr), type_error_line))
   end)
   local d = target()
-  result.diagnostic = { lnum = d.lnum, col = d.col, code = code_of(d), severity = d.severity, message = d.message }
-  result.gopls_diagnostics = #diagnostics(bufnr, 'gopls')
+  local lsp_item = d.user_data and d.user_data.lsp or {}
+  result.diagnostic = { lnum = d.lnum, col = d.col, code = code_of(d), severity = d.severity, message = d.message,
+    href = lsp_item.codeDescription and lsp_item.codeDescription.href or vim.NIL }
+  result.gopls_before = gopls_diagnostics(bufnr)
   if d.severity ~= vim.diagnostic.severity.ERROR then
     fail('the severity setting did not reach the server: severity ' .. tostring(d.severity))
   end
@@ -193,6 +228,25 @@ local function main()
     return buffer_text(bufnr) == fixed
   end)
   step('quick fix applied', table.concat(offered, ' | '))
+  if type_error_line then
+    -- gopls, attached all along, type-checks the fixed text: its report for that very version
+    -- is the type error alone (still there, and nothing new).
+    local version = vim.api.nvim_buf_get_changedtick(bufnr)
+    local report
+    wait_for('gopls diagnostics for version ' .. tostring(version), 30000, function()
+      for _, p in ipairs(result.gopls_published) do
+        if p.version == version then
+          report = p
+        end
+      end
+      return report ~= nil
+    end)
+    result.gopls_after_fix = report
+    if not gopls_right(report.diagnostics, tonumber(env.TYPE_ERROR_LINE_FIXED)) then
+      fail('gopls reports after the fix: ' .. vim.fn.json_encode(report.diagnostics))
+    end
+    step('gopls after the fix', vim.fn.json_encode(report.diagnostics))
+  end
   if env.E2E_MODE == 'quickfix' then
     wait_for('the finding to go', 15000, function()
       return target() == nil

@@ -5,10 +5,12 @@ tests/editors/emacs_e2e.el opens a Go file with a lost-cancel leak in go-mode an
   with the severity from `golsp-leaks-severity'; the quick fix chosen in M-x eglot-code-actions;
   the diagnostic gone; a live settings change (Customize) turning it into a warning;
   M-x golsp-leaks-fix-all;
-- eglot-rass: the README's recipe, `rass -- gopls -- golsp-leaks serve`, with a stand-in gopls
-  (gopls cannot be installed here): diagnostics of both servers in one buffer, the quick fix;
-- lsp-mode: golsp-leaks as an add-on client next to a (stand-in) gopls main client: both start,
-  diagnostics of both, the quick fix through lsp-execute-code-action.
+- eglot-rass: the README's recipe, `rass -- gopls -- golsp-leaks serve`, with the real gopls
+  (pinned, installed by .ci/install-editors.sh): diagnostics of both servers in one buffer, the
+  quick fix, and gopls's report for the fixed text (that very version) still exactly the file's
+  deliberate type error;
+- lsp-mode: golsp-leaks as an add-on client next to the real gopls as main client: both start,
+  diagnostics of both, the quick fix through lsp-execute-code-action, gopls's report after it.
 """
 
 from __future__ import annotations
@@ -43,12 +45,15 @@ def _run(tmp_path: Path, mode: str) -> dict:
         support.ensure_installed("rass")
         rass = shutil.which("rass", path=support.child_path()) or ""
         assert rass, "rass is not on PATH after the install"
-    workspace = support.make_workspace(tmp_path)
+    with_gopls = mode != "eglot"
+    leaky = support.LEAKY_TYPE_ERROR_GO if with_gopls else support.LEAKY_GO
+    fixed = support.FIXED_TYPE_ERROR_GO if with_gopls else support.FIXED_GO
+    workspace = support.make_workspace(tmp_path, text=leaky)
     go_file = workspace / "main.go"
     fixed_file = tmp_path / "fixed.go"
-    fixed_file.write_text(support.FIXED_GO, encoding="utf-8")
+    fixed_file.write_text(fixed, encoding="utf-8")
     result_file = tmp_path / "emacs-result.json"
-    env = support.child_env(
+    env = support.gopls_env(
         GOLSP_LEAKS_EL=str(PACKAGE.parent),
         ELPA_DIR=str(ELPA),
         GO_FILE=str(go_file),
@@ -57,7 +62,10 @@ def _run(tmp_path: Path, mode: str) -> dict:
         LEAK_LINE=str(support.LEAK_LINE),
         LEAK_COLUMN=str(support.LEAK_COLUMN),
         SERVER_CMD=json.dumps(support.server_command()),
-        FAKE_GOPLS_CMD=json.dumps([sys.executable, str(HERE / "fake_gopls.py")]),
+        GOPLS_CMD=json.dumps(support.gopls_command() if with_gopls else []),
+        TYPE_ERROR_LINE=str(support.TYPE_ERROR_LINE),
+        TYPE_ERROR_LINE_FIXED=str(support.TYPE_ERROR_LINE_FIXED),
+        TYPE_ERROR_MESSAGE=support.TYPE_ERROR_MESSAGE,
         RASS=rass,
         RESULT=str(result_file),
         E2E_TMP=str(tmp_path),
@@ -81,8 +89,17 @@ def _run(tmp_path: Path, mode: str) -> dict:
         json.dumps(result, indent=2), encoding="utf-8"
     )
     assert proc.returncode == 0 and result["ok"] is True, result.get("error") or proc.stderr[-4000:]
-    assert go_file.read_text(encoding="utf-8") == support.FIXED_GO
+    assert go_file.read_text(encoding="utf-8") == fixed
     assert support.FIX_TITLE in result["offered"]
+    if with_gopls:
+        # gopls's own report, before the fix and for the fixed text: the type error alone.
+        for key, line in (
+            ("gopls_before", support.TYPE_ERROR_LINE),
+            ("gopls_after_fix", support.TYPE_ERROR_LINE_FIXED),
+        ):
+            report = json.loads(result[key])
+            assert [d[:3] for d in report] == [[line, 1, "compiler"]], report
+            assert support.TYPE_ERROR_MESSAGE in report[0][3]
     return result
 
 
@@ -167,8 +184,9 @@ def test_emacs_eglot(tmp_path: Path) -> None:
 def test_emacs_eglot_with_gopls_through_rass(tmp_path: Path) -> None:
     result = _run(tmp_path, "eglot-rass")
     command = result["server_command"]
-    assert "rass" in command and "fake_gopls.py" in command and '"serve"' in command
-    assert "fake gopls was here" in result["gopls_diagnostic"]
+    assert "rass" in command and f"gopls-{support.GOPLS_VERSION}/bin/gopls" in command
+    assert '"serve"' in command
+    assert support.TYPE_ERROR_MESSAGE in result["gopls_diagnostic"]
     assert "[lost-cancel]" in result["diagnostic"]
     assert result["diagnostic_type"] == "eglot-error"
 

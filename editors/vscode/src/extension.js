@@ -20,7 +20,7 @@ const SECTION = 'golspLeaks';
 const NAME = 'golsp-leaks';
 const INSTALL_HINT = 'Install with `pip install golsp-leaks`, or set `golspLeaks.server.path`.';
 // Keys under golspLeaks.* that belong to the editor, not to the server.
-const CLIENT_ONLY_KEYS = new Set(['server', 'trace']);
+const CLIENT_ONLY_KEYS = new Set(['server', 'python', 'trace']);
 
 /** @type {vscode.OutputChannel | undefined} */
 let output;
@@ -30,6 +30,8 @@ let client;
 let pending = Promise.resolve();
 /** Set from the moment a restart is asked for until it has happened. */
 let restartPending = false;
+/** Where the bundled server's private environments go: the extension's globalStorage. */
+let storagePath = path.join(os.tmpdir(), 'golsp-leaks-vscode');
 
 function log(message) {
   if (output) {
@@ -45,6 +47,7 @@ function serverSettings(scope) {
     severity: plain(config.get('severity', {})),
     exclude: plain(config.get('exclude', [])),
     debounceMs: config.get('debounceMs', 100),
+    ...(typeof config.get('docsUrl') === 'string' ? { docsUrl: config.get('docsUrl') } : {}),
   };
 }
 
@@ -120,30 +123,217 @@ function pythonHasServer(python) {
   if (!which(python)) {
     return false;
   }
-  const probe = childProcess.spawnSync(python, ['-c', 'import golsp_leaks'], {
+  const probe = childProcess.spawnSync(python, ['-I', '-c', 'import golsp_leaks'], {
     timeout: 15000,
     stdio: 'ignore',
+    cwd: os.tmpdir(),
   });
   return probe.status === 0;
 }
 
+const MIN_PYTHON = [3, 10];
+const WHEELS_DIR = path.join(__dirname, '..', 'bundle', 'wheels');
+
+/** The bundle package.sh put into a platform .vsix: {target, version, id, wheels}, or undefined. */
+function bundledServer(wheelsDir = WHEELS_DIR) {
+  try {
+    const manifest = JSON.parse(fs.readFileSync(path.join(wheelsDir, 'manifest.json'), 'utf8'));
+    return { ...manifest, dir: wheelsDir };
+  } catch {
+    return undefined;
+  }
+}
+
 /**
- * Decides how to start the server: golspLeaks.server.path, else golsp-leaks on PATH,
- * else `python3 -m golsp_leaks`. Returns {command, args, origin} or {error}.
+ * The Python interpreters to try for the bundled server, in order: golspLeaks.python.path, the
+ * interpreter selected in the Python extension (when it is installed), then python3 / python
+ * on PATH (`py -3` and python on Windows). Each is {command, args, origin}.
  */
-function resolveServer() {
+async function pythonCandidates() {
+  const found = [];
+  const configured = vscode.workspace.getConfiguration(SECTION).get('python.path');
+  if (typeof configured === 'string' && configured.trim() !== '') {
+    found.push({ command: expand(configured.trim()), args: [], origin: 'golspLeaks.python.path' });
+  }
+  const selected = await pythonExtensionInterpreter();
+  if (selected) {
+    found.push({ command: selected, args: [], origin: 'the Python extension' });
+  }
+  const names = process.platform === 'win32'
+    ? [['py', ['-3']], ['python', []], ['python3', []]]
+    : [['python3', []], ['python', []]];
+  for (const [name, args] of names) {
+    const full = which(name);
+    if (full) {
+      found.push({ command: full, args, origin: 'PATH' });
+    }
+  }
+  return found;
+}
+
+/** The interpreter selected in the Python extension (ms-python.python), when there is one. */
+async function pythonExtensionInterpreter() {
+  const extensions = vscode.extensions;
+  const extension = extensions && extensions.getExtension('ms-python.python');
+  if (!extension) {
+    return undefined;
+  }
+  try {
+    const api = extension.isActive ? extension.exports : await extension.activate();
+    const folder = vscode.workspace.workspaceFolders && vscode.workspace.workspaceFolders[0];
+    const resource = folder ? folder.uri : undefined;
+    if (api && api.environments && api.environments.getActiveEnvironmentPath) {
+      const active = api.environments.getActiveEnvironmentPath(resource);
+      const resolved = active && api.environments.resolveEnvironment
+        ? await api.environments.resolveEnvironment(active)
+        : undefined;
+      const file = resolved && resolved.executable && resolved.executable.uri
+        ? resolved.executable.uri.fsPath
+        : active && active.path;
+      if (file) {
+        return file;
+      }
+    }
+    if (api && api.settings && api.settings.getExecutionDetails) {
+      const details = api.settings.getExecutionDetails(resource);
+      if (details && Array.isArray(details.execCommand) && details.execCommand.length === 1) {
+        return details.execCommand[0];
+      }
+    }
+  } catch (error) {
+    log(`asking the Python extension for its interpreter: ${error && error.message ? error.message : error}`);
+  }
+  return undefined;
+}
+
+/** "3.11" when the interpreter is CPython/PyPy 3.x with the venv module, else undefined. */
+function pythonVersion(candidate) {
+  const probe = childProcess.spawnSync(candidate.command, [...candidate.args, '-I', '-c',
+    'import sys, venv; print("%d.%d" % sys.version_info[:2])'], {
+    timeout: 15000,
+    encoding: 'utf8',
+    cwd: os.tmpdir(),
+    windowsHide: true,
+  });
+  if (probe.status !== 0 || !probe.stdout) {
+    return undefined;
+  }
+  const match = /^(\d+)\.(\d+)\s*$/.exec(probe.stdout.trim());
+  return match ? `${match[1]}.${match[2]}` : undefined;
+}
+
+function suitable(version) {
+  const [major, minor] = version.split('.').map(Number);
+  return major > MIN_PYTHON[0] || (major === MIN_PYTHON[0] && minor >= MIN_PYTHON[1]);
+}
+
+/** The first candidate that is Python 3.10+ with venv: {command, args, origin, version} or {error}. */
+async function findInterpreter(candidates) {
+  const tried = [];
+  for (const candidate of candidates) {
+    const version = pythonVersion(candidate);
+    const label = [candidate.command, ...candidate.args].join(' ');
+    if (version && suitable(version)) {
+      return { ...candidate, version };
+    }
+    tried.push(`${label} (${candidate.origin}): ${version ? `Python ${version}` : 'not a usable Python with venv'}`);
+    log(`not using ${label} from ${candidate.origin}: ${version ? `Python ${version} is older than 3.10` : 'it did not run, or has no venv module'}`);
+  }
+  return {
+    error: `golsp-leaks needs Python ${MIN_PYTHON.join('.')} or later to run its language server, and none was found`
+      + (tried.length ? ` (tried: ${tried.join('; ')}).` : ' (no python3 on PATH, no golspLeaks.python.path).'),
+    noPython: true,
+  };
+}
+
+function venvPython(dir) {
+  return process.platform === 'win32' ? path.join(dir, 'Scripts', 'python.exe') : path.join(dir, 'bin', 'python');
+}
+
+function runLogged(command, args, options) {
+  return new Promise((resolve) => {
+    log(`running ${[command, ...args].join(' ')}`);
+    const child = childProcess.spawn(command, args, { ...options, windowsHide: true });
+    let text = '';
+    const collect = (chunk) => {
+      text += chunk.toString();
+    };
+    child.stdout.on('data', collect);
+    child.stderr.on('data', collect);
+    child.on('error', (error) => resolve({ status: -1, text: String(error) }));
+    child.on('close', (status) => {
+      if (text.trim()) {
+        log(text.trim());
+      }
+      resolve({ status, text });
+    });
+  });
+}
+
+/**
+ * Installs the bundled wheels, offline, into a private environment under `storage` (the
+ * extension's globalStorage), once per bundle and Python version: `python -m venv --without-pip`,
+ * then the bundled pip installs golsp-leaks from the wheels with --no-index. Environments of other
+ * bundles (older versions of the extension) are removed. Returns {command, args} or {error}.
+ */
+async function ensureEnvironment(bundle, python, storage) {
+  const name = `server-${bundle.id}-py${python.version}`;
+  const dir = path.join(storage, name);
+  const marker = path.join(dir, '.golsp-leaks-installed');
+  const exe = venvPython(dir);
+  if (fs.existsSync(marker) && fs.existsSync(exe)) {
+    return { command: exe, args: ['-I', '-m', 'golsp_leaks', 'serve'] };
+  }
+  fs.mkdirSync(storage, { recursive: true });
+  for (const entry of fs.readdirSync(storage)) {
+    if (entry.startsWith('server-') && entry !== name) {
+      fs.rmSync(path.join(storage, entry), { recursive: true, force: true });
+    }
+  }
+  fs.rmSync(dir, { recursive: true, force: true });
+  const env = { ...process.env, PIP_NO_INPUT: '1', PIP_DISABLE_PIP_VERSION_CHECK: '1' };
+  delete env.PYTHONPATH;
+  delete env.PYTHONHOME;
+  delete env.PIP_REQUIRE_VIRTUALENV;
+  const options = { cwd: storage, env };
+  let step = await runLogged(python.command, [...python.args, '-I', '-m', 'venv', '--without-pip', dir], options);
+  if (step.status !== 0 || !fs.existsSync(exe)) {
+    return { error: `golsp-leaks: could not make a Python environment in ${dir} with ${python.command} (exit ${step.status}).` };
+  }
+  const pip = bundle.wheels.find((wheel) => /^pip-.*\.whl$/.test(wheel));
+  if (!pip) {
+    return { error: 'golsp-leaks: the extension carries no pip wheel; reinstall the extension.' };
+  }
+  step = await runLogged(exe, [path.join(bundle.dir, pip, 'pip'), 'install', '--no-index', '--find-links', bundle.dir,
+    '--no-warn-script-location', `golsp-leaks==${bundle.version}`], options);
+  if (step.status !== 0) {
+    const last = step.text.trim().split('\n').slice(-1)[0] || '';
+    return { error: `golsp-leaks: installing the bundled language server for Python ${python.version} failed (${last}).` };
+  }
+  fs.writeFileSync(marker, `${bundle.id}\n`);
+  return { command: exe, args: ['-I', '-m', 'golsp_leaks', 'serve'] };
+}
+
+/**
+ * Decides how to start the server, in order: golspLeaks.server.path; golsp-leaks on PATH (one the
+ * user installed); the wheels bundled in a platform .vsix, installed into a private environment
+ * with a Python 3.10+ (golspLeaks.python.path, the Python extension's interpreter, python3 on
+ * PATH); without a bundle, `python3 -m golsp_leaks` when that Python has it.
+ * Returns {command, args, origin} or {error, noPython?}.
+ */
+async function resolveServer(storage, bundle = bundledServer()) {
   const configured = vscode.workspace.getConfiguration(SECTION).get('server.path');
   if (Array.isArray(configured) && configured.length > 0) {
     const [command, ...args] = configured.map((part) => expand(String(part)));
     if (!which(command)) {
-      return { error: `golsp-leaks: \`${command}\` from the setting golspLeaks.server.path was not found or is not executable.` };
+      return { error: `golsp-leaks: \`${command}\` from the setting golspLeaks.server.path was not found or is not executable.`, setting: true };
     }
     return { command, args, origin: 'golspLeaks.server.path' };
   }
   if (typeof configured === 'string' && configured.trim() !== '') {
     const command = expand(configured.trim());
     if (!which(command)) {
-      return { error: `golsp-leaks: \`${command}\` from the setting golspLeaks.server.path was not found or is not executable.` };
+      return { error: `golsp-leaks: \`${command}\` from the setting golspLeaks.server.path was not found or is not executable.`, setting: true };
     }
     return { command, args: ['serve'], origin: 'golspLeaks.server.path' };
   }
@@ -151,25 +341,50 @@ function resolveServer() {
   if (onPath) {
     return { command: onPath, args: ['serve'], origin: 'PATH' };
   }
+  if (bundle) {
+    const python = await findInterpreter(await pythonCandidates());
+    if (python.error) {
+      return python;
+    }
+    const installed = await vscode.window.withProgress(
+      { location: vscode.ProgressLocation.Notification, title: 'golsp-leaks: setting up the language server' },
+      () => ensureEnvironment(bundle, python, storage),
+    );
+    if (installed.error) {
+      return installed;
+    }
+    return {
+      ...installed,
+      origin: `the bundled wheels, Python ${python.version} ${[python.command, ...python.args].join(' ')} from ${python.origin}`,
+    };
+  }
   const pythons = process.platform === 'win32' ? ['python', 'py'] : ['python3', 'python'];
   for (const python of pythons) {
     if (pythonHasServer(python)) {
       return { command: python, args: ['-m', 'golsp_leaks', 'serve'], origin: python };
     }
   }
-  return { error: 'golsp-leaks: the language server was not found (no `golsp-leaks` on PATH, and `python3 -m golsp_leaks` is not installed).' };
+  return { error: 'golsp-leaks: the language server was not found (no `golsp-leaks` on PATH, and `python3 -m golsp_leaks` is not installed).', setting: true };
 }
 
-async function notifyNotStarted(message) {
+async function notifyNotStarted(problem) {
+  const { message, noPython } = typeof problem === 'string' ? { message: problem } : problem;
   log(message);
   const openSettings = 'Open Settings';
   const showLog = 'Show Log';
-  const choice = await vscode.window.showErrorMessage(`${message} ${INSTALL_HINT}`, openSettings, showLog);
+  const getPython = 'Get Python';
+  const actions = noPython ? [getPython, openSettings, showLog] : [openSettings, showLog];
+  const text = noPython
+    ? `${message} Install Python 3.10+ (or select one in the Python extension), or set \`golspLeaks.python.path\`.`
+    : `${message} ${INSTALL_HINT}`;
+  const choice = await vscode.window.showErrorMessage(text, ...actions);
   if (choice === openSettings) {
     // In a remote window (SSH, WSL, containers, code-server) the server runs on the remote
     // machine, and golspLeaks.server.path (machine-overridable) lives in its settings.
     const command = vscode.env.remoteName ? 'workbench.action.openRemoteSettings' : 'workbench.action.openSettings';
-    await vscode.commands.executeCommand(command, { query: 'golspLeaks.server.path' });
+    await vscode.commands.executeCommand(command, { query: noPython ? 'golspLeaks.python.path' : 'golspLeaks.server.path' });
+  } else if (choice === getPython) {
+    await vscode.env.openExternal(vscode.Uri.parse('https://www.python.org/downloads/'));
   } else if (choice === showLog && output) {
     output.show(true);
   }
@@ -226,9 +441,14 @@ function createClient(server) {
 }
 
 async function startNow() {
-  const server = resolveServer();
+  let server;
+  try {
+    server = await resolveServer(storagePath);
+  } catch (error) {
+    server = { error: `golsp-leaks: setting up the language server failed: ${error && error.message ? error.message : error}` };
+  }
   if (server.error) {
-    void notifyNotStarted(server.error);
+    void notifyNotStarted({ message: server.error, noPython: server.noPython });
     return;
   }
   log(`starting ${[server.command, ...server.args].join(' ')} (from ${server.origin})`);
@@ -287,11 +507,14 @@ function restart() {
 function activate(context) {
   output = vscode.window.createOutputChannel(NAME);
   context.subscriptions.push(output);
+  if (context.globalStorageUri) {
+    storagePath = context.globalStorageUri.fsPath;
+  }
   context.subscriptions.push(
     vscode.commands.registerCommand('golspLeaks.restartServer', () => restart()),
     vscode.commands.registerCommand('golspLeaks.showOutput', () => output && output.show(true)),
     vscode.workspace.onDidChangeConfiguration((event) => {
-      if (event.affectsConfiguration('golspLeaks.server.path')) {
+      if (event.affectsConfiguration('golspLeaks.server.path') || event.affectsConfiguration('golspLeaks.python.path')) {
         void restart();
       }
     }),
@@ -310,4 +533,4 @@ function deactivate() {
   return queue(stopNow);
 }
 
-module.exports = { activate, deactivate, _internal: { resolveServer, serverSettings, stripClientKeys } };
+module.exports = { activate, deactivate, _internal: { resolveServer, serverSettings, stripClientKeys, findInterpreter, pythonCandidates, ensureEnvironment, bundledServer } };
