@@ -448,7 +448,10 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("-n", "--edits", type=int, default=200, help="edits per run (default 200)")
     parser.add_argument("--debounce", type=int, default=50, help="debounceMs sent to the server (default 50)")
-    parser.add_argument("--lines", type=int, default=10_000, help="size of the generated file (default 10000)")
+    parser.add_argument("--lines", type=int, default=12_000, help="size of the generated file (default 12000)")
+    parser.add_argument(
+        "--leak-rate", type=float, default=0.5, help="share of leaky functions in the file (default 0.5: 160 findings)"
+    )
     parser.add_argument("--seed", type=int, default=1, help="seed for the file and the edits (default 1)")
     parser.add_argument("--timeout", type=float, default=10.0, help="seconds to wait for one answer (default 10)")
     parser.add_argument("--modes", default="push,pull", help="push, pull or both (default push,pull)")
@@ -465,7 +468,7 @@ def main(argv: list[str] | None = None) -> int:
     load_start = [round(x, 2) for x in os.getloadavg()]
     offers = [o.split(",") for o in args.offer] if args.offer else [["utf-8", "utf-16"], ["utf-16"]]
     modes = [m.strip() for m in args.modes.split(",") if m.strip()]
-    source, stats = generate(args.lines, args.seed)
+    source, stats = generate(args.lines, args.seed, args.leak_rate)
     edits = plan_edits(source.split("\n"), args.edits, args.seed)
 
     runs: list[Run] = []
