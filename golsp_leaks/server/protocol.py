@@ -16,12 +16,15 @@
 
 from __future__ import annotations
 
+import asyncio
+import inspect
+import json
 import logging
 from collections.abc import Generator
 from typing import Any
 
 from lsprotocol import types
-from pygls.exceptions import JsonRpcException
+from pygls.exceptions import JsonRpcException, JsonRpcInternalError
 from pygls.protocol import LanguageServerProtocol, lsp_method
 
 log = logging.getLogger(__name__)
@@ -72,8 +75,54 @@ class _Rejected:
 
 REJECTED = _Rejected()
 
+#: Writes to an asynchronous transport still under way (kept referenced until they are done).
+_WRITES: set[asyncio.Future[Any]] = set()
+
+
+class RawText:
+    """A result already serialised to JSON text (ASCII), sent as it is."""
+
+    __slots__ = ("text",)
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+
 
 class GolspProtocol(LanguageServerProtocol):
+    @property
+    def converter(self) -> Any:
+        return self._converter
+
+    def notify_text(self, method: str, params: str) -> None:
+        """A notification whose params are serialised already (JSON text)."""
+        self.send_text(f'{{"jsonrpc":"2.0","method":{json.dumps(method)},"params":{params}}}')
+
+    def send_text(self, body: str) -> None:
+        """Send one message that is JSON text already (ASCII: ``json.dumps`` escapes the rest)."""
+        if self.writer is None:
+            log.error("no transport to send a message on")
+            return
+        if self._include_headers:
+            body = (
+                f"Content-Length: {len(body)}\r\n"
+                f"Content-Type: {self.CONTENT_TYPE}; charset={self.CHARSET}\r\n\r\n" + body
+            )
+        try:
+            written = self.writer.write(body.encode(self.CHARSET))
+            if inspect.isawaitable(written):
+                pending = asyncio.ensure_future(written)
+                _WRITES.add(pending)
+                pending.add_done_callback(_WRITES.discard)
+        except Exception as error:
+            log.exception("error sending data")
+            self._server._report_server_error(error, JsonRpcInternalError)
+
+    def _send_response(self, msg_id: Any, result: Any = None, error: Any = None) -> None:
+        if error is None and isinstance(result, RawText):
+            self.send_text(f'{{"jsonrpc":"2.0","id":{json.dumps(msg_id)},"result":{result.text}}}')
+            return
+        super()._send_response(msg_id, result, error)
+
     def structure_message(self, data: dict[str, Any]) -> Any:
         if "jsonrpc" not in data:
             return data  # an object nested in a message: structured with the message
@@ -109,9 +158,7 @@ class GolspProtocol(LanguageServerProtocol):
             yield handler, (params,), None
 
     @lsp_method(types.TEXT_DOCUMENT_DID_CHANGE)
-    def lsp_text_document__did_change(
-        self, params: types.DidChangeTextDocumentParams
-    ) -> Generator[Any, Any, None]:
+    def lsp_text_document__did_change(self, params: types.DidChangeTextDocumentParams) -> Generator[Any, Any, None]:
         if (handler := self.fm.features.get(types.TEXT_DOCUMENT_DID_CHANGE)) is not None:
             yield handler, (params,), None
 
