@@ -529,3 +529,69 @@ async def test_every_request_gets_an_answer(raw: RawClient) -> None:
     ) + 1
     # A request that is not part of the protocol gets MethodNotFound.
     assert (await raw.request("golsp/nothing", {}))["error"]["code"] == -32601
+
+
+def _big_go_file(functions: int = 1500) -> str:
+    """Thousands of lines, each function with a lost cancel: seconds of cold analysis."""
+    head = 'package main\n\nimport (\n\t"context"\n\t"time"\n)\n'
+    body = """
+func f{n}(p context.Context) error {{
+	ctx, cancel := context.WithTimeout(p, time.Second)
+	if ctx == nil {{
+		return nil
+	}}
+	defer cancel()
+	return nil
+}}
+"""
+    return head + "".join(body.format(n=i) for i in range(functions))
+
+
+BIG_URI = "file:///work/example/big.go"
+
+
+async def test_other_documents_are_answered_while_a_large_one_is_analysed(raw: RawClient) -> None:
+    raw.open(URI, LEAKY)
+    await wait_until(lambda: any(n["params"]["uri"] == URI for n in raw.notifications))
+    raw.open(BIG_URI, _big_go_file())
+    await asyncio.sleep(0.3)  # the server has read the didOpen and started on the large file
+    action = raw.send_request(
+        "textDocument/codeAction",
+        {"textDocument": {"uri": URI}, "range": _range(11, 0, 11, 200), "context": {"diagnostics": []}},
+    )
+    answer = await raw.answer(action)
+    assert any("cancel" in a["title"] for a in answer["result"])
+    await wait_until(lambda: ("textDocument/publishDiagnostics", BIG_URI) in raw.arrivals, 120)
+    # The code action was answered before the large file's analysis was done.
+    assert raw.arrivals.index(("response", action)) < raw.arrivals.index(("textDocument/publishDiagnostics", BIG_URI))
+
+
+async def test_a_newer_change_supersedes_the_analysis_under_way(raw: RawClient) -> None:
+    text = _big_go_file()
+    raw.open(BIG_URI, text)
+    await asyncio.sleep(0.3)  # the server has started on version 1
+    raw.notify(
+        "textDocument/didChange",
+        {
+            "textDocument": {"uri": BIG_URI, "version": 2},
+            "contentChanges": [{"range": _range(1, 0, 1, 0), "text": "// v2\n"}],
+        },
+    )
+    await wait_until(lambda: any(n["params"]["uri"] == BIG_URI for n in raw.notifications), 120)
+    published = [n["params"] for n in raw.notifications if n["params"]["uri"] == BIG_URI]
+    # Version 1 was never published: its analysis gave way to version 2's.
+    assert published[0]["version"] == 2
+    assert len(published[0]["diagnostics"]) == 1500
+    assert published[0]["diagnostics"][0]["range"]["start"]["line"] == 9
+
+
+async def test_cancel_request_is_honoured(raw: RawClient) -> None:
+    raw.open(BIG_URI, _big_go_file())
+    pending = raw.send_request("textDocument/diagnostic", {"textDocument": {"uri": BIG_URI}})
+    await asyncio.sleep(0.3)  # the server has started on the request
+    raw.notify("$/cancelRequest", {"id": pending})
+    answer = await raw.answer(pending, 120)
+    assert answer["error"]["code"] == -32800  # RequestCancelled
+    # The server goes on: the next request gets the diagnostics.
+    report = await raw.request("textDocument/diagnostic", {"textDocument": {"uri": BIG_URI}})
+    assert len(report["result"]["items"]) == 1500
