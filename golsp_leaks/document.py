@@ -235,7 +235,7 @@ class Document:
     edits until then change the text only.
     """
 
-    __slots__ = ("_lines", "source", "tree", "uri", "version")
+    __slots__ = ("__weakref__", "_lines", "source", "tree", "uri", "version")
 
     def __init__(self, uri: str, source: bytes, version: int | None = None, *, parse_now: bool = True) -> None:
         self.uri = uri

@@ -595,3 +595,30 @@ async def test_cancel_request_is_honoured(raw: RawClient) -> None:
     # The server goes on: the next request gets the diagnostics.
     report = await raw.request("textDocument/diagnostic", {"textDocument": {"uri": BIG_URI}})
     assert len(report["result"]["items"]) == 1500
+
+
+async def test_closing_a_document_frees_what_it_held() -> None:
+    import gc
+    import weakref
+
+    from golsp_leaks.server.server import create_server
+
+    server = create_server()
+    server.features.pull = True  # nothing to publish: no transport here
+    fm = server.protocol.fm
+    fm.features[types.TEXT_DOCUMENT_DID_OPEN](
+        types.DidOpenTextDocumentParams(types.TextDocumentItem(URI, "go", 1, LEAKY))
+    )
+    entry = server.docs[URI]
+    result = await server.result_of(entry)
+    assert [d.finding.rule for d in result.diagnostics] == ["lost-cancel"]
+    held = [weakref.ref(x) for x in (entry, entry.document, result)]
+    del entry, result
+    fm.features[types.TEXT_DOCUMENT_DID_CLOSE](
+        types.DidCloseTextDocumentParams(types.TextDocumentIdentifier(URI))
+    )
+    await asyncio.sleep(0)
+    gc.collect()
+    assert server.docs == {}
+    assert [ref() for ref in held] == [None, None, None]
+    server.worker.shutdown()
