@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any, NoReturn, TextIO
 
 from golsp_leaks import __version__
+from golsp_leaks.cli import cache
 from golsp_leaks.cli import run as runner
 from golsp_leaks.cli.files import CliError, Scope, discover, scope_base
 from golsp_leaks.cli.report import json_document, render_text, summary
@@ -137,6 +138,24 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument(
         "--stats", action="store_true", help="print files, lines and lines per second on stderr"
     )
+    check.add_argument(
+        "--no-cache",
+        action="store_true",
+        help="neither read nor write the result cache (the results of unchanged files)",
+    )
+    check.add_argument(
+        "--cache-dir",
+        metavar="DIR",
+        help=f"the result cache directory (default: ${cache.ENV}, else "
+        "$XDG_CACHE_HOME/golsp-leaks, else ~/.cache/golsp-leaks)",
+    )
+
+    clean = commands.add_parser(
+        "clean",
+        help="remove the result cache",
+        description="Remove the result cache directory of 'golsp-leaks check'.",
+    )
+    clean.add_argument("--cache-dir", metavar="DIR", help="the cache directory (default: as check)")
 
     rules = commands.add_parser(
         "rules",
@@ -175,6 +194,8 @@ def main(argv: list[str] | None = None) -> int:
             return _check(args)
         if args.command == "rules":
             return _rules(args)
+        if args.command == "clean":
+            return _clean(args)
         if args.command == "serve":
             return _serve(args)
         parser.print_help(sys.stderr)
@@ -293,9 +314,15 @@ def _check(args: argparse.Namespace) -> int:
     progress = None
     if not args.no_progress and _is_tty(sys.stderr):
         progress = runner.ProgressLine(sys.stderr)
+    cache_dir = None if args.no_cache or mode is not runner.Mode.CHECK else _cache_dir(args)
     try:
         outcome = runner.check_targets(
-            mode, found.targets, found.scopes, jobs=args.jobs, progress=progress
+            mode,
+            found.targets,
+            found.scopes,
+            jobs=args.jobs,
+            progress=progress,
+            cache_dir=cache_dir,
         )
     finally:
         if progress is not None:
@@ -334,7 +361,30 @@ def _check(args: argparse.Namespace) -> int:
             f"checked {outcome.files_checked} files, {outcome.lines} lines in {elapsed:.2f} s ({rate:,.0f} lines/s)",
             file=sys.stderr,
         )
+        if cache_dir is not None:
+            print(f"{outcome.cached} of them from the cache in {cache_dir}", file=sys.stderr)
     return _status(outcome, args.fail_on)
+
+
+def _cache_dir(args: argparse.Namespace) -> str | None:
+    """The cache directory, created; None (with a warning) when it cannot be."""
+    directory = Path(args.cache_dir) if args.cache_dir else cache.default_dir()
+    try:
+        cache.prepare(directory)
+    except OSError as exc:
+        _warning(f"cannot use the cache directory {directory}: {exc.strerror or exc}; running without it")
+        return None
+    return str(directory)
+
+
+def _clean(args: argparse.Namespace) -> int:
+    directory = Path(args.cache_dir) if args.cache_dir else cache.default_dir()
+    try:
+        removed = cache.clean(directory)
+    except OSError as exc:
+        raise CliError(str(exc)) from exc
+    print(f"removed {directory}" if removed else f"no cache at {directory}", file=sys.stderr)
+    return 0
 
 
 def _write_bytes(out: TextIO, data: bytes) -> None:

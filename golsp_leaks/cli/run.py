@@ -41,6 +41,7 @@ from typing import NamedTuple, TextIO
 
 from tree_sitter import Tree
 
+from golsp_leaks.cli import cache
 from golsp_leaks.cli.files import Scope, Target
 from golsp_leaks.config import Settings
 from golsp_leaks.document import Encoding, LineIndex
@@ -128,6 +129,8 @@ class Task(NamedTuple):
     mode: Mode
     settings: Settings
     targets: tuple[Target, ...]
+    #: The result cache directory (see :mod:`golsp_leaks.cli.cache`); None: no cache.
+    cache_dir: str | None = None
 
 
 @dataclass
@@ -138,12 +141,15 @@ class Outcome:
     files_checked: int = 0
     lines: int = 0
     warnings: list[str] = field(default_factory=list)
+    #: Files whose result came from the cache.
+    cached: int = 0
 
     def add(self, other: Outcome) -> None:
         self.files.extend(other.files)
         self.files_checked += other.files_checked
         self.lines += other.lines
         self.warnings.extend(other.warnings)
+        self.cached += other.cached
 
     def sort(self) -> None:
         self.files.sort(key=lambda f: (f.path, f.fs_path))
@@ -378,21 +384,35 @@ def unified_diff(path: str, before: bytes, after: bytes) -> bytes:
     return b"".join(out)
 
 
-def check_file(analyzer: _Analyzer, mode: Mode, target: Target, outcome: Outcome) -> None:
-    """Check one file, adding what it gives to ``outcome``; never raises for a bad file."""
+def read_target(target: Target, outcome: Outcome) -> bytes | None:
+    """The file's bytes, counted as checked; None (with a warning) when it cannot be checked."""
     try:
         source = _read(target.fs_path)
     except NotAFile:
         outcome.warnings.append(f"{target.display}: not a regular file, skipped")
-        return
+        return None
     except OSError as exc:
         outcome.warnings.append(f"{target.display}: cannot read: {exc.strerror or exc}")
-        return
+        return None
     if b"\0" in source:
         outcome.warnings.append(f"{target.display}: binary file, skipped")
-        return
+        return None
     outcome.files_checked += 1
     outcome.lines += count_lines(source)
+    return source
+
+
+def check_file(
+    analyzer: _Analyzer, mode: Mode, target: Target, outcome: Outcome, source: bytes | None = None
+) -> None:
+    """Check one file (read here unless ``source`` is given), adding what it gives to ``outcome``.
+
+    Never raises for a bad file.
+    """
+    if source is None:
+        source = read_target(target, outcome)
+        if source is None:
+            return
     triggers = analyzer.triggers
     if triggers is not None and not any(t in source for t in triggers):
         return
@@ -441,6 +461,9 @@ def run_task(task: Task, on_file: Callable[[], None] | None = None) -> Outcome:
     """Check the files of one task (in a worker process, or in this one)."""
     analyzer = _Analyzer(_engine(), task.settings)
     outcome = Outcome()
+    if task.cache_dir is not None and task.mode is Mode.CHECK:
+        _run_cached(analyzer, task, Path(task.cache_dir), outcome, on_file)
+        return outcome
     for target in task.targets:
         check_file(analyzer, task.mode, target, outcome)
         if on_file is not None:
@@ -448,8 +471,52 @@ def run_task(task: Task, on_file: Callable[[], None] | None = None) -> Outcome:
     return outcome
 
 
+def _run_cached(
+    analyzer: _Analyzer, task: Task, root: Path, outcome: Outcome, on_file: Callable[[], None] | None
+) -> None:
+    """:func:`run_task` with the result cache: per directory, one cache file read and written once."""
+    settings = cache.settings_fingerprint(task.settings)
+    by_directory: dict[str, list[Target]] = {}
+    for target in task.targets:
+        by_directory.setdefault(os.path.dirname(target.fs_path), []).append(target)
+    for directory, targets in by_directory.items():
+        store = cache.DirectoryCache(root, directory)
+        context = "|".join(
+            (
+                cache.tool_fingerprint(),
+                settings,
+                cache.directory_stamp(directory),
+                repr(analyzer.go_version(targets[0].fs_path)),
+            )
+        )
+        for target in targets:
+            name = os.path.basename(target.fs_path)
+            source = read_target(target, outcome)
+            if source is not None:
+                key = cache.content_key(context, source)
+                hit = store.get(name, key)
+                reports = cache.decode_reports(hit) if hit is not None else None
+                if reports is not None:
+                    outcome.cached += 1
+                    if reports:
+                        outcome.files.append(FileResult(target.display, target.fs_path, reports))
+                else:
+                    files, warnings = len(outcome.files), len(outcome.warnings)
+                    check_file(analyzer, Mode.CHECK, target, outcome, source)
+                    if len(outcome.warnings) == warnings:  # a file that failed is tried again next time
+                        found = outcome.files[files].reports if len(outcome.files) > files else ()
+                        store.put(name, key, cache.encode_reports(found))
+            if on_file is not None:
+                on_file()
+        store.save()
+
+
 def make_tasks(
-    mode: Mode, targets: Sequence[Target], scopes: Sequence[Scope], size: int
+    mode: Mode,
+    targets: Sequence[Target],
+    scopes: Sequence[Scope],
+    size: int,
+    cache_dir: str | None = None,
 ) -> list[Task]:
     """Chunks of about ``size`` targets, each within one scope, the largest (in bytes) first.
 
@@ -465,12 +532,12 @@ def make_tasks(
     chunk_scope = -1
     for (scope_index, _), files in groups.items():
         if chunk and (scope_index != chunk_scope or len(chunk) + len(files) > size):
-            tasks.append(Task(mode, scopes[chunk_scope].settings, tuple(chunk)))
+            tasks.append(Task(mode, scopes[chunk_scope].settings, tuple(chunk), cache_dir))
             chunk = []
         chunk.extend(files)
         chunk_scope = scope_index
     if chunk:
-        tasks.append(Task(mode, scopes[chunk_scope].settings, tuple(chunk)))
+        tasks.append(Task(mode, scopes[chunk_scope].settings, tuple(chunk), cache_dir))
     # Largest first (in bytes), so that no big package is left to run alone at the end.
     tasks.sort(key=_task_bytes, reverse=True)
     return tasks
@@ -504,8 +571,12 @@ def check_targets(
     progress: Progress | None = None,
     chunk_size: int | None = None,
     parallel_threshold: int | None = None,
+    cache_dir: str | None = None,
 ) -> Outcome:
-    """Check every target; in worker processes when there are many of them and more than one CPU."""
+    """Check every target; in worker processes when there are many of them and more than one CPU.
+
+    With ``cache_dir``, results are taken from (and kept in) the result cache there.
+    """
     workers = jobs if jobs is not None else cpu_count()
     chunk_size = chunk_size if chunk_size is not None else CHUNK_SIZE
     parallel_threshold = (
@@ -514,7 +585,7 @@ def check_targets(
     total = len(targets)
     outcome = Outcome()
     if workers > 1 and total >= parallel_threshold:
-        tasks = make_tasks(mode, targets, scopes, chunk_size)
+        tasks = make_tasks(mode, targets, scopes, chunk_size, cache_dir)
         _run_pool(tasks, min(workers, len(tasks)), outcome, total, progress)
     else:
         done = 0
@@ -525,7 +596,7 @@ def check_targets(
             if progress:
                 progress(done, total)
 
-        for task in make_tasks(mode, targets, scopes, max(total, 1)):
+        for task in make_tasks(mode, targets, scopes, max(total, 1), cache_dir):
             outcome.add(run_task(task, one_more))
     outcome.sort()
     return outcome
