@@ -680,7 +680,7 @@ def test_worker_pool_gives_the_same_results_as_one_process(
     monkeypatch.setattr(runner, "_run_pool", spy)
     monkeypatch.setattr(runner, "PARALLEL_THRESHOLD", 10)
     monkeypatch.setattr(runner, "CHUNK_SIZE", 16)
-    parallel = cli(capsys, "check", "--format", "json", "-j", "2", "tree")
+    parallel = cli(capsys, "check", "--no-cache", "--format", "json", "-j", "2", "tree")
     assert pools == [7]  # one task per package directory (each has more than CHUNK_SIZE files)
     assert parallel == serial
     assert serial[0] == 1
@@ -785,7 +785,7 @@ def test_progress_only_on_a_terminal(
     assert "\r[" not in cli(capsys, "check", tmp_path)[2]
     terminal = Terminal()
     monkeypatch.setattr(sys, "stderr", terminal)
-    main(["check", str(tmp_path)])
+    main(["check", "--no-cache", str(tmp_path)])
     assert "\r[20/20] files" in terminal.getvalue()
     assert "\r\x1b[K" in terminal.getvalue()
     quiet = Terminal()

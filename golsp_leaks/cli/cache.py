@@ -28,13 +28,19 @@ import json
 import os
 import shutil
 import tempfile
+from collections.abc import Sequence
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from golsp_leaks import __version__
+from golsp_leaks.cli.files import Scope, Target
 from golsp_leaks.config import Settings
+from golsp_leaks.goanalysis.gomod import go_version_for
 from golsp_leaks.model import Severity
+
+if TYPE_CHECKING:
+    from golsp_leaks.cli.run import Outcome
 
 #: Bumped when the layout of a cache file changes.
 FORMAT = "1"
@@ -113,6 +119,7 @@ def directory_stamp(directory: str) -> str:
 
 
 def content_key(context: str, source: bytes) -> str:
+    """The key of a file: its context and a hash of its bytes."""
     return f"{context}:{_digest(source)}"
 
 
@@ -216,3 +223,65 @@ def decode_reports(data: list[Any]) -> tuple[Any, ...] | None:
         )
     except (TypeError, ValueError):
         return None
+
+
+class Lookup:
+    """One run's use of the cache: the files it already knows, and keeping what the others give."""
+
+    def __init__(self, root: Path, scopes: Sequence[Scope]) -> None:
+        self.root = root
+        self.scopes = scopes
+        self._dirs: dict[str, DirectoryCache] = {}
+        self._contexts: dict[tuple[int, str], str] = {}
+        self._pending: dict[str, tuple[str, str, str]] = {}  # fs_path -> (directory, name, key)
+
+    def _context(self, target: Target, directory: str) -> str:
+        found = self._contexts.get((target.scope, directory))
+        if found is None:
+            found = self._contexts[(target.scope, directory)] = "|".join(
+                (
+                    tool_fingerprint(),
+                    settings_fingerprint(self.scopes[target.scope].settings),
+                    directory_stamp(directory),
+                    repr(go_version_for(Path(target.fs_path))),
+                )
+            )
+        return found
+
+    def take_hits(self, targets: Sequence[Target], outcome: Outcome) -> list[Target]:
+        """Add what the cache knows to ``outcome``; the targets it does not know."""
+        from golsp_leaks.cli.run import FileResult, Outcome, read_target
+
+        misses: list[Target] = []
+        for target in targets:
+            directory, name = os.path.split(target.fs_path)
+            store = self._dirs.get(directory)
+            if store is None:
+                store = self._dirs[directory] = DirectoryCache(self.root, directory)
+            probe = Outcome()
+            source = read_target(target, probe)
+            if source is None:
+                misses.append(target)  # checked as usual, which says why it cannot be
+                continue
+            key = content_key(self._context(target, directory), source)
+            hit = store.get(name, key)
+            reports = decode_reports(hit) if hit is not None else None
+            if reports is None:
+                self._pending[target.fs_path] = (directory, name, key)
+                misses.append(target)
+                continue
+            outcome.add(probe)
+            outcome.cached += 1
+            if reports:
+                outcome.files.append(FileResult(target.display, target.fs_path, reports))
+        return misses
+
+    def store(self, outcome: Outcome) -> None:
+        """Keep the results of the files analysed in this run, and write the cache files."""
+        analysed = set(outcome.analysed)
+        reports = {f.fs_path: f.reports for f in outcome.files}
+        for fs_path, (directory, name, key) in self._pending.items():
+            if fs_path in analysed:
+                self._dirs[directory].put(name, key, encode_reports(reports.get(fs_path, ())))
+        for store in self._dirs.values():
+            store.save()

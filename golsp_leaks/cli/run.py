@@ -129,8 +129,6 @@ class Task(NamedTuple):
     mode: Mode
     settings: Settings
     targets: tuple[Target, ...]
-    #: The result cache directory (see :mod:`golsp_leaks.cli.cache`); None: no cache.
-    cache_dir: str | None = None
 
 
 @dataclass
@@ -143,6 +141,8 @@ class Outcome:
     warnings: list[str] = field(default_factory=list)
     #: Files whose result came from the cache.
     cached: int = 0
+    #: Files analysed to the end (no internal error): their results may be kept in the cache.
+    analysed: list[str] = field(default_factory=list)
 
     def add(self, other: Outcome) -> None:
         self.files.extend(other.files)
@@ -150,6 +150,7 @@ class Outcome:
         self.lines += other.lines
         self.warnings.extend(other.warnings)
         self.cached += other.cached
+        self.analysed.extend(other.analysed)
 
     def sort(self) -> None:
         self.files.sort(key=lambda f: (f.path, f.fs_path))
@@ -384,8 +385,10 @@ def unified_diff(path: str, before: bytes, after: bytes) -> bytes:
     return b"".join(out)
 
 
-def read_target(target: Target, outcome: Outcome) -> bytes | None:
-    """The file's bytes, counted as checked; None (with a warning) when it cannot be checked."""
+def read_target(target: Target, outcome: Outcome | None) -> bytes | None:
+    """The file's bytes, counted as checked in ``outcome``; None (with a warning) when it cannot be checked."""
+    if outcome is None:
+        outcome = Outcome()  # only reading: nothing counted, nothing said
     try:
         source = _read(target.fs_path)
     except NotAFile:
@@ -415,11 +418,13 @@ def check_file(
             return
     triggers = analyzer.triggers
     if triggers is not None and not any(t in source for t in triggers):
+        outcome.analysed.append(target.fs_path)
         return
     try:
         tree = parse(source)
         diagnostics = analyzer.analyze(source, tree, target)
         if not diagnostics:
+            outcome.analysed.append(target.fs_path)
             return
         fixed = 0
         diff = None
@@ -442,6 +447,7 @@ def check_file(
     except Exception as exc:  # an engine bug must cost one file, not the run
         outcome.warnings.append(f"{target.display}: internal error, file skipped: {exc!r}")
         return
+    outcome.analysed.append(target.fs_path)
     outcome.files.append(FileResult(target.display, target.fs_path, reports, fixed, diff))
 
 
@@ -461,9 +467,6 @@ def run_task(task: Task, on_file: Callable[[], None] | None = None) -> Outcome:
     """Check the files of one task (in a worker process, or in this one)."""
     analyzer = _Analyzer(_engine(), task.settings)
     outcome = Outcome()
-    if task.cache_dir is not None and task.mode is Mode.CHECK:
-        _run_cached(analyzer, task, Path(task.cache_dir), outcome, on_file)
-        return outcome
     for target in task.targets:
         check_file(analyzer, task.mode, target, outcome)
         if on_file is not None:
@@ -471,53 +474,7 @@ def run_task(task: Task, on_file: Callable[[], None] | None = None) -> Outcome:
     return outcome
 
 
-def _run_cached(
-    analyzer: _Analyzer, task: Task, root: Path, outcome: Outcome, on_file: Callable[[], None] | None
-) -> None:
-    """:func:`run_task` with the result cache: per directory, one cache file read and written once."""
-    settings = cache.settings_fingerprint(task.settings)
-    by_directory: dict[str, list[Target]] = {}
-    for target in task.targets:
-        by_directory.setdefault(os.path.dirname(target.fs_path), []).append(target)
-    for directory, targets in by_directory.items():
-        store = cache.DirectoryCache(root, directory)
-        context = "|".join(
-            (
-                cache.tool_fingerprint(),
-                settings,
-                cache.directory_stamp(directory),
-                repr(analyzer.go_version(targets[0].fs_path)),
-            )
-        )
-        for target in targets:
-            name = os.path.basename(target.fs_path)
-            source = read_target(target, outcome)
-            if source is not None:
-                key = cache.content_key(context, source)
-                hit = store.get(name, key)
-                reports = cache.decode_reports(hit) if hit is not None else None
-                if reports is not None:
-                    outcome.cached += 1
-                    if reports:
-                        outcome.files.append(FileResult(target.display, target.fs_path, reports))
-                else:
-                    files, warnings = len(outcome.files), len(outcome.warnings)
-                    check_file(analyzer, Mode.CHECK, target, outcome, source)
-                    if len(outcome.warnings) == warnings:  # a file that failed is tried again next time
-                        found = outcome.files[files].reports if len(outcome.files) > files else ()
-                        store.put(name, key, cache.encode_reports(found))
-            if on_file is not None:
-                on_file()
-        store.save()
-
-
-def make_tasks(
-    mode: Mode,
-    targets: Sequence[Target],
-    scopes: Sequence[Scope],
-    size: int,
-    cache_dir: str | None = None,
-) -> list[Task]:
+def make_tasks(mode: Mode, targets: Sequence[Target], scopes: Sequence[Scope], size: int) -> list[Task]:
     """Chunks of about ``size`` targets, each within one scope, the largest (in bytes) first.
 
     The files of a directory (a Go package) stay in one chunk, however many
@@ -532,12 +489,12 @@ def make_tasks(
     chunk_scope = -1
     for (scope_index, _), files in groups.items():
         if chunk and (scope_index != chunk_scope or len(chunk) + len(files) > size):
-            tasks.append(Task(mode, scopes[chunk_scope].settings, tuple(chunk), cache_dir))
+            tasks.append(Task(mode, scopes[chunk_scope].settings, tuple(chunk)))
             chunk = []
         chunk.extend(files)
         chunk_scope = scope_index
     if chunk:
-        tasks.append(Task(mode, scopes[chunk_scope].settings, tuple(chunk), cache_dir))
+        tasks.append(Task(mode, scopes[chunk_scope].settings, tuple(chunk)))
     # Largest first (in bytes), so that no big package is left to run alone at the end.
     tasks.sort(key=_task_bytes, reverse=True)
     return tasks
@@ -582,10 +539,15 @@ def check_targets(
     parallel_threshold = (
         parallel_threshold if parallel_threshold is not None else PARALLEL_THRESHOLD
     )
-    total = len(targets)
     outcome = Outcome()
+    lookup: cache.Lookup | None = None
+    if cache_dir is not None and mode is Mode.CHECK:
+        # Read and hash every file here; only those the cache does not know are analysed.
+        lookup = cache.Lookup(Path(cache_dir), scopes)
+        targets = lookup.take_hits(targets, outcome)
+    total = len(targets)
     if workers > 1 and total >= parallel_threshold:
-        tasks = make_tasks(mode, targets, scopes, chunk_size, cache_dir)
+        tasks = make_tasks(mode, targets, scopes, chunk_size)
         _run_pool(tasks, min(workers, len(tasks)), outcome, total, progress)
     else:
         done = 0
@@ -596,8 +558,10 @@ def check_targets(
             if progress:
                 progress(done, total)
 
-        for task in make_tasks(mode, targets, scopes, max(total, 1), cache_dir):
+        for task in make_tasks(mode, targets, scopes, max(total, 1)):
             outcome.add(run_task(task, one_more))
+    if lookup is not None:
+        lookup.store(outcome)
     outcome.sort()
     return outcome
 
