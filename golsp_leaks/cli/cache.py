@@ -93,6 +93,23 @@ def tool_fingerprint() -> str:
     return _digest("\n".join(parts).encode())
 
 
+def known_rules(root: Path) -> tuple[str, ...]:
+    """The rule ids of this installation, noted in the cache directory so that a run which
+    takes every file from the cache need not load the rules."""
+    note = root / f"v{FORMAT}" / f"rules-{tool_fingerprint()}.json"
+    with contextlib.suppress(OSError, ValueError):
+        data = json.loads(note.read_bytes())
+        if isinstance(data, list) and data and all(isinstance(r, str) for r in data):
+            return tuple(data)
+    from golsp_leaks.rules import rule_ids
+
+    ids = rule_ids()
+    with contextlib.suppress(OSError):
+        note.parent.mkdir(parents=True, exist_ok=True)
+        _write_atomically(note, json.dumps(list(ids)).encode())
+    return ids
+
+
 def settings_fingerprint(settings: Settings) -> str:
     data = (
         sorted((k, bool(v)) for k, v in settings.rules.items()),

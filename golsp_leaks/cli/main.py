@@ -22,17 +22,32 @@ import traceback
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, NoReturn, TextIO
+from typing import TYPE_CHECKING, Any, NoReturn, TextIO
 
 from golsp_leaks import __version__
 from golsp_leaks.cli import cache
 from golsp_leaks.cli import run as runner
 from golsp_leaks.cli.files import CliError, Scope, discover, scope_base
 from golsp_leaks.cli.report import json_document, render_text, summary
-from golsp_leaks.cli.sarif import sarif_document
 from golsp_leaks.config import ConfigProblems, Settings, find_config_file, merge, read_config_file
 from golsp_leaks.model import Severity
-from golsp_leaks.rules import Rule, all_rules, get_rule, rule_ids
+
+if TYPE_CHECKING:
+    from golsp_leaks.rules import Rule
+
+#: The rule ids, once known (see rule_ids()).
+_known_rules: tuple[str, ...] | None = None
+
+
+def rule_ids() -> tuple[str, ...]:
+    """The ids of the rules.  With the result cache they come from its note of them: loading every
+    rule (and with them the analysis) costs more than a run that takes every file from the cache."""
+    global _known_rules
+    if _known_rules is None:
+        from golsp_leaks.rules import rule_ids as load
+
+        _known_rules = load()
+    return _known_rules
 
 PROG = "golsp-leaks"
 FAIL_ON = ("error", "warning", "information", "hint", "never")
@@ -294,6 +309,11 @@ def _check(args: argparse.Namespace) -> int:
         )
     if args.jobs is not None and args.jobs < 1:
         raise CliError("--jobs must be at least 1")
+    global _known_rules
+    mode = runner.Mode.FIX if args.fix else runner.Mode.DIFF if args.diff else runner.Mode.CHECK
+    cache_dir = None if args.no_cache or mode is not runner.Mode.CHECK else _cache_dir(args)
+    if cache_dir is not None and _known_rules is None:
+        _known_rules = cache.known_rules(Path(cache_dir))
     select = _rule_list(args.select, "--select")
     ignore = _rule_list(args.ignore, "--ignore")
     explicit: Path | None = None
@@ -310,11 +330,9 @@ def _check(args: argparse.Namespace) -> int:
     for message in found.warnings:
         _warning(message)
 
-    mode = runner.Mode.FIX if args.fix else runner.Mode.DIFF if args.diff else runner.Mode.CHECK
     progress = None
     if not args.no_progress and _is_tty(sys.stderr):
         progress = runner.ProgressLine(sys.stderr)
-    cache_dir = None if args.no_cache or mode is not runner.Mode.CHECK else _cache_dir(args)
     try:
         outcome = runner.check_targets(
             mode,
@@ -340,6 +358,9 @@ def _check(args: argparse.Namespace) -> int:
     elif fmt == "json":
         _write_json(out, json_document(outcome))
     elif fmt == "sarif":
+        from golsp_leaks.cli.sarif import sarif_document
+        from golsp_leaks.rules import all_rules
+
         _write_json(out, sarif_document(outcome, all_rules()))
     else:
         _write_text(out, render_text(outcome))
@@ -443,6 +464,8 @@ def rule_json(rule: Rule) -> dict[str, Any]:
 
 
 def _rules(args: argparse.Namespace) -> int:
+    from golsp_leaks.rules import all_rules, get_rule
+
     out = sys.stdout
     if args.rule is not None:
         rule = get_rule(args.rule)

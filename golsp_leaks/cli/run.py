@@ -33,25 +33,33 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import Future, ProcessPoolExecutor, as_completed
-from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import NamedTuple, TextIO
-
-from tree_sitter import Tree
+from typing import TYPE_CHECKING, Any, NamedTuple, TextIO
 
 from golsp_leaks.cli import cache
 from golsp_leaks.cli.files import Scope, Target
 from golsp_leaks.config import Settings
-from golsp_leaks.document import Encoding, LineIndex
-from golsp_leaks.engine import Engine
-from golsp_leaks.fixes.apply import apply_edits, overlapping
 from golsp_leaks.goanalysis.gomod import go_version_for
-from golsp_leaks.goanalysis.package import package_facts, source_facts
-from golsp_leaks.goanalysis.parse import parse
 from golsp_leaks.model import Diagnostic, Edit, Severity
-from golsp_leaks.rules import PackageFacts
+
+# The analysis is imported when a file is analysed, not before: a run that takes every
+# file from the result cache never loads it (see _analysis()).
+if TYPE_CHECKING:
+    from concurrent.futures import Future
+
+    from tree_sitter import Tree
+
+    from golsp_leaks.document import LineIndex
+    from golsp_leaks.engine import Engine
+    from golsp_leaks.rules import PackageFacts
+
+
+def parse(source: bytes, old_tree: Any = None) -> Tree:
+    """:func:`golsp_leaks.goanalysis.parse.parse`, imported on first use."""
+    from golsp_leaks.goanalysis.parse import parse as parse_go
+
+    return parse_go(source, old_tree)
 
 #: Files per task sent to a worker process.
 CHUNK_SIZE = 64
@@ -166,6 +174,8 @@ class Outcome:
 
 
 def _span(lines: LineIndex, start: int, end: int) -> Span:
+    from golsp_leaks.document import Encoding
+
     line, column = lines.byte_column(start)
     end_line, end_column = lines.byte_column(end)
     start16 = lines.position(start, Encoding.UTF16).character + 1
@@ -177,6 +187,8 @@ def to_reports(source: bytes, diagnostics: Sequence[Diagnostic]) -> tuple[Report
     """Diagnostics with byte offsets made into reports with lines and columns."""
     if not diagnostics:
         return ()
+    from golsp_leaks.document import LineIndex
+
     lines = LineIndex(source)
     out: list[Report] = []
     for diagnostic in diagnostics:
@@ -212,6 +224,8 @@ def count_lines(source: bytes) -> int:
 
 def preferred_edits(diagnostics: Sequence[Diagnostic]) -> tuple[list[Edit], int]:
     """The edits of every finding's preferred fix that do not overlap an earlier one; and how many fixes."""
+    from golsp_leaks.fixes.apply import overlapping
+
     edits: list[Edit] = []
     applied = 0
     for diagnostic in diagnostics:
@@ -268,6 +282,8 @@ class _Analyzer:
 
     def package_facts(self, fs_path: str, source: bytes, tree: Tree) -> PackageFacts:
         """What the other files of the package say (handlers, goroutines...), as the server does."""
+        from golsp_leaks.goanalysis.package import package_facts, source_facts
+
         directory = os.path.dirname(fs_path)
         safe = self._safe_dirs.get(directory)
         if safe is None:
@@ -280,6 +296,8 @@ class _Analyzer:
         self, source: bytes, tree: Tree, diagnostics: list[Diagnostic], target: Target
     ) -> tuple[bytes, list[Diagnostic], int]:
         """Apply preferred fixes until none is left; the new source, what remains, and how many were applied."""
+        from golsp_leaks.fixes.apply import apply_edits
+
         fixed = 0
         for _ in range(MAX_FIX_PASSES):
             edits, count = preferred_edits(diagnostics)
@@ -459,6 +477,8 @@ _worker_engine: Engine | None = None
 def _engine() -> Engine:
     global _worker_engine
     if _worker_engine is None:
+        from golsp_leaks.engine import Engine
+
         _worker_engine = Engine()
     return _worker_engine
 
@@ -574,6 +594,9 @@ def _worker_init() -> None:
 def _run_pool(
     tasks: list[Task], workers: int, outcome: Outcome, total: int, progress: Progress | None
 ) -> None:
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+    from concurrent.futures.process import BrokenProcessPool
+
     done = 0
     pool = ProcessPoolExecutor(max_workers=workers, initializer=_worker_init)
     pending: dict[Future[Outcome], Task] = {}
