@@ -445,7 +445,7 @@ class RawClient:
         self._send({"jsonrpc": "2.0", "id": self._next, "method": method, "params": params})
         return self._next
 
-    async def answer(self, ident: int, timeout: float = 20.0) -> dict[str, Any]:
+    async def answer(self, ident: int, timeout: float = 60.0) -> dict[str, Any]:
         await wait_until(lambda: ident in self.responses, timeout)
         return self.responses[ident]
 

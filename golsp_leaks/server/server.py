@@ -485,6 +485,14 @@ def create_server() -> GolspLeaksServer:
             ls.settings_state.client = _section(params.settings)
         ls.settings_changed()
 
+    @server.feature(types.SHUTDOWN)
+    @_guard(lambda: None)
+    def shutdown(ls: GolspLeaksServer, params: Any) -> None:
+        # An analysis under way stops at its next declaration, so that the exit does not wait for it.
+        for entry in ls.docs.values():
+            entry.closed = True
+        ls.worker.shutdown(wait=False, cancel_futures=True)
+
     @server.feature(types.TEXT_DOCUMENT_DID_OPEN)
     @_guard(lambda: None)
     def did_open(ls: GolspLeaksServer, params: types.DidOpenTextDocumentParams) -> None:
