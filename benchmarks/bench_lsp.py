@@ -39,6 +39,7 @@ import json
 import os
 import random
 import re
+import shlex
 import shutil
 import statistics
 import subprocess
@@ -62,7 +63,13 @@ RESULTS = HERE / "results"
 IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
+#: Set by --server: another command to measure.
+SERVER: list[str] = []
+
+
 def server_command() -> list[str]:
+    if SERVER:
+        return SERVER
     exe = shutil.which("golsp-leaks")
     if exe:
         return [exe, "serve"]
@@ -604,9 +611,12 @@ def main(argv: list[str] | None = None) -> int:
         metavar="ENC,...",
         help="position encodings to offer, one run per option (default: utf-8,utf-16 and utf-16)",
     )
+    parser.add_argument("--server", help="the server command to measure (default: golsp-leaks serve)")
     parser.add_argument("--label", help="free text stored in the JSON, e.g. the commit measured")
     parser.add_argument("--output", default=str(RESULTS / "lsp.json"), help="JSON results file")
     args = parser.parse_args(argv)
+    if args.server:
+        SERVER[:] = shlex.split(args.server)
 
     load_start = [round(x, 2) for x in os.getloadavg()]
     offers = [o.split(",") for o in args.offer] if args.offer else [["utf-8", "utf-16"], ["utf-16"]]

@@ -53,9 +53,9 @@ log = logging.getLogger(__name__)
 K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
 
-#: What the cache of declarations may hold (estimated bytes), at least; it grows to three
-#: times the largest file analysed, so that one file's declarations always fit.
-CACHE_BYTES = 4 << 20
+#: What the cache of declarations may hold (estimated bytes), at least; it grows to twice
+#: the largest file analysed, so that one file's declarations always fit.
+CACHE_BYTES = 2 << 20
 #: Rough sizes of what a cached record holds besides the declaration text it is keyed by.
 _RECORD_BYTES = 200
 _FINDING_BYTES = 600
@@ -231,7 +231,7 @@ class Engine:
         if not rules:
             return FileAnalysis(())
         records = self._records
-        records.max_bytes = max(self._cache_bytes, 3 * len(source))
+        records.max_bytes = max(self._cache_bytes, 2 * len(source))
         root = tree.root_node
         decls: list[tuple[Node, bytes, _Record]] = []
         import_texts: list[bytes] = []

@@ -191,5 +191,5 @@ def test_the_cache_is_bounded_by_bytes() -> None:
         variant = source.replace(b"func f1(", b"func f1%d(" % n)
         engine.analyze(variant, parse(variant), Settings())
         stats = engine.cache_stats()
-        assert stats["bytes"] <= max(stats["max_bytes"], 3 * len(variant))
+        assert stats["bytes"] <= max(stats["max_bytes"], 2 * len(variant))
     assert engine.cache_stats()["declarations"] < 250
