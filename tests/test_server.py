@@ -622,3 +622,30 @@ async def test_closing_a_document_frees_what_it_held() -> None:
     assert server.docs == {}
     assert [ref() for ref in held] == [None, None, None]
     server.worker.shutdown()
+
+
+async def test_pull_reports_unchanged_when_no_diagnostic_moved(raw: RawClient) -> None:
+    raw.open(URI, LEAKY)
+    first = (await raw.request("textDocument/diagnostic", {"textDocument": {"uri": URI}}))["result"]
+    assert first["kind"] == "full" and len(first["items"]) == 1
+    work = LEAKY.split("\n").index("func work(ctx context.Context) error { return ctx.Err() }")
+
+    def change(version: int, line: int, character: int, text: str) -> None:
+        raw.notify(
+            "textDocument/didChange",
+            {
+                "textDocument": {"uri": URI, "version": version},
+                "contentChanges": [{"range": _range(line, character, line, character), "text": text}],
+            },
+        )
+
+    # An edit in another function, on another line: the same diagnostics, the same result id.
+    change(2, work, len("func work(ctx context.Context) error { return"), " ")
+    params = {"textDocument": {"uri": URI}, "previousResultId": first["resultId"]}
+    second = (await raw.request("textDocument/diagnostic", params))["result"]
+    assert second == {"kind": "unchanged", "resultId": first["resultId"]}
+    # A line added above moves the diagnostic: a full report with a new id.
+    change(3, 0, 0, "// moved\n")
+    third = (await raw.request("textDocument/diagnostic", params))["result"]
+    assert third["kind"] == "full" and third["resultId"] != first["resultId"]
+    assert third["items"][0]["range"]["start"]["line"] == first["items"][0]["range"]["start"]["line"] + 1
