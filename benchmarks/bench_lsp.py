@@ -39,6 +39,7 @@ import json
 import os
 import random
 import re
+import shlex
 import shutil
 import statistics
 import subprocess
@@ -62,7 +63,13 @@ RESULTS = HERE / "results"
 IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
+#: Set by --server: another command to measure.
+SERVER: list[str] = []
+
+
 def server_command() -> list[str]:
+    if SERVER:
+        return SERVER
     exe = shutil.which("golsp-leaks")
     if exe:
         return [exe, "serve"]
@@ -274,6 +281,9 @@ class Document:
     def __init__(self, text: str) -> None:
         self.lines = text.split("\n")
 
+    def text(self) -> str:
+        return "\n".join(self.lines)
+
     def change(self, edit: Edit, encoding: str) -> dict[str, Any]:
         """Apply the edit; the LSP content change for it in ``encoding``."""
         line = self.lines[edit.line]
@@ -300,6 +310,8 @@ class Run:
     missing: int = 0
     unchanged: int = 0
     error: str | None = None
+    rss_mb: dict[str, float] = field(default_factory=dict)
+    extra: dict[str, Any] = field(default_factory=dict)
 
     def summary(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -321,9 +333,23 @@ class Run:
                 max_ms=round(ordered[-1], 2),
                 mean_ms=round(statistics.fmean(ordered), 2),
             )
+        if self.rss_mb:
+            out["rss_mb"] = self.rss_mb
+        out.update(self.extra)
         if self.error:
             out["error"] = self.error
         return out
+
+
+def rss_mb(pid: int) -> float:
+    """Resident memory of a process, in MiB (Linux)."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return round(int(line.split()[1]) / 1024, 1)
+    except OSError:
+        pass
+    return float("nan")
 
 
 def percentile(ordered: list[float], pct: float) -> float:
@@ -345,6 +371,57 @@ def capabilities(pull: bool) -> dict[str, Any]:
     return {"textDocument": text_document, "workspace": {"configuration": False}}
 
 
+def start_session(
+    mode: str, offered: list[str], path: Path, debounce_ms: int, log_dir: Path, run: Run
+) -> LspClient:
+    """A server process, initialised as a push or pull client offering ``offered``."""
+    settings = {"debounceMs": debounce_ms}
+    stderr = log_dir / f"server-{mode}-{'-'.join(offered)}.log"
+    client = LspClient(server_command(), settings, stderr)
+    result, _ = client.request(
+        "initialize",
+        {
+            "processId": os.getpid(),
+            "clientInfo": {"name": "golsp-leaks-bench", "version": "1"},
+            "rootUri": path.parent.as_uri(),
+            "workspaceFolders": [{"uri": path.parent.as_uri(), "name": path.parent.name}],
+            "capabilities": {**capabilities(mode != "push"), "general": {"positionEncodings": offered}},
+            "initializationOptions": settings,
+        },
+    )
+    run.encoding = (result or {}).get("capabilities", {}).get("positionEncoding", "utf-16")
+    client.notify("initialized", {})
+    return client
+
+
+def finish(run: Run, client: LspClient, log_dir: Path) -> None:
+    client.close()
+    stderr = log_dir / f"server-{run.mode}-{'-'.join(run.offered)}.log"
+    if run.error and stderr.exists():
+        tail = stderr.read_text(errors="replace").strip().splitlines()[-15:]
+        if tail:
+            run.error += "\nserver stderr:\n" + "\n".join(tail)
+
+
+def open_document(client: LspClient, uri: str, source: str, version: int = 1) -> float:
+    return client.notify(
+        "textDocument/didOpen",
+        {"textDocument": {"uri": uri, "languageId": "go", "version": version, "text": source}},
+    )
+
+
+def pull(client: LspClient, uri: str, result_id: str | None, timeout: float) -> tuple[float, dict[str, Any]]:
+    """One textDocument/diagnostic round trip: (seconds, report)."""
+    params: dict[str, Any] = {"textDocument": {"uri": uri}}
+    if result_id is not None:
+        params["previousResultId"] = result_id
+    ident, sent = client.request_async("textDocument/diagnostic", params)
+    received, message = client.wait_response(ident, timeout)
+    if "error" in message:
+        raise RuntimeError(str(message["error"]))
+    return received - sent, message["result"]
+
+
 def run_one(
     mode: str,
     offered: list[str],
@@ -354,36 +431,21 @@ def run_one(
     debounce_ms: int,
     timeout: float,
     log_dir: Path,
+    rss_every: int = 0,
 ) -> Run:
+    """Edits timed one by one (push or pull); with ``rss_every``, the server's RSS every that many edits."""
     run = Run(mode, offered)
-    settings = {"debounceMs": debounce_ms}
-    stderr = log_dir / f"server-{mode}-{'-'.join(offered)}.log"
-    client = LspClient(server_command(), settings, stderr)
+    client = start_session(mode, offered, path, debounce_ms, log_dir, run)
     uri = path.as_uri()
-    pull = mode == "pull"
+    pull_mode = mode != "push"
     try:
-        result, _ = client.request(
-            "initialize",
-            {
-                "processId": os.getpid(),
-                "clientInfo": {"name": "golsp-leaks-bench", "version": "1"},
-                "rootUri": path.parent.as_uri(),
-                "workspaceFolders": [{"uri": path.parent.as_uri(), "name": path.parent.name}],
-                "capabilities": {**capabilities(pull), "general": {"positionEncodings": offered}},
-                "initializationOptions": settings,
-            },
-        )
-        run.encoding = (result or {}).get("capabilities", {}).get("positionEncoding", "utf-16")
-        client.notify("initialized", {})
+        run.rss_mb["start"] = rss_mb(client.proc.pid)
         doc = Document(source)
         version = 1
-        opened = client.notify(
-            "textDocument/didOpen",
-            {"textDocument": {"uri": uri, "languageId": "go", "version": version, "text": source}},
-        )
+        opened = open_document(client, uri, source)
         result_id: str | None = None
-        if pull:
-            report, took = client.request("textDocument/diagnostic", {"textDocument": {"uri": uri}}, timeout)
+        if pull_mode:
+            took, report = pull(client, uri, None, timeout)
             run.open_ms = took * 1000
             run.open_diagnostics = len(report.get("items", []))
             result_id = report.get("resultId")
@@ -391,7 +453,8 @@ def run_one(
             received, params = client.wait_publish(uri, version, timeout)
             run.open_ms = (received - opened) * 1000 - debounce_ms
             run.open_diagnostics = len(params["diagnostics"])
-        for edit in edits:
+        run.rss_mb["opened"] = rss_mb(client.proc.pid)
+        for n, edit in enumerate(edits, 1):
             version += 1
             change = doc.change(edit, run.encoding)
             sent = client.notify(
@@ -399,32 +462,111 @@ def run_one(
                 {"textDocument": {"uri": uri, "version": version}, "contentChanges": [change]},
             )
             try:
-                if pull:
-                    params = {"textDocument": {"uri": uri}}
-                    if result_id is not None:
-                        params["previousResultId"] = result_id
-                    ident, sent = client.request_async("textDocument/diagnostic", params)
-                    received, message = client.wait_response(ident, timeout)
-                    if "error" in message:
-                        raise RuntimeError(str(message["error"]))
-                    report = message["result"]
+                if pull_mode:
+                    took, report = pull(client, uri, result_id, timeout)
                     if report.get("kind") == "unchanged":
                         run.unchanged += 1
                     result_id = report.get("resultId", result_id)
-                    run.samples.append((received - sent) * 1000)
+                    run.samples.append(took * 1000)
                 else:
                     received, _ = client.wait_publish(uri, version, timeout)
                     run.samples.append((received - sent) * 1000 - debounce_ms)
             except TimeoutError:
                 run.missing += 1
+            if rss_every and n % rss_every == 0:
+                run.rss_mb[f"after {n} edits"] = rss_mb(client.proc.pid)
+        run.rss_mb["edited"] = rss_mb(client.proc.pid)
+        if rss_every:
+            # Closing the document frees what it held: open and close it again and again.
+            for cycle in range(10):
+                client.notify("textDocument/didClose", {"textDocument": {"uri": uri}})
+                pull(client, uri, None, timeout)  # answered once the close is handled
+                if cycle == 0:
+                    run.rss_mb["closed"] = rss_mb(client.proc.pid)
+                version += 1
+                open_document(client, uri, doc.text(), version)
+                pull(client, uri, None, timeout)
+            client.notify("textDocument/didClose", {"textDocument": {"uri": uri}})
+            pull(client, uri, None, timeout)
+            run.rss_mb["after 10 more open/close cycles"] = rss_mb(client.proc.pid)
     except (ServerDied, RuntimeError, TimeoutError) as exc:
         run.error = f"{type(exc).__name__}: {exc}"
     finally:
-        client.close()
-    if run.error and stderr.exists():
-        tail = stderr.read_text(errors="replace").strip().splitlines()[-15:]
-        if tail:
-            run.error += "\nserver stderr:\n" + "\n".join(tail)
+        finish(run, client, log_dir)
+    return run
+
+
+SMALL = """package orders
+
+import (
+\t"context"
+\t"time"
+)
+
+func lookup(parent context.Context) error {
+\tctx, cancel := context.WithTimeout(parent, time.Second)
+\tif ctx == nil {
+\t\treturn nil
+\t}
+\tdefer cancel()
+\treturn nil
+}
+"""
+
+
+def run_concurrency(
+    offered: list[str], source: str, path: Path, timeout: float, log_dir: Path, rounds: int
+) -> Run:
+    """How much opening the large file delays a code action on another, small file.
+
+    The small file is open and analysed; code actions on it are timed idle, then
+    again, one every 5 ms, from the large file's didOpen until its diagnostics
+    arrive (the whole file analysed cold).  Repeated ``rounds`` times, the large
+    file opened under a new name each time.
+    """
+    run = Run("concurrency", offered)
+    client = start_session("push", offered, path, 0, log_dir, run)
+    small = (path.parent / "small.go").as_uri()
+    action = {
+        "textDocument": {"uri": small},
+        "range": {"start": {"line": 8, "character": 0}, "end": {"line": 8, "character": 40}},
+        "context": {"diagnostics": []},
+    }
+    idle: list[float] = []
+    busy: list[float] = []
+    opens: list[float] = []
+    try:
+        open_document(client, small, SMALL)
+        client.wait_publish(small, 1, timeout)
+        for _ in range(50):
+            _, took = client.request("textDocument/codeAction", action, timeout)
+            idle.append(took * 1000)
+        for r in range(rounds):
+            uri = (path.parent / f"large{r}.go").as_uri()
+            opened = open_document(client, uri, source)
+            while True:
+                _, took = client.request("textDocument/codeAction", action, timeout)
+                busy.append(took * 1000)
+                try:
+                    received, _ = client.wait_publish(uri, 1, 0.005)
+                    opens.append((received - opened) * 1000)
+                    break
+                except TimeoutError:
+                    continue
+            client.notify("textDocument/didClose", {"textDocument": {"uri": uri}})
+        run.samples = busy
+        run.open_ms = statistics.median(opens)
+        idle.sort()
+        run.extra = {
+            "idle_median_ms": round(statistics.median(idle), 2),
+            "idle_p95_ms": round(percentile(idle, 95), 2),
+            "code_actions_during_open": len(busy),
+            "open_ms_each": [round(x, 1) for x in opens],
+        }
+    except (ServerDied, RuntimeError, TimeoutError) as exc:
+        run.error = f"{type(exc).__name__}: {exc}"
+    finally:
+        finish(run, client, log_dir)
     return run
 
 
@@ -448,24 +590,38 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("-n", "--edits", type=int, default=200, help="edits per run (default 200)")
     parser.add_argument("--debounce", type=int, default=50, help="debounceMs sent to the server (default 50)")
-    parser.add_argument("--lines", type=int, default=10_000, help="size of the generated file (default 10000)")
+    parser.add_argument("--lines", type=int, default=12_000, help="size of the generated file (default 12000)")
+    parser.add_argument(
+        "--leak-rate", type=float, default=0.5, help="share of leaky functions in the file (default 0.5: 160 findings)"
+    )
     parser.add_argument("--seed", type=int, default=1, help="seed for the file and the edits (default 1)")
     parser.add_argument("--timeout", type=float, default=10.0, help="seconds to wait for one answer (default 10)")
-    parser.add_argument("--modes", default="push,pull", help="push, pull or both (default push,pull)")
+    parser.add_argument(
+        "--modes",
+        default="push,pull",
+        help="push, pull, concurrency (a code action on another file while the large one opens), "
+        "memory (RSS over --memory-edits pull edits, then closing) (default push,pull)",
+    )
+    parser.add_argument("--memory-edits", type=int, default=10_000, help="edits of the memory run (default 10000)")
+    parser.add_argument("--warmup", type=int, default=1_000, help="memory run: edits before RSS counts (default 1000)")
+    parser.add_argument("--rounds", type=int, default=5, help="concurrency run: times the large file is opened")
     parser.add_argument(
         "--offer",
         action="append",
         metavar="ENC,...",
         help="position encodings to offer, one run per option (default: utf-8,utf-16 and utf-16)",
     )
+    parser.add_argument("--server", help="the server command to measure (default: golsp-leaks serve)")
     parser.add_argument("--label", help="free text stored in the JSON, e.g. the commit measured")
     parser.add_argument("--output", default=str(RESULTS / "lsp.json"), help="JSON results file")
     args = parser.parse_args(argv)
+    if args.server:
+        SERVER[:] = shlex.split(args.server)
 
     load_start = [round(x, 2) for x in os.getloadavg()]
     offers = [o.split(",") for o in args.offer] if args.offer else [["utf-8", "utf-16"], ["utf-16"]]
     modes = [m.strip() for m in args.modes.split(",") if m.strip()]
-    source, stats = generate(args.lines, args.seed)
+    source, stats = generate(args.lines, args.seed, args.leak_rate)
     edits = plan_edits(source.split("\n"), args.edits, args.seed)
 
     runs: list[Run] = []
@@ -477,7 +633,16 @@ def main(argv: list[str] | None = None) -> int:
         for mode in modes:
             for offered in offers:
                 print(f"{mode} client, offering {','.join(offered)} ...", file=sys.stderr, flush=True)
-                run = run_one(mode, offered, source, path, edits, args.debounce, args.timeout, work)
+                if mode == "concurrency":
+                    run = run_concurrency(offered, source, path, args.timeout, work, args.rounds)
+                elif mode == "memory":
+                    many = plan_edits(source.split("\n"), args.memory_edits, args.seed)
+                    run = run_one("pull", offered, source, path, many, args.debounce, args.timeout, work, args.warmup)
+                    run.mode = "memory"
+                    warm = run.rss_mb.get(f"after {args.warmup} edits", float("nan"))
+                    run.extra = {"rss_growth_after_warmup_mb": round(run.rss_mb.get("edited", float("nan")) - warm, 1)}
+                else:
+                    run = run_one(mode, offered, source, path, edits, args.debounce, args.timeout, work)
                 if run.error:
                     print(f"  error: {run.error}", file=sys.stderr)
                 runs.append(run)
@@ -487,6 +652,12 @@ def main(argv: list[str] | None = None) -> int:
         f"debounce {args.debounce} ms (subtracted from push latencies)\n"
     )
     print(table(runs))
+    for run in runs:
+        if run.rss_mb:
+            rss = ", ".join(f"{k} {v}" for k, v in run.rss_mb.items())
+            print(f"{run.mode} {','.join(run.offered)}: RSS MiB: {rss}")
+        if run.extra:
+            print(f"{run.mode} {','.join(run.offered)}: {json.dumps(run.extra)}")
     print(f"\nload average at start {load_start}, at end {[round(x, 2) for x in os.getloadavg()]} ({os.cpu_count()} CPUs)")
     worst = max((r.summary().get("p95_ms", float("inf")) for r in runs), default=float("inf"))
     verdict = "met" if worst < 20 else "NOT met"

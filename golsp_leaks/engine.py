@@ -1,46 +1,201 @@
 """The engine: runs the enabled rules over a file, one top-level declaration at a time.
 
 A declaration's findings depend only on its own text, on the file context
-(imports, Go version, package facts) and on the set of enabled rules; they
-are cached under that key, relative to the declaration's start.  An edit in
-one function of a large file therefore re-runs the rules on that function
-alone.  Declarations with syntax errors are skipped (no finding on code that
-cannot be read), and a rule that fails on one declaration is recorded in the
-stats and skipped there: it never takes the file, or the server, down.
+(imports, Go version, package facts, and the file's outline: its types,
+variables and function signatures) and on the set of enabled rules; they are
+cached under that key, relative to the declaration's start.  An edit in one
+function of a large file therefore re-runs the rules on that function alone.
+Declarations with syntax errors are skipped (no finding on code that cannot be
+read), and a rule that fails on one declaration is recorded in the stats and
+skipped there: it never takes the file, or the server, down.
+
+What an edit costs besides is kept proportional to what it changed:
+
+* the outline is hashed from one cached hash per declaration, so only the
+  edited declaration's signature is read again;
+* suppression comments and severities are applied per declaration, over the
+  declaration and the line above it, and the result (a :class:`Block`) is
+  cached too: a declaration that did not change gives back the very same
+  :class:`Block` object, which a caller (the language server) can use as the
+  key of what it made from it.
+
+Every cache is bounded by an estimate of the bytes it holds and by its number
+of entries, least recently used first out (see :meth:`Engine.cache_stats`).
 
 Every fix a rule offers is re-parsed before it is kept; one that would leave
 a syntax error behind is dropped.
+
+:meth:`Engine.analyze_blocks` takes a ``stale`` callback, asked before each
+declaration that has to be analysed: when it answers True the analysis stops
+with :class:`Superseded` (a newer version of the file is waiting).
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Hashable, Sequence
-from dataclasses import replace
+from collections import OrderedDict
+from collections.abc import Callable, Hashable, Iterator, Sequence
+from dataclasses import dataclass, replace
+from typing import Any, Generic, TypeVar
 
 from tree_sitter import Node, Tree
 
 from golsp_leaks.config import Settings
 from golsp_leaks.fixes.apply import fix_parses
-from golsp_leaks.fixes.suppress import unsuppressed
+from golsp_leaks.fixes.suppress import MARKER, unsuppressed
 from golsp_leaks.goanalysis.imports import Imports
-from golsp_leaks.goanalysis.syntax import declarations
+from golsp_leaks.goanalysis.syntax import DECLARATION_TYPES
 from golsp_leaks.model import AnalysisStats, Diagnostic, Finding, Severity
 from golsp_leaks.rules import FileContext, PackageFacts, Rule, all_rules
 
 log = logging.getLogger(__name__)
 
-_CacheKey = tuple[bytes, int]
+K = TypeVar("K", bound=Hashable)
+V = TypeVar("V")
+
+#: What the cache of declarations may hold (estimated bytes), at least; it grows to twice
+#: the largest file analysed, so that one file's declarations always fit.
+CACHE_BYTES = 2 << 20
+#: Rough sizes of what a cached record holds besides the declaration text it is keyed by.
+_RECORD_BYTES = 200
+_FINDING_BYTES = 600
+
+_SHAPE_DECLARATIONS = frozenset({"type_declaration", "var_declaration", "const_declaration"})
+_FUNCTIONS = frozenset({"function_declaration", "method_declaration"})
+
+
+class Superseded(Exception):
+    """The analysis was stopped: the file it was analysing has changed since."""
+
+
+class Block:
+    """The diagnostics of one top-level declaration, ready to report.
+
+    ``window`` is the text from the start of the declaration's first line to
+    its end; the offsets of ``diagnostics`` are relative to the window's start.
+    ``local`` is False when some range reaches outside the window (then it can
+    only be placed with the whole file at hand).  Compared by identity.
+    """
+
+    __slots__ = ("diagnostics", "local", "window")
+
+    def __init__(self, window: bytes, diagnostics: tuple[Diagnostic, ...], local: bool) -> None:
+        self.window = window
+        self.diagnostics = diagnostics
+        self.local = local
+
+
+@dataclass(frozen=True, slots=True)
+class Placed:
+    """A block where it is in the file: the byte offset and row of its window's first line."""
+
+    start: int
+    row: int
+    block: Block
+
+    def diagnostics(self) -> Iterator[Diagnostic]:
+        for d in self.block.diagnostics:
+            yield d if self.start == 0 else Diagnostic(d.finding.shifted(self.start), d.severity)
+
+
+@dataclass(frozen=True, slots=True)
+class FileAnalysis:
+    """The blocks of one file that have diagnostics, in file order."""
+
+    blocks: tuple[Placed, ...]
+
+    def diagnostics(self) -> list[Diagnostic]:
+        """Absolute diagnostics, block after block (each block sorted by position)."""
+        return [d for placed in self.blocks for d in placed.diagnostics()]
+
+
+class _Record:
+    """What is known of one declaration text: its outline hash, findings and blocks per context."""
+
+    __slots__ = ("blocks", "findings", "shape", "size")
+
+    def __init__(self, shape: int, size: int) -> None:
+        self.shape = shape
+        self.size = size
+        #: context id -> findings, relative to the declaration's start
+        self.findings: dict[int, tuple[Finding, ...]] = {}
+        #: (context id, the line above, the text before the declaration on its line) -> block
+        self.blocks: dict[tuple[int, bytes, bytes], Block] = {}
+
+
+class BoundedCache(Generic[K, V]):
+    """A least-recently-used mapping bounded by the estimated bytes of its entries.
+
+    Each entry's size is given when it is put and may grow later (:meth:`grow`).
+    """
+
+    __slots__ = ("_data", "bytes", "max_bytes", "max_entries")
+
+    def __init__(self, max_bytes: int, max_entries: int = 100_000) -> None:
+        self._data: OrderedDict[K, list[Any]] = OrderedDict()  # key -> [value, size]
+        self.bytes = 0
+        self.max_bytes = max_bytes
+        self.max_entries = max_entries
+
+    def __len__(self) -> int:
+        return len(self._data)
+
+    def get(self, key: K) -> V | None:
+        item = self._data.get(key)
+        if item is None:
+            return None
+        self._data.move_to_end(key)
+        value: V = item[0]
+        return value
+
+    def put(self, key: K, value: V, size: int) -> None:
+        old = self._data.pop(key, None)
+        if old is not None:
+            self.bytes -= old[1]
+        self._data[key] = [value, size]
+        self.bytes += size
+        self.trim()
+
+    def grow(self, key: K, size: int) -> None:
+        item = self._data.get(key)
+        if item is not None:
+            item[1] += size
+            self.bytes += size
+            self.trim()
+
+    def trim(self) -> None:
+        while len(self._data) > 1 and (self.bytes > self.max_bytes or len(self._data) > self.max_entries):
+            _, (_, freed) = self._data.popitem(last=False)
+            self.bytes -= freed
+
+    def clear(self) -> None:
+        self._data.clear()
+        self.bytes = 0
 
 
 class Engine:
-    """Runs rules over parsed files, with a bounded cache of per-declaration findings."""
+    """Runs rules over parsed files, with a bounded cache of per-declaration results."""
 
-    def __init__(self, rules: Sequence[Rule] | None = None, cache_size: int = 20_000) -> None:
+    def __init__(
+        self,
+        rules: Sequence[Rule] | None = None,
+        cache_size: int = 20_000,
+        cache_bytes: int = CACHE_BYTES,
+    ) -> None:
         self.rules: tuple[Rule, ...] = tuple(rules) if rules is not None else all_rules()
-        self._cache: dict[_CacheKey, tuple[Finding, ...]] = {}
-        self._cache_size = cache_size
+        self._cache_bytes = cache_bytes
+        self._records: BoundedCache[bytes, _Record] = BoundedCache(cache_bytes, cache_size)
+        self._imports: dict[tuple[bytes, ...], Imports] = {}
         self._contexts: dict[Hashable, int] = {}
+
+    def cache_stats(self) -> dict[str, int]:
+        """What the caches hold: declarations, their estimated bytes and the limit; contexts."""
+        return {
+            "declarations": len(self._records),
+            "bytes": self._records.bytes,
+            "max_bytes": self._records.max_bytes,
+            "contexts": len(self._contexts),
+        }
 
     def triggers(self, settings: Settings) -> tuple[bytes, ...] | None:
         """Substrings one of which a file must contain for any enabled rule to run (None: any file)."""
@@ -52,7 +207,13 @@ class Engine:
                 found.extend(rule.triggers)
         return tuple(found)
 
-    def analyze(
+    def analyze(self, source: bytes, tree: Tree, settings: Settings, **options: Any) -> list[Diagnostic]:
+        """Diagnostics for one file, sorted by position, suppressions applied (options: as :meth:`analyze_blocks`)."""
+        found = self.analyze_blocks(source, tree, settings, **options).diagnostics()
+        found.sort(key=lambda d: (d.finding.start, d.finding.rule, d.finding.end))
+        return found
+
+    def analyze_blocks(
         self,
         source: bytes,
         tree: Tree,
@@ -62,41 +223,118 @@ class Engine:
         go_version: tuple[int, int] | None = None,
         package: PackageFacts | None = None,
         stats: AnalysisStats | None = None,
-    ) -> list[Diagnostic]:
-        """Diagnostics for one file, sorted by position, suppressions applied."""
+        stale: Callable[[], bool] | None = None,
+    ) -> FileAnalysis:
+        """The file's diagnostics, one :class:`Block` per declaration that has some."""
         stats = stats if stats is not None else AnalysisStats()
         rules = tuple(r for r in self.rules if settings.enabled(r.id))
         if not rules:
-            return []
+            return FileAnalysis(())
+        records = self._records
+        records.max_bytes = max(self._cache_bytes, 2 * len(source))
         root = tree.root_node
+        decls: list[tuple[Node, bytes, _Record]] = []
+        import_texts: list[bytes] = []
+        outline_done = False
+        for node in root.named_children:
+            kind = node.type
+            if kind == "import_declaration":
+                if not outline_done:
+                    import_texts.append(source[node.start_byte : node.end_byte])
+                continue
+            if kind not in DECLARATION_TYPES:
+                continue
+            if kind in _FUNCTIONS or kind == "type_declaration":
+                outline_done = True  # Imports.from_root stops there too
+            text = source[node.start_byte : node.end_byte]
+            record = records.get(text)
+            if record is None:
+                record = _Record(_shape(node, text), len(text) + _RECORD_BYTES)
+                records.put(text, record, record.size)
+            decls.append((node, text, record))
+        imports = self._imports_of(tuple(import_texts), root)
         ctx = FileContext(
             source=source,
             root=root,
-            imports=Imports.from_root(root),
+            imports=imports,
             path=path,
             go_version=go_version,
             package=package or PackageFacts(),
         )
-        context_id = self._context_id((ctx.fingerprint(), tuple(r.id for r in rules)))
-        findings: list[Finding] = []
-        for decl in declarations(root):
-            stats.declarations += 1
-            start, end = decl.start_byte, decl.end_byte
-            decl_text = source[start:end]
-            key: _CacheKey = (decl_text, context_id)
-            cached = self._cache.get(key)
-            if cached is not None:
-                stats.cached += 1
-                findings.extend(f.shifted(start) for f in cached)
-                continue
-            stats.analysed += 1
-            found = self._run(rules, decl, decl_text, ctx, tree, stats) if not decl.has_error else []
-            self._store(key, tuple(f.shifted(-start) for f in found))
-            findings.extend(found)
-        findings = unsuppressed(source, findings)
-        findings.sort(key=lambda f: (f.start, f.rule, f.end))
+        # FileContext.fingerprint(), with the outline hashed from each declaration's cached hash.
+        context = (
+            imports.fingerprint(),
+            ctx.go_version,
+            ctx.package.fingerprint(),
+            ctx.scope.fingerprint(),
+            hash(tuple(record.shape for _, _, record in decls)),
+        )
+        severities = tuple(sorted((k, v.value) for k, v in settings.severity.items()))
+        context_id = self._context_id((context, tuple(r.id for r in rules), severities))
         by_id = {r.id: r for r in rules}
-        return [Diagnostic(f, _severity(f, by_id[f.rule], settings)) for f in findings]
+        placed: list[Placed] = []
+        for decl, text, record in decls:
+            stats.declarations += 1
+            findings = record.findings.get(context_id)
+            if findings is not None:
+                stats.cached += 1
+            else:
+                if stale is not None and stale():
+                    raise Superseded
+                stats.analysed += 1
+                start = decl.start_byte
+                found = self._run(rules, decl, text, ctx, tree, stats) if not decl.has_error else []
+                findings = record.findings[context_id] = tuple(f.shifted(-start) for f in found)
+                records.grow(text, 64 + _FINDING_BYTES * len(findings))
+            if findings:
+                placed.append(self._place(source, decl, text, record, findings, context_id, by_id, settings))
+        return FileAnalysis(tuple(placed))
+
+    def _imports_of(self, texts: tuple[bytes, ...], root: Node) -> Imports:
+        found = self._imports.get(texts)
+        if found is None:
+            if len(self._imports) >= 256:
+                self._imports.clear()
+            found = self._imports[texts] = Imports.from_root(root)
+        return found
+
+    def _place(
+        self,
+        source: bytes,
+        decl: Node,
+        text: bytes,
+        record: _Record,
+        findings: tuple[Finding, ...],
+        context_id: int,
+        rules: dict[str, Rule],
+        settings: Settings,
+    ) -> Placed:
+        """The block of a declaration with findings, from its record when it is there."""
+        start = decl.start_byte
+        row = decl.start_point.row
+        line_start = source.rfind(b"\n", 0, start) + 1
+        before = source[line_start:start]  # usually b"": declarations start their line
+        above = source.rfind(b"\n", 0, line_start - 1) + 1 if line_start else 0
+        prefix = source[above:line_start]
+        key = (context_id, prefix, before)
+        block = record.blocks.get(key)
+        if block is not None:
+            return Placed(line_start, row, block)
+        window = before + text if before else text
+        shift = len(before)
+        if not all(_inside(f, -shift, len(text)) for f in findings):
+            # A place outside the declaration: placed with the whole file, and not kept.
+            whole = unsuppressed(source, [f.shifted(start) for f in findings])
+            return Placed(
+                line_start, row, _block(window, [f.shifted(-line_start) for f in whole], rules, settings, False)
+            )
+        # Suppressions can only come from the window and the line above it.
+        lined = prefix + window
+        moved = [f.shifted(shift + len(prefix)) for f in findings]
+        kept = unsuppressed(lined, moved) if MARKER in lined else moved
+        block = record.blocks[key] = _block(window, [f.shifted(-len(prefix)) for f in kept], rules, settings, True)
+        self._records.grow(text, 64 + len(prefix) + len(before) + _FINDING_BYTES * len(kept))
+        return Placed(line_start, row, block)
 
     def _run(
         self,
@@ -129,14 +367,33 @@ class Engine:
         if found is None:
             if len(self._contexts) >= 4096:
                 self._contexts.clear()
-                self._cache.clear()
+                self._records.clear()
             found = self._contexts[context] = len(self._contexts)
         return found
 
-    def _store(self, key: _CacheKey, findings: tuple[Finding, ...]) -> None:
-        self._cache[key] = findings
-        if len(self._cache) > self._cache_size:
-            del self._cache[next(iter(self._cache))]  # the oldest entry
+
+def _shape(decl: Node, text: bytes) -> int:
+    """The hash of a declaration's part of the file outline: a function's signature, all of a type or var."""
+    kind = decl.type
+    if kind in _FUNCTIONS:
+        body = decl.child_by_field_name("body")
+        return hash(text[: body.start_byte - decl.start_byte] if body is not None else text)
+    if kind in _SHAPE_DECLARATIONS:
+        return hash(text)
+    return 0
+
+
+def _block(window: bytes, relative: list[Finding], rules: dict[str, Rule], settings: Settings, local: bool) -> Block:
+    relative.sort(key=lambda f: (f.start, f.rule, f.end))
+    diagnostics = tuple(Diagnostic(f, _severity(f, rules[f.rule], settings)) for f in relative)
+    return Block(window, diagnostics, local)
+
+
+def _inside(finding: Finding, low: int, high: int) -> bool:
+    """Are the finding and its related places within ``[low, high]``?  (Fixes may reach further.)"""
+    if not low <= finding.start <= finding.end <= high:
+        return False
+    return all(low <= r.start <= r.end <= high for r in finding.related)
 
 
 def _severity(finding: Finding, rule: Rule, settings: Settings) -> Severity:

@@ -681,7 +681,7 @@ def test_worker_pool_gives_the_same_results_as_one_process(
     monkeypatch.setattr(runner, "_run_pool", spy)
     monkeypatch.setattr(runner, "PARALLEL_THRESHOLD", 10)
     monkeypatch.setattr(runner, "CHUNK_SIZE", 16)
-    parallel = cli(capsys, "check", "--format", "json", "-j", "2", "tree")
+    parallel = cli(capsys, "check", "--no-cache", "--format", "json", "-j", "2", "tree")
     assert pools == [7]  # one task per package directory (each has more than CHUNK_SIZE files)
     assert parallel == serial
     assert serial[0] == 1
@@ -754,7 +754,7 @@ def test_a_worker_that_dies_does_not_lose_files(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     _generated_tree(tmp_path / "tree", 40)
-    serial = cli(capsys, "check", "--format", "json", "-j", "1", tmp_path / "tree")
+    serial = cli(capsys, "check", "--no-cache", "--format", "json", "-j", "1", tmp_path / "tree")
     parent = os.getpid()
     real = runner._Analyzer.analyze
 
@@ -768,7 +768,7 @@ def test_a_worker_that_dies_does_not_lose_files(
     monkeypatch.setattr(runner._Analyzer, "analyze", crash_in_a_worker)
     monkeypatch.setattr(runner, "PARALLEL_THRESHOLD", 1)
     monkeypatch.setattr(runner, "CHUNK_SIZE", 4)
-    code, out, err = cli(capsys, "check", "--format", "json", "-j", "2", tmp_path / "tree")
+    code, out, err = cli(capsys, "check", "--no-cache", "--format", "json", "-j", "2", tmp_path / "tree")
     assert (code, out) == serial[:2]
     if multiprocessing.get_start_method() == "fork":  # the patch reaches the workers
         assert "a worker process died" in err
@@ -786,7 +786,7 @@ def test_progress_only_on_a_terminal(
     assert "\r[" not in cli(capsys, "check", tmp_path)[2]
     terminal = Terminal()
     monkeypatch.setattr(sys, "stderr", terminal)
-    main(["check", str(tmp_path)])
+    main(["check", "--no-cache", str(tmp_path)])
     assert "\r[20/20] files" in terminal.getvalue()
     assert "\r\x1b[K" in terminal.getvalue()
     quiet = Terminal()
@@ -946,3 +946,103 @@ def test_console_script_and_exit_2_in_a_subprocess(tmp_path: Path) -> None:
     assert result.returncode == 2
     assert result.stderr == "golsp-leaks: error: nowhere: no such file or directory\n"
     assert result.stdout == ""
+
+
+# --- the result cache ---------------------------------------------------------------
+
+
+def _cached_run(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
+    status = main(["check", "--format", "json", "--stats", "--no-progress", *args])
+    out, err = capsys.readouterr()
+    match = re.search(r"^(\d+) of them from the cache", err, re.MULTILINE)
+    return status, out, match.group(1) if match else "-"
+
+
+def test_a_second_run_takes_unchanged_files_from_the_cache(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    (tmp_path / "a" / "leak.go").write_text(LEAK)
+    (tmp_path / "a" / "clean.go").write_text(CLEAN)
+    (tmp_path / "b" / "leak.go").write_text(LEAK)
+    first = _cached_run([str(tmp_path)], capsys)
+    second = _cached_run([str(tmp_path)], capsys)
+    assert first[0] == second[0] == 1
+    assert first[1] == second[1] and json.loads(first[1])["diagnostics"]
+    assert (first[2], second[2]) == ("0", "3")
+    # A change to one file of package a: a's files are analysed again (package facts), b's are not.
+    (tmp_path / "a" / "clean.go").write_text(CLEAN + "\n// changed\n")
+    third = _cached_run([str(tmp_path)], capsys)
+    assert third[2] == "1" and third[1] == first[1]
+    # Other settings, other results: nothing comes from the cache.
+    fourth = _cached_run(["--select", "lost-cancel", str(tmp_path)], capsys)
+    assert fourth[2] == "0"
+    # --no-cache neither reads nor writes.
+    status = main(["check", "--no-cache", "--stats", "--no-progress", str(tmp_path)])
+    assert status == 1 and "from the cache" not in capsys.readouterr().err
+
+
+def test_the_cache_follows_content_not_dates(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "f.go"
+    harmless = LEAK.replace("WithCancel", "WithCancex")  # the same size, and no finding
+    path.write_text(harmless)
+    stat = path.stat()
+    assert _cached_run([str(path)], capsys)[0] == 0
+    path.write_text(LEAK)
+    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns))  # same size, same date, other content
+    status, out, cached = _cached_run([str(path)], capsys)
+    assert status == 1 and cached == "0" and json.loads(out)["diagnostics"]
+
+
+def test_a_corrupt_cache_is_ignored_and_rewritten(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], _own_cache_dir: Path
+) -> None:
+    (tmp_path / "leak.go").write_text(LEAK)
+    first = _cached_run([str(tmp_path)], capsys)
+    files = list((_own_cache_dir / "v1").glob("*.json"))
+    assert len(files) == 1
+    for junk in (b"{not json", b'{"files": {"leak.go": ["x", 3]}}', b"[1, 2]", b""):
+        files[0].write_bytes(junk)
+        again = _cached_run([str(tmp_path)], capsys)
+        assert again[:2] == first[:2] and again[2] == "0"
+    # A key that matches but reports that are not reports: analysed again, not trusted.
+    data = json.loads(files[0].read_bytes())
+    data["files"]["leak.go"][1] = [["lost-cancel", "warning", "m", [1, 2, 3], [], []]]
+    files[0].write_text(json.dumps(data))
+    assert _cached_run([str(tmp_path)], capsys)[:2] == first[:2]
+
+
+def test_concurrent_runs_share_the_cache_safely(tmp_path: Path, _own_cache_dir: Path) -> None:
+    for i in range(30):
+        directory = tmp_path / f"p{i}"
+        directory.mkdir()
+        (directory / "leak.go").write_text(LEAK)
+        (directory / "clean.go").write_text(CLEAN)
+    command = [sys.executable, "-m", "golsp_leaks", "check", "--format", "json", "--no-progress", "-j", "1"]
+    runs = [
+        subprocess.Popen([*command, str(tmp_path)], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        for _ in range(4)
+    ]
+    outputs = [run.communicate(timeout=300) for run in runs]
+    assert [run.returncode for run in runs] == [1, 1, 1, 1]
+    assert len({out for out, _ in outputs}) == 1
+    assert len(json.loads(outputs[0][0])["diagnostics"]) == 30
+    assert not list(_own_cache_dir.rglob("*.tmp"))
+
+
+def test_clean_removes_the_cache_and_nothing_else(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], _own_cache_dir: Path
+) -> None:
+    (tmp_path / "leak.go").write_text(LEAK)
+    _cached_run([str(tmp_path)], capsys)
+    assert _own_cache_dir.exists()
+    assert main(["clean"]) == 0
+    assert not _own_cache_dir.exists()
+    assert main(["clean"]) == 0  # nothing to remove is fine
+    # A directory that is not a cache is refused.
+    precious = tmp_path / "precious"
+    precious.mkdir()
+    (precious / "keep.txt").write_text("x")
+    assert main(["clean", "--cache-dir", str(precious)]) == 2
+    assert (precious / "keep.txt").exists()

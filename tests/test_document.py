@@ -124,3 +124,33 @@ def test_positions_round_trip_on_every_character_boundary(
         else:
             # Bytes that are not UTF-8 may merge with a neighbour into one character; never beyond it.
             assert back <= offset
+
+
+_PIECES = st.sampled_from([b"a", b"xy", b"\n", b"\r", b"\r\n", "é".encode(), "🎉".encode()])
+_TEXT = st.lists(_PIECES, max_size=40).map(b"".join)
+
+
+@settings(max_examples=300, deadline=None)
+@given(_TEXT, st.lists(st.tuples(st.floats(0, 1), st.floats(0, 1), _TEXT), min_size=1, max_size=8))
+def test_line_index_follows_edits_exactly(source: bytes, edits: list[tuple[float, float, bytes]]) -> None:
+    import golsp_leaks.document as document
+
+    chunk = document.CHUNK_LINES
+    document.CHUNK_LINES = 3  # many chunks, so that edits cross their borders
+    try:
+        lines = LineIndex(source)
+        for a, b, inserted in edits:
+            start = int(a * len(source))
+            end = start + int(b * (len(source) - start))
+            source = source[:start] + inserted + source[end:]
+            lines.edit(start, end, inserted, source)
+            fresh = LineIndex(source)
+            assert lines.line_count == fresh.line_count
+            assert [lines.line_start(i) for i in range(lines.line_count)] == [
+                fresh.line_start(i) for i in range(fresh.line_count)
+            ]
+            assert [lines.line_of(o) for o in range(len(source) + 1)] == [
+                fresh.line_of(o) for o in range(len(source) + 1)
+            ]
+    finally:
+        document.CHUNK_LINES = chunk

@@ -146,3 +146,50 @@ def test_a_change_outside_function_bodies_reaches_every_declaration() -> None:
     third = AnalysisStats()
     engine.analyze(retyped, parse(retyped), Settings(), stats=third)
     assert third.analysed == third.declarations  # a type changed: everything again
+
+
+def test_an_unchanged_declaration_gives_back_the_same_block() -> None:
+    engine = Engine()
+    source = big_file(20)
+    first = engine.analyze_blocks(source, parse(source), Settings())
+    body = source.index(b"{\n", source.index(b"func f7(")) + 2
+    edited = source[:body] + b"\t// a note\n" + source[body:]
+    second = engine.analyze_blocks(edited, parse(edited), Settings())
+    assert len(first.blocks) == len(second.blocks) == 20
+    for i, (a, b) in enumerate(zip(first.blocks, second.blocks, strict=True)):
+        assert (a.block is b.block) == (i != 7), i  # only the edited function's block is new
+        assert b.row == a.row + (1 if i > 7 else 0)
+    # Absolute offsets follow the edit.
+    assert [d.finding.start for d in second.diagnostics()][8] == [d.finding.start for d in first.diagnostics()][8] + 11
+
+
+def test_a_stale_analysis_stops() -> None:
+    import pytest
+
+    from golsp_leaks.engine import Superseded
+
+    engine = Engine()
+    source = big_file(30)
+    asked: list[int] = []
+
+    def stale() -> bool:
+        asked.append(1)
+        return len(asked) > 5
+
+    with pytest.raises(Superseded):
+        engine.analyze_blocks(source, parse(source), Settings(), stale=stale)
+    # What was analysed before it stopped is kept.
+    stats = AnalysisStats()
+    engine.analyze(source, parse(source), Settings(), stats=stats)
+    assert stats.cached == 5 and stats.analysed == 25
+
+
+def test_the_cache_is_bounded_by_bytes() -> None:
+    engine = Engine(cache_bytes=64 << 10)
+    source = big_file(50)
+    for n in range(200):
+        variant = source.replace(b"func f1(", b"func f1%d(" % n)
+        engine.analyze(variant, parse(variant), Settings())
+        stats = engine.cache_stats()
+        assert stats["bytes"] <= max(stats["max_bytes"], 2 * len(variant))
+    assert engine.cache_stats()["declarations"] < 250

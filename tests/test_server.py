@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import json
+import re
+from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import pytest_lsp
@@ -12,6 +18,7 @@ from pytest_lsp import LanguageClient, client_capabilities
 from tests.lsp_support import (
     CLIENTS,
     CONFIG,
+    SERVER_COMMAND,
     apply_text_edits,
     edits_of,
     position_of,
@@ -431,3 +438,265 @@ async def _eventually_for(session: Session, uri: str, predicate: object) -> None
         raise AssertionError("diagnostics never matched")
     published = session.client.published  # type: ignore[attr-defined]
     await wait_until(lambda: any(p.uri == uri and predicate(list(p.diagnostics)) for p in published[-3:]))
+
+
+# --- raw JSON-RPC: what a typed client library cannot even send -------------------
+
+
+class RawClient:
+    """The server as a subprocess, spoken to in raw JSON-RPC frames (no LSP library in between)."""
+
+    def __init__(self, process: asyncio.subprocess.Process) -> None:
+        self.process = process
+        self.responses: dict[int, dict[str, Any]] = {}
+        self.notifications: list[dict[str, Any]] = []
+        self.arrivals: list[tuple[str, Any]] = []  # ("response", id) or (method, uri), in arrival order
+        self._next = 0
+        self._reader = asyncio.ensure_future(self._read())
+
+    @classmethod
+    async def start(cls, capabilities: dict[str, Any] | None = None) -> RawClient:
+        process = await asyncio.create_subprocess_exec(
+            *SERVER_COMMAND,
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.DEVNULL,
+        )
+        client = cls(process)
+        await client.request(
+            "initialize",
+            {"processId": None, "rootUri": None, "capabilities": capabilities or {}, "initializationOptions": {"debounceMs": 0}},
+        )
+        client.notify("initialized", {})
+        return client
+
+    def _send(self, message: dict[str, Any]) -> None:
+        body = json.dumps(message).encode()
+        assert self.process.stdin is not None
+        self.process.stdin.write(b"Content-Length: %d\r\n\r\n" % len(body) + body)
+
+    async def _read(self) -> None:
+        stdout = self.process.stdout
+        assert stdout is not None
+        while True:
+            header = await stdout.readuntil(b"\r\n\r\n")
+            length = int(re.search(rb"Content-Length: *(\d+)", header, re.I).group(1))  # type: ignore[union-attr]
+            message = json.loads(await stdout.readexactly(length))
+            if "method" in message and "id" in message:  # a request from the server
+                self._send({"jsonrpc": "2.0", "id": message["id"], "result": None})
+            elif "method" in message:
+                self.notifications.append(message)
+                self.arrivals.append((message["method"], (message.get("params") or {}).get("uri")))
+            else:
+                self.responses[message["id"]] = message
+                self.arrivals.append(("response", message["id"]))
+
+    def send_request(self, method: str, params: Any) -> int:
+        self._next += 1
+        self._send({"jsonrpc": "2.0", "id": self._next, "method": method, "params": params})
+        return self._next
+
+    async def answer(self, ident: int, timeout: float = 60.0) -> dict[str, Any]:
+        await wait_until(lambda: ident in self.responses, timeout)
+        return self.responses[ident]
+
+    async def request(self, method: str, params: Any) -> dict[str, Any]:
+        return await self.answer(self.send_request(method, params))
+
+    def notify(self, method: str, params: Any) -> None:
+        self._send({"jsonrpc": "2.0", "method": method, "params": params})
+
+    def open(self, uri: str, text: str, version: int = 1) -> None:
+        self.notify(
+            "textDocument/didOpen",
+            {"textDocument": {"uri": uri, "languageId": "go", "version": version, "text": text}},
+        )
+
+    async def close(self) -> None:
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(self.request("shutdown", None), 10)
+            self.notify("exit", None)
+            await asyncio.wait_for(self.process.wait(), 10)
+        if self.process.returncode is None:
+            self.process.kill()
+            await self.process.wait()
+        self._reader.cancel()
+
+
+@pytest.fixture
+async def raw() -> AsyncIterator[RawClient]:
+    client = await RawClient.start()
+    yield client
+    await client.close()
+
+
+def _range(a: int, b: int, c: int, d: int) -> dict[str, Any]:
+    return {"start": {"line": a, "character": b}, "end": {"line": c, "character": d}}
+
+
+async def test_every_request_gets_an_answer(raw: RawClient) -> None:
+    raw.open(URI, LEAKY)
+    doc = {"uri": URI}
+    ctx = {"diagnostics": []}
+    answered_empty = [
+        # Negative numbers and numbers past the uinteger range: clamped into the document.
+        ("textDocument/codeAction", {"textDocument": doc, "range": _range(-1, -5, -1, -1), "context": ctx}),
+        ("textDocument/codeAction", {"textDocument": doc, "range": _range(2**40, 2**40, 2**53, 0), "context": ctx}),
+        # A document that is not open.
+        ("textDocument/codeAction", {"textDocument": {"uri": "file:///nowhere.go"}, "range": _range(0, 0, 0, 0), "context": ctx}),
+        ("textDocument/diagnostic", {"textDocument": {"uri": "file:///nowhere.go"}}),
+    ]
+    for method, params in answered_empty:
+        answer = await raw.request(method, params)
+        assert "error" not in answer, (method, params, answer)
+        result = answer["result"]
+        if method == "textDocument/diagnostic":
+            assert result == {"kind": "full", "items": []}
+        else:  # nothing at the start or past the end of the document: at most the file-wide fix-all
+            assert [a["kind"] for a in result if a["kind"] == "quickfix"] == [], (params, result)
+    # A range clamped into the document still finds what is there.
+    whole = await raw.request(
+        "textDocument/codeAction", {"textDocument": doc, "range": _range(-3, -3, 2**31, 2**31), "context": ctx}
+    )
+    assert any("cancel" in a["title"] for a in whole["result"])
+    malformed = [
+        ("textDocument/codeAction", {"textDocument": 5}),
+        ("textDocument/codeAction", {"textDocument": doc, "range": "everything", "context": ctx}),
+        ("textDocument/diagnostic", {"foo": 1}),
+        ("codeAction/resolve", 7),
+    ]
+    for method, params in malformed:
+        answer = await raw.request(method, params)
+        assert answer["error"]["code"] == -32602, (method, params, answer)
+    # A change with negative numbers is applied, clamped, and the server goes on answering.
+    raw.notify(
+        "textDocument/didChange",
+        {"textDocument": {"uri": URI, "version": 2}, "contentChanges": [{"range": _range(-1, -1, -1, -1), "text": "\n"}]},
+    )
+    report = await raw.request("textDocument/diagnostic", {"textDocument": doc})
+    assert [d["code"] for d in report["result"]["items"]] == ["lost-cancel"]
+    assert report["result"]["items"][0]["range"]["start"]["line"] == LEAKY.split("\n").index(
+        next(line for line in LEAKY.split("\n") if "cancel :=" in line)
+    ) + 1
+    # A request that is not part of the protocol gets MethodNotFound.
+    assert (await raw.request("golsp/nothing", {}))["error"]["code"] == -32601
+
+
+def _big_go_file(functions: int = 1500) -> str:
+    """Thousands of lines, each function with a lost cancel: seconds of cold analysis."""
+    head = 'package main\n\nimport (\n\t"context"\n\t"time"\n)\n'
+    body = """
+func f{n}(p context.Context) error {{
+	ctx, cancel := context.WithTimeout(p, time.Second)
+	if ctx == nil {{
+		return nil
+	}}
+	defer cancel()
+	return nil
+}}
+"""
+    return head + "".join(body.format(n=i) for i in range(functions))
+
+
+BIG_URI = "file:///work/example/big.go"
+
+
+async def test_other_documents_are_answered_while_a_large_one_is_analysed(raw: RawClient) -> None:
+    raw.open(URI, LEAKY)
+    await wait_until(lambda: any(n["params"]["uri"] == URI for n in raw.notifications))
+    raw.open(BIG_URI, _big_go_file())
+    await asyncio.sleep(0.3)  # the server has read the didOpen and started on the large file
+    action = raw.send_request(
+        "textDocument/codeAction",
+        {"textDocument": {"uri": URI}, "range": _range(11, 0, 11, 200), "context": {"diagnostics": []}},
+    )
+    answer = await raw.answer(action)
+    assert any("cancel" in a["title"] for a in answer["result"])
+    await wait_until(lambda: ("textDocument/publishDiagnostics", BIG_URI) in raw.arrivals, 120)
+    # The code action was answered before the large file's analysis was done.
+    assert raw.arrivals.index(("response", action)) < raw.arrivals.index(("textDocument/publishDiagnostics", BIG_URI))
+
+
+async def test_a_newer_change_supersedes_the_analysis_under_way(raw: RawClient) -> None:
+    text = _big_go_file()
+    raw.open(BIG_URI, text)
+    await asyncio.sleep(0.3)  # the server has started on version 1
+    raw.notify(
+        "textDocument/didChange",
+        {
+            "textDocument": {"uri": BIG_URI, "version": 2},
+            "contentChanges": [{"range": _range(1, 0, 1, 0), "text": "// v2\n"}],
+        },
+    )
+    await wait_until(lambda: any(n["params"]["uri"] == BIG_URI for n in raw.notifications), 120)
+    published = [n["params"] for n in raw.notifications if n["params"]["uri"] == BIG_URI]
+    # Version 1 was never published: its analysis gave way to version 2's.
+    assert published[0]["version"] == 2
+    assert len(published[0]["diagnostics"]) == 1500
+    assert published[0]["diagnostics"][0]["range"]["start"]["line"] == 9
+
+
+async def test_cancel_request_is_honoured(raw: RawClient) -> None:
+    raw.open(BIG_URI, _big_go_file())
+    pending = raw.send_request("textDocument/diagnostic", {"textDocument": {"uri": BIG_URI}})
+    await asyncio.sleep(0.3)  # the server has started on the request
+    raw.notify("$/cancelRequest", {"id": pending})
+    answer = await raw.answer(pending, 120)
+    assert answer["error"]["code"] == -32800  # RequestCancelled
+    # The server goes on: the next request gets the diagnostics.
+    report = await raw.request("textDocument/diagnostic", {"textDocument": {"uri": BIG_URI}})
+    assert len(report["result"]["items"]) == 1500
+
+
+async def test_closing_a_document_frees_what_it_held() -> None:
+    import gc
+    import weakref
+
+    from golsp_leaks.server.server import create_server
+
+    server = create_server()
+    server.features.pull = True  # nothing to publish: no transport here
+    fm = server.protocol.fm
+    fm.features[types.TEXT_DOCUMENT_DID_OPEN](
+        types.DidOpenTextDocumentParams(types.TextDocumentItem(URI, "go", 1, LEAKY))
+    )
+    entry = server.docs[URI]
+    result = await server.result_of(entry)
+    assert [d.finding.rule for d in result.diagnostics] == ["lost-cancel"]
+    held = [weakref.ref(x) for x in (entry, entry.document, result)]
+    del entry, result
+    fm.features[types.TEXT_DOCUMENT_DID_CLOSE](
+        types.DidCloseTextDocumentParams(types.TextDocumentIdentifier(URI))
+    )
+    await asyncio.sleep(0)
+    gc.collect()
+    assert server.docs == {}
+    assert [ref() for ref in held] == [None, None, None]
+    server.worker.shutdown()
+
+
+async def test_pull_reports_unchanged_when_no_diagnostic_moved(raw: RawClient) -> None:
+    raw.open(URI, LEAKY)
+    first = (await raw.request("textDocument/diagnostic", {"textDocument": {"uri": URI}}))["result"]
+    assert first["kind"] == "full" and len(first["items"]) == 1
+    work = LEAKY.split("\n").index("func work(ctx context.Context) error { return ctx.Err() }")
+
+    def change(version: int, line: int, character: int, text: str) -> None:
+        raw.notify(
+            "textDocument/didChange",
+            {
+                "textDocument": {"uri": URI, "version": version},
+                "contentChanges": [{"range": _range(line, character, line, character), "text": text}],
+            },
+        )
+
+    # An edit in another function, on another line: the same diagnostics, the same result id.
+    change(2, work, len("func work(ctx context.Context) error { return"), " ")
+    params = {"textDocument": {"uri": URI}, "previousResultId": first["resultId"]}
+    second = (await raw.request("textDocument/diagnostic", params))["result"]
+    assert second == {"kind": "unchanged", "resultId": first["resultId"]}
+    # A line added above moves the diagnostic: a full report with a new id.
+    change(3, 0, 0, "// moved\n")
+    third = (await raw.request("textDocument/diagnostic", params))["result"]
+    assert third["kind"] == "full" and third["resultId"] != first["resultId"]
+    assert third["items"][0]["range"]["start"]["line"] == first["items"][0]["range"]["start"]["line"] + 1

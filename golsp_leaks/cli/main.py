@@ -22,18 +22,34 @@ import traceback
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, NoReturn, TextIO
+from typing import TYPE_CHECKING, Any, NoReturn, TextIO
 
 from golsp_leaks import __version__
+from golsp_leaks.cli import cache
 from golsp_leaks.cli import run as runner
 from golsp_leaks.cli import scan
 from golsp_leaks.cli.files import CliError, Scope, discover, scope_base
 from golsp_leaks.cli.report import json_document, render_text, summary
-from golsp_leaks.cli.sarif import sarif_document
 from golsp_leaks.config import ConfigProblems, Settings, find_config_file, merge, read_config_file
 from golsp_leaks.docs import documented_rule, documented_rules
 from golsp_leaks.model import Severity
-from golsp_leaks.rules import Rule, all_rules, rule_ids
+
+if TYPE_CHECKING:
+    from golsp_leaks.rules import Rule
+
+#: The rule ids, once known (see rule_ids()).
+_known_rules: tuple[str, ...] | None = None
+
+
+def rule_ids() -> tuple[str, ...]:
+    """The ids of the rules.  With the result cache they come from its note of them: loading every
+    rule (and with them the analysis) costs more than a run that takes every file from the cache."""
+    global _known_rules
+    if _known_rules is None:
+        from golsp_leaks.rules import rule_ids as load
+
+        _known_rules = load()
+    return _known_rules
 
 PROG = "golsp-leaks"
 FAIL_ON = ("error", "warning", "information", "hint", "never")
@@ -139,6 +155,24 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument(
         "--stats", action="store_true", help="print files, lines and lines per second on stderr"
     )
+    check.add_argument(
+        "--no-cache",
+        action="store_true",
+        help="neither read nor write the result cache (the results of unchanged files)",
+    )
+    check.add_argument(
+        "--cache-dir",
+        metavar="DIR",
+        help=f"the result cache directory (default: ${cache.ENV}, else "
+        "$XDG_CACHE_HOME/golsp-leaks, else ~/.cache/golsp-leaks)",
+    )
+
+    clean = commands.add_parser(
+        "clean",
+        help="remove the result cache",
+        description="Remove the result cache directory of 'golsp-leaks check'.",
+    )
+    clean.add_argument("--cache-dir", metavar="DIR", help="the cache directory (default: as check)")
 
     rules = commands.add_parser(
         "rules",
@@ -179,6 +213,8 @@ def main(argv: list[str] | None = None) -> int:
             return _check(args)
         if args.command == "rules":
             return _rules(args)
+        if args.command == "clean":
+            return _clean(args)
         if args.command == "serve":
             return _serve(args)
         if args.command == "scan":
@@ -279,6 +315,11 @@ def _check(args: argparse.Namespace) -> int:
         )
     if args.jobs is not None and args.jobs < 1:
         raise CliError("--jobs must be at least 1")
+    global _known_rules
+    mode = runner.Mode.FIX if args.fix else runner.Mode.DIFF if args.diff else runner.Mode.CHECK
+    cache_dir = None if args.no_cache or mode is not runner.Mode.CHECK else _cache_dir(args)
+    if cache_dir is not None and _known_rules is None:
+        _known_rules = cache.known_rules(Path(cache_dir))
     select = _rule_list(args.select, "--select")
     ignore = _rule_list(args.ignore, "--ignore")
     explicit: Path | None = None
@@ -295,13 +336,17 @@ def _check(args: argparse.Namespace) -> int:
     for message in found.warnings:
         _warning(message)
 
-    mode = runner.Mode.FIX if args.fix else runner.Mode.DIFF if args.diff else runner.Mode.CHECK
     progress = None
     if not args.no_progress and _is_tty(sys.stderr):
         progress = runner.ProgressLine(sys.stderr)
     try:
         outcome = runner.check_targets(
-            mode, found.targets, found.scopes, jobs=args.jobs, progress=progress
+            mode,
+            found.targets,
+            found.scopes,
+            jobs=args.jobs,
+            progress=progress,
+            cache_dir=cache_dir,
         )
     finally:
         if progress is not None:
@@ -319,6 +364,9 @@ def _check(args: argparse.Namespace) -> int:
     elif fmt == "json":
         _write_json(out, json_document(outcome))
     elif fmt == "sarif":
+        from golsp_leaks.cli.sarif import sarif_document
+        from golsp_leaks.rules import all_rules
+
         _write_json(out, sarif_document(outcome, all_rules()))
     else:
         _write_text(out, render_text(outcome))
@@ -340,7 +388,30 @@ def _check(args: argparse.Namespace) -> int:
             f"checked {outcome.files_checked} files, {outcome.lines} lines in {elapsed:.2f} s ({rate:,.0f} lines/s)",
             file=sys.stderr,
         )
+        if cache_dir is not None:
+            print(f"{outcome.cached} of them from the cache in {cache_dir}", file=sys.stderr)
     return _status(outcome, args.fail_on)
+
+
+def _cache_dir(args: argparse.Namespace) -> str | None:
+    """The cache directory, created; None (with a warning) when it cannot be."""
+    directory = Path(args.cache_dir) if args.cache_dir else cache.default_dir()
+    try:
+        cache.prepare(directory)
+    except OSError as exc:
+        _warning(f"cannot use the cache directory {directory}: {exc.strerror or exc}; running without it")
+        return None
+    return str(directory)
+
+
+def _clean(args: argparse.Namespace) -> int:
+    directory = Path(args.cache_dir) if args.cache_dir else cache.default_dir()
+    try:
+        removed = cache.clean(directory)
+    except OSError as exc:
+        raise CliError(str(exc)) from exc
+    print(f"removed {directory}" if removed else f"no cache at {directory}", file=sys.stderr)
+    return 0
 
 
 def _write_bytes(out: TextIO, data: bytes) -> None:
@@ -399,6 +470,8 @@ def rule_json(rule: Rule) -> dict[str, Any]:
 
 
 def _rules(args: argparse.Namespace) -> int:
+    from golsp_leaks.rules import all_rules, get_rule
+
     out = sys.stdout
     if args.rule is not None:
         rule = documented_rule(args.rule)

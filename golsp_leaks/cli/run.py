@@ -33,24 +33,33 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import Future, ProcessPoolExecutor, as_completed
-from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import NamedTuple, TextIO
+from typing import TYPE_CHECKING, Any, NamedTuple, TextIO
 
-from tree_sitter import Tree
-
+from golsp_leaks.cli import cache
 from golsp_leaks.cli.files import Scope, Target
 from golsp_leaks.config import Settings
-from golsp_leaks.document import Encoding, LineIndex
-from golsp_leaks.engine import Engine
-from golsp_leaks.fixes.apply import apply_edits, overlapping
 from golsp_leaks.goanalysis.gomod import go_version_for
-from golsp_leaks.goanalysis.package import package_facts, source_facts
-from golsp_leaks.goanalysis.parse import parse
 from golsp_leaks.model import Diagnostic, Edit, Severity
-from golsp_leaks.rules import PackageFacts
+
+# The analysis is imported when a file is analysed, not before: a run that takes every
+# file from the result cache never loads it (see _analysis()).
+if TYPE_CHECKING:
+    from concurrent.futures import Future
+
+    from tree_sitter import Tree
+
+    from golsp_leaks.document import LineIndex
+    from golsp_leaks.engine import Engine
+    from golsp_leaks.rules import PackageFacts
+
+
+def parse(source: bytes, old_tree: Any = None) -> Tree:
+    """:func:`golsp_leaks.goanalysis.parse.parse`, imported on first use."""
+    from golsp_leaks.goanalysis.parse import parse as parse_go
+
+    return parse_go(source, old_tree)
 
 #: Files per task sent to a worker process.
 CHUNK_SIZE = 64
@@ -138,12 +147,18 @@ class Outcome:
     files_checked: int = 0
     lines: int = 0
     warnings: list[str] = field(default_factory=list)
+    #: Files whose result came from the cache.
+    cached: int = 0
+    #: Files analysed to the end (no internal error): their results may be kept in the cache.
+    analysed: list[str] = field(default_factory=list)
 
     def add(self, other: Outcome) -> None:
         self.files.extend(other.files)
         self.files_checked += other.files_checked
         self.lines += other.lines
         self.warnings.extend(other.warnings)
+        self.cached += other.cached
+        self.analysed.extend(other.analysed)
 
     def sort(self) -> None:
         self.files.sort(key=lambda f: (f.path, f.fs_path))
@@ -159,6 +174,8 @@ class Outcome:
 
 
 def _span(lines: LineIndex, start: int, end: int) -> Span:
+    from golsp_leaks.document import Encoding
+
     line, column = lines.byte_column(start)
     end_line, end_column = lines.byte_column(end)
     start16 = lines.position(start, Encoding.UTF16).character + 1
@@ -170,6 +187,8 @@ def to_reports(source: bytes, diagnostics: Sequence[Diagnostic]) -> tuple[Report
     """Diagnostics with byte offsets made into reports with lines and columns."""
     if not diagnostics:
         return ()
+    from golsp_leaks.document import LineIndex
+
     lines = LineIndex(source)
     out: list[Report] = []
     for diagnostic in diagnostics:
@@ -205,6 +224,8 @@ def count_lines(source: bytes) -> int:
 
 def preferred_edits(diagnostics: Sequence[Diagnostic]) -> tuple[list[Edit], int]:
     """The edits of every finding's preferred fix that do not overlap an earlier one; and how many fixes."""
+    from golsp_leaks.fixes.apply import overlapping
+
     edits: list[Edit] = []
     applied = 0
     for diagnostic in diagnostics:
@@ -261,6 +282,8 @@ class _Analyzer:
 
     def package_facts(self, fs_path: str, source: bytes, tree: Tree) -> PackageFacts:
         """What the other files of the package say (handlers, goroutines...), as the server does."""
+        from golsp_leaks.goanalysis.package import package_facts, source_facts
+
         directory = os.path.dirname(fs_path)
         safe = self._safe_dirs.get(directory)
         if safe is None:
@@ -273,6 +296,8 @@ class _Analyzer:
         self, source: bytes, tree: Tree, diagnostics: list[Diagnostic], target: Target
     ) -> tuple[bytes, list[Diagnostic], int]:
         """Apply preferred fixes until none is left; the new source, what remains, and how many were applied."""
+        from golsp_leaks.fixes.apply import apply_edits
+
         fixed = 0
         for _ in range(MAX_FIX_PASSES):
             edits, count = preferred_edits(diagnostics)
@@ -378,28 +403,46 @@ def unified_diff(path: str, before: bytes, after: bytes) -> bytes:
     return b"".join(out)
 
 
-def check_file(analyzer: _Analyzer, mode: Mode, target: Target, outcome: Outcome) -> None:
-    """Check one file, adding what it gives to ``outcome``; never raises for a bad file."""
+def read_target(target: Target, outcome: Outcome | None) -> bytes | None:
+    """The file's bytes, counted as checked in ``outcome``; None (with a warning) when it cannot be checked."""
+    if outcome is None:
+        outcome = Outcome()  # only reading: nothing counted, nothing said
     try:
         source = _read(target.fs_path)
     except NotAFile:
         outcome.warnings.append(f"{target.display}: not a regular file, skipped")
-        return
+        return None
     except OSError as exc:
         outcome.warnings.append(f"{target.display}: cannot read: {exc.strerror or exc}")
-        return
+        return None
     if b"\0" in source:
         outcome.warnings.append(f"{target.display}: binary file, skipped")
-        return
+        return None
     outcome.files_checked += 1
     outcome.lines += count_lines(source)
+    return source
+
+
+def check_file(
+    analyzer: _Analyzer, mode: Mode, target: Target, outcome: Outcome, source: bytes | None = None
+) -> None:
+    """Check one file (read here unless ``source`` is given), adding what it gives to ``outcome``.
+
+    Never raises for a bad file.
+    """
+    if source is None:
+        source = read_target(target, outcome)
+        if source is None:
+            return
     triggers = analyzer.triggers
     if triggers is not None and not any(t in source for t in triggers):
+        outcome.analysed.append(target.fs_path)
         return
     try:
         tree = parse(source)
         diagnostics = analyzer.analyze(source, tree, target)
         if not diagnostics:
+            outcome.analysed.append(target.fs_path)
             return
         fixed = 0
         diff = None
@@ -422,6 +465,7 @@ def check_file(analyzer: _Analyzer, mode: Mode, target: Target, outcome: Outcome
     except Exception as exc:  # an engine bug must cost one file, not the run
         outcome.warnings.append(f"{target.display}: internal error, file skipped: {exc!r}")
         return
+    outcome.analysed.append(target.fs_path)
     outcome.files.append(FileResult(target.display, target.fs_path, reports, fixed, diff))
 
 
@@ -433,6 +477,8 @@ _worker_engine: Engine | None = None
 def _engine() -> Engine:
     global _worker_engine
     if _worker_engine is None:
+        from golsp_leaks.engine import Engine
+
         _worker_engine = Engine()
     return _worker_engine
 
@@ -448,9 +494,7 @@ def run_task(task: Task, on_file: Callable[[], None] | None = None) -> Outcome:
     return outcome
 
 
-def make_tasks(
-    mode: Mode, targets: Sequence[Target], scopes: Sequence[Scope], size: int
-) -> list[Task]:
+def make_tasks(mode: Mode, targets: Sequence[Target], scopes: Sequence[Scope], size: int) -> list[Task]:
     """Chunks of about ``size`` targets, each within one scope, the largest (in bytes) first.
 
     The files of a directory (a Go package) stay in one chunk, however many
@@ -504,15 +548,24 @@ def check_targets(
     progress: Progress | None = None,
     chunk_size: int | None = None,
     parallel_threshold: int | None = None,
+    cache_dir: str | None = None,
 ) -> Outcome:
-    """Check every target; in worker processes when there are many of them and more than one CPU."""
+    """Check every target; in worker processes when there are many of them and more than one CPU.
+
+    With ``cache_dir``, results are taken from (and kept in) the result cache there.
+    """
     workers = jobs if jobs is not None else cpu_count()
     chunk_size = chunk_size if chunk_size is not None else CHUNK_SIZE
     parallel_threshold = (
         parallel_threshold if parallel_threshold is not None else PARALLEL_THRESHOLD
     )
-    total = len(targets)
     outcome = Outcome()
+    lookup: cache.Lookup | None = None
+    if cache_dir is not None and mode is Mode.CHECK:
+        # Read and hash every file here; only those the cache does not know are analysed.
+        lookup = cache.Lookup(Path(cache_dir), scopes)
+        targets = lookup.take_hits(targets, outcome)
+    total = len(targets)
     if workers > 1 and total >= parallel_threshold:
         tasks = make_tasks(mode, targets, scopes, chunk_size)
         _run_pool(tasks, min(workers, len(tasks)), outcome, total, progress)
@@ -527,6 +580,8 @@ def check_targets(
 
         for task in make_tasks(mode, targets, scopes, max(total, 1)):
             outcome.add(run_task(task, one_more))
+    if lookup is not None:
+        lookup.store(outcome)
     outcome.sort()
     return outcome
 
@@ -539,6 +594,9 @@ def _worker_init() -> None:
 def _run_pool(
     tasks: list[Task], workers: int, outcome: Outcome, total: int, progress: Progress | None
 ) -> None:
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+    from concurrent.futures.process import BrokenProcessPool
+
     done = 0
     pool = ProcessPoolExecutor(max_workers=workers, initializer=_worker_init)
     pending: dict[Future[Outcome], Task] = {}

@@ -23,6 +23,9 @@ def run(tcp: tuple[str, int] | None = None, log_file: str | None = None, verbose
     gc.collect()
     gc.freeze()
     gc.set_threshold(20_000, 50, 100)
+    # Analysis runs on a thread that holds the GIL for long stretches: hand it back to the event
+    # loop's thread within half a millisecond, not the default five, when the loop has a request.
+    sys.setswitchinterval(0.0005)
 
     server = create_server()
     if tcp is not None:

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from functools import cache
 from pathlib import Path
+from typing import Any
 
 from lsprotocol import types
 
 import golsp_leaks
 from golsp_leaks.document import Encoding, LineIndex
+from golsp_leaks.engine import Placed
 from golsp_leaks.model import Diagnostic, Edit, Severity
 
 SOURCE = "golsp-leaks"
@@ -65,10 +67,11 @@ _SEVERITY = {
 }
 
 
-def lsp_range(lines: LineIndex, start: int, end: int, encoding: Encoding) -> types.Range:
+def lsp_range(lines: LineIndex, start: int, end: int, encoding: Encoding, row: int = 0) -> types.Range:
+    """The range of ``start:end`` in ``lines``, its lines moved down by ``row``."""
     a = lines.position(start, encoding)
     b = lines.position(end, encoding)
-    return types.Range(types.Position(a.line, a.character), types.Position(b.line, b.character))
+    return types.Range(types.Position(a.line + row, a.character), types.Position(b.line + row, b.character))
 
 
 def to_lsp(
@@ -79,7 +82,9 @@ def to_lsp(
     *,
     related_support: bool,
     docs_url: str | None = None,
+    row: int = 0,
 ) -> types.Diagnostic:
+    """``diagnostic`` as LSP; ``row`` is added to every line (when ``lines`` is the text of one block)."""
     finding = diagnostic.finding
     related = None
     message = finding.message
@@ -87,25 +92,63 @@ def to_lsp(
         if related_support:
             related = [
                 types.DiagnosticRelatedInformation(
-                    location=types.Location(uri, lsp_range(lines, r.start, r.end, encoding)),
+                    location=types.Location(uri, lsp_range(lines, r.start, r.end, encoding, row)),
                     message=r.message,
                 )
                 for r in finding.related
             ]
         else:
             # Clients without related information still get the places, in the message.
-            places = "; ".join(f"line {lines.position(r.start).line + 1}: {r.message}" for r in finding.related)
+            places = "; ".join(f"line {lines.position(r.start).line + row + 1}: {r.message}" for r in finding.related)
             message = f"{message} ({places})"
     return types.Diagnostic(
-        range=lsp_range(lines, finding.start, finding.end, encoding),
+        range=lsp_range(lines, finding.start, finding.end, encoding, row),
         message=message,
         severity=_SEVERITY[diagnostic.severity],
         code=finding.rule,
         code_description=types.CodeDescription(href=docs_url) if docs_url else None,
         source=SOURCE,
         related_information=related,
-        data={"rule": finding.rule, "start": finding.start, "end": finding.end},
+        data={"rule": finding.rule},
     )
+
+
+def block_items(
+    placed: Placed,
+    uri: str,
+    encoding: Encoding,
+    *,
+    related_support: bool,
+    unstructure: Callable[[Any], Any],
+    whole: Callable[[], LineIndex],
+    docs_url: str | None = None,
+) -> list[Any]:
+    """The diagnostics of one block at its place in the file, as JSON.
+
+    A block whose ranges all lie in its own text is converted with the line
+    index of that text alone (so the cost is the block's, not the file's);
+    ``whole`` gives the file's line index for the others.  ``docs_url`` is the
+    ``docsUrl`` setting (see :func:`docs_href`).
+    """
+    block = placed.block
+    if block.local:
+        lines, row, base = LineIndex(block.window), placed.row, 0
+    else:
+        lines, row, base = whole(), 0, placed.start
+    out: list[Any] = []
+    for d in block.diagnostics:
+        shifted = d if base == 0 else Diagnostic(d.finding.shifted(base), d.severity)
+        lsp = to_lsp(
+            shifted,
+            uri,
+            lines,
+            encoding,
+            related_support=related_support,
+            docs_url=docs_href(docs_url, d.finding.rule),
+            row=row,
+        )
+        out.append(unstructure(lsp))
+    return out
 
 
 def text_edits(edits: Iterable[Edit], lines: LineIndex, encoding: Encoding) -> list[types.TextEdit]:

@@ -63,6 +63,10 @@ class RuntimeReports:
             return 0.0, None
         return mtime, read_report(path)
 
+    def covers(self, file: Path) -> bool:
+        """Whether a scan report lies above ``file``."""
+        return self._report_for(file.resolve()) is not None
+
     def _report_for(self, file: Path) -> tuple[Path, ScanReport] | None:
         """The nearest report above ``file`` (its workspace directory and the report)."""
         for directory in list(file.parents)[:12]:

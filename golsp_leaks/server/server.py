@@ -9,6 +9,20 @@ clients that have them.  Code actions offer each fix, a fix-all source action
 and a suppression comment; their edits are computed at resolve time for
 clients that can resolve ``edit``, and included directly for the others.
 
+Analysis runs on one background thread, never on the event loop: requests
+about other documents are answered while a large file is analysed.  The
+engine is asked, before each declaration it has to analyse, whether the
+document has changed since; if so the analysis stops and the newest version
+is analysed instead (the latest change wins), and every request waiting for
+diagnostics gets those of the newest version.  Requests are ``async``: a
+``$/cancelRequest`` cancels the one waiting, and the client gets
+``RequestCancelled``.
+
+Per keystroke the work follows what changed: the engine hands back the very
+same :class:`~golsp_leaks.engine.Block` for every declaration that did not
+change, and the JSON of a block's diagnostics is kept per document under
+(block, row) and reused; a pull client gets ``unchanged`` when no block moved.
+
 Every handler logs and carries on: no input from a client takes the server down.
 """
 
@@ -16,8 +30,10 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import json
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar, cast
@@ -35,16 +51,17 @@ from golsp_leaks.config import (
     merge,
     read_config_file,
 )
-from golsp_leaks.document import Document, Encoding, encode_text
-from golsp_leaks.engine import Engine
+from golsp_leaks.document import Document, Encoding, LineIndex, encode_text
+from golsp_leaks.engine import Block, Engine, FileAnalysis, Superseded
 from golsp_leaks.fixes.apply import overlapping
 from golsp_leaks.fixes.suppress import suppression_edit
 from golsp_leaks.goanalysis.gomod import go_version_for
 from golsp_leaks.goanalysis.package import invalidate, package_facts, source_facts
+from golsp_leaks.goanalysis.parse import parse
 from golsp_leaks.model import AnalysisStats, Diagnostic, Edit
 from golsp_leaks.rules import rule_ids
 from golsp_leaks.server import convert
-from golsp_leaks.server.protocol import GolspProtocol, negotiated_encoding
+from golsp_leaks.server.protocol import GolspProtocol, RawText, negotiated_encoding
 from golsp_leaks.server.runtime import RuntimeReports
 
 log = logging.getLogger("golsp_leaks.server")
@@ -53,14 +70,60 @@ FIX_ALL_KIND = f"{types.CodeActionKind.SourceFixAll.value}.golsp-leaks"
 F = TypeVar("F", bound=Callable[..., Any])
 
 
+_Key = tuple[int, int, int]
+
+
+@dataclass(frozen=True, eq=False)
+class _Part:
+    """The diagnostics of one block at one row: as JSON objects, and as JSON text."""
+
+    items: list[Any]
+    text: str
+
+
+_Converted = dict[tuple[Block, int], _Part]
+
+
 @dataclass
 class _Result:
-    """The analysis of one state of one document."""
+    """The analysis of one state of one document: its diagnostics as JSON, and the blocks they come from."""
 
-    key: tuple[int, int]
-    diagnostics: list[Diagnostic]
-    lsp: list[types.Diagnostic]
+    key: _Key
+    version: int | None
+    analysis: FileAnalysis
+    parts: list[_Part]
     result_id: str
+    converted: _Converted
+
+    @functools.cached_property
+    def items(self) -> list[Any]:
+        return [item for part in self.parts for item in part.items]
+
+    @functools.cached_property
+    def text(self) -> str:
+        """``items`` as the text of a JSON array."""
+        return "[" + ",".join(part.text for part in self.parts if part.text) + "]"
+
+    @functools.cached_property
+    def diagnostics(self) -> list[Diagnostic]:
+        """In the order of ``items``."""
+        return self.analysis.diagnostics()
+
+
+@dataclass
+class _Job:
+    """What the analysis thread is given: a snapshot of the document, taken on the event loop."""
+
+    key: _Key
+    version: int | None
+    uri: str
+    source: bytes
+    tree: Any  # a copy of the document's tree, or None: parse in the thread
+    path: Path | None
+    excluded: bool
+    settings: Settings
+    stale: Callable[[], bool]
+    previous: _Converted
 
 
 @dataclass
@@ -71,8 +134,17 @@ class _Open:
     path: Path | None
     serial: int
     edits: int = 0
+    epoch: int = 0  # bumped when what is on disk around it changed (a save of another file)
+    closed: bool = False
     result: _Result | None = None
+    results: int = 0  # distinct diagnostic sets so far, for result ids
     task: asyncio.Task[None] | None = None
+    analysis: asyncio.Task[_Result] | None = None
+    analysis_key: _Key | None = None
+
+
+class _Closed(Exception):
+    """The document was closed while a request waited for its diagnostics."""
 
 
 @dataclass
@@ -94,9 +166,7 @@ class _ClientFeatures:
         return cls(
             pull=pull is not None,
             resolve_edit=bool(resolve and "edit" in resolve.properties),
-            related_information=bool(
-                (publish and publish.related_information) or (pull and pull.related_information)
-            ),
+            related_information=bool((publish and publish.related_information) or (pull and pull.related_information)),
             document_changes=bool(ws and ws.workspace_edit and ws.workspace_edit.document_changes),
             configuration=bool(ws and ws.configuration),
             diagnostic_refresh=bool(ws and ws.diagnostics and ws.diagnostics.refresh_support),
@@ -129,6 +199,25 @@ def _guard(default: Callable[[], Any]) -> Callable[[F], F]:
     return decorate
 
 
+def _guard_async(default: Callable[[], Any]) -> Callable[[F], F]:
+    """:func:`_guard` for ``async`` handlers; a cancellation (``$/cancelRequest``) is let through."""
+
+    def decorate(handler: F) -> F:
+        @functools.wraps(handler)
+        async def wrapper(*args: Any, **kwargs: Any) -> Any:
+            try:
+                return await cast(Callable[..., Awaitable[Any]], handler)(*args, **kwargs)
+            except _Closed:
+                return default()
+            except Exception:
+                log.exception("%s failed", handler.__name__)
+                return default()
+
+        return cast(F, wrapper)
+
+    return decorate
+
+
 class GolspLeaksServer(LanguageServer):
     def __init__(self) -> None:
         super().__init__(
@@ -144,8 +233,14 @@ class GolspLeaksServer(LanguageServer):
         self.settings_state = _SettingsState()
         self.root: Path | None = None
         self._serial = 0
+        #: The one thread analyses run on (the engine's caches are not shared between threads).
+        self.worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="golsp-analysis")
         # A new scan report re-publishes everything, as a settings change does.
         self.runtime = RuntimeReports(self.settings_changed)
+
+    @property
+    def rpc(self) -> GolspProtocol:
+        return cast(GolspProtocol, self.protocol)
 
     # --- settings --------------------------------------------------------------
 
@@ -194,37 +289,126 @@ class GolspLeaksServer(LanguageServer):
 
     # --- analysis --------------------------------------------------------------
 
-    def analyse(self, entry: _Open) -> _Result:
-        key = (entry.edits, self.settings_state.generation)
-        if entry.result is not None and entry.result.key == key:
-            return entry.result
+    def _key(self, entry: _Open) -> _Key:
+        return (entry.edits, self.settings_state.generation, entry.epoch)
+
+    async def result_of(self, entry: _Open) -> _Result:
+        """The diagnostics of the document's newest version, analysed off the event loop if need be."""
+        while True:
+            if entry.closed:
+                raise _Closed
+            if entry.result is not None and entry.result.key == self._key(entry):
+                return entry.result
+            try:
+                # Shielded: a cancelled request leaves the analysis running for the others.
+                await asyncio.shield(self.start_analysis(entry))
+            except Superseded:
+                continue  # a newer change came in: analyse that instead
+
+    def start_analysis(self, entry: _Open) -> asyncio.Future[_Result]:
+        """The analysis of the document's newest version, started unless it is under way."""
+        key = self._key(entry)
+        if entry.analysis is None or entry.analysis_key != key:
+            entry.analysis_key = key
+            entry.analysis = asyncio.ensure_future(self._analyse(entry, self._job(entry, key)))
+            entry.analysis.add_done_callback(_retrieve)
+        return entry.analysis
+
+    def _job(self, entry: _Open, key: _Key) -> _Job:
         doc = entry.document
         settings = self.settings_for(entry.path)
-        diagnostics: list[Diagnostic] = []
-        if not self._excluded(entry.path, settings):
+        generation = self.settings_state.generation
+
+        def stale() -> bool:
+            return entry.closed or self._key(entry) != key or self.settings_state.generation != generation
+
+        # Converted diagnostics are reused only under the same settings (docsUrl is in them).
+        previous = (
+            entry.result.converted
+            if entry.result is not None and entry.result.key[1] == generation
+            else {}
+        )
+        return _Job(
+            key,
+            doc.version,
+            doc.uri,
+            doc.source,
+            doc.tree.copy() if doc.tree is not None else None,
+            entry.path,
+            self._excluded(entry.path, settings),
+            settings,
+            stale,
+            previous,
+        )
+
+    async def _analyse(self, entry: _Open, job: _Job) -> _Result:
+        loop = asyncio.get_running_loop()
+        analysis, tree, parts, converted = await loop.run_in_executor(self.worker, self._compute, job)
+        doc = entry.document
+        if doc.tree is None and doc.source is job.source:
+            doc.tree = tree  # parsed in the thread: later edits re-parse incrementally from it
+        if self._key(entry) != job.key:
+            raise Superseded
+        previous = entry.result
+        if previous is not None and _same(previous.parts, parts):
+            result_id = previous.result_id
+        else:
+            entry.results += 1
+            result_id = f"{entry.serial}.{entry.results}"
+        entry.result = _Result(job.key, job.version, analysis, parts, result_id, converted)
+        return entry.result
+
+    def _compute(self, job: _Job) -> tuple[FileAnalysis, Any, list[_Part], _Converted]:
+        """On the analysis thread: parse if need be, learn the package facts, analyse, convert to JSON."""
+        tree = job.tree if job.tree is not None else parse(job.source)
+        if job.stale():
+            raise Superseded
+        analysis = FileAnalysis(())
+        if not job.excluded:
             stats = AnalysisStats()
-            if entry.path is not None:
-                facts = package_facts(entry.path, doc.source, doc.tree)
+            if job.path is not None:
+                facts = package_facts(job.path, job.source, tree)
             else:
-                facts = source_facts(doc.source, doc.tree)
-            diagnostics = self.engine.analyze(
-                doc.source,
-                doc.tree,
-                settings,
-                path=str(entry.path) if entry.path else None,
-                go_version=go_version_for(entry.path) if entry.path else None,
+                facts = source_facts(job.source, tree)
+            analysis = self.engine.analyze_blocks(
+                job.source,
+                tree,
+                job.settings,
+                path=str(job.path) if job.path else None,
+                go_version=go_version_for(job.path) if job.path else None,
                 package=facts,
                 stats=stats,
+                stale=job.stale,
             )
             for problem in stats.rule_errors:
-                log.error("%s: %s", doc.uri, problem)
-        lines = doc.lines
-        lsp = [
-            convert.to_lsp(d, doc.uri, lines, self.encoding, related_support=self.features.related_information, docs_url=convert.docs_href(settings.docs_url, d.finding.rule))
-            for d in diagnostics
-        ]
-        entry.result = _Result(key, diagnostics, lsp, f"{entry.serial}.{key[0]}.{key[1]}")
-        return entry.result
+                log.error("%s: %s", job.uri, problem)
+        whole: list[LineIndex] = []
+
+        def whole_lines() -> LineIndex:
+            if not whole:
+                whole.append(LineIndex(job.source))
+            return whole[0]
+
+        converted: _Converted = {}
+        parts: list[_Part] = []
+        for placed in analysis.blocks:
+            cache_key = (placed.block, placed.row)
+            part = job.previous.get(cache_key) if placed.block.local else None
+            if part is None:
+                items = convert.block_items(
+                    placed,
+                    job.uri,
+                    self.encoding,
+                    related_support=self.features.related_information,
+                    unstructure=self.rpc.converter.unstructure,
+                    whole=whole_lines,
+                    docs_url=job.settings.docs_url,
+                )
+                part = _Part(items, ",".join(json.dumps(item, separators=(",", ":")) for item in items))
+            if placed.block.local:
+                converted[cache_key] = part
+            parts.append(part)
+        return analysis, tree, parts, converted
 
     def _excluded(self, path: Path | None, settings: Settings) -> bool:
         if path is None or not settings.exclude:
@@ -242,6 +426,8 @@ class GolspLeaksServer(LanguageServer):
         entry = self.docs.get(uri)
         if entry is None or self.features.pull:
             return
+        # Analysed now, published after the debounce: by then the diagnostics are ready.
+        self.start_analysis(entry)
         if entry.task is not None and not entry.task.done():
             entry.task.cancel()
         delay = self.settings_for(entry.path).debounce_ms if delay_ms is None else delay_ms
@@ -253,24 +439,45 @@ class GolspLeaksServer(LanguageServer):
         if self.docs.get(uri) is not entry:
             return
         try:
-            result = self.analyse(entry)
+            result = await self.result_of(entry)
+        except _Closed:
+            return
         except Exception:
             log.exception("analysis of %s failed", uri)
             return
-        self.text_document_publish_diagnostics(
-            types.PublishDiagnosticsParams(
-                uri=uri, diagnostics=self.with_runtime(entry, result.lsp), version=entry.document.version
-            )
+        version = "" if result.version is None else f',"version":{int(result.version)}'
+        self.rpc.notify_text(
+            types.TEXT_DOCUMENT_PUBLISH_DIAGNOSTICS,
+            f'{{"uri":{json.dumps(uri)}{version},"diagnostics":{self.diagnostics_text(entry, result)}}}',
         )
 
     # --- runtime findings: golsp_leaks.server.runtime -------------------------------
 
-    def with_runtime(self, entry: _Open, lsp: list[types.Diagnostic]) -> list[types.Diagnostic]:
-        """The static diagnostics followed by the scan report's findings for the file (a copy when any)."""
+    def diagnostics_text(self, entry: _Open, result: _Result) -> str:
+        """The result's diagnostics as a JSON array, with the scan report's findings for the file.
+
+        Without a report for the file this is the result's own text, converted once per block.
+        """
+        if entry.path is None or not self.runtime.covers(entry.path):
+            return result.text
         doc = entry.document
-        return self.runtime.merge(
-            lsp, entry.path, doc.source, doc.lines, self.encoding, related_support=self.features.related_information
+        converter = self.rpc.converter
+        static = [converter.structure(item, types.Diagnostic) for item in result.items]
+        merged = self.runtime.merge(
+            static, entry.path, doc.source, doc.lines, self.encoding, related_support=self.features.related_information
         )
+        return json.dumps([converter.unstructure(d) for d in merged], separators=(",", ":"))
+
+
+def _retrieve(task: asyncio.Future[Any]) -> None:
+    """Collect what a finished analysis raised (a superseded one that nobody awaited included)."""
+    if not task.cancelled() and not isinstance(task.exception(), (Superseded, _Closed, type(None))):
+        log.error("analysis failed", exc_info=task.exception())
+
+
+def _same(a: list[_Part], b: list[_Part]) -> bool:
+    """The same blocks' JSON, object for object (so the same diagnostics)."""
+    return len(a) == len(b) and all(x is y for x, y in zip(a, b, strict=True))
 
 
 def create_server() -> GolspLeaksServer:
@@ -305,14 +512,25 @@ def create_server() -> GolspLeaksServer:
             ls.settings_state.client = _section(params.settings)
         ls.settings_changed()
 
+    @server.feature(types.SHUTDOWN)
+    @_guard(lambda: None)
+    def shutdown(ls: GolspLeaksServer, params: Any) -> None:
+        # An analysis under way stops at its next declaration, so that the exit does not wait for it.
+        for entry in ls.docs.values():
+            entry.closed = True
+        ls.worker.shutdown(wait=False, cancel_futures=True)
+
     @server.feature(types.TEXT_DOCUMENT_DID_OPEN)
     @_guard(lambda: None)
     def did_open(ls: GolspLeaksServer, params: types.DidOpenTextDocumentParams) -> None:
         item = params.text_document
         ls._serial += 1
         path = to_fs_path(item.uri)
+        old = ls.docs.get(item.uri)
+        if old is not None:
+            old.closed = True
         ls.docs[item.uri] = _Open(
-            Document(item.uri, encode_text(item.text), item.version),
+            Document(item.uri, encode_text(item.text), item.version, parse_now=False),  # parsed off the loop
             Path(path) if path and item.uri.startswith("file:") else None,
             ls._serial,
         )
@@ -331,12 +549,15 @@ def create_server() -> GolspLeaksServer:
             if isinstance(change, types.TextDocumentContentChangePartial):
                 r = change.range
                 ok = doc.apply_change(
-                    (r.start.line, r.start.character), (r.end.line, r.end.character), change.text, ls.encoding
+                    (r.start.line, r.start.character),
+                    (r.end.line, r.end.character),
+                    change.text,
+                    ls.encoding,
                 )
                 if not ok:
                     log.warning("%s: change range %s was outside the document or reversed; clamped", uri, r)
             else:
-                doc.replace_all(change.text)
+                doc.replace_all(change.text, parse_now=False)
             entry.edits += 1
         doc.version = params.text_document.version
         ls.schedule(uri)
@@ -351,7 +572,7 @@ def create_server() -> GolspLeaksServer:
         invalidate(entry.path)
         for uri, other in ls.docs.items():
             if other is not entry and other.path is not None and other.path.parent == entry.path.parent:
-                other.result = None
+                other.epoch += 1
                 ls.schedule(uri)
         if ls.features.pull and ls.features.diagnostic_refresh:
             ls.workspace_diagnostic_refresh(None)
@@ -360,8 +581,11 @@ def create_server() -> GolspLeaksServer:
     @_guard(lambda: None)
     def did_close(ls: GolspLeaksServer, params: types.DidCloseTextDocumentParams) -> None:
         entry = ls.docs.pop(params.text_document.uri, None)
-        if entry is not None and entry.task is not None:
-            entry.task.cancel()
+        if entry is not None:
+            entry.closed = True  # a running analysis of it stops at its next declaration
+            entry.result = None
+            if entry.task is not None:
+                entry.task.cancel()
         if not ls.features.pull:
             ls.text_document_publish_diagnostics(
                 types.PublishDiagnosticsParams(uri=params.text_document.uri, diagnostics=[])
@@ -371,37 +595,49 @@ def create_server() -> GolspLeaksServer:
         types.TEXT_DOCUMENT_DIAGNOSTIC,
         types.DiagnosticOptions(identifier="golsp-leaks", inter_file_dependencies=False, workspace_diagnostics=False),
     )
-    @_guard(lambda: types.RelatedFullDocumentDiagnosticReport(items=[]))
-    def diagnostic(
+    @_guard_async(lambda: types.RelatedFullDocumentDiagnosticReport(items=[]))
+    async def diagnostic(
         ls: GolspLeaksServer, params: types.DocumentDiagnosticParams
-    ) -> types.RelatedFullDocumentDiagnosticReport | types.RelatedUnchangedDocumentDiagnosticReport:
+    ) -> types.RelatedFullDocumentDiagnosticReport | RawText:
         entry = ls.docs.get(params.text_document.uri)
         if entry is None:
             return types.RelatedFullDocumentDiagnosticReport(items=[])
-        result = ls.analyse(entry)
+        result = await ls.result_of(entry)
+        result_id = json.dumps(result.result_id)
         if params.previous_result_id == result.result_id:
-            return types.RelatedUnchangedDocumentDiagnosticReport(result_id=result.result_id)
-        return types.RelatedFullDocumentDiagnosticReport(
-            items=ls.with_runtime(entry, result.lsp), result_id=result.result_id
-        )
+            return RawText(f'{{"kind":"unchanged","resultId":{result_id}}}')
+        return RawText(f'{{"kind":"full","resultId":{result_id},"items":{ls.diagnostics_text(entry, result)}}}')
 
     @server.feature(
         types.TEXT_DOCUMENT_CODE_ACTION,
         types.CodeActionOptions(
-            code_action_kinds=[types.CodeActionKind.QuickFix, types.CodeActionKind.SourceFixAll, FIX_ALL_KIND],
+            code_action_kinds=[
+                types.CodeActionKind.QuickFix,
+                types.CodeActionKind.SourceFixAll,
+                FIX_ALL_KIND,
+            ],
             resolve_provider=True,
         ),
     )
-    @_guard(list)
-    def code_action(ls: GolspLeaksServer, params: types.CodeActionParams) -> list[types.CodeAction]:
-        return _code_actions(ls, params)
+    @_guard_async(list)
+    async def code_action(ls: GolspLeaksServer, params: types.CodeActionParams) -> list[types.CodeAction]:
+        entry = ls.docs.get(params.text_document.uri)
+        if entry is None:
+            return []
+        return _code_actions(ls, params, entry, await ls.result_of(entry))
 
     @server.feature(types.CODE_ACTION_RESOLVE)
-    @_guard(lambda: None)
-    def code_action_resolve(ls: GolspLeaksServer, action: types.CodeAction) -> types.CodeAction:
-        edit = _resolve_edit(ls, action.data)
-        if edit is not None:
-            action.edit = edit
+    @_guard_async(lambda: None)
+    async def code_action_resolve(ls: GolspLeaksServer, action: types.CodeAction) -> types.CodeAction:
+        data = action.data
+        if not isinstance(data, Mapping):
+            return action
+        uri = data.get("uri")
+        entry = ls.docs.get(uri) if isinstance(uri, str) else None
+        if entry is not None:
+            edit = _resolve_edit(ls, data, entry, await ls.result_of(entry))
+            if edit is not None:
+                action.edit = edit
         return action
 
     return server
@@ -447,12 +683,10 @@ def _wanted(only: list[str] | None, kind: str) -> bool:
     return any(kind == k or kind.startswith(k + ".") for k in only)
 
 
-def _code_actions(ls: GolspLeaksServer, params: types.CodeActionParams) -> list[types.CodeAction]:
+def _code_actions(
+    ls: GolspLeaksServer, params: types.CodeActionParams, entry: _Open, result: _Result
+) -> list[types.CodeAction]:
     uri = params.text_document.uri
-    entry = ls.docs.get(uri)
-    if entry is None:
-        return []
-    result = ls.analyse(entry)
     doc = entry.document
     lines = doc.lines
     r = params.range
@@ -462,20 +696,28 @@ def _code_actions(ls: GolspLeaksServer, params: types.CodeActionParams) -> list[
         start, end = end, start
     only = [str(k) for k in params.context.only] if params.context.only else None
     actions: list[types.CodeAction] = []
-    for index, (diagnostic, lsp) in enumerate(zip(result.diagnostics, result.lsp, strict=True)):
+    for index, (diagnostic, item) in enumerate(zip(result.diagnostics, result.items, strict=True)):
         finding = diagnostic.finding
         if finding.start > end or finding.end < start:
             continue
         if not _wanted(only, types.CodeActionKind.QuickFix.value):
             continue
+        lsp = ls.rpc.converter.structure(item, types.Diagnostic)
         for fix_index, fix in enumerate(finding.fixes):
             actions.append(
                 _action(
                     ls,
                     entry,
+                    result,
                     fix.title,
                     types.CodeActionKind.QuickFix,
-                    {"uri": uri, "result": result.result_id, "kind": "fix", "index": index, "fix": fix_index},
+                    {
+                        "uri": uri,
+                        "result": result.result_id,
+                        "kind": "fix",
+                        "index": index,
+                        "fix": fix_index,
+                    },
                     [lsp],
                     preferred=fix.preferred,
                 )
@@ -484,6 +726,7 @@ def _code_actions(ls: GolspLeaksServer, params: types.CodeActionParams) -> list[
             _action(
                 ls,
                 entry,
+                result,
                 f"Ignore {finding.rule} here (//golsp-leaks:ignore)",
                 types.CodeActionKind.QuickFix,
                 {"uri": uri, "result": result.result_id, "kind": "suppress", "index": index},
@@ -496,6 +739,7 @@ def _code_actions(ls: GolspLeaksServer, params: types.CodeActionParams) -> list[
             _action(
                 ls,
                 entry,
+                result,
                 "Fix all golsp-leaks findings",
                 FIX_ALL_KIND,
                 {"uri": uri, "result": result.result_id, "kind": "fixAll"},
@@ -509,6 +753,7 @@ def _code_actions(ls: GolspLeaksServer, params: types.CodeActionParams) -> list[
 def _action(
     ls: GolspLeaksServer,
     entry: _Open,
+    result: _Result,
     title: str,
     kind: str,
     data: dict[str, Any],
@@ -524,7 +769,7 @@ def _action(
         data=data,
     )
     if not ls.features.resolve_edit:
-        action.edit = _resolve_edit(ls, data)
+        action.edit = _resolve_edit(ls, data, entry, result)
     return action
 
 
@@ -552,16 +797,14 @@ def _edits_for(result: _Result, data: Mapping[str, Any], source: bytes) -> list[
     return None
 
 
-def _resolve_edit(ls: GolspLeaksServer, data: Any) -> types.WorkspaceEdit | None:
-    if not isinstance(data, Mapping):
-        return None
-    uri = data.get("uri")
-    entry = ls.docs.get(uri) if isinstance(uri, str) else None
-    if entry is None:
-        return None
-    result = ls.analyse(entry)
+def _resolve_edit(
+    ls: GolspLeaksServer, data: Mapping[str, Any], entry: _Open, result: _Result
+) -> types.WorkspaceEdit | None:
     if data.get("result") != result.result_id:
-        log.info("code action for %s is out of date (the document changed); not applied", uri)
+        log.info(
+            "code action for %s is out of date (the document changed); not applied",
+            entry.document.uri,
+        )
         return None
     edits = _edits_for(result, data, entry.document.source)
     if not edits:
