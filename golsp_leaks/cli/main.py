@@ -25,13 +25,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn, TextIO
 
 from golsp_leaks import __version__
-from golsp_leaks.cli import cache
+from golsp_leaks.cli import cache, scan
 from golsp_leaks.cli import run as runner
-from golsp_leaks.cli import scan
 from golsp_leaks.cli.files import CliError, Scope, discover, scope_base
 from golsp_leaks.cli.report import json_document, render_text, summary
 from golsp_leaks.config import ConfigProblems, Settings, find_config_file, merge, read_config_file
-from golsp_leaks.docs import documented_rule, documented_rules
 from golsp_leaks.model import Severity
 
 if TYPE_CHECKING:
@@ -470,7 +468,7 @@ def rule_json(rule: Rule) -> dict[str, Any]:
 
 
 def _rules(args: argparse.Namespace) -> int:
-    from golsp_leaks.rules import all_rules, get_rule
+    from golsp_leaks.docs import documented_rule, documented_rules
 
     out = sys.stdout
     if args.rule is not None:
