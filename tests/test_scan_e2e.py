@@ -29,7 +29,10 @@ from tests.goservices import (
     write_demo_service,
 )
 
-RUNTIME_APPS = ("gin-worker", "fiber-shop")
+RUNTIME_APPS = ("gin-worker", "fiber-shop", "nethttp-api")
+#: What an app needs beyond its endpoints file, as examples/README.md says under "<app> at runtime".
+SCAN_OPTIONS: dict[str, tuple[str, ...]] = {"nethttp-api": ("--header", "X-User: ann", "--timeout", "1")}
+SERVICE_ENV: dict[str, dict[str, str]] = {"nethttp-api": {"RATE_LIMIT": "10000"}}
 RUNS = 3
 REQUESTS = 60
 
@@ -52,7 +55,7 @@ def scan(workspace: Path, binary: Path, *extra: str, **service_env: str) -> subp
             **service_env,
             "ADDR": f"127.0.0.1:{port}",
             "PPROF_ADDR": f"127.0.0.1:{pprof_port}",
-            # fiber-shop keeps its data in SQLite (a fresh file per scan); nothing else needs a database.
+            # fiber-shop and nethttp-api keep their data in SQLite (a fresh file per scan).
             "DATABASE_URL": f"file:{workspace}/scan-{port}.db?_pragma=busy_timeout(5000)",
         }
     )
@@ -78,7 +81,15 @@ def test_leaky_endpoints_are_reported_at_their_go_statement(
     assert expected, f"examples/README.md has no '{app} at runtime' table"
     with carriers() as carrier_urls:
         result = scan(
-            workspace, binary, "--endpoints", "scan/endpoints", "--requests", str(REQUESTS), CARRIERS=carrier_urls
+            workspace,
+            binary,
+            "--endpoints",
+            "scan/endpoints",
+            "--requests",
+            str(REQUESTS),
+            *SCAN_OPTIONS.get(app, ()),
+            CARRIERS=carrier_urls,
+            **SERVICE_ENV.get(app, {}),
         )
     assert result.returncode == 1, result.stderr
     document = json.loads(result.stdout)
