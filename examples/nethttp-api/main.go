@@ -9,26 +9,39 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"strconv"
 	"syscall"
 	"time"
 
 	"github.com/go-chi/chi/v5"
 	"github.com/go-chi/chi/v5/middleware"
 	_ "github.com/lib/pq"
+	"golang.org/x/time/rate"
+	_ "modernc.org/sqlite"
 )
 
 func main() {
-	dsn := os.Getenv("DATABASE_URL")
-	if dsn == "" {
-		dsn = "postgres://notes:notes@localhost:5432/notes?sslmode=disable"
+	// The notes are in SQLite (pure Go, no cgo) unless DATABASE_DRIVER=postgres says otherwise.
+	driver := setting("DATABASE_DRIVER", "sqlite")
+	dsn := setting("DATABASE_URL", "file:notes.db?_pragma=busy_timeout(5000)")
+	if driver == "postgres" {
+		dsn = setting("DATABASE_URL", "postgres://notes:notes@localhost:5432/notes?sslmode=disable")
 	}
-	db, err := sql.Open("postgres", dsn)
+	db, err := sql.Open(driver, dsn)
 	if err != nil {
 		log.Fatalf("open database: %v", err)
 	}
 	defer db.Close()
 	db.SetMaxOpenConns(20)
 	db.SetConnMaxIdleTime(5 * time.Minute)
+	if driver == "sqlite" {
+		if err := createSchema(context.Background(), db); err != nil {
+			log.Fatalf("schema: %v", err)
+		}
+	}
+	if perSecond, err := strconv.ParseFloat(setting("RATE_LIMIT", "10"), 64); err == nil {
+		clientRate = rate.Limit(perSecond)
+	}
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -68,7 +81,7 @@ func main() {
 	})
 	r.Get("/events", srv.events)
 
-	httpSrv := &http.Server{Addr: listenAddr("ADDR", "127.0.0.1:8080"), Handler: r, ReadHeaderTimeout: 5 * time.Second}
+	httpSrv := &http.Server{Addr: setting("ADDR", "127.0.0.1:8080"), Handler: r, ReadHeaderTimeout: 5 * time.Second}
 	go func() {
 		<-ctx.Done()
 		shutdownCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)

@@ -15,7 +15,10 @@ var (
 	limiters   = map[string]*rate.Limiter{}
 )
 
-// rateLimit allows each client address ten requests a second.
+// clientRate is how many requests a second each client address may make (RATE_LIMIT, default 10).
+var clientRate rate.Limit = 10
+
+// rateLimit allows each client address clientRate requests a second.
 func rateLimit(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ip, _, err := net.SplitHostPort(r.RemoteAddr)
@@ -25,7 +28,7 @@ func rateLimit(next http.Handler) http.Handler {
 		limitersMu.Lock()
 		lim, ok := limiters[ip]
 		if !ok {
-			lim = rate.NewLimiter(10, 20)
+			lim = rate.NewLimiter(clientRate, 20)
 			// Leak: one limiter per client address is added on every new request and never removed.
 			limiters[ip] = lim
 		}

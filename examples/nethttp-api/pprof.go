@@ -10,14 +10,14 @@ import (
 // The profiles of net/http/pprof are served on their own loopback address
 // (PPROF_ADDR), away from the API; golsp-leaks scan reads them there.
 func init() {
-	addr := listenAddr("PPROF_ADDR", "127.0.0.1:6060")
+	addr := setting("PPROF_ADDR", "127.0.0.1:6060")
 	go func() {
 		log.Println(http.ListenAndServe(addr, nil))
 	}()
 }
 
-// listenAddr is the address in the environment variable key, else fallback.
-func listenAddr(key, fallback string) string {
+// setting is the value of the environment variable key, else fallback.
+func setting(key, fallback string) string {
 	if addr := os.Getenv(key); addr != "" {
 		return addr
 	}

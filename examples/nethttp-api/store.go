@@ -15,7 +15,7 @@ type Note struct {
 	CreatedAt time.Time `json:"created_at"`
 }
 
-// Store reads and writes notes in PostgreSQL.
+// Store reads and writes notes in SQLite or PostgreSQL.
 type Store struct {
 	db      *sql.DB
 	getNote *sql.Stmt
@@ -78,7 +78,7 @@ func (s *Store) Search(ctx context.Context, owner, q string) ([]Note, error) {
 	// Leak: rows is closed only after the loop; a Scan error returns with the connection still held.
 	rows, err := s.db.QueryContext(ctx,
 		`SELECT id, owner, title, body, created_at FROM notes
-		 WHERE owner = $1 AND title ILIKE '%' || $2 || '%'`, owner, q)
+		 WHERE owner = $1 AND lower(title) LIKE '%' || lower($2) || '%'`, owner, q)
 	if err != nil {
 		return nil, err
 	}
@@ -175,7 +175,7 @@ func (s *Store) ImportNotes(ctx context.Context, owner string, notes []Note) (in
 
 // DeleteExpiredShares removes shares whose time is up.
 func (s *Store) DeleteExpiredShares(ctx context.Context) (int64, error) {
-	res, err := s.db.ExecContext(ctx, `DELETE FROM shares WHERE expires_at < now()`)
+	res, err := s.db.ExecContext(ctx, `DELETE FROM shares WHERE expires_at < $1`, time.Now())
 	if err != nil {
 		return 0, err
 	}

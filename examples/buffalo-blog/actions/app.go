@@ -19,6 +19,7 @@ func App() *buffalo.App {
 	}
 	app = buffalo.New(buffalo.Options{
 		Env:         envy.Get("GO_ENV", "development"),
+		Addr:        envy.Get("ADDR", "127.0.0.1:3000"),
 		SessionName: "_blog_session",
 	})
 	// popmw.Transaction commits the request's transaction, or rolls it back on error.
