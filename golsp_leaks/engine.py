@@ -23,8 +23,8 @@ from tree_sitter import Node, Tree
 from golsp_leaks.config import Settings
 from golsp_leaks.fixes.apply import fix_parses
 from golsp_leaks.fixes.suppress import unsuppressed
-from golsp_leaks.goanalysis.imports import Imports
-from golsp_leaks.goanalysis.syntax import declarations
+from golsp_leaks.goanalysis.syntax.imports import Imports
+from golsp_leaks.goanalysis.syntax.nodes import declarations
 from golsp_leaks.model import AnalysisStats, Diagnostic, Finding, Severity
 from golsp_leaks.rules import FileContext, PackageFacts, Rule, all_rules
 

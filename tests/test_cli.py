@@ -29,7 +29,7 @@ from golsp_leaks.cli.files import Scope, Target
 from golsp_leaks.cli.main import main, parse_tcp
 from golsp_leaks.config import Settings
 from golsp_leaks.fixes.apply import apply_edits
-from golsp_leaks.goanalysis.parse import parse
+from golsp_leaks.goanalysis.syntax.parse import parse
 from golsp_leaks.model import Edit
 from golsp_leaks.rules import all_rules, get_rule
 from tests import gotool

@@ -26,8 +26,8 @@ from golsp_leaks.config import Settings
 from golsp_leaks.document import LineIndex
 from golsp_leaks.engine import Engine
 from golsp_leaks.fixes.apply import apply_edits, overlapping
-from golsp_leaks.goanalysis.package import source_facts
-from golsp_leaks.goanalysis.parse import parse
+from golsp_leaks.goanalysis.summaries.package import source_facts
+from golsp_leaks.goanalysis.syntax.parse import parse
 from golsp_leaks.model import Diagnostic, Edit
 from golsp_leaks.rules import rule_ids
 from tests import gotool

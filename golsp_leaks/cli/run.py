@@ -46,9 +46,9 @@ from golsp_leaks.config import Settings
 from golsp_leaks.document import Encoding, LineIndex
 from golsp_leaks.engine import Engine
 from golsp_leaks.fixes.apply import apply_edits, overlapping
-from golsp_leaks.goanalysis.gomod import go_version_for
-from golsp_leaks.goanalysis.package import package_facts, source_facts
-from golsp_leaks.goanalysis.parse import parse
+from golsp_leaks.goanalysis.summaries.gomod import go_version_for
+from golsp_leaks.goanalysis.summaries.package import package_facts, source_facts
+from golsp_leaks.goanalysis.syntax.parse import parse
 from golsp_leaks.model import Diagnostic, Edit, Severity
 from golsp_leaks.rules import PackageFacts
 

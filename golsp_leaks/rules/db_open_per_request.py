@@ -6,10 +6,9 @@ from collections.abc import Iterable
 
 from tree_sitter import Node
 
-from golsp_leaks.fixes.build import insert_statement_after, terminates, unique_name
-from golsp_leaks.goanalysis.frameworks import top_level_function
-from golsp_leaks.goanalysis.ownership import Releases, Use
-from golsp_leaks.goanalysis.sqlapi import (
+from golsp_leaks.goanalysis.dataflow.ownership import Releases, Use
+from golsp_leaks.goanalysis.libraries.frameworks import top_level_function
+from golsp_leaks.goanalysis.libraries.sql import (
     GORM,
     OPENERS,
     POP,
@@ -18,7 +17,7 @@ from golsp_leaks.goanalysis.sqlapi import (
     method_call_query,
     open_call,
 )
-from golsp_leaks.goanalysis.sqlflow import (
+from golsp_leaks.goanalysis.libraries.sqlflow import (
     Bound,
     bind,
     called_methods,
@@ -29,7 +28,8 @@ from golsp_leaks.goanalysis.sqlflow import (
     related,
     track,
 )
-from golsp_leaks.goanalysis.syntax import FUNCTION_TYPES, enclosing_function, text
+from golsp_leaks.goanalysis.syntax.edits import insert_statement_after, terminates, unique_name
+from golsp_leaks.goanalysis.syntax.nodes import FUNCTION_TYPES, enclosing_function, text
 from golsp_leaks.model import Finding, Fix, Severity
 from golsp_leaks.rules.base import FileContext, Rule
 

@@ -6,9 +6,9 @@ from collections.abc import Iterable
 
 from tree_sitter import Node
 
-from golsp_leaks.goanalysis.frameworks import REQUEST_MARKERS, Handler
-from golsp_leaks.goanalysis.parse import cursor
-from golsp_leaks.goanalysis.syntax import FUNCTION_TYPES, enclosing_function, text
+from golsp_leaks.goanalysis.libraries.frameworks import REQUEST_MARKERS, Handler
+from golsp_leaks.goanalysis.syntax.nodes import FUNCTION_TYPES, enclosing_function, text
+from golsp_leaks.goanalysis.syntax.parse import cursor
 from golsp_leaks.model import Finding, Severity
 from golsp_leaks.rules.base import FileContext, Rule
 

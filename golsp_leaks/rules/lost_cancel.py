@@ -6,11 +6,14 @@ from collections.abc import Iterable, Iterator
 
 from tree_sitter import Node
 
-from golsp_leaks.fixes.build import delete_statement, insert_statement_after, unique_name
-from golsp_leaks.goanalysis.flow import exits_missing_release
-from golsp_leaks.goanalysis.names import is_called, mentions_outside
-from golsp_leaks.goanalysis.parse import cursor
-from golsp_leaks.goanalysis.syntax import (
+from golsp_leaks.goanalysis.cfg.paths import exits_missing_release
+from golsp_leaks.goanalysis.names.mentions import is_called, mentions_outside
+from golsp_leaks.goanalysis.syntax.edits import (
+    delete_statement,
+    insert_statement_after,
+    unique_name,
+)
+from golsp_leaks.goanalysis.syntax.nodes import (
     FUNCTION_TYPES,
     binding,
     enclosing_function,
@@ -19,6 +22,7 @@ from golsp_leaks.goanalysis.syntax import (
     statements,
     text,
 )
+from golsp_leaks.goanalysis.syntax.parse import cursor
 from golsp_leaks.model import Edit, Finding, Fix, Related, Severity
 from golsp_leaks.rules.base import FileContext, Rule
 

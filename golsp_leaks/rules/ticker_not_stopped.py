@@ -6,11 +6,10 @@ from collections.abc import Iterable, Iterator
 
 from tree_sitter import Node
 
-from golsp_leaks.goanalysis.flow import may_return
-from golsp_leaks.goanalysis.names import mentions
-from golsp_leaks.goanalysis.ownership import Releases
-from golsp_leaks.goanalysis.parse import cursor
-from golsp_leaks.goanalysis.resources import (
+from golsp_leaks.goanalysis.cfg.paths import may_return
+from golsp_leaks.goanalysis.dataflow.ownership import Releases
+from golsp_leaks.goanalysis.names.mentions import mentions
+from golsp_leaks.goanalysis.resources.tracking import (
     Outcome,
     Resource,
     examine,
@@ -18,7 +17,13 @@ from golsp_leaks.goanalysis.resources import (
     runs_once,
     top_level,
 )
-from golsp_leaks.goanalysis.syntax import FUNCTION_TYPES, enclosing_function, function_results, text
+from golsp_leaks.goanalysis.syntax.nodes import (
+    FUNCTION_TYPES,
+    enclosing_function,
+    function_results,
+    text,
+)
+from golsp_leaks.goanalysis.syntax.parse import cursor
 from golsp_leaks.model import Finding, Severity
 from golsp_leaks.rules.base import FileContext, Rule
 

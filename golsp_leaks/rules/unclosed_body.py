@@ -6,10 +6,16 @@ from collections.abc import Iterable, Iterator
 
 from tree_sitter import Node
 
-from golsp_leaks.goanalysis.ownership import Releases
-from golsp_leaks.goanalysis.parse import cursor
-from golsp_leaks.goanalysis.resources import STREAM_BORROWS, NamedType, Outcome, Resource, examine
-from golsp_leaks.goanalysis.syntax import text
+from golsp_leaks.goanalysis.dataflow.ownership import Releases
+from golsp_leaks.goanalysis.resources.tracking import (
+    STREAM_BORROWS,
+    NamedType,
+    Outcome,
+    Resource,
+    examine,
+)
+from golsp_leaks.goanalysis.syntax.nodes import text
+from golsp_leaks.goanalysis.syntax.parse import cursor
 from golsp_leaks.model import Finding, Severity
 from golsp_leaks.rules.base import FileContext, Rule
 

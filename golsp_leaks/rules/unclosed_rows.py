@@ -6,8 +6,8 @@ from collections.abc import Iterable
 
 from tree_sitter import Node
 
-from golsp_leaks.goanalysis.ownership import Releases, Use
-from golsp_leaks.goanalysis.sqlapi import (
+from golsp_leaks.goanalysis.dataflow.ownership import Releases, Use
+from golsp_leaks.goanalysis.libraries.sql import (
     GORM,
     PGX,
     ROWS_METHODS,
@@ -21,7 +21,7 @@ from golsp_leaks.goanalysis.sqlapi import (
     rows_call,
     selector_parts,
 )
-from golsp_leaks.goanalysis.sqlflow import (
+from golsp_leaks.goanalysis.libraries.sqlflow import (
     bind,
     called_methods,
     callee_text,
@@ -32,7 +32,7 @@ from golsp_leaks.goanalysis.sqlflow import (
     related,
     track,
 )
-from golsp_leaks.goanalysis.syntax import enclosing_function, text
+from golsp_leaks.goanalysis.syntax.nodes import enclosing_function, text
 from golsp_leaks.model import Edit, Finding, Fix, Severity
 from golsp_leaks.rules.base import FileContext, Rule
 

@@ -6,15 +6,15 @@ from collections.abc import Iterable
 
 from tree_sitter import Node
 
-from golsp_leaks.goanalysis.ownership import Releases, Use
-from golsp_leaks.goanalysis.sqlapi import (
+from golsp_leaks.goanalysis.dataflow.ownership import Releases, Use
+from golsp_leaks.goanalysis.libraries.sql import (
     STMT_METHODS,
     Acquisition,
     acquisitions,
     method_call_query,
     stmt_call,
 )
-from golsp_leaks.goanalysis.sqlflow import (
+from golsp_leaks.goanalysis.libraries.sqlflow import (
     bind,
     called_methods,
     callee_text,
@@ -23,7 +23,7 @@ from golsp_leaks.goanalysis.sqlflow import (
     related,
     track,
 )
-from golsp_leaks.goanalysis.syntax import enclosing_function
+from golsp_leaks.goanalysis.syntax.nodes import enclosing_function
 from golsp_leaks.model import Finding, Severity
 from golsp_leaks.rules.base import FileContext, Rule
 

@@ -6,9 +6,8 @@ from collections.abc import Iterable
 
 from tree_sitter import Node
 
-from golsp_leaks.fixes.build import insert_statement_after
-from golsp_leaks.goanalysis.ownership import Releases, Use
-from golsp_leaks.goanalysis.sqlapi import (
+from golsp_leaks.goanalysis.dataflow.ownership import Releases, Use
+from golsp_leaks.goanalysis.libraries.sql import (
     GORM,
     PGX,
     POP,
@@ -21,7 +20,7 @@ from golsp_leaks.goanalysis.sqlapi import (
     method_call_query,
     tx_call,
 )
-from golsp_leaks.goanalysis.sqlflow import (
+from golsp_leaks.goanalysis.libraries.sqlflow import (
     Bound,
     bind,
     binding,
@@ -34,7 +33,8 @@ from golsp_leaks.goanalysis.sqlflow import (
     related,
     track,
 )
-from golsp_leaks.goanalysis.syntax import enclosing_function, statements, text
+from golsp_leaks.goanalysis.syntax.edits import insert_statement_after
+from golsp_leaks.goanalysis.syntax.nodes import enclosing_function, statements, text
 from golsp_leaks.model import Edit, Finding, Fix, Severity
 from golsp_leaks.rules.base import FileContext, Rule
 

@@ -33,10 +33,10 @@ from dataclasses import dataclass
 
 from tree_sitter import Node
 
-from golsp_leaks.goanalysis.flow import ExitReport, NilTests, exits_missing_release
-from golsp_leaks.goanalysis.names import mentions, mentions_outside
-from golsp_leaks.goanalysis.parse import cursor
-from golsp_leaks.goanalysis.syntax import FUNCTION_TYPES, text
+from golsp_leaks.goanalysis.cfg.paths import ExitReport, NilTests, exits_missing_release
+from golsp_leaks.goanalysis.names.mentions import mentions, mentions_outside
+from golsp_leaks.goanalysis.syntax.nodes import FUNCTION_TYPES, text
+from golsp_leaks.goanalysis.syntax.parse import cursor
 
 
 class Use(enum.Enum):
@@ -252,7 +252,7 @@ def missed_release(
     """Exits of ``func`` reached from ``acquire`` without releasing or handing on ``name``.
 
     ``exists_after`` is the error check that follows the acquisition (see
-    :func:`golsp_leaks.fixes.build.error_check_after`): the resource is taken to
+    :func:`golsp_leaks.goanalysis.syntax.edits.error_check_after`): the resource is taken to
     exist from there on.  ``extra_releases`` are further nodes that count as a
     release (e.g. ``pool.Put(x)`` found by the rule itself).  ``nil_tests``
     (see :func:`nil_tests`: branches taken only when the acquisition's error is

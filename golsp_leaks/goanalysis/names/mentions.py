@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from tree_sitter import Node
 
-from golsp_leaks.goanalysis.parse import cursor
+from golsp_leaks.goanalysis.syntax.parse import cursor
 
 _IDENTIFIERS = "(identifier) @id"
 

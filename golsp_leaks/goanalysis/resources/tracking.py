@@ -22,14 +22,8 @@ from typing import TYPE_CHECKING
 
 from tree_sitter import Node
 
-from golsp_leaks.fixes.build import (
-    delete_statement,
-    error_check_after,
-    insert_statement_after,
-    unique_name,
-)
-from golsp_leaks.goanalysis.flow import ExitReport, exits_missing_release
-from golsp_leaks.goanalysis.ownership import (
+from golsp_leaks.goanalysis.cfg.paths import ExitReport, exits_missing_release
+from golsp_leaks.goanalysis.dataflow.ownership import (
     BORROWING_CALLS,
     OwnershipReport,
     Releases,
@@ -37,8 +31,13 @@ from golsp_leaks.goanalysis.ownership import (
     missed_release,
     nil_tests,
 )
-from golsp_leaks.goanalysis.parse import cursor
-from golsp_leaks.goanalysis.syntax import (
+from golsp_leaks.goanalysis.syntax.edits import (
+    delete_statement,
+    error_check_after,
+    insert_statement_after,
+    unique_name,
+)
+from golsp_leaks.goanalysis.syntax.nodes import (
     FUNCTION_TYPES,
     Binding,
     binding,
@@ -48,10 +47,11 @@ from golsp_leaks.goanalysis.syntax import (
     statements,
     text,
 )
+from golsp_leaks.goanalysis.syntax.parse import cursor
 from golsp_leaks.model import Edit, Fix, Related
 
 if TYPE_CHECKING:
-    from golsp_leaks.rules.base import FileContext
+    from golsp_leaks.goanalysis.summaries.context import FileContext
 
 #: Functions that read, write or wrap a stream (a file, a response body) without taking over closing it.
 STREAM_BORROWS = BORROWING_CALLS | frozenset(

@@ -37,8 +37,8 @@ from stat import S_ISREG
 
 from tree_sitter import Node, Tree
 
-from golsp_leaks.goanalysis.concurrency import endless_loops
-from golsp_leaks.goanalysis.frameworks import (
+from golsp_leaks.goanalysis.cfg.loops import endless_loops
+from golsp_leaks.goanalysis.libraries.frameworks import (
     WEB_IMPORT_MARKERS,
     RequestScope,
     base_type_name,
@@ -49,10 +49,10 @@ from golsp_leaks.goanalysis.frameworks import (
     receiver,
     typed_names,
 )
-from golsp_leaks.goanalysis.imports import Imports
-from golsp_leaks.goanalysis.parse import cursor, parse
-from golsp_leaks.goanalysis.syntax import text
-from golsp_leaks.rules.base import PackageFacts
+from golsp_leaks.goanalysis.summaries.facts import PackageFacts
+from golsp_leaks.goanalysis.syntax.imports import Imports
+from golsp_leaks.goanalysis.syntax.nodes import text
+from golsp_leaks.goanalysis.syntax.parse import cursor, parse
 
 __all__ = ["FileSummary", "clear_cache", "combine", "invalidate", "package_facts", "source_facts", "summarize"]
 

@@ -27,9 +27,9 @@ from dataclasses import dataclass, replace
 
 from tree_sitter import Node
 
-from golsp_leaks.goanalysis.imports import Imports
-from golsp_leaks.goanalysis.parse import cursor
-from golsp_leaks.goanalysis.syntax import FUNCTION_TYPES, text
+from golsp_leaks.goanalysis.syntax.imports import Imports
+from golsp_leaks.goanalysis.syntax.nodes import FUNCTION_TYPES, text
+from golsp_leaks.goanalysis.syntax.parse import cursor
 
 SQL = "sql"
 PGX = "pgx"

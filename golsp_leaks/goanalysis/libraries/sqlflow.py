@@ -26,8 +26,7 @@ from dataclasses import dataclass
 
 from tree_sitter import Node
 
-from golsp_leaks.fixes.build import delete_statement, insert_statement_after, terminates
-from golsp_leaks.goanalysis.flow import (
+from golsp_leaks.goanalysis.cfg.paths import (
     NOT_ACQUIRED,
     UNUSED,
     USED,
@@ -35,11 +34,11 @@ from golsp_leaks.goanalysis.flow import (
     _Interpreter,
     run,
 )
-from golsp_leaks.goanalysis.names import mentions, mentions_outside
-from golsp_leaks.goanalysis.ownership import Releases, Use, classify, shadowed_inside
-from golsp_leaks.goanalysis.parse import cursor
-from golsp_leaks.goanalysis.sqlapi import is_local
-from golsp_leaks.goanalysis.syntax import (
+from golsp_leaks.goanalysis.dataflow.ownership import Releases, Use, classify, shadowed_inside
+from golsp_leaks.goanalysis.libraries.sql import is_local
+from golsp_leaks.goanalysis.names.mentions import mentions, mentions_outside
+from golsp_leaks.goanalysis.syntax.edits import delete_statement, insert_statement_after, terminates
+from golsp_leaks.goanalysis.syntax.nodes import (
     FUNCTION_TYPES,
     Binding,
     function_results,
@@ -49,7 +48,8 @@ from golsp_leaks.goanalysis.syntax import (
     statements,
     text,
 )
-from golsp_leaks.goanalysis.syntax import binding as bind_value
+from golsp_leaks.goanalysis.syntax.nodes import binding as bind_value
+from golsp_leaks.goanalysis.syntax.parse import cursor
 from golsp_leaks.model import Edit, Fix, Related
 
 # --- binding ---------------------------------------------------------------------

@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 
 from tree_sitter import Node
 
-from golsp_leaks.goanalysis.syntax import is_no_return_call, label_of, statements
+from golsp_leaks.goanalysis.syntax.nodes import is_no_return_call, label_of, statements
 
 NOT_ACQUIRED = 1
 UNUSED = 2
