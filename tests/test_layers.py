@@ -73,11 +73,11 @@ def test_imports_go_down_the_layers(path: Path) -> None:
 
 
 def test_the_check_catches_an_upward_import(tmp_path: Path) -> None:
-    """The test above can fail: a syntax module importing the cfg layer, or a rule, is caught."""
+    """The test above can fail: a syntax module importing the dataflow layer, or a rule, is caught."""
     fake = tmp_path / "nodes.py"
     fake.write_text(
         (ANALYSIS / "syntax" / "nodes.py").read_text()
-        + "\nfrom golsp_leaks.goanalysis.cfg.paths import run\nfrom golsp_leaks.rules import all_rules\n"
+        + "\nfrom golsp_leaks.goanalysis.dataflow.engine import follow\nfrom golsp_leaks.rules import all_rules\n"
     )
     found = violations(fake, Path("syntax/nodes.py"))
     assert len(found) == 2, found

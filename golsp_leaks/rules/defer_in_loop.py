@@ -6,7 +6,7 @@ from collections.abc import Iterable
 
 from tree_sitter import Node
 
-from golsp_leaks.goanalysis.cfg.paths import exits_missing_release
+from golsp_leaks.goanalysis.dataflow.engine import exits_missing_release
 from golsp_leaks.goanalysis.syntax.nodes import FUNCTION_TYPES, line_indent, text, walk
 from golsp_leaks.goanalysis.syntax.parse import cursor
 from golsp_leaks.model import Edit, Finding, Fix, Severity

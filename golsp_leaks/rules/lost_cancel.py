@@ -6,7 +6,7 @@ from collections.abc import Iterable, Iterator
 
 from tree_sitter import Node
 
-from golsp_leaks.goanalysis.cfg.paths import exits_missing_release
+from golsp_leaks.goanalysis.dataflow.engine import exits_missing_release
 from golsp_leaks.goanalysis.names.mentions import is_called, mentions_outside
 from golsp_leaks.goanalysis.syntax.edits import (
     delete_statement,

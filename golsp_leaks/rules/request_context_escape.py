@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from tree_sitter import Node
 
-from golsp_leaks.goanalysis.cfg.paths import exits_missing_release
+from golsp_leaks.goanalysis.dataflow.engine import exits_missing_release
 from golsp_leaks.goanalysis.libraries.frameworks import (
     FIBER_UTILS,
     REQUEST_MARKERS,

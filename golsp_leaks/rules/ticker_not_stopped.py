@@ -6,7 +6,7 @@ from collections.abc import Iterable, Iterator
 
 from tree_sitter import Node
 
-from golsp_leaks.goanalysis.cfg.paths import may_return
+from golsp_leaks.goanalysis.dataflow.engine import may_return
 from golsp_leaks.goanalysis.dataflow.ownership import Releases
 from golsp_leaks.goanalysis.names.mentions import mentions
 from golsp_leaks.goanalysis.resources.tracking import (

@@ -28,29 +28,11 @@ from dataclasses import dataclass, field
 
 from tree_sitter import Node
 
-from golsp_leaks.goanalysis.syntax.nodes import call_name, statements
+from golsp_leaks.goanalysis.syntax.nodes import is_no_return_call, statements
 
 THEN = -1
 ELSE = -2
 LOOP_DONE = -3
-
-#: Calls after which control never comes back.
-NO_RETURN_FUNCS = frozenset({"panic"})
-NO_RETURN_SELECTORS = frozenset(
-    {
-        ("os", "Exit"),
-        ("runtime", "Goexit"),
-        ("log", "Fatal"),
-        ("log", "Fatalf"),
-        ("log", "Fatalln"),
-        ("log", "Panic"),
-        ("log", "Panicf"),
-        ("log", "Panicln"),
-    }
-)
-#: Methods that end the test or the process whatever their receiver (``t.Fatal``, ``logger.Fatalf``).
-NO_RETURN_METHODS = frozenset({"Fatal", "Fatalf", "Fatalln", "FailNow", "SkipNow", "Skip", "Skipf", "Panic", "Panicf", "Panicln"})
-
 
 @dataclass(eq=False)
 class Block:
@@ -77,6 +59,8 @@ class Graph:
     exit: Block
     abort: Block
     blocks: list[Block]
+    #: The block control reaches after each ``if``/``for``/``switch``/``select``, by the statement's span.
+    after: dict[tuple[int, int], Block] = field(default_factory=dict)
 
     def returns(self) -> Iterator[Block]:
         """The blocks that end the function normally: each ``return``, and the end of the body."""
@@ -97,19 +81,6 @@ class Graph:
         return self.exit.index in self.reachable()
 
 
-def is_no_return_call(stmt: Node, never_return: frozenset[str] = frozenset()) -> bool:
-    """A statement that is a call after which control never comes back."""
-    if stmt.type != "expression_statement" or not stmt.named_child_count:
-        return False
-    name = call_name(stmt.named_children[0])
-    if name is None:
-        return False
-    operand, func = name
-    if not operand:
-        return func in NO_RETURN_FUNCS or func in never_return
-    return (operand, func) in NO_RETURN_SELECTORS or func in NO_RETURN_METHODS
-
-
 @dataclass
 class _Target:
     label: str | None
@@ -128,6 +99,7 @@ class _Builder:
         self.targets: list[_Target] = []
         self.labels: dict[str, Block] = {}
         self.gotos: list[tuple[Block, str]] = []
+        self.after: dict[tuple[int, int], Block] = {}
 
     def new(self, kind: str, guard: tuple[Node, int] | None = None) -> Block:
         block = Block(len(self.blocks), kind, guard=guard)
@@ -151,7 +123,7 @@ class _Builder:
             target = self.labels.get(label)
             if target is not None:
                 self.link(block, target)
-        return Graph(self.func, self.entry, self.exit, self.abort, self.blocks)
+        return Graph(self.func, self.entry, self.exit, self.abort, self.blocks, self.after)
 
     # --- statements -----------------------------------------------------------
 
@@ -239,6 +211,7 @@ class _Builder:
         if condition is not None:
             cur.nodes.append(condition)
         after = self.new("if.done")
+        self.after[(node.start_byte, node.end_byte)] = after
         then = self.new("if.then", (node, THEN))
         self.link(cur, then)
         consequence = node.child_by_field_name("consequence")
@@ -269,6 +242,7 @@ class _Builder:
         if condition is not None:
             head.nodes.append(condition)
         after = self.new("for.done")
+        self.after[(node.start_byte, node.end_byte)] = after
         post = self.new("for.post")
         if update is not None:
             post.nodes.append(update)
@@ -291,6 +265,7 @@ class _Builder:
             if child is not None:
                 cur.nodes.append(child)
         after = self.new("switch.done")
+        self.after[(node.start_byte, node.end_byte)] = after
         self.targets.append(_Target(label, after, None))
         cases = [c for c in node.named_children if c.type in ("expression_case", "type_case", "default_case")]
         heads: list[Block] = []
@@ -320,6 +295,7 @@ class _Builder:
 
     def _select(self, node: Node, cur: Block, label: str | None) -> Block | None:
         after = self.new("select.done")
+        self.after[(node.start_byte, node.end_byte)] = after
         self.targets.append(_Target(label, after, None))
         for index, case in enumerate(c for c in node.named_children if c.type in ("communication_case", "default_case")):
             head = self.new("select.case", (node, index))

@@ -33,7 +33,7 @@ from dataclasses import dataclass
 
 from tree_sitter import Node
 
-from golsp_leaks.goanalysis.cfg.paths import ExitReport, NilTests, exits_missing_release
+from golsp_leaks.goanalysis.dataflow.engine import ExitReport, NilTests, exits_missing_release
 from golsp_leaks.goanalysis.names.mentions import mentions, mentions_outside
 from golsp_leaks.goanalysis.syntax.nodes import FUNCTION_TYPES, text
 from golsp_leaks.goanalysis.syntax.parse import cursor

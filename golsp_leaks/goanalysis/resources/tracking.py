@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 
 from tree_sitter import Node
 
-from golsp_leaks.goanalysis.cfg.paths import ExitReport, exits_missing_release
+from golsp_leaks.goanalysis.dataflow.engine import ExitReport, exits_missing_release
 from golsp_leaks.goanalysis.dataflow.ownership import (
     BORROWING_CALLS,
     OwnershipReport,

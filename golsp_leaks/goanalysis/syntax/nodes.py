@@ -29,7 +29,10 @@ _NO_RETURN_SELECTORS = frozenset(
         ("log", "Panicln"),
     }
 )
-_NO_RETURN_METHODS = frozenset({"Fatal", "Fatalf", "FailNow", "SkipNow", "Skip", "Skipf"})
+#: Methods that end the test or the process whatever their receiver (``t.Fatal``, ``logger.Fatalf``).
+_NO_RETURN_METHODS = frozenset(
+    {"Fatal", "Fatalf", "Fatalln", "FailNow", "SkipNow", "Skip", "Skipf", "Panic", "Panicf", "Panicln"}
+)
 
 
 def text(node: Node | None) -> str:
@@ -129,8 +132,9 @@ def call_name(call: Node) -> tuple[str, str] | None:
     return None
 
 
-def is_no_return_call(stmt: Node) -> bool:
-    """A statement that is a call to panic, os.Exit, log.Fatal, t.Fatal and the like."""
+def is_no_return_call(stmt: Node, never_return: frozenset[str] = frozenset()) -> bool:
+    """A statement that is a call to panic, os.Exit, log.Fatal, t.Fatal and the like,
+    or to one of the package's functions named in ``never_return``."""
     if stmt.type != "expression_statement":
         return False
     expr = stmt.named_children[0] if stmt.named_child_count else None
@@ -141,7 +145,7 @@ def is_no_return_call(stmt: Node) -> bool:
         return False
     operand, func = name
     if not operand:
-        return func in _NO_RETURN_FUNCS
+        return func in _NO_RETURN_FUNCS or func in never_return
     return (operand, func) in _NO_RETURN_SELECTORS or func in _NO_RETURN_METHODS
 
 
