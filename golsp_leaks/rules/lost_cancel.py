@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Sequence
 
 from tree_sitter import Node
 
 from golsp_leaks.goanalysis.dataflow.engine import exits_missing_release
-from golsp_leaks.goanalysis.names.mentions import is_called, mentions_outside
+from golsp_leaks.goanalysis.libraries.context import cancelling_calls
+from golsp_leaks.goanalysis.names.holders import holder
+from golsp_leaks.goanalysis.names.mentions import is_called
+from golsp_leaks.goanalysis.names.scopes import RESULT
+from golsp_leaks.goanalysis.resources.tracking import ends_process, related_locations
 from golsp_leaks.goanalysis.syntax.edits import (
     delete_statement,
     insert_statement_after,
@@ -17,28 +21,11 @@ from golsp_leaks.goanalysis.syntax.nodes import (
     FUNCTION_TYPES,
     binding,
     enclosing_function,
-    function_results,
-    has_named_results,
     statements,
     text,
 )
-from golsp_leaks.goanalysis.syntax.parse import cursor
 from golsp_leaks.model import Edit, Finding, Fix, Related, Severity
 from golsp_leaks.rules.base import FileContext, Rule
-
-#: The context constructors that return a cancel function as their second result.
-CONSTRUCTORS = frozenset(
-    {
-        "WithCancel",
-        "WithTimeout",
-        "WithDeadline",
-        "WithCancelCause",
-        "WithTimeoutCause",
-        "WithDeadlineCause",
-    }
-)
-
-_CALLS = "(call_expression function: [(selector_expression) (identifier)] @fn) @call"
 
 
 class LostCancel(Rule):
@@ -100,69 +87,42 @@ class LostCancel(Rule):
     triggers = (b"WithCancel", b"WithTimeout", b"WithDeadline")
 
     def check(self, decl: Node, ctx: FileContext) -> Iterable[Finding]:
-        context_names = ctx.imports.names_for("context")
-        dot = ctx.imports.is_dot_imported("context")
-        if not context_names and not dot:
-            return
-        for call, constructor in _constructor_calls(decl, context_names, dot):
+        for call, constructor in cancelling_calls(decl, ctx.imports):
             finding = self._check_call(call, constructor, ctx)
             if finding is not None:
                 yield finding
 
     def _check_call(self, call: Node, constructor: str, ctx: FileContext) -> Finding | None:
         bound = binding(call)
-        if bound is None:
+        if bound is None or len(bound.targets) != 2:
             return None  # returned, passed on, or not assigned: not this function's to cancel
-        stmt, targets = bound.stmt, bound.targets
-        if len(targets) != 2:
-            return None
-        cancel = targets[1]
+        stmt, cancel = bound.stmt, bound.targets[1]
         func = enclosing_function(call)
         if func is None:
             return None
-        per_request = ctx.scope.is_per_request(call)
         where = f"context.{constructor}"
         held = "the context (and its timer)" if "Cancel" not in constructor else "the context"
         if text(cancel) == "_":
-            return Finding(
-                rule=self.id,
-                start=cancel.start_byte,
-                end=cancel.end_byte,
-                message=(
-                    f"the cancel function returned by {where} is discarded: {held} "
-                    "leaks until its parent is cancelled"
-                ),
-                fixes=tuple(_fix_discarded(ctx.source, stmt, cancel, func, constructor)),
-                per_request=per_request,
+            return self._finding(
+                ctx,
+                call,
+                cancel,
+                f"the cancel function returned by {where} is discarded: {held} leaks until its parent is cancelled",
+                fixes=_fix_discarded(ctx.source, stmt, cancel, func, constructor),
             )
         if cancel.type != "identifier":
             return None  # stored in a field or an index expression: owned elsewhere
+        owner = holder(cancel, stmt, ctx.source)
+        if owner is None:
+            return None  # a package-level variable, or a closure's that is stored or started
         name = text(cancel)
-        uses = mentions_outside(func, name, stmt)
-        report = exits_missing_release(func, stmt, [u.start_byte for u in uses])
-        if report is None:
-            return None
-        related = [
-            Related(r.start_byte, r.end_byte, f"this return is reached without calling {name}()")
-            for r in report.missed
-        ]
-        body = func.child_by_field_name("body")
-        ends_silently = report.falls_off_end_unused and body is not None and (
-            function_results(func) is None or has_named_results(func)
-        )
-        if ends_silently and body is not None:
-            related.append(
-                Related(body.end_byte - 1, body.end_byte, f"the function ends here without calling {name}()")
-            )
-        if report.reacquired:
-            related.append(
-                Related(stmt.start_byte, stmt.end_byte, f"the loop comes back here before {name}() is called")
-            )
-        if not uses:
-            message = (
-                f"the cancel function {name} returned by {where} is never called: "
-                f"{held} leaks until its parent is cancelled"
-            )
+        counted = [n.start_byte for n in (*owner.uses, *owner.bare_returns)]
+        report = exits_missing_release(owner.func, owner.acquire, counted, source=ctx.source)
+        if ends_process(owner.func, ctx.root):
+            report.missed, report.falls_off_end_unused = [], False  # returning from main ends the process
+        related = related_locations(report, owner.func, owner.acquire, f"without calling {name}()")
+        if not owner.uses and not owner.bare_returns and related:
+            message = f"the cancel function {name} returned by {where} is never called: {held} leaks until its parent is cancelled"
         elif related:
             message = (
                 f"the cancel function {name} returned by {where} is not called on every path: "
@@ -170,7 +130,20 @@ class LostCancel(Rule):
             )
         else:
             return None
-        fixes = _fix_named(ctx.source, stmt, name, uses, func, constructor)
+        fixable = not owner.lifted and owner.declaration.kind != RESULT
+        fixes = _fix_named(ctx.source, stmt, name, list(owner.uses), func, constructor) if fixable else []
+        return self._finding(ctx, call, cancel, message, related=related, fixes=fixes)
+
+    def _finding(
+        self,
+        ctx: FileContext,
+        call: Node,
+        cancel: Node,
+        message: str,
+        *,
+        related: Sequence[Related] = (),
+        fixes: Sequence[Fix] = (),
+    ) -> Finding:
         return Finding(
             rule=self.id,
             start=cancel.start_byte,
@@ -178,24 +151,8 @@ class LostCancel(Rule):
             message=message,
             related=tuple(related),
             fixes=tuple(fixes),
-            per_request=per_request,
+            per_request=ctx.scope.is_per_request(call),
         )
-
-
-def _constructor_calls(decl: Node, context_names: set[str], dot: bool) -> Iterator[tuple[Node, str]]:
-    qc = cursor(_CALLS)
-    for _, captures in qc.matches(decl):
-        call = captures["call"][0]
-        fn = captures["fn"][0]
-        if fn.type == "selector_expression":
-            operand = fn.child_by_field_name("operand")
-            field = fn.child_by_field_name("field")
-            if operand is None or field is None or operand.type != "identifier":
-                continue
-            if text(operand) in context_names and text(field) in CONSTRUCTORS:
-                yield call, text(field)
-        elif dot and text(fn) in CONSTRUCTORS:
-            yield call, text(fn)
 
 
 def _in_loop(stmt: Node, func: Node) -> bool:

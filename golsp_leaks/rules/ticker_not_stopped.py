@@ -8,6 +8,7 @@ from tree_sitter import Node
 
 from golsp_leaks.goanalysis.dataflow.engine import may_return
 from golsp_leaks.goanalysis.dataflow.ownership import Releases
+from golsp_leaks.goanalysis.names.holders import top_level
 from golsp_leaks.goanalysis.names.mentions import mentions
 from golsp_leaks.goanalysis.resources.tracking import (
     Outcome,
@@ -15,7 +16,6 @@ from golsp_leaks.goanalysis.resources.tracking import (
     examine,
     is_test_file,
     runs_once,
-    top_level,
 )
 from golsp_leaks.goanalysis.syntax.nodes import (
     FUNCTION_TYPES,

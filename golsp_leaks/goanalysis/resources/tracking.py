@@ -31,6 +31,7 @@ from golsp_leaks.goanalysis.dataflow.ownership import (
     missed_release,
     nil_tests,
 )
+from golsp_leaks.goanalysis.names.holders import top_level
 from golsp_leaks.goanalysis.syntax.edits import (
     delete_statement,
     error_check_after,
@@ -104,19 +105,16 @@ def in_loop(node: Node, func: Node) -> bool:
     return False
 
 
-def top_level(node: Node) -> Node:
-    """The top-level declaration holding ``node``."""
-    current = node
-    while current.parent is not None and current.parent.type != "source_file":
-        current = current.parent
-    return current
-
-
 def package_name(root: Node) -> str:
     for child in root.named_children:
         if child.type == "package_clause":
             return text(child.named_children[0]) if child.named_child_count else ""
     return ""
+
+
+def ends_process(func: Node, root: Node) -> bool:
+    """Is ``func`` the ``main`` of package main, whose return ends the process?"""
+    return func.type == "function_declaration" and text(func.child_by_field_name("name")) == "main" and package_name(root) == "main"
 
 
 def runs_once(node: Node, func: Node, ctx: FileContext) -> bool:
@@ -422,7 +420,7 @@ def examine(
     report.uses[Use.RELEASE].extend(extra)
     if any(_deferred_before(u, stmt, func) for u in (*report.uses[Use.RELEASE], *report.uses[Use.TRANSFER])):
         return None  # a closure deferred earlier releases whatever the variable holds at the end
-    related = _related(report.exits, func, stmt, missing(name))
+    related = related_locations(report.exits, func, stmt, missing(name))
     if not related:
         return None
     used = bool(report.uses[Use.RELEASE] or report.uses[Use.TRANSFER])
@@ -431,8 +429,10 @@ def examine(
     return outcome
 
 
-def _related(exits: ExitReport, func: Node, stmt: Node, missing: str) -> list[Related]:
-    """The places that explain a leak: returns, the end of the function, the loop's way back."""
+def related_locations(exits: ExitReport, func: Node, stmt: Node, missing: str) -> list[Related]:
+    """The places that explain a leak: returns, the end of the function, the loop's way back, overwrites.
+
+    ``missing`` words what they lack: "without closing f"."""
     related = [Related(r.start_byte, r.end_byte, f"this return is reached {missing}") for r in exits.missed]
     body = func.child_by_field_name("body")
     if exits.falls_off_end_unused and body is not None and (
@@ -441,6 +441,7 @@ def _related(exits: ExitReport, func: Node, stmt: Node, missing: str) -> list[Re
         related.append(Related(body.end_byte - 1, body.end_byte, f"the function ends here {missing}"))
     if exits.reacquired:
         related.append(Related(stmt.start_byte, stmt.end_byte, f"the loop comes back here {missing}"))
+    related.extend(Related(n.start_byte, n.end_byte, f"the variable is assigned again here {missing}") for n in exits.overwritten)
     return related
 
 
@@ -460,7 +461,7 @@ def _discarded(
     if error_name is not None:
         tests = nil_tests(func, bound.stmt, _NO_NAME, error_name)
         exits = exits_missing_release(func, bound.stmt, (), nil_tests=tests)
-        if exits is None or not _related(exits, func, bound.stmt, ""):
+        if exits is None or not related_locations(exits, func, bound.stmt, ""):
             return None  # every path on which it exists ends the program (or the test)
     return Outcome("discarded", blank, fixes=_fix_discarded(ctx, resource, bound, blank, func, error_name))
 
