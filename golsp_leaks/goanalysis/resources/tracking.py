@@ -31,7 +31,9 @@ from golsp_leaks.goanalysis.dataflow.ownership import (
     missed_release,
     nil_tests,
 )
-from golsp_leaks.goanalysis.names.holders import top_level
+from golsp_leaks.goanalysis.names.holders import holder, top_level
+from golsp_leaks.goanalysis.names.scopes import RESULT
+from golsp_leaks.goanalysis.summaries.params import callee_summary
 from golsp_leaks.goanalysis.syntax.edits import (
     delete_statement,
     error_check_after,
@@ -293,43 +295,6 @@ class NamedType:
         return False
 
 
-def local_variable(func: Node, name: str, stmt: Node, declares: bool) -> bool:
-    """Is ``name`` a variable of ``func`` itself (not a named result, outer or package variable)?"""
-    results = function_results(func)
-    if results is not None and results.type == "parameter_list" and any(
-        text(n) == name for p in results.named_children for n in p.children_by_field_name("name")
-    ):
-        return False
-    if declares:
-        return True
-    for scope in (func.child_by_field_name("parameters"), func.child_by_field_name("receiver")):
-        if scope is not None and _declarations_in(scope, name):
-            return True
-    body = func.child_by_field_name("body")
-    return body is not None and bool(_own_declarations(body, name))
-
-
-def _own_declarations(body: Node, name: str) -> list[tuple[Node | None, Node | None]]:
-    """Declarations of ``name`` in ``body``, leaving out those of nested function literals."""
-    found: list[tuple[Node | None, Node | None]] = []
-    qc = cursor(_DECLARED)
-    qc.set_byte_range(body.start_byte, body.end_byte)
-    for decl in qc.captures(body).get("decl", []):
-        if _inside_literal(decl, body):
-            continue
-        found.extend(_declares(decl, name))
-    return found
-
-
-def _inside_literal(node: Node, body: Node) -> bool:
-    current = node.parent
-    while current is not None and current != body:
-        if current.type == "func_literal":
-            return True
-        current = current.parent
-    return False
-
-
 # --- the analysis --------------------------------------------------------------
 
 
@@ -399,23 +364,24 @@ def examine(
     if target.type != "identifier":
         return None  # stored in a field, a map, a slice: owned elsewhere
     name = text(target)
-    if not local_variable(func, name, stmt, bound.declares):
-        return None  # a named result, an outer or a package variable: owned elsewhere
-    check = error_check_after(stmt, {error_name}) if error_name else None
+    owner = holder(target, stmt, ctx.source)
+    if owner is None or owner.declaration.kind == RESULT:
+        return None  # a named result, a package variable, a stored closure's: owned elsewhere
+    func = owner.func
+    check = error_check_after(stmt, {error_name}) if error_name and not owner.lifted else None
     extra = list(extra_releases(func, name)) if extra_releases else []
     transfers = list(extra_transfers(func, name)) if extra_transfers else []
     report = missed_release(
         func,
-        stmt,
-        name,
-        resource.releases,
+        owner.acquire,
+        owner.uses,
+        callee_summary(ctx.root, ctx.source, resource.releases),
         exists_after=check,
         extra_releases=[*extra, *transfers],
-        nil_tests=nil_tests(func, stmt, name, error_name),
+        nil_tests=nil_tests(func, owner.acquire, name, error_name),
         endless_loops=endless_loops(func, name) if endless_loops else (),
+        source=ctx.source,
     )
-    if report is None:
-        return None
     report.uses[Use.TRANSFER].extend(transfers)
     report.uses[Use.RELEASE].extend(extra)
     if any(_deferred_before(u, stmt, func) for u in (*report.uses[Use.RELEASE], *report.uses[Use.TRANSFER])):
@@ -425,7 +391,8 @@ def examine(
         return None
     used = bool(report.uses[Use.RELEASE] or report.uses[Use.TRANSFER])
     outcome = Outcome("paths" if used else "never", target, name, related, report=report)
-    outcome.fixes = _fix_named(ctx, resource, bound, name, func, check, error_name, report)
+    if not owner.lifted:
+        outcome.fixes = _fix_named(ctx, resource, bound, name, func, check, error_name, report)
     return outcome
 
 
