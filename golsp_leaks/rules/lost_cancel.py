@@ -6,12 +6,12 @@ from collections.abc import Iterable, Sequence
 
 from tree_sitter import Node
 
-from golsp_leaks.goanalysis.dataflow.engine import exits_missing_release
+from golsp_leaks.goanalysis.dataflow.engine import exits_missing_release, related_locations
 from golsp_leaks.goanalysis.libraries.context import cancelling_calls
 from golsp_leaks.goanalysis.names.holders import holder
 from golsp_leaks.goanalysis.names.mentions import is_called
 from golsp_leaks.goanalysis.names.scopes import RESULT
-from golsp_leaks.goanalysis.resources.tracking import ends_process, related_locations
+from golsp_leaks.goanalysis.resources.tracking import ends_process
 from golsp_leaks.goanalysis.syntax.edits import (
     delete_statement,
     insert_statement_after,

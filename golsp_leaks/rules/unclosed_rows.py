@@ -32,6 +32,7 @@ from golsp_leaks.goanalysis.libraries.sqlflow import (
     related,
     track,
 )
+from golsp_leaks.goanalysis.summaries.params import callee_summary
 from golsp_leaks.goanalysis.syntax.nodes import enclosing_function, text
 from golsp_leaks.model import Edit, Finding, Fix, Severity
 from golsp_leaks.rules.base import FileContext, Rule
@@ -150,7 +151,7 @@ class UnclosedRows(Rule):
             return None
         where = callee_text(call)
         per_request = ctx.scope.is_per_request(call)
-        bound = bind(call, func, 2)
+        bound = bind(call, func, 2, ctx.source)
         if bound is None:
             thrown = discarded(call, 2)
             if thrown is None or not acquisition.exact:
@@ -173,7 +174,7 @@ class UnclosedRows(Rule):
             return None  # the deferred cancel of its context closes the rows
         if _transaction_ends_on_return(acquisition, bound.func):
             return None  # the transaction's deferred end closes its rows
-        tracked = track(bound, RELEASES, next_closes=True, borrowing_methods=_BORROWING)
+        tracked = track(bound, callee_summary(ctx.root, ctx.source, RELEASES), next_closes=True, borrowing_methods=_BORROWING)
         if tracked is None or not tracked.leaks:
             return None
         entries = related(tracked, bound, f"closing {name}")

@@ -33,6 +33,7 @@ from golsp_leaks.goanalysis.libraries.sqlflow import (
     related,
     track,
 )
+from golsp_leaks.goanalysis.summaries.params import callee_summary
 from golsp_leaks.goanalysis.syntax.edits import insert_statement_after
 from golsp_leaks.goanalysis.syntax.nodes import enclosing_function, statements, text
 from golsp_leaks.model import Edit, Finding, Fix, Severity
@@ -150,7 +151,7 @@ class UnfinishedTx(Rule):
             return None
         where = callee_text(call)
         per_request = ctx.scope.is_per_request(call)
-        bound = bind(call, func, acquisition.results)
+        bound = bind(call, func, acquisition.results, ctx.source)
         if bound is None:
             thrown = discarded(call, acquisition.results)
             if thrown is None or thrown == call or not acquisition.exact:
@@ -173,7 +174,7 @@ class UnfinishedTx(Rule):
             return None  # the deferred cancel of its context rolls it back
         releases = _POP_FINISH if family == POP else _FINISH
         gorm = family == GORM
-        tracked = track(bound, releases, gorm_error=gorm, plain_fields=_GORM_FIELDS if gorm else frozenset())
+        tracked = track(bound, callee_summary(ctx.root, ctx.source, releases), gorm_error=gorm, plain_fields=_GORM_FIELDS if gorm else frozenset())
         if tracked is None or not tracked.leaks:
             return None
         entries = related(tracked, bound, "Commit or Rollback")

@@ -29,6 +29,8 @@ from dataclasses import dataclass, field
 from tree_sitter import Node
 
 from golsp_leaks.goanalysis.cfg.graph import LOOP_DONE, Block, Graph, graph
+from golsp_leaks.goanalysis.syntax.nodes import function_results, has_named_results
+from golsp_leaks.model import Related
 
 NOT_ACQUIRED = 1
 UNUSED = 2
@@ -248,3 +250,21 @@ def may_return(func: Node, *, endless_loops: Collection[int] = (), source: bytes
         return False, False
     report = _Run(graph(func, source), Paths(func, endless=endless_loops)).solve()
     return bool(report.missed), report.falls_off_end_unused
+
+
+def related_locations(exits: ExitReport, func: Node, stmt: Node, missing: str) -> list[Related]:
+    """The places that explain a leak: returns, the end of the function, the loop's way back, overwrites.
+
+    ``missing`` words what they lack: "without closing f"."""
+    related = [Related(r.start_byte, r.end_byte, f"this return is reached {missing}") for r in exits.missed]
+    body = func.child_by_field_name("body")
+    if exits.falls_off_end_unused and body is not None and (
+        function_results(func) is None or has_named_results(func)
+    ):
+        related.append(Related(body.end_byte - 1, body.end_byte, f"the function ends here {missing}"))
+    if exits.reacquired:
+        related.append(Related(stmt.start_byte, stmt.end_byte, f"the loop comes back here {missing}"))
+    related.extend(
+        Related(n.start_byte, n.end_byte, f"the variable is assigned again here {missing}") for n in exits.overwritten
+    )
+    return related

@@ -269,7 +269,7 @@ class OwnershipReport:
     @property
     def leaks(self) -> bool:
         e = self.exits
-        return bool(e.missed or e.falls_off_end_unused or e.reacquired)
+        return bool(e.missed or e.falls_off_end_unused or e.reacquired or e.overwritten)
 
 
 def missed_release(

@@ -27,16 +27,20 @@ from dataclasses import dataclass
 from tree_sitter import Node
 
 from golsp_leaks.goanalysis.cfg.graph import LOOP_DONE, THEN
-from golsp_leaks.goanalysis.dataflow.engine import ExitReport, Guard, Paths, follow
-from golsp_leaks.goanalysis.dataflow.ownership import Releases, Use, classify, shadowed_inside
-from golsp_leaks.goanalysis.libraries.sql import is_local
-from golsp_leaks.goanalysis.names.mentions import mentions, mentions_outside
+from golsp_leaks.goanalysis.dataflow.engine import (
+    ExitReport,
+    Guard,
+    Paths,
+    follow,
+    related_locations,
+)
+from golsp_leaks.goanalysis.dataflow.ownership import Releases, Use, classify, is_overwrite
+from golsp_leaks.goanalysis.names.holders import holder
+from golsp_leaks.goanalysis.names.mentions import mentions
 from golsp_leaks.goanalysis.syntax.edits import delete_statement, insert_statement_after, terminates
 from golsp_leaks.goanalysis.syntax.nodes import (
     FUNCTION_TYPES,
     Binding,
-    function_results,
-    has_named_results,
     is_no_return_call,
     text,
 )
@@ -61,6 +65,10 @@ class Bound:
     target: Node
     error: Node | None
     func: Node
+    #: The uses of the variable after the binding (resolved with scopes), and the bare returns
+    #: that hand it on when it is a named result.
+    uses: tuple[Node, ...] = ()
+    bare_returns: tuple[Node, ...] = ()
 
     @property
     def name(self) -> str:
@@ -80,12 +88,12 @@ def binding(call: Node) -> Binding | None:
     return None if found is None or found.in_var_block else found
 
 
-def bind(call: Node, func: Node, results: int) -> Bound | None:
-    """The call's resource bound to a local variable, or None (discarded, stored, returned...).
+def bind(call: Node, func: Node, results: int, source: bytes) -> Bound | None:
+    """The call's resource bound to a variable of ``func``, or None (discarded, stored, returned...).
 
     ``results`` is how many values the call returns (2 with an error, 1 without).
-    With ``=`` the variable must be declared in ``func``: assigning to a
-    package-level variable or a captured one stores the resource elsewhere.
+    The variable must be ``func``'s (see :mod:`golsp_leaks.goanalysis.names.holders`):
+    assigning to a package-level variable or a captured one stores the resource elsewhere.
     """
     found = binding(call)
     if found is None or len(found.targets) != results:
@@ -93,12 +101,13 @@ def bind(call: Node, func: Node, results: int) -> Bound | None:
     target = found.targets[0]
     if target.type != "identifier" or text(target) == "_":
         return None
-    if not found.declares and not is_local(target, func):
+    owner = holder(target, found.stmt, source)
+    if owner is None or owner.lifted or owner.func != func:
         return None
     error = found.targets[1] if results == 2 else None
     if error is not None and (error.type != "identifier" or text(error) == "_"):
         error = None
-    return Bound(call, found.stmt, target, error, func)
+    return Bound(call, found.stmt, target, error, func, owner.uses, owner.bare_returns)
 
 
 def discarded(call: Node, results: int) -> Node | None:
@@ -147,7 +156,7 @@ class Tracked:
     @property
     def leaks(self) -> bool:
         e = self.exits
-        return bool(e.missed or e.falls_off_end_unused or e.reacquired)
+        return bool(e.missed or e.falls_off_end_unused or e.reacquired or e.overwritten)
 
 
 _IFS = "(if_statement condition: (_) @cond) @if"
@@ -179,9 +188,8 @@ def track(
     """
     func, name, stmt = bound.func, bound.name, bound.stmt
     uses: dict[Use, list[Node]] = {u: [] for u in Use}
-    for mention in mentions_outside(func, name, stmt):
-        if shadowed_inside(mention, func, name):
-            continue
+    uses[Use.TRANSFER].extend(bound.bare_returns)
+    for mention in bound.uses:
         use = classify(mention, releases, func)
         if use is Use.TRANSFER and (
             (borrowing_methods and _argument_of_method(mention, borrowing_methods))
@@ -195,7 +203,9 @@ def track(
     counted.extend(n.start_byte for n in extra_releases)
     absent = absent_branches(bound, next_closes=next_closes, gorm_error=gorm_error)
     loops = next_loops(func, name) if next_closes else frozenset()
-    report = follow(func, Paths(stmt, counted, absent=_absent_test(absent), released=_loop_end_test(loops)))
+    overwritten = [m.start_byte for m in bound.uses if is_overwrite(m)]
+    paths = Paths(stmt, counted, overwritten=overwritten, absent=_absent_test(absent), released=_loop_end_test(loops))
+    report = follow(func, paths)
     return Tracked(report, uses)
 
 
@@ -462,19 +472,7 @@ def _flags(
 
 def related(tracked: Tracked, bound: Bound, missing: str) -> list[Related]:
     """Related entries for each exit that misses the release (``missing``: "closing rows")."""
-    found = [Related(r.start_byte, r.end_byte, f"this return is reached without {missing}") for r in tracked.exits.missed]
-    func = bound.func
-    body = func.child_by_field_name("body")
-    if (
-        tracked.exits.falls_off_end_unused
-        and body is not None
-        and (function_results(func) is None or has_named_results(func))
-    ):
-        found.append(Related(body.end_byte - 1, body.end_byte, f"the function ends here without {missing}"))
-    if tracked.exits.reacquired:
-        stmt = bound.stmt
-        found.append(Related(stmt.start_byte, stmt.end_byte, f"the loop comes back here before {missing}"))
-    return found
+    return related_locations(tracked.exits, bound.func, bound.stmt, f"without {missing}")
 
 
 # --- fixes -----------------------------------------------------------------------

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 
 from tree_sitter import Node
 
-from golsp_leaks.goanalysis.dataflow.engine import ExitReport, exits_missing_release
+from golsp_leaks.goanalysis.dataflow.engine import exits_missing_release, related_locations
 from golsp_leaks.goanalysis.dataflow.ownership import (
     BORROWING_CALLS,
     OwnershipReport,
@@ -45,8 +45,6 @@ from golsp_leaks.goanalysis.syntax.nodes import (
     Binding,
     binding,
     enclosing_function,
-    function_results,
-    has_named_results,
     statements,
     text,
 )
@@ -396,22 +394,6 @@ def examine(
     return outcome
 
 
-def related_locations(exits: ExitReport, func: Node, stmt: Node, missing: str) -> list[Related]:
-    """The places that explain a leak: returns, the end of the function, the loop's way back, overwrites.
-
-    ``missing`` words what they lack: "without closing f"."""
-    related = [Related(r.start_byte, r.end_byte, f"this return is reached {missing}") for r in exits.missed]
-    body = func.child_by_field_name("body")
-    if exits.falls_off_end_unused and body is not None and (
-        function_results(func) is None or has_named_results(func)
-    ):
-        related.append(Related(body.end_byte - 1, body.end_byte, f"the function ends here {missing}"))
-    if exits.reacquired:
-        related.append(Related(stmt.start_byte, stmt.end_byte, f"the loop comes back here {missing}"))
-    related.extend(Related(n.start_byte, n.end_byte, f"the variable is assigned again here {missing}") for n in exits.overwritten)
-    return related
-
-
 #: A name no identifier has: the variable of a resource bound to ``_``.
 _NO_NAME = "\x00"
 
@@ -428,7 +410,7 @@ def _discarded(
     if error_name is not None:
         tests = nil_tests(func, bound.stmt, _NO_NAME, error_name)
         exits = exits_missing_release(func, bound.stmt, (), nil_tests=tests)
-        if exits is None or not related_locations(exits, func, bound.stmt, ""):
+        if not related_locations(exits, func, bound.stmt, ""):
             return None  # every path on which it exists ends the program (or the test)
     return Outcome("discarded", blank, fixes=_fix_discarded(ctx, resource, bound, blank, func, error_name))
 
