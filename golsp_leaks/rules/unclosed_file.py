@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 
 from tree_sitter import Node
 
 from golsp_leaks.goanalysis.dataflow.ownership import Releases
+from golsp_leaks.goanalysis.libraries.calls import package_calls
 from golsp_leaks.goanalysis.resources.tracking import STREAM_BORROWS, Resource, examine
-from golsp_leaks.goanalysis.syntax.nodes import text
-from golsp_leaks.goanalysis.syntax.parse import cursor
 from golsp_leaks.model import Finding, Severity
 from golsp_leaks.rules.base import FileContext, Rule
 
@@ -22,13 +21,6 @@ FILE = Resource(
     has_error=True,
     default_name="f",
 )
-
-_NAMES = " ".join(f'"{c}"' for c in sorted(CONSTRUCTORS))
-_CALLS = f"""(call_expression
-  function: (selector_expression operand: (identifier) @pkg field: (field_identifier) @fn
-  (#any-of? @fn {_NAMES}))) @call"""
-_DOT_CALLS = f"(call_expression function: (identifier) @fn (#any-of? @fn {_NAMES})) @call"
-
 
 class UnclosedFile(Rule):
     """
@@ -105,11 +97,7 @@ class UnclosedFile(Rule):
     triggers = (b"Open(", b"OpenFile(", b"Create(", b"CreateTemp(")
 
     def check(self, decl: Node, ctx: FileContext) -> Iterable[Finding]:
-        names = ctx.imports.names_for("os")
-        dot = ctx.imports.is_dot_imported("os")
-        if not names and not dot:
-            return
-        for call, constructor in _open_calls(decl, names, dot):
+        for call, constructor in package_calls(decl, ctx.imports, ("os",), CONSTRUCTORS):
             finding = self._check_call(call, constructor, ctx)
             if finding is not None:
                 yield finding
@@ -143,12 +131,3 @@ class UnclosedFile(Rule):
             fixes=tuple(outcome.fixes),
             per_request=ctx.scope.is_per_request(call),
         )
-
-
-def _open_calls(decl: Node, names: set[str], dot: bool) -> Iterator[tuple[Node, str]]:
-    for _, captures in cursor(_CALLS).matches(decl):
-        if text(captures["pkg"][0]) in names:
-            yield captures["call"][0], text(captures["fn"][0])
-    if dot:
-        for _, captures in cursor(_DOT_CALLS).matches(decl):
-            yield captures["call"][0], text(captures["fn"][0])

@@ -35,7 +35,7 @@ from tree_sitter import Node
 
 from golsp_leaks.goanalysis.dataflow.engine import ExitReport, NilTests, Paths, follow
 from golsp_leaks.goanalysis.names.mentions import mentions
-from golsp_leaks.goanalysis.syntax.nodes import FUNCTION_TYPES, text
+from golsp_leaks.goanalysis.syntax.nodes import text
 from golsp_leaks.goanalysis.syntax.parse import cursor
 
 
@@ -311,20 +311,6 @@ def missed_release(
         endless=endless_loops,
     )
     return OwnershipReport(follow(func, paths, source=source), uses)
-
-
-def shadowed_inside(mention: Node, func: Node, name: str) -> bool:
-    """Is the mention inside a nested function whose parameters shadow ``name``?"""
-    current = mention.parent
-    while current is not None and current != func:
-        if current.type in FUNCTION_TYPES:
-            params = current.child_by_field_name("parameters")
-            if params is not None and any(
-                text(n) == name for p in params.named_children for n in p.children_by_field_name("name")
-            ):
-                return True
-        current = current.parent
-    return False
 
 
 _IFS = "[(if_statement condition: (_) @cond) (expression_switch_statement) @switch] @if"

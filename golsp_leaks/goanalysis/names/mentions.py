@@ -18,15 +18,6 @@ def mentions(node: Node, name: str) -> list[Node]:
     return sorted((n for n in found if n.text == wanted), key=lambda n: n.start_byte)
 
 
-def mentions_outside(node: Node, name: str, excluded: Node) -> list[Node]:
-    """Like :func:`mentions`, leaving out those inside ``excluded``."""
-    return [
-        n
-        for n in mentions(node, name)
-        if not (excluded.start_byte <= n.start_byte and n.end_byte <= excluded.end_byte)
-    ]
-
-
 def is_called(ident: Node) -> bool:
     """Is this identifier the function of a call (``cancel()``), including ``defer cancel()``?"""
     parent = ident.parent
