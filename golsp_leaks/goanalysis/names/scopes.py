@@ -26,6 +26,7 @@ from tree_sitter import Node
 
 from golsp_leaks.goanalysis.syntax.imports import default_name
 from golsp_leaks.goanalysis.syntax.nodes import text
+from golsp_leaks.goanalysis.syntax.parse import cursor
 
 #: Kinds of :class:`Declaration`.
 PARAM = "param"
@@ -66,6 +67,9 @@ class Bindings:
 
     uses: dict[int, Declaration] = field(default_factory=dict)
     declared: dict[int, Declaration] = field(default_factory=dict)
+    #: The identifier at each position of ``uses``.
+    nodes: dict[int, Node] = field(default_factory=dict)
+    _by_declaration: dict[int, list[Node]] | None = field(default=None, repr=False)
 
     def of(self, ident: Node) -> Declaration | None:
         """The declaration ``ident`` names (whether it is a use or the declaring identifier itself)."""
@@ -73,17 +77,16 @@ class Bindings:
 
     def uses_of(self, declaration: Declaration, root: Node) -> list[Node]:
         """The identifiers under ``root`` that use ``declaration``, in source order."""
-        wanted = declaration.name.encode()
-        found: list[Node] = []
-        stack = [root]
-        while stack:
-            node = stack.pop()
-            if node.type in _USES or node.type == "label_name":
-                if node.text == wanted and self.uses.get(node.start_byte) is declaration:
-                    found.append(node)
-                continue
-            stack.extend(node.named_children)
-        return sorted(found, key=lambda n: n.start_byte)
+        if self._by_declaration is None:
+            index: dict[int, list[Node]] = {}
+            for start in sorted(self.uses):
+                index.setdefault(id(self.uses[start]), []).append(self.nodes[start])
+            self._by_declaration = index
+        return [
+            n
+            for n in self._by_declaration.get(id(declaration), [])
+            if root.start_byte <= n.start_byte and n.end_byte <= root.end_byte
+        ]
 
 
 def package_scope(roots: Iterable[Node]) -> dict[str, Declaration]:
@@ -91,14 +94,17 @@ def package_scope(roots: Iterable[Node]) -> dict[str, Declaration]:
     scope: dict[str, Declaration] = {}
     for root in roots:
         for decl in root.named_children:
-            if decl.type == "function_declaration":
-                name = decl.child_by_field_name("name")
-                if name is not None and text(name) not in ("init", "_"):
-                    scope[text(name)] = Declaration(text(name), FUNC, name, True)
-            elif decl.type in ("var_declaration", "const_declaration", "type_declaration"):
-                for ident, kind in _spec_names(decl):
-                    if text(ident) != "_":
-                        scope[text(ident)] = Declaration(text(ident), kind, ident, True)
+            kind = decl.type
+            if kind == "function_declaration":
+                ident = decl.child_by_field_name("name")
+                name = text(ident)
+                if ident is not None and name not in ("init", "_"):
+                    scope[name] = Declaration(name, FUNC, ident, True)
+            elif kind in ("var_declaration", "const_declaration", "type_declaration"):
+                for ident, spec_kind in _spec_names(decl):
+                    name = text(ident)
+                    if name != "_":
+                        scope[name] = Declaration(name, spec_kind, ident, True)
     return scope
 
 
@@ -139,6 +145,7 @@ def _spec_names(decl: Node) -> list[tuple[Node, str]]:
 
 _cache: dict[tuple[int, int, tuple[str, ...]], Bindings] = {}
 _cache_source: list[bytes] = []
+_file_scopes: list[tuple[dict[str, Declaration], dict[str, Declaration]]] = []
 
 
 def bindings(decl: Node, source: bytes, package: Mapping[str, Declaration] | None = None) -> Bindings:
@@ -146,25 +153,31 @@ def bindings(decl: Node, source: bytes, package: Mapping[str, Declaration] | Non
 
     ``package`` is the package block (see :func:`package_scope`); by default
     that of ``decl``'s own file.  The imports are those of ``decl``'s file.
+    The scopes of the file are computed once per source text.
     """
     if not _cache_source or _cache_source[0] is not source:
         _cache.clear()
+        _file_scopes.clear()
         _cache_source[:] = [source]
     key = (decl.start_byte, decl.end_byte, tuple(package) if package is not None else ())
     found = _cache.get(key)
     if found is None:
-        root = decl
-        while root.parent is not None:
-            root = root.parent
-        scope = dict(package) if package is not None else package_scope([root])
-        found = _Resolver(scope, file_scope(root)).run(decl)
+        if not _file_scopes:
+            root = decl
+            while root.parent is not None:
+                root = root.parent
+            _file_scopes.append((package_scope([root]), file_scope(root)))
+        own_package, imports = _file_scopes[0]
+        found = _Resolver(package if package is not None else own_package, imports).run(decl)
         _cache[key] = found
     return found
 
 
 class _Resolver:
-    def __init__(self, package: dict[str, Declaration], imports: dict[str, Declaration]) -> None:
-        self.scopes: list[dict[str, Declaration]] = [package, imports]
+    def __init__(self, package: Mapping[str, Declaration], imports: Mapping[str, Declaration]) -> None:
+        # The package block and the imports are shared between declarations: never written to.
+        self.outer: tuple[Mapping[str, Declaration], ...] = (imports, package)
+        self.scopes: list[dict[str, Declaration]] = [{}]
         self.labels: list[dict[str, Declaration]] = []
         self.result = Bindings()
 
@@ -185,6 +198,10 @@ class _Resolver:
             found = scope.get(name)
             if found is not None:
                 return found
+        for outer in self.outer:
+            found = outer.get(name)
+            if found is not None:
+                return found
         return None
 
     def declare(self, ident: Node, kind: str) -> None:
@@ -199,6 +216,7 @@ class _Resolver:
         found = self.lookup(text(ident))
         if found is not None:
             self.result.uses[ident.start_byte] = found
+            self.result.nodes[ident.start_byte] = ident
 
     def push(self) -> None:
         self.scopes.append({})
@@ -390,6 +408,7 @@ class _Resolver:
                 found = self.labels[-1].get(text(child))
                 if found is not None:
                     self.result.uses[child.start_byte] = found
+                    self.result.nodes[child.start_byte] = child
 
     def _qualified_type(self, node: Node) -> None:
         self.visit(node.child_by_field_name("package"))  # pkg.Name: Name is the package's, not in scope
@@ -430,16 +449,16 @@ def _labels(func: Node) -> dict[str, Declaration]:
     """The labels of one function body (labels are function-wide: a ``goto`` may jump forward)."""
     found: dict[str, Declaration] = {}
     body = func.child_by_field_name("body")
-    stack = [body] if body is not None else []
-    while stack:
-        node = stack.pop()
-        if node.type == "func_literal":
-            continue
-        if node.type == "labeled_statement":
-            label = node.child_by_field_name("label")
-            if label is not None:
-                found[text(label)] = Declaration(text(label), LABEL, label)
-        stack.extend(node.named_children)
+    if body is None:
+        return found
+    qc = cursor("(labeled_statement label: (label_name) @label)")
+    qc.set_byte_range(body.start_byte, body.end_byte)
+    for label in qc.captures(body).get("label", []):
+        owner = label.parent
+        while owner is not None and owner.type not in ("func_literal", "function_declaration", "method_declaration"):
+            owner = owner.parent
+        if owner is not None and owner.start_byte == func.start_byte and owner.end_byte == func.end_byte:
+            found[text(label)] = Declaration(text(label), LABEL, label)
     return found
 
 

@@ -81,14 +81,24 @@ def param_use(func: Node, index: int, releases: Releases, source: bytes, depth: 
     return Use.BORROW
 
 
-def _hook(node: Node, source: bytes, releases: Releases, depth: int) -> Callable[[Node, int], Use | None]:
+_functions_cache: list[tuple[bytes, dict[str, list[Node]]]] = []
+
+
+def _file_functions(node: Node, source: bytes) -> dict[str, list[Node]]:
+    """The functions of the file holding ``node``, found once per source text."""
+    if _functions_cache and _functions_cache[0][0] is source:
+        return _functions_cache[0][1]
     root = node
     while root.parent is not None:
         root = root.parent
-    functions = _functions(root)
+    found = _functions(root)
+    _functions_cache[:] = [(source, found)]
+    return found
 
+
+def _hook(node: Node, source: bytes, releases: Releases, depth: int) -> Callable[[Node, int], Use | None]:
     def summary(call: Node, index: int) -> Use | None:
-        callee = _callee(call, functions)
+        callee = _callee(call, _file_functions(node, source))
         if callee is None or depth > _DEPTH:
             return None
         return param_use(callee, index, releases, source, depth)
