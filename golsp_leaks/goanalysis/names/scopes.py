@@ -63,20 +63,50 @@ class Declaration:
 
 @dataclass
 class Bindings:
-    """The resolution of one declaration: its uses and its declarations, by identifier position."""
+    """The resolution of one declaration: its uses and its declarations, by identifier position.
+
+    Identifiers that no scope of the declaration itself declares are looked up
+    in the imports and the package block only when asked about (``outer``
+    builds those once per file): most questions are about local variables.
+    """
 
     uses: dict[int, Declaration] = field(default_factory=dict)
     declared: dict[int, Declaration] = field(default_factory=dict)
     #: The identifier at each position of ``uses``.
     nodes: dict[int, Node] = field(default_factory=dict)
+    #: Identifiers left to the imports and the package block, by position.
+    pending: dict[int, Node] = field(default_factory=dict)
+    outer: Callable[[], tuple[Mapping[str, Declaration], ...]] = field(default=lambda: (), repr=False)
     _by_declaration: dict[int, list[Node]] | None = field(default=None, repr=False)
 
     def of(self, ident: Node) -> Declaration | None:
         """The declaration ``ident`` names (whether it is a use or the declaring identifier itself)."""
-        return self.uses.get(ident.start_byte) or self.declared.get(ident.start_byte)
+        found = self.uses.get(ident.start_byte) or self.declared.get(ident.start_byte)
+        if found is None and ident.start_byte in self.pending:
+            found = self._outer_of(self.pending[ident.start_byte])
+        return found
+
+    def _outer_of(self, ident: Node) -> Declaration | None:
+        name = text(ident)
+        for scope in self.outer():
+            found = scope.get(name)
+            if found is not None:
+                return found
+        return None
 
     def uses_of(self, declaration: Declaration, root: Node) -> list[Node]:
         """The identifiers under ``root`` that use ``declaration``, in source order."""
+        if declaration.package_level:
+            wanted = declaration.name.encode()
+            return [
+                n
+                for _, n in sorted(self.pending.items())
+                if n.text == wanted
+                and root.start_byte <= n.start_byte
+                and n.end_byte <= root.end_byte
+                and self._outer_of(n) is declaration
+                and n.start_byte != declaration.node.start_byte
+            ]
         if self._by_declaration is None:
             index: dict[int, list[Node]] = {}
             for start in sorted(self.uses):
@@ -152,8 +182,8 @@ def bindings(decl: Node, source: bytes, package: Mapping[str, Declaration] | Non
     """The bindings of the top-level declaration ``decl`` of ``source``, computed once per declaration.
 
     ``package`` is the package block (see :func:`package_scope`); by default
-    that of ``decl``'s own file.  The imports are those of ``decl``'s file.
-    The scopes of the file are computed once per source text.
+    that of ``decl``'s own file, built once per source text when first needed.
+    The imports are those of ``decl``'s file.
     """
     if not _cache_source or _cache_source[0] is not source:
         _cache.clear()
@@ -162,24 +192,26 @@ def bindings(decl: Node, source: bytes, package: Mapping[str, Declaration] | Non
     key = (decl.start_byte, decl.end_byte, tuple(package) if package is not None else ())
     found = _cache.get(key)
     if found is None:
-        if not _file_scopes:
-            root = decl
-            while root.parent is not None:
-                root = root.parent
-            _file_scopes.append((package_scope([root]), file_scope(root)))
-        own_package, imports = _file_scopes[0]
-        found = _Resolver(package if package is not None else own_package, imports).run(decl)
+        root = decl
+        while root.parent is not None:
+            root = root.parent
+
+        def outer() -> tuple[Mapping[str, Declaration], ...]:
+            if not _file_scopes or _cache_source[0] is not source:
+                _file_scopes[:] = [(package_scope([root]), file_scope(root))]
+            own_package, imports = _file_scopes[0]
+            return (imports, package if package is not None else own_package)
+
+        found = _Resolver(outer).run(decl)
         _cache[key] = found
     return found
 
 
 class _Resolver:
-    def __init__(self, package: Mapping[str, Declaration], imports: Mapping[str, Declaration]) -> None:
-        # The package block and the imports are shared between declarations: never written to.
-        self.outer: tuple[Mapping[str, Declaration], ...] = (imports, package)
+    def __init__(self, outer: Callable[[], tuple[Mapping[str, Declaration], ...]]) -> None:
         self.scopes: list[dict[str, Declaration]] = [{}]
         self.labels: list[dict[str, Declaration]] = []
-        self.result = Bindings()
+        self.result = Bindings(outer=outer)
 
     def run(self, decl: Node) -> Bindings:
         kind = decl.type
@@ -198,10 +230,6 @@ class _Resolver:
             found = scope.get(name)
             if found is not None:
                 return found
-        for outer in self.outer:
-            found = outer.get(name)
-            if found is not None:
-                return found
         return None
 
     def declare(self, ident: Node, kind: str) -> None:
@@ -217,6 +245,8 @@ class _Resolver:
         if found is not None:
             self.result.uses[ident.start_byte] = found
             self.result.nodes[ident.start_byte] = ident
+        else:
+            self.result.pending[ident.start_byte] = ident  # the imports' or the package's, if anyone's
 
     def push(self) -> None:
         self.scopes.append({})
@@ -247,9 +277,7 @@ class _Resolver:
     def _top_level_specs(self, decl: Node) -> None:
         """``var``/``const``/``type`` at package level: the names are the package block's, already declared."""
         for ident, _ in _spec_names(decl):
-            found = self.lookup(text(ident))
-            if found is not None and found.node == ident:
-                self.result.declared[ident.start_byte] = found
+            self.result.pending[ident.start_byte] = ident  # the package block's declaration of it
         stack = list(decl.named_children)
         while stack:
             node = stack.pop(0)
