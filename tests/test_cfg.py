@@ -93,6 +93,19 @@ def test_package_functions_that_never_return() -> None:
     assert _graph("fatal(1)\nm1()").may_return()
 
 
+def test_functions_of_the_file_that_never_return() -> None:
+    """``fatal()`` ends every path; ``maybe()`` returns on one; ``loop()`` calls itself and is taken to return."""
+    source = (
+        b"package p\n\nfunc fatal(err error) {\n\tprintln(err)\n\tos.Exit(1)\n}\n\n"
+        b"func maybe(err error) {\n\tif err != nil {\n\t\tos.Exit(1)\n\t}\n}\n\n"
+        b"func loop() {\n\tloop()\n}\n\n"
+        b"func f(err error) int {\n\tmaybe(err)\n\tloop()\n\tm1()\n\tfatal(err)\n\tm2()\n\treturn 1\n}\n"
+    )
+    func = parse(source).root_node.named_children[-1]
+    assert _reached(graph(func, source)) == (["m1"], [])
+    assert _reached(graph(func)) == (["m1", "m2"], ["return 1"])  # without the file, nothing is known
+
+
 def test_branches_name_their_statement() -> None:
     g = _graph("for range ch {\n}\nif x > 0 {\nreturn 1\n}")
     guards = sorted((b.guard[0].type, b.guard[1]) for b in g.blocks if b.guard is not None)

@@ -89,9 +89,10 @@ class _Target:
 
 
 class _Builder:
-    def __init__(self, func: Node, never_return: frozenset[str]) -> None:
+    def __init__(self, func: Node, never_return: frozenset[str], source: bytes | None = None) -> None:
         self.func = func
         self.never_return = never_return
+        self.source = source
         self.blocks: list[Block] = []
         self.entry = self.new("entry")
         self.exit = self.new("exit")
@@ -164,10 +165,20 @@ class _Builder:
         if kind == "fallthrough_statement":
             return cur  # the switch links the end of this case to the next case's body
         cur.nodes.append(node)
-        if is_no_return_call(node, self.never_return):
+        if is_no_return_call(node, self.never_return) or self._calls_function_that_never_returns(node):
             self.link(cur, self.abort)
             return None
         return cur
+
+    def _calls_function_that_never_returns(self, stmt: Node) -> bool:
+        """``fatal(err)``, a function of the same file whose every path ends the process (or panics)."""
+        if self.source is None or stmt.type != "expression_statement" or not stmt.named_child_count:
+            return False
+        call = stmt.named_children[0]
+        function = call.child_by_field_name("function") if call.type == "call_expression" else None
+        if function is None or function.type != "identifier":
+            return False
+        return function.text is not None and never_returns(function.text.decode(), self.func, self.source)
 
     def _jump(self, node: Node, cur: Block) -> None:
         label_node = node.named_children[0] if node.named_child_count else None
@@ -317,21 +328,58 @@ def _case_statements(case: Node) -> list[Node]:
 
 _cache: dict[tuple[int, int, frozenset[str]], Graph] = {}
 _cache_source: list[bytes] = []
+#: Per source text: the file's functions by name, and which of them never return (None while being decided).
+_functions: list[dict[str, Node]] = []
+_never: dict[str, bool | None] = {}
+
+
+def never_returns(name: str, node: Node, source: bytes) -> bool:
+    """Does the function ``name`` of the file holding ``node`` never return (every path exits or panics)?
+
+    Decided once per source text from the function's own graph; a function that
+    calls itself on the way is taken to return.
+    """
+    _use_source(source)
+    if not _functions:
+        root = node
+        while root.parent is not None:
+            root = root.parent
+        listed: dict[str, Node] = {}
+        for decl in root.named_children:
+            ident = decl.child_by_field_name("name") if decl.type == "function_declaration" else None
+            if ident is not None and ident.text is not None:
+                listed[ident.text.decode()] = decl
+        _functions.append(listed)
+    if name in _never:
+        return bool(_never[name])
+    func = _functions[0].get(name)
+    if func is None or func.child_by_field_name("body") is None:
+        return False
+    _never[name] = None  # recursion: assume it returns
+    _never[name] = not graph(func, source).may_return()
+    return bool(_never[name])
+
+
+def _use_source(source: bytes) -> None:
+    if not _cache_source or _cache_source[0] is not source:
+        _cache.clear()
+        _functions.clear()
+        _never.clear()
+        _cache_source[:] = [source]
 
 
 def graph(func: Node, source: bytes | None = None, never_return: frozenset[str] = frozenset()) -> Graph:
     """The control-flow graph of ``func`` (a function or method declaration, or a function literal).
 
     Built once per function of ``source`` (pass the file's bytes to share it between the rules that
-    ask); ``never_return`` names the package's functions that never return.
+    ask; then the file's own functions that never return end a path too); ``never_return`` names
+    more functions of the package that never return.
     """
     if source is None:
         return _Builder(func, never_return).build()
-    if not _cache_source or _cache_source[0] is not source:
-        _cache.clear()
-        _cache_source[:] = [source]
+    _use_source(source)
     key = (func.start_byte, func.end_byte, never_return)
     found = _cache.get(key)
     if found is None:
-        found = _cache[key] = _Builder(func, never_return).build()
+        found = _cache[key] = _Builder(func, never_return, source).build()
     return found

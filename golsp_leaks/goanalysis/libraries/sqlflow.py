@@ -69,6 +69,8 @@ class Bound:
     #: that hand it on when it is a named result.
     uses: tuple[Node, ...] = ()
     bare_returns: tuple[Node, ...] = ()
+    #: The file's text, which the control-flow graphs are cached by.
+    source: bytes | None = None
 
     @property
     def name(self) -> str:
@@ -107,7 +109,7 @@ def bind(call: Node, func: Node, results: int, source: bytes) -> Bound | None:
     error = found.targets[1] if results == 2 else None
     if error is not None and (error.type != "identifier" or text(error) == "_"):
         error = None
-    return Bound(call, found.stmt, target, error, func, owner.uses, owner.bare_returns)
+    return Bound(call, found.stmt, target, error, func, owner.uses, owner.bare_returns, source)
 
 
 def discarded(call: Node, results: int) -> Node | None:
@@ -205,7 +207,7 @@ def track(
     loops = next_loops(func, name) if next_closes else frozenset()
     overwritten = [m.start_byte for m in bound.uses if is_overwrite(m)]
     paths = Paths(stmt, counted, overwritten=overwritten, absent=_absent_test(absent), released=_loop_end_test(loops))
-    report = follow(func, paths)
+    report = follow(func, paths, source=bound.source)
     return Tracked(report, uses)
 
 
