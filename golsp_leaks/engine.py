@@ -109,7 +109,7 @@ class Engine:
     ) -> list[Finding]:
         out: list[Finding] = []
         for rule in rules:
-            if not rule.wants(decl_text):
+            if not rule.wants(decl_text, ctx):
                 continue
             try:
                 produced = list(rule.check(decl, ctx))

@@ -40,5 +40,7 @@ class Rule(ABC):
     def documentation(cls) -> str:
         return inspect.cleandoc(cls.__doc__ or "")
 
-    def wants(self, decl_text: bytes) -> bool:
+    def wants(self, decl_text: bytes, ctx: FileContext | None = None) -> bool:
+        """Should the rule look at this declaration?  A rule whose acquisitions include functions of
+        the file (a helper returning a response) widens its triggers by their names, given ``ctx``."""
         return not self.triggers or any(t in decl_text for t in self.triggers)

@@ -82,8 +82,8 @@ class LargeContextValue(Rule):
     triggers = REQUEST_MARKERS
     operations = (b".Set(", b".Locals(", b"WithValue(")
 
-    def wants(self, decl_text: bytes) -> bool:
-        return super().wants(decl_text) and any(op in decl_text for op in self.operations)
+    def wants(self, decl_text: bytes, ctx: FileContext | None = None) -> bool:
+        return super().wants(decl_text, ctx) and any(op in decl_text for op in self.operations)
 
     def check(self, decl: Node, ctx: FileContext) -> Iterable[Finding]:
         context_names = ctx.imports.names_for("context")

@@ -100,8 +100,8 @@ class UnboundedGlobalGrowth(Rule):
     triggers = REQUEST_MARKERS
     operations = (b"] =", b"]++", b"] +=", b"]--", b"append(", b".Store(", b".LoadOrStore(", b".Swap(")
 
-    def wants(self, decl_text: bytes) -> bool:
-        return super().wants(decl_text) and any(op in decl_text for op in self.operations)
+    def wants(self, decl_text: bytes, ctx: FileContext | None = None) -> bool:
+        return super().wants(decl_text, ctx) and any(op in decl_text for op in self.operations)
 
     def check(self, decl: Node, ctx: FileContext) -> Iterable[Finding]:
         facts = ctx.package
