@@ -111,7 +111,7 @@ class DbOpenPerRequest(Rule):
     triggers = (b"Open", b"Connect", b"pgxpool")
 
     def check(self, decl: Node, ctx: FileContext) -> Iterable[Finding]:
-        for acquisition in acquisitions(decl, ctx.imports, _CALLS, open_call):
+        for acquisition in acquisitions(decl, ctx.imports, _CALLS, open_call, ctx.package.db_fields):
             finding = self._check(acquisition, ctx)
             if finding is not None:
                 yield finding

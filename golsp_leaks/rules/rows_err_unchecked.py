@@ -106,7 +106,7 @@ class RowsErrUnchecked(Rule):
     triggers = (b".Next()",)
 
     def check(self, decl: Node, ctx: FileContext) -> Iterable[Finding]:
-        api = DbFile(ctx.imports)
+        api = DbFile(ctx.imports, ctx.package.db_fields)
         if not api:
             return
         # The last `for rows.Next()` loop over each variable: the check belongs after it.

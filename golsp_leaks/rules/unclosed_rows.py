@@ -139,7 +139,7 @@ class UnclosedRows(Rule):
     triggers = (b"Query", b"Rows()")
 
     def check(self, decl: Node, ctx: FileContext) -> Iterable[Finding]:
-        for acquisition in acquisitions(decl, ctx.imports, _CALLS, rows_call):
+        for acquisition in acquisitions(decl, ctx.imports, _CALLS, rows_call, ctx.package.db_fields):
             finding = self._check(acquisition, ctx)
             if finding is not None:
                 yield finding

@@ -109,7 +109,7 @@ class UnclosedStmt(Rule):
     triggers = (b"Prepare",)
 
     def check(self, decl: Node, ctx: FileContext) -> Iterable[Finding]:
-        for acquisition in acquisitions(decl, ctx.imports, _CALLS, stmt_call):
+        for acquisition in acquisitions(decl, ctx.imports, _CALLS, stmt_call, ctx.package.db_fields):
             finding = self._check(acquisition, ctx)
             if finding is not None:
                 yield finding

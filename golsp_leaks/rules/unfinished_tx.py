@@ -139,7 +139,7 @@ class UnfinishedTx(Rule):
     triggers = (b"Begin", b"NewTransaction")
 
     def check(self, decl: Node, ctx: FileContext) -> Iterable[Finding]:
-        for acquisition in acquisitions(decl, ctx.imports, _CALLS, _tx_call):
+        for acquisition in acquisitions(decl, ctx.imports, _CALLS, _tx_call, ctx.package.db_fields):
             finding = self._check(acquisition, ctx)
             if finding is not None:
                 yield finding

@@ -51,6 +51,9 @@ class PackageFacts:
     constructors: frozenset[tuple[str, str]] = frozenset()
     flags: frozenset[str] = frozenset()
     endless: frozenset[str] = frozenset()
+    #: ``(field, import path, type)`` of struct fields declared in the package's other files with a
+    #: database library's type (``type Store struct{ db *pgxpool.Pool }`` in store.go).
+    db_fields: frozenset[tuple[str, str, str]] = frozenset()
 
     def fingerprint(self) -> Hashable:
         return (
@@ -64,4 +67,5 @@ class PackageFacts:
             self.constructors,
             self.flags,
             self.endless,
+            self.db_fields,
         )
