@@ -657,7 +657,7 @@ def test_an_engine_failure_costs_one_file(
 
 
 def _generated_tree(root: Path, count: int) -> None:
-    sources = [p.read_text() for p in sorted(FIXTURES.glob("*.go"))] + [LEAK, CLEAN, UNICODE]
+    sources = [(FIXTURES / name).read_text() for name in PACKAGE] + [LEAK, CLEAN, UNICODE]
     for index in range(count):
         directory = root / f"pkg{index % 7}"
         directory.mkdir(parents=True, exist_ok=True)

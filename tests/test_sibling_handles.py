@@ -1,4 +1,4 @@
-"""A database handle whose type is declared in another file of the package is recognised.
+"""Facts from the package's other files: a database handle's type, and a field that a method calls.
 
 ``type Store struct{ db *pgxpool.Pool }`` in store.go, the query in handlers.go, which does not
 import pgx: the rows of ``s.db.Query`` must still be closed.
@@ -64,3 +64,45 @@ def test_the_handle_type_of_a_sibling_file_is_known(tmp_path: Path) -> None:
 
 def test_without_the_sibling_nothing_is_known(tmp_path: Path) -> None:
     assert _findings(tmp_path, with_store=False) == []
+
+
+WORKER = b"""package app
+
+import "context"
+
+type worker struct {
+	cancel context.CancelFunc
+}
+
+func (w *worker) start(parent context.Context) context.Context {
+	ctx, cancel := context.WithCancel(parent)
+	w.cancel = cancel
+	return ctx
+}
+"""
+
+STOP = b"""package app
+
+func (w *worker) Stop() { w.cancel() }
+"""
+
+
+def _cancel_findings(directory: Path, with_stop: bool) -> list[tuple[str, int]]:
+    clear_cache()
+    if with_stop:
+        (directory / "stop.go").write_bytes(STOP)
+    path = directory / "worker.go"
+    path.write_bytes(WORKER)
+    tree = parse(WORKER)
+    facts = package_facts(path, WORKER, tree)
+    settings = Settings(rules={r: r == "lost-cancel" for r in rule_ids()})
+    diagnostics = Engine().analyze(WORKER, tree, settings, path=str(path), package=facts)
+    return [(d.rule, WORKER.count(b"\n", 0, d.finding.start) + 1) for d in diagnostics]
+
+
+def test_a_field_called_by_a_method_in_another_file_is_released(tmp_path: Path) -> None:
+    assert _cancel_findings(tmp_path, with_stop=True) == []
+
+
+def test_a_field_nothing_calls_is_reported(tmp_path: Path) -> None:
+    assert _cancel_findings(tmp_path, with_stop=False) == [("lost-cancel", 10)]

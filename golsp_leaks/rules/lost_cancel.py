@@ -24,6 +24,7 @@ from golsp_leaks.goanalysis.syntax.nodes import (
     statements,
     text,
 )
+from golsp_leaks.goanalysis.syntax.parse import cursor
 from golsp_leaks.model import Edit, Finding, Fix, Related, Severity
 from golsp_leaks.rules.base import FileContext, Rule
 
@@ -110,11 +111,16 @@ class LostCancel(Rule):
                 f"the cancel function returned by {where} is discarded: {held} leaks until its parent is cancelled",
                 fixes=_fix_discarded(ctx.source, stmt, cancel, func, constructor),
             )
+        if cancel.type == "selector_expression":
+            return self._stored(call, cancel, cancel, where, held, ctx)
         if cancel.type != "identifier":
-            return None  # stored in a field or an index expression: owned elsewhere
+            return None  # stored in an index expression: owned elsewhere
         owner = holder(cancel, stmt, ctx.source)
         if owner is None:
             return None  # a package-level variable, or a closure's that is stored or started
+        stores = [_field_store(u) for u in owner.uses]
+        if owner.uses and all(stores):
+            return self._stored(call, cancel, stores[0], where, held, ctx)  # s.cancel = cancel
         name = text(cancel)
         counted = [n.start_byte for n in (*owner.uses, *owner.bare_returns)]
         report = exits_missing_release(owner.func, owner.acquire, counted, source=ctx.source)
@@ -133,6 +139,21 @@ class LostCancel(Rule):
         fixable = not owner.lifted and owner.declaration.kind != RESULT
         fixes = _fix_named(ctx.source, stmt, name, list(owner.uses), func, constructor) if fixable else []
         return self._finding(ctx, call, cancel, message, related=related, fixes=fixes)
+
+    def _stored(
+        self, call: Node, cancel: Node, target: Node | None, where: str, held: str, ctx: FileContext
+    ) -> Finding | None:
+        """Stored in a field: released if anything in the package uses that field other than by assigning it."""
+        name = text(target.child_by_field_name("field")) if target is not None else ""
+        if not name or name[:1].isupper() or name in ctx.package.field_uses or _field_used(ctx.root, name):
+            return None  # exported (other packages may call it), or used: a Close or Stop method calls it
+        return self._finding(
+            ctx,
+            call,
+            cancel,
+            f"the cancel function returned by {where} is stored in the field {name}, which nothing in "
+            f"the package calls: {held} leaks until its parent is cancelled",
+        )
 
     def _finding(
         self,
@@ -153,6 +174,39 @@ class LostCancel(Rule):
             fixes=tuple(fixes),
             per_request=ctx.scope.is_per_request(call),
         )
+
+
+_SELECTED_FIELDS = "(selector_expression field: (field_identifier) @field)"
+
+
+def _field_store(use: Node) -> Node | None:
+    """For ``x.f = cancel``: the selector ``x.f`` the variable is stored in."""
+    values = use.parent
+    if values is None or values.type != "expression_list":
+        return None
+    holder_ = values.parent
+    if holder_ is None or holder_.type != "assignment_statement" or holder_.child_by_field_name("right") != values:
+        return None
+    left = holder_.child_by_field_name("left")
+    targets = left.named_children if left is not None else []
+    index = next((i for i, v in enumerate(values.named_children) if v == use), -1)
+    if index < 0 or len(targets) != values.named_child_count or targets[index].type != "selector_expression":
+        return None
+    return targets[index]
+
+
+def _field_used(root: Node, name: str) -> bool:
+    """Is the field ``name`` mentioned in the file other than as the target of an assignment?"""
+    for node in cursor(_SELECTED_FIELDS).captures(root).get("field", []):
+        selector = node.parent
+        if text(node) != name or selector is None:
+            continue
+        values = selector.parent
+        holder_ = values.parent if values is not None and values.type == "expression_list" else None
+        if holder_ is not None and holder_.type == "assignment_statement" and holder_.child_by_field_name("left") == values:
+            continue
+        return True
+    return False
 
 
 def _in_loop(stmt: Node, func: Node) -> bool:

@@ -54,6 +54,9 @@ class PackageFacts:
     #: ``(field, import path, type)`` of struct fields declared in the package's other files with a
     #: database library's type (``type Store struct{ db *pgxpool.Pool }`` in store.go).
     db_fields: frozenset[tuple[str, str, str]] = frozenset()
+    #: Names of unexported fields that the package's other files use other than by assigning
+    #: them (``s.cancel()``, ``go stop(s.cancel)``): a cancel function stored there is used.
+    field_uses: frozenset[str] = frozenset()
 
     def fingerprint(self) -> Hashable:
         return (
@@ -68,4 +71,5 @@ class PackageFacts:
             self.flags,
             self.endless,
             self.db_fields,
+            self.field_uses,
         )

@@ -30,7 +30,7 @@ import re
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from stat import S_ISREG
@@ -1076,6 +1076,10 @@ def package_facts(path: str | Path, own_source: bytes | None = None, own_tree: T
             fields_ = frozenset(f for s in siblings for f in _db_fields_of(s))
             if fields_:
                 facts = replace(facts, db_fields=fields_)
+        if any(constructor in own_source for constructor in _CANCEL_CONSTRUCTORS):
+            used = frozenset(name for s in siblings for name in _field_uses_of(s))
+            if used:
+                facts = replace(facts, field_uses=used)
         return facts
 
 
@@ -1111,39 +1115,62 @@ def _package_facts(
     return facts
 
 
-#: A file that calls these but imports no database library may use a handle declared in a sibling.
-_DB_CALLS = (b".Query", b".Begin", b".Prepare", b".Exec")
-_DB_MARKERS = tuple(f'"{path}"'.encode() for path in LIBRARIES)
-_db_fields_cache: OrderedDict[tuple[Path, tuple[int, int]], frozenset[tuple[str, str, str]]] = OrderedDict()
-_FIELD_TYPES = "(field_declaration name: (field_identifier) @name type: (_) @type)"
+#: Facts read from one sibling file's text, by fact, path and stamp.
+_sibling_facts: OrderedDict[tuple[str, Path, tuple[int, int]], frozenset[object]] = OrderedDict()
 
 
-def _db_fields_of(sibling: _Sibling) -> frozenset[tuple[str, str, str]]:
-    """The struct fields of a sibling file that have a database library's type (cached by its stamp)."""
-    key = (sibling.path, sibling.stamp)
-    found = _db_fields_cache.get(key)
+def _sibling_fact(name: str, sibling: _Sibling, compute: Callable[[bytes], frozenset[object]]) -> frozenset[object]:
+    """``compute`` over the sibling's text, once per version of the file."""
+    key = (name, sibling.path, sibling.stamp)
+    found = _sibling_facts.get(key)
     if found is None:
         try:
             data = sibling.path.read_bytes()
         except OSError:
             data = b""
-        found = frozenset()
-        if any(marker in data for marker in _DB_MARKERS):
-            root = parse(data).root_node
-            imports = Imports.from_root(root)
-            collected: set[tuple[str, str, str]] = set()
-            for _, captures in cursor(_FIELD_TYPES).matches(root):
-                type_node = captures["type"][0]
-                if type_node.type == "pointer_type" and type_node.named_child_count == 1:
-                    type_node = type_node.named_children[0]
-                if type_node.type != "qualified_type":
-                    continue
-                library = imports.path_of(text(type_node.child_by_field_name("package")))
-                if library in LIBRARIES:
-                    type_name = text(type_node.child_by_field_name("name"))
-                    collected.update((text(n), library, type_name) for n in captures["name"])
-            found = frozenset(collected)
-        _db_fields_cache[key] = found
-        if len(_db_fields_cache) > _TOKENS_CACHE_SIZE:
-            _db_fields_cache.popitem(last=False)
+        found = _sibling_facts[key] = compute(data)
+        if len(_sibling_facts) > _TOKENS_CACHE_SIZE:
+            _sibling_facts.popitem(last=False)
     return found
+
+
+_CANCEL_CONSTRUCTORS = (b"WithCancel", b"WithTimeout", b"WithDeadline")
+#: ``.name`` not followed by a plain ``=`` (an assignment to the field); unexported names only.
+_FIELD_USE = re.compile(rb"\.([a-z_][A-Za-z0-9_]*)\b(?!\s*=[^=])")
+
+
+def _field_uses_of(sibling: _Sibling) -> frozenset[str]:
+    """The unexported selector names a sibling file mentions other than as an assignment's target."""
+    found = _sibling_fact("field-uses", sibling, lambda data: frozenset(m.decode() for m in _FIELD_USE.findall(data)))
+    return frozenset(str(name) for name in found)
+
+
+#: A file that calls these but imports no database library may use a handle declared in a sibling.
+_DB_CALLS = (b".Query", b".Begin", b".Prepare", b".Exec")
+_DB_MARKERS = tuple(f'"{path}"'.encode() for path in LIBRARIES)
+_FIELD_TYPES = "(field_declaration name: (field_identifier) @name type: (_) @type)"
+
+
+def _db_fields_of(sibling: _Sibling) -> frozenset[tuple[str, str, str]]:
+    """The struct fields of a sibling file that have a database library's type."""
+    found = _sibling_fact("db-fields", sibling, _db_fields_in)
+    return frozenset(f for f in found if isinstance(f, tuple))
+
+
+def _db_fields_in(data: bytes) -> frozenset[object]:
+    if not any(marker in data for marker in _DB_MARKERS):
+        return frozenset()
+    root = parse(data).root_node
+    imports = Imports.from_root(root)
+    collected: set[object] = set()
+    for _, captures in cursor(_FIELD_TYPES).matches(root):
+        type_node = captures["type"][0]
+        if type_node.type == "pointer_type" and type_node.named_child_count == 1:
+            type_node = type_node.named_children[0]
+        if type_node.type != "qualified_type":
+            continue
+        library = imports.path_of(text(type_node.child_by_field_name("package")))
+        if library in LIBRARIES:
+            type_name = text(type_node.child_by_field_name("name"))
+            collected.update((text(n), library, type_name) for n in captures["name"])
+    return frozenset(collected)
