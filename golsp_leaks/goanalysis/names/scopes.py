@@ -44,6 +44,25 @@ IMPORT = "import"
 PACKAGE_KINDS = frozenset({VAR, CONST, TYPE, FUNC})
 
 _USES = frozenset({"identifier", "type_identifier", "package_identifier"})
+#: Nodes with no identifier to resolve inside.
+_LEAVES = frozenset(
+    {
+        "interpreted_string_literal",
+        "raw_string_literal",
+        "rune_literal",
+        "int_literal",
+        "float_literal",
+        "imaginary_literal",
+        "true",
+        "false",
+        "nil",
+        "iota",
+        "comment",
+        "field_identifier",
+        "label_name",
+        "blank_identifier",
+    }
+)
 
 
 @dataclass(frozen=True, eq=False)
@@ -262,6 +281,8 @@ class _Resolver:
         kind = node.type
         if kind in _USES:
             self.use(node)
+            return
+        if kind in _LEAVES:
             return
         handler = _HANDLERS.get(kind)
         if handler is not None:
@@ -518,7 +539,6 @@ _HANDLERS: dict[str, Callable[[_Resolver, Node], None]] = {
     "goto_statement": _Resolver._jump,
     "qualified_type": _Resolver._qualified_type,
     "composite_literal": _Resolver._composite_literal,
-    "field_identifier": lambda self, node: None,
     "method_elem": lambda self, node: self.visit_all(
         c for c in node.named_children if c.type != "field_identifier"
     ),
