@@ -99,4 +99,4 @@ def test_returning(description: str, code: str, expected: set[tuple[str, bool]])
     def is_f(node: Node) -> bool:
         return text(node) == "*F"
 
-    assert set(returning(root, source, "*F", is_f)) == expected
+    assert set(returning(root, source, "*F", is_f, b"F")) == expected

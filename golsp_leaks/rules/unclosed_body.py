@@ -82,7 +82,7 @@ RESPONSE = NamedType(HTTP, "Response")
 
 def _wrappers(ctx: FileContext) -> frozenset[tuple[str, bool]]:
     """The file's functions (and methods of a unique name) that return an ``*http.Response``."""
-    return returning(ctx.root, ctx.source, "*http.Response", lambda t: RESPONSE.is_type(t, ctx))
+    return returning(ctx.root, ctx.source, "*http.Response", lambda t: RESPONSE.is_type(t, ctx), b"Response")
 
 _NAMES = " ".join(f'"{m}"' for m in sorted(METHODS | {ROUND_TRIP}))
 _CALLS = f"""(call_expression

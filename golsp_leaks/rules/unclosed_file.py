@@ -21,7 +21,7 @@ OS_FILE = NamedType("os", "File")
 
 def _openers(ctx: FileContext) -> frozenset[tuple[str, bool]]:
     """The file's functions (and methods of a unique name) that return an ``*os.File``."""
-    return returning(ctx.root, ctx.source, "*os.File", lambda t: OS_FILE.is_type(t, ctx))
+    return returning(ctx.root, ctx.source, "*os.File", lambda t: OS_FILE.is_type(t, ctx), b"File")
 
 
 FILE = Resource(

@@ -14,6 +14,7 @@ could be anyone's).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterator
 
 from tree_sitter import Node
@@ -28,36 +29,83 @@ _cache_source: list[bytes] = []
 _CALLS = "(call_expression function: [(identifier) @name (selector_expression field: (field_identifier) @name)]) @call"
 
 
-def returning(root: Node, source: bytes, kind: str, is_type: Callable[[Node], bool]) -> frozenset[tuple[str, bool]]:
+def returning(
+    root: Node, source: bytes, kind: str, is_type: Callable[[Node], bool], spelled: bytes
+) -> frozenset[tuple[str, bool]]:
     """``(name, is_method)`` of the file's functions whose first result ``is_type``; computed once
-    per source text for each ``kind`` (a name for the question, e.g. ``"*http.Response"``)."""
+    per source text for each ``kind`` (a name for the question, e.g. ``"*http.Response"``).
+    ``spelled`` is a word the result type's text must contain (``b"Response"``): a cheap test
+    that leaves most functions out before their types are looked at."""
     if not _cache_source or _cache_source[0] is not source:
         _cache.clear()
         _cache_source[:] = [source]
     found = _cache.get(kind)
     if found is None:
-        found = _cache[kind] = _scan(root, source, is_type)
+        found = _cache[kind] = _scan(root, source, is_type, spelled)
     return found
 
 
-def _scan(root: Node, source: bytes, is_type: Callable[[Node], bool]) -> frozenset[tuple[str, bool]]:
-    declared: dict[tuple[str, bool], list[Node]] = {}
-    for decl in root.named_children:
-        if decl.type in ("function_declaration", "method_declaration"):
-            key = (text(decl.child_by_field_name("name")), decl.type == "method_declaration")
-            declared.setdefault(key, []).append(decl)
+#: ``func name`` and ``func (r T) name`` at the start of a line, as gofmt writes them.
+_FUNC = re.compile(rb"^func (\([^)\n]*\) )?([A-Za-z_][A-Za-z0-9_]*)", re.MULTILINE)
+
+
+def _scan(
+    root: Node, source: bytes, is_type: Callable[[Node], bool], spelled: bytes
+) -> frozenset[tuple[str, bool]]:
+    # Only functions whose signature line mentions the type are candidates (cheap: this runs
+    # again on every keystroke); the others are looked at only when there are candidates.
+    word = re.compile(rb"\b" + re.escape(spelled) + rb"\b")
+    lines = list(_func_lines(source))
+    if not any(word.search(line) for _, line in lines):
+        return frozenset()
+    declared: dict[tuple[str, bool], list[int]] = {}
+    candidates: list[tuple[str, bool]] = []
+    for start, line in lines:
+        match = _FUNC.match(line)
+        if match is None:
+            continue
+        key = (match.group(2).decode(), match.group(1) is not None)
+        declared.setdefault(key, []).append(start)
+        if word.search(line, match.end()):
+            candidates.append(key)
     verdicts: dict[tuple[str, bool], bool] = {}
 
     def fresh(key: tuple[str, bool]) -> bool:
         """Does the function (or the method of that unique name) return a fresh resource?"""
         if key not in verdicts:
-            decls = declared.get(key, [])
+            offsets = declared.get(key, [])
             verdicts[key] = False  # while deciding: a function returning its own result is not fresh
-            first = _first_result(decls[0]) if len(decls) == 1 else None
-            verdicts[key] = first is not None and is_type(first) and _returns_fresh(decls[0], source, declared, fresh)
+            decl = _declaration_at(root, offsets[0]) if len(offsets) == 1 else None
+            first = _first_result(decl) if decl is not None else None
+            verdicts[key] = (
+                decl is not None
+                and first is not None
+                and is_type(first)
+                and _returns_fresh(decl, source, declared, fresh)
+            )
         return verdicts[key]
 
-    return frozenset(key for key in declared if fresh(key))
+    return frozenset(key for key in candidates if fresh(key))
+
+
+def _func_lines(source: bytes) -> Iterator[tuple[int, bytes]]:
+    """The lines that start with ``func ``, with their offsets."""
+    start = 0 if source.startswith(b"func ") else source.find(b"\nfunc ") + 1
+    while start > 0 or source.startswith(b"func "):
+        end = source.find(b"\n", start)
+        yield start, source[start : end if end >= 0 else len(source)]
+        if end < 0:
+            return
+        start = source.find(b"\nfunc ", end) + 1
+        if start == 0:
+            return
+
+
+def _declaration_at(root: Node, offset: int) -> Node | None:
+    node = root.descendant_for_byte_range(offset, offset)
+    while node is not None and node.type not in ("function_declaration", "method_declaration"):
+        node = node.parent
+    return node
 
 
 _RELEASES = frozenset({"Close", "Stop", "Commit", "Rollback"})
@@ -66,7 +114,7 @@ _RELEASES = frozenset({"Close", "Stop", "Commit", "Rollback"})
 def _returns_fresh(
     func: Node,
     source: bytes,
-    declared: dict[tuple[str, bool], list[Node]],
+    declared: dict[tuple[str, bool], list[int]],
     fresh: Callable[[tuple[str, bool]], bool],
 ) -> bool:
     """Is what every ``return`` of ``func`` gives as its first result nil or freshly acquired?
@@ -102,7 +150,7 @@ def _returns_fresh(
 
 
 def _fresh_call(
-    call: Node, declared: dict[tuple[str, bool], list[Node]], fresh: Callable[[tuple[str, bool]], bool]
+    call: Node, declared: dict[tuple[str, bool], list[int]], fresh: Callable[[tuple[str, bool]], bool]
 ) -> bool:
     """A call of a library (fresh, as far as the file can tell) or of a function of the file that returns fresh."""
     function = call.child_by_field_name("function")
