@@ -25,6 +25,8 @@ from golsp_leaks.goanalysis.syntax.parse import cursor
 
 _cache: dict[str, frozenset[tuple[str, bool]]] = {}
 _cache_source: list[bytes] = []
+#: The lines of the source that start with ``func``, shared by the questions about one source.
+_lines: list[list[tuple[int, bytes]]] = []
 
 _CALLS = "(call_expression function: [(identifier) @name (selector_expression field: (field_identifier) @name)]) @call"
 
@@ -38,10 +40,13 @@ def returning(
     that leaves most functions out before their types are looked at."""
     if not _cache_source or _cache_source[0] is not source:
         _cache.clear()
+        _lines.clear()
         _cache_source[:] = [source]
     found = _cache.get(kind)
     if found is None:
-        found = _cache[kind] = _scan(root, source, is_type, spelled)
+        if not _lines:
+            _lines.append(list(_func_lines(source)))
+        found = _cache[kind] = _scan(root, source, is_type, spelled, _lines[0])
     return found
 
 
@@ -50,12 +55,15 @@ _FUNC = re.compile(rb"^func (\([^)\n]*\) )?([A-Za-z_][A-Za-z0-9_]*)", re.MULTILI
 
 
 def _scan(
-    root: Node, source: bytes, is_type: Callable[[Node], bool], spelled: bytes
+    root: Node,
+    source: bytes,
+    is_type: Callable[[Node], bool],
+    spelled: bytes,
+    lines: list[tuple[int, bytes]],
 ) -> frozenset[tuple[str, bool]]:
     # Only functions whose signature line mentions the type are candidates (cheap: this runs
     # again on every keystroke); the others are looked at only when there are candidates.
     word = re.compile(rb"\b" + re.escape(spelled) + rb"\b")
-    lines = list(_func_lines(source))
     if not any(word.search(line) for _, line in lines):
         return frozenset()
     declared: dict[tuple[str, bool], list[int]] = {}
