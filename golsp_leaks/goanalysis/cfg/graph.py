@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 
 from tree_sitter import Node
 
-from golsp_leaks.goanalysis.syntax.nodes import is_no_return_call, statements
+from golsp_leaks.goanalysis.syntax.nodes import function_named, is_no_return_call, statements
 
 THEN = -1
 ELSE = -2
@@ -329,7 +329,6 @@ def _case_statements(case: Node) -> list[Node]:
 _cache: dict[tuple[int, int, frozenset[str]], Graph] = {}
 _cache_source: list[bytes] = []
 #: Per source text: the file's functions by name, and which of them never return (None while being decided).
-_functions: list[dict[str, Node]] = []
 _never: dict[str, bool | None] = {}
 
 
@@ -340,19 +339,9 @@ def never_returns(name: str, node: Node, source: bytes) -> bool:
     calls itself on the way is taken to return.
     """
     _use_source(source)
-    if not _functions:
-        root = node
-        while root.parent is not None:
-            root = root.parent
-        listed: dict[str, Node] = {}
-        for decl in root.named_children:
-            ident = decl.child_by_field_name("name") if decl.type == "function_declaration" else None
-            if ident is not None and ident.text is not None:
-                listed[ident.text.decode()] = decl
-        _functions.append(listed)
     if name in _never:
         return bool(_never[name])
-    func = _functions[0].get(name)
+    func = function_named(name, node, source)
     if func is None or func.child_by_field_name("body") is None:
         return False
     _never[name] = None  # recursion: assume it returns
@@ -363,7 +352,6 @@ def never_returns(name: str, node: Node, source: bytes) -> bool:
 def _use_source(source: bytes) -> None:
     if not _cache_source or _cache_source[0] is not source:
         _cache.clear()
-        _functions.clear()
         _never.clear()
         _cache_source[:] = [source]
 

@@ -17,19 +17,9 @@ from tree_sitter import Node
 
 from golsp_leaks.goanalysis.dataflow.ownership import Releases, Use, classify
 from golsp_leaks.goanalysis.names.scopes import bindings
-from golsp_leaks.goanalysis.syntax.nodes import text
+from golsp_leaks.goanalysis.syntax.nodes import function_named, text
 
 _DEPTH = 3
-
-
-def _functions(root: Node) -> dict[str, list[Node]]:
-    found: dict[str, list[Node]] = {}
-    for decl in root.named_children:
-        if decl.type in ("function_declaration", "method_declaration"):
-            name = decl.child_by_field_name("name")
-            if name is not None:
-                found.setdefault(text(name), []).append(decl)
-    return found
 
 
 def _parameter(func: Node, index: int) -> Node | None:
@@ -47,7 +37,7 @@ def _parameter(func: Node, index: int) -> Node | None:
     return names[index] if 0 <= index < len(names) else None
 
 
-def _callee(call: Node, functions: dict[str, list[Node]]) -> Node | None:
+def _callee(call: Node, node: Node, source: bytes) -> Node | None:
     """The function of the file that ``call`` calls: ``helper(x)``.
 
     Not methods: without types, ``x.m(f)`` may call the method of an interface
@@ -56,8 +46,7 @@ def _callee(call: Node, functions: dict[str, list[Node]]) -> Node | None:
     function = call.child_by_field_name("function")
     if function is None or function.type != "identifier":
         return None
-    found = [f for f in functions.get(text(function), []) if f.type == "function_declaration"]
-    return found[0] if len(found) == 1 else None
+    return function_named(text(function), node, source)
 
 
 def param_use(func: Node, index: int, releases: Releases, source: bytes, depth: int = 0) -> Use | None:
@@ -81,24 +70,9 @@ def param_use(func: Node, index: int, releases: Releases, source: bytes, depth: 
     return Use.BORROW
 
 
-_functions_cache: list[tuple[bytes, dict[str, list[Node]]]] = []
-
-
-def _file_functions(node: Node, source: bytes) -> dict[str, list[Node]]:
-    """The functions of the file holding ``node``, found once per source text."""
-    if _functions_cache and _functions_cache[0][0] is source:
-        return _functions_cache[0][1]
-    root = node
-    while root.parent is not None:
-        root = root.parent
-    found = _functions(root)
-    _functions_cache[:] = [(source, found)]
-    return found
-
-
 def _hook(node: Node, source: bytes, releases: Releases, depth: int) -> Callable[[Node, int], Use | None]:
     def summary(call: Node, index: int) -> Use | None:
-        callee = _callee(call, _file_functions(node, source))
+        callee = _callee(call, node, source)
         if callee is None or depth > _DEPTH:
             return None
         return param_use(callee, index, releases, source, depth)

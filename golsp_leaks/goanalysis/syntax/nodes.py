@@ -217,3 +217,25 @@ def binding(expr: Node) -> Binding | None:
         alone = len(statement.named_children) == 1 and statement.named_children[0] == holder
         return Binding(statement, tuple(holder.children_by_field_name("name")), True, in_var_block=not alone)
     return None
+
+
+def function_named(name: str, node: Node, source: bytes) -> Node | None:
+    """The function declaration ``func name(`` (or ``func name[``) of the file holding ``node``.
+
+    Found from the text, as gofmt lays declarations out, without walking the file's declarations.
+    """
+    root = node
+    while root.parent is not None:
+        root = root.parent
+    wanted = f"func {name}".encode()
+    for opener in (b"(", b"["):
+        at = source.find(b"\n" + wanted + opener)
+        start = at + 1 if at >= 0 else (0 if source.startswith(wanted + opener) else -1)
+        if start < 0:
+            continue
+        found: Node | None = root.descendant_for_byte_range(start, start)
+        while found is not None and found.type != "function_declaration":
+            found = found.parent
+        if found is not None and found.start_byte == start:
+            return found
+    return None
