@@ -21,7 +21,7 @@ from itertools import accumulate
 
 from tree_sitter import Tree
 
-from golsp_leaks.goanalysis.parse import parse, ts_end_point, ts_point
+from golsp_leaks.goanalysis.syntax.parse import parse, ts_end_point, ts_point
 
 _LINE_BREAK = re.compile(rb"\r\n|\r|\n")
 

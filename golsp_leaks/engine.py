@@ -43,8 +43,8 @@ from tree_sitter import Node, Tree
 from golsp_leaks.config import Settings
 from golsp_leaks.fixes.apply import fix_parses
 from golsp_leaks.fixes.suppress import MARKER, unsuppressed
-from golsp_leaks.goanalysis.imports import Imports
-from golsp_leaks.goanalysis.syntax import DECLARATION_TYPES
+from golsp_leaks.goanalysis.syntax.imports import Imports
+from golsp_leaks.goanalysis.syntax.nodes import DECLARATION_TYPES
 from golsp_leaks.model import AnalysisStats, Diagnostic, Finding, Severity
 from golsp_leaks.rules import FileContext, PackageFacts, Rule, all_rules
 
@@ -347,7 +347,7 @@ class Engine:
     ) -> list[Finding]:
         out: list[Finding] = []
         for rule in rules:
-            if not rule.wants(decl_text):
+            if not rule.wants(decl_text, ctx):
                 continue
             try:
                 produced = list(rule.check(decl, ctx))

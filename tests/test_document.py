@@ -6,7 +6,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from golsp_leaks.document import Document, Encoding, LineIndex
-from golsp_leaks.goanalysis.parse import parse
+from golsp_leaks.goanalysis.syntax.parse import parse
 
 SOURCE = "package p\n\nfunc f() {\n\ts := \"héllo 🎉\"\n\t_ = s\n}\n"
 

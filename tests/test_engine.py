@@ -8,7 +8,7 @@ from tree_sitter import Node
 
 from golsp_leaks.config import Settings
 from golsp_leaks.engine import Engine
-from golsp_leaks.goanalysis.parse import parse
+from golsp_leaks.goanalysis.syntax.parse import parse
 from golsp_leaks.model import AnalysisStats, Edit, Finding, Fix, Severity
 from golsp_leaks.rules import FileContext, Rule, get_rule
 

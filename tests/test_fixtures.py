@@ -2,7 +2,12 @@
 
 ``tests/fixtures/<rule-id>/<name>.go`` is a Go file; every line that the rule
 must report carries a comment ``// want "<rule-id>"`` and no other line may be
-reported.  ``<name>.go.golden`` is the file after applying one fix to every
+reported.  ``// want "<rule-id>: <regexp>"`` also pins the message: the finding
+reported on that line must match the regular expression.  A line that a
+finding points to as a related location (the ``return`` reached without the
+release) carries ``// related "<rule-id>: <regexp>"``; in a file with any such
+comment, the related locations of every finding must be exactly those lines,
+each with a message matching its pattern.  ``<name>.go.golden`` is the file after applying one fix to every
 finding: the preferred fix, or the first whose title contains ``<text>`` when
 the file has a line ``//fixture:fix <text>``.  A file with a line
 ``//fixture:go 1.22`` is analysed as part of a module with that ``go``
@@ -26,14 +31,15 @@ from golsp_leaks.config import Settings
 from golsp_leaks.document import LineIndex
 from golsp_leaks.engine import Engine
 from golsp_leaks.fixes.apply import apply_edits, overlapping
-from golsp_leaks.goanalysis.package import source_facts
-from golsp_leaks.goanalysis.parse import parse
+from golsp_leaks.goanalysis.summaries.package import source_facts
+from golsp_leaks.goanalysis.syntax.parse import parse
 from golsp_leaks.model import Diagnostic, Edit
 from golsp_leaks.rules import rule_ids
 from tests import gotool
 
 FIXTURES = Path(__file__).parent / "fixtures"
 WANT = re.compile(r'//\s*want((?:\s+"[^"]*")+)')
+RELATED = re.compile(r'//\s*related((?:\s+"[^"]*")+)')
 QUOTED = re.compile(r'"([^"]*)"')
 FIX_CHOICE = re.compile(r"^//fixture:fix (.+)$", re.MULTILINE)
 GO_VERSION = re.compile(r"^//fixture:go ([0-9]+)\.([0-9]+)$", re.MULTILINE)
@@ -62,13 +68,39 @@ def analyze_fixture(path: Path) -> tuple[bytes, list[Diagnostic]]:
     return source, diagnostics
 
 
-def expected_reports(source: bytes) -> list[tuple[int, str]]:
-    found: list[tuple[int, str]] = []
+def _expectations(source: bytes, comment: re.Pattern[str]) -> list[tuple[int, str, str | None]]:
+    """(line, rule id, message pattern or None) for each quoted expectation of ``comment``'s kind."""
+    found: list[tuple[int, str, str | None]] = []
     for number, line in enumerate(source.decode().splitlines(), start=1):
-        match = WANT.search(line)
+        match = comment.search(line)
         if match:
-            found.extend((number, rule) for rule in QUOTED.findall(match.group(1)))
-    return sorted(found)
+            for quoted in QUOTED.findall(match.group(1)):
+                rule, colon, pattern = quoted.partition(":")
+                found.append((number, rule.strip(), pattern.strip() if colon else None))
+    return sorted(found, key=lambda e: (e[0], e[1]))
+
+
+def expected_reports(source: bytes) -> list[tuple[int, str]]:
+    return [(line, rule) for line, rule, _ in _expectations(source, WANT)]
+
+
+def _matches_in_order(
+    actual: list[tuple[int, str, str]], expected: list[tuple[int, str, str | None]]
+) -> list[str]:
+    """What does not match: each expectation pairs with one actual (line, rule, message), in order."""
+    problems: list[str] = []
+    remaining = list(actual)
+    for line, rule, pattern in expected:
+        hit = next(
+            (a for a in remaining if a[0] == line and a[1] == rule and (pattern is None or re.search(pattern, a[2]))),
+            None,
+        )
+        if hit is None:
+            problems.append(f"line {line}: nothing of {rule} matches {pattern!r}")
+        else:
+            remaining.remove(hit)
+    problems.extend(f"line {line}: unexpected {rule}: {message}" for line, rule, message in remaining)
+    return problems
 
 
 def chosen_edits(source: bytes, diagnostics: list[Diagnostic]) -> list[Edit]:
@@ -103,6 +135,36 @@ def test_reports_match_want_comments(path: Path) -> None:
     assert actual == expected_reports(source), "\n".join(
         f"{path.name}:{lines.byte_column(d.finding.start)[0]}: {d.rule}: {d.finding.message}" for d in diagnostics
     )
+
+
+@pytest.mark.parametrize("path", FIXTURE_FILES, ids=_id)
+def test_messages_match_want_patterns(path: Path) -> None:
+    source, diagnostics = analyze_fixture(path)
+    lines = LineIndex(source)
+    actual = [(lines.byte_column(d.finding.start)[0], d.rule, d.finding.message) for d in diagnostics]
+    assert _matches_in_order(actual, _expectations(source, WANT)) == []
+
+
+@pytest.mark.parametrize("path", FIXTURE_FILES, ids=_id)
+def test_related_locations_match(path: Path) -> None:
+    source, diagnostics = analyze_fixture(path)
+    expected = _expectations(source, RELATED)
+    if not expected:
+        pytest.skip("no // related expectations in this fixture")
+    lines = LineIndex(source)
+    actual = [
+        (lines.byte_column(r.start)[0], d.rule, r.message) for d in diagnostics for r in d.finding.related
+    ]
+    assert _matches_in_order(actual, expected) == []
+
+
+def test_pattern_expectations_can_fail() -> None:
+    """A pattern that the message does not match, or a related location nobody points to, is reported."""
+    actual = [(3, "lost-cancel", "the cancel function cancel returned by context.WithCancel is never called")]
+    assert _matches_in_order(actual, [(3, "lost-cancel", "never called")]) == []
+    assert _matches_in_order(actual, [(3, "lost-cancel", "not called on every path")]) != []
+    assert _matches_in_order(actual, [(4, "lost-cancel", None)]) != []
+    assert _matches_in_order([], _expectations(b'x // related "lost-cancel: without calling"', RELATED)) != []
 
 
 @pytest.mark.parametrize("path", FIXTURE_FILES, ids=_id)

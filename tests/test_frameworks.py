@@ -9,11 +9,16 @@ from pathlib import Path
 import pytest
 from tree_sitter import Node
 
-from golsp_leaks.goanalysis.frameworks import RequestScope, function_key
-from golsp_leaks.goanalysis.imports import Imports
-from golsp_leaks.goanalysis.package import clear_cache, invalidate, package_facts, source_facts
-from golsp_leaks.goanalysis.parse import cursor, parse
-from golsp_leaks.goanalysis.syntax import text
+from golsp_leaks.goanalysis.libraries.frameworks import RequestScope, function_key
+from golsp_leaks.goanalysis.summaries.package import (
+    clear_cache,
+    invalidate,
+    package_facts,
+    source_facts,
+)
+from golsp_leaks.goanalysis.syntax.imports import Imports
+from golsp_leaks.goanalysis.syntax.nodes import text
+from golsp_leaks.goanalysis.syntax.parse import cursor, parse
 from golsp_leaks.rules.base import FileContext, PackageFacts
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from golsp_leaks.goanalysis.package import clear_cache, package_facts
+from golsp_leaks.goanalysis.summaries.package import clear_cache, package_facts
 
 HANDLER = b'package main\n\nimport "net/http"\n\nfunc track(w http.ResponseWriter, r *http.Request) {\n\tvisits[r.URL.Path]++\n}\n'
 

@@ -11,7 +11,12 @@ from pathlib import Path
 import pytest
 
 from golsp_leaks.cli.main import main
-from golsp_leaks.goanalysis.routes import fill_path, find_routes, path_parameters, routes_in_source
+from golsp_leaks.goanalysis.libraries.routes import (
+    fill_path,
+    find_routes,
+    path_parameters,
+    routes_in_source,
+)
 from golsp_leaks.scan import pprof
 from golsp_leaks.scan.endpoints import (
     Endpoint,

@@ -36,7 +36,7 @@ from typing import TYPE_CHECKING, Any
 from golsp_leaks import __version__
 from golsp_leaks.cli.files import Scope, Target
 from golsp_leaks.config import Settings
-from golsp_leaks.goanalysis.gomod import go_version_for
+from golsp_leaks.goanalysis.summaries.gomod import go_version_for
 from golsp_leaks.model import Severity
 
 if TYPE_CHECKING:

@@ -40,7 +40,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple, TextIO
 from golsp_leaks.cli import cache
 from golsp_leaks.cli.files import Scope, Target
 from golsp_leaks.config import Settings
-from golsp_leaks.goanalysis.gomod import go_version_for
+from golsp_leaks.goanalysis.summaries.gomod import go_version_for
 from golsp_leaks.model import Diagnostic, Edit, Severity
 
 # The analysis is imported when a file is analysed, not before: a run that takes every
@@ -56,8 +56,8 @@ if TYPE_CHECKING:
 
 
 def parse(source: bytes, old_tree: Any = None) -> Tree:
-    """:func:`golsp_leaks.goanalysis.parse.parse`, imported on first use."""
-    from golsp_leaks.goanalysis.parse import parse as parse_go
+    """:func:`golsp_leaks.goanalysis.syntax.parse.parse`, imported on first use."""
+    from golsp_leaks.goanalysis.syntax.parse import parse as parse_go
 
     return parse_go(source, old_tree)
 
@@ -282,7 +282,7 @@ class _Analyzer:
 
     def package_facts(self, fs_path: str, source: bytes, tree: Tree) -> PackageFacts:
         """What the other files of the package say (handlers, goroutines...), as the server does."""
-        from golsp_leaks.goanalysis.package import package_facts, source_facts
+        from golsp_leaks.goanalysis.summaries.package import package_facts, source_facts
 
         directory = os.path.dirname(fs_path)
         safe = self._safe_dirs.get(directory)

@@ -7,7 +7,7 @@ from itertools import pairwise
 
 from tree_sitter import Tree
 
-from golsp_leaks.goanalysis.parse import parse, ts_end_point, ts_point
+from golsp_leaks.goanalysis.syntax.parse import parse, ts_end_point, ts_point
 from golsp_leaks.model import Edit, Fix
 
 

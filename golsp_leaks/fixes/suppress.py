@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
-from golsp_leaks.goanalysis.syntax import line_indent
+from golsp_leaks.goanalysis.syntax.nodes import line_indent
 from golsp_leaks.model import Edit, Finding
 
 MARKER = b"golsp-leaks:ignore"

@@ -4,131 +4,16 @@ from __future__ import annotations
 
 import inspect
 from abc import ABC, abstractmethod
-from collections.abc import Hashable, Iterable
-from dataclasses import dataclass, field
+from collections.abc import Iterable
 from typing import ClassVar
 
 from tree_sitter import Node
 
-from golsp_leaks.goanalysis.frameworks import RequestScope
-from golsp_leaks.goanalysis.imports import Imports
+from golsp_leaks.goanalysis.summaries.context import FileContext
+from golsp_leaks.goanalysis.summaries.facts import PackageFacts
 from golsp_leaks.model import Finding, Severity
 
-
-@dataclass(frozen=True)
-class PackageFacts:
-    """Facts about the other files of the package, read from disk by the caller.
-
-    ``handlers`` are names of functions known to be registered as request
-    handlers elsewhere in the package; ``shrunk_globals`` are package-level
-    variables that some code in the package deletes from, trims or resets.
-
-    :func:`golsp_leaks.goanalysis.package.package_facts` computes all of them;
-    functions are named by :func:`golsp_leaks.goanalysis.frameworks.function_key`
-    (``"f"``, or ``"T.m"`` for a method), and ``handlers`` then holds every
-    function that runs per request (handlers and what they call).  The others:
-
-    ``globals``
-        package-level variables; ``collections`` those of them that are maps,
-        slices or ``sync.Map`` values.
-    ``startup``
-        functions that only ever run once: called only from ``main``, ``init``,
-        a ``sync.Once`` or other startup functions, never in a loop.
-    ``goroutines``
-        functions run as a goroutine (``go f()``, ``go x.m()``) by code that is
-        not startup code.
-    ``endless``
-        functions whose body runs a loop that can never end (no return, no
-        break, no exit on a done channel).
-    ``lifecycles``
-        ``(type, start, stop)``: method ``start`` of ``type`` starts a goroutine
-        that runs until method ``stop`` closes (or sends on) the field it waits
-        on.  ``constructors`` are ``(function, type)`` pairs of
-        functions that return a ``type`` or ``*type``.
-    ``flags``
-        package-wide switches, e.g. ``"fiber-immutable"`` when some file
-        configures ``fiber.Config{Immutable: true}``.
-    """
-
-    handlers: frozenset[str] = frozenset()
-    shrunk_globals: frozenset[str] = frozenset()
-    globals: frozenset[str] = frozenset()
-    collections: frozenset[str] = frozenset()
-    startup: frozenset[str] = frozenset()
-    goroutines: frozenset[str] = frozenset()
-    lifecycles: frozenset[tuple[str, str, str]] = frozenset()
-    constructors: frozenset[tuple[str, str]] = frozenset()
-    flags: frozenset[str] = frozenset()
-    endless: frozenset[str] = frozenset()
-
-    def fingerprint(self) -> Hashable:
-        return (
-            self.handlers,
-            self.shrunk_globals,
-            self.globals,
-            self.collections,
-            self.startup,
-            self.goroutines,
-            self.lifecycles,
-            self.constructors,
-            self.flags,
-            self.endless,
-        )
-
-
-_SHAPE_DECLARATIONS = frozenset({"type_declaration", "var_declaration", "const_declaration"})
-
-
-def file_shape(root: Node, source: bytes) -> int:
-    """A hash of the file outside its function bodies: types, variables, constants, signatures.
-
-    Rules look there while checking one function (the type of a field, the result
-    of a constructor, a package-level variable), so a change there must reach the
-    findings of every declaration, not only those of the one edited.
-    """
-    parts: list[bytes] = []
-    for decl in root.named_children:
-        kind = decl.type
-        if kind == "function_declaration" or kind == "method_declaration":
-            body = decl.child_by_field_name("body")
-            parts.append(source[decl.start_byte : body.start_byte if body is not None else decl.end_byte])
-        elif kind in _SHAPE_DECLARATIONS:
-            parts.append(source[decl.start_byte : decl.end_byte])
-    return hash(b"\0".join(parts))
-
-
-@dataclass(frozen=True)
-class FileContext:
-    """Everything a rule may know about the file a declaration is in."""
-
-    source: bytes
-    root: Node
-    imports: Imports
-    path: str | None = None
-    go_version: tuple[int, int] | None = None
-    package: PackageFacts = field(default_factory=PackageFacts)
-    scope: RequestScope = field(init=False)
-
-    def __post_init__(self) -> None:
-        object.__setattr__(
-            self,
-            "scope",
-            RequestScope(self.root, self.imports, self.package.handlers, self.package.startup),
-        )
-
-    def fingerprint(self) -> Hashable:
-        """What, besides a declaration's own text, its findings may depend on."""
-        return (
-            self.imports.fingerprint(),
-            self.go_version,
-            self.package.fingerprint(),
-            self.scope.fingerprint(),
-            file_shape(self.root, self.source),
-        )
-
-    def go_at_least(self, major: int, minor: int) -> bool:
-        """True when the module's ``go`` directive is at least ``major.minor`` (unknown: assume the newest)."""
-        return self.go_version is None or self.go_version >= (major, minor)
+__all__ = ["FileContext", "PackageFacts", "Rule"]
 
 
 class Rule(ABC):
@@ -155,5 +40,7 @@ class Rule(ABC):
     def documentation(cls) -> str:
         return inspect.cleandoc(cls.__doc__ or "")
 
-    def wants(self, decl_text: bytes) -> bool:
+    def wants(self, decl_text: bytes, ctx: FileContext | None = None) -> bool:
+        """Should the rule look at this declaration?  A rule whose acquisitions include functions of
+        the file (a helper returning a response) widens its triggers by their names, given ``ctx``."""
         return not self.triggers or any(t in decl_text for t in self.triggers)

@@ -6,8 +6,7 @@ from collections.abc import Iterable, Iterator
 
 from tree_sitter import Node
 
-from golsp_leaks.fixes.build import insert_statement_after
-from golsp_leaks.goanalysis.channels import (
+from golsp_leaks.goanalysis.dataflow.channels import (
     MANY,
     Exit,
     Goroutine,
@@ -17,8 +16,9 @@ from golsp_leaks.goanalysis.channels import (
     local_channels,
     max_sends,
 )
-from golsp_leaks.goanalysis.parse import cursor
-from golsp_leaks.goanalysis.syntax import line_indent, statements, text
+from golsp_leaks.goanalysis.syntax.edits import insert_statement_after
+from golsp_leaks.goanalysis.syntax.nodes import line_indent, statements, text
+from golsp_leaks.goanalysis.syntax.parse import cursor
 from golsp_leaks.model import Edit, Finding, Fix, Related, Severity
 from golsp_leaks.rules.base import FileContext, Rule
 

@@ -6,10 +6,9 @@ from collections.abc import Iterable
 
 from tree_sitter import Node
 
-from golsp_leaks.fixes.build import insert_statement_after, terminates, unique_name
-from golsp_leaks.goanalysis.frameworks import top_level_function
-from golsp_leaks.goanalysis.ownership import Releases, Use
-from golsp_leaks.goanalysis.sqlapi import (
+from golsp_leaks.goanalysis.dataflow.ownership import Releases, Use
+from golsp_leaks.goanalysis.libraries.frameworks import top_level_function
+from golsp_leaks.goanalysis.libraries.sql import (
     GORM,
     OPENERS,
     POP,
@@ -18,7 +17,7 @@ from golsp_leaks.goanalysis.sqlapi import (
     method_call_query,
     open_call,
 )
-from golsp_leaks.goanalysis.sqlflow import (
+from golsp_leaks.goanalysis.libraries.sqlflow import (
     Bound,
     bind,
     called_methods,
@@ -29,7 +28,9 @@ from golsp_leaks.goanalysis.sqlflow import (
     related,
     track,
 )
-from golsp_leaks.goanalysis.syntax import FUNCTION_TYPES, enclosing_function, text
+from golsp_leaks.goanalysis.summaries.params import callee_summary
+from golsp_leaks.goanalysis.syntax.edits import insert_statement_after, terminates, unique_name
+from golsp_leaks.goanalysis.syntax.nodes import FUNCTION_TYPES, enclosing_function, text
 from golsp_leaks.model import Finding, Fix, Severity
 from golsp_leaks.rules.base import FileContext, Rule
 
@@ -110,7 +111,7 @@ class DbOpenPerRequest(Rule):
     triggers = (b"Open", b"Connect", b"pgxpool")
 
     def check(self, decl: Node, ctx: FileContext) -> Iterable[Finding]:
-        for acquisition in acquisitions(decl, ctx.imports, _CALLS, open_call):
+        for acquisition in acquisitions(decl, ctx.imports, _CALLS, open_call, ctx.package.db_fields):
             finding = self._check(acquisition, ctx)
             if finding is not None:
                 yield finding
@@ -123,7 +124,7 @@ class DbOpenPerRequest(Rule):
         handler = ctx.scope.enclosing_handler(call)
         if handler is None and (ctx.scope.runs_once(call) or _startup_or_test(call, ctx)):
             return None
-        bound = bind(call, func, acquisition.results)
+        bound = bind(call, func, acquisition.results, ctx.source)
         if bound is None:
             return None  # returned, stored, or thrown away at once
         name = bound.name
@@ -135,7 +136,7 @@ class DbOpenPerRequest(Rule):
             if opened is not None:
                 # The pool exists once Open succeeded (Close would panic before).
                 bound = Bound(call, opened, bound.target, None, func)
-        tracked = track(bound, _GORM_CLOSE if family == GORM else _CLOSE)
+        tracked = track(bound, callee_summary(ctx.root, ctx.source, _GORM_CLOSE if family == GORM else _CLOSE))
         if tracked is None:
             return None
         if not tracked.leaks and (handler is None or not tracked.uses[Use.RELEASE]):

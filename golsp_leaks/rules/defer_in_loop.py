@@ -6,9 +6,11 @@ from collections.abc import Iterable
 
 from tree_sitter import Node
 
-from golsp_leaks.goanalysis.flow import exits_missing_release
-from golsp_leaks.goanalysis.parse import cursor
-from golsp_leaks.goanalysis.syntax import FUNCTION_TYPES, line_indent, text, walk
+from golsp_leaks.goanalysis.dataflow.engine import exits_missing_release
+from golsp_leaks.goanalysis.names.holders import top_level
+from golsp_leaks.goanalysis.names.scopes import IMPORT, bindings
+from golsp_leaks.goanalysis.syntax.nodes import FUNCTION_TYPES, line_indent, text, walk
+from golsp_leaks.goanalysis.syntax.parse import cursor
 from golsp_leaks.model import Edit, Finding, Fix, Severity
 from golsp_leaks.rules.base import FileContext, Rule
 
@@ -123,6 +125,8 @@ class DeferInLoop(Rule):
                 continue  # a different lock on each pass: locking them all is deliberate
             if _fires_once(stmt, loop, func):
                 continue
+            if found[0] not in _LOCKS and not _acquired_per_iteration(stmt, found[1], loop, ctx):
+                continue
             yield self._finding(stmt, call, found, loop, ctx)
 
     def _finding(self, stmt: Node, call: Node, found: tuple[str, Node], loop: Node, ctx: FileContext) -> Finding:
@@ -152,6 +156,80 @@ class DeferInLoop(Rule):
             fixes=(fix,) if fix is not None else (),
             per_request=ctx.scope.is_per_request(stmt),
         )
+
+
+def _acquired_per_iteration(stmt: Node, release: Node, loop: Node, ctx: FileContext) -> bool:
+    """Is what the deferred call releases a new value of each iteration, left to the defer alone?
+
+    Not when the variable is declared before the loop (the same value is released again), when
+    the loop keeps it for after the loop (``files = append(files, f)``), or when the body also
+    releases it explicitly on each pass.  A receiver the scopes cannot resolve counts as new.
+    """
+    head = _release_head(release)
+    if head is None:
+        return True
+    resolved = bindings(top_level(stmt), ctx.source)
+    declaration = resolved.of(head)
+    if declaration is None or declaration.kind == IMPORT:
+        return True  # unknown, or a package's function (syscall.Close(fd)): judged as before
+    if not (loop.start_byte <= declaration.node.start_byte < loop.end_byte):
+        return False  # built before the loop
+    chain = _chain(release, head)
+    for use in resolved.uses_of(declaration, loop):
+        if stmt.start_byte <= use.start_byte < stmt.end_byte:
+            continue
+        if _calls_chain(use, chain):
+            return False  # released explicitly on each pass too
+        if _kept(use):
+            return False  # kept for after the loop
+    return True
+
+
+def _release_head(release: Node) -> Node | None:
+    """``f`` of ``f.Close()``, ``resp`` of ``resp.Body.Close()``, ``cancel`` of ``cancel()``."""
+    node = release.child_by_field_name("function")
+    while node is not None and node.type == "selector_expression":
+        node = node.child_by_field_name("operand")
+    return node if node is not None and node.type == "identifier" else None
+
+
+def _chain(release: Node, head: Node) -> str:
+    function = release.child_by_field_name("function")
+    return text(function)[len(text(head)) :] if function is not None else ""
+
+
+def _calls_chain(use: Node, chain: str) -> bool:
+    """Is ``use`` the head of a call of the same release (``f.Close()``, ``cancel()``)?"""
+    node = use
+    while node.parent is not None and node.parent.type == "selector_expression":
+        node = node.parent
+    call = node.parent
+    return (
+        call is not None
+        and call.type == "call_expression"
+        and call.child_by_field_name("function") == node
+        and text(node)[len(text(use)) :] == chain
+    )
+
+
+def _kept(use: Node) -> bool:
+    """Does the loop store the value somewhere that outlives the iteration (a slice, a map, a field)?"""
+    parent = use.parent
+    if parent is None:
+        return False
+    if parent.type == "argument_list":
+        call = parent.parent
+        function = call.child_by_field_name("function") if call is not None else None
+        return function is not None and text(function) == "append"
+    if parent.type in ("keyed_element", "literal_element", "send_statement"):
+        return True
+    if parent.type == "expression_list" and parent.parent is not None:
+        holder = parent.parent
+        right = holder.child_by_field_name("right")
+        left = holder.child_by_field_name("left")
+        if holder.type == "assignment_statement" and right == parent and left is not None:
+            return any(t.type in ("selector_expression", "index_expression") for t in left.named_children)
+    return False
 
 
 def _enclosing_loop(stmt: Node) -> Node | None:

@@ -6,13 +6,7 @@ from collections.abc import Iterable, Iterator
 
 from tree_sitter import Node
 
-from golsp_leaks.fixes.build import (
-    import_edit,
-    insert_statement_after,
-    insert_statement_before,
-    unique_name,
-)
-from golsp_leaks.goanalysis.concurrency import (
+from golsp_leaks.goanalysis.cfg.loops import (
     enclosing_loop,
     endless_loops,
     go_literals,
@@ -20,11 +14,17 @@ from golsp_leaks.goanalysis.concurrency import (
     inside_nested_function,
     top_statements,
 )
-from golsp_leaks.goanalysis.frameworks import Handler, local_types, receiver
-from golsp_leaks.goanalysis.names import mentions
-from golsp_leaks.goanalysis.ownership import Releases, Use, classify
-from golsp_leaks.goanalysis.parse import cursor
-from golsp_leaks.goanalysis.syntax import enclosing_function, line_indent, text
+from golsp_leaks.goanalysis.dataflow.ownership import Releases, Use, classify
+from golsp_leaks.goanalysis.libraries.frameworks import Handler, local_types, receiver
+from golsp_leaks.goanalysis.names.mentions import mentions
+from golsp_leaks.goanalysis.syntax.edits import (
+    import_edit,
+    insert_statement_after,
+    insert_statement_before,
+    unique_name,
+)
+from golsp_leaks.goanalysis.syntax.nodes import enclosing_function, line_indent, text
+from golsp_leaks.goanalysis.syntax.parse import cursor
 from golsp_leaks.model import Edit, Finding, Fix, Related, Severity
 from golsp_leaks.rules.base import FileContext, Rule
 

@@ -2,39 +2,31 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Sequence
 
 from tree_sitter import Node
 
-from golsp_leaks.fixes.build import delete_statement, insert_statement_after, unique_name
-from golsp_leaks.goanalysis.flow import exits_missing_release
-from golsp_leaks.goanalysis.names import is_called, mentions_outside
-from golsp_leaks.goanalysis.parse import cursor
-from golsp_leaks.goanalysis.syntax import (
+from golsp_leaks.goanalysis.dataflow.engine import exits_missing_release, related_locations
+from golsp_leaks.goanalysis.libraries.context import cancelling_calls
+from golsp_leaks.goanalysis.names.holders import holder
+from golsp_leaks.goanalysis.names.mentions import is_called
+from golsp_leaks.goanalysis.names.scopes import RESULT
+from golsp_leaks.goanalysis.resources.tracking import ends_process
+from golsp_leaks.goanalysis.syntax.edits import (
+    delete_statement,
+    insert_statement_after,
+    unique_name,
+)
+from golsp_leaks.goanalysis.syntax.nodes import (
     FUNCTION_TYPES,
     binding,
     enclosing_function,
-    function_results,
-    has_named_results,
     statements,
     text,
 )
+from golsp_leaks.goanalysis.syntax.parse import cursor
 from golsp_leaks.model import Edit, Finding, Fix, Related, Severity
 from golsp_leaks.rules.base import FileContext, Rule
-
-#: The context constructors that return a cancel function as their second result.
-CONSTRUCTORS = frozenset(
-    {
-        "WithCancel",
-        "WithTimeout",
-        "WithDeadline",
-        "WithCancelCause",
-        "WithTimeoutCause",
-        "WithDeadlineCause",
-    }
-)
-
-_CALLS = "(call_expression function: [(selector_expression) (identifier)] @fn) @call"
 
 
 class LostCancel(Rule):
@@ -96,69 +88,47 @@ class LostCancel(Rule):
     triggers = (b"WithCancel", b"WithTimeout", b"WithDeadline")
 
     def check(self, decl: Node, ctx: FileContext) -> Iterable[Finding]:
-        context_names = ctx.imports.names_for("context")
-        dot = ctx.imports.is_dot_imported("context")
-        if not context_names and not dot:
-            return
-        for call, constructor in _constructor_calls(decl, context_names, dot):
+        for call, constructor in cancelling_calls(decl, ctx.imports):
             finding = self._check_call(call, constructor, ctx)
             if finding is not None:
                 yield finding
 
     def _check_call(self, call: Node, constructor: str, ctx: FileContext) -> Finding | None:
         bound = binding(call)
-        if bound is None:
+        if bound is None or len(bound.targets) != 2:
             return None  # returned, passed on, or not assigned: not this function's to cancel
-        stmt, targets = bound.stmt, bound.targets
-        if len(targets) != 2:
-            return None
-        cancel = targets[1]
+        stmt, cancel = bound.stmt, bound.targets[1]
         func = enclosing_function(call)
         if func is None:
             return None
-        per_request = ctx.scope.is_per_request(call)
         where = f"context.{constructor}"
         held = "the context (and its timer)" if "Cancel" not in constructor else "the context"
         if text(cancel) == "_":
-            return Finding(
-                rule=self.id,
-                start=cancel.start_byte,
-                end=cancel.end_byte,
-                message=(
-                    f"the cancel function returned by {where} is discarded: {held} "
-                    "leaks until its parent is cancelled"
-                ),
-                fixes=tuple(_fix_discarded(ctx.source, stmt, cancel, func, constructor)),
-                per_request=per_request,
+            return self._finding(
+                ctx,
+                call,
+                cancel,
+                f"the cancel function returned by {where} is discarded: {held} leaks until its parent is cancelled",
+                fixes=_fix_discarded(ctx.source, stmt, cancel, func, constructor),
             )
+        if cancel.type == "selector_expression":
+            return self._stored(call, cancel, cancel, where, held, ctx)
         if cancel.type != "identifier":
-            return None  # stored in a field or an index expression: owned elsewhere
+            return None  # stored in an index expression: owned elsewhere
+        owner = holder(cancel, stmt, ctx.source)
+        if owner is None:
+            return None  # a package-level variable, or a closure's that is stored or started
+        stores = [_field_store(u) for u in owner.uses]
+        if owner.uses and all(stores):
+            return self._stored(call, cancel, stores[0], where, held, ctx)  # s.cancel = cancel
         name = text(cancel)
-        uses = mentions_outside(func, name, stmt)
-        report = exits_missing_release(func, stmt, [u.start_byte for u in uses])
-        if report is None:
-            return None
-        related = [
-            Related(r.start_byte, r.end_byte, f"this return is reached without calling {name}()")
-            for r in report.missed
-        ]
-        body = func.child_by_field_name("body")
-        ends_silently = report.falls_off_end_unused and body is not None and (
-            function_results(func) is None or has_named_results(func)
-        )
-        if ends_silently and body is not None:
-            related.append(
-                Related(body.end_byte - 1, body.end_byte, f"the function ends here without calling {name}()")
-            )
-        if report.reacquired:
-            related.append(
-                Related(stmt.start_byte, stmt.end_byte, f"the loop comes back here before {name}() is called")
-            )
-        if not uses:
-            message = (
-                f"the cancel function {name} returned by {where} is never called: "
-                f"{held} leaks until its parent is cancelled"
-            )
+        counted = [n.start_byte for n in (*owner.uses, *owner.bare_returns)]
+        report = exits_missing_release(owner.func, owner.acquire, counted, source=ctx.source)
+        if ends_process(owner.func, ctx.root):
+            report.missed, report.falls_off_end_unused = [], False  # returning from main ends the process
+        related = related_locations(report, owner.func, owner.acquire, f"without calling {name}()")
+        if not owner.uses and not owner.bare_returns and related:
+            message = f"the cancel function {name} returned by {where} is never called: {held} leaks until its parent is cancelled"
         elif related:
             message = (
                 f"the cancel function {name} returned by {where} is not called on every path: "
@@ -166,7 +136,35 @@ class LostCancel(Rule):
             )
         else:
             return None
-        fixes = _fix_named(ctx.source, stmt, name, uses, func, constructor)
+        fixable = not owner.lifted and owner.declaration.kind != RESULT
+        fixes = _fix_named(ctx.source, stmt, name, list(owner.uses), func, constructor) if fixable else []
+        return self._finding(ctx, call, cancel, message, related=related, fixes=fixes)
+
+    def _stored(
+        self, call: Node, cancel: Node, target: Node | None, where: str, held: str, ctx: FileContext
+    ) -> Finding | None:
+        """Stored in a field: released if anything in the package uses that field other than by assigning it."""
+        name = text(target.child_by_field_name("field")) if target is not None else ""
+        if not name or name[:1].isupper() or name in ctx.package.field_uses or _field_used(ctx.root, name):
+            return None  # exported (other packages may call it), or used: a Close or Stop method calls it
+        return self._finding(
+            ctx,
+            call,
+            cancel,
+            f"the cancel function returned by {where} is stored in the field {name}, which nothing in "
+            f"the package calls: {held} leaks until its parent is cancelled",
+        )
+
+    def _finding(
+        self,
+        ctx: FileContext,
+        call: Node,
+        cancel: Node,
+        message: str,
+        *,
+        related: Sequence[Related] = (),
+        fixes: Sequence[Fix] = (),
+    ) -> Finding:
         return Finding(
             rule=self.id,
             start=cancel.start_byte,
@@ -174,24 +172,41 @@ class LostCancel(Rule):
             message=message,
             related=tuple(related),
             fixes=tuple(fixes),
-            per_request=per_request,
+            per_request=ctx.scope.is_per_request(call),
         )
 
 
-def _constructor_calls(decl: Node, context_names: set[str], dot: bool) -> Iterator[tuple[Node, str]]:
-    qc = cursor(_CALLS)
-    for _, captures in qc.matches(decl):
-        call = captures["call"][0]
-        fn = captures["fn"][0]
-        if fn.type == "selector_expression":
-            operand = fn.child_by_field_name("operand")
-            field = fn.child_by_field_name("field")
-            if operand is None or field is None or operand.type != "identifier":
-                continue
-            if text(operand) in context_names and text(field) in CONSTRUCTORS:
-                yield call, text(field)
-        elif dot and text(fn) in CONSTRUCTORS:
-            yield call, text(fn)
+_SELECTED_FIELDS = "(selector_expression field: (field_identifier) @field)"
+
+
+def _field_store(use: Node) -> Node | None:
+    """For ``x.f = cancel``: the selector ``x.f`` the variable is stored in."""
+    values = use.parent
+    if values is None or values.type != "expression_list":
+        return None
+    holder_ = values.parent
+    if holder_ is None or holder_.type != "assignment_statement" or holder_.child_by_field_name("right") != values:
+        return None
+    left = holder_.child_by_field_name("left")
+    targets = left.named_children if left is not None else []
+    index = next((i for i, v in enumerate(values.named_children) if v == use), -1)
+    if index < 0 or len(targets) != values.named_child_count or targets[index].type != "selector_expression":
+        return None
+    return targets[index]
+
+
+def _field_used(root: Node, name: str) -> bool:
+    """Is the field ``name`` mentioned in the file other than as the target of an assignment?"""
+    for node in cursor(_SELECTED_FIELDS).captures(root).get("field", []):
+        selector = node.parent
+        if text(node) != name or selector is None:
+            continue
+        values = selector.parent
+        holder_ = values.parent if values is not None and values.type == "expression_list" else None
+        if holder_ is not None and holder_.type == "assignment_statement" and holder_.child_by_field_name("left") == values:
+            continue
+        return True
+    return False
 
 
 def _in_loop(stmt: Node, func: Node) -> bool:

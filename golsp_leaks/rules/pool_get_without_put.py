@@ -6,11 +6,11 @@ from collections.abc import Iterable, Iterator
 
 from tree_sitter import Node
 
-from golsp_leaks.goanalysis.names import mentions
-from golsp_leaks.goanalysis.ownership import Releases, Use
-from golsp_leaks.goanalysis.parse import cursor
-from golsp_leaks.goanalysis.resources import STREAM_BORROWS, NamedType, Resource, examine
-from golsp_leaks.goanalysis.syntax import FUNCTION_TYPES, binding, text
+from golsp_leaks.goanalysis.dataflow.ownership import Releases, Use
+from golsp_leaks.goanalysis.names.mentions import mentions
+from golsp_leaks.goanalysis.resources.tracking import STREAM_BORROWS, NamedType, Resource, examine
+from golsp_leaks.goanalysis.syntax.nodes import FUNCTION_TYPES, binding, text
+from golsp_leaks.goanalysis.syntax.parse import cursor
 from golsp_leaks.model import Finding, Severity
 from golsp_leaks.rules.base import FileContext, Rule
 

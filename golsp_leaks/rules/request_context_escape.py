@@ -8,12 +8,17 @@ from dataclasses import dataclass
 
 from tree_sitter import Node
 
-from golsp_leaks.fixes.build import import_edit, insert_statement_before, unique_name
-from golsp_leaks.goanalysis.flow import exits_missing_release
-from golsp_leaks.goanalysis.frameworks import FIBER_UTILS, REQUEST_MARKERS, Handler, receiver
-from golsp_leaks.goanalysis.names import mentions
-from golsp_leaks.goanalysis.parse import cursor
-from golsp_leaks.goanalysis.syntax import FUNCTION_TYPES, enclosing_statement, text
+from golsp_leaks.goanalysis.dataflow.engine import exits_missing_release
+from golsp_leaks.goanalysis.libraries.frameworks import (
+    FIBER_UTILS,
+    REQUEST_MARKERS,
+    Handler,
+    receiver,
+)
+from golsp_leaks.goanalysis.names.mentions import mentions
+from golsp_leaks.goanalysis.syntax.edits import import_edit, insert_statement_before, unique_name
+from golsp_leaks.goanalysis.syntax.nodes import FUNCTION_TYPES, enclosing_statement, text
+from golsp_leaks.goanalysis.syntax.parse import cursor
 from golsp_leaks.model import Edit, Finding, Fix, Related, Severity
 from golsp_leaks.rules.base import FileContext, Rule
 

@@ -6,12 +6,12 @@ from collections.abc import Iterable
 
 from tree_sitter import Node
 
-from golsp_leaks.fixes.build import insert_statement_after
-from golsp_leaks.goanalysis.names import mentions
-from golsp_leaks.goanalysis.ownership import Releases, Use, classify
-from golsp_leaks.goanalysis.parse import cursor
-from golsp_leaks.goanalysis.sqlapi import ROWS, DbFile, handle_of_type, resolve, rows_call
-from golsp_leaks.goanalysis.syntax import FUNCTION_TYPES, enclosing_function, text, walk
+from golsp_leaks.goanalysis.dataflow.ownership import Releases, Use, classify
+from golsp_leaks.goanalysis.libraries.sql import ROWS, DbFile, handle_of_type, resolve, rows_call
+from golsp_leaks.goanalysis.names.mentions import mentions
+from golsp_leaks.goanalysis.syntax.edits import insert_statement_after
+from golsp_leaks.goanalysis.syntax.nodes import FUNCTION_TYPES, enclosing_function, text, walk
+from golsp_leaks.goanalysis.syntax.parse import cursor
 from golsp_leaks.model import Finding, Fix, Severity
 from golsp_leaks.rules.base import FileContext, Rule
 
@@ -106,7 +106,7 @@ class RowsErrUnchecked(Rule):
     triggers = (b".Next()",)
 
     def check(self, decl: Node, ctx: FileContext) -> Iterable[Finding]:
-        api = DbFile(ctx.imports)
+        api = DbFile(ctx.imports, ctx.package.db_fields)
         if not api:
             return
         # The last `for rows.Next()` loop over each variable: the check belongs after it.

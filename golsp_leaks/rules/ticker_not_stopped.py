@@ -2,23 +2,29 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 
 from tree_sitter import Node
 
-from golsp_leaks.goanalysis.flow import may_return
-from golsp_leaks.goanalysis.names import mentions
-from golsp_leaks.goanalysis.ownership import Releases
-from golsp_leaks.goanalysis.parse import cursor
-from golsp_leaks.goanalysis.resources import (
+from golsp_leaks.goanalysis.dataflow.engine import may_return
+from golsp_leaks.goanalysis.dataflow.ownership import Releases
+from golsp_leaks.goanalysis.libraries.calls import package_calls
+from golsp_leaks.goanalysis.names.holders import top_level
+from golsp_leaks.goanalysis.names.mentions import mentions
+from golsp_leaks.goanalysis.resources.tracking import (
     Outcome,
     Resource,
     examine,
     is_test_file,
     runs_once,
-    top_level,
 )
-from golsp_leaks.goanalysis.syntax import FUNCTION_TYPES, enclosing_function, function_results, text
+from golsp_leaks.goanalysis.syntax.nodes import (
+    FUNCTION_TYPES,
+    enclosing_function,
+    function_results,
+    text,
+)
+from golsp_leaks.goanalysis.syntax.parse import cursor
 from golsp_leaks.model import Finding, Severity
 from golsp_leaks.rules.base import FileContext, Rule
 
@@ -31,11 +37,6 @@ TICKER = Resource(
     default_name="t",
 )
 
-_NAMES = " ".join(f'"{c}"' for c in sorted(CONSTRUCTORS))
-_CALLS = f"""(call_expression
-  function: (selector_expression operand: (identifier) @pkg field: (field_identifier) @fn
-  (#any-of? @fn {_NAMES}))) @call"""
-_DOT_CALLS = f"(call_expression function: (identifier) @fn (#any-of? @fn {_NAMES})) @call"
 _RANGES = "(for_statement (range_clause right: (_) @over)) @for"
 _TEST_PREFIXES = ("Test", "Benchmark", "Example", "Fuzz")
 
@@ -123,12 +124,8 @@ class TickerNotStopped(Rule):
     triggers = (b"NewTicker", b"NewTimer", b"Tick(")
 
     def check(self, decl: Node, ctx: FileContext) -> Iterable[Finding]:
-        names = ctx.imports.names_for(TIME)
-        dot = ctx.imports.is_dot_imported(TIME)
-        if not names and not dot:
-            return
         collected = ctx.go_at_least(1, 23)
-        for call, constructor in _time_calls(decl, names, dot):
+        for call, constructor in package_calls(decl, ctx.imports, (TIME,), CONSTRUCTORS):
             if constructor == "Tick":
                 if not collected:
                     finding = self._check_tick(call, ctx)
@@ -227,15 +224,6 @@ def _finding(
         per_request=ctx.scope.is_per_request(call),
         severity=severity,
     )
-
-
-def _time_calls(decl: Node, names: set[str], dot: bool) -> Iterator[tuple[Node, str]]:
-    for _, captures in cursor(_CALLS).matches(decl):
-        if text(captures["pkg"][0]) in names:
-            yield captures["call"][0], text(captures["fn"][0])
-    if dot:
-        for _, captures in cursor(_DOT_CALLS).matches(decl):
-            yield captures["call"][0], text(captures["fn"][0])
 
 
 def _receives(func: Node, name: str) -> list[Node]:

@@ -6,12 +6,11 @@ from collections.abc import Iterable, Iterator
 
 from tree_sitter import Node
 
-from golsp_leaks.fixes.build import insert_statement_before, unique_name
-from golsp_leaks.goanalysis.channels import literal_bound
-from golsp_leaks.goanalysis.concurrency import enclosing_loop, inside_nested_function
-from golsp_leaks.goanalysis.names import mentions
-from golsp_leaks.goanalysis.parse import cursor
-from golsp_leaks.goanalysis.syntax import (
+from golsp_leaks.goanalysis.cfg.loops import enclosing_loop, inside_nested_function
+from golsp_leaks.goanalysis.dataflow.channels import literal_bound
+from golsp_leaks.goanalysis.names.mentions import mentions
+from golsp_leaks.goanalysis.syntax.edits import insert_statement_before, unique_name
+from golsp_leaks.goanalysis.syntax.nodes import (
     enclosing_function,
     is_no_return_call,
     label_of,
@@ -19,6 +18,7 @@ from golsp_leaks.goanalysis.syntax import (
     statements,
     text,
 )
+from golsp_leaks.goanalysis.syntax.parse import cursor
 from golsp_leaks.model import Edit, Finding, Fix, Related, Severity
 from golsp_leaks.rules.base import FileContext, Rule
 

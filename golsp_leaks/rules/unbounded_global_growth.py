@@ -6,9 +6,9 @@ from collections.abc import Iterable, Iterator
 
 from tree_sitter import Node
 
-from golsp_leaks.goanalysis.frameworks import REQUEST_MARKERS
-from golsp_leaks.goanalysis.parse import cursor
-from golsp_leaks.goanalysis.syntax import FUNCTION_TYPES, text
+from golsp_leaks.goanalysis.libraries.frameworks import REQUEST_MARKERS
+from golsp_leaks.goanalysis.syntax.nodes import FUNCTION_TYPES, text
+from golsp_leaks.goanalysis.syntax.parse import cursor
 from golsp_leaks.model import Finding, Severity
 from golsp_leaks.rules.base import FileContext, Rule
 
@@ -100,8 +100,8 @@ class UnboundedGlobalGrowth(Rule):
     triggers = REQUEST_MARKERS
     operations = (b"] =", b"]++", b"] +=", b"]--", b"append(", b".Store(", b".LoadOrStore(", b".Swap(")
 
-    def wants(self, decl_text: bytes) -> bool:
-        return super().wants(decl_text) and any(op in decl_text for op in self.operations)
+    def wants(self, decl_text: bytes, ctx: FileContext | None = None) -> bool:
+        return super().wants(decl_text, ctx) and any(op in decl_text for op in self.operations)
 
     def check(self, decl: Node, ctx: FileContext) -> Iterable[Finding]:
         facts = ctx.package

@@ -6,10 +6,17 @@ from collections.abc import Iterable, Iterator
 
 from tree_sitter import Node
 
-from golsp_leaks.goanalysis.ownership import Releases
-from golsp_leaks.goanalysis.parse import cursor
-from golsp_leaks.goanalysis.resources import STREAM_BORROWS, NamedType, Outcome, Resource, examine
-from golsp_leaks.goanalysis.syntax import text
+from golsp_leaks.goanalysis.dataflow.ownership import Releases
+from golsp_leaks.goanalysis.resources.tracking import (
+    STREAM_BORROWS,
+    NamedType,
+    Outcome,
+    Resource,
+    examine,
+)
+from golsp_leaks.goanalysis.summaries.returns import called_in, calls_of, returning
+from golsp_leaks.goanalysis.syntax.nodes import text
+from golsp_leaks.goanalysis.syntax.parse import cursor
 from golsp_leaks.model import Finding, Severity
 from golsp_leaks.rules.base import FileContext, Rule
 
@@ -20,6 +27,8 @@ HTTPTEST = "net/http/httptest"
 FUNCTIONS = frozenset({"Get", "Head", "Post", "PostForm"})
 #: Methods of *http.Client that send a request.
 METHODS = FUNCTIONS | {"Do"}
+#: http.RoundTripper's method: whatever the receiver, its response is the caller's.
+ROUND_TRIP = "RoundTrip"
 
 #: Fields of *http.Response that are plain data: reading them does not hand the body on.
 PLAIN_FIELDS = frozenset(
@@ -68,8 +77,14 @@ def _test_server_client(call: Node, ctx: FileContext) -> bool:
 
 
 CLIENT = NamedType(HTTP, "Client", frozenset({"DefaultClient"}), _test_server_client)
+RESPONSE = NamedType(HTTP, "Response")
 
-_NAMES = " ".join(f'"{m}"' for m in sorted(METHODS))
+
+def _wrappers(ctx: FileContext) -> frozenset[tuple[str, bool]]:
+    """The file's functions (and methods of a unique name) that return an ``*http.Response``."""
+    return returning(ctx.root, ctx.source, "*http.Response", lambda t: RESPONSE.is_type(t, ctx), b"Response")
+
+_NAMES = " ".join(f'"{m}"' for m in sorted(METHODS | {ROUND_TRIP}))
 _CALLS = f"""(call_expression
   function: (selector_expression operand: (_) @recv field: (field_identifier) @fn
   (#any-of? @fn {_NAMES}))) @call"""
@@ -80,11 +95,15 @@ class UnclosedBody(Rule):
     """
     ## What it does
     Reports the `*http.Response` returned by `http.Get`, `http.Head`, `http.Post`,
-    `http.PostForm`, or the `Do`, `Get`, `Head`, `Post` and `PostForm` methods of
-    an `*http.Client`, when some path from the call to a `return` (or to the end
+    `http.PostForm`, the `Do`, `Get`, `Head`, `Post` and `PostForm` methods of
+    an `*http.Client`, an `http.RoundTripper`'s `RoundTrip`, or a function of
+    the same file that returns a fresh response (the project's own client
+    wrapper), when some path from the call to a `return` (or to the end
     of the function) neither closes `resp.Body` nor hands the response (or its
-    body) on, and when the response is thrown away (`_`).  Handing it on is
-    returning it, passing it to a function (`drainAndClose(resp)`), storing it
+    body) on, and when the response is thrown away (`_`, or `_ = resp`), or
+    overwritten before its body is closed.  Handing it on is returning it,
+    passing it to a function that keeps or closes it (a function of the same
+    file is judged by what it does; `drainAndClose(resp)`), storing it
     or its body, or sending it on a channel; a close inside a deferred closure
     counts.  The error path of the call — `if err != nil { return err }`, the
     `else` of `if err == nil { ... }`, `if resp != nil { ... }` skipped — is not
@@ -149,14 +168,22 @@ class UnclosedBody(Rule):
     summary = "the body of an HTTP client response is not closed on every path"
     default_severity = Severity.WARNING
     fixable = True
-    triggers = (b".Do(", b".Get(", b".Head(", b".Post")
+    triggers = (b".Do(", b".Get(", b".Head(", b".Post", b".RoundTrip(")
+
+    def wants(self, decl_text: bytes, ctx: FileContext | None = None) -> bool:
+        if super().wants(decl_text, ctx):
+            return True
+        return ctx is not None and called_in(decl_text, _wrappers(ctx))
 
     def check(self, decl: Node, ctx: FileContext) -> Iterable[Finding]:
         names = ctx.imports.names_for(HTTP)
         dot = ctx.imports.is_dot_imported(HTTP)
         if not names and not dot and not ctx.imports.has(HTTPTEST):
             return
-        for call, where in _request_calls(decl, ctx, names, dot):
+        found: dict[int, tuple[Node, str]] = {}
+        for call, where in [*_request_calls(decl, ctx, names, dot), *calls_of(decl, _wrappers(ctx))]:
+            found.setdefault(call.start_byte, (call, where))
+        for _, (call, where) in sorted(found.items()):
             finding = self._check_call(call, where, ctx)
             if finding is not None:
                 yield finding
@@ -228,7 +255,7 @@ def _request_calls(decl: Node, ctx: FileContext, names: set[str], dot: bool) -> 
             if method in FUNCTIONS:
                 yield call, f"http.{method}"
             continue
-        if CLIENT.is_value(receiver, ctx, decl):
+        if method == ROUND_TRIP or CLIENT.is_value(receiver, ctx, decl):
             shown = text(receiver)
             if len(shown) > 30 or "\n" in shown:
                 shown = "the client"

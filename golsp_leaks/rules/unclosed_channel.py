@@ -6,11 +6,16 @@ from collections.abc import Iterable
 
 from tree_sitter import Node
 
-from golsp_leaks.fixes.build import insert_statement_after, insert_statement_before
-from golsp_leaks.goanalysis.channels import Goroutine, LocalChannel, count_paths, local_channels
-from golsp_leaks.goanalysis.concurrency import enclosing_loop
-from golsp_leaks.goanalysis.parse import cursor
-from golsp_leaks.goanalysis.syntax import statements, text
+from golsp_leaks.goanalysis.cfg.loops import enclosing_loop
+from golsp_leaks.goanalysis.dataflow.channels import (
+    Goroutine,
+    LocalChannel,
+    count_paths,
+    local_channels,
+)
+from golsp_leaks.goanalysis.syntax.edits import insert_statement_after, insert_statement_before
+from golsp_leaks.goanalysis.syntax.nodes import statements, text
+from golsp_leaks.goanalysis.syntax.parse import cursor
 from golsp_leaks.model import Finding, Fix, Related, Severity
 from golsp_leaks.rules.base import FileContext, Rule
 

@@ -2,19 +2,27 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 
 from tree_sitter import Node
 
-from golsp_leaks.goanalysis.ownership import Releases
-from golsp_leaks.goanalysis.parse import cursor
-from golsp_leaks.goanalysis.resources import STREAM_BORROWS, Resource, examine
-from golsp_leaks.goanalysis.syntax import text
+from golsp_leaks.goanalysis.dataflow.ownership import Releases
+from golsp_leaks.goanalysis.libraries.calls import package_calls
+from golsp_leaks.goanalysis.resources.tracking import STREAM_BORROWS, NamedType, Resource, examine
+from golsp_leaks.goanalysis.summaries.returns import called_in, calls_of, returning
 from golsp_leaks.model import Finding, Severity
 from golsp_leaks.rules.base import FileContext, Rule
 
 #: The functions of package os that open a file the caller must close.
 CONSTRUCTORS = frozenset({"Open", "Create", "OpenFile", "CreateTemp"})
+
+OS_FILE = NamedType("os", "File")
+
+
+def _openers(ctx: FileContext) -> frozenset[tuple[str, bool]]:
+    """The file's functions (and methods of a unique name) that return an ``*os.File``."""
+    return returning(ctx.root, ctx.source, "*os.File", lambda t: OS_FILE.is_type(t, ctx), b"File")
+
 
 FILE = Resource(
     releases=Releases(methods=frozenset({("Close",)}), borrowing_calls=STREAM_BORROWS),
@@ -23,21 +31,17 @@ FILE = Resource(
     default_name="f",
 )
 
-_NAMES = " ".join(f'"{c}"' for c in sorted(CONSTRUCTORS))
-_CALLS = f"""(call_expression
-  function: (selector_expression operand: (identifier) @pkg field: (field_identifier) @fn
-  (#any-of? @fn {_NAMES}))) @call"""
-_DOT_CALLS = f"(call_expression function: (identifier) @fn (#any-of? @fn {_NAMES})) @call"
-
-
 class UnclosedFile(Rule):
     """
     ## What it does
-    Reports a file opened with `os.Open`, `os.Create`, `os.OpenFile` or
-    `os.CreateTemp` when some path from the call to a `return` (or to the end of
+    Reports a file opened with `os.Open`, `os.Create`, `os.OpenFile`,
+    `os.CreateTemp`, or a function of the same file that returns the file it
+    opens, when some path from the call to a `return` (or to the end of
     the function) neither closes it nor hands it on, and when the file is thrown
-    away (`_`, or a call whose results are dropped).  Handing it on is returning
-    it, passing it to a function (`closeQuietly(f)`, `newReader(f)`), storing it
+    away (`_`, `_ = f`, or a call whose results are dropped), or overwritten
+    before it is closed.  Handing it on is returning it, passing it to a
+    function that keeps or closes it (a function of the same file is judged by
+    what it does: `closeQuietly(f)` closes, `size(f)` only reads), storing it
     (a struct field, a map, a package variable), sending it on a channel, or
     capturing it in a closure that outlives the call; a close inside a deferred
     closure counts.  The error path of the call itself — `if err != nil { return
@@ -104,21 +108,21 @@ class UnclosedFile(Rule):
     fixable = True
     triggers = (b"Open(", b"OpenFile(", b"Create(", b"CreateTemp(")
 
+    def wants(self, decl_text: bytes, ctx: FileContext | None = None) -> bool:
+        return super().wants(decl_text, ctx) or (ctx is not None and called_in(decl_text, _openers(ctx)))
+
     def check(self, decl: Node, ctx: FileContext) -> Iterable[Finding]:
-        names = ctx.imports.names_for("os")
-        dot = ctx.imports.is_dot_imported("os")
-        if not names and not dot:
-            return
-        for call, constructor in _open_calls(decl, names, dot):
-            finding = self._check_call(call, constructor, ctx)
+        found = [(call, f"os.{name}") for call, name in package_calls(decl, ctx.imports, ("os",), CONSTRUCTORS)]
+        found.extend(calls_of(decl, _openers(ctx)))
+        for call, where in sorted(found, key=lambda pair: pair[0].start_byte):
+            finding = self._check_call(call, where, ctx)
             if finding is not None:
                 yield finding
 
-    def _check_call(self, call: Node, constructor: str, ctx: FileContext) -> Finding | None:
+    def _check_call(self, call: Node, where: str, ctx: FileContext) -> Finding | None:
         outcome = examine(call, FILE, ctx, missing=lambda name: f"without closing {name}")
         if outcome is None:
             return None
-        where = f"os.{constructor}"
         if outcome.kind in ("dropped", "discarded"):
             message = (
                 f"the file opened by {where} is thrown away without being closed: "
@@ -143,12 +147,3 @@ class UnclosedFile(Rule):
             fixes=tuple(outcome.fixes),
             per_request=ctx.scope.is_per_request(call),
         )
-
-
-def _open_calls(decl: Node, names: set[str], dot: bool) -> Iterator[tuple[Node, str]]:
-    for _, captures in cursor(_CALLS).matches(decl):
-        if text(captures["pkg"][0]) in names:
-            yield captures["call"][0], text(captures["fn"][0])
-    if dot:
-        for _, captures in cursor(_DOT_CALLS).matches(decl):
-            yield captures["call"][0], text(captures["fn"][0])

@@ -6,8 +6,8 @@ from collections.abc import Iterable
 
 from tree_sitter import Node
 
-from golsp_leaks.goanalysis.ownership import Releases, Use
-from golsp_leaks.goanalysis.sqlapi import (
+from golsp_leaks.goanalysis.dataflow.ownership import Releases, Use
+from golsp_leaks.goanalysis.libraries.sql import (
     GORM,
     PGX,
     ROWS_METHODS,
@@ -21,7 +21,7 @@ from golsp_leaks.goanalysis.sqlapi import (
     rows_call,
     selector_parts,
 )
-from golsp_leaks.goanalysis.sqlflow import (
+from golsp_leaks.goanalysis.libraries.sqlflow import (
     bind,
     called_methods,
     callee_text,
@@ -32,7 +32,8 @@ from golsp_leaks.goanalysis.sqlflow import (
     related,
     track,
 )
-from golsp_leaks.goanalysis.syntax import enclosing_function, text
+from golsp_leaks.goanalysis.summaries.params import callee_summary
+from golsp_leaks.goanalysis.syntax.nodes import enclosing_function, text
 from golsp_leaks.model import Edit, Finding, Fix, Severity
 from golsp_leaks.rules.base import FileContext, Rule
 
@@ -138,7 +139,7 @@ class UnclosedRows(Rule):
     triggers = (b"Query", b"Rows()")
 
     def check(self, decl: Node, ctx: FileContext) -> Iterable[Finding]:
-        for acquisition in acquisitions(decl, ctx.imports, _CALLS, rows_call):
+        for acquisition in acquisitions(decl, ctx.imports, _CALLS, rows_call, ctx.package.db_fields):
             finding = self._check(acquisition, ctx)
             if finding is not None:
                 yield finding
@@ -150,7 +151,7 @@ class UnclosedRows(Rule):
             return None
         where = callee_text(call)
         per_request = ctx.scope.is_per_request(call)
-        bound = bind(call, func, 2)
+        bound = bind(call, func, 2, ctx.source)
         if bound is None:
             thrown = discarded(call, 2)
             if thrown is None or not acquisition.exact:
@@ -173,7 +174,7 @@ class UnclosedRows(Rule):
             return None  # the deferred cancel of its context closes the rows
         if _transaction_ends_on_return(acquisition, bound.func):
             return None  # the transaction's deferred end closes its rows
-        tracked = track(bound, RELEASES, next_closes=True, borrowing_methods=_BORROWING)
+        tracked = track(bound, callee_summary(ctx.root, ctx.source, RELEASES), next_closes=True, borrowing_methods=_BORROWING)
         if tracked is None or not tracked.leaks:
             return None
         entries = related(tracked, bound, f"closing {name}")

@@ -6,15 +6,15 @@ from collections.abc import Iterable
 
 from tree_sitter import Node
 
-from golsp_leaks.goanalysis.ownership import Releases, Use
-from golsp_leaks.goanalysis.sqlapi import (
+from golsp_leaks.goanalysis.dataflow.ownership import Releases, Use
+from golsp_leaks.goanalysis.libraries.sql import (
     STMT_METHODS,
     Acquisition,
     acquisitions,
     method_call_query,
     stmt_call,
 )
-from golsp_leaks.goanalysis.sqlflow import (
+from golsp_leaks.goanalysis.libraries.sqlflow import (
     bind,
     called_methods,
     callee_text,
@@ -23,7 +23,8 @@ from golsp_leaks.goanalysis.sqlflow import (
     related,
     track,
 )
-from golsp_leaks.goanalysis.syntax import enclosing_function
+from golsp_leaks.goanalysis.summaries.params import callee_summary
+from golsp_leaks.goanalysis.syntax.nodes import enclosing_function
 from golsp_leaks.model import Finding, Severity
 from golsp_leaks.rules.base import FileContext, Rule
 
@@ -108,7 +109,7 @@ class UnclosedStmt(Rule):
     triggers = (b"Prepare",)
 
     def check(self, decl: Node, ctx: FileContext) -> Iterable[Finding]:
-        for acquisition in acquisitions(decl, ctx.imports, _CALLS, stmt_call):
+        for acquisition in acquisitions(decl, ctx.imports, _CALLS, stmt_call, ctx.package.db_fields):
             finding = self._check(acquisition, ctx)
             if finding is not None:
                 yield finding
@@ -120,7 +121,7 @@ class UnclosedStmt(Rule):
             return None
         where = callee_text(call)
         per_request = ctx.scope.is_per_request(call)
-        bound = bind(call, func, 2)
+        bound = bind(call, func, 2, ctx.source)
         if bound is None:
             thrown = discarded(call, 2)
             if thrown is None or not acquisition.exact:
@@ -138,7 +139,7 @@ class UnclosedStmt(Rule):
         name = bound.name
         if not acquisition.exact and not called_methods(func, name) & STMT_LIKE:
             return None
-        tracked = track(bound, RELEASES)
+        tracked = track(bound, callee_summary(ctx.root, ctx.source, RELEASES))
         if tracked is None or not tracked.leaks:
             return None
         entries = related(tracked, bound, f"closing {name}")

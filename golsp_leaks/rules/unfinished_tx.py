@@ -6,9 +6,8 @@ from collections.abc import Iterable
 
 from tree_sitter import Node
 
-from golsp_leaks.fixes.build import insert_statement_after
-from golsp_leaks.goanalysis.ownership import Releases, Use
-from golsp_leaks.goanalysis.sqlapi import (
+from golsp_leaks.goanalysis.dataflow.ownership import Releases, Use
+from golsp_leaks.goanalysis.libraries.sql import (
     GORM,
     PGX,
     POP,
@@ -21,7 +20,7 @@ from golsp_leaks.goanalysis.sqlapi import (
     method_call_query,
     tx_call,
 )
-from golsp_leaks.goanalysis.sqlflow import (
+from golsp_leaks.goanalysis.libraries.sqlflow import (
     Bound,
     bind,
     binding,
@@ -34,7 +33,9 @@ from golsp_leaks.goanalysis.sqlflow import (
     related,
     track,
 )
-from golsp_leaks.goanalysis.syntax import enclosing_function, statements, text
+from golsp_leaks.goanalysis.summaries.params import callee_summary
+from golsp_leaks.goanalysis.syntax.edits import insert_statement_after
+from golsp_leaks.goanalysis.syntax.nodes import enclosing_function, statements, text
 from golsp_leaks.model import Edit, Finding, Fix, Severity
 from golsp_leaks.rules.base import FileContext, Rule
 
@@ -138,7 +139,7 @@ class UnfinishedTx(Rule):
     triggers = (b"Begin", b"NewTransaction")
 
     def check(self, decl: Node, ctx: FileContext) -> Iterable[Finding]:
-        for acquisition in acquisitions(decl, ctx.imports, _CALLS, _tx_call):
+        for acquisition in acquisitions(decl, ctx.imports, _CALLS, _tx_call, ctx.package.db_fields):
             finding = self._check(acquisition, ctx)
             if finding is not None:
                 yield finding
@@ -150,7 +151,7 @@ class UnfinishedTx(Rule):
             return None
         where = callee_text(call)
         per_request = ctx.scope.is_per_request(call)
-        bound = bind(call, func, acquisition.results)
+        bound = bind(call, func, acquisition.results, ctx.source)
         if bound is None:
             thrown = discarded(call, acquisition.results)
             if thrown is None or thrown == call or not acquisition.exact:
@@ -173,7 +174,7 @@ class UnfinishedTx(Rule):
             return None  # the deferred cancel of its context rolls it back
         releases = _POP_FINISH if family == POP else _FINISH
         gorm = family == GORM
-        tracked = track(bound, releases, gorm_error=gorm, plain_fields=_GORM_FIELDS if gorm else frozenset())
+        tracked = track(bound, callee_summary(ctx.root, ctx.source, releases), gorm_error=gorm, plain_fields=_GORM_FIELDS if gorm else frozenset())
         if tracked is None or not tracked.leaks:
             return None
         entries = related(tracked, bound, "Commit or Rollback")

@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from golsp_leaks.goanalysis.routes import METHODS, Route, fill_path, find_routes
+from golsp_leaks.goanalysis.libraries.routes import METHODS, Route, fill_path, find_routes
 
 _SPEC = re.compile(r"^\s*([A-Za-z]+)\s+(/\S*)(?:\s+@(\S+))?\s*$")
 

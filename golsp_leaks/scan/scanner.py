@@ -20,7 +20,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from golsp_leaks.goanalysis.routes import functions_in_source
+from golsp_leaks.goanalysis.libraries.routes import functions_in_source
 from golsp_leaks.scan import pprof
 from golsp_leaks.scan.endpoints import Endpoint
 from golsp_leaks.scan.load import LoadResult, percentile, run_load

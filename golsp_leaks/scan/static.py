@@ -8,10 +8,10 @@ from pathlib import Path
 from golsp_leaks.config import Settings
 from golsp_leaks.document import LineIndex
 from golsp_leaks.engine import Engine
-from golsp_leaks.goanalysis.gomod import go_version_for
-from golsp_leaks.goanalysis.package import package_facts
-from golsp_leaks.goanalysis.parse import parse
-from golsp_leaks.goanalysis.routes import FunctionSpan, functions_in_source
+from golsp_leaks.goanalysis.libraries.routes import FunctionSpan, functions_in_source
+from golsp_leaks.goanalysis.summaries.gomod import go_version_for
+from golsp_leaks.goanalysis.summaries.package import package_facts
+from golsp_leaks.goanalysis.syntax.parse import parse
 from golsp_leaks.scan.report import Place, RuntimeFinding
 
 

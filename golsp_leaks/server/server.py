@@ -55,9 +55,9 @@ from golsp_leaks.document import Document, Encoding, LineIndex, encode_text
 from golsp_leaks.engine import Block, Engine, FileAnalysis, Superseded
 from golsp_leaks.fixes.apply import overlapping
 from golsp_leaks.fixes.suppress import suppression_edit
-from golsp_leaks.goanalysis.gomod import go_version_for
-from golsp_leaks.goanalysis.package import invalidate, package_facts, source_facts
-from golsp_leaks.goanalysis.parse import parse
+from golsp_leaks.goanalysis.summaries.gomod import go_version_for
+from golsp_leaks.goanalysis.summaries.package import invalidate, package_facts, source_facts
+from golsp_leaks.goanalysis.syntax.parse import parse
 from golsp_leaks.model import AnalysisStats, Diagnostic, Edit
 from golsp_leaks.rules import rule_ids
 from golsp_leaks.server import convert

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from tree_sitter import Node
 
-from golsp_leaks.goanalysis.parse import cursor
+from golsp_leaks.goanalysis.syntax.parse import cursor
 
 _IDENTIFIERS = "(identifier) @id"
 
@@ -16,15 +16,6 @@ def mentions(node: Node, name: str) -> list[Node]:
     qc.set_byte_range(node.start_byte, node.end_byte)
     found = qc.captures(node).get("id", [])
     return sorted((n for n in found if n.text == wanted), key=lambda n: n.start_byte)
-
-
-def mentions_outside(node: Node, name: str, excluded: Node) -> list[Node]:
-    """Like :func:`mentions`, leaving out those inside ``excluded``."""
-    return [
-        n
-        for n in mentions(node, name)
-        if not (excluded.start_byte <= n.start_byte and n.end_byte <= excluded.end_byte)
-    ]
 
 
 def is_called(ident: Node) -> bool:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from tree_sitter import Node
 
-from golsp_leaks.goanalysis.syntax import (
+from golsp_leaks.goanalysis.syntax.nodes import (
     is_no_return_call,
     is_statement_in_list,
     line_indent,
@@ -168,7 +168,7 @@ def import_edit(source: bytes, root: Node, path: str) -> tuple[str, Edit | None]
     the name would clash with an identifier of the file or the imports cannot
     be edited safely.
     """
-    from golsp_leaks.goanalysis.imports import Imports, default_name
+    from golsp_leaks.goanalysis.syntax.imports import Imports, default_name
 
     imports = Imports.from_root(root)
     existing = sorted(imports.names_for(path))
@@ -202,7 +202,7 @@ def import_edit(source: bytes, root: Node, path: str) -> tuple[str, Edit | None]
 
 
 def _mentions_name(root: Node, name: str) -> bool:
-    from golsp_leaks.goanalysis.parse import cursor
+    from golsp_leaks.goanalysis.syntax.parse import cursor
 
     wanted = name.encode()
     qc = cursor("[(identifier) (package_identifier) (type_identifier)] @id")

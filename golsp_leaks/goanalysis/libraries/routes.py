@@ -25,9 +25,9 @@ from pathlib import Path
 
 from tree_sitter import Node
 
-from golsp_leaks.goanalysis.frameworks import function_key
-from golsp_leaks.goanalysis.parse import parse
-from golsp_leaks.goanalysis.syntax import text
+from golsp_leaks.goanalysis.libraries.frameworks import function_key
+from golsp_leaks.goanalysis.syntax.nodes import text
+from golsp_leaks.goanalysis.syntax.parse import parse
 
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")
 _HELPERS = {m: m for m in METHODS} | {m.capitalize(): m for m in METHODS}

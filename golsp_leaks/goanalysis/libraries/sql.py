@@ -27,9 +27,9 @@ from dataclasses import dataclass, replace
 
 from tree_sitter import Node
 
-from golsp_leaks.goanalysis.imports import Imports
-from golsp_leaks.goanalysis.parse import cursor
-from golsp_leaks.goanalysis.syntax import FUNCTION_TYPES, text
+from golsp_leaks.goanalysis.syntax.imports import Imports
+from golsp_leaks.goanalysis.syntax.nodes import FUNCTION_TYPES, text
+from golsp_leaks.goanalysis.syntax.parse import cursor
 
 SQL = "sql"
 PGX = "pgx"
@@ -123,19 +123,28 @@ class Handle:
 
 
 class DbFile:
-    """The database libraries one file imports, under their local names."""
+    """The database libraries one file imports, under their local names, and the struct fields
+    of the package's other files that hold a handle (``(field, import path, type)``)."""
 
-    def __init__(self, imports: Imports) -> None:
+    def __init__(self, imports: Imports, package_fields: Iterable[tuple[str, str, str]] = ()) -> None:
         self.imports = imports
         self.packages: dict[str, tuple[str, str]] = {}
         for name, path in imports.by_name.items():
             library = LIBRARIES.get(path)
             if library is not None:
                 self.packages[name] = library
-        self.families = frozenset(family for family, _ in self.packages.values())
+        self.fields: dict[str, Handle] = {}
+        for field_name, path, type_name in package_fields:
+            family, flavour = LIBRARIES[path]
+            kind = _TYPES.get((flavour, type_name))
+            if kind is not None:
+                self.fields[field_name] = Handle(family, kind, True, flavour, maybe_tx=family in (POP, GORM))
+        self.families = frozenset(family for family, _ in self.packages.values()) | frozenset(
+            h.family for h in self.fields.values() if h.family is not None
+        )
 
     def __bool__(self) -> bool:
-        return bool(self.packages)
+        return bool(self.packages) or bool(self.fields)
 
     def package(self, name: str) -> tuple[str, str] | None:
         """(family, flavour) of the library imported as ``name``."""
@@ -378,6 +387,8 @@ def handle_of(expr: Node | None, api: DbFile, *, depth: int = 0) -> Handle | Non
         field = text(expr.child_by_field_name("field"))
         if operand is not None and operand.type == "identifier" and api.package(text(operand)) is not None:
             return None  # sql.ErrNoRows and the like
+        if field in api.fields:
+            return api.fields[field]  # declared in another file of the package
         return _guess(field, api) if plausible_name(field) else None
     if kind == "call_expression":
         function = expr.child_by_field_name("function")
@@ -769,10 +780,11 @@ def acquisitions(
     imports: Imports,
     query: str,
     classify: Callable[[Node, DbFile], Acquisition | None],
+    package_fields: Iterable[tuple[str, str, str]] = (),
 ) -> Iterator[Acquisition]:
     """The calls in ``decl`` matched by ``query`` that ``classify`` recognises as acquisitions,
-    in a file that imports a database library (none otherwise)."""
-    api = DbFile(imports)
+    in a file that imports a database library or uses a handle field of the package (none otherwise)."""
+    api = DbFile(imports, package_fields)
     if not api:
         return
     for _, captures in cursor(query).matches(decl):

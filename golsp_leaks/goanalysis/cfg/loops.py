@@ -14,14 +14,14 @@ from collections.abc import Iterator
 
 from tree_sitter import Node
 
-from golsp_leaks.goanalysis.parse import cursor
-from golsp_leaks.goanalysis.syntax import (
+from golsp_leaks.goanalysis.syntax.nodes import (
     FUNCTION_TYPES,
     is_no_return_call,
     label_of,
     statements,
     text,
 )
+from golsp_leaks.goanalysis.syntax.parse import cursor
 
 _GO_LITERALS = "(go_statement (call_expression function: (func_literal) @literal) @call) @go"
 _LOOPS = "(for_statement) @loop"

@@ -29,7 +29,10 @@ _NO_RETURN_SELECTORS = frozenset(
         ("log", "Panicln"),
     }
 )
-_NO_RETURN_METHODS = frozenset({"Fatal", "Fatalf", "FailNow", "SkipNow", "Skip", "Skipf"})
+#: Methods that end the test or the process whatever their receiver (``t.Fatal``, ``logger.Fatalf``).
+_NO_RETURN_METHODS = frozenset(
+    {"Fatal", "Fatalf", "Fatalln", "FailNow", "SkipNow", "Skip", "Skipf", "Panic", "Panicf", "Panicln"}
+)
 
 
 def text(node: Node | None) -> str:
@@ -129,8 +132,9 @@ def call_name(call: Node) -> tuple[str, str] | None:
     return None
 
 
-def is_no_return_call(stmt: Node) -> bool:
-    """A statement that is a call to panic, os.Exit, log.Fatal, t.Fatal and the like."""
+def is_no_return_call(stmt: Node, never_return: frozenset[str] = frozenset()) -> bool:
+    """A statement that is a call to panic, os.Exit, log.Fatal, t.Fatal and the like,
+    or to one of the package's functions named in ``never_return``."""
     if stmt.type != "expression_statement":
         return False
     expr = stmt.named_children[0] if stmt.named_child_count else None
@@ -141,7 +145,7 @@ def is_no_return_call(stmt: Node) -> bool:
         return False
     operand, func = name
     if not operand:
-        return func in _NO_RETURN_FUNCS
+        return func in _NO_RETURN_FUNCS or func in never_return
     return (operand, func) in _NO_RETURN_SELECTORS or func in _NO_RETURN_METHODS
 
 
@@ -212,4 +216,26 @@ def binding(expr: Node) -> Binding | None:
             return None
         alone = len(statement.named_children) == 1 and statement.named_children[0] == holder
         return Binding(statement, tuple(holder.children_by_field_name("name")), True, in_var_block=not alone)
+    return None
+
+
+def function_named(name: str, node: Node, source: bytes) -> Node | None:
+    """The function declaration ``func name(`` (or ``func name[``) of the file holding ``node``.
+
+    Found from the text, as gofmt lays declarations out, without walking the file's declarations.
+    """
+    root = node
+    while root.parent is not None:
+        root = root.parent
+    wanted = f"func {name}".encode()
+    for opener in (b"(", b"["):
+        at = source.find(b"\n" + wanted + opener)
+        start = at + 1 if at >= 0 else (0 if source.startswith(wanted + opener) else -1)
+        if start < 0:
+            continue
+        found: Node | None = root.descendant_for_byte_range(start, start)
+        while found is not None and found.type != "function_declaration":
+            found = found.parent
+        if found is not None and found.start_byte == start:
+            return found
     return None

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 from tree_sitter import Node
 
-from golsp_leaks.goanalysis.syntax import text
+from golsp_leaks.goanalysis.syntax.nodes import text
 
 _MAJOR_VERSION = re.compile(r"^v[0-9]+$")
 

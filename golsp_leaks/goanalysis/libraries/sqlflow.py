@@ -1,7 +1,7 @@
 """Following a database resource (rows, a statement, a transaction, a pool) through a function.
 
 :func:`bind` finds how an acquiring call's results are bound; :func:`track`
-asks the path analysis of :mod:`.flow` which exits are reached with the
+asks the path engine of :mod:`golsp_leaks.goanalysis.dataflow.engine` which exits are reached with the
 resource neither released nor handed on (see :mod:`.ownership` for what counts
 as which).  Two facts of ``database/sql`` and pgx make the analysis sharper
 than for a file:
@@ -21,35 +21,31 @@ check of the acquisition.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from tree_sitter import Node
 
-from golsp_leaks.fixes.build import delete_statement, insert_statement_after, terminates
-from golsp_leaks.goanalysis.flow import (
-    NOT_ACQUIRED,
-    UNUSED,
-    USED,
+from golsp_leaks.goanalysis.cfg.graph import LOOP_DONE, THEN
+from golsp_leaks.goanalysis.dataflow.engine import (
     ExitReport,
-    _Interpreter,
-    run,
+    Guard,
+    Paths,
+    follow,
+    related_locations,
 )
-from golsp_leaks.goanalysis.names import mentions, mentions_outside
-from golsp_leaks.goanalysis.ownership import Releases, Use, classify, shadowed_inside
-from golsp_leaks.goanalysis.parse import cursor
-from golsp_leaks.goanalysis.sqlapi import is_local
-from golsp_leaks.goanalysis.syntax import (
+from golsp_leaks.goanalysis.dataflow.ownership import Releases, Use, classify, is_overwrite
+from golsp_leaks.goanalysis.names.holders import holder
+from golsp_leaks.goanalysis.names.mentions import mentions
+from golsp_leaks.goanalysis.syntax.edits import delete_statement, insert_statement_after, terminates
+from golsp_leaks.goanalysis.syntax.nodes import (
     FUNCTION_TYPES,
     Binding,
-    function_results,
-    has_named_results,
     is_no_return_call,
-    label_of,
-    statements,
     text,
 )
-from golsp_leaks.goanalysis.syntax import binding as bind_value
+from golsp_leaks.goanalysis.syntax.nodes import binding as bind_value
+from golsp_leaks.goanalysis.syntax.parse import cursor
 from golsp_leaks.model import Edit, Fix, Related
 
 # --- binding ---------------------------------------------------------------------
@@ -69,6 +65,12 @@ class Bound:
     target: Node
     error: Node | None
     func: Node
+    #: The uses of the variable after the binding (resolved with scopes), and the bare returns
+    #: that hand it on when it is a named result.
+    uses: tuple[Node, ...] = ()
+    bare_returns: tuple[Node, ...] = ()
+    #: The file's text, which the control-flow graphs are cached by.
+    source: bytes | None = None
 
     @property
     def name(self) -> str:
@@ -88,12 +90,12 @@ def binding(call: Node) -> Binding | None:
     return None if found is None or found.in_var_block else found
 
 
-def bind(call: Node, func: Node, results: int) -> Bound | None:
-    """The call's resource bound to a local variable, or None (discarded, stored, returned...).
+def bind(call: Node, func: Node, results: int, source: bytes) -> Bound | None:
+    """The call's resource bound to a variable of ``func``, or None (discarded, stored, returned...).
 
     ``results`` is how many values the call returns (2 with an error, 1 without).
-    With ``=`` the variable must be declared in ``func``: assigning to a
-    package-level variable or a captured one stores the resource elsewhere.
+    The variable must be ``func``'s (see :mod:`golsp_leaks.goanalysis.names.holders`):
+    assigning to a package-level variable or a captured one stores the resource elsewhere.
     """
     found = binding(call)
     if found is None or len(found.targets) != results:
@@ -101,12 +103,13 @@ def bind(call: Node, func: Node, results: int) -> Bound | None:
     target = found.targets[0]
     if target.type != "identifier" or text(target) == "_":
         return None
-    if not found.declares and not is_local(target, func):
+    owner = holder(target, found.stmt, source)
+    if owner is None or owner.lifted or owner.func != func:
         return None
     error = found.targets[1] if results == 2 else None
     if error is not None and (error.type != "identifier" or text(error) == "_"):
         error = None
-    return Bound(call, found.stmt, target, error, func)
+    return Bound(call, found.stmt, target, error, func, owner.uses, owner.bare_returns, source)
 
 
 def discarded(call: Node, results: int) -> Node | None:
@@ -124,89 +127,25 @@ def discarded(call: Node, results: int) -> Node | None:
 # --- paths -----------------------------------------------------------------------
 
 
-def _absent(state: int) -> int:
-    """The state on a branch where the resource does not exist (or is already closed)."""
-    if state & UNUSED:
-        return (state & ~UNUSED) | NOT_ACQUIRED
-    return state
+def _absent_test(absent: dict[int, tuple[bool, bool]]) -> Callable[[Guard], bool]:
+    """``Paths.absent`` for :func:`absent_branches`: ``if`` branches, and the cases of a tagless switch."""
+
+    def test(guard: Guard) -> bool:
+        node, index = guard
+        if node.type == "if_statement":
+            flags = absent.get(node.start_byte)
+            return flags is not None and flags[0 if index == THEN else 1]
+        if node.type == "expression_switch_statement" and index >= 0:
+            cases = [c for c in node.named_children if c.type in ("expression_case", "default_case")]
+            return index < len(cases) and cases[index].start_byte in absent
+        return False
+
+    return test
 
 
-def _released(state: int) -> int:
-    if state & UNUSED:
-        return (state & ~UNUSED) | USED
-    return state
-
-
-class _DbInterpreter(_Interpreter):
-    """The path analysis, knowing error branches and self-closing ``for rows.Next()`` loops."""
-
-    def __init__(
-        self,
-        acquire: Node,
-        uses: list[int],
-        report: ExitReport,
-        absent: dict[int, tuple[bool, bool]],
-        next_loops: frozenset[int],
-    ) -> None:
-        super().__init__(acquire, uses, report)
-        self.absent = absent
-        self.next_loops = next_loops
-
-    def _if(self, node: Node, state: int) -> int:
-        flags = self.absent.get(node.start_byte)
-        if flags is None:
-            return super()._if(node, state)
-        state = self._simple(state, node.child_by_field_name("initializer"))
-        state = self._use(state, node.child_by_field_name("condition"))
-        then_state = _absent(state) if flags[0] else state
-        else_state = _absent(state) if flags[1] else state
-        consequence = node.child_by_field_name("consequence")
-        then = self.stmt(consequence, then_state) if consequence is not None else then_state
-        alternative = node.child_by_field_name("alternative")
-        other = self.stmt(alternative, else_state) if alternative is not None else else_state
-        return then | other
-
-    def _switch(self, node: Node, state: int) -> int:
-        cases = [c for c in node.named_children if c.type in ("expression_case", "default_case")]
-        if node.type != "expression_switch_statement" or not any(c.start_byte in self.absent for c in cases):
-            return super()._switch(node, state)
-        # A tagless switch testing the error: `case err != nil:` runs without the resource.
-        state = self._simple(state, node.child_by_field_name("initializer"))
-        self.breaks.append([])
-        result = 0
-        try:
-            for case in cases:
-                case_state = self._use(state, case.child_by_field_name("value"))
-                if case.start_byte in self.absent:
-                    case_state = _absent(case_state)
-                result |= self.seq(_case_statements(case), case_state)
-            label = label_of(node)
-            for jump in self.breaks[-1]:
-                if jump.label is None or jump.label == label:
-                    result |= jump.state
-                elif len(self.breaks) > 1:
-                    self.breaks[-2].append(jump)
-        finally:
-            self.breaks.pop()
-        if not any(c.type == "default_case" for c in cases):
-            result |= state
-        return result
-
-    def _for(self, node: Node, state: int) -> int:
-        if node.start_byte not in self.next_loops:
-            return super()._for(node, state)
-        header = next((c for c in node.named_children if c.type not in ("block", "comment")), None)
-        state = self._use(state, header)
-        _, brk, entry = self._loop_body(node.child_by_field_name("body"), state, label_of(node))
-        # Next() returned false: the rows are closed.  A break leaves them open.
-        return _released(entry) | brk
-
-
-def _case_statements(case: Node) -> list[Node]:
-    for child in case.named_children:
-        if child.type == "statement_list":
-            return statements(child)
-    return []
+def _loop_end_test(next_loops: frozenset[int]) -> Callable[[Guard], bool]:
+    """``Paths.released``: ``for rows.Next()`` stopping at its condition has closed the rows (a break has not)."""
+    return lambda guard: guard[1] == LOOP_DONE and guard[0].start_byte in next_loops
 
 
 @dataclass
@@ -219,7 +158,7 @@ class Tracked:
     @property
     def leaks(self) -> bool:
         e = self.exits
-        return bool(e.missed or e.falls_off_end_unused or e.reacquired)
+        return bool(e.missed or e.falls_off_end_unused or e.reacquired or e.overwritten)
 
 
 _IFS = "(if_statement condition: (_) @cond) @if"
@@ -251,9 +190,8 @@ def track(
     """
     func, name, stmt = bound.func, bound.name, bound.stmt
     uses: dict[Use, list[Node]] = {u: [] for u in Use}
-    for mention in mentions_outside(func, name, stmt):
-        if shadowed_inside(mention, func, name):
-            continue
+    uses[Use.TRANSFER].extend(bound.bare_returns)
+    for mention in bound.uses:
         use = classify(mention, releases, func)
         if use is Use.TRANSFER and (
             (borrowing_methods and _argument_of_method(mention, borrowing_methods))
@@ -267,9 +205,9 @@ def track(
     counted.extend(n.start_byte for n in extra_releases)
     absent = absent_branches(bound, next_closes=next_closes, gorm_error=gorm_error)
     loops = next_loops(func, name) if next_closes else frozenset()
-    report = run(func, _DbInterpreter(stmt, counted, ExitReport(), absent, loops))
-    if report is None:
-        return None
+    overwritten = [m.start_byte for m in bound.uses if is_overwrite(m)]
+    paths = Paths(stmt, counted, overwritten=overwritten, absent=_absent_test(absent), released=_loop_end_test(loops))
+    report = follow(func, paths, source=bound.source)
     return Tracked(report, uses)
 
 
@@ -536,19 +474,7 @@ def _flags(
 
 def related(tracked: Tracked, bound: Bound, missing: str) -> list[Related]:
     """Related entries for each exit that misses the release (``missing``: "closing rows")."""
-    found = [Related(r.start_byte, r.end_byte, f"this return is reached without {missing}") for r in tracked.exits.missed]
-    func = bound.func
-    body = func.child_by_field_name("body")
-    if (
-        tracked.exits.falls_off_end_unused
-        and body is not None
-        and (function_results(func) is None or has_named_results(func))
-    ):
-        found.append(Related(body.end_byte - 1, body.end_byte, f"the function ends here without {missing}"))
-    if tracked.exits.reacquired:
-        stmt = bound.stmt
-        found.append(Related(stmt.start_byte, stmt.end_byte, f"the loop comes back here before {missing}"))
-    return found
+    return related_locations(tracked.exits, bound.func, bound.stmt, f"without {missing}")
 
 
 # --- fixes -----------------------------------------------------------------------

@@ -30,15 +30,15 @@ import re
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field, fields
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from stat import S_ISREG
 
 from tree_sitter import Node, Tree
 
-from golsp_leaks.goanalysis.concurrency import endless_loops
-from golsp_leaks.goanalysis.frameworks import (
+from golsp_leaks.goanalysis.cfg.loops import endless_loops
+from golsp_leaks.goanalysis.libraries.frameworks import (
     WEB_IMPORT_MARKERS,
     RequestScope,
     base_type_name,
@@ -49,10 +49,11 @@ from golsp_leaks.goanalysis.frameworks import (
     receiver,
     typed_names,
 )
-from golsp_leaks.goanalysis.imports import Imports
-from golsp_leaks.goanalysis.parse import cursor, parse
-from golsp_leaks.goanalysis.syntax import text
-from golsp_leaks.rules.base import PackageFacts
+from golsp_leaks.goanalysis.libraries.sql import LIBRARIES
+from golsp_leaks.goanalysis.summaries.facts import PackageFacts
+from golsp_leaks.goanalysis.syntax.imports import Imports
+from golsp_leaks.goanalysis.syntax.nodes import text
+from golsp_leaks.goanalysis.syntax.parse import cursor, parse
 
 __all__ = ["FileSummary", "clear_cache", "combine", "invalidate", "package_facts", "source_facts", "summarize"]
 
@@ -1070,29 +1071,106 @@ def package_facts(path: str | Path, own_source: bytes | None = None, own_tree: T
         siblings = [
             s for s in _siblings(path, include_tests=path.name.endswith("_test.go")) if s.package == own_package
         ]
-        web = own_web or any(s.web for s in siblings)
-        summaries: list[FileSummary] = []
-        if web:
-            # Per-request facts need the whole call graph: every file counts.
-            summaries.append(_own_summary(own_source, own_tree))
-            for s in siblings:
-                summary = _sibling_summary(s)
-                if summary is not None:
-                    summaries.append(summary)
-        elif b"go " in own_source or b".Start(" in own_source:
-            # Only goroutines matter, and only the files that tell something about this one's.
-            summaries = _worker_summaries(own_source, own_tree, siblings)
-        if not summaries:
-            return _EMPTY
-        # Keyed by what the files contain, not by which of them is being analysed: every
-        # file of an unchanged package finds the facts its siblings computed.
-        key = (path.parent, frozenset(summary_key(summary) for summary in summaries))
-        facts = _package_cache.get(key)
-        if facts is not None:
-            _package_cache.move_to_end(key)
-            return facts
-        facts = combine(summaries)
-        _package_cache[key] = facts
-        if len(_package_cache) > _PACKAGE_CACHE_SIZE:
-            _package_cache.popitem(last=False)
+        facts = _package_facts(path, own_source, own_tree, own_web, siblings)
+        if any(call in own_source for call in _DB_CALLS) and not any(m in own_source for m in _DB_MARKERS):
+            fields_ = frozenset(f for s in siblings for f in _db_fields_of(s))
+            if fields_:
+                facts = replace(facts, db_fields=fields_)
+        if any(constructor in own_source for constructor in _CANCEL_CONSTRUCTORS):
+            used = frozenset(name for s in siblings for name in _field_uses_of(s))
+            if used:
+                facts = replace(facts, field_uses=used)
         return facts
+
+
+def _package_facts(
+    path: Path, own_source: bytes, own_tree: Tree | None, own_web: bool, siblings: list[_Sibling]
+) -> PackageFacts:
+    """The facts from the package's summaries (called with the lock held)."""
+    web = own_web or any(s.web for s in siblings)
+    summaries: list[FileSummary] = []
+    if web:
+        # Per-request facts need the whole call graph: every file counts.
+        summaries.append(_own_summary(own_source, own_tree))
+        for s in siblings:
+            summary = _sibling_summary(s)
+            if summary is not None:
+                summaries.append(summary)
+    elif b"go " in own_source or b".Start(" in own_source:
+        # Only goroutines matter, and only the files that tell something about this one's.
+        summaries = _worker_summaries(own_source, own_tree, siblings)
+    if not summaries:
+        return _EMPTY
+    # Keyed by what the files contain, not by which of them is being analysed: every
+    # file of an unchanged package finds the facts its siblings computed.
+    key = (path.parent, frozenset(summary_key(summary) for summary in summaries))
+    facts = _package_cache.get(key)
+    if facts is not None:
+        _package_cache.move_to_end(key)
+        return facts
+    facts = combine(summaries)
+    _package_cache[key] = facts
+    if len(_package_cache) > _PACKAGE_CACHE_SIZE:
+        _package_cache.popitem(last=False)
+    return facts
+
+
+#: Facts read from one sibling file's text, by fact, path and stamp.
+_sibling_facts: OrderedDict[tuple[str, Path, tuple[int, int]], frozenset[object]] = OrderedDict()
+
+
+def _sibling_fact(name: str, sibling: _Sibling, compute: Callable[[bytes], frozenset[object]]) -> frozenset[object]:
+    """``compute`` over the sibling's text, once per version of the file."""
+    key = (name, sibling.path, sibling.stamp)
+    found = _sibling_facts.get(key)
+    if found is None:
+        try:
+            data = sibling.path.read_bytes()
+        except OSError:
+            data = b""
+        found = _sibling_facts[key] = compute(data)
+        if len(_sibling_facts) > _TOKENS_CACHE_SIZE:
+            _sibling_facts.popitem(last=False)
+    return found
+
+
+_CANCEL_CONSTRUCTORS = (b"WithCancel", b"WithTimeout", b"WithDeadline")
+#: ``.name`` not followed by a plain ``=`` (an assignment to the field); unexported names only.
+_FIELD_USE = re.compile(rb"\.([a-z_][A-Za-z0-9_]*)\b(?!\s*=[^=])")
+
+
+def _field_uses_of(sibling: _Sibling) -> frozenset[str]:
+    """The unexported selector names a sibling file mentions other than as an assignment's target."""
+    found = _sibling_fact("field-uses", sibling, lambda data: frozenset(m.decode() for m in _FIELD_USE.findall(data)))
+    return frozenset(str(name) for name in found)
+
+
+#: A file that calls these but imports no database library may use a handle declared in a sibling.
+_DB_CALLS = (b".Query", b".Begin", b".Prepare", b".Exec")
+_DB_MARKERS = tuple(f'"{path}"'.encode() for path in LIBRARIES)
+_FIELD_TYPES = "(field_declaration name: (field_identifier) @name type: (_) @type)"
+
+
+def _db_fields_of(sibling: _Sibling) -> frozenset[tuple[str, str, str]]:
+    """The struct fields of a sibling file that have a database library's type."""
+    found = _sibling_fact("db-fields", sibling, _db_fields_in)
+    return frozenset(f for f in found if isinstance(f, tuple))
+
+
+def _db_fields_in(data: bytes) -> frozenset[object]:
+    if not any(marker in data for marker in _DB_MARKERS):
+        return frozenset()
+    root = parse(data).root_node
+    imports = Imports.from_root(root)
+    collected: set[object] = set()
+    for _, captures in cursor(_FIELD_TYPES).matches(root):
+        type_node = captures["type"][0]
+        if type_node.type == "pointer_type" and type_node.named_child_count == 1:
+            type_node = type_node.named_children[0]
+        if type_node.type != "qualified_type":
+            continue
+        library = imports.path_of(text(type_node.child_by_field_name("package")))
+        if library in LIBRARIES:
+            type_name = text(type_node.child_by_field_name("name"))
+            collected.update((text(n), library, type_name) for n in captures["name"])
+    return frozenset(collected)

@@ -3,7 +3,7 @@
 A resource rule finds the calls that acquire something (``os.Open``,
 ``http.Get``, ``time.NewTicker``, ``pool.Get()``) and hands each to
 :func:`examine`, which follows the value from its binding to every exit of the
-function with :func:`golsp_leaks.goanalysis.ownership.missed_release` and
+function with :func:`golsp_leaks.goanalysis.dataflow.ownership.missed_release` and
 returns an :class:`Outcome`: the value is dropped on the floor, never
 released, or released on some paths only — with the returns that miss it and
 a quick fix when one is safe.  The rule words the message.
@@ -22,14 +22,8 @@ from typing import TYPE_CHECKING
 
 from tree_sitter import Node
 
-from golsp_leaks.fixes.build import (
-    delete_statement,
-    error_check_after,
-    insert_statement_after,
-    unique_name,
-)
-from golsp_leaks.goanalysis.flow import ExitReport, exits_missing_release
-from golsp_leaks.goanalysis.ownership import (
+from golsp_leaks.goanalysis.dataflow.engine import exits_missing_release, related_locations
+from golsp_leaks.goanalysis.dataflow.ownership import (
     BORROWING_CALLS,
     OwnershipReport,
     Releases,
@@ -37,21 +31,28 @@ from golsp_leaks.goanalysis.ownership import (
     missed_release,
     nil_tests,
 )
-from golsp_leaks.goanalysis.parse import cursor
-from golsp_leaks.goanalysis.syntax import (
+from golsp_leaks.goanalysis.names.holders import holder, top_level
+from golsp_leaks.goanalysis.names.scopes import RESULT
+from golsp_leaks.goanalysis.summaries.params import callee_summary
+from golsp_leaks.goanalysis.syntax.edits import (
+    delete_statement,
+    error_check_after,
+    insert_statement_after,
+    unique_name,
+)
+from golsp_leaks.goanalysis.syntax.nodes import (
     FUNCTION_TYPES,
     Binding,
     binding,
     enclosing_function,
-    function_results,
-    has_named_results,
     statements,
     text,
 )
+from golsp_leaks.goanalysis.syntax.parse import cursor
 from golsp_leaks.model import Edit, Fix, Related
 
 if TYPE_CHECKING:
-    from golsp_leaks.rules.base import FileContext
+    from golsp_leaks.goanalysis.summaries.context import FileContext
 
 #: Functions that read, write or wrap a stream (a file, a response body) without taking over closing it.
 STREAM_BORROWS = BORROWING_CALLS | frozenset(
@@ -104,19 +105,16 @@ def in_loop(node: Node, func: Node) -> bool:
     return False
 
 
-def top_level(node: Node) -> Node:
-    """The top-level declaration holding ``node``."""
-    current = node
-    while current.parent is not None and current.parent.type != "source_file":
-        current = current.parent
-    return current
-
-
 def package_name(root: Node) -> str:
     for child in root.named_children:
         if child.type == "package_clause":
             return text(child.named_children[0]) if child.named_child_count else ""
     return ""
+
+
+def ends_process(func: Node, root: Node) -> bool:
+    """Is ``func`` the ``main`` of package main, whose return ends the process?"""
+    return func.type == "function_declaration" and text(func.child_by_field_name("name")) == "main" and package_name(root) == "main"
 
 
 def runs_once(node: Node, func: Node, ctx: FileContext) -> bool:
@@ -295,43 +293,6 @@ class NamedType:
         return False
 
 
-def local_variable(func: Node, name: str, stmt: Node, declares: bool) -> bool:
-    """Is ``name`` a variable of ``func`` itself (not a named result, outer or package variable)?"""
-    results = function_results(func)
-    if results is not None and results.type == "parameter_list" and any(
-        text(n) == name for p in results.named_children for n in p.children_by_field_name("name")
-    ):
-        return False
-    if declares:
-        return True
-    for scope in (func.child_by_field_name("parameters"), func.child_by_field_name("receiver")):
-        if scope is not None and _declarations_in(scope, name):
-            return True
-    body = func.child_by_field_name("body")
-    return body is not None and bool(_own_declarations(body, name))
-
-
-def _own_declarations(body: Node, name: str) -> list[tuple[Node | None, Node | None]]:
-    """Declarations of ``name`` in ``body``, leaving out those of nested function literals."""
-    found: list[tuple[Node | None, Node | None]] = []
-    qc = cursor(_DECLARED)
-    qc.set_byte_range(body.start_byte, body.end_byte)
-    for decl in qc.captures(body).get("decl", []):
-        if _inside_literal(decl, body):
-            continue
-        found.extend(_declares(decl, name))
-    return found
-
-
-def _inside_literal(node: Node, body: Node) -> bool:
-    current = node.parent
-    while current is not None and current != body:
-        if current.type == "func_literal":
-            return True
-        current = current.parent
-    return False
-
-
 # --- the analysis --------------------------------------------------------------
 
 
@@ -401,47 +362,36 @@ def examine(
     if target.type != "identifier":
         return None  # stored in a field, a map, a slice: owned elsewhere
     name = text(target)
-    if not local_variable(func, name, stmt, bound.declares):
-        return None  # a named result, an outer or a package variable: owned elsewhere
-    check = error_check_after(stmt, {error_name}) if error_name else None
+    owner = holder(target, stmt, ctx.source)
+    if owner is None or owner.declaration.kind == RESULT:
+        return None  # a named result, a package variable, a stored closure's: owned elsewhere
+    func = owner.func
+    check = error_check_after(stmt, {error_name}) if error_name and not owner.lifted else None
     extra = list(extra_releases(func, name)) if extra_releases else []
     transfers = list(extra_transfers(func, name)) if extra_transfers else []
     report = missed_release(
         func,
-        stmt,
-        name,
-        resource.releases,
+        owner.acquire,
+        owner.uses,
+        callee_summary(ctx.root, ctx.source, resource.releases),
         exists_after=check,
         extra_releases=[*extra, *transfers],
-        nil_tests=nil_tests(func, stmt, name, error_name),
+        nil_tests=nil_tests(func, owner.acquire, name, error_name),
         endless_loops=endless_loops(func, name) if endless_loops else (),
+        source=ctx.source,
     )
-    if report is None:
-        return None
     report.uses[Use.TRANSFER].extend(transfers)
     report.uses[Use.RELEASE].extend(extra)
     if any(_deferred_before(u, stmt, func) for u in (*report.uses[Use.RELEASE], *report.uses[Use.TRANSFER])):
         return None  # a closure deferred earlier releases whatever the variable holds at the end
-    related = _related(report.exits, func, stmt, missing(name))
+    related = related_locations(report.exits, func, stmt, missing(name))
     if not related:
         return None
     used = bool(report.uses[Use.RELEASE] or report.uses[Use.TRANSFER])
     outcome = Outcome("paths" if used else "never", target, name, related, report=report)
-    outcome.fixes = _fix_named(ctx, resource, bound, name, func, check, error_name, report)
+    if not owner.lifted:
+        outcome.fixes = _fix_named(ctx, resource, bound, name, func, check, error_name, report)
     return outcome
-
-
-def _related(exits: ExitReport, func: Node, stmt: Node, missing: str) -> list[Related]:
-    """The places that explain a leak: returns, the end of the function, the loop's way back."""
-    related = [Related(r.start_byte, r.end_byte, f"this return is reached {missing}") for r in exits.missed]
-    body = func.child_by_field_name("body")
-    if exits.falls_off_end_unused and body is not None and (
-        function_results(func) is None or has_named_results(func)
-    ):
-        related.append(Related(body.end_byte - 1, body.end_byte, f"the function ends here {missing}"))
-    if exits.reacquired:
-        related.append(Related(stmt.start_byte, stmt.end_byte, f"the loop comes back here {missing}"))
-    return related
 
 
 #: A name no identifier has: the variable of a resource bound to ``_``.
@@ -460,7 +410,7 @@ def _discarded(
     if error_name is not None:
         tests = nil_tests(func, bound.stmt, _NO_NAME, error_name)
         exits = exits_missing_release(func, bound.stmt, (), nil_tests=tests)
-        if exits is None or not _related(exits, func, bound.stmt, ""):
+        if not related_locations(exits, func, bound.stmt, ""):
             return None  # every path on which it exists ends the program (or the test)
     return Outcome("discarded", blank, fixes=_fix_discarded(ctx, resource, bound, blank, func, error_name))
 

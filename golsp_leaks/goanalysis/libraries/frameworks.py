@@ -38,9 +38,9 @@ from dataclasses import dataclass
 
 from tree_sitter import Node
 
-from golsp_leaks.goanalysis.imports import Imports
-from golsp_leaks.goanalysis.parse import cursor
-from golsp_leaks.goanalysis.syntax import FUNCTION_TYPES, text
+from golsp_leaks.goanalysis.syntax.imports import Imports
+from golsp_leaks.goanalysis.syntax.nodes import FUNCTION_TYPES, text
+from golsp_leaks.goanalysis.syntax.parse import cursor
 
 HTTP = "net/http"
 FIBER_V2 = "github.com/gofiber/fiber/v2"

@@ -27,14 +27,14 @@ from dataclasses import dataclass, field
 
 from tree_sitter import Node
 
-from golsp_leaks.goanalysis.parse import cursor
-from golsp_leaks.goanalysis.syntax import (
+from golsp_leaks.goanalysis.syntax.nodes import (
     FUNCTION_TYPES,
     is_no_return_call,
     label_of,
     statements,
     text,
 )
+from golsp_leaks.goanalysis.syntax.parse import cursor
 
 #: Counts are capped here: MANY means "as many as there are items" (or more).
 MANY = 3

@@ -16,7 +16,7 @@ the variable is classified as one of:
     anything else: method calls (``rows.Next()``, ``rows.Scan(...)``), field reads,
     comparisons.
 
-:func:`missed_release` then asks the path analysis in :mod:`.flow` which exits
+:func:`missed_release` then asks the path engine (:mod:`.engine`) which exits
 are reached with neither a release nor a transfer.  When the acquisition is
 followed by its error check (``if err != nil { return ... }``), the resource is
 taken to exist only after that check: the early return happens before it does.
@@ -28,15 +28,15 @@ resource is nil holds no resource.
 from __future__ import annotations
 
 import enum
-from collections.abc import Collection, Iterable
-from dataclasses import dataclass
+from collections.abc import Callable, Collection, Iterable, Sequence
+from dataclasses import dataclass, field
 
 from tree_sitter import Node
 
-from golsp_leaks.goanalysis.flow import ExitReport, NilTests, exits_missing_release
-from golsp_leaks.goanalysis.names import mentions, mentions_outside
-from golsp_leaks.goanalysis.parse import cursor
-from golsp_leaks.goanalysis.syntax import FUNCTION_TYPES, text
+from golsp_leaks.goanalysis.dataflow.engine import ExitReport, NilTests, Paths, follow
+from golsp_leaks.goanalysis.names.mentions import mentions
+from golsp_leaks.goanalysis.syntax.nodes import text
+from golsp_leaks.goanalysis.syntax.parse import cursor
 
 
 class Use(enum.Enum):
@@ -93,13 +93,17 @@ class Releases:
     ``pool.Put(buf)``, ``("", "closeQuietly")`` for a local helper.
     ``plain_fields`` are fields of the resource that are plain data
     (``resp.StatusCode``): reading them, even to return or pass them on, does
-    not hand the resource on.
+    not hand the resource on.  ``callee`` says what a callee of the package
+    does with an argument (releases it, keeps it, or only borrows it).
     """
 
     methods: frozenset[tuple[str, ...]]
     functions: frozenset[tuple[str, str]] = frozenset()
     borrowing_calls: frozenset[tuple[str, str]] = BORROWING_CALLS
     plain_fields: frozenset[str] = frozenset()
+    #: What a known callee does with its argument ``(call, index)`` — a function of the same package,
+    #: through its summary; None: unknown, and an unknown callee is given the benefit of the doubt.
+    callee: Callable[[Node, int], Use | None] | None = field(default=None, compare=False)
 
 
 def _selector_chain(ident: Node) -> tuple[list[str], Node]:
@@ -192,6 +196,8 @@ def _value_use(node: Node, releases: Releases) -> Use:
             return Use.TRANSFER
         if holder.type in ("assignment_statement", "short_var_declaration", "var_spec"):
             right = holder.child_by_field_name("right") or holder.child_by_field_name("value")
+            if right == parent and _assigned_to_blank(holder):
+                return Use.BORROW  # _ = rows, _ = f.Close: thrown away, not handed on
             if right == parent:
                 return Use.TRANSFER  # aliased or stored: x.f = rows, m[k] = rows, other := rows
             return Use.BORROW  # on the left: a reassignment
@@ -204,6 +210,10 @@ def _value_use(node: Node, releases: Releases) -> Use:
                 return Use.BORROW
             if callee is not None and callee in releases.functions:
                 return Use.RELEASE
+            if releases.callee is not None:
+                known = releases.callee(call, _argument_index(parent, node))
+                if known is not None:
+                    return known
         return Use.TRANSFER
     if kind in ("send_statement",):
         return Use.TRANSFER if parent.child_by_field_name("value") == node else Use.BORROW
@@ -215,6 +225,30 @@ def _value_use(node: Node, releases: Releases) -> Use:
         right = parent.child_by_field_name("right") or parent.child_by_field_name("value")
         return Use.TRANSFER if right is not None and right == node else Use.BORROW
     return Use.BORROW
+
+
+def _assigned_to_blank(holder: Node) -> bool:
+    left = holder.child_by_field_name("left")
+    return left is not None and all(t.type == "identifier" and text(t) == "_" for t in left.named_children)
+
+
+def _argument_index(arguments: Node, node: Node) -> int:
+    return next((i for i, a in enumerate(arguments.named_children) if a == node), -1)
+
+
+def is_overwrite(mention: Node) -> bool:
+    """Is this mention of a variable the target of an assignment (``x = ...``, or ``x, err := ...`` again)?"""
+    parent = mention.parent
+    if parent is None or parent.type != "expression_list":
+        return False
+    holder = parent.parent
+    if holder is None or holder.type not in ("assignment_statement", "short_var_declaration"):
+        return False
+    if holder.type == "assignment_statement":
+        operator = holder.child_by_field_name("operator")
+        if operator is None or text(operator) != "=":
+            return False  # x += 1 reads it
+    return holder.child_by_field_name("left") == parent
 
 
 @dataclass
@@ -235,58 +269,48 @@ class OwnershipReport:
     @property
     def leaks(self) -> bool:
         e = self.exits
-        return bool(e.missed or e.falls_off_end_unused or e.reacquired)
+        return bool(e.missed or e.falls_off_end_unused or e.reacquired or e.overwritten)
 
 
 def missed_release(
     func: Node,
     acquire: Node,
-    name: str,
+    mentions: Sequence[Node],
     releases: Releases,
     *,
     exists_after: Node | None = None,
     extra_releases: Iterable[Node] = (),
     nil_tests: NilTests | None = None,
     endless_loops: Collection[int] = (),
-) -> OwnershipReport | None:
-    """Exits of ``func`` reached from ``acquire`` without releasing or handing on ``name``.
+    source: bytes | None = None,
+) -> OwnershipReport:
+    """Exits of ``func`` reached from ``acquire`` without releasing or handing on the variable
+    whose uses (after the acquisition, resolved with scopes) are ``mentions``.  Assigning the
+    variable again while it holds the resource drops it: the report says where.
 
     ``exists_after`` is the error check that follows the acquisition (see
-    :func:`golsp_leaks.fixes.build.error_check_after`): the resource is taken to
+    :func:`golsp_leaks.goanalysis.syntax.edits.error_check_after`): the resource is taken to
     exist from there on.  ``extra_releases`` are further nodes that count as a
     release (e.g. ``pool.Put(x)`` found by the rule itself).  ``nil_tests``
     (see :func:`nil_tests`: branches taken only when the acquisition's error is
     set or the resource is nil) and ``endless_loops`` are passed on to
-    :func:`golsp_leaks.goanalysis.flow.exits_missing_release`.  Returns None
-    when the control flow is beyond the analysis.
+    :mod:`golsp_leaks.goanalysis.dataflow.engine`.
     """
-    mentions = mentions_outside(func, name, acquire)
     uses: dict[Use, list[Node]] = {u: [] for u in Use}
     for mention in mentions:
-        if shadowed_inside(mention, func, name):
-            continue
         uses[classify(mention, releases, func)].append(mention)
     counted = [n.start_byte for n in (*uses[Use.RELEASE], *uses[Use.TRANSFER])]
     counted.extend(n.start_byte for n in extra_releases)
-    start = exists_after if exists_after is not None else acquire
-    report = exits_missing_release(func, start, counted, nil_tests=nil_tests, endless_loops=endless_loops)
-    if report is None:
-        return None
-    return OwnershipReport(report, uses)
-
-
-def shadowed_inside(mention: Node, func: Node, name: str) -> bool:
-    """Is the mention inside a nested function whose parameters shadow ``name``?"""
-    current = mention.parent
-    while current is not None and current != func:
-        if current.type in FUNCTION_TYPES:
-            params = current.child_by_field_name("parameters")
-            if params is not None and any(
-                text(n) == name for p in params.named_children for n in p.children_by_field_name("name")
-            ):
-                return True
-        current = current.parent
-    return False
+    overwritten = [m.start_byte for m in mentions if is_overwrite(m)]
+    paths = Paths(
+        exists_after if exists_after is not None else acquire,
+        counted,
+        reassigned=nil_tests.reassigned if nil_tests is not None else (),
+        overwritten=overwritten,
+        absent=nil_tests,
+        endless=endless_loops,
+    )
+    return OwnershipReport(follow(func, paths, source=source), uses)
 
 
 _IFS = "[(if_statement condition: (_) @cond) (expression_switch_statement) @switch] @if"

@@ -1,0 +1,243 @@
+"""Functions of the file that return a fresh resource: calling them is an acquisition.
+
+A repository method that returns ``*sql.Rows``, the project's own HTTP client
+wrapper that returns ``*http.Response``, a helper that opens and returns an
+``*os.File``: whoever calls them owns what they return.  A function counts
+when its first result has the resource's type and what it returns is fresh:
+the result of a call (``return http.Get(u)``), or a local variable bound from
+a call that the function neither releases nor lets a closure keep (a test
+helper that registers ``t.Cleanup(func() { f.Close() })`` and returns ``f``
+does not count, nor does an accessor returning a field).  A method counts
+when no other method of the file has its name (without types, ``x.Get()``
+could be anyone's).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator
+
+from tree_sitter import Node
+
+from golsp_leaks.goanalysis.names.scopes import VAR, bindings
+from golsp_leaks.goanalysis.syntax.nodes import text
+from golsp_leaks.goanalysis.syntax.parse import cursor
+
+_cache: dict[str, frozenset[tuple[str, bool]]] = {}
+_cache_source: list[bytes] = []
+#: The lines of the source that start with ``func``, shared by the questions about one source.
+_lines: list[list[tuple[int, bytes]]] = []
+
+_CALLS = "(call_expression function: [(identifier) @name (selector_expression field: (field_identifier) @name)]) @call"
+
+
+def returning(
+    root: Node, source: bytes, kind: str, is_type: Callable[[Node], bool], spelled: bytes
+) -> frozenset[tuple[str, bool]]:
+    """``(name, is_method)`` of the file's functions whose first result ``is_type``; computed once
+    per source text for each ``kind`` (a name for the question, e.g. ``"*http.Response"``).
+    ``spelled`` is a word the result type's text must contain (``b"Response"``): a cheap test
+    that leaves most functions out before their types are looked at."""
+    if not _cache_source or _cache_source[0] is not source:
+        _cache.clear()
+        _lines.clear()
+        _cache_source[:] = [source]
+    found = _cache.get(kind)
+    if found is None:
+        if not _lines:
+            _lines.append(list(_func_lines(source)))
+        found = _cache[kind] = _scan(root, source, is_type, spelled, _lines[0])
+    return found
+
+
+#: ``func name`` and ``func (r T) name`` at the start of a line, as gofmt writes them.
+_FUNC = re.compile(rb"^func (\([^)\n]*\) )?([A-Za-z_][A-Za-z0-9_]*)", re.MULTILINE)
+
+
+def _scan(
+    root: Node,
+    source: bytes,
+    is_type: Callable[[Node], bool],
+    spelled: bytes,
+    lines: list[tuple[int, bytes]],
+) -> frozenset[tuple[str, bool]]:
+    # Only functions whose signature line mentions the type are candidates (cheap: this runs
+    # again on every keystroke); the others are looked at only when there are candidates.
+    word = re.compile(rb"\b" + re.escape(spelled) + rb"\b")
+    if not any(word.search(line) for _, line in lines):
+        return frozenset()
+    declared: dict[tuple[str, bool], list[int]] = {}
+    candidates: list[tuple[str, bool]] = []
+    for start, line in lines:
+        match = _FUNC.match(line)
+        if match is None:
+            continue
+        key = (match.group(2).decode(), match.group(1) is not None)
+        declared.setdefault(key, []).append(start)
+        if word.search(line, match.end()):
+            candidates.append(key)
+    verdicts: dict[tuple[str, bool], bool] = {}
+
+    def fresh(key: tuple[str, bool]) -> bool:
+        """Does the function (or the method of that unique name) return a fresh resource?"""
+        if key not in verdicts:
+            offsets = declared.get(key, [])
+            verdicts[key] = False  # while deciding: a function returning its own result is not fresh
+            decl = _declaration_at(root, offsets[0]) if len(offsets) == 1 else None
+            first = _first_result(decl) if decl is not None else None
+            verdicts[key] = (
+                decl is not None
+                and first is not None
+                and is_type(first)
+                and _returns_fresh(decl, source, declared, fresh)
+            )
+        return verdicts[key]
+
+    return frozenset(key for key in candidates if fresh(key))
+
+
+def _func_lines(source: bytes) -> Iterator[tuple[int, bytes]]:
+    """The lines that start with ``func ``, with their offsets."""
+    start = 0 if source.startswith(b"func ") else source.find(b"\nfunc ") + 1
+    while start > 0 or source.startswith(b"func "):
+        end = source.find(b"\n", start)
+        yield start, source[start : end if end >= 0 else len(source)]
+        if end < 0:
+            return
+        start = source.find(b"\nfunc ", end) + 1
+        if start == 0:
+            return
+
+
+def _declaration_at(root: Node, offset: int) -> Node | None:
+    node = root.descendant_for_byte_range(offset, offset)
+    while node is not None and node.type not in ("function_declaration", "method_declaration"):
+        node = node.parent
+    return node
+
+
+_RELEASES = frozenset({"Close", "Stop", "Commit", "Rollback"})
+
+
+def _returns_fresh(
+    func: Node,
+    source: bytes,
+    declared: dict[tuple[str, bool], list[int]],
+    fresh: Callable[[tuple[str, bool]], bool],
+) -> bool:
+    """Is what every ``return`` of ``func`` gives as its first result nil or freshly acquired?
+
+    A call of another function of the file counts when that one returns a fresh resource."""
+    body = func.child_by_field_name("body")
+    if body is None:
+        return False
+    resolved = bindings(func, source)
+    found = False
+    for ret in _returns(body):
+        values = ret.named_children[0] if ret.named_child_count else None
+        first = values.named_children[0] if values is not None and values.named_child_count else None
+        if first is None:
+            return False  # a bare return of named results: not followed
+        if first.type == "nil":
+            continue
+        if first.type == "call_expression":
+            if not _fresh_call(first, declared, fresh):
+                return False
+            found = True
+            continue
+        declaration = resolved.of(first) if first.type == "identifier" else None
+        if declaration is None or declaration.kind != VAR or declaration.package_level:
+            return False
+        call = _bound_from_call(declaration.node)
+        if call is None or not _fresh_call(call, declared, fresh):
+            return False
+        if not _kept_only_to_return(resolved.uses_of(declaration, body)):
+            return False
+        found = True
+    return found
+
+
+def _fresh_call(
+    call: Node, declared: dict[tuple[str, bool], list[int]], fresh: Callable[[tuple[str, bool]], bool]
+) -> bool:
+    """A call of a library (fresh, as far as the file can tell) or of a function of the file that returns fresh."""
+    function = call.child_by_field_name("function")
+    if function is None:
+        return False
+    if function.type == "identifier":
+        key = (text(function), False)
+    elif function.type == "selector_expression":
+        key = (text(function.child_by_field_name("field")), True)
+    else:
+        return True
+    return key not in declared or fresh(key)
+
+
+def _returns(body: Node) -> list[Node]:
+    found: list[Node] = []
+    stack = [body]
+    while stack:
+        node = stack.pop()
+        if node.type == "func_literal":
+            continue
+        if node.type == "return_statement":
+            found.append(node)
+            continue
+        stack.extend(node.named_children)
+    return found
+
+
+def _bound_from_call(ident: Node) -> Node | None:
+    """The call whose results the declaration of ``ident`` binds (``resp, err := c.Do(req)``)."""
+    holder = ident.parent if ident.parent is not None and ident.parent.type == "var_spec" else None
+    if holder is None and ident.parent is not None:
+        holder = ident.parent.parent
+    if holder is None or holder.type not in ("short_var_declaration", "assignment_statement", "var_spec"):
+        return None
+    right = holder.child_by_field_name("right") or holder.child_by_field_name("value")
+    if right is None or right.named_child_count != 1 or right.named_children[0].type != "call_expression":
+        return None
+    return right.named_children[0]
+
+
+def _kept_only_to_return(uses: list[Node]) -> bool:
+    """No use releases the value or lets a closure keep it."""
+    for use in uses:
+        current = use.parent
+        while current is not None and current.type not in ("function_declaration", "method_declaration"):
+            if current.type == "func_literal":
+                return False
+            current = current.parent
+        node = use
+        while node.parent is not None and node.parent.type == "selector_expression":
+            node = node.parent
+            if text(node.child_by_field_name("field")) in _RELEASES:
+                return False
+    return True
+
+
+def _first_result(func: Node) -> Node | None:
+    result = func.child_by_field_name("result")
+    if result is None:
+        return None
+    if result.type != "parameter_list":
+        return result
+    first = next((p for p in result.named_children if p.type == "parameter_declaration"), None)
+    return first.child_by_field_name("type") if first is not None else None
+
+
+def calls_of(decl: Node, functions: frozenset[tuple[str, bool]]) -> Iterator[tuple[Node, str]]:
+    """The calls in ``decl`` of those functions (``f(...)``) and methods (``x.m(...)``), with the name called."""
+    if not functions:
+        return
+    for _, captures in cursor(_CALLS).matches(decl):
+        name_node = captures["name"][0]
+        is_method = name_node.type == "field_identifier"
+        name = text(name_node)
+        if (name, is_method) in functions:
+            yield captures["call"][0], name
+
+
+def called_in(decl_text: bytes, functions: frozenset[tuple[str, bool]]) -> bool:
+    """Does the declaration's text call one of those functions (a cheap test before the query)?"""
+    return any(f"{name}(".encode() in decl_text for name, _ in functions)

@@ -1,0 +1,88 @@
+"""The path engine on small functions: from ``r := acquire()`` to the exits, with ``release(r)`` as the use."""
+
+from __future__ import annotations
+
+import pytest
+from tree_sitter import Node
+
+from golsp_leaks.goanalysis.dataflow.engine import (
+    NilTests,
+    Paths,
+    exits_missing_release,
+    follow,
+    may_return,
+)
+from golsp_leaks.goanalysis.syntax.nodes import text, walk
+from golsp_leaks.goanalysis.syntax.parse import parse
+
+
+def _func(body: str) -> tuple[bytes, Node]:
+    source = f"package p\n\nfunc f(x int, ch chan int) error {{\n{body}\n}}\n".encode()
+    return source, parse(source).root_node.named_children[1]
+
+
+def _nodes(func: Node, kind: str, spelled: str | None = None) -> list[Node]:
+    return [n for n in walk(func) if n.type == kind and (spelled is None or text(n).startswith(spelled))]
+
+
+def _run(body: str, *, nil_tests: bool = False, endless: bool = False) -> tuple[list[str], bool, bool]:
+    source, func = _func(body)
+    acquire = _nodes(func, "short_var_declaration", "r, err := acquire()")[0]
+    uses = [n.start_byte for n in _nodes(func, "call_expression", "release(")]
+    tests = None
+    if nil_tests:  # every `if err != nil` holds nothing
+        ifs = [n for n in _nodes(func, "if_statement") if text(n.child_by_field_name("condition")) == "err != nil"]
+        tests = NilTests({n.start_byte: (True, False) for n in ifs})
+    loops = [n.start_byte for n in _nodes(func, "for_statement")] if endless else []
+    report = exits_missing_release(func, acquire, uses, nil_tests=tests, endless_loops=loops, source=source)
+    return [text(n) for n in report.missed], report.falls_off_end_unused, report.reacquired
+
+
+CASES = [
+    ("released", "r, err := acquire()\nrelease(r)\nreturn err", {}, ([], False, False)),
+    ("never released", "r, err := acquire()\n_ = r\nreturn err", {}, (["return err"], False, False)),
+    ("one branch misses", "r, err := acquire()\nif x > 0 {\nreturn nil\n}\nrelease(r)\nreturn err", {}, (["return nil"], False, False)),
+    ("error branch without nil tests", "r, err := acquire()\nif err != nil {\nreturn err\n}\nrelease(r)\nreturn nil", {}, (["return err"], False, False)),
+    ("error branch holds nothing", "r, err := acquire()\nif err != nil {\nreturn err\n}\nrelease(r)\nreturn nil", {"nil_tests": True}, ([], False, False)),
+    ("deferred release", "r, err := acquire()\ndefer release(r)\nif x > 0 {\nreturn nil\n}\nreturn err", {}, ([], False, False)),
+    ("panic is not a leak", "r, err := acquire()\nif x > 0 {\npanic(err)\n}\nrelease(r)\nreturn nil", {}, ([], False, False)),
+    ("released in a switch case only", "r, err := acquire()\nswitch x {\ncase 1:\nrelease(r)\n}\nreturn err", {}, (["return err"], False, False)),
+    ("fallthrough into a releasing case", "r, err := acquire()\nswitch x {\ncase 1:\nfallthrough\ncase 2:\nrelease(r)\ndefault:\nrelease(r)\n}\nreturn err", {}, ([], False, False)),
+    ("reacquired in a loop", "for x > 0 {\nr, err := acquire()\n_, _ = r, err\n}\nreturn nil", {}, (["return nil"], False, True)),
+    ("loop releasing each pass", "for x > 0 {\nr, err := acquire()\n_ = err\nrelease(r)\n}\nreturn nil", {}, ([], False, False)),
+    ("goto past the release", "r, err := acquire()\nif err != nil {\ngoto Out\n}\nrelease(r)\nOut:\nreturn err", {}, (["return err"], False, False)),
+    ("endless loop never reaches the end", "r, err := acquire()\n_ = err\nfor range ch {\n}\nrelease(r)\nreturn nil", {"endless": True}, ([], False, False)),
+    ("select branch returns", "r, err := acquire()\nselect {\ncase <-ch:\nreturn err\ndefault:\n}\nrelease(r)\nreturn nil", {}, (["return err"], False, False)),
+]
+
+
+@pytest.mark.parametrize(("description", "body", "options", "expected"), CASES, ids=[c[0] for c in CASES])
+def test_exits(description: str, body: str, options: dict[str, bool], expected: tuple[list[str], bool, bool]) -> None:
+    assert _run(body, **options) == expected
+
+
+def test_acquired_after_an_error_check() -> None:
+    """Acquiring at a compound statement means: the resource exists once control leaves it."""
+    source, func = _func("r, err := acquire()\nif err != nil {\nreturn err\n}\nif x > 0 {\nreturn nil\n}\nrelease(r)\nreturn nil")
+    check = _nodes(func, "if_statement")[0]
+    uses = [n.start_byte for n in _nodes(func, "call_expression", "release(")]
+    report = follow(func, Paths(check, uses), source=source)
+    assert [text(n) for n in report.missed] == ["return nil"]
+
+
+def test_overwritten_while_held() -> None:
+    source, func = _func("r, err := acquire()\nr = nil\nrelease(r)\nreturn err")
+    acquire = _nodes(func, "short_var_declaration")[0]
+    overwrite = _nodes(func, "assignment_statement")[0]
+    uses = [n.start_byte for n in _nodes(func, "call_expression", "release(")]
+    report = follow(func, Paths(acquire, uses, overwritten=[overwrite.start_byte]), source=source)
+    assert [text(n) for n in report.overwritten] == ["r = nil"] and report.missed == []
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [("return nil", (True, False)), ("for {\n}", (False, False)), ("if x > 0 {\nreturn nil\n}\nos.Exit(1)", (True, False)), ("_ = x", (False, True))],
+)
+def test_may_return(body: str, expected: tuple[bool, bool]) -> None:
+    source, func = _func(body)
+    assert may_return(func, source=source) == expected
