@@ -13,6 +13,7 @@ from golsp_leaks.goanalysis.libraries.frameworks import (
     FIBER_UTILS,
     REQUEST_MARKERS,
     Handler,
+    base_type_name,
     receiver,
 )
 from golsp_leaks.goanalysis.names.mentions import mentions
@@ -151,6 +152,7 @@ class RequestContextEscape(Rule):
             return
         recv = receiver(decl)
         recv_name = recv[0] if recv is not None and recv[0] not in ("", "_") else ""
+        copied = recv is not None and bool(recv_name) and _receiver_is_a_copy(decl, recv[1], ctx)
         for func in cursor(_FUNCTIONS).captures(decl).get("f", []):
             handler = ctx.scope.handler(func)
             if handler is None or handler.framework == "unknown":
@@ -165,7 +167,7 @@ class RequestContextEscape(Rule):
             )
             names = _Names(handler, frozenset(objects), frozenset(fiber_strings))
             yield from self._goroutines(func, names, fiber_strings, ctx)
-            yield from self._stores(func, names, recv_name if func == decl else "", ctx)
+            yield from self._stores(func, names, recv_name if func == decl else "", ctx, copied)
 
     # --- goroutines ---------------------------------------------------------------
 
@@ -285,7 +287,10 @@ class RequestContextEscape(Rule):
 
     # --- stores and sends ----------------------------------------------------------
 
-    def _stores(self, func: Node, names: _Names, recv_name: str, ctx: FileContext) -> Iterator[Finding]:
+    def _stores(
+        self, func: Node, names: _Names, recv_name: str, ctx: FileContext, copied: bool = False
+    ) -> Iterator[Finding]:
+        """``copied``: the receiver is a value, a copy made for this call."""
         handler = names.handler
         globals_ = ctx.package.globals
         seen: set[int] = set()
@@ -297,7 +302,7 @@ class RequestContextEscape(Rule):
             right = captures["right"][0].named_children
             for i, target in enumerate(left):
                 value = right[i] if len(right) == len(left) else (right[0] if right else None)
-                where = _long_lived_target(target, globals_, recv_name, func)
+                where = _long_lived_target(target, globals_, recv_name, func, copied=copied)
                 if where is None or value is None:
                     continue
                 finding = self._stored(target, value, where, names, ctx, seen)
@@ -305,7 +310,7 @@ class RequestContextEscape(Rule):
                     yield finding
         for _, captures in cursor(_INC).matches(func):
             target = captures["target"][0]
-            where = _long_lived_target(target, globals_, recv_name, func)
+            where = _long_lived_target(target, globals_, recv_name, func, copied=copied)
             if where is not None and _owner(target, ctx) == func:
                 key = target.child_by_field_name("index")
                 finding = self._stored(target, None, where, names, ctx, seen, key=key)
@@ -560,14 +565,22 @@ def _declared_locally(func: Node, name: str) -> bool:
 
 
 def _long_lived_target(
-    target: Node, globals_: frozenset[str], recv_name: str, func: Node, field_only: bool = True
+    target: Node,
+    globals_: frozenset[str],
+    recv_name: str,
+    func: Node,
+    field_only: bool = True,
+    copied: bool = False,
 ) -> str | None:
     """``g``, ``g[k]``, ``g.f``, ``s.f[k]`` for a package-level ``g`` or the handler's receiver ``s``
-    (the receiver itself only with ``field_only=False``)."""
+    (the receiver itself only with ``field_only=False``).  With ``copied`` (a value receiver),
+    ``s.f`` is the call's own copy: only what a field shares (``s.f[k]``, ``s.f.g``) outlives it."""
     node = target
     nested = False
+    steps = 0
     while node.type in ("index_expression", "selector_expression"):
         nested = True
+        steps += 1 if node.type == "selector_expression" else 2
         operand = node.child_by_field_name("operand")
         if operand is None:
             return None
@@ -576,10 +589,43 @@ def _long_lived_target(
         return None
     name = text(node)
     if recv_name and name == recv_name:
+        if copied and steps == 1 and field_only:
+            return None
         return f"a field of {name}" if nested or not field_only else None
     if name not in globals_ or _declared_locally(func, name):
         return None
     return f"package-level {name}"
+
+
+_STRUCTS = "(type_spec name: (type_identifier) @name type: (struct_type) @struct)"
+
+
+def _receiver_is_a_copy(decl: Node, type_name: str, ctx: FileContext) -> bool:
+    """Is the method's receiver a value (``func (p Page) ...``) whose fields are its own?  Not
+    when its struct, declared in this file, embeds a pointer (directly or in an embedded
+    struct of this file): a field promoted from there is shared."""
+    recv = decl.child_by_field_name("receiver")
+    param = recv.named_children[0] if recv is not None and recv.named_child_count else None
+    type_node = param.child_by_field_name("type") if param is not None else None
+    if type_node is None or type_node.type == "pointer_type" or not type_name:
+        return False
+    structs = {
+        text(c["name"][0]): c["struct"][0] for _, c in cursor(_STRUCTS).matches(ctx.root) if "struct" in c
+    }
+    pending, visited = [type_name], set()
+    while pending:
+        name = pending.pop()
+        if name in visited or name not in structs:
+            continue
+        visited.add(name)
+        for field in cursor("(field_declaration) @f").captures(structs[name]).get("f", []):
+            if field.child_by_field_name("name") is not None:
+                continue
+            embedded = field.child_by_field_name("type")
+            if embedded is None or any(child.type == "*" for child in field.children):
+                return False  # an embedded pointer
+            pending.append(base_type_name(embedded))
+    return True
 
 
 def _object_values(value: Node, names: _Names) -> list[Node]:
