@@ -16,7 +16,9 @@ from golsp_leaks.goanalysis.libraries.frameworks import (
     base_type_name,
     receiver,
 )
+from golsp_leaks.goanalysis.names.holders import top_level
 from golsp_leaks.goanalysis.names.mentions import mentions
+from golsp_leaks.goanalysis.names.scopes import bindings
 from golsp_leaks.goanalysis.syntax.edits import import_edit, insert_statement_before, unique_name
 from golsp_leaks.goanalysis.syntax.nodes import FUNCTION_TYPES, enclosing_statement, text
 from golsp_leaks.goanalysis.syntax.parse import cursor
@@ -183,6 +185,8 @@ class RequestContextEscape(Rule):
             args = captures["args"][0]
             if function.type == "func_literal":
                 uses = _uses_in(function, names, ctx)
+                if handler.framework == "net/http":
+                    uses = [u for u in uses if not _stays_valid(u, handler)]
                 if not (
                     uses
                     or _captures_fiber_strings(function, fiber_strings)
@@ -419,18 +423,101 @@ def _shadowed(literal: Node, name: str) -> bool:
 
 
 def _uses_in(literal: Node, names: _Names, ctx: FileContext) -> list[Node]:
-    """Mentions of the per-request objects inside a goroutine literal (watching r.Context().Done() is fine)."""
+    """Uses of the per-request objects inside a goroutine literal (watching r.Context().Done() is fine)."""
     found: list[Node] = []
+    resolved = bindings(top_level(literal), ctx.source)
     for name in names.objects:
         if _shadowed(literal, name):
             continue
+        declared = _parameter(names.handler.func, name)
+        wanted = resolved.of(declared) if declared is not None else None
         for mention in mentions(literal, name):
+            if wanted is not None and resolved.of(mention) not in (None, wanted):
+                continue  # another variable of the same name
             if _watches_done(mention):
                 continue
             if _inner_handler(mention, literal, ctx):
                 continue
             found.append(mention)
     return sorted(found, key=lambda n: n.start_byte)
+
+
+def _parameter(func: Node, name: str) -> Node | None:
+    """The identifier that declares the parameter ``name`` of ``func``."""
+    params = func.child_by_field_name("parameters")
+    for param in params.named_children if params is not None else []:
+        for ident in param.children_by_field_name("name"):
+            if text(ident) == name:
+                return ident
+    return None
+
+
+#: Fields of an *http.Request that net/http leaves alone after the handler returns (it never
+#: reuses a Request): reading them later sees what the request had.
+_REQUEST_FIELDS = frozenset(
+    {"Method", "URL", "Host", "RemoteAddr", "RequestURI", "Proto", "ProtoMajor", "ProtoMinor", "ContentLength",
+     "Pattern"}
+)
+#: Methods of an *http.Request that read only its headers or URL.
+_REQUEST_READERS = frozenset({"UserAgent", "Referer", "Cookie", "Cookies", "BasicAuth", "PathValue"})
+_HEADER_READERS = frozenset({"Get", "Values"})
+
+
+def _stays_valid(mention: Node, handler: Handler) -> bool:
+    """net/http: ``r.Method``, ``r.URL.Path``, ``r.Header.Get(k)``, ``r.UserAgent()``,
+    ``r.Context().Value(k)`` -- reads of what stays valid once the handler has returned (the
+    request's method, URL and headers, and its context's values, which outlive its
+    cancellation).  Not the body, the form (read from the body), the writer, or the request
+    handed on whole."""
+    if text(mention) != handler.param:
+        return False
+    selector = mention.parent
+    if selector is None or selector.type != "selector_expression" or selector.child_by_field_name("operand") != mention:
+        return False
+    field = text(selector.child_by_field_name("field"))
+    outer = selector.parent
+    if _assigned(selector):
+        return False
+    if field in _REQUEST_FIELDS:
+        return True
+    called = outer is not None and outer.type == "call_expression" and outer.child_by_field_name("function") == selector
+    if field in _REQUEST_READERS:
+        return called
+    if field == "Header" and outer is not None:
+        if outer.type == "index_expression" and outer.child_by_field_name("operand") == selector:
+            return not _assigned(outer)
+        call = outer.parent
+        return (
+            outer.type == "selector_expression"
+            and text(outer.child_by_field_name("field")) in _HEADER_READERS
+            and call is not None
+            and call.type == "call_expression"
+        )
+    if field == "Context" and called and outer is not None:
+        value = outer.parent
+        call = value.parent if value is not None else None
+        return (
+            value is not None
+            and value.type == "selector_expression"
+            and text(value.child_by_field_name("field")) == "Value"
+            and call is not None
+            and call.type == "call_expression"
+        )
+    return False
+
+
+def _assigned(node: Node) -> bool:
+    """Is ``node`` (part of) the left side of an assignment?"""
+    current = node
+    while current.parent is not None and current.parent.type in ("selector_expression", "index_expression"):
+        current = current.parent
+    parent = current.parent
+    if parent is not None and parent.type == "expression_list":
+        statement = parent.parent
+        return statement is not None and statement.type == "assignment_statement" and (
+            statement.child_by_field_name("left") == parent
+        )
+    return parent is not None and parent.type in ("inc_statement", "dec_statement")
 
 
 def _inner_handler(mention: Node, literal: Node, ctx: FileContext) -> bool:
