@@ -19,6 +19,7 @@ from golsp_leaks.goanalysis.libraries.frameworks import (
 from golsp_leaks.goanalysis.names.holders import top_level
 from golsp_leaks.goanalysis.names.mentions import mentions
 from golsp_leaks.goanalysis.names.scopes import bindings
+from golsp_leaks.goanalysis.summaries.params import ignores_argument
 from golsp_leaks.goanalysis.syntax.edits import import_edit, insert_statement_before, unique_name
 from golsp_leaks.goanalysis.syntax.nodes import FUNCTION_TYPES, enclosing_statement, text
 from golsp_leaks.goanalysis.syntax.parse import cursor
@@ -250,7 +251,11 @@ class RequestContextEscape(Rule):
 
     def _call_finding(self, go: Node, function: Node, args: Node, names: _Names, ctx: FileContext) -> Iterator[Finding]:
         handler = names.handler
-        direct = [a for a in args.named_children if a.type == "identifier" and text(a) in names.objects]
+        direct = [
+            a
+            for a in args.named_children
+            if a.type == "identifier" and text(a) in names.objects and not _ignored_by_callee(a, ctx)
+        ]
         end = args.end_byte if args.end_point.row == go.start_point.row else function.end_byte
         if direct:
             used = sorted({text(a) for a in direct})
@@ -434,12 +439,22 @@ def _uses_in(literal: Node, names: _Names, ctx: FileContext) -> list[Node]:
         for mention in mentions(literal, name):
             if wanted is not None and resolved.of(mention) not in (None, wanted):
                 continue  # another variable of the same name
-            if _watches_done(mention):
+            if _watches_done(mention) or _ignored_by_callee(mention, ctx):
                 continue
             if _inner_handler(mention, literal, ctx):
                 continue
             found.append(mention)
     return sorted(found, key=lambda n: n.start_byte)
+
+
+def _ignored_by_callee(mention: Node, ctx: FileContext) -> bool:
+    """``helper(x, r)`` where the file's ``helper`` never uses that parameter (``_ *http.Request``)."""
+    args = mention.parent
+    call = args.parent if args is not None and args.type == "argument_list" else None
+    if args is None or call is None or call.type != "call_expression":
+        return False
+    index = next(i for i, a in enumerate(args.named_children) if a == mention)
+    return ignores_argument(call, index, ctx.source)
 
 
 def _parameter(func: Node, name: str) -> Node | None:
