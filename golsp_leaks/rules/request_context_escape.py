@@ -188,6 +188,8 @@ class RequestContextEscape(Rule):
                 uses = _uses_in(function, names, ctx)
                 if handler.framework == "net/http":
                     uses = [u for u in uses if not _stays_valid(u, handler)]
+                    if any(_request_copy(u, handler) for u in uses) and _awaited(func, go, function):
+                        uses = [u for u in uses if not _request_copy(u, handler)]
                 if not (
                     uses
                     or _captures_fiber_strings(function, fiber_strings)
@@ -518,6 +520,39 @@ def _stays_valid(mention: Node, handler: Handler) -> bool:
             and call is not None
             and call.type == "call_expression"
         )
+    return False
+
+
+def _request_copy(mention: Node, handler: Handler) -> bool:
+    """``r.WithContext(ctx)`` or ``r.Clone(ctx)``: a new Request with its own context."""
+    selector = mention.parent
+    call = selector.parent if selector is not None else None
+    return (
+        text(mention) == handler.param
+        and selector is not None
+        and selector.type == "selector_expression"
+        and text(selector.child_by_field_name("field")) in ("WithContext", "Clone")
+        and call is not None
+        and call.type == "call_expression"
+        and call.child_by_field_name("function") == selector
+    )
+
+
+_SELECT_RECEIVES = """
+(select_statement (communication_case communication: [
+    (receive_statement right: (unary_expression operand: (identifier) @channel))
+    (unary_expression operand: (identifier) @channel)]))  @select
+"""
+
+
+def _awaited(func: Node, go: Node, literal: Node) -> bool:
+    """Is the goroutine followed by a ``select`` that waits on a channel it uses (the way
+    http.TimeoutHandler waits for its handler or the deadline)?  net/http does not reuse the
+    request; what a timeout leaves behind is the goroutine's own copy."""
+    used = {text(n) for n in cursor("(identifier) @id").captures(literal).get("id", [])}
+    for _, captures in cursor(_SELECT_RECEIVES).matches(func):
+        if captures["select"][0].start_byte > go.end_byte and any(text(c) in used for c in captures["channel"]):
+            return True
     return False
 
 
