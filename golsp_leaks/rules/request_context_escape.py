@@ -100,6 +100,17 @@ class RequestContextEscape(Rule):
     configures `fiber.Config{Immutable: true}`).  A goroutine that only
     watches `r.Context().Done()` is fine.
 
+    Not reported: a store in a field of a value receiver (`func (p Page) Show(c
+    *gin.Context) { p.Ctx = c }`: the receiver is the call's own copy), unless
+    the field is shared (`p.m[k] = c`, a field promoted from an embedded
+    pointer); a net/http goroutine that only reads what net/http leaves alone
+    once the handler has returned (it never reuses a Request): `r.Method`,
+    `r.URL`, `r.Header.Get(k)`, `r.UserAgent()`, `r.Context().Value(k)`; a
+    net/http timeout middleware built like `http.TimeoutHandler`, whose
+    goroutine gets `r.WithContext(ctx)` (and not the real writer) and which
+    waits for it in a `select`; and a request handed to a function of the file
+    that never uses that parameter (`_ *http.Request`).
+
     ## Why is this bad?
     Fiber, Echo and Gin put their context objects back in a pool when the
     handler returns and hand them to the next request: a goroutine that still
