@@ -9,7 +9,7 @@ from tree_sitter import Node
 from golsp_leaks.goanalysis.dataflow.ownership import Releases, Use
 from golsp_leaks.goanalysis.names.holders import holder
 from golsp_leaks.goanalysis.names.scopes import PARAM, RESULT, VAR
-from golsp_leaks.goanalysis.summaries.params import param_use
+from golsp_leaks.goanalysis.summaries.params import ignores_argument, param_use
 from golsp_leaks.goanalysis.summaries.returns import returning
 from golsp_leaks.goanalysis.syntax.nodes import binding, text, walk
 from golsp_leaks.goanalysis.syntax.parse import parse
@@ -100,3 +100,24 @@ def test_returning(description: str, code: str, expected: set[tuple[str, bool]])
         return text(node) == "*F"
 
     assert set(returning(root, source, "*F", is_f, b"F")) == expected
+
+
+IGNORED = [
+    ("blank parameter", "func g(a int, _ string) { use(a) }", 1, True),
+    ("named but unused", "func g(a int, b string) { use(a) }", 1, True),
+    ("used", "func g(a int, b string) { use(b) }", 1, False),
+    ("used only by a shadowing variable is unused", "func g(a int, b string) { { b := 1; use(b) } }", 1, True),
+    ("the other parameter", "func g(a int, _ string) { use(a) }", 0, False),
+    ("unnamed parameters are unknown", "func g(int, string) {}", 1, False),
+    ("a method is not resolved", "type T struct{}\nfunc (T) g(a int, _ string) {}", 1, False),
+    ("not a function of the file", "", 1, False),
+]
+
+
+@pytest.mark.parametrize(("description", "callee", "index", "expected"), IGNORED, ids=[c[0] for c in IGNORED])
+def test_ignores_argument(description: str, callee: str, index: int, expected: bool) -> None:
+    call_site = "t.g(1, \"x\")" if "(T)" in callee else "g(1, \"x\")"
+    source = f"package p\n{callee}\nfunc f() {{ var t T; _ = t; {call_site} }}\n".encode()
+    root = parse(source).root_node
+    call = next(n for n in walk(root) if n.type == "call_expression" and text(n).endswith('(1, "x")'))
+    assert ignores_argument(call, index, source) is expected

@@ -13,9 +13,13 @@ from golsp_leaks.goanalysis.libraries.frameworks import (
     FIBER_UTILS,
     REQUEST_MARKERS,
     Handler,
+    base_type_name,
     receiver,
 )
+from golsp_leaks.goanalysis.names.holders import top_level
 from golsp_leaks.goanalysis.names.mentions import mentions
+from golsp_leaks.goanalysis.names.scopes import bindings
+from golsp_leaks.goanalysis.summaries.params import ignores_argument
 from golsp_leaks.goanalysis.syntax.edits import import_edit, insert_statement_before, unique_name
 from golsp_leaks.goanalysis.syntax.nodes import FUNCTION_TYPES, enclosing_statement, text
 from golsp_leaks.goanalysis.syntax.parse import cursor
@@ -96,6 +100,17 @@ class RequestContextEscape(Rule):
     configures `fiber.Config{Immutable: true}`).  A goroutine that only
     watches `r.Context().Done()` is fine.
 
+    Not reported: a store in a field of a value receiver (`func (p Page) Show(c
+    *gin.Context) { p.Ctx = c }`: the receiver is the call's own copy), unless
+    the field is shared (`p.m[k] = c`, a field promoted from an embedded
+    pointer); a net/http goroutine that only reads what net/http leaves alone
+    once the handler has returned (it never reuses a Request): `r.Method`,
+    `r.URL`, `r.Header.Get(k)`, `r.UserAgent()`, `r.Context().Value(k)`; a
+    net/http timeout middleware built like `http.TimeoutHandler`, whose
+    goroutine gets `r.WithContext(ctx)` (and not the real writer) and which
+    waits for it in a `select`; and a request handed to a function of the file
+    that never uses that parameter (`_ *http.Request`).
+
     ## Why is this bad?
     Fiber, Echo and Gin put their context objects back in a pool when the
     handler returns and hand them to the next request: a goroutine that still
@@ -151,6 +166,7 @@ class RequestContextEscape(Rule):
             return
         recv = receiver(decl)
         recv_name = recv[0] if recv is not None and recv[0] not in ("", "_") else ""
+        copied = recv is not None and bool(recv_name) and _receiver_is_a_copy(decl, recv[1], ctx)
         for func in cursor(_FUNCTIONS).captures(decl).get("f", []):
             handler = ctx.scope.handler(func)
             if handler is None or handler.framework == "unknown":
@@ -165,7 +181,7 @@ class RequestContextEscape(Rule):
             )
             names = _Names(handler, frozenset(objects), frozenset(fiber_strings))
             yield from self._goroutines(func, names, fiber_strings, ctx)
-            yield from self._stores(func, names, recv_name if func == decl else "", ctx)
+            yield from self._stores(func, names, recv_name if func == decl else "", ctx, copied)
 
     # --- goroutines ---------------------------------------------------------------
 
@@ -181,6 +197,10 @@ class RequestContextEscape(Rule):
             args = captures["args"][0]
             if function.type == "func_literal":
                 uses = _uses_in(function, names, ctx)
+                if handler.framework == "net/http":
+                    uses = [u for u in uses if not _stays_valid(u, handler)]
+                    if any(_request_copy(u, handler) for u in uses) and _awaited(func, go, function):
+                        uses = [u for u in uses if not _request_copy(u, handler)]
                 if not (
                     uses
                     or _captures_fiber_strings(function, fiber_strings)
@@ -244,7 +264,11 @@ class RequestContextEscape(Rule):
 
     def _call_finding(self, go: Node, function: Node, args: Node, names: _Names, ctx: FileContext) -> Iterator[Finding]:
         handler = names.handler
-        direct = [a for a in args.named_children if a.type == "identifier" and text(a) in names.objects]
+        direct = [
+            a
+            for a in args.named_children
+            if a.type == "identifier" and text(a) in names.objects and not _ignored_by_callee(a, ctx)
+        ]
         end = args.end_byte if args.end_point.row == go.start_point.row else function.end_byte
         if direct:
             used = sorted({text(a) for a in direct})
@@ -285,7 +309,10 @@ class RequestContextEscape(Rule):
 
     # --- stores and sends ----------------------------------------------------------
 
-    def _stores(self, func: Node, names: _Names, recv_name: str, ctx: FileContext) -> Iterator[Finding]:
+    def _stores(
+        self, func: Node, names: _Names, recv_name: str, ctx: FileContext, copied: bool = False
+    ) -> Iterator[Finding]:
+        """``copied``: the receiver is a value, a copy made for this call."""
         handler = names.handler
         globals_ = ctx.package.globals
         seen: set[int] = set()
@@ -297,7 +324,7 @@ class RequestContextEscape(Rule):
             right = captures["right"][0].named_children
             for i, target in enumerate(left):
                 value = right[i] if len(right) == len(left) else (right[0] if right else None)
-                where = _long_lived_target(target, globals_, recv_name, func)
+                where = _long_lived_target(target, globals_, recv_name, func, copied=copied)
                 if where is None or value is None:
                     continue
                 finding = self._stored(target, value, where, names, ctx, seen)
@@ -305,7 +332,7 @@ class RequestContextEscape(Rule):
                     yield finding
         for _, captures in cursor(_INC).matches(func):
             target = captures["target"][0]
-            where = _long_lived_target(target, globals_, recv_name, func)
+            where = _long_lived_target(target, globals_, recv_name, func, copied=copied)
             if where is not None and _owner(target, ctx) == func:
                 key = target.child_by_field_name("index")
                 finding = self._stored(target, None, where, names, ctx, seen, key=key)
@@ -414,18 +441,144 @@ def _shadowed(literal: Node, name: str) -> bool:
 
 
 def _uses_in(literal: Node, names: _Names, ctx: FileContext) -> list[Node]:
-    """Mentions of the per-request objects inside a goroutine literal (watching r.Context().Done() is fine)."""
+    """Uses of the per-request objects inside a goroutine literal (watching r.Context().Done() is fine)."""
     found: list[Node] = []
+    resolved = bindings(top_level(literal), ctx.source)
     for name in names.objects:
         if _shadowed(literal, name):
             continue
+        declared = _parameter(names.handler.func, name)
+        wanted = resolved.of(declared) if declared is not None else None
         for mention in mentions(literal, name):
-            if _watches_done(mention):
+            if wanted is not None and resolved.of(mention) not in (None, wanted):
+                continue  # another variable of the same name
+            if _watches_done(mention) or _ignored_by_callee(mention, ctx):
                 continue
             if _inner_handler(mention, literal, ctx):
                 continue
             found.append(mention)
     return sorted(found, key=lambda n: n.start_byte)
+
+
+def _ignored_by_callee(mention: Node, ctx: FileContext) -> bool:
+    """``helper(x, r)`` where the file's ``helper`` never uses that parameter (``_ *http.Request``)."""
+    args = mention.parent
+    call = args.parent if args is not None and args.type == "argument_list" else None
+    if args is None or call is None or call.type != "call_expression":
+        return False
+    index = next(i for i, a in enumerate(args.named_children) if a == mention)
+    return ignores_argument(call, index, ctx.source)
+
+
+def _parameter(func: Node, name: str) -> Node | None:
+    """The identifier that declares the parameter ``name`` of ``func``."""
+    params = func.child_by_field_name("parameters")
+    for param in params.named_children if params is not None else []:
+        for ident in param.children_by_field_name("name"):
+            if text(ident) == name:
+                return ident
+    return None
+
+
+#: Fields of an *http.Request that net/http leaves alone after the handler returns (it never
+#: reuses a Request): reading them later sees what the request had.
+_REQUEST_FIELDS = frozenset(
+    {"Method", "URL", "Host", "RemoteAddr", "RequestURI", "Proto", "ProtoMajor", "ProtoMinor", "ContentLength",
+     "Pattern"}
+)
+#: Methods of an *http.Request that read only its headers or URL.
+_REQUEST_READERS = frozenset({"UserAgent", "Referer", "Cookie", "Cookies", "BasicAuth", "PathValue"})
+_HEADER_READERS = frozenset({"Get", "Values"})
+
+
+def _stays_valid(mention: Node, handler: Handler) -> bool:
+    """net/http: ``r.Method``, ``r.URL.Path``, ``r.Header.Get(k)``, ``r.UserAgent()``,
+    ``r.Context().Value(k)`` -- reads of what stays valid once the handler has returned (the
+    request's method, URL and headers, and its context's values, which outlive its
+    cancellation).  Not the body, the form (read from the body), the writer, or the request
+    handed on whole."""
+    if text(mention) != handler.param:
+        return False
+    selector = mention.parent
+    if selector is None or selector.type != "selector_expression" or selector.child_by_field_name("operand") != mention:
+        return False
+    field = text(selector.child_by_field_name("field"))
+    outer = selector.parent
+    if _assigned(selector):
+        return False
+    if field in _REQUEST_FIELDS:
+        return True
+    called = outer is not None and outer.type == "call_expression" and outer.child_by_field_name("function") == selector
+    if field in _REQUEST_READERS:
+        return called
+    if field == "Header" and outer is not None:
+        if outer.type == "index_expression" and outer.child_by_field_name("operand") == selector:
+            return not _assigned(outer)
+        call = outer.parent
+        return (
+            outer.type == "selector_expression"
+            and text(outer.child_by_field_name("field")) in _HEADER_READERS
+            and call is not None
+            and call.type == "call_expression"
+        )
+    if field == "Context" and called and outer is not None:
+        value = outer.parent
+        call = value.parent if value is not None else None
+        return (
+            value is not None
+            and value.type == "selector_expression"
+            and text(value.child_by_field_name("field")) == "Value"
+            and call is not None
+            and call.type == "call_expression"
+        )
+    return False
+
+
+def _request_copy(mention: Node, handler: Handler) -> bool:
+    """``r.WithContext(ctx)`` or ``r.Clone(ctx)``: a new Request with its own context."""
+    selector = mention.parent
+    call = selector.parent if selector is not None else None
+    return (
+        text(mention) == handler.param
+        and selector is not None
+        and selector.type == "selector_expression"
+        and text(selector.child_by_field_name("field")) in ("WithContext", "Clone")
+        and call is not None
+        and call.type == "call_expression"
+        and call.child_by_field_name("function") == selector
+    )
+
+
+_SELECT_RECEIVES = """
+(select_statement (communication_case communication: [
+    (receive_statement right: (unary_expression operand: (identifier) @channel))
+    (unary_expression operand: (identifier) @channel)]))  @select
+"""
+
+
+def _awaited(func: Node, go: Node, literal: Node) -> bool:
+    """Is the goroutine followed by a ``select`` that waits on a channel it uses (the way
+    http.TimeoutHandler waits for its handler or the deadline)?  net/http does not reuse the
+    request; what a timeout leaves behind is the goroutine's own copy."""
+    used = {text(n) for n in cursor("(identifier) @id").captures(literal).get("id", [])}
+    for _, captures in cursor(_SELECT_RECEIVES).matches(func):
+        if captures["select"][0].start_byte > go.end_byte and any(text(c) in used for c in captures["channel"]):
+            return True
+    return False
+
+
+def _assigned(node: Node) -> bool:
+    """Is ``node`` (part of) the left side of an assignment?"""
+    current = node
+    while current.parent is not None and current.parent.type in ("selector_expression", "index_expression"):
+        current = current.parent
+    parent = current.parent
+    if parent is not None and parent.type == "expression_list":
+        statement = parent.parent
+        return statement is not None and statement.type == "assignment_statement" and (
+            statement.child_by_field_name("left") == parent
+        )
+    return parent is not None and parent.type in ("inc_statement", "dec_statement")
 
 
 def _inner_handler(mention: Node, literal: Node, ctx: FileContext) -> bool:
@@ -560,14 +713,22 @@ def _declared_locally(func: Node, name: str) -> bool:
 
 
 def _long_lived_target(
-    target: Node, globals_: frozenset[str], recv_name: str, func: Node, field_only: bool = True
+    target: Node,
+    globals_: frozenset[str],
+    recv_name: str,
+    func: Node,
+    field_only: bool = True,
+    copied: bool = False,
 ) -> str | None:
     """``g``, ``g[k]``, ``g.f``, ``s.f[k]`` for a package-level ``g`` or the handler's receiver ``s``
-    (the receiver itself only with ``field_only=False``)."""
+    (the receiver itself only with ``field_only=False``).  With ``copied`` (a value receiver),
+    ``s.f`` is the call's own copy: only what a field shares (``s.f[k]``, ``s.f.g``) outlives it."""
     node = target
     nested = False
+    steps = 0
     while node.type in ("index_expression", "selector_expression"):
         nested = True
+        steps += 1 if node.type == "selector_expression" else 2
         operand = node.child_by_field_name("operand")
         if operand is None:
             return None
@@ -576,10 +737,43 @@ def _long_lived_target(
         return None
     name = text(node)
     if recv_name and name == recv_name:
+        if copied and steps == 1 and field_only:
+            return None
         return f"a field of {name}" if nested or not field_only else None
     if name not in globals_ or _declared_locally(func, name):
         return None
     return f"package-level {name}"
+
+
+_STRUCTS = "(type_spec name: (type_identifier) @name type: (struct_type) @struct)"
+
+
+def _receiver_is_a_copy(decl: Node, type_name: str, ctx: FileContext) -> bool:
+    """Is the method's receiver a value (``func (p Page) ...``) whose fields are its own?  Not
+    when its struct, declared in this file, embeds a pointer (directly or in an embedded
+    struct of this file): a field promoted from there is shared."""
+    recv = decl.child_by_field_name("receiver")
+    param = recv.named_children[0] if recv is not None and recv.named_child_count else None
+    type_node = param.child_by_field_name("type") if param is not None else None
+    if type_node is None or type_node.type == "pointer_type" or not type_name:
+        return False
+    structs = {
+        text(c["name"][0]): c["struct"][0] for _, c in cursor(_STRUCTS).matches(ctx.root) if "struct" in c
+    }
+    pending, visited = [type_name], set()
+    while pending:
+        name = pending.pop()
+        if name in visited or name not in structs:
+            continue
+        visited.add(name)
+        for field in cursor("(field_declaration) @f").captures(structs[name]).get("f", []):
+            if field.child_by_field_name("name") is not None:
+                continue
+            embedded = field.child_by_field_name("type")
+            if embedded is None or any(child.type == "*" for child in field.children):
+                return False  # an embedded pointer
+            pending.append(base_type_name(embedded))
+    return True
 
 
 def _object_values(value: Node, names: _Names) -> list[Node]:

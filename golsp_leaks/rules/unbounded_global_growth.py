@@ -6,7 +6,7 @@ from collections.abc import Iterable, Iterator
 
 from tree_sitter import Node
 
-from golsp_leaks.goanalysis.libraries.frameworks import REQUEST_MARKERS
+from golsp_leaks.goanalysis.libraries.frameworks import GIN, REQUEST_MARKERS
 from golsp_leaks.goanalysis.syntax.nodes import FUNCTION_TYPES, text
 from golsp_leaks.goanalysis.syntax.parse import cursor
 from golsp_leaks.model import Finding, Severity
@@ -57,7 +57,9 @@ class UnboundedGlobalGrowth(Rule):
 
     The package is read from disk (all its files but the tests), so a sweeper
     in another file counts.  A key that does not come from the request (a
-    constant, a counter name) is a bounded set and is not reported.
+    constant, a counter name) is a bounded set and is not reported; so is
+    Gin's authenticated user (`c.MustGet(gin.AuthUserKey)`), one of the fixed
+    accounts `gin.BasicAuth` was given.
 
     ## Why is this bad?
     The map gains an entry for every new client address, user, URL or header
@@ -161,7 +163,7 @@ class UnboundedGlobalGrowth(Rule):
     def _map_insert(self, stmt: Node, target: Node, key: Node, name: str, ctx: FileContext) -> Finding | None:
         if not ctx.scope.is_per_request(stmt) or _shadowed(stmt, name):
             return None
-        if not _from_request(key, stmt, ctx):
+        if _bounded(key, ctx) or not _from_request(key, stmt, ctx):
             return None
         return Finding(
             rule=self.id,
@@ -227,11 +229,43 @@ def _from_request(key: Node, stmt: Node, ctx: FileContext) -> bool:
                 right = captures["right"][0]
                 if right.start_byte > stmt.start_byte:
                     continue
+                if right.named_child_count == 1 and _bounded(right.named_children[0], ctx):
+                    continue  # the BasicAuth user: bounded by the accounts
                 if _mentions_any(right, tainted):
                     left = captures["left"][0]
                     names = [left] if left.type == "identifier" else left.named_children
                     tainted.update(text(n) for n in names if n.type == "identifier" and text(n) != "_")
     return _mentions_any(key, tainted)
+
+
+_USER_GETTERS = frozenset({"MustGet", "Get", "GetString"})
+
+
+def _bounded(value: Node, ctx: FileContext) -> bool:
+    """``c.MustGet(gin.AuthUserKey)`` (or ``Get`` / ``GetString``, possibly asserted to a string):
+    the user gin.BasicAuth admitted, one of the fixed accounts it was given."""
+    node = value
+    while node.type in ("type_assertion_expression", "parenthesized_expression"):
+        inner = node.child_by_field_name("operand") if node.type == "type_assertion_expression" else node.named_children[0]
+        if inner is None:
+            return False
+        node = inner
+    function = node.child_by_field_name("function") if node.type == "call_expression" else None
+    args = node.child_by_field_name("arguments") if node.type == "call_expression" else None
+    if function is None or args is None or function.type != "selector_expression" or args.named_child_count != 1:
+        return False
+    if text(function.child_by_field_name("field")) not in _USER_GETTERS:
+        return False
+    key = args.named_children[0]
+    if key.type != "selector_expression":
+        return False
+    package = key.child_by_field_name("operand")
+    return (
+        package is not None
+        and package.type == "identifier"
+        and text(package) in ctx.imports.names_for(GIN)
+        and text(key.child_by_field_name("field")) == "AuthUserKey"
+    )
 
 
 def _mentions_any(node: Node, names: set[str]) -> bool:

@@ -70,6 +70,23 @@ def param_use(func: Node, index: int, releases: Releases, source: bytes, depth: 
     return Use.BORROW
 
 
+def ignores_argument(call: Node, index: int, source: bytes) -> bool:
+    """Does the function of the file that ``call`` calls never use its ``index``-th parameter
+    (named ``_``, or used nowhere in its body)?  False when the callee is not known."""
+    callee = _callee(call, call, source)
+    body = callee.child_by_field_name("body") if callee is not None else None
+    if callee is None or body is None:
+        return False
+    param = _parameter(callee, index)
+    if param is None:
+        return False
+    if text(param) == "_":
+        return True
+    resolved = bindings(callee, source)
+    declaration = resolved.of(param)
+    return declaration is not None and not resolved.uses_of(declaration, body)
+
+
 def _hook(node: Node, source: bytes, releases: Releases, depth: int) -> Callable[[Node, int], Use | None]:
     def summary(call: Node, index: int) -> Use | None:
         callee = _callee(call, node, source)

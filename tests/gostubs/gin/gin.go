@@ -107,3 +107,14 @@ func Default() *Engine { panic("stub") }
 
 func (engine *Engine) Run(addr ...string) error                           { panic("stub") }
 func (engine *Engine) ServeHTTP(w http.ResponseWriter, req *http.Request) { panic("stub") }
+
+// AuthUserKey is the key under which BasicAuth stores the authenticated user.
+const AuthUserKey = "user"
+
+// Accounts maps user names to passwords for BasicAuth.
+type Accounts map[string]string
+
+// BasicAuth admits only the users of accounts.
+func BasicAuth(accounts Accounts) HandlerFunc { panic("stub") }
+
+func (c *Context) GetString(key string) string { panic("stub") }
