@@ -16,6 +16,7 @@ from golsp_leaks.goanalysis.dataflow.channels import (
     local_channels,
     max_sends,
 )
+from golsp_leaks.goanalysis.libraries.servers import served, shut_down_before, unless_closed
 from golsp_leaks.goanalysis.syntax.edits import insert_statement_after
 from golsp_leaks.goanalysis.syntax.nodes import line_indent, statements, text
 from golsp_leaks.goanalysis.syntax.parse import cursor
@@ -56,7 +57,11 @@ class BlockedSend(Rule):
     The channel must stay in the function: passed to another function, stored,
     or received from by some other goroutine, it is not judged.  Sends inside a
     `select` with another case or a `default` never block for ever and are not
-    counted.
+    counted.  A goroutine that runs an `http.Server` (`srv.Serve(l)`,
+    `srv.ListenAndServe()`) and sends its error only when it is not
+    `http.ErrServerClosed` is not reported when every exit that stops
+    receiving first calls `srv.Shutdown` or `srv.Close` (not in a branch):
+    `Serve` then returns `ErrServerClosed`, and nothing is sent.
 
     ## Why is this bad?
     A send on an unbuffered channel waits until someone receives.  When nobody
@@ -155,7 +160,7 @@ class BlockedSend(Rule):
         if exits is None:
             return None
         leaking = [e for e in exits if any(s > r for s, r in e.states)]
-        if not leaking:
+        if not leaking or _silent_after_shutdown(senders, leaking):
             return None
         return self._finding(channel, ctx, senders, per_goroutine, leaking)
 
@@ -222,6 +227,19 @@ class BlockedSend(Rule):
             fixes=tuple(fixes),
             per_request=ctx.scope.is_per_request(channel.call),
         )
+
+
+def _silent_after_shutdown(senders: list[Goroutine], leaking: list[Exit]) -> bool:
+    """Does every sender only report a server's error other than ``http.ErrServerClosed``, and does
+    every exit that leaves a value unreceived shut that server down first?  Then, on those paths,
+    ``Serve`` returns ``ErrServerClosed`` and nothing is sent."""
+    for goroutine in senders:
+        servers = served(goroutine.literal)
+        if not servers or not all(unless_closed(send, goroutine.literal) for send in goroutine.sends):
+            return False
+        if not all(e.node is not None and shut_down_before(e.node, servers) for e in leaking):
+            return False
+    return True
 
 
 def _times(n: int) -> str:

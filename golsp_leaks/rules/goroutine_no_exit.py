@@ -15,7 +15,7 @@ from golsp_leaks.goanalysis.cfg.loops import (
     top_statements,
 )
 from golsp_leaks.goanalysis.dataflow.ownership import Releases, Use, classify
-from golsp_leaks.goanalysis.libraries.frameworks import Handler, local_types, receiver
+from golsp_leaks.goanalysis.libraries.frameworks import Handler, function_key, local_types, receiver
 from golsp_leaks.goanalysis.names.mentions import mentions
 from golsp_leaks.goanalysis.syntax.edits import (
     import_edit,
@@ -32,6 +32,7 @@ from golsp_leaks.rules.base import FileContext, Rule
 #: indents it) or a call of a worker's ``Start`` method.
 TRIGGERS = (b"\tgo ", b".Start(")
 
+_TESTING_TYPES = frozenset({"*testing.T", "*testing.B", "*testing.F"})
 _CHANNEL_OPS = "[(send_statement) (select_statement) (unary_expression operator: \"<-\") (range_clause)] @op"
 _GO_CALLS = "(go_statement (call_expression function: [(identifier) (selector_expression)] @function)) @go"
 _METHOD_CALL_STATEMENTS = """
@@ -53,14 +54,20 @@ class GoroutineNoExit(Rule):
     only their `Stop` method ends, when a function calls `w.Start()` on a
     local worker and returns without `w.Stop()` (or handing `w` on).
 
-    Goroutines started once — from `main`, `init`, a `sync.Once`, a function
-    only ever called from those, or behind a run-once guard (`if x != nil {
-    return }` on a package-level variable the function then sets, a
-    `CompareAndSwap`) — are background workers that live as long as the
-    program, and are not reported; nor are goroutines started in a loop
-    outside request code, a pool whose size the code manages.  Started from a
-    request handler or a middleware, the goroutine is reported one severity
-    higher: every request leaves one more behind.
+    Reported only when the code that starts the goroutine is known to run
+    more than once: a request handler or middleware (one severity higher:
+    every request leaves one more behind), a function the package calls in a
+    loop or from a stored function literal (and what those call), a test,
+    and a method or a constructor of a type with a `Close`, `Stop` or
+    `Shutdown` method — such a value is made and closed again, and each one
+    leaves its goroutine running.  A worker started once lives as long as the
+    program, as it is meant to, and is not reported: from `main`, `init`, a
+    `sync.Once`, a function only ever called from those, behind a run-once
+    guard (`if x != nil { return }` on a package-level variable the function
+    then sets, a `CompareAndSwap`), and an exported function or constructor
+    the package does not call repeatedly (the benefit of the doubt: its
+    callers are elsewhere).  Goroutines started in a loop outside request
+    code are a pool whose size the code manages, and are not reported either.
 
     ## Why is this bad?
     A goroutine that never returns keeps its stack and everything it references
@@ -143,8 +150,8 @@ class GoroutineNoExit(Rule):
                 continue
             handler = ctx.scope.enclosing_handler(go_stmt)
             per_request = handler is not None
-            if not per_request and _in_loop(go_stmt):
-                continue  # a pool of workers sized by the code that starts it
+            if not per_request and (_in_loop(go_stmt) or not _runs_more_than_once(decl, ctx)):
+                continue  # a pool sized by the code that starts it, or a worker for the life of the process
             params = literal.child_by_field_name("parameters")
             end = params.end_byte if params is not None else literal.start_byte + 4
             owner = enclosing_function(go_stmt)
@@ -205,8 +212,8 @@ class GoroutineNoExit(Rule):
             if key not in endless or ctx.scope.runs_once(go_stmt):
                 continue
             per_request = ctx.scope.is_per_request(go_stmt)
-            if not per_request and _in_loop(go_stmt):
-                continue  # a pool of workers sized by the code that starts it
+            if not per_request and (_in_loop(go_stmt) or not _runs_more_than_once(decl, ctx)):
+                continue  # a pool sized by the code that starts it, or a worker for the life of the process
             owner = _describe(enclosing_function(go_stmt))
             where = "every request leaves one more running" if per_request else f"it outlives {owner}"
             yield Finding(
@@ -262,6 +269,60 @@ class GoroutineNoExit(Rule):
                 fixes=tuple(fixes),
                 per_request=ctx.scope.is_per_request(stmt),
             )
+
+
+def _runs_more_than_once(decl: Node, ctx: FileContext) -> bool:
+    """Is the declaration that starts the goroutine known to run more than once in a process?
+
+    Yes when the package calls it per request, in a loop or from a stored function literal
+    (``repeated``); when it is a test (one of many in the test binary); and when it is a method
+    or a constructor of a type that can be closed (``closable``): such values are made and
+    closed again, and each leaves its goroutine behind.  Otherwise -- an exported function the
+    package never calls, a function only start-up code calls -- it gets the benefit of the
+    doubt: a worker started once lives as long as the process, as it is meant to.
+    """
+    facts = ctx.package
+    key = function_key(decl)
+    if key is not None and key in facts.repeated:
+        return True
+    if _is_test(decl):
+        return True
+    if not facts.closable:
+        return False
+    recv = receiver(decl)
+    if recv is not None and recv[1] in facts.closable:
+        return True
+    return bool(_made_types(decl, facts.constructors) & facts.closable)
+
+
+def _is_test(decl: Node) -> bool:
+    params = decl.child_by_field_name("parameters")
+    if params is None:
+        return False
+    return any(
+        param.type == "parameter_declaration" and text(param.child_by_field_name("type")) in _TESTING_TYPES
+        for param in params.named_children
+    )
+
+
+def _made_types(decl: Node, constructors: frozenset[tuple[str, str]]) -> set[str]:
+    """The types of what ``decl`` returns: its declared result, and the values its returns build."""
+    made: set[str] = set()
+    result = decl.child_by_field_name("result")
+    if result is not None:
+        name = _type_name(result)
+        if name:
+            made.add(name)
+    for ret in cursor("(return_statement (expression_list . (_) @value))").captures(decl).get("value", []):
+        if inside_nested_function(ret, decl):
+            continue
+        if ret.type == "identifier":
+            found = _local_type(decl, text(ret), ret, constructors)
+        else:
+            found = _value_type(ret, constructors)
+        if found:
+            made.add(found)
+    return made
 
 
 def _in_loop(node: Node) -> bool:

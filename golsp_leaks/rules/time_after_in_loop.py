@@ -46,18 +46,23 @@ class TimeAfterInLoop(Rule):
     assigned inside the loop and then waited on in a `select` there), when
     another case can win and the loop goes round again.
 
+    Reported only for modules whose `go` directive is before 1.23 (or with no
+    known `go` directive, which Go treats the same way): from Go 1.23 on a
+    timer nobody references is collected even if it has not fired, and
+    nothing piles up.
+
     Not reported: a `select` whose other cases all leave the loop (`return`,
-    a `break` out of it): then at most one timer is ever pending, and the
-    `select` is just a sleep that can be interrupted; and a `select` with the
-    `time.After` case alone.
+    a `break` out of it); a `select` followed in the loop body by a `return`
+    or a `break` out of the loop, which waits once; then at most one timer is
+    ever pending, and the `select` is just a sleep that can be interrupted; a
+    `select` with the `time.After` case alone; and a loop of a handful of
+    passes (a literal bound of at most 64).
 
     ## Why is this bad?
     Every pass makes a new timer and a channel.  Before Go 1.23 a timer that
     has not fired is not garbage collected: when the other cases keep winning
     (a busy queue, a ticker), timers pile up by the thousand, each living for
-    the full duration.  Since Go 1.23 unreferenced timers are collected, and
-    what is left is an allocation and a timer per pass; the finding is then
-    only informational (the severity follows the `go` directive of go.mod).
+    the full duration.
 
     ## Example
     ```go
@@ -93,10 +98,9 @@ class TimeAfterInLoop(Rule):
     ## Fix safety
     The fix makes one `time.NewTimer` before the loop with `defer t.Stop()`,
     resets it right before the `select` (so each wait is as long as before,
-    counted from the same moment) and waits on `t.C`.  For modules before
-    Go 1.23 (or with no known `go` directive) the reset first stops the timer
-    and drains a value that fired but was not received, as `Reset` then
-    requires; from Go 1.23 on a plain `Reset` does that itself.  Offered only
+    counted from the same moment) and waits on `t.C`.  The reset first stops
+    the timer and drains a value that fired but was not received, as `Reset`
+    requires before Go 1.23.  Offered only
     when the duration is plain (no function calls besides conversions) and
     uses nothing declared inside the loop, and when the loop is not itself
     inside another loop (where the `defer` would pile up).
@@ -132,28 +136,19 @@ class TimeAfterInLoop(Rule):
         others = [
             c for c in select.named_children if c.type in ("communication_case", "default_case") and c != case
         ]
-        if not others or all(_leaves(c, loop) for c in others):
+        if not others or all(_leaves(c, loop) for c in others) or _left_after(select, loop):
             return None
         bound = literal_bound(loop)
         if bound is not None and bound <= _FEW:
             return None  # a handful of passes: a handful of timers
-        old_go = not ctx.go_at_least(1, 23)
-        if old_go:
-            message = (
-                "time.After in a select inside a loop makes a new timer on every pass; before Go 1.23 "
-                f"a timer that has not fired is never collected, so while the other cases keep the loop "
-                f"going each one stays until it fires (after {text(duration)})"
-            )
-            severity = None
-        else:
-            message = (
-                "time.After in a select inside a loop makes a new timer on every pass (collected since "
-                "Go 1.23, but still a timer and a channel per pass): reuse one timer"
-            )
-            severity = Severity.INFORMATION
-        # The plain Reset is right only when the module is known to be on Go 1.23 or later.
-        drain = ctx.go_version is None or ctx.go_version < (1, 23)
-        fixes = [] if variable is not None else _hoist_fix(ctx, call, duration, select, loop, func, drain)
+        if ctx.go_version is not None and ctx.go_version >= (1, 23):
+            return None  # unfired timers are collected: nothing piles up
+        message = (
+            "time.After in a select inside a loop makes a new timer on every pass; before Go 1.23 "
+            f"a timer that has not fired is never collected, so while the other cases keep the loop "
+            f"going each one stays until it fires (after {text(duration)})"
+        )
+        fixes = [] if variable is not None else _hoist_fix(ctx, call, duration, select, loop, func)
         return Finding(
             rule=self.id,
             start=call.start_byte,
@@ -162,7 +157,6 @@ class TimeAfterInLoop(Rule):
             related=(Related(loop.start_byte, loop.start_byte + 3, "the loop that makes a timer on every pass"),),
             fixes=tuple(fixes),
             per_request=ctx.scope.is_per_request(call),
-            severity=severity,
         )
 
 
@@ -221,13 +215,32 @@ def _case_of(node: Node) -> Node | None:
     return None
 
 
+def _left_after(select: Node, loop: Node) -> bool:
+    """Is the ``select`` followed, in the same block, by a statement that leaves the loop?  Then
+    it runs at most once per loop: a single wait, not a timer per pass."""
+    block = select.parent
+    if block is None or block.type != "statement_list":
+        return False
+    after = statements(block)
+    index = next((i for i, stmt in enumerate(after) if stmt == select), None)
+    if index is None:
+        return False
+    in_loop_body = block.parent is not None and block.parent.parent == loop
+    for stmt in after[index + 1 :]:
+        if _exits(stmt, loop) or (in_loop_body and stmt.type == "break_statement" and not stmt.named_child_count):
+            return True
+    return False
+
+
 def _leaves(case: Node, loop: Node) -> bool:
     """Does this case of the select always leave the loop?"""
     body = next((c for c in case.named_children if c.type == "statement_list"), None)
     stmts = statements(body)
-    if not stmts:
-        return False
-    last = stmts[-1]
+    return bool(stmts) and _exits(stmts[-1], loop)
+
+
+def _exits(last: Node, loop: Node) -> bool:
+    """Does this statement, run, always leave ``loop``?"""
     if last.type in ("return_statement", "goto_statement") or is_no_return_call(last):
         return True
     if last.type in ("break_statement", "continue_statement"):
@@ -251,7 +264,7 @@ def _labels_outer(loop: Node, label: str) -> bool:
 
 
 def _hoist_fix(
-    ctx: FileContext, call: Node, duration: Node, select: Node, loop: Node, func: Node, drain: bool
+    ctx: FileContext, call: Node, duration: Node, select: Node, loop: Node, func: Node
 ) -> list[Fix]:
     if enclosing_loop(loop, func) is not None or not _plain_duration(duration, loop, func):
         return []
@@ -278,12 +291,8 @@ def _hoist_fix(
         anchor.start_byte,
         f"{pad}{name} := {time_pkg}.NewTimer({d}){nl}{pad}defer {name}.Stop(){nl}{pad}",
     )
-    if drain:
-        reset_code = (
-            f"if !{name}.Stop() {{\n\tselect {{\n\tcase <-{name}.C:\n\tdefault:\n\t}}\n}}\n{name}.Reset({d})"
-        )
-    else:
-        reset_code = f"{name}.Reset({d})"
+    # Before Go 1.23, Reset needs the timer stopped and a value that fired but was not received drained.
+    reset_code = f"if !{name}.Stop() {{\n\tselect {{\n\tcase <-{name}.C:\n\tdefault:\n\t}}\n}}\n{name}.Reset({d})"
     reset = insert_statement_before(ctx.source, select, reset_code)
     if reset is None:
         return []

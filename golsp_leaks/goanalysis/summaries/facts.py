@@ -36,6 +36,14 @@ class PackageFacts:
         that runs until method ``stop`` closes (or sends on) the field it waits
         on.  ``constructors`` are ``(function, type)`` pairs of
         functions that return a ``type`` or ``*type``.
+    ``repeated``
+        functions known to run more than once: handlers and what they call,
+        functions called in a loop or from a function literal that is stored
+        or registered, and what those call (never a method resolved by its
+        name alone).
+    ``closable``
+        types with a ``Close``, ``Stop`` or ``Shutdown`` method: values that are
+        made, used and closed, so possibly many in one process.
     ``flags``
         package-wide switches, e.g. ``"fiber-immutable"`` when some file
         configures ``fiber.Config{Immutable: true}``.
@@ -51,6 +59,8 @@ class PackageFacts:
     constructors: frozenset[tuple[str, str]] = frozenset()
     flags: frozenset[str] = frozenset()
     endless: frozenset[str] = frozenset()
+    repeated: frozenset[str] = frozenset()
+    closable: frozenset[str] = frozenset()
     #: ``(field, import path, type)`` of struct fields declared in the package's other files with a
     #: database library's type (``type Store struct{ db *pgxpool.Pool }`` in store.go).
     db_fields: frozenset[tuple[str, str, str]] = frozenset()
@@ -70,6 +80,8 @@ class PackageFacts:
             self.constructors,
             self.flags,
             self.endless,
+            self.repeated,
+            self.closable,
             self.db_fields,
             self.field_uses,
         )

@@ -65,6 +65,8 @@ _BUILTINS = frozenset(
     {"append", "cap", "clear", "close", "complex", "copy", "delete", "imag", "len", "make", "max", "min",
      "new", "panic", "print", "println", "real", "recover"}
 )
+#: Methods that end a value's life: a type with one is made, used and closed, perhaps many times.
+_CLOSING_METHODS = frozenset({"Close", "Stop", "Shutdown"})
 _SHRINKING_METHODS = frozenset({"Delete", "LoadAndDelete", "CompareAndDelete", "Clear"})
 _COMPARISONS = frozenset({"<", "<=", ">", ">="})
 #: Method names too common to resolve by name alone (``resp.Body.Close()`` is not ``Store.Close``).
@@ -748,6 +750,24 @@ def combine(summaries: Iterable[FileSummary]) -> PackageFacts:
                 startup.add(key)
                 changed = True
 
+    # More than once: per request, in a loop or a stored function literal, or called from such code.
+    repeated = set(per_request)
+    calls_from: dict[str, list[tuple[_Ref, str]]] = {}
+    for ref, target in resolved:
+        if target is None or ref.kind == "method":
+            continue  # a method resolved by its name alone proves nothing
+        if ref.once == "never" or ref.handler:
+            repeated.add(target)
+        elif ref.once == "site":
+            calls_from.setdefault(ref.site, []).append((ref, target))
+    stack = list(repeated)
+    while stack:
+        for _, target in calls_from.get(stack.pop(), ()):
+            if target not in repeated:
+                repeated.add(target)
+                stack.append(target)
+    closable = {f.receiver_type for f in funcs.values() if f.receiver_type and f.name in _CLOSING_METHODS}
+
     goroutines = {
         target
         for ref, target in resolved
@@ -785,6 +805,8 @@ def combine(summaries: Iterable[FileSummary]) -> PackageFacts:
         constructors=frozenset(constructors),
         flags=frozenset(merged.flags),
         endless=frozenset(merged.endless),
+        repeated=frozenset(repeated),
+        closable=frozenset(closable),
     )
 
 
