@@ -9,7 +9,7 @@ from tree_sitter import Node
 from golsp_leaks.config import Settings
 from golsp_leaks.engine import Engine
 from golsp_leaks.goanalysis.parse import parse
-from golsp_leaks.model import AnalysisStats, Edit, Finding, Fix, Severity
+from golsp_leaks.model import AnalysisStats, Applicability, Edit, Finding, Fix, Severity
 from golsp_leaks.rules import FileContext, Rule, get_rule
 
 LEAK = """
@@ -72,8 +72,8 @@ class BrokenFix(Rule):
                 decl.start_byte + 4,
                 "x",
                 fixes=(
-                    Fix("bad", (Edit(decl.start_byte, decl.start_byte, "}}}("),)),
-                    Fix("good", (Edit(decl.start_byte, decl.start_byte, "// ok\n"),)),
+                    Fix("bad", (Edit(decl.start_byte, decl.start_byte, "}}}("),), Applicability.SAFE),
+                    Fix("good", (Edit(decl.start_byte, decl.start_byte, "// ok\n"),), Applicability.SAFE),
                 ),
             )
 

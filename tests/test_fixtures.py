@@ -3,8 +3,9 @@
 ``tests/fixtures/<rule-id>/<name>.go`` is a Go file; every line that the rule
 must report carries a comment ``// want "<rule-id>"`` and no other line may be
 reported.  ``<name>.go.golden`` is the file after applying one fix to every
-finding: the preferred fix, or the first whose title contains ``<text>`` when
-the file has a line ``//fixture:fix <text>``.  A file with a line
+finding: the one ``check --fix --unsafe-fixes`` picks (its first safe fix, else
+its first unsafe one), or the first whose title contains ``<text>`` when the
+file has a line ``//fixture:fix <text>``.  A file with a line
 ``//fixture:go 1.22`` is analysed as part of a module with that ``go``
 directive.
 
@@ -28,7 +29,7 @@ from golsp_leaks.engine import Engine
 from golsp_leaks.fixes.apply import apply_edits, overlapping
 from golsp_leaks.goanalysis.package import source_facts
 from golsp_leaks.goanalysis.parse import parse
-from golsp_leaks.model import Diagnostic, Edit
+from golsp_leaks.model import Diagnostic, Edit, automatic_fix
 from golsp_leaks.rules import rule_ids
 from tests import gotool
 
@@ -81,7 +82,7 @@ def chosen_edits(source: bytes, diagnostics: list[Diagnostic]) -> list[Edit]:
         if choice:
             picked = next((f for f in fixes if choice.group(1).strip() in f.title), None)
         else:
-            picked = next((f for f in fixes if f.preferred), fixes[0])
+            picked = automatic_fix(fixes, unsafe=True)
         if picked is None:
             continue
         if overlapping([*edits, *picked.edits]):

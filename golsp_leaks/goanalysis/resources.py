@@ -48,7 +48,7 @@ from golsp_leaks.goanalysis.syntax import (
     statements,
     text,
 )
-from golsp_leaks.model import Edit, Fix, Related
+from golsp_leaks.model import Applicability, Edit, Fix, Related
 
 if TYPE_CHECKING:
     from golsp_leaks.rules.base import FileContext
@@ -524,7 +524,7 @@ def _fix_named(
         if removal is not None:
             edits.append(removal)
     where = "after the error check" if anchor is check else "after the call"
-    return [Fix(f"Insert `defer {call}` {where}", tuple(edits), preferred=True)]
+    return [Fix(f"Insert `defer {call}` {where}", tuple(edits), Applicability.SAFE)]
 
 
 def _fix_discarded(
@@ -544,7 +544,7 @@ def _fix_discarded(
     if insert is None:
         return []
     rename = Edit(blank.start_byte, blank.end_byte, name)
-    return [Fix(f"Name it `{name}` and `defer {call}`", (rename, insert), preferred=True)]
+    return [Fix(f"Name it `{name}` and `defer {call}`", (rename, insert), Applicability.SAFE)]
 
 
 def _trailing_comment(line: bytes) -> bool:

@@ -50,7 +50,7 @@ from golsp_leaks.goanalysis.syntax import (
     text,
 )
 from golsp_leaks.goanalysis.syntax import binding as bind_value
-from golsp_leaks.model import Edit, Fix, Related
+from golsp_leaks.model import Applicability, Edit, Fix, Related
 
 # --- binding ---------------------------------------------------------------------
 
@@ -670,7 +670,7 @@ def defer_fix(
             return None
         edits.append(removal)
     where = "after the call" if anchor == bound.stmt else "after the error check"
-    return Fix(title or f"Insert `defer {call}` {where}", tuple(edits), preferred=True)
+    return Fix(title or f"Insert `defer {call}` {where}", tuple(edits), Applicability.SAFE)
 
 
 _DEFERS = "(defer_statement) @defer"

@@ -30,8 +30,8 @@ from golsp_leaks.goanalysis.sqlflow import (
     track,
 )
 from golsp_leaks.goanalysis.syntax import FUNCTION_TYPES, enclosing_function, text
-from golsp_leaks.model import Finding, Fix, Severity
-from golsp_leaks.rules.base import FileContext, Rule
+from golsp_leaks.model import Applicability, Finding, Fix, Severity
+from golsp_leaks.rules.base import DEFER_RELEASE, FileContext, FixKind, Rule
 
 _CALLS = method_call_query((name for _, name in OPENERS), on_identifier=True)
 
@@ -106,7 +106,10 @@ class DbOpenPerRequest(Rule):
     id = "db-open-per-request"
     summary = "a database connection pool is opened per request (or per call) and not shared"
     default_severity = Severity.WARNING
-    fixable = True
+    fix_kinds = (
+        DEFER_RELEASE,
+        FixKind("Close the pool under `{name}` when the function returns", Applicability.SAFE),
+    )
     triggers = (b"Open", b"Connect", b"pgxpool")
 
     def check(self, decl: Node, ctx: FileContext) -> Iterable[Finding]:
@@ -234,7 +237,7 @@ def _close_fix(source: bytes, bound: Bound, family: str) -> Fix | None:
     edit = insert_statement_after(source, anchor, code)
     if edit is None:
         return None
-    return Fix(f"Close the pool under `{name}` when the function returns", (edit,), preferred=True)
+    return Fix(f"Close the pool under `{name}` when the function returns", (edit,), Applicability.SAFE)
 
 
 def _pop_open_check(bound: Bound) -> Node | None:
@@ -267,4 +270,4 @@ def _pop_close_fix(source: bytes, bound: Bound) -> Fix | None:
     insert = insert_statement_after(source, bound.stmt, f"defer {call}")
     if insert is None:
         return None
-    return Fix(f"Insert `defer {call}` after the error check of Open", (insert,), preferred=True)
+    return Fix(f"Insert `defer {call}` after the error check of Open", (insert,), Applicability.SAFE)

@@ -9,8 +9,8 @@ from tree_sitter import Node
 from golsp_leaks.goanalysis.flow import exits_missing_release
 from golsp_leaks.goanalysis.parse import cursor
 from golsp_leaks.goanalysis.syntax import FUNCTION_TYPES, line_indent, text, walk
-from golsp_leaks.model import Edit, Finding, Fix, Severity
-from golsp_leaks.rules.base import FileContext, Rule
+from golsp_leaks.model import Applicability, Edit, Finding, Fix, Severity
+from golsp_leaks.rules.base import FileContext, FixKind, Rule
 
 #: Methods whose deferred call releases something.
 RELEASE_METHODS = frozenset({"Close", "Unlock", "RUnlock", "Rollback", "Stop"})
@@ -100,7 +100,9 @@ class DeferInLoop(Rule):
     id = "defer-in-loop"
     summary = "a deferred release in a loop body runs only when the function returns"
     default_severity = Severity.WARNING
-    fixable = True
+    fix_kinds = (
+        FixKind("Run the loop body in a function literal, so that its defers run at the end of each iteration", Applicability.UNSAFE),
+    )
     #: A defer in a loop body is indented at least twice (gofmt: tabs).
     triggers = (b"\t\tdefer", b"        defer")
 
@@ -333,7 +335,7 @@ def _wrap_body(source: bytes, loop: Node) -> Fix | None:
     return Fix(
         "Run the loop body in a function literal, so that its defers run at the end of each iteration",
         (Edit(first_break + 1, close_line, replacement),),
-        preferred=True,
+        Applicability.UNSAFE,
     )
 
 

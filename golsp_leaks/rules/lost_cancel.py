@@ -19,8 +19,8 @@ from golsp_leaks.goanalysis.syntax import (
     statements,
     text,
 )
-from golsp_leaks.model import Edit, Finding, Fix, Related, Severity
-from golsp_leaks.rules.base import FileContext, Rule
+from golsp_leaks.model import Applicability, Edit, Finding, Fix, Related, Severity
+from golsp_leaks.rules.base import FileContext, FixKind, Rule
 
 #: The context constructors that return a cancel function as their second result.
 CONSTRUCTORS = frozenset(
@@ -92,7 +92,10 @@ class LostCancel(Rule):
     id = "lost-cancel"
     summary = "the cancel function of a context.WithCancel/WithTimeout/WithDeadline is lost"
     default_severity = Severity.WARNING
-    fixable = True
+    fix_kinds = (
+        FixKind("Insert `defer {call}` after the call", Applicability.SAFE),
+        FixKind("Name the cancel function `{name}` and `defer {call}`", Applicability.SAFE),
+    )
     triggers = (b"WithCancel", b"WithTimeout", b"WithDeadline")
 
     def check(self, decl: Node, ctx: FileContext) -> Iterable[Finding]:
@@ -237,7 +240,7 @@ def _fix_named(
         removal = delete_statement(source, later)
         if removal is not None:
             edits.append(removal)
-    return [Fix(f"Insert `defer {call}` after the call", tuple(edits), preferred=True)]
+    return [Fix(f"Insert `defer {call}` after the call", tuple(edits), Applicability.SAFE)]
 
 
 def _fix_discarded(source: bytes, stmt: Node, blank: Node, func: Node, constructor: str) -> list[Fix]:
@@ -249,4 +252,4 @@ def _fix_discarded(source: bytes, stmt: Node, blank: Node, func: Node, construct
     if insert is None:
         return []
     rename = Edit(blank.start_byte, blank.end_byte, name)
-    return [Fix(f"Name the cancel function `{name}` and `defer {call}`", (rename, insert), preferred=True)]
+    return [Fix(f"Name the cancel function `{name}` and `defer {call}`", (rename, insert), Applicability.SAFE)]

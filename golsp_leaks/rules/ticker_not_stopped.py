@@ -20,7 +20,7 @@ from golsp_leaks.goanalysis.resources import (
 )
 from golsp_leaks.goanalysis.syntax import FUNCTION_TYPES, enclosing_function, function_results, text
 from golsp_leaks.model import Finding, Severity
-from golsp_leaks.rules.base import FileContext, Rule
+from golsp_leaks.rules.base import DEFER_RELEASE, FileContext, Rule
 
 TIME = "time"
 CONSTRUCTORS = frozenset({"NewTicker", "NewTimer", "Tick"})
@@ -119,7 +119,7 @@ class TickerNotStopped(Rule):
     id = "ticker-not-stopped"
     summary = "a time.Ticker or time.Timer is not stopped on every path, or time.Tick leaks its ticker"
     default_severity = Severity.WARNING
-    fixable = True
+    fix_kinds = (DEFER_RELEASE,)
     triggers = (b"NewTicker", b"NewTimer", b"Tick(")
 
     def check(self, decl: Node, ctx: FileContext) -> Iterable[Finding]:

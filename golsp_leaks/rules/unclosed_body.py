@@ -11,7 +11,7 @@ from golsp_leaks.goanalysis.parse import cursor
 from golsp_leaks.goanalysis.resources import STREAM_BORROWS, NamedType, Outcome, Resource, examine
 from golsp_leaks.goanalysis.syntax import text
 from golsp_leaks.model import Finding, Severity
-from golsp_leaks.rules.base import FileContext, Rule
+from golsp_leaks.rules.base import DEFER_RELEASE, NAME_AND_DEFER, FileContext, Rule
 
 HTTP = "net/http"
 HTTPTEST = "net/http/httptest"
@@ -148,7 +148,10 @@ class UnclosedBody(Rule):
     id = "unclosed-body"
     summary = "the body of an HTTP client response is not closed on every path"
     default_severity = Severity.WARNING
-    fixable = True
+    fix_kinds = (
+        DEFER_RELEASE,
+        NAME_AND_DEFER,
+    )
     triggers = (b".Do(", b".Get(", b".Head(", b".Post")
 
     def check(self, decl: Node, ctx: FileContext) -> Iterable[Finding]:

@@ -11,7 +11,7 @@ from golsp_leaks.goanalysis.parse import cursor
 from golsp_leaks.goanalysis.resources import STREAM_BORROWS, Resource, examine
 from golsp_leaks.goanalysis.syntax import text
 from golsp_leaks.model import Finding, Severity
-from golsp_leaks.rules.base import FileContext, Rule
+from golsp_leaks.rules.base import DEFER_RELEASE, NAME_AND_DEFER, FileContext, Rule
 
 #: The functions of package os that open a file the caller must close.
 CONSTRUCTORS = frozenset({"Open", "Create", "OpenFile", "CreateTemp"})
@@ -101,7 +101,10 @@ class UnclosedFile(Rule):
     id = "unclosed-file"
     summary = "a file opened with os.Open/Create/OpenFile/CreateTemp is not closed on every path"
     default_severity = Severity.WARNING
-    fixable = True
+    fix_kinds = (
+        DEFER_RELEASE,
+        NAME_AND_DEFER,
+    )
     triggers = (b"Open(", b"OpenFile(", b"Create(", b"CreateTemp(")
 
     def check(self, decl: Node, ctx: FileContext) -> Iterable[Finding]:

@@ -25,7 +25,7 @@ from golsp_leaks.goanalysis.sqlflow import (
 )
 from golsp_leaks.goanalysis.syntax import enclosing_function
 from golsp_leaks.model import Finding, Severity
-from golsp_leaks.rules.base import FileContext, Rule
+from golsp_leaks.rules.base import DEFER_RELEASE, FileContext, Rule
 
 _CALLS = method_call_query(STMT_METHODS)
 
@@ -104,7 +104,9 @@ class UnclosedStmt(Rule):
     id = "unclosed-stmt"
     summary = "a prepared statement is not closed on every path"
     default_severity = Severity.WARNING
-    fixable = True
+    fix_kinds = (
+        DEFER_RELEASE,
+    )
     triggers = (b"Prepare",)
 
     def check(self, decl: Node, ctx: FileContext) -> Iterable[Finding]:
