@@ -10,8 +10,9 @@ file has a line ``//fixture:fix <text>``.  A file with a line
 directive.
 
 Every fixture and golden file must be gofmt-clean, and all of them together
-must pass the real ``go vet`` (so they compile) against the stub modules in
-``tests/gostubs``.  Set ``GOLSP_LEAKS_UPDATE_GOLDEN=1`` to (re)write golden files.
+must pass the real ``go vet`` (so they compile) against the real framework and
+database modules pinned in ``tests/gomod`` (downloaded once through the module
+proxy by the ``go_modules`` set-up fixture; no stubs).  Set ``GOLSP_LEAKS_UPDATE_GOLDEN=1`` to (re)write golden files.
 """
 
 from __future__ import annotations
@@ -129,14 +130,14 @@ def test_fixture_is_gofmt_clean(path: Path) -> None:
     assert gotool.gofmt_diff(path.read_bytes()) == ""
 
 
-def test_fixtures_and_golden_files_compile_and_pass_go_vet(tmp_path: Path) -> None:
-    """Every fixture and every golden file, each as its own package, through ``go vet``.
+def test_fixtures_and_golden_files_compile_and_pass_go_vet(tmp_path: Path, go_modules: None) -> None:
+    """Every fixture and every golden file, each as its own package, through one ``go vet``.
 
     vet's own lostcancel check is off: the fixtures are meant to leak.
     """
     module = tmp_path / "fixtures"
     module.mkdir()
-    gotool.write_module(module, "golsp-leaks.test/fixtures", "1.23")
+    gotool.write_module(module, "golsp-leaks.test/fixtures")
     for index, path in enumerate(GOFMT_FILES):
         package_dir = module / f"f{index:04d}_{path.parent.name.replace('-', '_')}"
         package_dir.mkdir()
