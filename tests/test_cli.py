@@ -36,6 +36,7 @@ from tests import gotool
 from tests.test_fixtures import expected_reports
 
 FIXTURES = Path(__file__).parent / "fixtures" / "lost-cancel"
+FIXTURE_FILES = len(list(FIXTURES.glob("*.go")))
 SCHEMA = json.loads((Path(__file__).parent / "sarif" / "sarif-schema-2.1.0.json").read_text())
 TEXT_LINE = re.compile(
     r"^(?P<path>[^:\s]+\.go):(?P<line>\d+):(?P<col>\d+): (?P<sev>error|warning|information|hint): (?P<msg>.+) \[(?P<rule>[a-z0-9-]+)\]$"
@@ -128,7 +129,7 @@ def test_text_report_is_go_vet_style(
     )
     assert lines[0].startswith("discarded.go:")
     total = fixture_findings("discarded.go", "paths.go")
-    assert re.search(rf"^{total} findings \(\d+ fixable\) in 3 files$", err, re.MULTILINE), err
+    assert re.search(rf"^{total} findings \(\d+ fixable\) in {FIXTURE_FILES} files$", err, re.MULTILINE), err
 
 
 def test_clean_code_exits_0(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -212,7 +213,7 @@ def test_json_shape_and_ordering(
     assert err == ""
     document = json.loads(out)  # exactly one JSON value
     assert set(document) == {"diagnostics", "files_checked"}
-    assert document["files_checked"] == 3
+    assert document["files_checked"] == FIXTURE_FILES
     diagnostics = document["diagnostics"]
     assert len(diagnostics) == fixture_findings("discarded.go", "paths.go")
     keys = [(d["path"], d["line"], d["column"]) for d in diagnostics]

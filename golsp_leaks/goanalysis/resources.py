@@ -28,6 +28,7 @@ from golsp_leaks.fixes.build import (
     insert_statement_after,
     unique_name,
 )
+from golsp_leaks.goanalysis.escapes import kept_by_wrappers
 from golsp_leaks.goanalysis.flow import ExitReport, exits_missing_release
 from golsp_leaks.goanalysis.ownership import (
     BORROWING_CALLS,
@@ -406,6 +407,7 @@ def examine(
     check = error_check_after(stmt, {error_name}) if error_name else None
     extra = list(extra_releases(func, name)) if extra_releases else []
     transfers = list(extra_transfers(func, name)) if extra_transfers else []
+    transfers += kept_by_wrappers(func, name)  # bufio.NewReader(resp.Body) returned or stored: owned elsewhere
     report = missed_release(
         func,
         stmt,

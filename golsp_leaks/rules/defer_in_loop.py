@@ -6,6 +6,7 @@ from collections.abc import Iterable
 
 from tree_sitter import Node
 
+from golsp_leaks.goanalysis.escapes import declared_within, root_name, used_after_loop
 from golsp_leaks.goanalysis.flow import exits_missing_release
 from golsp_leaks.goanalysis.parse import cursor
 from golsp_leaks.goanalysis.syntax import FUNCTION_TYPES, line_indent, text, walk
@@ -235,15 +236,7 @@ def _varies_per_iteration(release: Node, loop: Node) -> bool:
     if receiver is None:
         return False
     used = {text(n) for n in walk(receiver) if n.type == "identifier"}
-    declared: set[str] = set()
-    for node in walk(loop, into_functions=False):
-        if node.type in ("short_var_declaration", "range_clause"):
-            left = node.child_by_field_name("left")
-            if left is not None:
-                declared.update(text(n) for n in left.named_children if n.type == "identifier")
-        elif node.type == "var_spec":
-            declared.update(text(n) for n in node.children_by_field_name("name"))
-    return bool(used & declared)
+    return bool(used & declared_within(loop))
 
 
 def _fires_once(stmt: Node, loop: Node, func: Node) -> bool:
@@ -309,6 +302,9 @@ def _wrap_body(source: bytes, loop: Node) -> Fix | None:
     body = loop.child_by_field_name("body")
     if body is None or not _body_stays_put(body):
         return None
+    func = _enclosing_function(loop)
+    if func is None or used_after_loop(loop, func, _released_names(body)):
+        return None  # the defers would now close what the code after the loop still uses
     open_brace = body.start_byte
     close_brace = body.end_byte - 1
     first_break = source.find(b"\n", open_brace)
@@ -337,6 +333,32 @@ def _wrap_body(source: bytes, loop: Node) -> Fix | None:
         (Edit(first_break + 1, close_line, replacement),),
         Applicability.UNSAFE,
     )
+
+
+def _released_names(body: Node) -> set[str]:
+    """The variables the body's defers release: ``f`` of ``f.Close()``; ``cancel`` and the ``ctx`` bound with it."""
+    names: set[str] = set()
+    cancels: set[str] = set()
+    for node in walk(body, into_functions=False):
+        call = node.named_child(0) if node.type == "defer_statement" else None
+        found = _released(call) if call is not None and call.type == "call_expression" else None
+        function = found[1].child_by_field_name("function") if found is not None else None
+        if function is None:
+            continue
+        if function.type == "identifier":
+            cancels.add(text(function))
+        operand = function.child_by_field_name("operand") if function.type == "selector_expression" else function
+        root = root_name(operand) if operand is not None else None
+        if root is not None:
+            names.add(root)
+    for node in walk(body, into_functions=False):
+        if node.type not in ("short_var_declaration", "assignment_statement"):
+            continue
+        left = node.child_by_field_name("left")
+        bound = {text(n) for n in left.named_children if n.type == "identifier"} if left is not None else set()
+        if bound & cancels:
+            names |= bound - {"_"}
+    return names
 
 
 def _raw_string_lines(body: Node) -> set[int]:
