@@ -999,6 +999,8 @@ def test_fix_applies_safe_fixes_and_counts_the_unsafe_ones_left(
     assert "fixed 1 finding in 1 file (defer-in-loop: 1)\n" in err and "--unsafe-fixes" not in err
     assert "\t\tfunc() {" in path.read_text()
     assert gotool.gofmt_diff(path.read_bytes()) == ""
+    path.write_text(MIXED)
+    assert "2 findings (1 fixable, 1 more with --unsafe-fixes) in 1 file" in cli(capsys, "check", path)[2]
     # --diff showed exactly what --fix then did, flag for flag.
     path.write_text(MIXED)
     cli(capsys, "check", "--fix", "--unsafe-fixes", path)

@@ -23,16 +23,19 @@ def _plural(count: int, word: str) -> str:
 
 
 def summary(outcome: Outcome) -> str:
-    """``N findings (M fixable) in K files``."""
+    """``N findings (M fixable) in K files``; ``(M fixable, U more with --unsafe-fixes)`` when some fixes are unsafe."""
     findings = 0
     fixable = 0
+    unsafe = 0
     for _, report in outcome.reports:
         findings += 1
         fixable += report.fixable
+        unsafe += report.unsafe_fixable
     files = _plural(outcome.files_checked, "file")
     if not findings:
         return f"no findings in {files}"
-    return f"{_plural(findings, 'finding')} ({fixable} fixable) in {files}"
+    more = f", {unsafe} more with --unsafe-fixes" if unsafe else ""
+    return f"{_plural(findings, 'finding')} ({fixable} fixable{more}) in {files}"
 
 
 def fix_summary(outcome: Outcome, diff: bool, unsafe: bool) -> str:
