@@ -11,13 +11,19 @@ Two questions the fixes must not get wrong:
   code after the loop still uses (a variable declared before the loop, or one
   the body copies its value to): running the body's defers at the end of each
   iteration would close them before that use.
+
+And :func:`later_defer` / :func:`reassigned`: a fix that moves a later
+``defer f.Close()`` up to the acquisition must not move it past a new
+assignment of ``f``.
 """
 
 from __future__ import annotations
 
+import re
+
 from tree_sitter import Node
 
-from golsp_leaks.goanalysis.syntax import walk
+from golsp_leaks.goanalysis.syntax import statements, walk
 
 #: Calls whose result reads or writes through the stream they are given, and keeps it.
 STREAM_WRAPPERS = frozenset(
@@ -211,3 +217,42 @@ def declared_within(loop: Node) -> set[str]:
         elif node.type == "var_spec":
             declared.update((n.text or b"").decode() for n in node.children_by_field_name("name"))
     return declared
+
+
+_NAME = re.compile(r"(?<![.\w])[A-Za-z_]\w*")
+
+
+def reassigned(scope: Node, call: str, start: int, end: int) -> bool:
+    """Is a variable that ``call`` mentions (``f`` of ``f.Close()``) assigned again between ``start`` and ``end``?
+
+    Then a ``defer <call>`` there is about the new value: moving it before the
+    assignment would release the old one instead, and leak the new one.
+    """
+    names = set(_NAME.findall(call))
+    for node in walk(scope):
+        if node.start_byte < start or node.start_byte >= end:
+            continue
+        if node.type in ("assignment_statement", "short_var_declaration", "range_clause"):
+            left = node.child_by_field_name("left")
+            if left is not None and any((n.text or b"").decode() in names for n in walk(left) if n.type == "identifier"):
+                return True
+    return False
+
+
+def later_defer(anchor: Node, call: str) -> Node | None:
+    """A ``defer <call>`` later in the statement list of ``anchor`` that can move up to it.
+
+    Not one that follows a new assignment of what ``call`` releases.
+    """
+    block = anchor.parent
+    if block is None or block.type != "statement_list":
+        return None
+    wanted = f"defer{call}".replace(" ", "")
+    seen = False
+    for sibling in statements(block):
+        if sibling == anchor:
+            seen = True
+            continue
+        if seen and sibling.type == "defer_statement" and (sibling.text or b"").decode().replace(" ", "") == wanted:
+            return None if reassigned(block, call, anchor.end_byte, sibling.start_byte) else sibling
+    return None

@@ -28,7 +28,7 @@ from golsp_leaks.fixes.build import (
     insert_statement_after,
     unique_name,
 )
-from golsp_leaks.goanalysis.escapes import kept_by_wrappers
+from golsp_leaks.goanalysis.escapes import kept_by_wrappers, later_defer
 from golsp_leaks.goanalysis.flow import ExitReport, exits_missing_release
 from golsp_leaks.goanalysis.ownership import (
     BORROWING_CALLS,
@@ -46,7 +46,6 @@ from golsp_leaks.goanalysis.syntax import (
     enclosing_function,
     function_results,
     has_named_results,
-    statements,
     text,
 )
 from golsp_leaks.model import Applicability, Edit, Fix, Related
@@ -511,7 +510,7 @@ def _fix_named(
     if anchor is None:
         return []
     call = resource.release(name)
-    later = _later_defer(anchor, call)
+    later = later_defer(anchor, call)
     releases = [u for u in report.uses[Use.RELEASE] if later is None or not _within(u, later)]
     if releases and not resource.fix_despite_releases:
         return []
@@ -570,18 +569,3 @@ def _aligned_comments(source: bytes, offset: int) -> bool:
 
 def _within(node: Node, outer: Node) -> bool:
     return outer.start_byte <= node.start_byte and node.end_byte <= outer.end_byte
-
-
-def _later_defer(anchor: Node, call: str) -> Node | None:
-    """A ``defer <call>`` later in the statement list of ``anchor``."""
-    if anchor.parent is None or anchor.parent.type != "statement_list":
-        return None
-    wanted = f"defer{call}".replace(" ", "")
-    seen = False
-    for sibling in statements(anchor.parent):
-        if sibling == anchor:
-            seen = True
-            continue
-        if seen and sibling.type == "defer_statement" and text(sibling).replace(" ", "") == wanted:
-            return sibling
-    return None

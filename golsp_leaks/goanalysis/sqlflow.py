@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from tree_sitter import Node
 
 from golsp_leaks.fixes.build import delete_statement, insert_statement_after, terminates
+from golsp_leaks.goanalysis.escapes import reassigned
 from golsp_leaks.goanalysis.flow import (
     NOT_ACQUIRED,
     UNUSED,
@@ -688,7 +689,7 @@ def later_defers(func: Node, anchor: Node, call: str) -> list[Node]:
         owner = node.parent
         while owner is not None and owner.type not in FUNCTION_TYPES:
             owner = owner.parent
-        if owner == func:
+        if owner == func and not reassigned(func, call, anchor.end_byte, node.start_byte):
             found.append(node)
     return sorted(found, key=lambda n: n.start_byte)
 

@@ -7,6 +7,7 @@ from collections.abc import Iterable, Iterator
 from tree_sitter import Node
 
 from golsp_leaks.fixes.build import delete_statement, insert_statement_after, unique_name
+from golsp_leaks.goanalysis.escapes import later_defer
 from golsp_leaks.goanalysis.flow import exits_missing_release
 from golsp_leaks.goanalysis.names import is_called, mentions_outside
 from golsp_leaks.goanalysis.parse import cursor
@@ -16,7 +17,6 @@ from golsp_leaks.goanalysis.syntax import (
     enclosing_function,
     function_results,
     has_named_results,
-    statements,
     text,
 )
 from golsp_leaks.model import Applicability, Edit, Finding, Fix, Related, Severity
@@ -206,20 +206,6 @@ def _in_loop(stmt: Node, func: Node) -> bool:
     return False
 
 
-def _later_defer(stmt: Node, call: str) -> Node | None:
-    """A ``defer <call>`` later in the same statement list."""
-    if stmt.parent is None:
-        return None
-    seen = False
-    for sibling in statements(stmt.parent):
-        if sibling == stmt:
-            seen = True
-            continue
-        if seen and sibling.type == "defer_statement" and text(sibling).replace(" ", "") == f"defer{call}":
-            return sibling
-    return None
-
-
 def _cancel_call(name: str, constructor: str) -> str:
     """``cancel()``, or ``cancel(nil)`` for the CancelCauseFunc of WithCancelCause."""
     return f"{name}(nil)" if constructor == "WithCancelCause" else f"{name}()"
@@ -235,7 +221,7 @@ def _fix_named(
     if insert is None:
         return []
     edits: list[Edit] = [insert]
-    later = _later_defer(stmt, call)
+    later = later_defer(stmt, call)
     if later is not None:
         removal = delete_statement(source, later)
         if removal is not None:
