@@ -103,7 +103,7 @@ def render_rule(rule: Rule) -> str:
 def fix_applicability(rule: Rule) -> list[str]:
     """The *Fix applicability* section: every kind of fix the rule declares, and how far it may be trusted."""
     rows = [
-        f"| {kind.shown} | {kind.applicability.value} | {_cell(kind.when)} |" for kind in rule.fix_kinds
+        f"| {kind.shown} | {kind.applicability.value} | {_cell(kind.why)} |" for kind in rule.fix_kinds
     ]
     return [
         "## Fix applicability",
@@ -111,7 +111,7 @@ def fix_applicability(rule: Rule) -> list[str]:
         "the editor's *Fix all* apply them.  Unsafe fixes change what the program does: the editor",
         "marks them *(unsafe)*, and `check --fix` applies them only with `--unsafe-fixes`.",
         "",
-        "| Fix | Applicability | When |",
+        "| Fix | Applicability | Why |",
         "| --- | --- | --- |",
         *rows,
     ]

@@ -137,14 +137,14 @@ class FixKind:
     """One kind of fix a rule offers: its title and how far it may be trusted.
 
     ``title`` is the fix's title with ``{...}`` where it varies (``Insert `defer
-    {call}` {where}``); ``when`` says when this applicability holds, for a kind
-    offered at two levels.  The rule pages list them (``docs/rules/``), and the
+    {call}` {where}``); ``why`` says what makes it unsafe, or when it is safe for
+    a kind offered at two levels.  The rule pages list them (``docs/rules/``), and the
     fixture tests check that every fix a rule makes is one of its kinds.
     """
 
     title: str
     applicability: Applicability
-    when: str = ""
+    why: str = ""
 
     def matches(self, fix: Fix) -> bool:
         if fix.applicability is not self.applicability:

@@ -112,7 +112,7 @@ class BlockedSend(Rule):
     summary = "a goroutine sends on an unbuffered channel that may never be received from"
     default_severity = Severity.WARNING
     fix_kinds = (
-        FixKind("Give {channel} a buffer of {size}, so that every send completes", Applicability.SAFE, "every sending goroutine ends with its send"),
+        FixKind("Give {channel} a buffer of {size}, so that every send completes", Applicability.SAFE, "every sending goroutine ends with its send: nothing else changes"),
         FixKind("Give {channel} a buffer of {size}, so that every send completes", Applicability.UNSAFE, "a sender does more after its send: it now does it before the value is received"),
         FixKind("Return after the first send", Applicability.UNSAFE),
         FixKind("Give up the send when {context} is done", Applicability.UNSAFE),
