@@ -193,8 +193,9 @@ def test_outcomes(output: str) -> dict[str, str]:
 class Pristine:
     """What the unchanged tree gives, per package: computed once, on demand."""
 
-    def __init__(self, tree: Path) -> None:
+    def __init__(self, tree: Path, test_timeout: int) -> None:
         self.tree = tree
+        self.test_timeout = test_timeout
         self.downloaded: set[Path] = set()
         self.built: dict[tuple[Path, str], bool] = {}
         self.vet: dict[tuple[Path, str], Counter[str]] = {}
@@ -216,7 +217,9 @@ class Pristine:
     def builds(self, module: Path, package: str) -> bool:
         key = (module, package)
         if key not in self.built:
-            self.built[key] = go(["build", "-o", os.devnull, package], self.tree / module).returncode == 0
+            self.built[key] = (
+                go(["build", "-o", os.devnull, package], self.tree / module).returncode == 0
+            )
         return self.built[key]
 
     def vet_of(self, module: Path, package: str) -> Counter[str]:
@@ -228,15 +231,15 @@ class Pristine:
     def tests_of(self, module: Path, package: str) -> dict[str, str]:
         key = (module, package)
         if key not in self.tests:
-            self.tests[key] = run_tests(self.tree / module, package)
+            self.tests[key] = run_tests(self.tree / module, package, self.test_timeout)
         return self.tests[key]
 
 
-def run_tests(module: Path, package: str) -> dict[str, str]:
+def run_tests(module: Path, package: str, timeout: int) -> dict[str, str]:
     result = go(
-        ["test", "-count=1", "-json", f"-timeout={TEST_TIMEOUT}s", package],
+        ["test", "-count=1", "-json", f"-timeout={timeout}s", package],
         module,
-        timeout=TEST_TIMEOUT + 120,
+        timeout=timeout + 120,
     )
     return test_outcomes(result.stdout)
 
@@ -323,7 +326,7 @@ def check_rule(
         testable = built.returncode == 0 and has_tests(copy / module / package)
         before = state.tests_of(module, package) if testable else {}
         if _ran(before):  # tests that need a database or the network offline pass none here
-            after = run_tests(copy / module, package)
+            after = run_tests(copy / module, package, state.test_timeout)
             changed = sorted(
                 k for k in before.keys() | after.keys() if before.get(k) != after.get(k)
             )
@@ -341,11 +344,16 @@ def check_rule(
 
 
 def check_repo(
-    repo: dict[str, Any], mirrors: Path, work: Path, policies: list[str], run: Run
+    repo: dict[str, Any],
+    mirrors: Path,
+    work: Path,
+    policies: list[str],
+    run: Run,
+    test_timeout: int,
 ) -> None:
     name = repo["name"]
     pristine = materialise(mirrors, work, name, repo["commit"])
-    state = Pristine(pristine)
+    state = Pristine(pristine, test_timeout)
     before = findings(pristine)
     print(f"{name} @ {repo['commit'][:12]}: {len(before)} findings", file=sys.stderr)
     for policy in policies:
@@ -405,6 +413,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--policy", choices=("safe", "unsafe", "both"), default="both")
     parser.add_argument("--mirrors", type=Path, default=DEFAULT_MIRRORS)
     parser.add_argument("--work", type=Path, default=DEFAULT_WORK)
+    parser.add_argument(
+        "--test-timeout",
+        type=int,
+        default=TEST_TIMEOUT,
+        metavar="S",
+        help="go test -timeout per package run",
+    )
     args = parser.parse_args(argv)
     repos = tomllib.loads(REPOS_FILE.read_text())["repo"]
     if args.only:
@@ -417,7 +432,7 @@ def main(argv: list[str] | None = None) -> int:
     run = Run()
     for repo in repos:
         try:
-            check_repo(repo, args.mirrors, args.work, policies, run)
+            check_repo(repo, args.mirrors, args.work, policies, run, args.test_timeout)
         except FileNotFoundError as exc:
             print(exc, file=sys.stderr)
             return 2
