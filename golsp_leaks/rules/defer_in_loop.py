@@ -95,7 +95,10 @@ class DeferInLoop(Rule):
     is offered only when the body has no `return`, no `goto`, and no `break` or
     `continue` that leaves it (inside the literal they would mean something
     else, or not compile), and no `recover`; otherwise move the body to a
-    function of its own by hand, as above.
+    function of its own by hand, as above.  Nor is it offered when code after
+    the loop uses what the defers release (a variable declared before the loop,
+    or one the body copies the value to, `last = f`): the closure would close
+    it first.
     """
 
     id = "defer-in-loop"

@@ -139,7 +139,9 @@ class UnclosedBody(Rule):
     statement list up, when there is one), and for a response bound to `_` first
     names it.  It is offered only when the error is checked at once (before the
     check `resp` may be nil, and the `defer` would panic), when no path hands the
-    response on (one that is returned must stay open), and not inside a loop,
+    response on (one that is returned must stay open, as must a body handed to
+    a reader that is returned or stored, `bufio.NewReader(resp.Body)`: then
+    nothing is reported), and not inside a loop,
     where a `defer` would pile up until the function returns.  Closing a body
     twice is harmless.  To let the connection be reused the body should also be
     read to its end; the fix does not add that.
