@@ -659,12 +659,33 @@ def _copied(node: Node) -> bool:
 # --- fixes -------------------------------------------------------------------------
 
 
+#: gin.Context members that write the response (through the writer a Copy() does not have).
+_GIN_ANSWERS = frozenset(
+    {
+        "Writer", "JSON", "IndentedJSON", "SecureJSON", "JSONP", "AsciiJSON", "PureJSON", "XML", "YAML", "TOML",
+        "ProtoBuf", "String", "HTML", "Data", "DataFromReader", "File", "FileAttachment", "FileFromFS", "Render",
+        "Redirect", "Status", "Header", "SetCookie", "SSEvent", "Stream", "Negotiate", "AbortWithStatus",
+        "AbortWithStatusJSON", "AbortWithError",
+    }
+)
+
+
+def _answers(use: Node) -> bool:
+    """Is ``use`` (the Gin context) the operand of a member that writes the response (``c.JSON``)?"""
+    parent = use.parent
+    if parent is None or parent.type != "selector_expression" or parent.child_by_field_name("operand") != use:
+        return False
+    return text(parent.child_by_field_name("field")) in _GIN_ANSWERS
+
+
 def _gin_copy_fix(ctx: FileContext, go: Node, literal: Node, uses: list[Node], handler: Handler) -> list[Fix]:
     if go.parent is None or go.parent.type != "statement_list":
         return []
     param = handler.param
     if any(text(u) != param for u in uses):
         return []
+    if any(_answers(u) for u in uses):
+        return []  # a copy has no response writer: answering through it panics in the goroutine
     copy_name = unique_name(handler.func, f"{param}Copy")
     insert = insert_statement_before(ctx.source, go, f"{copy_name} := {param}.Copy()", above_comments=True)
     if insert is None:
