@@ -20,6 +20,7 @@ assignment of ``f``.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 from tree_sitter import Node
 
@@ -93,12 +94,40 @@ def _wraps(call: Node, name: str) -> bool:
 
 def kept_by_wrappers(func: Node, name: str) -> list[Node]:
     """Where a wrapper of the stream ``name`` leaves ``func`` (the nodes, on the paths that reach them)."""
+    return _kept(func, lambda node: node.type == "call_expression" and _wraps(node, name))
+
+
+def kept_by_holders(func: Node, name: str) -> list[Node]:
+    """Where a value holding ``name`` leaves ``func``: a call's result given it (``WithInstance(db, cfg)``),
+    or a composite literal with it as an element (``&Store{db: db}``).
+
+    For a connection pool: such a holder is presumed to keep it (a driver, a
+    store, a repository made around it), so closing it when the function
+    returns would close it under the value returned.
+    """
+    wanted = name.encode()
+
+    def holds(node: Node) -> bool:
+        if node.type == "call_expression":
+            args = node.child_by_field_name("arguments")
+            return args is not None and any(a.type == "identifier" and a.text == wanted for a in args.named_children)
+        if node.type == "composite_literal":
+            body = node.child_by_field_name("body")
+            elements = [e.named_children[-1] for e in body.named_children if e.named_child_count] if body else []
+            values = [v.named_child(0) if v.type == "literal_element" and v.named_child_count else v for v in elements]
+            return any(v is not None and v.type == "identifier" and v.text == wanted for v in values)
+        return False
+
+    return _kept(func, holds)
+
+
+def _kept(func: Node, calls: Callable[[Node], bool]) -> list[Node]:
     body = func.child_by_field_name("body")
     if body is None:
         return []
     found: list[Node] = []
     for node in walk(body, into_functions=False):
-        if node.type == "call_expression" and _wraps(node, name):
+        if calls(node):
             found.extend(_leaves(node, func, follow=True))
     return found
 
@@ -135,6 +164,8 @@ def _assigned(stmt: Node, value: Node, func: Node, *, follow: bool) -> list[Node
     values = right.named_children if right.type == "expression_list" else [right]
     if len(values) == len(targets):
         targets = [t for t, v in zip(targets, values, strict=True) if v.start_byte <= value.start_byte < v.end_byte]
+    elif len(targets) > 1 and (targets[-1].text or b"").lower().endswith(b"err"):
+        targets = targets[:-1]  # `x, err := f(...)`: the error does not hold the value
     found: list[Node] = []
     for target in targets:
         if target.type != "identifier":

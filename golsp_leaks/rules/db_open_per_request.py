@@ -7,6 +7,7 @@ from collections.abc import Iterable
 from tree_sitter import Node
 
 from golsp_leaks.fixes.build import insert_statement_after, terminates, unique_name
+from golsp_leaks.goanalysis.escapes import kept_by_holders
 from golsp_leaks.goanalysis.frameworks import top_level_function
 from golsp_leaks.goanalysis.ownership import Releases, Use
 from golsp_leaks.goanalysis.sqlapi import (
@@ -225,6 +226,8 @@ def _function_name(func: Node) -> str:
 
 def _close_fix(source: bytes, bound: Bound, family: str) -> Fix | None:
     name = bound.name
+    if kept_by_holders(bound.func, name):
+        return None  # handed to a driver or a store that is returned: closing it would break that
     if family == POP:
         return _pop_close_fix(source, bound)
     if family != GORM:
