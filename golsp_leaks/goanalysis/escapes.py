@@ -203,15 +203,21 @@ def _declared_in(func: Node, name: str) -> bool:
 
 
 def used_after_loop(loop: Node, func: Node, released: set[str]) -> bool:
-    """Does code after ``loop`` use a value its body releases (``released``: the released variables)?
+    """Does code after ``loop``'s iteration use a value its body releases (``released``: the released variables)?
 
-    A released variable declared outside the body, or a variable outside the body
-    that the body copies a released value to (``last = f``, ``files = append(files,
-    f)``, ``s.f = f``), mentioned after the loop.
+    A released variable handed to a goroutine or sent on a channel in the body;
+    one declared outside the body, or a variable outside the body that the body
+    copies a released value to (``last = f``, ``files = append(files, f)``,
+    ``s.f = f``), mentioned after the loop.
     """
     body = loop.child_by_field_name("body")
     if body is None:
         return False
+    for node in walk(body, into_functions=False):
+        if node.type in ("go_statement", "send_statement") and any(
+            n.type == "identifier" and (n.text or b"").decode() in released for n in walk(node)
+        ):
+            return True  # a goroutine (or a receiver) still uses it after the iteration
     inside = declared_within(loop)
     outer = {name for name in released if name not in inside}
     for node in walk(body, into_functions=False):
