@@ -15,7 +15,9 @@ repository and per policy (``--fix``, and ``--fix --unsafe-fixes``):
 3. for every changed package: ``go build``; ``go vet`` (clean = no message that
    the pristine package does not have, line numbers aside); and the package's
    own tests, ``go test -json``, pass/fail per test compared with the pristine
-   package (offline: ``GOPROXY=off`` after one ``go mod download`` per module).
+   package (offline: ``GOPROXY=off`` after one ``go mod download`` per module);
+   when they differ, the pristine package's tests run once more, and a test
+   whose outcome differs between the two pristine runs is flaky, not changed.
 
 A fix counts as built / vetted / tests unchanged when its package is.  The
 table gives, per rule: applied, built, vet clean, tests unchanged, and fixes in
@@ -244,6 +246,11 @@ def run_tests(module: Path, package: str, timeout: int) -> dict[str, str]:
     return test_outcomes(result.stdout)
 
 
+def _differ(before: dict[str, str], after: dict[str, str]) -> list[str]:
+    """The tests (and packages) whose outcome is not the same in both runs."""
+    return sorted(k for k in before.keys() | after.keys() if before.get(k) != after.get(k))
+
+
 def _ran(outcomes: dict[str, str]) -> int:
     """How many tests passed (a package whose tests cannot run here has none)."""
     return sum(
@@ -327,11 +334,18 @@ def check_rule(
         before = state.tests_of(module, package) if testable else {}
         if _ran(before):  # tests that need a database or the network offline pass none here
             after = run_tests(copy / module, package, state.test_timeout)
-            changed = sorted(
-                k for k in before.keys() | after.keys() if before.get(k) != after.get(k)
-            )
+            changed = _differ(before, after)
+            flaky: list[str] = []
+            if (
+                changed
+            ):  # the pristine package once more: what differs between its own runs is flaky
+                again = run_tests(pristine / module, package, state.test_timeout)
+                flaky = _differ(before, again)
+                changed = [k for k in changed if k not in flaky]
             tests = "changed" if changed else "unchanged"
-            counted = f" ({_ran(before)} tests pass before)"
+            counted = f" ({_ran(before)} tests pass before" + (
+                f", {len(flaky)} flaky)" if flaky else ")"
+            )
             if changed:
                 detail = ", ".join(f"{k}: {before.get(k)} -> {after.get(k)}" for k in changed[:8])
                 run.breakages.append(Breakage(repo, policy, rule, shown, "tests", detail))
