@@ -83,6 +83,8 @@ def render_rule(rule: Rule) -> str:
         parts += [documentation, ""]
     if isinstance(rule, RuntimeRule):
         return "\n".join([*parts, *_runtime_configuration()])
+    if rule.fix_kinds:
+        parts += [*fix_applicability(rule), ""]
     parts += [
         "## Configuration",
         "Findings in code that runs once per request (an HTTP handler or a middleware) are",
@@ -104,8 +106,8 @@ def render_rule(rule: Rule) -> str:
     if rule.fixable:
         parts[-1:-1] = [
             "",
-            "`golsp-leaks check --fix` applies the preferred fix of every finding;",
-            "`golsp-leaks check --diff` shows what it would change.",
+            "`golsp-leaks check --fix` applies the safe fix of every finding, `--unsafe-fixes` adds",
+            "the unsafe ones, and `golsp-leaks check --diff` shows what it would change.",
         ]
     return "\n".join(parts)
 
@@ -118,6 +120,23 @@ def _runtime_configuration() -> list[str]:
         "of the last scan report (`.golsp-leaks/scan.json`). `golsp-leaks scan --fail-on error`",
         "fails a build on it.",
         "",
+    ]
+
+
+def fix_applicability(rule: Rule) -> list[str]:
+    """The *Fix applicability* section: every kind of fix the rule declares, and how far it may be trusted."""
+    rows = [
+        f"| {kind.shown} | {kind.applicability.value} | {_cell(kind.why)} |" for kind in rule.fix_kinds
+    ]
+    return [
+        "## Fix applicability",
+        "Safe fixes add the missing release and change nothing else; `golsp-leaks check --fix` and",
+        "the editor's *Fix all* apply them.  Unsafe fixes change what the program does: the editor",
+        "marks them *(unsafe)*, and `check --fix` applies them only with `--unsafe-fixes`.",
+        "",
+        "| Fix | Applicability | Why |",
+        "| --- | --- | --- |",
+        *rows,
     ]
 
 

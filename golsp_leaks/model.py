@@ -51,16 +51,64 @@ class Edit:
         return Edit(self.start + delta, self.end + delta, self.text)
 
 
+class Applicability(enum.Enum):
+    """How far a fix may be trusted, as ruff has it.
+
+    ``SAFE``: it adds the release the code lacks and changes nothing else a test
+    could observe; ``check --fix`` and the editor's fix-all apply it.
+    ``UNSAFE``: it changes behaviour (a closure around a loop body, a goroutine
+    stopped when the handler returns, ``c.Copy()``, ``Exec`` for ``Query``, a send
+    that gives up, a timer made once...); applied only with ``--unsafe-fixes``, or
+    one at a time by a user who reads it.  ``DISPLAY_ONLY``: shown, never applied
+    automatically.
+    """
+
+    SAFE = "safe"
+    UNSAFE = "unsafe"
+    DISPLAY_ONLY = "display-only"
+
+
 @dataclass(frozen=True, slots=True)
 class Fix:
-    """A quick fix: a title and the edits that make it."""
+    """A quick fix: a title, the edits that make it, and how far it may be trusted."""
 
     title: str
     edits: tuple[Edit, ...]
-    preferred: bool = False
+    applicability: Applicability
+
+    @property
+    def safe(self) -> bool:
+        return self.applicability is Applicability.SAFE
+
+    @property
+    def label(self) -> str:
+        """The title an editor shows: an unsafe or display-only fix says so."""
+        if self.applicability is Applicability.SAFE:
+            return self.title
+        return f"{self.title} ({self.applicability.value})"
+
+    def automatic(self, unsafe: bool = False) -> bool:
+        """True when a batch (``--fix``, fix-all) may apply it: safe, or unsafe when asked for."""
+        return self.applicability is Applicability.SAFE or (unsafe and self.applicability is Applicability.UNSAFE)
 
     def shifted(self, delta: int) -> Fix:
         return replace(self, edits=tuple(e.shifted(delta) for e in self.edits))
+
+
+def automatic_fix(fixes: tuple[Fix, ...], unsafe: bool = False) -> Fix | None:
+    """The fix a batch applies to one finding: its first safe fix, else (with ``unsafe``) its first unsafe one.
+
+    The one policy of ``check --fix`` / ``--diff`` (``unsafe`` is ``--unsafe-fixes``)
+    and of the editor's ``source.fixAll`` (never unsafe).
+    """
+    for fix in fixes:
+        if fix.edits and fix.safe:
+            return fix
+    if unsafe:
+        for fix in fixes:
+            if fix.edits and fix.automatic(unsafe=True):
+                return fix
+    return None
 
 
 @dataclass(frozen=True, slots=True)

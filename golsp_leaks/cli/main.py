@@ -28,7 +28,7 @@ from golsp_leaks import __version__
 from golsp_leaks.cli import cache, scan
 from golsp_leaks.cli import run as runner
 from golsp_leaks.cli.files import CliError, Scope, discover, scope_base
-from golsp_leaks.cli.report import json_document, render_text, summary
+from golsp_leaks.cli.report import fix_summary, json_document, render_text, summary
 from golsp_leaks.config import ConfigProblems, Settings, find_config_file, merge, read_config_file
 from golsp_leaks.model import Severity
 
@@ -123,11 +123,16 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"exit 1 when a finding is at least this severe (default: {DEFAULT_FAIL_ON})",
     )
     edit = check.add_mutually_exclusive_group()
-    edit.add_argument("--fix", action="store_true", help="apply every preferred quick fix in place")
+    edit.add_argument("--fix", action="store_true", help="apply every safe quick fix in place")
     edit.add_argument(
         "--diff",
         action="store_true",
         help="print the fixes as a unified diff instead of a report; write nothing",
+    )
+    check.add_argument(
+        "--unsafe-fixes",
+        action="store_true",
+        help="with --fix or --diff, also apply the fixes that change behaviour (a finding's safe fix still comes first)",
     )
     check.add_argument(
         "--config",
@@ -345,6 +350,7 @@ def _check(args: argparse.Namespace) -> int:
             jobs=args.jobs,
             progress=progress,
             cache_dir=cache_dir,
+            unsafe=args.unsafe_fixes,
         )
     finally:
         if progress is not None:
@@ -369,15 +375,8 @@ def _check(args: argparse.Namespace) -> int:
     else:
         _write_text(out, render_text(outcome))
 
-    fixed = sum(r.fixed for r in outcome.files)
-    fixed_files = sum(1 for r in outcome.files if r.fixed)
-    if mode is runner.Mode.FIX:
-        print(f"fixed {_count(fixed, 'finding')} in {_count(fixed_files, 'file')}", file=sys.stderr)
-    elif mode is runner.Mode.DIFF:
-        print(
-            f"would fix {_count(fixed, 'finding')} in {_count(fixed_files, 'file')}",
-            file=sys.stderr,
-        )
+    if mode is not runner.Mode.CHECK:
+        print(fix_summary(outcome, mode is runner.Mode.DIFF, args.unsafe_fixes), file=sys.stderr)
     if fmt == "text" and mode is not runner.Mode.DIFF:
         print(summary(outcome), file=sys.stderr)
     if args.stats:
@@ -440,10 +439,6 @@ def _status(outcome: runner.Outcome, fail_on: str) -> int:
         return 0
     threshold = Severity.parse(fail_on)
     return 1 if any(report.severity >= threshold for _, report in outcome.reports) else 0
-
-
-def _count(count: int, word: str) -> str:
-    return f"{count} {word}" if count == 1 else f"{count} {word}s"
 
 
 def _is_tty(stream: TextIO) -> bool:

@@ -23,16 +23,43 @@ def _plural(count: int, word: str) -> str:
 
 
 def summary(outcome: Outcome) -> str:
-    """``N findings (M fixable) in K files``."""
+    """``N findings (M fixable) in K files``; ``(M fixable, U more with --unsafe-fixes)`` when some fixes are unsafe."""
     findings = 0
     fixable = 0
+    unsafe = 0
     for _, report in outcome.reports:
         findings += 1
         fixable += report.fixable
+        unsafe += report.unsafe_fixable
     files = _plural(outcome.files_checked, "file")
     if not findings:
         return f"no findings in {files}"
-    return f"{_plural(findings, 'finding')} ({fixable} fixable) in {files}"
+    more = f", {unsafe} more with --unsafe-fixes" if unsafe else ""
+    return f"{_plural(findings, 'finding')} ({fixable} fixable{more}) in {files}"
+
+
+def fix_summary(outcome: Outcome, diff: bool, unsafe: bool) -> str:
+    """What ``--fix`` did (``--diff``: would do), per rule, and what it left because it is unsafe.
+
+    ``fixed 3 findings in 2 files (lost-cancel: 2, unclosed-body: 1)``, then, when
+    findings are left whose only fixes are unsafe and ``--unsafe-fixes`` was not
+    given, ``2 more fixes available with --unsafe-fixes``.
+    """
+    by_rule: dict[str, int] = {}
+    for result in outcome.files:
+        for rule, count in result.fixed_by_rule:
+            by_rule[rule] = by_rule.get(rule, 0) + count
+    fixed = sum(by_rule.values())
+    files = sum(1 for result in outcome.files if result.fixed)
+    verb = "would fix" if diff else "fixed"
+    line = f"{verb} {_plural(fixed, 'finding')} in {_plural(files, 'file')}"
+    if by_rule:
+        line += " (" + ", ".join(f"{rule}: {count}" for rule, count in sorted(by_rule.items())) + ")"
+    hidden = 0 if unsafe else sum(1 for _, report in outcome.reports if report.unsafe_fixable)
+    if hidden:
+        more = "1 more fix" if hidden == 1 else f"{hidden} more fixes"
+        line += f"\n{more} available with --unsafe-fixes"
+    return line
 
 
 def render_text(outcome: Outcome) -> str:
@@ -78,7 +105,7 @@ def diagnostic_json(path: str, report: Report) -> dict[str, Any]:
         "fixes": [
             {
                 "title": fix.title,
-                "preferred": fix.preferred,
+                "applicability": fix.applicability.value,
                 "edits": [{**_range(edit.span), "new_text": edit.new_text} for edit in fix.edits],
             }
             for fix in report.fixes

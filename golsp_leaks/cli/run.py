@@ -14,10 +14,13 @@ over a :class:`~concurrent.futures.ProcessPoolExecutor` with one worker per
 CPU, the largest chunks first; each worker keeps its own
 :class:`~golsp_leaks.engine.Engine` and package-facts cache.
 
-``--fix`` and ``--diff`` run in the same place: the preferred fixes of all
-findings are applied (never two that overlap), the file is re-parsed and
-re-analysed, and that is repeated until nothing more applies (at most
-:data:`MAX_FIX_PASSES` times).
+``--fix`` and ``--diff`` run in the same place, under one policy
+(:func:`golsp_leaks.model.automatic_fix`): the safe fix of every finding — and
+its unsafe one when there is no safe one and ``--unsafe-fixes`` is given — is
+applied (never two that overlap), the file is re-parsed and re-analysed, and
+that is repeated until nothing more applies (at most :data:`MAX_FIX_PASSES`
+times).  What was applied is counted per rule, and so are the findings left
+with only an unsafe fix.
 """
 
 from __future__ import annotations
@@ -41,7 +44,7 @@ from golsp_leaks.cli import cache
 from golsp_leaks.cli.files import Scope, Target
 from golsp_leaks.config import Settings
 from golsp_leaks.goanalysis.summaries.gomod import go_version_for
-from golsp_leaks.model import Diagnostic, Edit, Severity
+from golsp_leaks.model import Applicability, Diagnostic, Edit, Severity, automatic_fix
 
 # The analysis is imported when a file is analysed, not before: a run that takes every
 # file from the result cache never loads it (see _analysis()).
@@ -103,7 +106,7 @@ class EditInfo(NamedTuple):
 
 class FixInfo(NamedTuple):
     title: str
-    preferred: bool
+    applicability: Applicability
     edits: tuple[EditInfo, ...]
 
 
@@ -119,8 +122,13 @@ class Report(NamedTuple):
 
     @property
     def fixable(self) -> bool:
-        """True when ``--fix`` would fix it (it has a preferred fix)."""
-        return any(f.preferred for f in self.fixes)
+        """True when ``--fix`` would fix it (it has a safe fix)."""
+        return any(f.applicability is Applicability.SAFE for f in self.fixes)
+
+    @property
+    def unsafe_fixable(self) -> bool:
+        """True when only ``--unsafe-fixes`` would fix it."""
+        return not self.fixable and any(f.applicability is Applicability.UNSAFE for f in self.fixes)
 
 
 class FileResult(NamedTuple):
@@ -131,12 +139,15 @@ class FileResult(NamedTuple):
     reports: tuple[Report, ...]
     fixed: int = 0
     diff: bytes | None = None
+    #: Fixes applied (or, with ``--diff``, that would be), per rule.
+    fixed_by_rule: tuple[tuple[str, int], ...] = ()
 
 
 class Task(NamedTuple):
     mode: Mode
     settings: Settings
     targets: tuple[Target, ...]
+    unsafe: bool = False
 
 
 @dataclass
@@ -205,7 +216,7 @@ def to_reports(source: bytes, diagnostics: Sequence[Diagnostic]) -> tuple[Report
                 fixes=tuple(
                     FixInfo(
                         fix.title,
-                        fix.preferred,
+                        fix.applicability,
                         tuple(EditInfo(_span(lines, e.start, e.end), e.text) for e in fix.edits),
                     )
                     for fix in finding.fixes
@@ -222,21 +233,21 @@ def count_lines(source: bytes) -> int:
     return source.count(b"\n") + (0 if source.endswith(b"\n") else 1)
 
 
-def preferred_edits(diagnostics: Sequence[Diagnostic]) -> tuple[list[Edit], int]:
-    """The edits of every finding's preferred fix that do not overlap an earlier one; and how many fixes."""
+def automatic_edits(diagnostics: Sequence[Diagnostic], unsafe: bool = False) -> tuple[list[Edit], list[str]]:
+    """The edits of every finding's automatic fix that do not overlap an earlier one; and the rules fixed."""
     from golsp_leaks.fixes.apply import overlapping
 
     edits: list[Edit] = []
-    applied = 0
+    rules: list[str] = []
     for diagnostic in diagnostics:
-        fix = next((f for f in diagnostic.finding.fixes if f.preferred), None)
-        if fix is None or not fix.edits:
+        fix = automatic_fix(diagnostic.finding.fixes, unsafe)
+        if fix is None:
             continue
         if overlapping([*edits, *fix.edits]):
             continue
         edits.extend(fix.edits)
-        applied += 1
-    return edits, applied
+        rules.append(diagnostic.rule)
+    return edits, rules
 
 
 def minimal_triggers(triggers: Sequence[bytes] | None) -> tuple[bytes, ...] | None:
@@ -254,9 +265,10 @@ def minimal_triggers(triggers: Sequence[bytes] | None) -> tuple[bytes, ...] | No
 class _Analyzer:
     """An engine and what it needs to analyse the files of one task."""
 
-    def __init__(self, engine: Engine, settings: Settings) -> None:
+    def __init__(self, engine: Engine, settings: Settings, unsafe: bool = False) -> None:
         self.engine = engine
         self.settings = settings
+        self.unsafe = unsafe
         self.triggers = minimal_triggers(engine.triggers(settings))
         self._go_versions: dict[str, tuple[int, int] | None] = {}
         self._safe_dirs: dict[str, bool] = {}
@@ -294,20 +306,21 @@ class _Analyzer:
 
     def fix(
         self, source: bytes, tree: Tree, diagnostics: list[Diagnostic], target: Target
-    ) -> tuple[bytes, list[Diagnostic], int]:
-        """Apply preferred fixes until none is left; the new source, what remains, and how many were applied."""
+    ) -> tuple[bytes, list[Diagnostic], list[str]]:
+        """Apply automatic fixes until none is left; the new source, what remains, and the rules fixed."""
         from golsp_leaks.fixes.apply import apply_edits
 
-        fixed = 0
+        fixed: list[str] = []
         for _ in range(MAX_FIX_PASSES):
-            edits, count = preferred_edits(diagnostics)
+            edits, rules = automatic_edits(diagnostics, self.unsafe)
             if not edits:
                 break
             new_source = apply_edits(source, edits)
             new_tree = parse(new_source)
-            if new_tree.root_node.has_error and not tree.root_node.has_error and count > 1:
+            if new_tree.root_node.has_error and not tree.root_node.has_error and len(rules) > 1:
                 # Each fix parses on its own, but not all of them together: one at a time.
-                edits, count = _first_fix(diagnostics)
+                first = next(d for d in diagnostics if automatic_fix(d.finding.fixes, self.unsafe))
+                edits, rules = automatic_edits([first], self.unsafe)
                 new_source = apply_edits(source, edits)
                 new_tree = parse(new_source)
             if new_source == source or (
@@ -315,7 +328,7 @@ class _Analyzer:
             ):
                 break
             source, tree = new_source, new_tree
-            fixed += count
+            fixed.extend(rules)
             diagnostics = self.analyze(source, tree, target)
         return source, diagnostics, fixed
 
@@ -343,14 +356,6 @@ def _readable_package(directory: str) -> bool:
         if not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):
             return False
     return True
-
-
-def _first_fix(diagnostics: Sequence[Diagnostic]) -> tuple[list[Edit], int]:
-    for diagnostic in diagnostics:
-        fix = next((f for f in diagnostic.finding.fixes if f.preferred), None)
-        if fix is not None and fix.edits:
-            return list(fix.edits), 1
-    return [], 0
 
 
 class NotAFile(OSError):
@@ -444,7 +449,7 @@ def check_file(
         if not diagnostics:
             outcome.analysed.append(target.fs_path)
             return
-        fixed = 0
+        fixed: list[str] = []
         diff = None
         if mode is not Mode.CHECK:
             new_source, remaining, fixed = analyzer.fix(source, tree, diagnostics, target)
@@ -458,7 +463,7 @@ def check_file(
                         outcome.warnings.append(
                             f"{target.display}: cannot write the fixes: {exc.strerror or exc}"
                         )
-                        fixed = 0
+                        fixed = []
                     else:
                         source, diagnostics = new_source, remaining
         reports = to_reports(source, diagnostics)
@@ -466,7 +471,8 @@ def check_file(
         outcome.warnings.append(f"{target.display}: internal error, file skipped: {exc!r}")
         return
     outcome.analysed.append(target.fs_path)
-    outcome.files.append(FileResult(target.display, target.fs_path, reports, fixed, diff))
+    by_rule = tuple(sorted((rule, fixed.count(rule)) for rule in set(fixed)))
+    outcome.files.append(FileResult(target.display, target.fs_path, reports, len(fixed), diff, by_rule))
 
 
 # --------------------------------------------------------------------------- many files
@@ -485,7 +491,7 @@ def _engine() -> Engine:
 
 def run_task(task: Task, on_file: Callable[[], None] | None = None) -> Outcome:
     """Check the files of one task (in a worker process, or in this one)."""
-    analyzer = _Analyzer(_engine(), task.settings)
+    analyzer = _Analyzer(_engine(), task.settings, task.unsafe)
     outcome = Outcome()
     for target in task.targets:
         check_file(analyzer, task.mode, target, outcome)
@@ -494,7 +500,9 @@ def run_task(task: Task, on_file: Callable[[], None] | None = None) -> Outcome:
     return outcome
 
 
-def make_tasks(mode: Mode, targets: Sequence[Target], scopes: Sequence[Scope], size: int) -> list[Task]:
+def make_tasks(
+    mode: Mode, targets: Sequence[Target], scopes: Sequence[Scope], size: int, unsafe: bool = False
+) -> list[Task]:
     """Chunks of about ``size`` targets, each within one scope, the largest (in bytes) first.
 
     The files of a directory (a Go package) stay in one chunk, however many
@@ -509,12 +517,12 @@ def make_tasks(mode: Mode, targets: Sequence[Target], scopes: Sequence[Scope], s
     chunk_scope = -1
     for (scope_index, _), files in groups.items():
         if chunk and (scope_index != chunk_scope or len(chunk) + len(files) > size):
-            tasks.append(Task(mode, scopes[chunk_scope].settings, tuple(chunk)))
+            tasks.append(Task(mode, scopes[chunk_scope].settings, tuple(chunk), unsafe))
             chunk = []
         chunk.extend(files)
         chunk_scope = scope_index
     if chunk:
-        tasks.append(Task(mode, scopes[chunk_scope].settings, tuple(chunk)))
+        tasks.append(Task(mode, scopes[chunk_scope].settings, tuple(chunk), unsafe))
     # Largest first (in bytes), so that no big package is left to run alone at the end.
     tasks.sort(key=_task_bytes, reverse=True)
     return tasks
@@ -549,10 +557,12 @@ def check_targets(
     chunk_size: int | None = None,
     parallel_threshold: int | None = None,
     cache_dir: str | None = None,
+    unsafe: bool = False,
 ) -> Outcome:
     """Check every target; in worker processes when there are many of them and more than one CPU.
 
     With ``cache_dir``, results are taken from (and kept in) the result cache there.
+    ``unsafe`` (``--unsafe-fixes``) lets ``--fix`` and ``--diff`` apply unsafe fixes too.
     """
     workers = jobs if jobs is not None else cpu_count()
     chunk_size = chunk_size if chunk_size is not None else CHUNK_SIZE
@@ -567,7 +577,7 @@ def check_targets(
         targets = lookup.take_hits(targets, outcome)
     total = len(targets)
     if workers > 1 and total >= parallel_threshold:
-        tasks = make_tasks(mode, targets, scopes, chunk_size)
+        tasks = make_tasks(mode, targets, scopes, chunk_size, unsafe)
         _run_pool(tasks, min(workers, len(tasks)), outcome, total, progress)
     else:
         done = 0
@@ -578,7 +588,7 @@ def check_targets(
             if progress:
                 progress(done, total)
 
-        for task in make_tasks(mode, targets, scopes, max(total, 1)):
+        for task in make_tasks(mode, targets, scopes, max(total, 1), unsafe):
             outcome.add(run_task(task, one_more))
     if lookup is not None:
         lookup.store(outcome)

@@ -134,6 +134,7 @@ def _results(result: FileResult, index: dict[str, int], locate: _Locator) -> lis
             item["fixes"] = [
                 {
                     "description": {"text": fix.title},
+                    "properties": {"applicability": fix.applicability.value},
                     "artifactChanges": [
                         {
                             "artifactLocation": artifact,

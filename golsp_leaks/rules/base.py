@@ -3,17 +3,51 @@
 from __future__ import annotations
 
 import inspect
+import re
 from abc import ABC, abstractmethod
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import ClassVar
 
 from tree_sitter import Node
 
 from golsp_leaks.goanalysis.summaries.context import FileContext
 from golsp_leaks.goanalysis.summaries.facts import PackageFacts
-from golsp_leaks.model import Finding, Severity
+from golsp_leaks.model import Applicability, Finding, Fix, Severity
 
 __all__ = ["FileContext", "PackageFacts", "Rule"]
+
+
+@dataclass(frozen=True)
+class FixKind:
+    """One kind of fix a rule offers: its title and how far it may be trusted.
+
+    ``title`` is the fix's title with ``{...}`` where it varies (``Insert `defer
+    {call}` {where}``); ``why`` says what makes it unsafe, or when it is safe for
+    a kind offered at two levels.  The rule pages list them (``docs/rules/``), and the
+    fixture tests check that every fix a rule makes is one of its kinds.
+    """
+
+    title: str
+    applicability: Applicability
+    why: str = ""
+
+    def matches(self, fix: Fix) -> bool:
+        if fix.applicability is not self.applicability:
+            return False
+        parts = re.split(r"\{[^{}]*\}", self.title)
+        return re.fullmatch(".+?".join(re.escape(part) for part in parts), fix.title, re.DOTALL) is not None
+
+    @property
+    def shown(self) -> str:
+        """The title with ``<...>`` where it varies."""
+        return re.sub(r"\{([^{}]*)\}", r"<\1>", self.title)
+
+
+#: ``defer x.Close()`` (or another release) after the acquisition: the shared resource and database fixes.
+DEFER_RELEASE = FixKind("Insert `defer {call}` {where}", Applicability.SAFE)
+#: A resource bound to ``_`` is named, and released by a ``defer``.
+NAME_AND_DEFER = FixKind("Name it `{name}` and `defer {call}`", Applicability.SAFE)
 
 
 class Rule(ABC):
@@ -28,9 +62,15 @@ class Rule(ABC):
     id: ClassVar[str]
     summary: ClassVar[str]
     default_severity: ClassVar[Severity] = Severity.WARNING
+    #: The kinds of fix the rule offers; a rule with none is not fixable.
+    fix_kinds: ClassVar[tuple[FixKind, ...]] = ()
     fixable: ClassVar[bool] = False
     #: The rule only runs on declarations whose text contains one of these.
     triggers: ClassVar[tuple[bytes, ...]] = ()
+
+    def __init_subclass__(cls, **kwargs: object) -> None:
+        super().__init_subclass__(**kwargs)
+        cls.fixable = bool(cls.fix_kinds)
 
     @abstractmethod
     def check(self, decl: Node, ctx: FileContext) -> Iterable[Finding]:

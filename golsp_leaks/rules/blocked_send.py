@@ -20,8 +20,8 @@ from golsp_leaks.goanalysis.libraries.servers import served, shut_down_before, u
 from golsp_leaks.goanalysis.syntax.edits import insert_statement_after
 from golsp_leaks.goanalysis.syntax.nodes import line_indent, statements, text
 from golsp_leaks.goanalysis.syntax.parse import cursor
-from golsp_leaks.model import Edit, Finding, Fix, Related, Severity
-from golsp_leaks.rules.base import FileContext, Rule
+from golsp_leaks.model import Applicability, Edit, Finding, Fix, Related, Severity
+from golsp_leaks.rules.base import FileContext, FixKind, Rule
 
 _FUNCTIONS = "[(function_declaration) (method_declaration) (func_literal)] @f"
 _DONE_CASES = """
@@ -102,7 +102,7 @@ class BlockedSend(Rule):
     ```
 
     ## Fix safety
-    The preferred fix gives the channel a buffer with room for every send: the
+    The first fix gives the channel a buffer with room for every send: the
     number of sends when it is known, or the length of what the loop that
     starts the senders ranges over (`len(items)`, `n`) when that is plain and
     already declared where the channel is made.  With room for every value no
@@ -116,7 +116,12 @@ class BlockedSend(Rule):
     id = "blocked-send"
     summary = "a goroutine sends on an unbuffered channel that may never be received from"
     default_severity = Severity.WARNING
-    fixable = True
+    fix_kinds = (
+        FixKind("Give {channel} a buffer of {size}, so that every send completes", Applicability.SAFE, "every sending goroutine ends with its send: nothing else changes"),
+        FixKind("Give {channel} a buffer of {size}, so that every send completes", Applicability.UNSAFE, "a sender does more after its send: it now does it before the value is received"),
+        FixKind("Return after the first send", Applicability.UNSAFE),
+        FixKind("Give up the send when {context} is done", Applicability.UNSAFE),
+    )
     triggers = (b"make(chan",)
 
     def check(self, decl: Node, ctx: FileContext) -> Iterable[Finding]:
@@ -301,7 +306,19 @@ def _buffer_fix(
     else:
         closing = args.end_byte - 1
         edit = Edit(closing, closing, f", {size}")
-    return [Fix(f"Give {channel.name} a buffer of {size}, so that every send completes", (edit,), preferred=True)]
+    # The receiving side is unchanged either way; a sender that does more after its
+    # send now does it before the value is received, which a test can observe.
+    applicability = Applicability.SAFE if all(_sends_last(g) for g in senders) else Applicability.UNSAFE
+    return [Fix(f"Give {channel.name} a buffer of {size}, so that every send completes", (edit,), applicability)]
+
+
+def _sends_last(goroutine: Goroutine) -> bool:
+    """True when the goroutine's only blocking send is the last statement of its body."""
+    if len(goroutine.sends) != 1:
+        return False
+    body = goroutine.literal.child_by_field_name("body")
+    stmts = statements(body) if body is not None else []
+    return bool(stmts) and stmts[-1] == goroutine.sends[0]
 
 
 def _loop_count(go: Node, channel: LocalChannel) -> str | None:
@@ -441,7 +458,7 @@ def _return_fix(ctx: FileContext, goroutine: Goroutine) -> list[Fix]:
     insert = insert_statement_after(ctx.source, first, "return")
     if insert is None:
         return []
-    return [Fix("Return after the first send", (insert,))]
+    return [Fix("Return after the first send", (insert,), Applicability.UNSAFE)]
 
 
 def _select_fix(ctx: FileContext, channel: LocalChannel, senders: list[Goroutine]) -> list[Fix]:
@@ -472,7 +489,7 @@ def _select_fix(ctx: FileContext, channel: LocalChannel, senders: list[Goroutine
             edits.append(Edit(send.start_byte, send.end_byte, replacement))
     if not edits:
         return []
-    return [Fix(f"Give up the send when {context_name} is done", tuple(edits))]
+    return [Fix(f"Give up the send when {context_name} is done", tuple(edits), Applicability.UNSAFE)]
 
 
 def _literal_declarations(literal: Node) -> Iterator[Node]:

@@ -6,6 +6,7 @@ from collections.abc import Iterable
 
 from tree_sitter import Node
 
+from golsp_leaks.goanalysis.dataflow.escapes import kept_by_holders
 from golsp_leaks.goanalysis.dataflow.ownership import Releases, Use
 from golsp_leaks.goanalysis.libraries.frameworks import top_level_function
 from golsp_leaks.goanalysis.libraries.sql import (
@@ -31,8 +32,8 @@ from golsp_leaks.goanalysis.libraries.sqlflow import (
 from golsp_leaks.goanalysis.summaries.params import callee_summary
 from golsp_leaks.goanalysis.syntax.edits import insert_statement_after, terminates, unique_name
 from golsp_leaks.goanalysis.syntax.nodes import FUNCTION_TYPES, enclosing_function, text
-from golsp_leaks.model import Finding, Fix, Severity
-from golsp_leaks.rules.base import FileContext, Rule
+from golsp_leaks.model import Applicability, Finding, Fix, Severity
+from golsp_leaks.rules.base import DEFER_RELEASE, FileContext, FixKind, Rule
 
 _CALLS = method_call_query((name for _, name in OPENERS), on_identifier=True)
 
@@ -107,7 +108,10 @@ class DbOpenPerRequest(Rule):
     id = "db-open-per-request"
     summary = "a database connection pool is opened per request (or per call) and not shared"
     default_severity = Severity.WARNING
-    fixable = True
+    fix_kinds = (
+        DEFER_RELEASE,
+        FixKind("Close the pool under `{name}` when the function returns", Applicability.SAFE),
+    )
     triggers = (b"Open", b"Connect", b"pgxpool")
 
     def check(self, decl: Node, ctx: FileContext) -> Iterable[Finding]:
@@ -223,6 +227,8 @@ def _function_name(func: Node) -> str:
 
 def _close_fix(source: bytes, bound: Bound, family: str) -> Fix | None:
     name = bound.name
+    if kept_by_holders(bound.func, name):
+        return None  # handed to a driver or a store that is returned: closing it would break that
     if family == POP:
         return _pop_close_fix(source, bound)
     if family != GORM:
@@ -235,7 +241,7 @@ def _close_fix(source: bytes, bound: Bound, family: str) -> Fix | None:
     edit = insert_statement_after(source, anchor, code)
     if edit is None:
         return None
-    return Fix(f"Close the pool under `{name}` when the function returns", (edit,), preferred=True)
+    return Fix(f"Close the pool under `{name}` when the function returns", (edit,), Applicability.SAFE)
 
 
 def _pop_open_check(bound: Bound) -> Node | None:
@@ -268,4 +274,4 @@ def _pop_close_fix(source: bytes, bound: Bound) -> Fix | None:
     insert = insert_statement_after(source, bound.stmt, f"defer {call}")
     if insert is None:
         return None
-    return Fix(f"Insert `defer {call}` after the error check of Open", (insert,), preferred=True)
+    return Fix(f"Insert `defer {call}` after the error check of Open", (insert,), Applicability.SAFE)

@@ -7,12 +7,13 @@ from collections.abc import Iterable
 from tree_sitter import Node
 
 from golsp_leaks.goanalysis.dataflow.engine import exits_missing_release
+from golsp_leaks.goanalysis.dataflow.escapes import declared_within, root_name, used_after_loop
 from golsp_leaks.goanalysis.names.holders import top_level
 from golsp_leaks.goanalysis.names.scopes import IMPORT, bindings
 from golsp_leaks.goanalysis.syntax.nodes import FUNCTION_TYPES, line_indent, text, walk
 from golsp_leaks.goanalysis.syntax.parse import cursor
-from golsp_leaks.model import Edit, Finding, Fix, Severity
-from golsp_leaks.rules.base import FileContext, Rule
+from golsp_leaks.model import Applicability, Edit, Finding, Fix, Severity
+from golsp_leaks.rules.base import FileContext, FixKind, Rule
 
 #: Methods whose deferred call releases something.
 RELEASE_METHODS = frozenset({"Close", "Unlock", "RUnlock", "Rollback", "Stop"})
@@ -96,13 +97,18 @@ class DeferInLoop(Rule):
     is offered only when the body has no `return`, no `goto`, and no `break` or
     `continue` that leaves it (inside the literal they would mean something
     else, or not compile), and no `recover`; otherwise move the body to a
-    function of its own by hand, as above.
+    function of its own by hand, as above.  Nor is it offered when code after
+    the loop uses what the defers release (a variable declared before the loop,
+    or one the body copies the value to, `last = f`): the closure would close
+    it first.
     """
 
     id = "defer-in-loop"
     summary = "a deferred release in a loop body runs only when the function returns"
     default_severity = Severity.WARNING
-    fixable = True
+    fix_kinds = (
+        FixKind("Run the loop body in a function literal, so that its defers run at the end of each iteration", Applicability.UNSAFE),
+    )
     #: A defer in a loop body is indented at least twice (gofmt: tabs).
     triggers = (b"\t\tdefer", b"        defer")
 
@@ -161,7 +167,8 @@ class DeferInLoop(Rule):
 def _acquired_per_iteration(stmt: Node, release: Node, loop: Node, ctx: FileContext) -> bool:
     """Is what the deferred call releases a new value of each iteration, left to the defer alone?
 
-    Not when the variable is declared before the loop (the same value is released again), when
+    Not when the variable is declared before the loop and given no new value in it (the same
+    value is released again), when
     the loop keeps it for after the loop (``files = append(files, f)``), or when the body also
     releases it explicitly on each pass.  A receiver the scopes cannot resolve counts as new.
     """
@@ -172,10 +179,13 @@ def _acquired_per_iteration(stmt: Node, release: Node, loop: Node, ctx: FileCont
     declaration = resolved.of(head)
     if declaration is None or declaration.kind == IMPORT:
         return True  # unknown, or a package's function (syscall.Close(fd)): judged as before
-    if not (loop.start_byte <= declaration.node.start_byte < loop.end_byte):
-        return False  # built before the loop
+    uses = resolved.uses_of(declaration, loop)
+    if not (loop.start_byte <= declaration.node.start_byte < loop.end_byte) and not any(
+        _assigned(use) for use in uses
+    ):
+        return False  # built before the loop, and the loop gives it no new value
     chain = _chain(release, head)
-    for use in resolved.uses_of(declaration, loop):
+    for use in uses:
         if stmt.start_byte <= use.start_byte < stmt.end_byte:
             continue
         if _calls_chain(use, chain):
@@ -183,6 +193,19 @@ def _acquired_per_iteration(stmt: Node, release: Node, loop: Node, ctx: FileCont
         if _kept(use):
             return False  # kept for after the loop
     return True
+
+
+def _assigned(use: Node) -> bool:
+    """Is ``use`` a target of an assignment (``f, err = os.Open(p)``)?"""
+    targets = use.parent
+    statement = targets.parent if targets is not None else None
+    return (
+        targets is not None
+        and targets.type == "expression_list"
+        and statement is not None
+        and statement.type == "assignment_statement"
+        and statement.child_by_field_name("left") == targets
+    )
 
 
 def _release_head(release: Node) -> Node | None:
@@ -311,15 +334,7 @@ def _varies_per_iteration(release: Node, loop: Node) -> bool:
     if receiver is None:
         return False
     used = {text(n) for n in walk(receiver) if n.type == "identifier"}
-    declared: set[str] = set()
-    for node in walk(loop, into_functions=False):
-        if node.type in ("short_var_declaration", "range_clause"):
-            left = node.child_by_field_name("left")
-            if left is not None:
-                declared.update(text(n) for n in left.named_children if n.type == "identifier")
-        elif node.type == "var_spec":
-            declared.update(text(n) for n in node.children_by_field_name("name"))
-    return bool(used & declared)
+    return bool(used & declared_within(loop))
 
 
 def _fires_once(stmt: Node, loop: Node, func: Node) -> bool:
@@ -385,6 +400,9 @@ def _wrap_body(source: bytes, loop: Node) -> Fix | None:
     body = loop.child_by_field_name("body")
     if body is None or not _body_stays_put(body):
         return None
+    func = _enclosing_function(loop)
+    if func is None or used_after_loop(loop, func, _released_names(body)):
+        return None  # the defers would now close what the code after the loop still uses
     open_brace = body.start_byte
     close_brace = body.end_byte - 1
     first_break = source.find(b"\n", open_brace)
@@ -411,8 +429,34 @@ def _wrap_body(source: bytes, loop: Node) -> Fix | None:
     return Fix(
         "Run the loop body in a function literal, so that its defers run at the end of each iteration",
         (Edit(first_break + 1, close_line, replacement),),
-        preferred=True,
+        Applicability.UNSAFE,
     )
+
+
+def _released_names(body: Node) -> set[str]:
+    """The variables the body's defers release: ``f`` of ``f.Close()``; ``cancel`` and the ``ctx`` bound with it."""
+    names: set[str] = set()
+    cancels: set[str] = set()
+    for node in walk(body, into_functions=False):
+        call = node.named_child(0) if node.type == "defer_statement" else None
+        found = _released(call) if call is not None and call.type == "call_expression" else None
+        function = found[1].child_by_field_name("function") if found is not None else None
+        if function is None:
+            continue
+        if function.type == "identifier":
+            cancels.add(text(function))
+        operand = function.child_by_field_name("operand") if function.type == "selector_expression" else function
+        root = root_name(operand) if operand is not None else None
+        if root is not None:
+            names.add(root)
+    for node in walk(body, into_functions=False):
+        if node.type not in ("short_var_declaration", "assignment_statement"):
+            continue
+        left = node.child_by_field_name("left")
+        bound = {text(n) for n in left.named_children if n.type == "identifier"} if left is not None else set()
+        if bound & cancels:
+            names |= bound - {"_"}
+    return names
 
 
 def _raw_string_lines(body: Node) -> set[int]:

@@ -25,8 +25,8 @@ from golsp_leaks.goanalysis.syntax.edits import (
 )
 from golsp_leaks.goanalysis.syntax.nodes import enclosing_function, line_indent, text
 from golsp_leaks.goanalysis.syntax.parse import cursor
-from golsp_leaks.model import Edit, Finding, Fix, Related, Severity
-from golsp_leaks.rules.base import FileContext, Rule
+from golsp_leaks.model import Applicability, Edit, Finding, Fix, Related, Severity
+from golsp_leaks.rules.base import FileContext, FixKind, Rule
 
 #: Substrings of a declaration that can hold a finding: a ``go`` statement (as gofmt
 #: indents it) or a call of a worker's ``Start`` method.
@@ -127,7 +127,10 @@ class GoroutineNoExit(Rule):
     id = "goroutine-no-exit"
     summary = "a goroutine loops for ever with no way to stop it"
     default_severity = Severity.WARNING
-    fixable = True
+    fix_kinds = (
+        FixKind("Insert `defer {call}` after the call", Applicability.UNSAFE, "the worker no longer runs on after the function returns"),
+        FixKind("Stop the goroutine when the request ends: derive `{ctx}` from `{context}` and leave the loop on `<-{ctx}.Done()`", Applicability.UNSAFE),
+    )
     triggers = TRIGGERS
 
     def check(self, decl: Node, ctx: FileContext) -> Iterable[Finding]:
@@ -256,7 +259,7 @@ class GoroutineNoExit(Rule):
             if loop is None:
                 insert = insert_statement_after(ctx.source, stmt, f"defer {text(var)}.{stop}()")
                 if insert is not None:
-                    fixes.append(Fix(f"Insert `defer {text(var)}.{stop}()` after the call", (insert,), preferred=True))
+                    fixes.append(Fix(f"Insert `defer {text(var)}.{stop}()` after the call", (insert,), Applicability.UNSAFE))
             call = captures["call"][0]
             yield Finding(
                 rule=self.id,
@@ -456,7 +459,7 @@ def _context_fix(ctx: FileContext, go_stmt: Node, literal: Node, loops: list[Nod
         f"Stop the goroutine when the request ends: derive `{ctx_name}` from `{handler.request_context}` "
         f"and leave the loop on `<-{ctx_name}.Done()`"
     )
-    return [Fix(title, tuple(edits), preferred=True)]
+    return [Fix(title, tuple(edits), Applicability.UNSAFE)]
 
 
 def _leave_on_done(source: bytes, loop: Node, ctx_name: str, time_names: set[str]) -> list[Edit] | None:

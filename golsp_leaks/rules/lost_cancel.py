@@ -7,6 +7,7 @@ from collections.abc import Iterable, Sequence
 from tree_sitter import Node
 
 from golsp_leaks.goanalysis.dataflow.engine import exits_missing_release, related_locations
+from golsp_leaks.goanalysis.dataflow.escapes import later_defer
 from golsp_leaks.goanalysis.libraries.context import cancelling_calls
 from golsp_leaks.goanalysis.names.holders import holder
 from golsp_leaks.goanalysis.names.mentions import is_called
@@ -21,12 +22,11 @@ from golsp_leaks.goanalysis.syntax.nodes import (
     FUNCTION_TYPES,
     binding,
     enclosing_function,
-    statements,
     text,
 )
 from golsp_leaks.goanalysis.syntax.parse import cursor
-from golsp_leaks.model import Edit, Finding, Fix, Related, Severity
-from golsp_leaks.rules.base import FileContext, Rule
+from golsp_leaks.model import Applicability, Edit, Finding, Fix, Related, Severity
+from golsp_leaks.rules.base import FileContext, FixKind, Rule
 
 
 class LostCancel(Rule):
@@ -84,7 +84,10 @@ class LostCancel(Rule):
     id = "lost-cancel"
     summary = "the cancel function of a context.WithCancel/WithTimeout/WithDeadline is lost"
     default_severity = Severity.WARNING
-    fixable = True
+    fix_kinds = (
+        FixKind("Insert `defer {call}` after the call", Applicability.SAFE),
+        FixKind("Name the cancel function `{name}` and `defer {call}`", Applicability.SAFE),
+    )
     triggers = (b"WithCancel", b"WithTimeout", b"WithDeadline")
 
     def check(self, decl: Node, ctx: FileContext) -> Iterable[Finding]:
@@ -218,20 +221,6 @@ def _in_loop(stmt: Node, func: Node) -> bool:
     return False
 
 
-def _later_defer(stmt: Node, call: str) -> Node | None:
-    """A ``defer <call>`` later in the same statement list."""
-    if stmt.parent is None:
-        return None
-    seen = False
-    for sibling in statements(stmt.parent):
-        if sibling == stmt:
-            seen = True
-            continue
-        if seen and sibling.type == "defer_statement" and text(sibling).replace(" ", "") == f"defer{call}":
-            return sibling
-    return None
-
-
 def _cancel_call(name: str, constructor: str) -> str:
     """``cancel()``, or ``cancel(nil)`` for the CancelCauseFunc of WithCancelCause."""
     return f"{name}(nil)" if constructor == "WithCancelCause" else f"{name}()"
@@ -247,12 +236,12 @@ def _fix_named(
     if insert is None:
         return []
     edits: list[Edit] = [insert]
-    later = _later_defer(stmt, call)
+    later = later_defer(stmt, call)
     if later is not None:
         removal = delete_statement(source, later)
         if removal is not None:
             edits.append(removal)
-    return [Fix(f"Insert `defer {call}` after the call", tuple(edits), preferred=True)]
+    return [Fix(f"Insert `defer {call}` after the call", tuple(edits), Applicability.SAFE)]
 
 
 def _fix_discarded(source: bytes, stmt: Node, blank: Node, func: Node, constructor: str) -> list[Fix]:
@@ -264,4 +253,4 @@ def _fix_discarded(source: bytes, stmt: Node, blank: Node, func: Node, construct
     if insert is None:
         return []
     rename = Edit(blank.start_byte, blank.end_byte, name)
-    return [Fix(f"Name the cancel function `{name}` and `defer {call}`", (rename, insert), preferred=True)]
+    return [Fix(f"Name the cancel function `{name}` and `defer {call}`", (rename, insert), Applicability.SAFE)]

@@ -12,7 +12,7 @@ from golsp_leaks.goanalysis.resources.tracking import STREAM_BORROWS, NamedType,
 from golsp_leaks.goanalysis.syntax.nodes import FUNCTION_TYPES, binding, text
 from golsp_leaks.goanalysis.syntax.parse import cursor
 from golsp_leaks.model import Finding, Severity
-from golsp_leaks.rules.base import FileContext, Rule
+from golsp_leaks.rules.base import DEFER_RELEASE, FileContext, Rule
 
 SYNC = "sync"
 POOL = NamedType(SYNC, "Pool")
@@ -91,7 +91,7 @@ class PoolGetWithoutPut(Rule):
     id = "pool-get-without-put"
     summary = "an object taken from a sync.Pool is never put back"
     default_severity = Severity.INFORMATION
-    fixable = True
+    fix_kinds = (DEFER_RELEASE,)
     triggers = (b".Get()",)
 
     def check(self, decl: Node, ctx: FileContext) -> Iterable[Finding]:

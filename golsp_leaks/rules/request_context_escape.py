@@ -23,8 +23,8 @@ from golsp_leaks.goanalysis.summaries.params import ignores_argument
 from golsp_leaks.goanalysis.syntax.edits import import_edit, insert_statement_before, unique_name
 from golsp_leaks.goanalysis.syntax.nodes import FUNCTION_TYPES, enclosing_statement, text
 from golsp_leaks.goanalysis.syntax.parse import cursor
-from golsp_leaks.model import Edit, Finding, Fix, Related, Severity
-from golsp_leaks.rules.base import FileContext, Rule
+from golsp_leaks.model import Applicability, Edit, Finding, Fix, Related, Severity
+from golsp_leaks.rules.base import FileContext, FixKind, Rule
 
 _FUNCTIONS = "[(function_declaration) (method_declaration) (func_literal)] @f"
 _GO = "(go_statement (call_expression function: (_) @function arguments: (argument_list) @args) @call) @go"
@@ -158,7 +158,14 @@ class RequestContextEscape(Rule):
     id = "request-context-escape"
     summary = "a request's context (or request, writer, Fiber strings) is kept past the handler"
     default_severity = Severity.WARNING
-    fixable = True
+    fix_kinds = (
+        FixKind("Pass the goroutine `{c}.Copy()`", Applicability.UNSAFE, "a copied Gin context has no writer: a goroutine that answers the request panics"),
+        FixKind("Use a copy in the goroutine: `{copy} := {c}.Copy()`", Applicability.UNSAFE, "a copied Gin context has no writer: a goroutine that answers the request panics"),
+        FixKind("Keep the request's values but not its cancellation: `context.WithoutCancel`", Applicability.UNSAFE),
+        FixKind("Copy the values the goroutine needs before it starts", Applicability.UNSAFE, "the reads move before the `go` statement"),
+        FixKind("Copy the values before the goroutine starts", Applicability.UNSAFE, "the reads move before the `go` statement"),
+        FixKind("Copy the value where it is bound: `{copy}`", Applicability.SAFE),
+    )
     triggers = REQUEST_MARKERS
 
     def check(self, decl: Node, ctx: FileContext) -> Iterable[Finding]:
@@ -276,7 +283,7 @@ class RequestContextEscape(Rule):
             fixes: list[Fix] = []
             if handler.framework == "gin":
                 edits = tuple(Edit(a.start_byte, a.end_byte, f"{text(a)}.Copy()") for a in direct)
-                fixes.append(Fix(f"Pass the goroutine `{handler.param}.Copy()`", edits, preferred=True))
+                fixes.append(Fix(f"Pass the goroutine `{handler.param}.Copy()`", edits, Applicability.UNSAFE))
             yield Finding(self.id, go.start_byte, end, message, (), tuple(fixes), True)
             return
         getters = _fiber_args(args, handler, ctx)
@@ -303,7 +310,7 @@ class RequestContextEscape(Rule):
             if import_change is not None:
                 edits.append(import_change)
             fixes.append(
-                Fix("Keep the request's values but not its cancellation: `context.WithoutCancel`", tuple(edits), True)
+                Fix("Keep the request's values but not its cancellation: `context.WithoutCancel`", tuple(edits), Applicability.UNSAFE)
             )
         yield Finding(self.id, go.start_byte, end, message, (), tuple(fixes), True)
 
@@ -851,18 +858,39 @@ def _copied(node: Node) -> bool:
 # --- fixes -------------------------------------------------------------------------
 
 
+#: gin.Context members that write the response (through the writer a Copy() does not have).
+_GIN_ANSWERS = frozenset(
+    {
+        "Writer", "JSON", "IndentedJSON", "SecureJSON", "JSONP", "AsciiJSON", "PureJSON", "XML", "YAML", "TOML",
+        "ProtoBuf", "String", "HTML", "Data", "DataFromReader", "File", "FileAttachment", "FileFromFS", "Render",
+        "Redirect", "Status", "Header", "SetCookie", "SSEvent", "Stream", "Negotiate", "AbortWithStatus",
+        "AbortWithStatusJSON", "AbortWithError",
+    }
+)
+
+
+def _answers(use: Node) -> bool:
+    """Is ``use`` (the Gin context) the operand of a member that writes the response (``c.JSON``)?"""
+    parent = use.parent
+    if parent is None or parent.type != "selector_expression" or parent.child_by_field_name("operand") != use:
+        return False
+    return text(parent.child_by_field_name("field")) in _GIN_ANSWERS
+
+
 def _gin_copy_fix(ctx: FileContext, go: Node, literal: Node, uses: list[Node], handler: Handler) -> list[Fix]:
     if go.parent is None or go.parent.type != "statement_list":
         return []
     param = handler.param
     if any(text(u) != param for u in uses):
         return []
+    if any(_answers(u) for u in uses):
+        return []  # a copy has no response writer: answering through it panics in the goroutine
     copy_name = unique_name(handler.func, f"{param}Copy")
     insert = insert_statement_before(ctx.source, go, f"{copy_name} := {param}.Copy()", above_comments=True)
     if insert is None:
         return []
     edits = [insert, *(Edit(u.start_byte, u.end_byte, copy_name) for u in uses)]
-    return [Fix(f"Use a copy in the goroutine: `{copy_name} := {param}.Copy()`", tuple(edits), preferred=True)]
+    return [Fix(f"Use a copy in the goroutine: `{copy_name} := {param}.Copy()`", tuple(edits), Applicability.UNSAFE)]
 
 
 def _copier(ctx: FileContext, is_bytes: bool) -> tuple[str, Edit | None] | None:
@@ -947,7 +975,7 @@ def _fiber_hoist_fix(ctx: FileContext, go: Node, literal: Node, uses: list[Node]
         return []
     edits.append(insert)
     edits.extend(e for e in imports.values() if e is not None)
-    return [Fix("Copy the values the goroutine needs before it starts", tuple(edits), preferred=True)]
+    return [Fix("Copy the values the goroutine needs before it starts", tuple(edits), Applicability.UNSAFE)]
 
 
 def _copy_local_fix(ctx: FileContext, call: Node, handler: Handler) -> list[Fix]:
@@ -959,7 +987,7 @@ def _copy_local_fix(ctx: FileContext, call: Node, handler: Handler) -> list[Fix]
     edits = [Edit(call.start_byte, call.end_byte, f"{copier[0]}({text(call)})")]
     if copier[1] is not None:
         edits.append(copier[1])
-    return [Fix(f"Copy the value where it is bound: `{copier[0]}({text(call)})`", tuple(edits), preferred=True)]
+    return [Fix(f"Copy the value where it is bound: `{copier[0]}({text(call)})`", tuple(edits), Applicability.SAFE)]
 
 
 def _wrap_copies(ctx: FileContext, calls: list[Node], handler: Handler) -> list[Fix]:
@@ -975,4 +1003,4 @@ def _wrap_copies(ctx: FileContext, calls: list[Node], handler: Handler) -> list[
         extra[is_bytes] = copier[1]
         edits.append(Edit(call.start_byte, call.end_byte, f"{copier[0]}({text(call)})"))
     edits.extend(e for e in extra.values() if e is not None)
-    return [Fix("Copy the values before the goroutine starts", tuple(edits), preferred=True)]
+    return [Fix("Copy the values before the goroutine starts", tuple(edits), Applicability.UNSAFE)]

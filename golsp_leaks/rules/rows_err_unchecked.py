@@ -12,8 +12,8 @@ from golsp_leaks.goanalysis.names.mentions import mentions
 from golsp_leaks.goanalysis.syntax.edits import insert_statement_after
 from golsp_leaks.goanalysis.syntax.nodes import FUNCTION_TYPES, enclosing_function, text, walk
 from golsp_leaks.goanalysis.syntax.parse import cursor
-from golsp_leaks.model import Finding, Fix, Severity
-from golsp_leaks.rules.base import FileContext, Rule
+from golsp_leaks.model import Applicability, Finding, Fix, Severity
+from golsp_leaks.rules.base import FileContext, FixKind, Rule
 
 _LOOPS = (
     "(for_statement (call_expression function: (selector_expression operand: (identifier) @rows"
@@ -102,7 +102,9 @@ class RowsErrUnchecked(Rule):
     id = "rows-err-unchecked"
     summary = "the rows.Err() of a for rows.Next() loop is never checked"
     default_severity = Severity.WARNING
-    fixable = True
+    fix_kinds = (
+        FixKind("Check `{rows}.Err()` after the loop", Applicability.UNSAFE, "a failed iteration now returns an error instead of partial results"),
+    )
     triggers = (b".Next()",)
 
     def check(self, decl: Node, ctx: FileContext) -> Iterable[Finding]:
@@ -198,7 +200,7 @@ def _fix(ctx: FileContext, loop: Node, name: str, func: Node) -> Fix | None:
     edit = insert_statement_after(ctx.source, statement, code)
     if edit is None:
         return None
-    return Fix(f"Check `{name}.Err()` after the loop", (edit,), preferred=True)
+    return Fix(f"Check `{name}.Err()` after the loop", (edit,), Applicability.UNSAFE)
 
 
 def _on_error(ctx: FileContext, func: Node) -> list[str] | None:

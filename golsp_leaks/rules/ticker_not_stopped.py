@@ -26,7 +26,7 @@ from golsp_leaks.goanalysis.syntax.nodes import (
 )
 from golsp_leaks.goanalysis.syntax.parse import cursor
 from golsp_leaks.model import Finding, Severity
-from golsp_leaks.rules.base import FileContext, Rule
+from golsp_leaks.rules.base import DEFER_RELEASE, FileContext, Rule
 
 TIME = "time"
 CONSTRUCTORS = frozenset({"NewTicker", "NewTimer", "Tick"})
@@ -120,7 +120,7 @@ class TickerNotStopped(Rule):
     id = "ticker-not-stopped"
     summary = "a time.Ticker or time.Timer is not stopped on every path, or time.Tick leaks its ticker"
     default_severity = Severity.WARNING
-    fixable = True
+    fix_kinds = (DEFER_RELEASE,)
     triggers = (b"NewTicker", b"NewTimer", b"Tick(")
 
     def check(self, decl: Node, ctx: FileContext) -> Iterable[Finding]:

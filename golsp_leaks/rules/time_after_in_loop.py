@@ -19,8 +19,8 @@ from golsp_leaks.goanalysis.syntax.nodes import (
     text,
 )
 from golsp_leaks.goanalysis.syntax.parse import cursor
-from golsp_leaks.model import Edit, Finding, Fix, Related, Severity
-from golsp_leaks.rules.base import FileContext, Rule
+from golsp_leaks.model import Applicability, Edit, Finding, Fix, Related, Severity
+from golsp_leaks.rules.base import FileContext, FixKind, Rule
 
 _AFTER_CALLS = """
 (call_expression
@@ -109,7 +109,9 @@ class TimeAfterInLoop(Rule):
     id = "time-after-in-loop"
     summary = "time.After in a select inside a loop creates a timer on every pass"
     default_severity = Severity.WARNING
-    fixable = True
+    fix_kinds = (
+        FixKind("Make one timer before the loop (`{timer} := {time}.NewTimer({d})`) and reset it each pass", Applicability.UNSAFE),
+    )
     triggers = (b".After(",)
 
     def check(self, decl: Node, ctx: FileContext) -> Iterable[Finding]:
@@ -301,7 +303,7 @@ def _hoist_fix(
         Fix(
             f"Make one timer before the loop (`{name} := {time_pkg}.NewTimer({d})`) and reset it each pass",
             (hoist, reset, replace),
-            preferred=True,
+            Applicability.UNSAFE,
         )
     ]
 

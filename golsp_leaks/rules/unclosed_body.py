@@ -18,7 +18,7 @@ from golsp_leaks.goanalysis.summaries.returns import called_in, calls_of, return
 from golsp_leaks.goanalysis.syntax.nodes import text
 from golsp_leaks.goanalysis.syntax.parse import cursor
 from golsp_leaks.model import Finding, Severity
-from golsp_leaks.rules.base import FileContext, Rule
+from golsp_leaks.rules.base import DEFER_RELEASE, NAME_AND_DEFER, FileContext, Rule
 
 HTTP = "net/http"
 HTTPTEST = "net/http/httptest"
@@ -158,7 +158,9 @@ class UnclosedBody(Rule):
     statement list up, when there is one), and for a response bound to `_` first
     names it.  It is offered only when the error is checked at once (before the
     check `resp` may be nil, and the `defer` would panic), when no path hands the
-    response on (one that is returned must stay open), and not inside a loop,
+    response on (one that is returned must stay open, as must a body handed to
+    a reader that is returned or stored, `bufio.NewReader(resp.Body)`: then
+    nothing is reported), and not inside a loop,
     where a `defer` would pile up until the function returns.  Closing a body
     twice is harmless.  To let the connection be reused the body should also be
     read to its end; the fix does not add that.
@@ -167,7 +169,10 @@ class UnclosedBody(Rule):
     id = "unclosed-body"
     summary = "the body of an HTTP client response is not closed on every path"
     default_severity = Severity.WARNING
-    fixable = True
+    fix_kinds = (
+        DEFER_RELEASE,
+        NAME_AND_DEFER,
+    )
     triggers = (b".Do(", b".Get(", b".Head(", b".Post", b".RoundTrip(")
 
     def wants(self, decl_text: bytes, ctx: FileContext | None = None) -> bool:

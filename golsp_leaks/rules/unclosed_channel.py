@@ -16,8 +16,8 @@ from golsp_leaks.goanalysis.dataflow.channels import (
 from golsp_leaks.goanalysis.syntax.edits import insert_statement_after, insert_statement_before
 from golsp_leaks.goanalysis.syntax.nodes import statements, text
 from golsp_leaks.goanalysis.syntax.parse import cursor
-from golsp_leaks.model import Finding, Fix, Related, Severity
-from golsp_leaks.rules.base import FileContext, Rule
+from golsp_leaks.model import Applicability, Finding, Fix, Related, Severity
+from golsp_leaks.rules.base import FileContext, FixKind, Rule
 
 _FUNCTIONS = "[(function_declaration) (method_declaration) (func_literal)] @f"
 _WAITS = "(call_expression function: (selector_expression field: (field_identifier) @method)) @call"
@@ -95,7 +95,10 @@ class UnclosedChannel(Rule):
     id = "unclosed-channel"
     summary = "goroutines range over a channel that is never closed"
     default_severity = Severity.WARNING
-    fixable = True
+    fix_kinds = (
+        FixKind("Close {channel} when the function returns: `defer close({channel})`", Applicability.SAFE),
+        FixKind("Close {channel} when the sending goroutine returns: `defer close({channel})`", Applicability.SAFE),
+    )
     triggers = (b"make(chan",)
 
     def check(self, decl: Node, ctx: FileContext) -> Iterable[Finding]:
@@ -217,7 +220,7 @@ def _close_after_make(ctx: FileContext, channel: LocalChannel, consumers: list[G
     insert = insert_statement_after(ctx.source, stmt, f"defer close({channel.name})")
     if insert is None:
         return []
-    return [Fix(f"Close {channel.name} when the function returns: `defer close({channel.name})`", (insert,), preferred=True)]
+    return [Fix(f"Close {channel.name} when the function returns: `defer close({channel.name})`", (insert,), Applicability.SAFE)]
 
 
 def _close_in_sender(ctx: FileContext, channel: LocalChannel, literal: Node) -> list[Fix]:
@@ -228,4 +231,4 @@ def _close_in_sender(ctx: FileContext, channel: LocalChannel, literal: Node) -> 
     insert = insert_statement_before(ctx.source, stmts[0], f"defer close({channel.name})")
     if insert is None:
         return []
-    return [Fix(f"Close {channel.name} when the sending goroutine returns: `defer close({channel.name})`", (insert,), preferred=True)]
+    return [Fix(f"Close {channel.name} when the sending goroutine returns: `defer close({channel.name})`", (insert,), Applicability.SAFE)]

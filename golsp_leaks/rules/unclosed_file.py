@@ -11,7 +11,7 @@ from golsp_leaks.goanalysis.libraries.calls import package_calls
 from golsp_leaks.goanalysis.resources.tracking import STREAM_BORROWS, NamedType, Resource, examine
 from golsp_leaks.goanalysis.summaries.returns import called_in, calls_of, returning
 from golsp_leaks.model import Finding, Severity
-from golsp_leaks.rules.base import FileContext, Rule
+from golsp_leaks.rules.base import DEFER_RELEASE, NAME_AND_DEFER, FileContext, Rule
 
 #: The functions of package os that open a file the caller must close.
 CONSTRUCTORS = frozenset({"Open", "Create", "OpenFile", "CreateTemp"})
@@ -105,7 +105,10 @@ class UnclosedFile(Rule):
     id = "unclosed-file"
     summary = "a file opened with os.Open/Create/OpenFile/CreateTemp is not closed on every path"
     default_severity = Severity.WARNING
-    fixable = True
+    fix_kinds = (
+        DEFER_RELEASE,
+        NAME_AND_DEFER,
+    )
     triggers = (b"Open(", b"OpenFile(", b"Create(", b"CreateTemp(")
 
     def wants(self, decl_text: bytes, ctx: FileContext | None = None) -> bool:

@@ -34,8 +34,8 @@ from golsp_leaks.goanalysis.libraries.sqlflow import (
 )
 from golsp_leaks.goanalysis.summaries.params import callee_summary
 from golsp_leaks.goanalysis.syntax.nodes import enclosing_function, text
-from golsp_leaks.model import Edit, Finding, Fix, Severity
-from golsp_leaks.rules.base import FileContext, Rule
+from golsp_leaks.model import Applicability, Edit, Finding, Fix, Severity
+from golsp_leaks.rules.base import DEFER_RELEASE, FileContext, FixKind, Rule
 
 _CALLS = method_call_query(ROWS_METHODS)
 
@@ -135,7 +135,10 @@ class UnclosedRows(Rule):
     id = "unclosed-rows"
     summary = "rows from a database query are not closed on every path"
     default_severity = Severity.WARNING
-    fixable = True
+    fix_kinds = (
+        DEFER_RELEASE,
+        FixKind("Call `{exec}` instead of `{query}`", Applicability.UNSAFE, "the statement runs without its rows being read"),
+    )
     triggers = (b"Query", b"Rows()")
 
     def check(self, decl: Node, ctx: FileContext) -> Iterable[Finding]:
@@ -238,6 +241,6 @@ def _exec_instead(acquisition: Acquisition) -> list[Fix]:
         Fix(
             f"Call `{replacement}` instead of `{acquisition.method}`",
             (Edit(field.start_byte, field.end_byte, replacement),),
-            preferred=True,
+            Applicability.UNSAFE,
         )
     ]

@@ -26,7 +26,7 @@ from golsp_leaks.goanalysis.libraries.sqlflow import (
 from golsp_leaks.goanalysis.summaries.params import callee_summary
 from golsp_leaks.goanalysis.syntax.nodes import enclosing_function
 from golsp_leaks.model import Finding, Severity
-from golsp_leaks.rules.base import FileContext, Rule
+from golsp_leaks.rules.base import DEFER_RELEASE, FileContext, Rule
 
 _CALLS = method_call_query(STMT_METHODS)
 
@@ -105,7 +105,9 @@ class UnclosedStmt(Rule):
     id = "unclosed-stmt"
     summary = "a prepared statement is not closed on every path"
     default_severity = Severity.WARNING
-    fixable = True
+    fix_kinds = (
+        DEFER_RELEASE,
+    )
     triggers = (b"Prepare",)
 
     def check(self, decl: Node, ctx: FileContext) -> Iterable[Finding]:

@@ -36,8 +36,8 @@ from golsp_leaks.goanalysis.libraries.sqlflow import (
 from golsp_leaks.goanalysis.summaries.params import callee_summary
 from golsp_leaks.goanalysis.syntax.edits import insert_statement_after
 from golsp_leaks.goanalysis.syntax.nodes import enclosing_function, statements, text
-from golsp_leaks.model import Edit, Finding, Fix, Severity
-from golsp_leaks.rules.base import FileContext, Rule
+from golsp_leaks.model import Applicability, Edit, Finding, Fix, Severity
+from golsp_leaks.rules.base import DEFER_RELEASE, FileContext, FixKind, Rule
 
 _CALLS = method_call_query(TX_METHODS)
 
@@ -135,7 +135,10 @@ class UnfinishedTx(Rule):
     id = "unfinished-tx"
     summary = "a transaction can reach a return with neither Commit nor Rollback"
     default_severity = Severity.WARNING
-    fixable = True
+    fix_kinds = (
+        DEFER_RELEASE,
+        FixKind("Commit or roll back `{tx}` in a deferred function, by the result `{err}`", Applicability.UNSAFE, "the work is now committed"),
+    )
     triggers = (b"Begin", b"NewTransaction")
 
     def check(self, decl: Node, ctx: FileContext) -> Iterable[Finding]:
@@ -288,6 +291,7 @@ def _commit_or_rollback(source: bytes, bound: Bound, family: str, context: str |
     return Fix(
         f"Commit or roll back `{bound.name}` in a deferred function, by the result `{err}`",
         tuple(edits),
+        Applicability.UNSAFE,
     )
 
 

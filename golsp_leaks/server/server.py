@@ -58,7 +58,7 @@ from golsp_leaks.fixes.suppress import suppression_edit
 from golsp_leaks.goanalysis.summaries.gomod import go_version_for
 from golsp_leaks.goanalysis.summaries.package import invalidate, package_facts, source_facts
 from golsp_leaks.goanalysis.syntax.parse import parse
-from golsp_leaks.model import AnalysisStats, Diagnostic, Edit
+from golsp_leaks.model import AnalysisStats, Diagnostic, Edit, automatic_fix
 from golsp_leaks.rules import rule_ids
 from golsp_leaks.server import convert
 from golsp_leaks.server.protocol import GolspProtocol, RawText, negotiated_encoding
@@ -709,7 +709,7 @@ def _code_actions(
                     ls,
                     entry,
                     result,
-                    fix.title,
+                    fix.label,
                     types.CodeActionKind.QuickFix,
                     {
                         "uri": uri,
@@ -719,7 +719,7 @@ def _code_actions(
                         "fix": fix_index,
                     },
                     [lsp],
-                    preferred=fix.preferred,
+                    preferred=fix.safe,
                 )
             )
         actions.append(
@@ -734,7 +734,7 @@ def _code_actions(
                 preferred=False,
             )
         )
-    if _wanted(only, FIX_ALL_KIND) and any(d.finding.fixes for d in result.diagnostics):
+    if _wanted(only, FIX_ALL_KIND) and any(automatic_fix(d.finding.fixes) for d in result.diagnostics):
         actions.append(
             _action(
                 ls,
@@ -778,11 +778,8 @@ def _edits_for(result: _Result, data: Mapping[str, Any], source: bytes) -> list[
     if kind == "fixAll":
         chosen: list[Edit] = []
         for diagnostic in result.diagnostics:
-            fixes = diagnostic.finding.fixes
-            if not fixes:
-                continue
-            fix = next((f for f in fixes if f.preferred), fixes[0])
-            if not overlapping([*chosen, *fix.edits]):
+            fix = automatic_fix(diagnostic.finding.fixes)  # safe fixes only, as `check --fix`
+            if fix is not None and not overlapping([*chosen, *fix.edits]):
                 chosen.extend(fix.edits)
         return chosen
     index = data.get("index")

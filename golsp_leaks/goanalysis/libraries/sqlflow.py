@@ -34,6 +34,7 @@ from golsp_leaks.goanalysis.dataflow.engine import (
     follow,
     related_locations,
 )
+from golsp_leaks.goanalysis.dataflow.escapes import reassigned
 from golsp_leaks.goanalysis.dataflow.ownership import Releases, Use, classify, is_overwrite
 from golsp_leaks.goanalysis.names.holders import holder
 from golsp_leaks.goanalysis.names.mentions import mentions
@@ -46,7 +47,7 @@ from golsp_leaks.goanalysis.syntax.nodes import (
 )
 from golsp_leaks.goanalysis.syntax.nodes import binding as bind_value
 from golsp_leaks.goanalysis.syntax.parse import cursor
-from golsp_leaks.model import Edit, Fix, Related
+from golsp_leaks.model import Applicability, Edit, Fix, Related
 
 # --- binding ---------------------------------------------------------------------
 
@@ -596,7 +597,7 @@ def defer_fix(
             return None
         edits.append(removal)
     where = "after the call" if anchor == bound.stmt else "after the error check"
-    return Fix(title or f"Insert `defer {call}` {where}", tuple(edits), preferred=True)
+    return Fix(title or f"Insert `defer {call}` {where}", tuple(edits), Applicability.SAFE)
 
 
 _DEFERS = "(defer_statement) @defer"
@@ -614,7 +615,7 @@ def later_defers(func: Node, anchor: Node, call: str) -> list[Node]:
         owner = node.parent
         while owner is not None and owner.type not in FUNCTION_TYPES:
             owner = owner.parent
-        if owner == func:
+        if owner == func and not reassigned(func, call, anchor.end_byte, node.start_byte):
             found.append(node)
     return sorted(found, key=lambda n: n.start_byte)
 

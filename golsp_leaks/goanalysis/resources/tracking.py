@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING
 from tree_sitter import Node
 
 from golsp_leaks.goanalysis.dataflow.engine import exits_missing_release, related_locations
+from golsp_leaks.goanalysis.dataflow.escapes import kept_by_wrappers, later_defer
 from golsp_leaks.goanalysis.dataflow.ownership import (
     BORROWING_CALLS,
     OwnershipReport,
@@ -45,11 +46,10 @@ from golsp_leaks.goanalysis.syntax.nodes import (
     Binding,
     binding,
     enclosing_function,
-    statements,
     text,
 )
 from golsp_leaks.goanalysis.syntax.parse import cursor
-from golsp_leaks.model import Edit, Fix, Related
+from golsp_leaks.model import Applicability, Edit, Fix, Related
 
 if TYPE_CHECKING:
     from golsp_leaks.goanalysis.summaries.context import FileContext
@@ -369,6 +369,7 @@ def examine(
     check = error_check_after(stmt, {error_name}) if error_name and not owner.lifted else None
     extra = list(extra_releases(func, name)) if extra_releases else []
     transfers = list(extra_transfers(func, name)) if extra_transfers else []
+    transfers += kept_by_wrappers(func, name)  # bufio.NewReader(resp.Body) returned or stored: owned elsewhere
     report = missed_release(
         func,
         owner.acquire,
@@ -459,7 +460,7 @@ def _fix_named(
     if anchor is None:
         return []
     call = resource.release(name)
-    later = _later_defer(anchor, call)
+    later = later_defer(anchor, call)
     releases = [u for u in report.uses[Use.RELEASE] if later is None or not _within(u, later)]
     if releases and not resource.fix_despite_releases:
         return []
@@ -474,7 +475,7 @@ def _fix_named(
         if removal is not None:
             edits.append(removal)
     where = "after the error check" if anchor is check else "after the call"
-    return [Fix(f"Insert `defer {call}` {where}", tuple(edits), preferred=True)]
+    return [Fix(f"Insert `defer {call}` {where}", tuple(edits), Applicability.SAFE)]
 
 
 def _fix_discarded(
@@ -494,7 +495,7 @@ def _fix_discarded(
     if insert is None:
         return []
     rename = Edit(blank.start_byte, blank.end_byte, name)
-    return [Fix(f"Name it `{name}` and `defer {call}`", (rename, insert), preferred=True)]
+    return [Fix(f"Name it `{name}` and `defer {call}`", (rename, insert), Applicability.SAFE)]
 
 
 def _trailing_comment(line: bytes) -> bool:
@@ -518,18 +519,3 @@ def _aligned_comments(source: bytes, offset: int) -> bool:
 
 def _within(node: Node, outer: Node) -> bool:
     return outer.start_byte <= node.start_byte and node.end_byte <= outer.end_byte
-
-
-def _later_defer(anchor: Node, call: str) -> Node | None:
-    """A ``defer <call>`` later in the statement list of ``anchor``."""
-    if anchor.parent is None or anchor.parent.type != "statement_list":
-        return None
-    wanted = f"defer{call}".replace(" ", "")
-    seen = False
-    for sibling in statements(anchor.parent):
-        if sibling == anchor:
-            seen = True
-            continue
-        if seen and sibling.type == "defer_statement" and text(sibling).replace(" ", "") == wanted:
-            return sibling
-    return None

@@ -1,0 +1,295 @@
+"""Routes by which a value outlives the statements that would release it.
+
+Two questions the fixes must not get wrong:
+
+* :func:`kept_by_wrappers` — a stream handed to a reader or writer that keeps it
+  (``bufio.NewReader(resp.Body)``, ``json.NewDecoder(f)``) whose wrapper then
+  leaves the function (returned, stored in a field or a package variable, sent,
+  given to a goroutine): closing the stream when the function returns would
+  break whoever reads through the wrapper.
+* :func:`used_after_loop` — values a loop body releases with ``defer`` that
+  code after the loop still uses (a variable declared before the loop, or one
+  the body copies its value to): running the body's defers at the end of each
+  iteration would close them before that use.
+
+And :func:`later_defer` / :func:`reassigned`: a fix that moves a later
+``defer f.Close()`` up to the acquisition must not move it past a new
+assignment of ``f``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+
+from tree_sitter import Node
+
+from golsp_leaks.goanalysis.syntax.nodes import statements, walk
+
+#: Calls whose result reads or writes through the stream they are given, and keeps it.
+STREAM_WRAPPERS = frozenset(
+    {
+        ("bufio", "NewReader"),
+        ("bufio", "NewReaderSize"),
+        ("bufio", "NewScanner"),
+        ("bufio", "NewWriter"),
+        ("bufio", "NewWriterSize"),
+        ("bufio", "NewReadWriter"),
+        ("json", "NewDecoder"),
+        ("json", "NewEncoder"),
+        ("xml", "NewDecoder"),
+        ("xml", "NewEncoder"),
+        ("gob", "NewDecoder"),
+        ("gob", "NewEncoder"),
+        ("csv", "NewReader"),
+        ("csv", "NewWriter"),
+        ("gzip", "NewReader"),
+        ("gzip", "NewWriter"),
+        ("zlib", "NewReader"),
+        ("zlib", "NewWriter"),
+        ("tar", "NewReader"),
+        ("tar", "NewWriter"),
+        ("zip", "NewWriter"),
+        ("io", "LimitReader"),
+        ("io", "TeeReader"),
+        ("io", "MultiReader"),
+        ("io", "MultiWriter"),
+        ("io", "NewSectionReader"),
+        ("io", "NopCloser"),
+    }
+)
+
+#: Nodes through which a value is kept as it is: ``&T{r: v}``, ``(v)``.
+_KEEPING = frozenset(
+    {"parenthesized_expression", "keyed_element", "literal_element", "literal_value", "composite_literal"}
+)
+_LEAVING = frozenset({"return_statement", "send_statement", "go_statement"})
+
+
+def root_name(node: Node) -> str | None:
+    """``resp`` for ``resp``, ``resp.Body`` or ``(resp.Body)``; None for anything else."""
+    while node.type in ("selector_expression", "parenthesized_expression"):
+        inner = node.child_by_field_name("operand") if node.type == "selector_expression" else node.named_child(0)
+        if inner is None:
+            return None
+        node = inner
+    return (node.text or b"").decode() if node.type == "identifier" else None
+
+
+def _wrapper(call: Node) -> bool:
+    function = call.child_by_field_name("function")
+    if function is None or function.type != "selector_expression":
+        return False
+    operand = function.child_by_field_name("operand")
+    field = function.child_by_field_name("field")
+    if operand is None or field is None or operand.type != "identifier":
+        return False
+    return ((operand.text or b"").decode(), (field.text or b"").decode()) in STREAM_WRAPPERS
+
+
+def _wraps(call: Node, name: str) -> bool:
+    args = call.child_by_field_name("arguments")
+    return _wrapper(call) and args is not None and any(root_name(a) == name for a in args.named_children)
+
+
+def kept_by_wrappers(func: Node, name: str) -> list[Node]:
+    """Where a wrapper of the stream ``name`` leaves ``func`` (the nodes, on the paths that reach them)."""
+    return _kept(func, lambda node: node.type == "call_expression" and _wraps(node, name))
+
+
+def kept_by_holders(func: Node, name: str) -> list[Node]:
+    """Where a value holding ``name`` leaves ``func``: a call's result given it (``WithInstance(db, cfg)``),
+    or a composite literal with it as an element (``&Store{db: db}``).
+
+    For a connection pool: such a holder is presumed to keep it (a driver, a
+    store, a repository made around it), so closing it when the function
+    returns would close it under the value returned.
+    """
+    wanted = name.encode()
+
+    def holds(node: Node) -> bool:
+        if node.type == "call_expression":
+            args = node.child_by_field_name("arguments")
+            return args is not None and any(a.type == "identifier" and a.text == wanted for a in args.named_children)
+        if node.type == "composite_literal":
+            body = node.child_by_field_name("body")
+            elements = [e.named_children[-1] for e in body.named_children if e.named_child_count] if body else []
+            values = [v.named_child(0) if v.type == "literal_element" and v.named_child_count else v for v in elements]
+            return any(v is not None and v.type == "identifier" and v.text == wanted for v in values)
+        return False
+
+    return _kept(func, holds)
+
+
+def _kept(func: Node, calls: Callable[[Node], bool]) -> list[Node]:
+    body = func.child_by_field_name("body")
+    if body is None:
+        return []
+    found: list[Node] = []
+    for node in walk(body, into_functions=False):
+        if calls(node):
+            found.extend(_leaves(node, func, follow=True))
+    return found
+
+
+def _leaves(value: Node, func: Node, *, follow: bool) -> list[Node]:
+    """Where ``value`` (a wrapper, or a variable holding one) leaves the function: itself, or later uses."""
+    current = value.parent
+    while current is not None and current != func:
+        kind = current.type
+        if kind in _LEAVING:
+            return [value]
+        if kind == "func_literal":
+            return [value]  # captured by a closure that may outlive the call
+        if kind == "call_expression":
+            if not _wrapper(current):
+                return []  # read or written through, not kept: io.Copy(w, r), r.Read(p)
+        elif kind in ("assignment_statement", "short_var_declaration", "var_spec"):
+            return _assigned(current, value, func, follow=follow)
+        elif kind not in _KEEPING and kind not in ("argument_list", "unary_expression", "expression_list"):
+            return []  # a method call on it, an operator, a statement that only uses it
+        current = current.parent
+    return []
+
+
+def _assigned(stmt: Node, value: Node, func: Node, *, follow: bool) -> list[Node]:
+    right = stmt.child_by_field_name("right") if stmt.type != "var_spec" else stmt.child_by_field_name("value")
+    if right is None or not (right.start_byte <= value.start_byte and value.end_byte <= right.end_byte):
+        return []
+    if stmt.type == "var_spec":
+        targets = stmt.children_by_field_name("name")
+    else:
+        left = stmt.child_by_field_name("left")
+        targets = list(left.named_children) if left is not None else []
+    values = right.named_children if right.type == "expression_list" else [right]
+    if len(values) == len(targets):
+        targets = [t for t, v in zip(targets, values, strict=True) if v.start_byte <= value.start_byte < v.end_byte]
+    elif len(targets) > 1 and (targets[-1].text or b"").lower().endswith(b"err"):
+        targets = targets[:-1]  # `x, err := f(...)`: the error does not hold the value
+    found: list[Node] = []
+    for target in targets:
+        if target.type != "identifier":
+            return [value]  # stored in a field, a map or a slice
+        name = (target.text or b"").decode()
+        if stmt.type == "assignment_statement" and not _declared_in(func, name):
+            return [value]  # a package variable, an outer variable or a named result
+        if follow and name != "_":
+            found.extend(_later_leaves(func, name, stmt))
+    return found
+
+
+def _later_leaves(func: Node, name: str, after: Node) -> list[Node]:
+    found: list[Node] = []
+    for node in walk(func, into_functions=True):
+        if node.type == "identifier" and node.start_byte >= after.end_byte and node.text == name.encode():
+            found.extend(_leaves(node, func, follow=False))
+    return found
+
+
+def _declared_in(func: Node, name: str) -> bool:
+    """Does ``func`` declare ``name`` itself (a parameter, a ``:=`` or a ``var``), not as a named result?"""
+    results = func.child_by_field_name("result")
+    for node in walk(func, into_functions=False):
+        if results is not None and results.start_byte <= node.start_byte < results.end_byte:
+            continue
+        if node.type == "parameter_declaration" or node.type == "var_spec":
+            if any(n.text == name.encode() for n in node.children_by_field_name("name")):
+                return True
+        elif node.type in ("short_var_declaration", "range_clause"):
+            left = node.child_by_field_name("left")
+            if left is not None and any(n.text == name.encode() for n in left.named_children):
+                return True
+    return False
+
+
+def used_after_loop(loop: Node, func: Node, released: set[str]) -> bool:
+    """Does code after ``loop``'s iteration use a value its body releases (``released``: the released variables)?
+
+    A released variable handed to a goroutine or sent on a channel in the body;
+    one declared outside the body, or a variable outside the body that the body
+    copies a released value to (``last = f``, ``files = append(files, f)``,
+    ``s.f = f``), mentioned after the loop.
+    """
+    body = loop.child_by_field_name("body")
+    if body is None:
+        return False
+    for node in walk(body, into_functions=False):
+        if node.type in ("go_statement", "send_statement") and any(
+            n.type == "identifier" and (n.text or b"").decode() in released for n in walk(node)
+        ):
+            return True  # a goroutine (or a receiver) still uses it after the iteration
+    inside = declared_within(loop)
+    outer = {name for name in released if name not in inside}
+    for node in walk(body, into_functions=False):
+        if node.type != "assignment_statement":
+            continue
+        left = node.child_by_field_name("left")
+        right = node.child_by_field_name("right")
+        if left is None or right is None:
+            continue
+        if any(n.type == "identifier" and n.text is not None and n.text.decode() in released for n in walk(right)):
+            for target in left.named_children:
+                root = root_name(target) if target.type != "index_expression" else None
+                if target.type == "index_expression":
+                    operand = target.child_by_field_name("operand")
+                    root = root_name(operand) if operand is not None else None
+                if root is not None and root not in inside:
+                    outer.add(root)
+    if not outer:
+        return False
+    return any(
+        node.type == "identifier" and node.start_byte >= loop.end_byte and (node.text or b"").decode() in outer
+        for node in walk(func)
+    )
+
+
+def declared_within(loop: Node) -> set[str]:
+    """The variables a loop declares: in its clause, or anywhere in its body (not in function literals)."""
+    declared: set[str] = set()
+    for node in walk(loop, into_functions=False):
+        if node.type in ("short_var_declaration", "range_clause"):
+            left = node.child_by_field_name("left")
+            if left is not None:
+                declared.update((n.text or b"").decode() for n in left.named_children if n.type == "identifier")
+        elif node.type == "var_spec":
+            declared.update((n.text or b"").decode() for n in node.children_by_field_name("name"))
+    return declared
+
+
+_NAME = re.compile(r"(?<![.\w])[A-Za-z_]\w*")
+
+
+def reassigned(scope: Node, call: str, start: int, end: int) -> bool:
+    """Is a variable that ``call`` mentions (``f`` of ``f.Close()``) assigned again between ``start`` and ``end``?
+
+    Then a ``defer <call>`` there is about the new value: moving it before the
+    assignment would release the old one instead, and leak the new one.
+    """
+    names = set(_NAME.findall(call))
+    for node in walk(scope):
+        if node.start_byte < start or node.start_byte >= end:
+            continue
+        if node.type in ("assignment_statement", "short_var_declaration", "range_clause"):
+            left = node.child_by_field_name("left")
+            if left is not None and any((n.text or b"").decode() in names for n in walk(left) if n.type == "identifier"):
+                return True
+    return False
+
+
+def later_defer(anchor: Node, call: str) -> Node | None:
+    """A ``defer <call>`` later in the statement list of ``anchor`` that can move up to it.
+
+    Not one that follows a new assignment of what ``call`` releases.
+    """
+    block = anchor.parent
+    if block is None or block.type != "statement_list":
+        return None
+    wanted = f"defer{call}".replace(" ", "")
+    seen = False
+    for sibling in statements(block):
+        if sibling == anchor:
+            seen = True
+            continue
+        if seen and sibling.type == "defer_statement" and (sibling.text or b"").decode().replace(" ", "") == wanted:
+            return None if reassigned(block, call, anchor.end_byte, sibling.start_byte) else sibling
+    return None

@@ -1,3 +1,0 @@
-module github.com/gobuffalo/buffalo
-
-go 1.22

@@ -1,3 +1,0 @@
-module github.com/gofiber/fiber/v2
-
-go 1.22

@@ -1,3 +1,0 @@
-module github.com/jmoiron/sqlx
-
-go 1.22
