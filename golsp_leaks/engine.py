@@ -33,6 +33,7 @@ with :class:`Superseded` (a newer version of the file is waiting).
 from __future__ import annotations
 
 import logging
+import re
 from collections import OrderedDict
 from collections.abc import Callable, Hashable, Iterator, Sequence
 from dataclasses import dataclass, replace
@@ -62,6 +63,9 @@ _FINDING_BYTES = 600
 
 _SHAPE_DECLARATIONS = frozenset({"type_declaration", "var_declaration", "const_declaration"})
 _FUNCTIONS = frozenset({"function_declaration", "method_declaration"})
+#: Names a declaration calls (``helper(``, ``x.m(``): the functions of the file whose bodies its
+#: findings may depend on (same-file summaries: what a helper releases, returns, never returns).
+_CALLED = re.compile(rb"\b([A-Za-z_][A-Za-z0-9_]*)\s*\(")
 
 
 class Superseded(Exception):
@@ -112,15 +116,19 @@ class FileAnalysis:
 class _Record:
     """What is known of one declaration text: its outline hash, findings and blocks per context."""
 
-    __slots__ = ("blocks", "findings", "shape", "size")
+    __slots__ = ("blocks", "calls", "findings", "name", "shape", "size")
 
-    def __init__(self, shape: int, size: int) -> None:
+    def __init__(self, shape: int, size: int, name: bytes | None, calls: frozenset[bytes]) -> None:
         self.shape = shape
         self.size = size
-        #: context id -> findings, relative to the declaration's start
-        self.findings: dict[int, tuple[Finding, ...]] = {}
-        #: (context id, the line above, the text before the declaration on its line) -> block
-        self.blocks: dict[tuple[int, bytes, bytes], Block] = {}
+        #: the function's (or method's) name; None for other declarations
+        self.name = name
+        #: the names the declaration calls
+        self.calls = calls
+        #: (context id, hash of the called functions of the file) -> findings, relative to the start
+        self.findings: dict[tuple[int, int], tuple[Finding, ...]] = {}
+        #: (that key, the line above, the text before the declaration on its line) -> block
+        self.blocks: dict[tuple[tuple[int, int], bytes, bytes], Block] = {}
 
 
 class BoundedCache(Generic[K, V]):
@@ -249,9 +257,14 @@ class Engine:
             text = source[node.start_byte : node.end_byte]
             record = records.get(text)
             if record is None:
-                record = _Record(_shape(node, text), len(text) + _RECORD_BYTES)
+                record = _new_record(node, text)
                 records.put(text, record, record.size)
             decls.append((node, text, record))
+        # A declaration's findings also depend on the bodies of the functions of the file it calls.
+        bodies: dict[bytes, list[int]] = {}
+        for _, text, record in decls:
+            if record.name is not None:
+                bodies.setdefault(record.name, []).append(hash(text))
         imports = self._imports_of(tuple(import_texts), root)
         ctx = FileContext(
             source=source,
@@ -275,7 +288,9 @@ class Engine:
         placed: list[Placed] = []
         for decl, text, record in decls:
             stats.declarations += 1
-            findings = record.findings.get(context_id)
+            called = tuple(h for name in sorted(record.calls) if name != record.name for h in bodies.get(name, ()))
+            key = (context_id, hash(called))
+            findings = record.findings.get(key)
             if findings is not None:
                 stats.cached += 1
             else:
@@ -284,10 +299,10 @@ class Engine:
                 stats.analysed += 1
                 start = decl.start_byte
                 found = self._run(rules, decl, text, ctx, tree, stats) if not decl.has_error else []
-                findings = record.findings[context_id] = tuple(f.shifted(-start) for f in found)
+                findings = record.findings[key] = tuple(f.shifted(-start) for f in found)
                 records.grow(text, 64 + _FINDING_BYTES * len(findings))
             if findings:
-                placed.append(self._place(source, decl, text, record, findings, context_id, by_id, settings))
+                placed.append(self._place(source, decl, text, record, findings, key, by_id, settings))
         return FileAnalysis(tuple(placed))
 
     def _imports_of(self, texts: tuple[bytes, ...], root: Node) -> Imports:
@@ -305,7 +320,7 @@ class Engine:
         text: bytes,
         record: _Record,
         findings: tuple[Finding, ...],
-        context_id: int,
+        context_id: tuple[int, int],
         rules: dict[str, Rule],
         settings: Settings,
     ) -> Placed:
@@ -370,6 +385,16 @@ class Engine:
                 self._records.clear()
             found = self._contexts[context] = len(self._contexts)
         return found
+
+
+def _new_record(decl: Node, text: bytes) -> _Record:
+    name = None
+    if decl.type in _FUNCTIONS:
+        name_node = decl.child_by_field_name("name")
+        if name_node is not None:
+            name = text[name_node.start_byte - decl.start_byte : name_node.end_byte - decl.start_byte]
+    calls = frozenset(_CALLED.findall(text))
+    return _Record(_shape(decl, text), len(text) + _RECORD_BYTES + 16 * len(calls), name, calls)
 
 
 def _shape(decl: Node, text: bytes) -> int:

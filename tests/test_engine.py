@@ -220,3 +220,34 @@ def test_one_policy_picks_the_fix_a_batch_applies() -> None:
         "change behaviour (unsafe)",
         "only shown (display-only)",
     )
+
+
+def test_a_change_to_a_helper_reaches_the_findings_of_its_callers() -> None:
+    """A caller's findings depend on the body of the function of the file it hands its file to."""
+    engine = Engine()
+    closes = b"""package p
+
+import "os"
+
+func use(f *os.File) {
+	f.Close()
+}
+
+func open(p string) error {
+	f, err := os.Open(p)
+	if err != nil {
+		return err
+	}
+	use(f)
+	return nil
+}
+"""
+    reads = closes.replace(b"\tf.Close()\n", b"\t_, _ = f.Stat()\n")
+
+    def rules_at(source: bytes) -> list[tuple[str, int]]:
+        found = engine.analyze(source, parse(source), Settings())
+        return [(d.rule, source[: d.finding.start].count(b"\n") + 1) for d in found]
+
+    assert ("unclosed-file", 10) not in rules_at(closes)
+    assert ("unclosed-file", 10) in rules_at(reads)  # the caller is analysed again
+    assert ("unclosed-file", 10) not in rules_at(closes)
