@@ -127,8 +127,8 @@ class _Record:
         self.calls = calls
         #: (context id, hash of the called functions of the file) -> findings, relative to the start
         self.findings: dict[tuple[int, int], tuple[Finding, ...]] = {}
-        #: (that key, the line above, the text before the declaration on its line) -> block
-        self.blocks: dict[tuple[tuple[int, int], bytes, bytes], Block] = {}
+        #: (context id, findings, the line above, the text before the declaration on its line) -> block
+        self.blocks: dict[tuple[int, tuple[Finding, ...], bytes, bytes], Block] = {}
 
 
 class BoundedCache(Generic[K, V]):
@@ -302,7 +302,7 @@ class Engine:
                 findings = record.findings[key] = tuple(f.shifted(-start) for f in found)
                 records.grow(text, 64 + _FINDING_BYTES * len(findings))
             if findings:
-                placed.append(self._place(source, decl, text, record, findings, key, by_id, settings))
+                placed.append(self._place(source, decl, text, record, findings, context_id, by_id, settings))
         return FileAnalysis(tuple(placed))
 
     def _imports_of(self, texts: tuple[bytes, ...], root: Node) -> Imports:
@@ -320,7 +320,7 @@ class Engine:
         text: bytes,
         record: _Record,
         findings: tuple[Finding, ...],
-        context_id: tuple[int, int],
+        context_id: int,
         rules: dict[str, Rule],
         settings: Settings,
     ) -> Placed:
@@ -331,7 +331,9 @@ class Engine:
         before = source[line_start:start]  # usually b"": declarations start their line
         above = source.rfind(b"\n", 0, line_start - 1) + 1 if line_start else 0
         prefix = source[above:line_start]
-        key = (context_id, prefix, before)
+        # By the findings themselves: a declaration analysed again (a helper it calls changed)
+        # with the same findings gets the same block back.
+        key = (context_id, findings, prefix, before)
         block = record.blocks.get(key)
         if block is not None:
             return Placed(line_start, row, block)
