@@ -28,14 +28,19 @@ from tree_sitter import Node
 
 from golsp_leaks.goanalysis.cfg.graph import LOOP_DONE, THEN
 from golsp_leaks.goanalysis.dataflow.engine import (
-    ExitReport,
     Guard,
     Paths,
     follow,
     related_locations,
 )
 from golsp_leaks.goanalysis.dataflow.escapes import reassigned
-from golsp_leaks.goanalysis.dataflow.ownership import Releases, Use, classify, is_overwrite
+from golsp_leaks.goanalysis.dataflow.ownership import (
+    OwnershipReport,
+    Releases,
+    Use,
+    classify,
+    is_overwrite,
+)
 from golsp_leaks.goanalysis.names.holders import holder
 from golsp_leaks.goanalysis.names.mentions import mentions
 from golsp_leaks.goanalysis.syntax.edits import delete_statement, insert_statement_after, terminates
@@ -149,19 +154,6 @@ def _loop_end_test(next_loops: frozenset[int]) -> Callable[[Guard], bool]:
     return lambda guard: guard[1] == LOOP_DONE and guard[0].start_byte in next_loops
 
 
-@dataclass
-class Tracked:
-    """The outcome for one resource."""
-
-    exits: ExitReport
-    uses: dict[Use, list[Node]]
-
-    @property
-    def leaks(self) -> bool:
-        e = self.exits
-        return bool(e.missed or e.falls_off_end_unused or e.reacquired or e.overwritten)
-
-
 _IFS = "(if_statement condition: (_) @cond) @if"
 _SWITCHES = "(expression_switch_statement) @switch"
 _ASSIGNING = frozenset({"short_var_declaration", "assignment_statement", "var_spec", "range_clause"})
@@ -176,7 +168,7 @@ def track(
     extra_releases: Iterable[Node] = (),
     borrowing_methods: frozenset[str] = frozenset(),
     plain_fields: frozenset[str] = frozenset(),
-) -> Tracked | None:
+) -> OwnershipReport | None:
     """Which exits of the function are reached without releasing or handing on the resource.
 
     ``next_closes``: the resource is rows that close themselves when ``Next()``
@@ -209,7 +201,7 @@ def track(
     overwritten = [m.start_byte for m in bound.uses if is_overwrite(m)]
     paths = Paths(stmt, counted, overwritten=overwritten, absent=_absent_test(absent), released=_loop_end_test(loops))
     report = follow(func, paths, source=bound.source)
-    return Tracked(report, uses)
+    return OwnershipReport(report, uses)
 
 
 def _reads_field(mention: Node, fields: frozenset[str]) -> bool:
@@ -473,7 +465,7 @@ def _flags(
 # --- reporting -------------------------------------------------------------------
 
 
-def related(tracked: Tracked, bound: Bound, missing: str) -> list[Related]:
+def related(tracked: OwnershipReport, bound: Bound, missing: str) -> list[Related]:
     """Related entries for each exit that misses the release (``missing``: "closing rows")."""
     return related_locations(tracked.exits, bound.func, bound.stmt, f"without {missing}")
 

@@ -405,15 +405,8 @@ class _Resolver:
             self.visit(child)
         self.pop()
 
-    def _range(self, node: Node) -> None:
-        self.visit(node.child_by_field_name("right"))
-        left = node.child_by_field_name("left")
-        if any(c.type == ":=" for c in node.children):
-            self._define(left)
-        else:
-            self.visit(left)
-
-    def _receive(self, node: Node) -> None:
+    def _range_or_receive(self, node: Node) -> None:
+        """``for k, v := range x`` and ``case v := <-ch``: the right side first, then the names."""
         self.visit(node.child_by_field_name("right"))
         left = node.child_by_field_name("left")
         if any(c.type == ":=" for c in node.children):
@@ -530,8 +523,8 @@ _HANDLERS: dict[str, Callable[[_Resolver, Node], None]] = {
     "default_case": _Resolver._implicit_block,
     "select_statement": _Resolver._implicit_block,
     "communication_case": _Resolver._implicit_block,
-    "range_clause": _Resolver._range,
-    "receive_statement": _Resolver._receive,
+    "range_clause": _Resolver._range_or_receive,
+    "receive_statement": _Resolver._range_or_receive,
     "type_switch_statement": _Resolver._type_switch,
     "labeled_statement": _Resolver._labeled,
     "break_statement": _Resolver._jump,
