@@ -1,9 +1,12 @@
 """The engine: runs the enabled rules over a file, one top-level declaration at a time.
 
 A declaration's findings depend only on its own text, on the file context
-(imports, Go version, package facts, and the file's outline: its types,
-variables and function signatures) and on the set of enabled rules; they are
-cached under that key, relative to the declaration's start.  An edit in one
+(imports, Go version, and the file's outline: its types, variables and
+function signatures), on the set of enabled rules, and on the package facts
+the rules read while they looked at it; they are cached under the first
+three, relative to the declaration's start, with the facts read and their
+values (a fact is computed when first read: see
+:mod:`golsp_leaks.goanalysis.summaries.facts`).  An edit in one
 function of a large file therefore re-runs the rules on that function alone.
 Declarations with syntax errors are skipped (no finding on code that cannot be
 read), and a rule that fails on one declaration is recorded in the stats and
@@ -44,6 +47,7 @@ from tree_sitter import Node, Tree
 from golsp_leaks.config import Settings
 from golsp_leaks.fixes.apply import fix_parses
 from golsp_leaks.fixes.suppress import MARKER, unsuppressed
+from golsp_leaks.goanalysis.summaries.facts import Fact
 from golsp_leaks.goanalysis.syntax.imports import Imports
 from golsp_leaks.goanalysis.syntax.nodes import DECLARATION_TYPES
 from golsp_leaks.model import AnalysisStats, Diagnostic, Finding, Severity
@@ -113,6 +117,11 @@ class FileAnalysis:
         return [d for placed in self.blocks for d in placed.diagnostics()]
 
 
+_Reads = tuple[tuple[Fact[Any], object], ...]
+#: How many versions of the package facts a declaration's findings are kept for.
+_FACT_VERSIONS = 4
+
+
 class _Record:
     """What is known of one declaration text: its outline hash, findings and blocks per context."""
 
@@ -125,8 +134,9 @@ class _Record:
         self.name = name
         #: the names the declaration calls
         self.calls = calls
-        #: (context id, hash of the called functions of the file) -> findings, relative to the start
-        self.findings: dict[tuple[int, int], tuple[Finding, ...]] = {}
+        #: (context id, hash of the called functions of the file) -> (the package facts the rules
+        #: read, with their values; the findings, relative to the start), the latest first
+        self.findings: dict[tuple[int, int], list[tuple[_Reads, tuple[Finding, ...]]]] = {}
         #: (context id, findings, the line above, the text before the declaration on its line) -> block
         self.blocks: dict[tuple[int, tuple[Finding, ...], bytes, bytes], Block] = {}
 
@@ -266,20 +276,20 @@ class Engine:
             if record.name is not None:
                 bodies.setdefault(record.name, []).append(hash(text))
         imports = self._imports_of(tuple(import_texts), root)
+        facts = package if package is not None else PackageFacts()
         ctx = FileContext(
             source=source,
             root=root,
             imports=imports,
             path=path,
             go_version=go_version,
-            package=package or PackageFacts(),
+            package=facts,
         )
-        # FileContext.fingerprint(), with the outline hashed from each declaration's cached hash.
+        # What every declaration's findings depend on besides its text and the package facts;
+        # the outline hashed from each declaration's cached hash.
         context = (
             imports.fingerprint(),
             ctx.go_version,
-            ctx.package.fingerprint(),
-            ctx.scope.fingerprint(),
             hash(tuple(record.shape for _, _, record in decls)),
         )
         severities = tuple(sorted((k, v.value) for k, v in settings.severity.items()))
@@ -290,7 +300,10 @@ class Engine:
             stats.declarations += 1
             called = tuple(h for name in sorted(record.calls) if name != record.name for h in bodies.get(name, ()))
             key = (context_id, hash(called))
-            findings = record.findings.get(key)
+            versions = record.findings.get(key)
+            findings = None
+            if versions is not None:
+                findings = next((found for reads, found in versions if facts.matches(reads)), None)
             if findings is not None:
                 stats.cached += 1
             else:
@@ -298,9 +311,17 @@ class Engine:
                     raise Superseded
                 stats.analysed += 1
                 start = decl.start_byte
-                found = self._run(rules, decl, text, ctx, tree, stats) if not decl.has_error else []
-                findings = record.findings[key] = tuple(f.shifted(-start) for f in found)
-                records.grow(text, 64 + _FINDING_BYTES * len(findings))
+                facts.watch()
+                try:
+                    found = self._run(rules, decl, text, ctx, tree, stats) if not decl.has_error else []
+                finally:
+                    reads = facts.reads()
+                findings = tuple(f.shifted(-start) for f in found)
+                if versions is None:
+                    versions = record.findings[key] = []
+                versions.insert(0, (reads, findings))
+                del versions[_FACT_VERSIONS:]
+                records.grow(text, 64 + 16 * len(reads) + _FINDING_BYTES * len(findings))
             if findings:
                 placed.append(self._place(source, decl, text, record, findings, context_id, by_id, settings))
         return FileAnalysis(tuple(placed))
@@ -366,6 +387,7 @@ class Engine:
         for rule in rules:
             if not rule.wants(decl_text, ctx):
                 continue
+            ctx.package.allow(rule.requires)  # reading a fact the rule does not declare fails
             try:
                 produced = list(rule.check(decl, ctx))
             except (Exception, RecursionError) as exc:  # a rule's bug must not take the server down
@@ -373,6 +395,8 @@ class Engine:
                 stats.rule_errors.append(f"{rule.id} failed on the declaration at line {where}: {exc!r}")
                 log.exception("rule %s failed on the declaration at line %d", rule.id, where)
                 continue
+            finally:
+                ctx.package.allow(None)
             for finding in produced:
                 valid = tuple(f for f in finding.fixes if fix_parses(ctx.source, tree, f))
                 out.append(finding if len(valid) == len(finding.fixes) else replace(finding, fixes=valid))

@@ -35,7 +35,7 @@ from golsp_leaks.engine import Engine
 from golsp_leaks.fixes.apply import apply_edits, overlapping
 from golsp_leaks.goanalysis.summaries.package import source_facts
 from golsp_leaks.goanalysis.syntax.parse import parse
-from golsp_leaks.model import Diagnostic, Edit, automatic_fix
+from golsp_leaks.model import AnalysisStats, Diagnostic, Edit, automatic_fix
 from golsp_leaks.rules import rule_ids
 from tests import gotool
 
@@ -66,7 +66,11 @@ def analyze_fixture(path: Path) -> tuple[bytes, list[Diagnostic]]:
     version = (int(match.group(1)), int(match.group(2))) if match else None
     tree = parse(source)
     facts = source_facts(source, tree)  # a fixture is a one-file package
-    diagnostics = Engine().analyze(source, tree, settings, path=str(path), go_version=version, package=facts)
+    stats = AnalysisStats()
+    diagnostics = Engine().analyze(
+        source, tree, settings, path=str(path), go_version=version, package=facts, stats=stats
+    )
+    assert stats.rule_errors == []  # e.g. a rule that reads a package fact it does not declare
     return source, diagnostics
 
 

@@ -7,15 +7,15 @@ import re
 from abc import ABC, abstractmethod
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from tree_sitter import Node
 
 from golsp_leaks.goanalysis.summaries.context import FileContext
-from golsp_leaks.goanalysis.summaries.facts import PackageFacts
+from golsp_leaks.goanalysis.summaries.facts import Fact, PackageFacts
 from golsp_leaks.model import Applicability, Finding, Fix, Severity
 
-__all__ = ["FileContext", "PackageFacts", "Rule"]
+__all__ = ["Fact", "FileContext", "PackageFacts", "Rule"]
 
 
 @dataclass(frozen=True)
@@ -67,6 +67,10 @@ class Rule(ABC):
     fixable: ClassVar[bool] = False
     #: The rule only runs on declarations whose text contains one of these.
     triggers: ClassVar[tuple[bytes, ...]] = ()
+    #: The package facts the rule reads (:mod:`golsp_leaks.goanalysis.summaries.facts`), as a
+    #: go/analysis analyzer declares the facts it requires; reading another one is an error.
+    #: ``facts.SCOPE_FACTS`` are what ``ctx.scope`` reads (per request, runs once).
+    requires: ClassVar[tuple[Fact[Any], ...]] = ()
 
     def __init_subclass__(cls, **kwargs: object) -> None:
         super().__init_subclass__(**kwargs)

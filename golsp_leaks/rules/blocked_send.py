@@ -17,6 +17,7 @@ from golsp_leaks.goanalysis.dataflow.channels import (
     max_sends,
 )
 from golsp_leaks.goanalysis.libraries.servers import served, shut_down_before, unless_closed
+from golsp_leaks.goanalysis.summaries.facts import SCOPE_FACTS
 from golsp_leaks.goanalysis.syntax.edits import insert_statement_after
 from golsp_leaks.goanalysis.syntax.nodes import line_indent, statements, text
 from golsp_leaks.goanalysis.syntax.parse import cursor
@@ -115,6 +116,7 @@ class BlockedSend(Rule):
 
     id = "blocked-send"
     summary = "a goroutine sends on an unbuffered channel that may never be received from"
+    requires = SCOPE_FACTS
     default_severity = Severity.WARNING
     fix_kinds = (
         FixKind("Give {channel} a buffer of {size}, so that every send completes", Applicability.SAFE, "every sending goroutine ends with its send: nothing else changes"),

@@ -29,6 +29,7 @@ from golsp_leaks.goanalysis.libraries.sqlflow import (
     related,
     track,
 )
+from golsp_leaks.goanalysis.summaries.facts import DB_FIELDS, SCOPE_FACTS
 from golsp_leaks.goanalysis.summaries.params import callee_summary
 from golsp_leaks.goanalysis.syntax.edits import insert_statement_after, terminates, unique_name
 from golsp_leaks.goanalysis.syntax.nodes import FUNCTION_TYPES, enclosing_function, text
@@ -107,6 +108,7 @@ class DbOpenPerRequest(Rule):
 
     id = "db-open-per-request"
     summary = "a database connection pool is opened per request (or per call) and not shared"
+    requires = (*SCOPE_FACTS, DB_FIELDS)
     default_severity = Severity.WARNING
     fix_kinds = (
         DEFER_RELEASE,

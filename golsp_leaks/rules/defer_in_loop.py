@@ -10,6 +10,7 @@ from golsp_leaks.goanalysis.dataflow.engine import exits_missing_release
 from golsp_leaks.goanalysis.dataflow.escapes import declared_within, root_name, used_after_loop
 from golsp_leaks.goanalysis.names.holders import top_level
 from golsp_leaks.goanalysis.names.scopes import IMPORT, bindings
+from golsp_leaks.goanalysis.summaries.facts import SCOPE_FACTS
 from golsp_leaks.goanalysis.syntax.nodes import FUNCTION_TYPES, line_indent, text, walk
 from golsp_leaks.goanalysis.syntax.parse import cursor
 from golsp_leaks.model import Applicability, Edit, Finding, Fix, Severity
@@ -105,6 +106,7 @@ class DeferInLoop(Rule):
 
     id = "defer-in-loop"
     summary = "a deferred release in a loop body runs only when the function returns"
+    requires = SCOPE_FACTS
     default_severity = Severity.WARNING
     fix_kinds = (
         FixKind("Run the loop body in a function literal, so that its defers run at the end of each iteration", Applicability.UNSAFE),

@@ -17,6 +17,14 @@ from golsp_leaks.goanalysis.cfg.loops import (
 from golsp_leaks.goanalysis.dataflow.ownership import Releases, Use, classify
 from golsp_leaks.goanalysis.libraries.frameworks import Handler, function_key, local_types, receiver
 from golsp_leaks.goanalysis.names.mentions import mentions
+from golsp_leaks.goanalysis.summaries.facts import (
+    CLOSABLE,
+    CONSTRUCTORS,
+    ENDLESS,
+    LIFECYCLES,
+    REPEATED,
+    SCOPE_FACTS,
+)
 from golsp_leaks.goanalysis.syntax.edits import (
     import_edit,
     insert_statement_after,
@@ -126,6 +134,7 @@ class GoroutineNoExit(Rule):
 
     id = "goroutine-no-exit"
     summary = "a goroutine loops for ever with no way to stop it"
+    requires = (*SCOPE_FACTS, LIFECYCLES, ENDLESS, CONSTRUCTORS, REPEATED, CLOSABLE)
     default_severity = Severity.WARNING
     fix_kinds = (
         FixKind("Insert `defer {call}` after the call", Applicability.UNSAFE, "the worker no longer runs on after the function returns"),

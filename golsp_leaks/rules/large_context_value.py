@@ -7,6 +7,7 @@ from collections.abc import Iterable
 from tree_sitter import Node
 
 from golsp_leaks.goanalysis.libraries.frameworks import REQUEST_MARKERS, Handler
+from golsp_leaks.goanalysis.summaries.facts import SCOPE_FACTS
 from golsp_leaks.goanalysis.syntax.nodes import FUNCTION_TYPES, enclosing_function, text
 from golsp_leaks.goanalysis.syntax.parse import cursor
 from golsp_leaks.model import Finding, Severity
@@ -76,6 +77,7 @@ class LargeContextValue(Rule):
 
     id = "large-context-value"
     summary = "a large allocation is stored in a request's context"
+    requires = SCOPE_FACTS
     default_severity = Severity.WARNING
     fixable = False
     #: Only per-request code is looked at: a declaration must mention a handler's type, and store something.

@@ -13,6 +13,7 @@ from golsp_leaks.goanalysis.names.holders import holder
 from golsp_leaks.goanalysis.names.mentions import is_called
 from golsp_leaks.goanalysis.names.scopes import RESULT
 from golsp_leaks.goanalysis.resources.tracking import ends_process
+from golsp_leaks.goanalysis.summaries.facts import FIELD_USES, SCOPE_FACTS
 from golsp_leaks.goanalysis.syntax.edits import (
     delete_statement,
     insert_statement_after,
@@ -83,6 +84,7 @@ class LostCancel(Rule):
 
     id = "lost-cancel"
     summary = "the cancel function of a context.WithCancel/WithTimeout/WithDeadline is lost"
+    requires = (*SCOPE_FACTS, FIELD_USES)
     default_severity = Severity.WARNING
     fix_kinds = (
         FixKind("Insert `defer {call}` after the call", Applicability.SAFE),

@@ -9,6 +9,7 @@ from tree_sitter import Node
 from golsp_leaks.goanalysis.dataflow.ownership import Releases, Use
 from golsp_leaks.goanalysis.names.mentions import mentions
 from golsp_leaks.goanalysis.resources.tracking import STREAM_BORROWS, NamedType, Resource, examine
+from golsp_leaks.goanalysis.summaries.facts import SCOPE_FACTS
 from golsp_leaks.goanalysis.syntax.nodes import FUNCTION_TYPES, binding, text
 from golsp_leaks.goanalysis.syntax.parse import cursor
 from golsp_leaks.model import Finding, Severity
@@ -90,6 +91,7 @@ class PoolGetWithoutPut(Rule):
 
     id = "pool-get-without-put"
     summary = "an object taken from a sync.Pool is never put back"
+    requires = SCOPE_FACTS
     default_severity = Severity.INFORMATION
     fix_kinds = (DEFER_RELEASE,)
     triggers = (b".Get()",)

@@ -9,6 +9,7 @@ from tree_sitter import Node
 from golsp_leaks.goanalysis.dataflow.ownership import Releases, Use, classify
 from golsp_leaks.goanalysis.libraries.sql import ROWS, DbFile, handle_of_type, resolve, rows_call
 from golsp_leaks.goanalysis.names.mentions import mentions
+from golsp_leaks.goanalysis.summaries.facts import DB_FIELDS, SCOPE_FACTS
 from golsp_leaks.goanalysis.syntax.edits import insert_statement_after
 from golsp_leaks.goanalysis.syntax.nodes import FUNCTION_TYPES, enclosing_function, text, walk
 from golsp_leaks.goanalysis.syntax.parse import cursor
@@ -101,6 +102,7 @@ class RowsErrUnchecked(Rule):
 
     id = "rows-err-unchecked"
     summary = "the rows.Err() of a for rows.Next() loop is never checked"
+    requires = (*SCOPE_FACTS, DB_FIELDS)
     default_severity = Severity.WARNING
     fix_kinds = (
         FixKind("Check `{rows}.Err()` after the loop", Applicability.UNSAFE, "a failed iteration now returns an error instead of partial results"),

@@ -18,6 +18,7 @@ from golsp_leaks.goanalysis.resources.tracking import (
     is_test_file,
     runs_once,
 )
+from golsp_leaks.goanalysis.summaries.facts import SCOPE_FACTS
 from golsp_leaks.goanalysis.syntax.nodes import (
     FUNCTION_TYPES,
     enclosing_function,
@@ -119,6 +120,7 @@ class TickerNotStopped(Rule):
 
     id = "ticker-not-stopped"
     summary = "a time.Ticker or time.Timer is not stopped on every path, or time.Tick leaks its ticker"
+    requires = SCOPE_FACTS
     default_severity = Severity.WARNING
     fix_kinds = (DEFER_RELEASE,)
     triggers = (b"NewTicker", b"NewTimer", b"Tick(")

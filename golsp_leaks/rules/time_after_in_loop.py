@@ -9,6 +9,7 @@ from tree_sitter import Node
 from golsp_leaks.goanalysis.cfg.loops import enclosing_loop, inside_nested_function
 from golsp_leaks.goanalysis.dataflow.channels import literal_bound
 from golsp_leaks.goanalysis.names.mentions import mentions
+from golsp_leaks.goanalysis.summaries.facts import SCOPE_FACTS
 from golsp_leaks.goanalysis.syntax.edits import insert_statement_before, unique_name
 from golsp_leaks.goanalysis.syntax.nodes import (
     enclosing_function,
@@ -108,6 +109,7 @@ class TimeAfterInLoop(Rule):
 
     id = "time-after-in-loop"
     summary = "time.After in a select inside a loop creates a timer on every pass"
+    requires = SCOPE_FACTS
     default_severity = Severity.WARNING
     fix_kinds = (
         FixKind("Make one timer before the loop (`{timer} := {time}.NewTimer({d})`) and reset it each pass", Applicability.UNSAFE),

@@ -7,6 +7,7 @@ from collections.abc import Iterable, Iterator
 from tree_sitter import Node
 
 from golsp_leaks.goanalysis.libraries.frameworks import GIN, REQUEST_MARKERS
+from golsp_leaks.goanalysis.summaries.facts import COLLECTIONS, SCOPE_FACTS, SHRUNK_GLOBALS
 from golsp_leaks.goanalysis.syntax.nodes import FUNCTION_TYPES, text
 from golsp_leaks.goanalysis.syntax.parse import cursor
 from golsp_leaks.model import Finding, Severity
@@ -96,6 +97,7 @@ class UnboundedGlobalGrowth(Rule):
 
     id = "unbounded-global-growth"
     summary = "per-request code grows a package-level map or slice that nothing ever shrinks"
+    requires = (*SCOPE_FACTS, COLLECTIONS, SHRUNK_GLOBALS)
     default_severity = Severity.WARNING
     fixable = False
     #: The key must come from a request, so the declaration mentions a handler's (or a request's) type.

@@ -14,6 +14,7 @@ from golsp_leaks.goanalysis.resources.tracking import (
     Resource,
     examine,
 )
+from golsp_leaks.goanalysis.summaries.facts import SCOPE_FACTS
 from golsp_leaks.goanalysis.summaries.returns import called_in, calls_of, returning
 from golsp_leaks.goanalysis.syntax.nodes import text
 from golsp_leaks.goanalysis.syntax.parse import cursor
@@ -168,6 +169,7 @@ class UnclosedBody(Rule):
 
     id = "unclosed-body"
     summary = "the body of an HTTP client response is not closed on every path"
+    requires = SCOPE_FACTS
     default_severity = Severity.WARNING
     fix_kinds = (
         DEFER_RELEASE,

@@ -13,6 +13,7 @@ from golsp_leaks.goanalysis.dataflow.channels import (
     count_paths,
     local_channels,
 )
+from golsp_leaks.goanalysis.summaries.facts import SCOPE_FACTS
 from golsp_leaks.goanalysis.syntax.edits import insert_statement_after, insert_statement_before
 from golsp_leaks.goanalysis.syntax.nodes import statements, text
 from golsp_leaks.goanalysis.syntax.parse import cursor
@@ -94,6 +95,7 @@ class UnclosedChannel(Rule):
 
     id = "unclosed-channel"
     summary = "goroutines range over a channel that is never closed"
+    requires = SCOPE_FACTS
     default_severity = Severity.WARNING
     fix_kinds = (
         FixKind("Close {channel} when the function returns: `defer close({channel})`", Applicability.SAFE),

@@ -9,6 +9,7 @@ from tree_sitter import Node
 from golsp_leaks.goanalysis.dataflow.ownership import Releases
 from golsp_leaks.goanalysis.libraries.calls import package_calls
 from golsp_leaks.goanalysis.resources.tracking import STREAM_BORROWS, NamedType, Resource, examine
+from golsp_leaks.goanalysis.summaries.facts import SCOPE_FACTS
 from golsp_leaks.goanalysis.summaries.returns import called_in, calls_of, returning
 from golsp_leaks.model import Finding, Severity
 from golsp_leaks.rules.base import DEFER_RELEASE, NAME_AND_DEFER, FileContext, Rule
@@ -104,6 +105,7 @@ class UnclosedFile(Rule):
 
     id = "unclosed-file"
     summary = "a file opened with os.Open/Create/OpenFile/CreateTemp is not closed on every path"
+    requires = SCOPE_FACTS
     default_severity = Severity.WARNING
     fix_kinds = (
         DEFER_RELEASE,

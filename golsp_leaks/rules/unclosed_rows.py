@@ -32,6 +32,7 @@ from golsp_leaks.goanalysis.libraries.sqlflow import (
     related,
     track,
 )
+from golsp_leaks.goanalysis.summaries.facts import DB_FIELDS, SCOPE_FACTS
 from golsp_leaks.goanalysis.summaries.params import callee_summary
 from golsp_leaks.goanalysis.syntax.nodes import enclosing_function, text
 from golsp_leaks.model import Applicability, Edit, Finding, Fix, Severity
@@ -134,6 +135,7 @@ class UnclosedRows(Rule):
 
     id = "unclosed-rows"
     summary = "rows from a database query are not closed on every path"
+    requires = (*SCOPE_FACTS, DB_FIELDS)
     default_severity = Severity.WARNING
     fix_kinds = (
         DEFER_RELEASE,

@@ -23,6 +23,7 @@ from golsp_leaks.goanalysis.libraries.sqlflow import (
     related,
     track,
 )
+from golsp_leaks.goanalysis.summaries.facts import DB_FIELDS, SCOPE_FACTS
 from golsp_leaks.goanalysis.summaries.params import callee_summary
 from golsp_leaks.goanalysis.syntax.nodes import enclosing_function
 from golsp_leaks.model import Finding, Severity
@@ -104,6 +105,7 @@ class UnclosedStmt(Rule):
 
     id = "unclosed-stmt"
     summary = "a prepared statement is not closed on every path"
+    requires = (*SCOPE_FACTS, DB_FIELDS)
     default_severity = Severity.WARNING
     fix_kinds = (
         DEFER_RELEASE,

@@ -33,6 +33,7 @@ from golsp_leaks.goanalysis.libraries.sqlflow import (
     related,
     track,
 )
+from golsp_leaks.goanalysis.summaries.facts import DB_FIELDS, SCOPE_FACTS
 from golsp_leaks.goanalysis.summaries.params import callee_summary
 from golsp_leaks.goanalysis.syntax.edits import insert_statement_after
 from golsp_leaks.goanalysis.syntax.nodes import enclosing_function, statements, text
@@ -134,6 +135,7 @@ class UnfinishedTx(Rule):
 
     id = "unfinished-tx"
     summary = "a transaction can reach a return with neither Commit nor Rollback"
+    requires = (*SCOPE_FACTS, DB_FIELDS)
     default_severity = Severity.WARNING
     fix_kinds = (
         DEFER_RELEASE,

@@ -33,7 +33,7 @@ node is there.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from tree_sitter import Node
@@ -236,21 +236,33 @@ class RequestScope:
     ``extra_handlers`` are :func:`function_key` names of functions that run per
     request without having a handler's shape (called from handlers elsewhere in
     the package); ``startup`` those that only ever run once, from ``main``,
-    ``init`` or a ``sync.Once``.
+    ``init`` or a ``sync.Once``.  Either may be given as a function that gives
+    it, called each time it is needed (package facts are computed when first
+    read, and the reads are recorded).
     """
 
     def __init__(
         self,
         root: Node,
         imports: Imports,
-        extra_handlers: frozenset[str] = frozenset(),
-        startup: frozenset[str] = frozenset(),
+        extra_handlers: frozenset[str] | Callable[[], frozenset[str]] = frozenset(),
+        startup: frozenset[str] | Callable[[], frozenset[str]] = frozenset(),
     ) -> None:
         self.root = root
         self.imports = imports
-        self.extra_handlers = extra_handlers
-        self.startup = startup
+        self._extra_handlers = extra_handlers
+        self._startup = startup
         self._cache: dict[tuple[int, int], Handler | None] = {}
+
+    @property
+    def extra_handlers(self) -> frozenset[str]:
+        found = self._extra_handlers
+        return found() if callable(found) else found
+
+    @property
+    def startup(self) -> frozenset[str]:
+        found = self._startup
+        return found() if callable(found) else found
 
     def fingerprint(self) -> tuple[frozenset[str], frozenset[str]]:
         return self.extra_handlers, self.startup
@@ -305,7 +317,10 @@ class RequestScope:
         """``func`` itself, if it has the shape of a request handler."""
         key = (func.start_byte, func.end_byte)
         if key in self._cache:
-            return self._cache[key]
+            cached = self._cache[key]
+            if func.type != "func_literal" and (cached is None or cached.framework == "unknown"):
+                _ = self.extra_handlers  # what the answer depends on is read again, for whoever asks
+            return cached
         found = self._classify(func)
         self._cache[key] = found
         return found

@@ -45,10 +45,12 @@ class FileContext:
     scope: RequestScope = field(init=False)
 
     def __post_init__(self) -> None:
+        # The scope reads the package's facts when it needs them (see summaries.facts).
+        package = self.package
         object.__setattr__(
             self,
             "scope",
-            RequestScope(self.root, self.imports, self.package.handlers, self.package.startup),
+            RequestScope(self.root, self.imports, lambda: package.handlers, lambda: package.startup),
         )
 
     def fingerprint(self) -> Hashable:

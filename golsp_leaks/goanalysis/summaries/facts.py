@@ -1,87 +1,288 @@
-"""Facts about a package's functions and variables, as the rules read them."""
+"""Facts about a package's functions and variables, each declared by the rules that read it.
+
+As a go/analysis analyzer declares the facts it requires, a rule lists the package facts it
+reads in ``requires`` (``requires = (facts.PER_REQUEST, facts.RUNS_ONCE, facts.ENDLESS)``).
+A :class:`PackageFacts` computes a fact when a rule first reads it, by its *source* — what
+must be read to know it: the summaries of the package's functions (``calls``), the struct
+fields of the other files (``db-fields``), the selectors they use (``field-uses``) — and all
+the facts of one source at once.  A fact no rule reads is never computed; a file on which no
+rule reads any costs nothing.  :meth:`PackageFacts.watch` records which facts (and values) the
+rules read while they looked at one declaration, so that the engine keys a declaration's
+findings by exactly those, and :meth:`PackageFacts.allow` makes reading an undeclared fact an
+error (a finding would otherwise be cached without what it depends on).
+
+Functions are named by :func:`golsp_leaks.goanalysis.libraries.frameworks.function_key`
+(``"f"``, or ``"T.m"`` for a method).  :func:`golsp_leaks.goanalysis.summaries.package.package_facts`
+gives the facts of a file's package.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Hashable
-from dataclasses import dataclass
+from collections.abc import Callable, Hashable, Iterable, Mapping
+from typing import Any, Generic, TypeVar
+
+T = TypeVar("T")
+
+#: The sources facts are computed from (see :data:`Fact.source`).
+CALLS = "calls"
+DB_FIELDS_SOURCE = "db-fields"
+FIELD_USES_SOURCE = "field-uses"
 
 
-@dataclass(frozen=True)
+class Fact(Generic[T]):
+    """One named fact about a package; ``source`` says what computing it reads."""
+
+    __slots__ = ("default", "doc", "name", "source")
+
+    def __init__(self, name: str, source: str, doc: str, default: T) -> None:
+        self.name = name
+        self.source = source
+        self.doc = doc
+        self.default = default
+
+    def __repr__(self) -> str:
+        return f"Fact({self.name!r})"
+
+
+_EMPTY_STRS: frozenset[str] = frozenset()
+
+PER_REQUEST: Fact[frozenset[str]] = Fact(
+    "handlers", CALLS, "functions that run per request: handlers and what they call", _EMPTY_STRS
+)
+RUNS_ONCE: Fact[frozenset[str]] = Fact(
+    "startup",
+    CALLS,
+    "functions that only ever run once: called only from main, init, a sync.Once or other such "
+    "functions, never in a loop",
+    _EMPTY_STRS,
+)
+REPEATED: Fact[frozenset[str]] = Fact(
+    "repeated",
+    CALLS,
+    "functions known to run more than once: per request, called in a loop or from a stored or "
+    "registered function literal, and what those call (never a method resolved by its name alone)",
+    _EMPTY_STRS,
+)
+GOROUTINES: Fact[frozenset[str]] = Fact(
+    "goroutines", CALLS, "functions run as a goroutine (go f(), go x.m()) by code that is not startup code",
+    _EMPTY_STRS,
+)
+ENDLESS: Fact[frozenset[str]] = Fact(
+    "endless", CALLS, "functions whose body runs a loop that can never end", _EMPTY_STRS
+)
+LIFECYCLES: Fact[frozenset[tuple[str, str, str]]] = Fact(
+    "lifecycles",
+    CALLS,
+    "(type, start, stop): method start of type starts a goroutine that runs until method stop "
+    "closes (or sends on) the field it waits on",
+    frozenset(),
+)
+CONSTRUCTORS: Fact[frozenset[tuple[str, str]]] = Fact(
+    "constructors", CALLS, "(function, type): functions that return a lifecycle type or a pointer to it",
+    frozenset(),
+)
+CLOSABLE: Fact[frozenset[str]] = Fact(
+    "closable", CALLS, "types with a Close, Stop or Shutdown method: possibly many values in one process",
+    _EMPTY_STRS,
+)
+GLOBALS: Fact[frozenset[str]] = Fact("globals", CALLS, "package-level variables", _EMPTY_STRS)
+COLLECTIONS: Fact[frozenset[str]] = Fact(
+    "collections", CALLS, "package-level variables that are maps, slices or sync.Map values", _EMPTY_STRS
+)
+SHRUNK_GLOBALS: Fact[frozenset[str]] = Fact(
+    "shrunk_globals", CALLS, "package-level variables that some code deletes from, trims or resets",
+    _EMPTY_STRS,
+)
+FLAGS: Fact[frozenset[str]] = Fact(
+    "flags", CALLS, 'package-wide switches, e.g. "fiber-immutable" (fiber.Config{Immutable: true})',
+    _EMPTY_STRS,
+)
+DB_FIELDS: Fact[frozenset[tuple[str, str, str]]] = Fact(
+    "db_fields",
+    DB_FIELDS_SOURCE,
+    "(field, import path, type) of struct fields declared in the package's other files with a database "
+    "library's type (type Store struct{ db *pgxpool.Pool } in store.go)",
+    frozenset(),
+)
+FIELD_USES: Fact[frozenset[str]] = Fact(
+    "field_uses",
+    FIELD_USES_SOURCE,
+    "unexported fields the package's other files use other than by assigning them (s.cancel())",
+    _EMPTY_STRS,
+)
+
+#: Every fact, in a fixed order.
+ALL_FACTS: tuple[Fact[Any], ...] = (
+    PER_REQUEST, RUNS_ONCE, REPEATED, GOROUTINES, ENDLESS, LIFECYCLES, CONSTRUCTORS, CLOSABLE,
+    GLOBALS, COLLECTIONS, SHRUNK_GLOBALS, FLAGS, DB_FIELDS, FIELD_USES,
+)
+_BY_NAME = {fact.name: fact for fact in ALL_FACTS}
+#: What :class:`~golsp_leaks.goanalysis.libraries.frameworks.RequestScope` reads: every rule that
+#: asks whether code runs per request or once declares these.
+SCOPE_FACTS: tuple[Fact[frozenset[str]], ...] = (PER_REQUEST, RUNS_ONCE)
+
+#: Computes the facts of one source: ``source -> {fact name: value}`` (missing names: the default).
+Provider = Callable[[str], Mapping[str, object]]
+
+
+class UndeclaredFact(Exception):
+    """A rule read a package fact it does not list in its ``requires``."""
+
+
 class PackageFacts:
-    """Facts about the other files of the package, read from disk by the caller.
+    """The facts of one package, computed source by source when first read.
 
-    ``handlers`` are names of functions known to be registered as request
-    handlers elsewhere in the package; ``shrunk_globals`` are package-level
-    variables that some code in the package deletes from, trims or resets.
-
-    :func:`golsp_leaks.goanalysis.summaries.package.package_facts` computes all of them;
-    functions are named by :func:`golsp_leaks.goanalysis.libraries.frameworks.function_key`
-    (``"f"``, or ``"T.m"`` for a method), and ``handlers`` then holds every
-    function that runs per request (handlers and what they call).  The others:
-
-    ``globals``
-        package-level variables; ``collections`` those of them that are maps,
-        slices or ``sync.Map`` values.
-    ``startup``
-        functions that only ever run once: called only from ``main``, ``init``,
-        a ``sync.Once`` or other startup functions, never in a loop.
-    ``goroutines``
-        functions run as a goroutine (``go f()``, ``go x.m()``) by code that is
-        not startup code.
-    ``endless``
-        functions whose body runs a loop that can never end (no return, no
-        break, no exit on a done channel).
-    ``lifecycles``
-        ``(type, start, stop)``: method ``start`` of ``type`` starts a goroutine
-        that runs until method ``stop`` closes (or sends on) the field it waits
-        on.  ``constructors`` are ``(function, type)`` pairs of
-        functions that return a ``type`` or ``*type``.
-    ``repeated``
-        functions known to run more than once: handlers and what they call,
-        functions called in a loop or from a function literal that is stored
-        or registered, and what those call (never a method resolved by its
-        name alone).
-    ``closable``
-        types with a ``Close``, ``Stop`` or ``Shutdown`` method: values that are
-        made, used and closed, so possibly many in one process.
-    ``flags``
-        package-wide switches, e.g. ``"fiber-immutable"`` when some file
-        configures ``fiber.Config{Immutable: true}``.
+    ``PackageFacts(handlers=..., startup=...)`` holds given values (the rest are empty);
+    ``PackageFacts(provider=f)`` asks ``f`` for the facts of a source the first time one of them
+    is read.  Facts read as attributes (``facts.handlers``) or with :meth:`get`.
     """
 
-    handlers: frozenset[str] = frozenset()
-    shrunk_globals: frozenset[str] = frozenset()
-    globals: frozenset[str] = frozenset()
-    collections: frozenset[str] = frozenset()
-    startup: frozenset[str] = frozenset()
-    goroutines: frozenset[str] = frozenset()
-    lifecycles: frozenset[tuple[str, str, str]] = frozenset()
-    constructors: frozenset[tuple[str, str]] = frozenset()
-    flags: frozenset[str] = frozenset()
-    endless: frozenset[str] = frozenset()
-    repeated: frozenset[str] = frozenset()
-    closable: frozenset[str] = frozenset()
-    #: ``(field, import path, type)`` of struct fields declared in the package's other files with a
-    #: database library's type (``type Store struct{ db *pgxpool.Pool }`` in store.go).
-    db_fields: frozenset[tuple[str, str, str]] = frozenset()
-    #: Names of unexported fields that the package's other files use other than by assigning
-    #: them (``s.cancel()``, ``go stop(s.cancel)``): a cancel function stored there is used.
-    field_uses: frozenset[str] = frozenset()
+    __slots__ = ("_allowed", "_provider", "_reads", "_values")
 
-    def fingerprint(self) -> Hashable:
-        return (
-            self.handlers,
-            self.shrunk_globals,
-            self.globals,
-            self.collections,
-            self.startup,
-            self.goroutines,
-            self.lifecycles,
-            self.constructors,
-            self.flags,
-            self.endless,
-            self.repeated,
-            self.closable,
-            self.db_fields,
-            self.field_uses,
-        )
+    def __init__(self, provider: Provider | None = None, **values: object) -> None:
+        unknown = set(values) - set(_BY_NAME)
+        if unknown:
+            raise TypeError(f"unknown package facts: {', '.join(sorted(unknown))}")
+        self._provider = provider
+        self._values: dict[str, object] = dict(values)
+        if provider is None:
+            for fact in ALL_FACTS:
+                self._values.setdefault(fact.name, fact.default)
+        self._reads: dict[Fact[Any], object] | None = None
+        self._allowed: frozenset[Fact[Any]] | None = None
+
+    @classmethod
+    def given(cls, values: Mapping[str, object]) -> PackageFacts:
+        """Facts with these values, by name (the rest are empty)."""
+        facts = cls()
+        unknown = set(values) - set(_BY_NAME)
+        if unknown:
+            raise TypeError(f"unknown package facts: {', '.join(sorted(unknown))}")
+        facts._values.update(values)
+        return facts
+
+    def get(self, fact: Fact[T]) -> T:
+        allowed = self._allowed
+        if allowed is not None and fact not in allowed:
+            raise UndeclaredFact(f"{fact.name} is read but not declared in the rule's requires")
+        try:
+            value = self._values[fact.name]
+        except KeyError:
+            value = self._compute(fact)
+        if self._reads is not None:
+            self._reads[fact] = value
+        return value  # type: ignore[return-value]
+
+    def _compute(self, fact: Fact[Any]) -> object:
+        assert self._provider is not None
+        computed = self._provider(fact.source)
+        for other in ALL_FACTS:
+            if other.source == fact.source:
+                self._values.setdefault(other.name, computed.get(other.name, other.default))
+        return self._values[fact.name]
+
+    def known(self, fact: Fact[Any]) -> bool:
+        """Has the fact been computed (or given)?"""
+        return fact.name in self._values
+
+    # --- what the engine uses to key findings by the facts they depend on
+
+    def watch(self) -> None:
+        """Start recording the facts read (and their values), until :meth:`reads`."""
+        self._reads = {}
+
+    def reads(self) -> tuple[tuple[Fact[Any], object], ...]:
+        """The facts read since :meth:`watch`, with their values; stops recording."""
+        found = tuple(self._reads.items()) if self._reads is not None else ()
+        self._reads = None
+        return found
+
+    def allow(self, facts: Iterable[Fact[Any]] | None) -> None:
+        """Only these facts may be read until the next call (None: any)."""
+        self._allowed = frozenset(facts) if facts is not None else None
+
+    def matches(self, reads: Iterable[tuple[Fact[Any], object]]) -> bool:
+        """Do these facts have these values here?  (Computes those not known yet.)"""
+        allowed, self._allowed = self._allowed, None
+        try:
+            for fact, value in reads:
+                mine = self.get(fact)
+                if mine is not value and mine != value:
+                    return False
+            return True
+        finally:
+            self._allowed = allowed
+
+    def fingerprint(self, facts: Iterable[Fact[Any]] = ALL_FACTS) -> Hashable:
+        """The values of these facts (all by default), hashable."""
+        return tuple(self.get(fact) for fact in facts)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, PackageFacts):
+            return NotImplemented
+        return self is other or self.fingerprint() == other.fingerprint()
+
+    def __hash__(self) -> int:
+        return hash(self.fingerprint())
+
+    def __repr__(self) -> str:
+        shown = ", ".join(f"{name}={value!r}" for name, value in self._values.items() if value)
+        return f"PackageFacts({shown})"
+
+    # --- the facts as attributes, as the rules read them
+
+    @property
+    def handlers(self) -> frozenset[str]:
+        return self.get(PER_REQUEST)
+
+    @property
+    def startup(self) -> frozenset[str]:
+        return self.get(RUNS_ONCE)
+
+    @property
+    def repeated(self) -> frozenset[str]:
+        return self.get(REPEATED)
+
+    @property
+    def goroutines(self) -> frozenset[str]:
+        return self.get(GOROUTINES)
+
+    @property
+    def endless(self) -> frozenset[str]:
+        return self.get(ENDLESS)
+
+    @property
+    def lifecycles(self) -> frozenset[tuple[str, str, str]]:
+        return self.get(LIFECYCLES)
+
+    @property
+    def constructors(self) -> frozenset[tuple[str, str]]:
+        return self.get(CONSTRUCTORS)
+
+    @property
+    def closable(self) -> frozenset[str]:
+        return self.get(CLOSABLE)
+
+    @property
+    def globals(self) -> frozenset[str]:
+        return self.get(GLOBALS)
+
+    @property
+    def collections(self) -> frozenset[str]:
+        return self.get(COLLECTIONS)
+
+    @property
+    def shrunk_globals(self) -> frozenset[str]:
+        return self.get(SHRUNK_GLOBALS)
+
+    @property
+    def flags(self) -> frozenset[str]:
+        return self.get(FLAGS)
+
+    @property
+    def db_fields(self) -> frozenset[tuple[str, str, str]]:
+        return self.get(DB_FIELDS)
+
+    @property
+    def field_uses(self) -> frozenset[str]:
+        return self.get(FIELD_USES)

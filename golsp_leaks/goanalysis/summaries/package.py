@@ -6,7 +6,9 @@ per request (a helper called from a handler), which package-level map some
 code deletes from, which goroutines are started once from ``main``.
 :func:`package_facts` reads the files next to the one being analysed, keeps a
 small summary of each (cached by path, modification time and size), and
-combines the summaries into a :class:`~golsp_leaks.rules.base.PackageFacts`.
+combines the summaries into a :class:`~golsp_leaks.goanalysis.summaries.facts.PackageFacts`.
+The facts are computed when a rule first reads one (see :mod:`.facts`): a file on which no
+rule reads any costs nothing here.
 
 What is read:
 
@@ -30,10 +32,11 @@ import re
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field, fields, replace
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from stat import S_ISREG
+from typing import Any
 
 from tree_sitter import Node, Tree
 
@@ -50,7 +53,12 @@ from golsp_leaks.goanalysis.libraries.frameworks import (
     typed_names,
 )
 from golsp_leaks.goanalysis.libraries.sql import LIBRARIES
-from golsp_leaks.goanalysis.summaries.facts import PackageFacts
+from golsp_leaks.goanalysis.summaries.facts import (
+    CALLS,
+    DB_FIELDS_SOURCE,
+    FIELD_USES_SOURCE,
+    PackageFacts,
+)
 from golsp_leaks.goanalysis.syntax.imports import Imports
 from golsp_leaks.goanalysis.syntax.nodes import text
 from golsp_leaks.goanalysis.syntax.parse import cursor, parse
@@ -239,7 +247,7 @@ def summary_key(summary: FileSummary) -> tuple[object, ...]:
 #: function of a large file summarises that function again and reuses the rest.
 _decl_cache: dict[tuple[bytes, int], _Part] = {}
 _decl_lock = threading.Lock()
-_EMPTY = PackageFacts()
+_EMPTY: dict[str, frozenset[object]] = {}
 _DECL_CACHE_SIZE = 50_000
 
 
@@ -662,6 +670,11 @@ def _is_growth(value: Node, name: str) -> bool:
 
 def combine(summaries: Iterable[FileSummary]) -> PackageFacts:
     """The facts of a package made of these files."""
+    return PackageFacts.given(_combined(summaries))
+
+
+def _combined(summaries: Iterable[FileSummary]) -> dict[str, frozenset[Any]]:
+    """The ``calls`` facts of a package made of these files, by name."""
     files = [_materialize(s) for s in summaries]
     funcs: dict[str, _Func] = {}
     refs: list[_Ref] = []
@@ -794,38 +807,44 @@ def combine(summaries: Iterable[FileSummary]) -> PackageFacts:
         for f in funcs.values()
         if not f.receiver_type and f.result_type in lifecycle_types
     }
-    return PackageFacts(
-        handlers=frozenset(per_request),
-        shrunk_globals=frozenset(merged.shrunk & merged.globals),
-        globals=frozenset(merged.globals),
-        collections=frozenset(merged.collections),
-        startup=frozenset(startup),
-        goroutines=frozenset(goroutines),
-        lifecycles=frozenset(lifecycles),
-        constructors=frozenset(constructors),
-        flags=frozenset(merged.flags),
-        endless=frozenset(merged.endless),
-        repeated=frozenset(repeated),
-        closable=frozenset(closable),
-    )
+    return {
+        "handlers": frozenset(per_request),
+        "shrunk_globals": frozenset(merged.shrunk & merged.globals),
+        "globals": frozenset(merged.globals),
+        "collections": frozenset(merged.collections),
+        "startup": frozenset(startup),
+        "goroutines": frozenset(goroutines),
+        "lifecycles": frozenset(lifecycles),
+        "constructors": frozenset(constructors),
+        "flags": frozenset(merged.flags),
+        "endless": frozenset(merged.endless),
+        "repeated": frozenset(repeated),
+        "closable": frozenset(closable),
+    }
 
 
 def source_facts(source: bytes, tree: Tree | None = None) -> PackageFacts:
-    """The facts of a package made of this one file."""
-    summary = summarize(source, tree)
-    key = summary_key(summary)
-    with _lock:
-        facts = _source_cache.get(key)
-    if facts is None:
-        facts = combine([summary])
+    """The facts of a package made of this one file (computed when first read)."""
+
+    def provide(kind: str) -> Mapping[str, object]:
+        if kind != CALLS:
+            return _EMPTY
+        summary = summarize(source, tree)
+        key = summary_key(summary)
         with _lock:
-            _source_cache[key] = facts
-            if len(_source_cache) > _PACKAGE_CACHE_SIZE:
-                del _source_cache[next(iter(_source_cache))]
-    return facts
+            facts = _source_cache.get(key)
+        if facts is None:
+            facts = _combined([summary])
+            with _lock:
+                _source_cache[key] = facts
+                if len(_source_cache) > _PACKAGE_CACHE_SIZE:
+                    del _source_cache[next(iter(_source_cache))]
+        return facts
+
+    return PackageFacts(provider=provide)
 
 
-_source_cache: dict[tuple[object, ...], PackageFacts] = {}
+_source_cache: dict[tuple[object, ...], dict[str, frozenset[Any]]] = {}
 
 
 # --------------------------------------------------------------------------- reading the directory
@@ -844,7 +863,7 @@ class _Sibling:
 #: path -> (the file's markers, its summary once parsed)
 _file_cache: dict[Path, tuple[_Sibling, FileSummary | None]] = {}
 _own_cache: OrderedDict[bytes, FileSummary] = OrderedDict()
-_package_cache: OrderedDict[tuple[object, ...], PackageFacts] = OrderedDict()
+_package_cache: OrderedDict[tuple[object, ...], dict[str, frozenset[Any]]] = OrderedDict()
 _OWN_CACHE_SIZE = 16
 _PACKAGE_CACHE_SIZE = 256
 
@@ -1070,7 +1089,7 @@ def _own_summary(source: bytes, tree: Tree | None) -> FileSummary:
 
 
 def package_facts(path: str | Path, own_source: bytes | None = None, own_tree: Tree | None = None) -> PackageFacts:
-    """The facts of the package that the file at ``path`` belongs to.
+    """The facts of the package that the file at ``path`` belongs to, each computed when first read.
 
     ``own_source`` is the file's current text (read from disk when None) and
     ``own_tree`` its parse tree, when the caller has one.  The other ``.go``
@@ -1086,28 +1105,35 @@ def package_facts(path: str | Path, own_source: bytes | None = None, own_tree: T
         except OSError:
             own_source = b""
         own_tree = None
+    source: bytes = own_source
+    tree = own_tree
+
+    def provide(kind: str) -> Mapping[str, object]:
+        with _lock:
+            return _provide(kind, path, source, tree)
+
+    return PackageFacts(provider=provide)
+
+
+def _provide(kind: str, path: Path, own_source: bytes, own_tree: Tree | None) -> Mapping[str, object]:
+    """The facts of one source (:mod:`.facts`) for the file at ``path`` (called with the lock held)."""
     match = _PACKAGE_CLAUSE.search(own_source)
     own_package = match.group(1).decode() if match else ""
-    own_web = any(marker in own_source for marker in WEB_IMPORT_MARKERS)
-    with _lock:
-        siblings = [
-            s for s in _siblings(path, include_tests=path.name.endswith("_test.go")) if s.package == own_package
-        ]
-        facts = _package_facts(path, own_source, own_tree, own_web, siblings)
+    siblings = [s for s in _siblings(path, include_tests=path.name.endswith("_test.go")) if s.package == own_package]
+    if kind == CALLS:
+        own_web = any(marker in own_source for marker in WEB_IMPORT_MARKERS)
+        return _package_facts(path, own_source, own_tree, own_web, siblings)
+    if kind == DB_FIELDS_SOURCE:
         if any(call in own_source for call in _DB_CALLS) and not any(m in own_source for m in _DB_MARKERS):
-            fields_ = frozenset(f for s in siblings for f in _db_fields_of(s))
-            if fields_:
-                facts = replace(facts, db_fields=fields_)
-        if any(constructor in own_source for constructor in _CANCEL_CONSTRUCTORS):
-            used = frozenset(name for s in siblings for name in _field_uses_of(s))
-            if used:
-                facts = replace(facts, field_uses=used)
-        return facts
+            return {"db_fields": frozenset(f for s in siblings for f in _db_fields_of(s))}
+    elif kind == FIELD_USES_SOURCE and any(constructor in own_source for constructor in _CANCEL_CONSTRUCTORS):
+        return {"field_uses": frozenset(name for s in siblings for name in _field_uses_of(s))}
+    return _EMPTY
 
 
 def _package_facts(
     path: Path, own_source: bytes, own_tree: Tree | None, own_web: bool, siblings: list[_Sibling]
-) -> PackageFacts:
+) -> dict[str, frozenset[Any]]:
     """The facts from the package's summaries (called with the lock held)."""
     web = own_web or any(s.web for s in siblings)
     summaries: list[FileSummary] = []
@@ -1130,7 +1156,7 @@ def _package_facts(
     if facts is not None:
         _package_cache.move_to_end(key)
         return facts
-    facts = combine(summaries)
+    facts = _combined(summaries)
     _package_cache[key] = facts
     if len(_package_cache) > _PACKAGE_CACHE_SIZE:
         _package_cache.popitem(last=False)
