@@ -717,17 +717,54 @@ def test_a_file_without_any_trigger_is_not_parsed(
     (tmp_path / "clean.go").write_text(CLEAN)
     (tmp_path / "leak.go").write_text(LEAK)
     parsed: list[bytes] = []
-    real = runner.parse
+    real = runner.parse_shared
+
+    def spy(source: bytes) -> Any:
+        parsed.append(source)
+        return real(source)
+
+    monkeypatch.setattr(runner, "parse_shared", spy)
+    code, _, err = cli(capsys, "check", tmp_path)
+    assert code == 1
+    assert "in 2 files" in err  # both checked...
+    assert parsed == [LEAK.encode()]  # ...one parsed
+
+
+HANDLER_LEAK = """package p
+
+import (
+	"context"
+	"net/http"
+)
+
+func {name}(w http.ResponseWriter, r *http.Request) {{
+	ctx, _ := context.WithCancel(r.Context())
+	_ = ctx
+}}
+"""
+
+
+def test_a_file_read_for_its_package_and_checked_is_parsed_once(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Checking a file and reading it for the facts of its siblings' package share one tree."""
+    from golsp_leaks.goanalysis.summaries import package
+    from golsp_leaks.goanalysis.syntax import parse as parse_module
+
+    package.clear_cache()
+    for name in ("a", "b", "c"):
+        (tmp_path / f"{name}.go").write_text(HANDLER_LEAK.format(name=name))
+    parsed: list[bytes] = []
+    real = parse_module.parse
 
     def spy(source: bytes, *args: Any) -> Any:
         parsed.append(source)
         return real(source, *args)
 
-    monkeypatch.setattr(runner, "parse", spy)
-    code, _, err = cli(capsys, "check", tmp_path)
-    assert code == 1
-    assert "in 2 files" in err  # both checked...
-    assert parsed == [LEAK.encode()]  # ...one parsed
+    monkeypatch.setattr(parse_module, "parse", spy)
+    code, out, _ = cli(capsys, "check", "--no-cache", "--format", "json", tmp_path)
+    assert code == 1 and out.count('"lost-cancel"') == 3  # the handlers' facts were read
+    assert sorted(parsed) == sorted(HANDLER_LEAK.format(name=n).encode() for n in "abc")
 
 
 def test_tasks_keep_a_package_together_and_start_with_the_largest(

@@ -64,6 +64,13 @@ def parse(source: bytes, old_tree: Any = None) -> Tree:
 
     return parse_go(source, old_tree)
 
+def parse_shared(source: bytes) -> Tree:
+    """:func:`golsp_leaks.goanalysis.syntax.parse.parse_shared`, imported on first use."""
+    from golsp_leaks.goanalysis.syntax.parse import parse_shared as shared
+
+    return shared(source)
+
+
 #: Files per task sent to a worker process.
 CHUNK_SIZE = 64
 #: Below this many files everything runs in this process (starting workers costs more).
@@ -444,7 +451,7 @@ def check_file(
         outcome.analysed.append(target.fs_path)
         return
     try:
-        tree = parse(source)
+        tree = parse_shared(source)  # the tree the package's facts may have made of it already
         diagnostics = analyzer.analyze(source, tree, target)
         if not diagnostics:
             outcome.analysed.append(target.fs_path)

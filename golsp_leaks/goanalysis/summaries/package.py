@@ -61,7 +61,7 @@ from golsp_leaks.goanalysis.summaries.facts import (
 )
 from golsp_leaks.goanalysis.syntax.imports import Imports
 from golsp_leaks.goanalysis.syntax.nodes import text
-from golsp_leaks.goanalysis.syntax.parse import cursor, parse
+from golsp_leaks.goanalysis.syntax.parse import clear_shared, cursor, parse, parse_shared
 
 __all__ = ["FileSummary", "clear_cache", "combine", "invalidate", "package_facts", "source_facts", "summarize"]
 
@@ -877,6 +877,7 @@ def clear_cache() -> None:
         _scans.clear()
     with _decl_lock:
         _decl_cache.clear()
+    clear_shared()
 
 
 #: How long a directory's listing (and the files' modification times) is trusted.
@@ -1071,7 +1072,7 @@ def _sibling_summary(sibling: _Sibling) -> FileSummary | None:
         data = sibling.path.read_bytes()
     except OSError:
         return None
-    summary = summarize(data)
+    summary = summarize(data, parse_shared(data))
     _file_cache[sibling.path] = (sibling, summary)
     return summary
 
@@ -1208,7 +1209,7 @@ def _db_fields_of(sibling: _Sibling) -> frozenset[tuple[str, str, str]]:
 def _db_fields_in(data: bytes) -> frozenset[object]:
     if not any(marker in data for marker in _DB_MARKERS):
         return frozenset()
-    root = parse(data).root_node
+    root = parse_shared(data).root_node
     imports = Imports.from_root(root)
     collected: set[object] = set()
     for _, captures in cursor(_FIELD_TYPES).matches(root):

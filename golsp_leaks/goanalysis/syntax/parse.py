@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from collections import OrderedDict
 from functools import cache
 
 import tree_sitter_go
@@ -26,6 +27,50 @@ def parse(source: bytes, old_tree: Tree | None = None) -> Tree:
     if old_tree is None:
         return _parser().parse(source)
     return _parser().parse(source, old_tree)
+
+
+#: Trees of whole files by their text, most recently used last (see :func:`parse_shared`).
+_shared: OrderedDict[bytes, Tree] = OrderedDict()
+_shared_bytes = 0
+_shared_lock = threading.Lock()
+#: How much source text the shared trees may stand for, and how many of them there may be.
+SHARED_MAX_BYTES = 8 << 20
+SHARED_MAX_TREES = 128
+
+
+def parse_shared(source: bytes) -> Tree:
+    """The tree of this text, parsed once for everyone who asks for the same text soon.
+
+    The command line checks a file and reads it as the sibling of the other files of its
+    package: both get one tree.  The tree must not be edited (``Tree.edit``); a document
+    that is edited keeps its own, from :func:`parse`.  Bounded by :data:`SHARED_MAX_BYTES`
+    of source and :data:`SHARED_MAX_TREES` trees.
+    """
+    global _shared_bytes
+    with _shared_lock:
+        tree = _shared.get(source)
+        if tree is not None:
+            _shared.move_to_end(source)
+            return tree
+    tree = parse(source)
+    if len(source) > SHARED_MAX_BYTES // 4:
+        return tree
+    with _shared_lock:
+        if source not in _shared:
+            _shared[source] = tree
+            _shared_bytes += len(source)
+            while len(_shared) > SHARED_MAX_TREES or _shared_bytes > SHARED_MAX_BYTES:
+                old, _ = _shared.popitem(last=False)
+                _shared_bytes -= len(old)
+    return tree
+
+
+def clear_shared() -> None:
+    """Forget the shared trees."""
+    global _shared_bytes
+    with _shared_lock:
+        _shared.clear()
+        _shared_bytes = 0
 
 
 @cache
