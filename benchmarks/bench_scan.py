@@ -43,8 +43,8 @@ ROOT = HERE.parent
 RESULTS = HERE / "results"
 sys.path.insert(0, str(ROOT))
 
+from golsp_leaks.scan import DEFAULT_REQUESTS  # noqa: E402
 from golsp_leaks.scan.process import Service  # noqa: E402
-from golsp_leaks.scan.scanner import DEFAULT_REQUESTS  # noqa: E402
 from tests.goservices import (  # noqa: E402
     DEMO_LEAKS,
     build,

@@ -977,6 +977,24 @@ def test_python_dash_m(tmp_path: Path) -> None:
     assert (diagnostic["path"], diagnostic["line"], diagnostic["column"]) == ("leak.go", 6, 7)
 
 
+def test_a_check_from_the_cache_imports_neither_the_analysis_nor_the_scanner(tmp_path: Path) -> None:
+    """What a re-run over an unchanged tree loads: the command line and the cache, nothing more."""
+    (tmp_path / "leak.go").write_text(LEAK)
+    probe = (
+        "import sys\n"
+        "from golsp_leaks.cli.main import main\n"
+        "code = main(['check', '--no-progress', '--format', 'json', '--cache-dir', sys.argv[1], sys.argv[2]])\n"
+        "heavy = ('httpx', 'golsp_leaks.cli.scan', 'golsp_leaks.engine', 'tree_sitter', 'golsp_leaks.rules')\n"
+        "print(code, *sorted(m for m in heavy if m in sys.modules), file=sys.stderr)\n"
+    )
+    command = [sys.executable, "-c", probe, str(tmp_path / "cache"), str(tmp_path / "leak.go")]
+    first = subprocess.run(command, capture_output=True, text=True, check=False)
+    assert first.stderr.split()[0] == "1" and "golsp_leaks.engine" in first.stderr  # it analysed
+    again = subprocess.run(command, capture_output=True, text=True, check=False)
+    assert again.stderr.strip() == "1"
+    assert again.stdout == first.stdout
+
+
 def test_console_script_and_exit_2_in_a_subprocess(tmp_path: Path) -> None:
     script = shutil.which("golsp-leaks")
     command = [script] if script else [sys.executable, "-m", "golsp_leaks"]

@@ -26,8 +26,6 @@ import contextlib
 import hashlib
 import json
 import os
-import shutil
-import tempfile
 from collections.abc import Sequence
 from functools import cache
 from pathlib import Path
@@ -77,6 +75,8 @@ def clean(directory: Path) -> bool:
         return False
     if not (directory / TAG_NAME).is_file():
         raise OSError(f"{directory} has no {TAG_NAME}: not a golsp-leaks cache, left alone")
+    import shutil
+
     shutil.rmtree(directory)
     return True
 
@@ -185,6 +185,8 @@ class DirectoryCache:
 
 
 def _write_atomically(path: Path, data: bytes) -> None:
+    import tempfile
+
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as handle:

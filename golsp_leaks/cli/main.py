@@ -12,20 +12,17 @@ An internal error also exits 2, with a one-line message
 from __future__ import annotations
 
 import argparse
-import inspect
 import json
-import logging
 import os
 import sys
 import time
-import traceback
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn, TextIO
 
 from golsp_leaks import __version__
-from golsp_leaks.cli import cache, scan
+from golsp_leaks.cli import cache, scan_options
 from golsp_leaks.cli import run as runner
 from golsp_leaks.cli.files import CliError, Scope, discover, scope_base
 from golsp_leaks.cli.report import fix_summary, json_document, render_text, summary
@@ -187,7 +184,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--format", choices=("text", "json"), default="text", help="output format (default: text)"
     )
 
-    scan.add_parser(commands)
+    scan_options.add_parser(commands)
 
     serve = commands.add_parser(
         "serve",
@@ -221,6 +218,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "serve":
             return _serve(args)
         if args.command == "scan":
+            from golsp_leaks.cli import scan  # httpx and the scanner: only for a scan
+
             return scan.run(args, sys.stdout)
         parser.print_help(sys.stderr)
         return 2
@@ -242,6 +241,8 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as exc:  # a bug: say so in one line, not with a traceback
         _clear_line()
         if os.environ.get("GOLSP_LEAKS_DEBUG"):
+            import traceback
+
             traceback.print_exc()
         _error(f"internal error: {exc!r} (set GOLSP_LEAKS_DEBUG=1 to see where)")
         return 2
@@ -524,6 +525,9 @@ def _serve(args: argparse.Namespace) -> int:
     run: Callable[..., object] | None = getattr(server, "run", None)
     if run is None:
         raise CliError("the language server is not available in this installation")
+    import inspect
+    import logging
+
     try:
         params = inspect.signature(run).parameters
     except (TypeError, ValueError):

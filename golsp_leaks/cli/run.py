@@ -26,14 +26,11 @@ with only an unsafe fix.
 from __future__ import annotations
 
 import contextlib
-import difflib
 import enum
 import os
 import re
-import signal
 import stat
 import sys
-import tempfile
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -381,6 +378,8 @@ def write_atomically(path: str, data: bytes) -> None:
     """Replace a file's contents without ever leaving it half-written; keeps its permissions."""
     real = os.path.realpath(path)
     directory = os.path.dirname(real) or "."
+    import tempfile
+
     fd, tmp = tempfile.mkstemp(prefix=".golsp-leaks-", suffix=".tmp", dir=directory)
     try:
         with os.fdopen(fd, "wb") as handle:
@@ -404,6 +403,8 @@ _LINE = re.compile(rb"[^\n]*\n|[^\n]+")
 
 def unified_diff(path: str, before: bytes, after: bytes) -> bytes:
     """A unified diff (``a/path``, ``b/path``), in bytes: the file may not be valid UTF-8."""
+    import difflib
+
     name = path.replace(os.sep, "/").encode("utf-8", errors="surrogateescape")
     out: list[bytes] = []
     for line in difflib.diff_bytes(
@@ -605,6 +606,8 @@ def check_targets(
 
 def _worker_init() -> None:
     # Ctrl-C is the parent's to handle: it stops the pool; workers finish their chunk quietly.
+    import signal
+
     signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 

@@ -21,14 +21,13 @@ from urllib.parse import urlsplit
 import httpx
 
 from golsp_leaks.goanalysis.libraries.routes import functions_in_source
-from golsp_leaks.scan import pprof
+from golsp_leaks.scan import DEFAULT_REQUESTS, pprof
 from golsp_leaks.scan.endpoints import Endpoint
 from golsp_leaks.scan.load import LoadResult, percentile, run_load
 from golsp_leaks.scan.process import ProcessStats
 from golsp_leaks.scan.report import EndpointSummary, Place, RuntimeFinding, ScanReport
 
 #: Requests per endpoint unless told otherwise (two bursts of half as many).
-DEFAULT_REQUESTS = 100
 #: Fewest extra goroutines (or descriptors) per burst that can count as growth.
 MIN_GROWTH = 3
 #: Fewest extra goroutines per request, in each burst, that count as growth.
