@@ -37,26 +37,23 @@ from __future__ import annotations
 
 import logging
 import re
-from collections import OrderedDict
 from collections.abc import Callable, Hashable, Iterator, Sequence
 from dataclasses import dataclass, replace
-from typing import Any, Generic, TypeVar
+from typing import Any
 
 from tree_sitter import Node, Tree
 
 from golsp_leaks.config import Settings
 from golsp_leaks.fixes.apply import fix_parses
 from golsp_leaks.fixes.suppress import MARKER, unsuppressed
-from golsp_leaks.goanalysis.summaries.facts import Fact
+from golsp_leaks.goanalysis.summaries.facts import Reads
+from golsp_leaks.goanalysis.syntax.bounded import BoundedCache
 from golsp_leaks.goanalysis.syntax.imports import Imports
 from golsp_leaks.goanalysis.syntax.nodes import DECLARATION_TYPES
 from golsp_leaks.model import AnalysisStats, Diagnostic, Finding, Severity
 from golsp_leaks.rules import FileContext, PackageFacts, Rule, all_rules
 
 log = logging.getLogger(__name__)
-
-K = TypeVar("K", bound=Hashable)
-V = TypeVar("V")
 
 #: What the cache of declarations may hold (estimated bytes), at least; it grows to twice
 #: the largest file analysed, so that one file's declarations always fit.
@@ -117,7 +114,6 @@ class FileAnalysis:
         return [d for placed in self.blocks for d in placed.diagnostics()]
 
 
-_Reads = tuple[tuple[Fact[Any], object], ...]
 #: How many versions of the package facts a declaration's findings are kept for.
 _FACT_VERSIONS = 4
 
@@ -136,59 +132,9 @@ class _Record:
         self.calls = calls
         #: (context id, hash of the called functions of the file) -> (the package facts the rules
         #: read, with their values; the findings, relative to the start), the latest first
-        self.findings: dict[tuple[int, int], list[tuple[_Reads, tuple[Finding, ...]]]] = {}
+        self.findings: dict[tuple[int, int], list[tuple[Reads, tuple[Finding, ...]]]] = {}
         #: (context id, findings, the line above, the text before the declaration on its line) -> block
         self.blocks: dict[tuple[int, tuple[Finding, ...], bytes, bytes], Block] = {}
-
-
-class BoundedCache(Generic[K, V]):
-    """A least-recently-used mapping bounded by the estimated bytes of its entries.
-
-    Each entry's size is given when it is put and may grow later (:meth:`grow`).
-    """
-
-    __slots__ = ("_data", "bytes", "max_bytes", "max_entries")
-
-    def __init__(self, max_bytes: int, max_entries: int = 100_000) -> None:
-        self._data: OrderedDict[K, list[Any]] = OrderedDict()  # key -> [value, size]
-        self.bytes = 0
-        self.max_bytes = max_bytes
-        self.max_entries = max_entries
-
-    def __len__(self) -> int:
-        return len(self._data)
-
-    def get(self, key: K) -> V | None:
-        item = self._data.get(key)
-        if item is None:
-            return None
-        self._data.move_to_end(key)
-        value: V = item[0]
-        return value
-
-    def put(self, key: K, value: V, size: int) -> None:
-        old = self._data.pop(key, None)
-        if old is not None:
-            self.bytes -= old[1]
-        self._data[key] = [value, size]
-        self.bytes += size
-        self.trim()
-
-    def grow(self, key: K, size: int) -> None:
-        item = self._data.get(key)
-        if item is not None:
-            item[1] += size
-            self.bytes += size
-            self.trim()
-
-    def trim(self) -> None:
-        while len(self._data) > 1 and (self.bytes > self.max_bytes or len(self._data) > self.max_entries):
-            _, (_, freed) = self._data.popitem(last=False)
-            self.bytes -= freed
-
-    def clear(self) -> None:
-        self._data.clear()
-        self.bytes = 0
 
 
 class Engine:

@@ -18,6 +18,8 @@ gives the facts of a file's package.
 
 from __future__ import annotations
 
+import itertools
+import threading
 from collections.abc import Callable, Hashable, Iterable, Mapping
 from typing import Any, Generic, TypeVar
 
@@ -125,6 +127,29 @@ SCOPE_FACTS: tuple[Fact[frozenset[str]], ...] = (PER_REQUEST, RUNS_ONCE)
 Provider = Callable[[str], Mapping[str, object]]
 
 
+#: A small number per distinct value of a fact, so that what the engine keeps of the facts a
+#: declaration read holds no value alive; bounded (numbers are never given twice).
+_value_ids: dict[object, int] = {}
+_next_id = itertools.count()
+_ids_lock = threading.Lock()
+_MAX_VALUE_IDS = 256
+
+
+def value_id(value: object) -> int:
+    """The number of this value (equal values, equal numbers, while it is remembered)."""
+    with _ids_lock:
+        found = _value_ids.get(value)
+        if found is None:
+            if len(_value_ids) >= _MAX_VALUE_IDS:
+                _value_ids.clear()
+            found = _value_ids[value] = next(_next_id)
+        return found
+
+
+#: The facts read while a declaration was looked at: each with the number of its value.
+Reads = tuple[tuple["Fact[Any]", int], ...]
+
+
 class UndeclaredFact(Exception):
     """A rule read a package fact it does not list in its ``requires``."""
 
@@ -191,9 +216,9 @@ class PackageFacts:
         """Start recording the facts read (and their values), until :meth:`reads`."""
         self._reads = {}
 
-    def reads(self) -> tuple[tuple[Fact[Any], object], ...]:
-        """The facts read since :meth:`watch`, with their values; stops recording."""
-        found = tuple(self._reads.items()) if self._reads is not None else ()
+    def reads(self) -> Reads:
+        """The facts read since :meth:`watch`, with the numbers of their values; stops recording."""
+        found = tuple((fact, value_id(value)) for fact, value in self._reads.items()) if self._reads else ()
         self._reads = None
         return found
 
@@ -201,15 +226,11 @@ class PackageFacts:
         """Only these facts may be read until the next call (None: any)."""
         self._allowed = frozenset(facts) if facts is not None else None
 
-    def matches(self, reads: Iterable[tuple[Fact[Any], object]]) -> bool:
+    def matches(self, reads: Reads) -> bool:
         """Do these facts have these values here?  (Computes those not known yet.)"""
         allowed, self._allowed = self._allowed, None
         try:
-            for fact, value in reads:
-                mine = self.get(fact)
-                if mine is not value and mine != value:
-                    return False
-            return True
+            return all(value_id(self.get(fact)) == number for fact, number in reads)
         finally:
             self._allowed = allowed
 

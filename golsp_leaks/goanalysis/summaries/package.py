@@ -59,6 +59,7 @@ from golsp_leaks.goanalysis.summaries.facts import (
     FIELD_USES_SOURCE,
     PackageFacts,
 )
+from golsp_leaks.goanalysis.syntax.bounded import BoundedCache
 from golsp_leaks.goanalysis.syntax.imports import Imports
 from golsp_leaks.goanalysis.syntax.nodes import text
 from golsp_leaks.goanalysis.syntax.parse import clear_shared, cursor, parse, parse_shared
@@ -159,11 +160,16 @@ def summarize(source: bytes, tree: Tree | None = None) -> FileSummary:
     import_names = set(imports.by_name)
     fingerprint = _interned(imports.fingerprint())
     parts: list[_Part] = []
+    with _decl_lock:
+        # One file's declarations always fit (about 5 times its size), with room for the
+        # versions an editor makes of them.
+        _decl_cache.max_bytes = max(_DECL_CACHE_BYTES, 8 * len(source))
     for decl in root.named_children:
         if decl.type not in ("function_declaration", "method_declaration", "var_declaration"):
             continue
         key = (source[decl.start_byte : decl.end_byte], fingerprint)
-        part = _decl_cache.get(key)
+        with _decl_lock:
+            part = _decl_cache.get(key)
         if part is None:
             partial = FileSummary()
             if decl.type == "var_declaration":
@@ -171,11 +177,9 @@ def summarize(source: bytes, tree: Tree | None = None) -> FileSummary:
                 _scan_declaration(decl, "", None, scope, import_names, partial)
             else:
                 _summarize_function(decl, scope, import_names, partial)
-            part = _Part(partial)
+            part = _Part(partial, len(key[0]))
             with _decl_lock:
-                _decl_cache[key] = part
-                if len(_decl_cache) > _DECL_CACHE_SIZE:
-                    del _decl_cache[next(iter(_decl_cache))]
+                _decl_cache.put(key, part, part.size)
         parts.append(part)
     summary.parts = tuple(parts)
     return summary
@@ -201,10 +205,12 @@ class _Part:
     facts, unchanged.
     """
 
-    __slots__ = ("_canon", "_hash", "summary")
+    __slots__ = ("_canon", "_hash", "size", "summary")
 
-    def __init__(self, summary: FileSummary) -> None:
+    def __init__(self, summary: FileSummary, text_size: int = 0) -> None:
         self.summary = summary
+        #: What the part and the text it is cached by hold, roughly, in bytes.
+        self.size = text_size + 1000 + 200 * (len(summary.refs) + len(summary.funcs))
         canon: list[object] = []
         for name in _MERGED_FIELDS:
             value = getattr(summary, name)
@@ -245,10 +251,11 @@ def summary_key(summary: FileSummary) -> tuple[object, ...]:
 
 #: Summaries of single declarations, by their text and the file's imports: an edit in one
 #: function of a large file summarises that function again and reuses the rest.
-_decl_cache: dict[tuple[bytes, int], _Part] = {}
+_decl_cache: BoundedCache[tuple[bytes, int], _Part] = BoundedCache(4 << 20, 50_000)
 _decl_lock = threading.Lock()
+#: What the declaration summaries may hold at least (estimated bytes); more when one file needs it.
+_DECL_CACHE_BYTES = 4 << 20
 _EMPTY: dict[str, frozenset[object]] = {}
-_DECL_CACHE_SIZE = 50_000
 
 
 def _add(summary: FileSummary, part: FileSummary) -> None:
@@ -861,11 +868,14 @@ class _Sibling:
 
 
 #: path -> (the file's markers, its summary once parsed)
-_file_cache: dict[Path, tuple[_Sibling, FileSummary | None]] = {}
+_file_cache: OrderedDict[Path, tuple[_Sibling, FileSummary | None]] = OrderedDict()
 _own_cache: OrderedDict[bytes, FileSummary] = OrderedDict()
 _package_cache: OrderedDict[tuple[object, ...], dict[str, frozenset[Any]]] = OrderedDict()
-_OWN_CACHE_SIZE = 16
-_PACKAGE_CACHE_SIZE = 256
+_OWN_CACHE_SIZE = 4
+#: Combined facts kept, by the contents of the package's files (each holds every fact's value).
+_PACKAGE_CACHE_SIZE = 16
+#: Files whose markers and summary are kept.
+_FILE_CACHE_SIZE = 2048
 
 
 def clear_cache() -> None:
@@ -928,10 +938,17 @@ def _scan(directory: Path) -> list[_Sibling]:
             match.group(1).decode() if match and not ignored else "",
             any(m in data for m in WEB_IMPORT_MARKERS),
         )
-        _file_cache[path] = (sibling, None)
+        _remember_file(path, sibling, None)
         found.append(sibling)
     _scans[directory] = (now, found)
     return found
+
+
+def _remember_file(path: Path, sibling: _Sibling, summary: FileSummary | None) -> None:
+    _file_cache[path] = (sibling, summary)
+    _file_cache.move_to_end(path)
+    if len(_file_cache) > _FILE_CACHE_SIZE:
+        _file_cache.popitem(last=False)
 
 
 def invalidate(path: str | Path) -> None:
@@ -955,7 +972,7 @@ def _siblings(path: Path, include_tests: bool) -> Iterator[_Sibling]:
 
 _IDENTIFIER = re.compile(rb"[A-Za-z_][A-Za-z0-9_]*")
 _tokens: OrderedDict[tuple[Path, tuple[int, int]], frozenset[bytes]] = OrderedDict()
-_TOKENS_CACHE_SIZE = 4096
+_TOKENS_CACHE_SIZE = 1024
 
 
 def _sibling_tokens(sibling: _Sibling) -> frozenset[bytes]:
@@ -1073,7 +1090,7 @@ def _sibling_summary(sibling: _Sibling) -> FileSummary | None:
     except OSError:
         return None
     summary = summarize(data, parse_shared(data))
-    _file_cache[sibling.path] = (sibling, summary)
+    _remember_file(sibling.path, sibling, summary)
     return summary
 
 
