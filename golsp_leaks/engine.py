@@ -188,10 +188,18 @@ class Engine:
         package: PackageFacts | None = None,
         stats: AnalysisStats | None = None,
         stale: Callable[[], bool] | None = None,
+        prefilter: bool = False,
     ) -> FileAnalysis:
-        """The file's diagnostics, one :class:`Block` per declaration that has some."""
+        """The file's diagnostics, one :class:`Block` per declaration that has some.
+
+        With ``prefilter``, a rule none of whose triggers is in the file is left out before any
+        declaration is looked at (:meth:`Rule.may_fire_in`): worth it for a file analysed once
+        (the CLI), not for one analysed again after each keystroke (the whole text is searched).
+        """
         stats = stats if stats is not None else AnalysisStats()
-        rules = tuple(r for r in self.rules if settings.enabled(r.id))
+        rules = tuple(
+            r for r in self.rules if settings.enabled(r.id) and (not prefilter or r.may_fire_in(source))
+        )
         if not rules:
             return FileAnalysis(())
         records = self._records

@@ -251,3 +251,34 @@ func open(p string) error {
     assert ("unclosed-file", 10) not in rules_at(closes)
     assert ("unclosed-file", 10) in rules_at(reads)  # the caller is analysed again
     assert ("unclosed-file", 10) not in rules_at(closes)
+
+
+class AskedRule(Rule):
+    """Counts the declarations it is asked about."""
+
+    id = "asked"
+    summary = "test rule"
+    triggers = (b"never_written_here(",)
+
+    def __init__(self) -> None:
+        self.asked = 0
+
+    def wants(self, decl_text: bytes, ctx: FileContext | None = None) -> bool:
+        self.asked += 1
+        return super().wants(decl_text, ctx)
+
+    def check(self, decl: Node, ctx: FileContext) -> Iterable[Finding]:
+        return ()
+
+
+def test_with_the_prefilter_a_rule_whose_triggers_are_absent_costs_nothing() -> None:
+    rule = AskedRule()
+    source = big_file(20)
+    Engine([rule]).analyze(source, parse(source), Settings())
+    assert rule.asked == 20
+    rule.asked = 0
+    Engine([rule]).analyze(source, parse(source), Settings(), prefilter=True)
+    assert rule.asked == 0
+    present = source + b"\nfunc g() {\n\tnever_written_here()\n}\n"
+    Engine([rule]).analyze(present, parse(present), Settings(), prefilter=True)
+    assert rule.asked == 21

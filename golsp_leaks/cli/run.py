@@ -294,6 +294,7 @@ class _Analyzer:
             path=target.display,
             go_version=self.go_version(target.fs_path),
             package=self.package_facts(target.fs_path, source, tree),
+            prefilter=True,
         )
 
     def package_facts(self, fs_path: str, source: bytes, tree: Tree) -> PackageFacts:

@@ -84,6 +84,11 @@ class Rule(ABC):
     def documentation(cls) -> str:
         return inspect.cleandoc(cls.__doc__ or "")
 
+    def may_fire_in(self, source: bytes) -> bool:
+        """False when the rule can have no finding in a file with this text: none of its triggers is
+        there.  A rule whose :meth:`wants` looks further than its triggers answers True."""
+        return not self.triggers or any(t in source for t in self.triggers)
+
     def wants(self, decl_text: bytes, ctx: FileContext | None = None) -> bool:
         """Should the rule look at this declaration?  A rule whose acquisitions include functions of
         the file (a helper returning a response) widens its triggers by their names, given ``ctx``."""

@@ -177,6 +177,9 @@ class UnclosedBody(Rule):
     )
     triggers = (b".Do(", b".Get(", b".Head(", b".Post", b".RoundTrip(")
 
+    def may_fire_in(self, source: bytes) -> bool:
+        return True  # a function of the file may acquire one without a trigger in sight (see wants)
+
     def wants(self, decl_text: bytes, ctx: FileContext | None = None) -> bool:
         if super().wants(decl_text, ctx):
             return True

@@ -113,6 +113,9 @@ class UnclosedFile(Rule):
     )
     triggers = (b"Open(", b"OpenFile(", b"Create(", b"CreateTemp(")
 
+    def may_fire_in(self, source: bytes) -> bool:
+        return True  # a function of the file may acquire one without a trigger in sight (see wants)
+
     def wants(self, decl_text: bytes, ctx: FileContext | None = None) -> bool:
         return super().wants(decl_text, ctx) or (ctx is not None and called_in(decl_text, _openers(ctx)))
 

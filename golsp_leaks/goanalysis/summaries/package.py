@@ -503,10 +503,16 @@ def _scan_declaration(
                     summary.shrunk.add(text(first))
     for captures in by_kind[_VALUE]:
         node = captures["value"][0]
-        add(node, text(node), None, False, _once_argument(node), _registered(node))
+        name = text(node)
+        if name in _BUILTINS or name in locals_:
+            continue  # what add() leaves out, without looking at the call around it first
+        add(node, name, None, False, _once_argument(node), _registered(node))
     for captures in by_kind[_METHOD_VALUE]:
         node = captures["selector"][0]
-        add(node, text(captures["method"][0]), captures["operand"][0], False, _once_argument(node), _registered(node))
+        operand = captures["operand"][0]
+        if text(operand) in import_names:
+            continue  # a package's function (pkg.F): not one of this package
+        add(node, text(captures["method"][0]), operand, False, _once_argument(node), _registered(node))
     for captures in by_kind[_ASSIGN]:
         assign = captures["assign"][0]
         operator = assign.child_by_field_name("operator")
