@@ -46,11 +46,6 @@ from typing import Any
 
 from golsp_leaks.model import Severity
 
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover
-    import tomli as tomllib
-
 CONFIG_FILE = ".golsp-leaks.toml"
 SECTION = "golspLeaks"
 DEFAULT_DEBOUNCE_MS = 100
@@ -219,6 +214,12 @@ def find_config_file(start: Path) -> Path | None:
 
 def read_config_file(path: Path, problems: ConfigProblems) -> dict[str, Any] | None:
     """The table in a config file, or None (with a problem recorded) when it cannot be read."""
+    # Imported here: most runs read no configuration file.
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # pragma: no cover
+        import tomli as tomllib
+
     try:
         with path.open("rb") as handle:
             return tomllib.load(handle)
