@@ -280,6 +280,12 @@ class Engine:
                 placed.append(self._place(source, decl, text, record, findings, context_id, by_id, settings))
         return FileAnalysis(tuple(placed))
 
+    def forget(self, source: bytes, tree: Tree) -> None:
+        """Drop what is kept of this file's declarations (the editor closed it)."""
+        for node in tree.root_node.named_children:
+            if node.type in DECLARATION_TYPES:
+                self._records.discard(source[node.start_byte : node.end_byte])
+
     def _imports_of(self, texts: tuple[bytes, ...], root: Node) -> Imports:
         found = self._imports.get(texts)
         if found is None:

@@ -282,3 +282,13 @@ def test_with_the_prefilter_a_rule_whose_triggers_are_absent_costs_nothing() -> 
     present = source + b"\nfunc g() {\n\tnever_written_here()\n}\n"
     Engine([rule]).analyze(present, parse(present), Settings(), prefilter=True)
     assert rule.asked == 21
+
+
+def test_forgetting_a_file_frees_its_declarations() -> None:
+    engine = Engine()
+    source = big_file(30)
+    tree = parse(source)
+    engine.analyze(source, tree, Settings())
+    assert engine.cache_stats()["declarations"] >= 30
+    engine.forget(source, tree)
+    assert engine.cache_stats()["declarations"] == 0 and engine.cache_stats()["bytes"] == 0

@@ -29,6 +29,7 @@ Every handler logs and carries on: no input from a client takes the server down.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import json
 import logging
@@ -56,6 +57,7 @@ from golsp_leaks.engine import Block, Engine, FileAnalysis, Superseded
 from golsp_leaks.fixes.apply import overlapping
 from golsp_leaks.fixes.suppress import suppression_edit
 from golsp_leaks.goanalysis.summaries.gomod import go_version_for
+from golsp_leaks.goanalysis.summaries.package import forget as forget_package_file
 from golsp_leaks.goanalysis.summaries.package import invalidate, package_facts, source_facts
 from golsp_leaks.goanalysis.syntax.parse import parse
 from golsp_leaks.model import AnalysisStats, Diagnostic, Edit, automatic_fix
@@ -358,6 +360,11 @@ class GolspLeaksServer(LanguageServer):
         entry.result = _Result(job.key, job.version, analysis, parts, result_id, converted)
         return entry.result
 
+    def forget(self, path: Path | None, source: bytes, tree: Any) -> None:
+        """Drop what the engine and the package facts keep of a closed document."""
+        self.engine.forget(source, tree)
+        forget_package_file(path, source)
+
     def _compute(self, job: _Job) -> tuple[FileAnalysis, Any, list[_Part], _Converted]:
         """On the analysis thread: parse if need be, learn the package facts, analyse, convert to JSON."""
         tree = job.tree if job.tree is not None else parse(job.source)
@@ -586,6 +593,10 @@ def create_server() -> GolspLeaksServer:
             entry.result = None
             if entry.task is not None:
                 entry.task.cancel()
+            doc = entry.document
+            if doc.tree is not None:  # free what the analysis kept of it, on the analysis thread
+                with contextlib.suppress(RuntimeError):  # the server is shutting down
+                    ls.worker.submit(ls.forget, entry.path, doc.source, doc.tree.copy())
         if not ls.features.pull:
             ls.text_document_publish_diagnostics(
                 types.PublishDiagnosticsParams(uri=params.text_document.uri, diagnostics=[])

@@ -64,7 +64,9 @@ from golsp_leaks.goanalysis.syntax.imports import Imports
 from golsp_leaks.goanalysis.syntax.nodes import text
 from golsp_leaks.goanalysis.syntax.parse import clear_shared, cursor, parse, parse_shared
 
-__all__ = ["FileSummary", "clear_cache", "combine", "invalidate", "package_facts", "source_facts", "summarize"]
+__all__ = [
+    "FileSummary", "clear_cache", "combine", "forget", "invalidate", "package_facts", "source_facts", "summarize",
+]
 
 _IGNORED_BUILD = re.compile(rb"^//go:build ignore\s*$", re.MULTILINE)
 _PACKAGE_CLAUSE = re.compile(rb"^package[ \t]+([A-Za-z_][A-Za-z0-9_]*)", re.MULTILINE)
@@ -955,6 +957,16 @@ def _remember_file(path: Path, sibling: _Sibling, summary: FileSummary | None) -
     _file_cache.move_to_end(path)
     if len(_file_cache) > _FILE_CACHE_SIZE:
         _file_cache.popitem(last=False)
+
+
+def forget(path: str | Path | None, source: bytes) -> None:
+    """Drop what was learnt from this version of a file and its package (the editor closed it)."""
+    with _lock:
+        _own_cache.pop(source, None)
+        if path is not None:
+            directory = Path(path).parent
+            for key in [k for k in _package_cache if k[0] == directory]:
+                del _package_cache[key]
 
 
 def invalidate(path: str | Path) -> None:

@@ -59,6 +59,11 @@ class BoundedCache(Generic[K, V]):
             _, (_, freed) = self._data.popitem(last=False)
             self.bytes -= freed
 
+    def discard(self, key: K) -> None:
+        item = self._data.pop(key, None)
+        if item is not None:
+            self.bytes -= item[1]
+
     def clear(self) -> None:
         self._data.clear()
         self.bytes = 0
