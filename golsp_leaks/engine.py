@@ -347,7 +347,8 @@ class Engine:
         for rule in rules:
             if not rule.wants(decl_text, ctx):
                 continue
-            ctx.package.allow(rule.requires)  # reading a fact the rule does not declare fails
+            facts = ctx.package
+            facts.allow(rule.requires)
             try:
                 produced = list(rule.check(decl, ctx))
             except (Exception, RecursionError) as exc:  # a rule's bug must not take the server down
@@ -356,7 +357,12 @@ class Engine:
                 log.exception("rule %s failed on the declaration at line %d", rule.id, where)
                 continue
             finally:
-                ctx.package.allow(None)
+                facts.allow(None)
+                if facts.undeclared:  # still keyed by them: the findings stay right, the rule is wrong
+                    names = ", ".join(sorted(f.name for f in facts.undeclared))
+                    stats.rule_errors.append(f"{rule.id} reads package facts it does not declare in requires: {names}")
+                    log.error("rule %s reads package facts it does not declare: %s", rule.id, names)
+                    facts.undeclared.clear()
             for finding in produced:
                 valid = tuple(f for f in finding.fixes if fix_parses(ctx.source, tree, f))
                 out.append(finding if len(valid) == len(finding.fixes) else replace(finding, fixes=valid))

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 
-import pytest
 from tree_sitter import Node
 
 from golsp_leaks.config import Settings
@@ -15,7 +14,6 @@ from golsp_leaks.goanalysis.summaries.facts import (
     GLOBALS,
     PER_REQUEST,
     PackageFacts,
-    UndeclaredFact,
 )
 from golsp_leaks.goanalysis.summaries.package import source_facts
 from golsp_leaks.goanalysis.syntax.nodes import text
@@ -100,16 +98,18 @@ def test_findings_follow_the_facts_the_rules_read_and_only_those() -> None:
     assert _run(engine, PackageFacts(globals=frozenset({"a"})), back) == ["marked"] and back.analysed == 0
 
 
-def test_reading_an_undeclared_fact_is_a_rule_error() -> None:
+def test_reading_an_undeclared_fact_is_a_rule_error_and_still_keys_the_findings() -> None:
+    engine = Engine([ReadsUndeclared()])
     stats = AnalysisStats()
-    assert _run(Engine([ReadsUndeclared()]), PackageFacts(globals=frozenset({"a"})), stats) == []
-    assert len(stats.rule_errors) == 1 and "UndeclaredFact" in stats.rule_errors[0]
+    assert _run(engine, PackageFacts(globals=frozenset({"a"})), stats) == ["marked"]
+    assert stats.rule_errors == [
+        "reads-undeclared reads package facts it does not declare in requires: globals"
+    ]
+    changed = AnalysisStats()
+    assert _run(engine, PackageFacts(globals=frozenset({"b"})), changed) == [] and changed.analysed == 1
     facts = PackageFacts()
     facts.allow(())
-    with pytest.raises(UndeclaredFact):
-        _ = facts.globals
-    facts.allow(None)
-    assert facts.globals == frozenset()
+    assert facts.globals == frozenset() and facts.undeclared == {GLOBALS}
 
 
 def test_every_rule_that_reads_facts_declares_them() -> None:

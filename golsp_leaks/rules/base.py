@@ -68,7 +68,7 @@ class Rule(ABC):
     #: The rule only runs on declarations whose text contains one of these.
     triggers: ClassVar[tuple[bytes, ...]] = ()
     #: The package facts the rule reads (:mod:`golsp_leaks.goanalysis.summaries.facts`), as a
-    #: go/analysis analyzer declares the facts it requires; reading another one is an error.
+    #: go/analysis analyzer declares the facts it requires; reading another one is reported.
     #: ``facts.SCOPE_FACTS`` are what ``ctx.scope`` reads (per request, runs once).
     requires: ClassVar[tuple[Fact[Any], ...]] = ()
 

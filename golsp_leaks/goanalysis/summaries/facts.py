@@ -8,8 +8,13 @@ fields of the other files (``db-fields``), the selectors they use (``field-uses`
 the facts of one source at once.  A fact no rule reads is never computed; a file on which no
 rule reads any costs nothing.  :meth:`PackageFacts.watch` records which facts (and values) the
 rules read while they looked at one declaration, so that the engine keys a declaration's
-findings by exactly those, and :meth:`PackageFacts.allow` makes reading an undeclared fact an
-error (a finding would otherwise be cached without what it depends on).
+findings by exactly those; a fact read but not declared (:meth:`PackageFacts.allow`) is still
+recorded, and the engine reports it as the rule's error (the fixture tests fail on it).
+
+Adding a fact: a :class:`Fact` below (name, source, what it says, its empty value), in
+:data:`ALL_FACTS`, a property of :class:`PackageFacts`; its value from the provider of its
+source in :mod:`.package` (``_combined`` for ``calls``, ``_provide`` for the others); and the
+fact in the ``requires`` of every rule that reads it, directly or through shared code.
 
 Functions are named by :func:`golsp_leaks.goanalysis.libraries.frameworks.function_key`
 (``"f"``, or ``"T.m"`` for a method).  :func:`golsp_leaks.goanalysis.summaries.package.package_facts`
@@ -150,10 +155,6 @@ def value_id(value: object) -> int:
 Reads = tuple[tuple["Fact[Any]", int], ...]
 
 
-class UndeclaredFact(Exception):
-    """A rule read a package fact it does not list in its ``requires``."""
-
-
 class PackageFacts:
     """The facts of one package, computed source by source when first read.
 
@@ -162,7 +163,7 @@ class PackageFacts:
     is read.  Facts read as attributes (``facts.handlers``) or with :meth:`get`.
     """
 
-    __slots__ = ("_allowed", "_provider", "_reads", "_values")
+    __slots__ = ("_allowed", "_provider", "_reads", "_values", "undeclared")
 
     def __init__(self, provider: Provider | None = None, **values: object) -> None:
         unknown = set(values) - set(_BY_NAME)
@@ -175,6 +176,8 @@ class PackageFacts:
                 self._values.setdefault(fact.name, fact.default)
         self._reads: dict[Fact[Any], object] | None = None
         self._allowed: frozenset[Fact[Any]] | None = None
+        #: Facts read while :meth:`allow` did not allow them (the engine reports and clears it).
+        self.undeclared: set[Fact[Any]] = set()
 
     @classmethod
     def given(cls, values: Mapping[str, object]) -> PackageFacts:
@@ -189,7 +192,7 @@ class PackageFacts:
     def get(self, fact: Fact[T]) -> T:
         allowed = self._allowed
         if allowed is not None and fact not in allowed:
-            raise UndeclaredFact(f"{fact.name} is read but not declared in the rule's requires")
+            self.undeclared.add(fact)
         try:
             value = self._values[fact.name]
         except KeyError:
@@ -223,7 +226,8 @@ class PackageFacts:
         return found
 
     def allow(self, facts: Iterable[Fact[Any]] | None) -> None:
-        """Only these facts may be read until the next call (None: any)."""
+        """Only these facts are declared until the next call (None: any); others read are noted
+        in :attr:`undeclared`."""
         self._allowed = frozenset(facts) if facts is not None else None
 
     def matches(self, reads: Reads) -> bool:
