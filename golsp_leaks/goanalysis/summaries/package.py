@@ -1098,7 +1098,7 @@ def package_facts(path: str | Path, own_source: bytes | None = None, own_tree: T
             fields_ = frozenset(f for s in siblings for f in _db_fields_of(s))
             if fields_:
                 facts = replace(facts, db_fields=fields_)
-        if any(constructor in own_source for constructor in _CANCEL_CONSTRUCTORS):
+        if any(constructor in own_source for constructor in (*_CANCEL_CONSTRUCTORS, b"NewTicker")):
             used = frozenset(name for s in siblings for name in _field_uses_of(s))
             if used:
                 facts = replace(facts, field_uses=used)
