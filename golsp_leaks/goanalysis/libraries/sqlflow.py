@@ -720,3 +720,9 @@ def deferred_release_before(func: Node, name: str, releases: Releases, before: N
             if function == func and owner is not None and not in_loop(owner, func):
                 return True
     return False
+
+
+#: For rules that follow a resource through the engine themselves (defer-in-loop's passes):
+#: a use inside a ``defer`` of ``func``, and ``Paths.released`` for ``for rows.Next()`` loops.
+in_defer = _in_defer
+rows_read_to_end = _loop_end_test
