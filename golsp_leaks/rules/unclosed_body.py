@@ -7,6 +7,7 @@ from collections.abc import Iterable, Iterator
 from tree_sitter import Node
 
 from golsp_leaks.goanalysis.dataflow.ownership import Releases
+from golsp_leaks.goanalysis.names.mentions import mentions
 from golsp_leaks.goanalysis.resources.tracking import (
     STREAM_BORROWS,
     NamedType,
@@ -59,7 +60,14 @@ BODY = Resource(
     has_error=True,
     release_needs_check=True,
     default_name="resp",
+    nil_fields=frozenset({"Body"}),  # the client guarantees a non-nil Body with every response
 )
+
+#: Reading the body to its end (``io.ReadAll(resp.Body)``, ``io.Copy(io.Discard, resp.Body)``)
+#: releases the connection: at EOF the transport takes it back for reuse, and on a read
+#: error it closes it.  A limited read (``io.LimitReader``) or a decoder need not reach EOF.
+_READ_ALL = (("io", "ReadAll"), ("io/ioutil", "ReadAll"))
+_DISCARD = (("io", "Discard"), ("io/ioutil", "Discard"))
 
 
 def _test_server_client(call: Node, ctx: FileContext) -> bool:
@@ -107,9 +115,16 @@ class UnclosedBody(Rule):
     or its body, or sending it on a channel; a close inside a deferred closure
     counts.  The error path of the call — `if err != nil { return err }`, the
     `else` of `if err == nil { ... }`, `if resp != nil { ... }` skipped — is not
-    a leak: there is no response there.  Reading the body (`io.ReadAll`,
-    `json.NewDecoder(resp.Body)`, `io.Copy`) or the response's plain fields
-    (`resp.StatusCode`, `resp.Header`) is not handing it on.
+    a leak: there is no response there, and neither is the branch skipped by
+    `if resp != nil && resp.Body != nil { ... }`: the client never returns a
+    response with a nil `Body`.  Reading the body to its end —
+    `io.ReadAll(resp.Body)` (or `ioutil.ReadAll`), `io.Copy(io.Discard,
+    resp.Body)` — releases the connection as closing does: at EOF the
+    transport takes it back for the next request, and a read error closes it.
+    Other reads (`json.NewDecoder(resp.Body)`, `io.LimitReader(resp.Body, n)`,
+    `bufio.NewScanner`) need not reach EOF, and, like reading the response's
+    plain fields (`resp.StatusCode`, `resp.Header`), neither release it nor
+    hand it on.
 
     A client is recognised by its declaration: `http.DefaultClient`, a variable,
     parameter or struct field of type `*http.Client`, one initialised with
@@ -194,7 +209,13 @@ class UnclosedBody(Rule):
                 yield finding
 
     def _check_call(self, call: Node, where: str, ctx: FileContext) -> Finding | None:
-        outcome = examine(call, BODY, ctx, missing=lambda name: f"without closing {name}.Body")
+        outcome = examine(
+            call,
+            BODY,
+            ctx,
+            missing=lambda name: f"without closing {name}.Body",
+            extra_releases=lambda func, name: _reads_to_end(func, name, ctx),
+        )
         if outcome is None:
             return None
         if where.endswith("Head"):
@@ -270,3 +291,40 @@ def _request_calls(decl: Node, ctx: FileContext, names: set[str], dot: bool) -> 
             method = text(captures["fn"][0])
             if method in FUNCTIONS:
                 yield captures["call"][0], method
+
+
+def _reads_to_end(func: Node, name: str, ctx: FileContext) -> list[Node]:
+    """The calls of ``func`` that read ``name.Body`` to its end: ``io.ReadAll(name.Body)`` (or
+    ``ioutil.ReadAll``) and ``io.Copy(io.Discard, name.Body)``."""
+    found = []
+    for mention in mentions(func, name):
+        body = mention.parent
+        if body is None or body.type != "selector_expression" or body.child_by_field_name("operand") != mention:
+            continue
+        if text(body.child_by_field_name("field")) != "Body":
+            continue
+        args = body.parent
+        call = args.parent if args is not None else None
+        if args is None or call is None or args.type != "argument_list" or call.type != "call_expression":
+            continue
+        values = args.named_children
+        if (values == [body] and _package_function(call.child_by_field_name("function"), _READ_ALL, ctx)) or (
+            len(values) == 2
+            and values[1] == body
+            and _package_function(call.child_by_field_name("function"), (("io", "Copy"),), ctx)
+            and _package_function(values[0], _DISCARD, ctx)
+        ):
+            found.append(call)
+    return found
+
+
+def _package_function(node: Node | None, candidates: tuple[tuple[str, str], ...], ctx: FileContext) -> bool:
+    """Is ``node`` ``pkg.Name`` for one of the ``(import path, name)`` candidates, by the file's imports?"""
+    if node is None or node.type != "selector_expression":
+        return False
+    operand = node.child_by_field_name("operand")
+    if operand is None or operand.type != "identifier":
+        return False
+    field = text(node.child_by_field_name("field"))
+    return any(field == wanted and text(operand) in ctx.imports.names_for(path) for path, wanted in candidates)
+
