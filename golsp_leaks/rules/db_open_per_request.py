@@ -148,7 +148,8 @@ class DbOpenPerRequest(Rule):
             return None
         if not tracked.leaks and (handler is None or not tracked.uses[Use.RELEASE]):
             return None  # closed, or kept (returned, stored: a constructor or a cache of pools)
-        if handler is None and tracked.transferred and not _runs_repeatedly(call, func, ctx):
+        constructor = tracked.transferred or bool(kept_by_holders(bound.func, name))
+        if handler is None and constructor and not _runs_repeatedly(call, func, ctx):
             # A constructor: it hands the pool to its caller, which opens it once at start-up as far
             # as the package shows; what its error returns leave open, the failed start-up ends.
             return None
