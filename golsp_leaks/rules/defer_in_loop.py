@@ -12,7 +12,8 @@ from golsp_leaks.goanalysis.libraries.sql import DbFile, rows_call
 from golsp_leaks.goanalysis.libraries.sqlflow import in_defer, next_loops, rows_read_to_end
 from golsp_leaks.goanalysis.libraries.streams import holds_no_os_resource
 from golsp_leaks.goanalysis.names.holders import top_level
-from golsp_leaks.goanalysis.names.scopes import IMPORT, PARAM, Declaration, bindings
+from golsp_leaks.goanalysis.names.interfaces import declared_type_name, interface_method_results
+from golsp_leaks.goanalysis.names.scopes import IMPORT, PARAM, Bindings, Declaration, bindings
 from golsp_leaks.goanalysis.syntax.nodes import FUNCTION_TYPES, bound_value, line_indent, text, walk
 from golsp_leaks.goanalysis.syntax.parse import cursor
 from golsp_leaks.model import Applicability, Edit, Finding, Fix, Severity
@@ -214,14 +215,40 @@ def _acquired_per_iteration(stmt: Node, release: Node, loop: Node, func: Node, c
         if _calls_chain(use, chain) and not in_defer(use, loop):
             released.append(use.start_byte)
     name = declaration.name
-    rows_loops = (
-        next_loops(func, name)
-        if chain == ".Close" and value is not None and rows_call(value, DbFile(ctx.imports, ctx.package.db_fields))
-        else frozenset()
-    )
+    rows_loops = next_loops(func, name) if chain == ".Close" and _returns_rows(value, resolved, ctx) else frozenset()
     if not released and not rows_loops:
         return True
     return _back_without_release(func, stmt, released, rows_loops, ctx.source)
+
+
+#: Import paths whose ``*Rows`` close themselves when ``Next`` returns false (sqlx's embed database/sql's).
+_SELF_CLOSING_ROWS = ("database/sql", "github.com/jmoiron/sqlx")
+
+
+def _returns_rows(value: Node | None, resolved: Bindings, ctx: FileContext) -> bool:
+    """Is ``value`` a query returning ``*sql.Rows``: one the database library models know, or a
+    method of a receiver whose type is an interface of this file declaring it to return them?"""
+    if value is None or value.type != "call_expression":
+        return False
+    if rows_call(value, DbFile(ctx.imports, ctx.package.db_fields)) is not None:
+        return True
+    function = value.child_by_field_name("function")
+    receiver = function.child_by_field_name("operand") if function is not None else None
+    if function is None or function.type != "selector_expression" or receiver is None or receiver.type != "identifier":
+        return False
+    declaration = resolved.of(receiver)
+    type_name = declared_type_name(declaration.node) if declaration is not None else None
+    if type_name is None:
+        return False
+    results = interface_method_results(ctx.root, type_name, text(function.child_by_field_name("field")))
+    if not results:
+        return False
+    first = results[0]
+    inner = first.named_children[0] if first.type == "pointer_type" and first.named_child_count == 1 else None
+    if inner is None or inner.type != "qualified_type" or text(inner.child_by_field_name("name")) != "Rows":
+        return False
+    package = text(inner.child_by_field_name("package"))
+    return any(package in ctx.imports.names_for(path) for path in _SELF_CLOSING_ROWS)
 
 
 def _back_without_release(
