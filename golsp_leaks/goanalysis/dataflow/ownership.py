@@ -104,6 +104,10 @@ class Releases:
     #: What a known callee does with its argument ``(call, index)`` — a function of the same package,
     #: through its summary; None: unknown, and an unknown callee is given the benefit of the doubt.
     callee: Callable[[Node, int], Use | None] | None = field(default=None, compare=False)
+    #: The resource closes itself when ``x.Next()`` returns false (``*sql.Rows``): a callee that
+    #: reads its parameter to the end on every path (``for rows.Next() { ... }`` left only by its
+    #: condition) releases it.
+    next_closes: bool = False
 
 
 def _selector_chain(ident: Node) -> tuple[list[str], Node]:
