@@ -10,7 +10,7 @@ from golsp_leaks.goanalysis.dataflow.engine import Paths, exits_missing_release,
 from golsp_leaks.goanalysis.dataflow.escapes import declared_within, root_name, used_after_loop
 from golsp_leaks.goanalysis.libraries.sql import DbFile, rows_call
 from golsp_leaks.goanalysis.libraries.sqlflow import in_defer, next_loops, rows_read_to_end
-from golsp_leaks.goanalysis.libraries.streams import holds_no_os_resource
+from golsp_leaks.goanalysis.libraries.streams import holds_no_os_resource, reads_to_end
 from golsp_leaks.goanalysis.names.holders import top_level
 from golsp_leaks.goanalysis.names.interfaces import declared_type_name, interface_method_results
 from golsp_leaks.goanalysis.names.scopes import IMPORT, PARAM, Bindings, Declaration, bindings
@@ -176,7 +176,8 @@ def _acquired_per_iteration(stmt: Node, release: Node, loop: Node, func: Node, c
     the loop keeps it for after the loop (``files = append(files, f)``); when the body also
     releases it explicitly on every way back to the next iteration (a second ``defer``, or a
     release on one branch only, is not that); when it is ``*sql.Rows`` that every way back
-    reads to the end (``rows.Next()`` returning false closes them); or when it holds no
+    reads to the end (``rows.Next()`` returning false closes them), or a response whose body
+    every way back reads to EOF (``io.ReadAll(resp.Body)``); or when it holds no
     operating-system resource (a zip entry's reader, a multipart part: see
     :mod:`golsp_leaks.goanalysis.libraries.streams`).  A receiver the scopes cannot resolve
     counts as new.
@@ -214,6 +215,9 @@ def _acquired_per_iteration(stmt: Node, release: Node, loop: Node, func: Node, c
             return False  # kept for after the loop
         if _calls_chain(use, chain) and not in_defer(use, loop):
             released.append(use.start_byte)
+    if chain == ".Body.Close":
+        # A response body read to its end has given its connection back (see libraries.streams).
+        released.extend(read.start_byte for read in reads_to_end(func, declaration.name, ctx.imports))
     name = declaration.name
     rows_loops = next_loops(func, name) if chain == ".Close" and _returns_rows(value, resolved, ctx) else frozenset()
     if not released and not rows_loops:

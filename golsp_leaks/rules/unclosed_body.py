@@ -7,7 +7,7 @@ from collections.abc import Iterable, Iterator
 from tree_sitter import Node
 
 from golsp_leaks.goanalysis.dataflow.ownership import Releases
-from golsp_leaks.goanalysis.names.mentions import mentions
+from golsp_leaks.goanalysis.libraries.streams import reads_to_end
 from golsp_leaks.goanalysis.resources.tracking import (
     STREAM_BORROWS,
     NamedType,
@@ -63,11 +63,6 @@ BODY = Resource(
     nil_fields=frozenset({"Body"}),  # the client guarantees a non-nil Body with every response
 )
 
-#: Reading the body to its end (``io.ReadAll(resp.Body)``, ``io.Copy(io.Discard, resp.Body)``)
-#: releases the connection: at EOF the transport takes it back for reuse, and on a read
-#: error it closes it.  A limited read (``io.LimitReader``) or a decoder need not reach EOF.
-_READ_ALL = (("io", "ReadAll"), ("io/ioutil", "ReadAll"))
-_DISCARD = (("io", "Discard"), ("io/ioutil", "Discard"))
 
 
 def _test_server_client(call: Node, ctx: FileContext) -> bool:
@@ -214,7 +209,7 @@ class UnclosedBody(Rule):
             BODY,
             ctx,
             missing=lambda name: f"without closing {name}.Body",
-            extra_releases=lambda func, name: _reads_to_end(func, name, ctx),
+            extra_releases=lambda func, name: reads_to_end(func, name, ctx.imports),
         )
         if outcome is None:
             return None
@@ -291,40 +286,3 @@ def _request_calls(decl: Node, ctx: FileContext, names: set[str], dot: bool) -> 
             method = text(captures["fn"][0])
             if method in FUNCTIONS:
                 yield captures["call"][0], method
-
-
-def _reads_to_end(func: Node, name: str, ctx: FileContext) -> list[Node]:
-    """The calls of ``func`` that read ``name.Body`` to its end: ``io.ReadAll(name.Body)`` (or
-    ``ioutil.ReadAll``) and ``io.Copy(io.Discard, name.Body)``."""
-    found = []
-    for mention in mentions(func, name):
-        body = mention.parent
-        if body is None or body.type != "selector_expression" or body.child_by_field_name("operand") != mention:
-            continue
-        if text(body.child_by_field_name("field")) != "Body":
-            continue
-        args = body.parent
-        call = args.parent if args is not None else None
-        if args is None or call is None or args.type != "argument_list" or call.type != "call_expression":
-            continue
-        values = args.named_children
-        if (values == [body] and _package_function(call.child_by_field_name("function"), _READ_ALL, ctx)) or (
-            len(values) == 2
-            and values[1] == body
-            and _package_function(call.child_by_field_name("function"), (("io", "Copy"),), ctx)
-            and _package_function(values[0], _DISCARD, ctx)
-        ):
-            found.append(call)
-    return found
-
-
-def _package_function(node: Node | None, candidates: tuple[tuple[str, str], ...], ctx: FileContext) -> bool:
-    """Is ``node`` ``pkg.Name`` for one of the ``(import path, name)`` candidates, by the file's imports?"""
-    if node is None or node.type != "selector_expression":
-        return False
-    operand = node.child_by_field_name("operand")
-    if operand is None or operand.type != "identifier":
-        return False
-    field = text(node.child_by_field_name("field"))
-    return any(field == wanted and text(operand) in ctx.imports.names_for(path) for path, wanted in candidates)
-

@@ -7,12 +7,17 @@ closed once, by whoever opened the archive.  A ``multipart.Part``
 ``Close`` drains it.  Neither holds a descriptor, a connection or a goroutine,
 so holding many of them until a function returns costs memory, not scarce
 resources.
+
+A response body read to its end (:func:`reads_to_end`) has released its
+connection without ``Close``: at EOF the transport takes it back for the next
+request, and a read error closes it.
 """
 
 from __future__ import annotations
 
 from tree_sitter import Node
 
+from golsp_leaks.goanalysis.names.mentions import mentions
 from golsp_leaks.goanalysis.names.scopes import Bindings, Declaration
 from golsp_leaks.goanalysis.syntax.imports import Imports
 from golsp_leaks.goanalysis.syntax.nodes import bound_value, text
@@ -103,3 +108,47 @@ def _made_by(
         return field in constructors
     args = value.child_by_field_name("arguments")
     return bool(request_method) and field == request_method and args is not None and not args.named_children
+
+
+#: Reading the body to its end (``io.ReadAll(resp.Body)``, ``io.Copy(io.Discard, resp.Body)``)
+#: releases the connection: at EOF the transport takes it back for reuse, and on a read
+#: error it closes it.  A limited read (``io.LimitReader``) or a decoder need not reach EOF.
+_READ_ALL = (("io", "ReadAll"), ("io/ioutil", "ReadAll"))
+_DISCARD = (("io", "Discard"), ("io/ioutil", "Discard"))
+
+
+def reads_to_end(func: Node, name: str, imports: Imports) -> list[Node]:
+    """The calls of ``func`` that read ``name.Body`` to its end: ``io.ReadAll(name.Body)`` (or
+    ``ioutil.ReadAll``) and ``io.Copy(io.Discard, name.Body)``."""
+    found = []
+    for mention in mentions(func, name):
+        body = mention.parent
+        if body is None or body.type != "selector_expression" or body.child_by_field_name("operand") != mention:
+            continue
+        if text(body.child_by_field_name("field")) != "Body":
+            continue
+        args = body.parent
+        call = args.parent if args is not None else None
+        if args is None or call is None or args.type != "argument_list" or call.type != "call_expression":
+            continue
+        values = args.named_children
+        if (values == [body] and _package_function(call.child_by_field_name("function"), _READ_ALL, imports)) or (
+            len(values) == 2
+            and values[1] == body
+            and _package_function(call.child_by_field_name("function"), (("io", "Copy"),), imports)
+            and _package_function(values[0], _DISCARD, imports)
+        ):
+            found.append(call)
+    return found
+
+
+def _package_function(node: Node | None, candidates: tuple[tuple[str, str], ...], imports: Imports) -> bool:
+    """Is ``node`` ``pkg.Name`` for one of the ``(import path, name)`` candidates, by the file's imports?"""
+    if node is None or node.type != "selector_expression":
+        return False
+    operand = node.child_by_field_name("operand")
+    if operand is None or operand.type != "identifier":
+        return False
+    field = text(node.child_by_field_name("field"))
+    return any(field == wanted and text(operand) in imports.names_for(path) for path, wanted in candidates)
+
