@@ -64,7 +64,8 @@ class TickerNotStopped(Rule):
     code, where it adds up).  Since Go 1.23 the runtime collects unreferenced
     timers and tickers, stopped or not, so a ticker, timer or `time.Tick` that
     only the function (or its goroutine) holds leaks nothing once it is done,
-    and is not reported.  Without a go.mod the newest behaviour is assumed.
+    and is not reported.  Without a go.mod (code from before modules, or a
+    lone file) the version is unknown, and the rule reports as before Go 1.23.
 
     At any Go version, a ticker stored straight into an unexported field of a
     type that has a `Close`, `Stop` or `Shutdown` method is reported when no
@@ -130,7 +131,9 @@ class TickerNotStopped(Rule):
     triggers = (b"NewTicker", b"NewTimer", b"Tick(")
 
     def check(self, decl: Node, ctx: FileContext) -> Iterable[Finding]:
-        collected = ctx.go_at_least(1, 23)
+        # Without a go.mod (code from before modules, a lone file) the version is unknown: such code
+        # was written for the runtime that never collects an unstopped ticker.
+        collected = ctx.go_version is not None and ctx.go_version >= (1, 23)
         for call, constructor in package_calls(decl, ctx.imports, (TIME,), CONSTRUCTORS):
             if constructor == "Tick":
                 if not collected:
