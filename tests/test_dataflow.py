@@ -12,6 +12,7 @@ from golsp_leaks.goanalysis.dataflow.engine import (
     follow,
     may_return,
 )
+from golsp_leaks.goanalysis.dataflow.ownership import nil_tests
 from golsp_leaks.goanalysis.syntax.nodes import text, walk
 from golsp_leaks.goanalysis.syntax.parse import parse
 
@@ -86,3 +87,24 @@ def test_overwritten_while_held() -> None:
 def test_may_return(body: str, expected: tuple[bool, bool]) -> None:
     source, func = _func(body)
     assert may_return(func, source=source) == expected
+
+
+NIL_FIELDS = [
+    ("resp and its body checked", "resp != nil && resp.Body != nil", (False, True)),
+    ("the body alone", "resp.Body != nil", (False, True)),
+    ("the body is nil", "resp.Body == nil", (True, False)),
+    ("another value's body", "prev.Body != nil", (False, False)),
+    ("another field", "resp.Header != nil", (False, False)),
+]
+
+
+@pytest.mark.parametrize(("description", "condition", "expected"), NIL_FIELDS, ids=[c[0] for c in NIL_FIELDS])
+def test_nil_fields_are_nil_with_the_resource(description: str, condition: str, expected: tuple[bool, bool]) -> None:
+    source = f"package p\n\nfunc f() {{\n\tresp, err := get()\n\tif {condition} {{\n\t}}\n\t_ = err\n}}\n".encode()
+    func = parse(source).root_node.named_children[1]
+    acquire = _nodes(func, "short_var_declaration")[0]
+    branch = _nodes(func, "if_statement")[0]
+    tests = nil_tests(func, acquire, "resp", "err", frozenset({"Body"}))
+    assert tests.branches.get(branch.start_byte, (False, False)) == expected
+    # Without the field, a test of the body says nothing (and `resp != nil && ...` skipped neither).
+    assert nil_tests(func, acquire, "resp", "err").branches.get(branch.start_byte, (False, False)) == (False, False)
