@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from tree_sitter import Node
 
+from golsp_leaks.goanalysis.dataflow.counters import counter_guards
 from golsp_leaks.goanalysis.dataflow.engine import (
     NilTests,
     Paths,
@@ -108,3 +109,27 @@ def test_nil_fields_are_nil_with_the_resource(description: str, condition: str, 
     assert tests.branches.get(branch.start_byte, (False, False)) == expected
     # Without the field, a test of the body says nothing (and `resp != nil && ...` skipped neither).
     assert nil_tests(func, acquire, "resp", "err").branches.get(branch.start_byte, (False, False)) == (False, False)
+
+
+BATCH = (
+    "var r R\n_ = r\nn := 0\nfor range ch {\nif n == 0 {\nr, err := acquire()\n_ = err\n}\n{INC}\nif n > 9 {\n{RESET}\n}\n}\n"
+    "if n == 0 {\nreturn nil\n}\nrelease(r)\nreturn nil"
+)
+COUNTERS = [
+    ("reset after the release", "n++", "release(r)\nn = 0", True),
+    ("reset before the release", "n++", "n = 0\nrelease(r)", False),
+    ("never incremented", "_ = n", "release(r)\nn = 0", False),
+    ("decremented too", "n++\nn--", "release(r)\nn = 0", False),
+    ("changed by a closure", "n++\nfunc() { n = 0 }()", "release(r)\nn = 0", False),
+]
+
+
+@pytest.mark.parametrize(("description", "inc", "reset", "guarded"), COUNTERS, ids=[c[0] for c in COUNTERS])
+def test_counter_guards(description: str, inc: str, reset: str, guarded: bool) -> None:
+    source, func = _func(BATCH.replace("{INC}", inc).replace("{RESET}", reset))
+    acquire = _nodes(func, "short_var_declaration", "r, err := acquire()")[0]
+    uses = [n.start_byte for n in _nodes(func, "call_expression", "release(")]
+    found = counter_guards(func, acquire, uses, source)
+    tests = [n for n in _nodes(func, "if_statement") if text(n.child_by_field_name("condition")) == "n == 0"]
+    assert (found == {t.start_byte: (True, False) for t in tests}) is guarded
+    assert bool(found) is guarded
