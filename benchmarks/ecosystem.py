@@ -184,6 +184,45 @@ def entry_key(entry: dict[str, Any]) -> FindingKey:
     )
 
 
+def match_entries(findings: Sequence[Finding], entries: Sequence[dict[str, Any]]) -> dict[int, dict[str, Any]]:
+    """Which baseline entry each finding is (keyed by ``id()`` of the finding; unmatched ones are absent).
+
+    A finding and an entry can be the same only when repository, path, declaration, rule and
+    line hash agree.  Among several such candidates (the same line text twice in one
+    declaration) the pairs are made nearest line first, so when one of two equal lines stops
+    being reported, the other keeps its own verdict: occurrence numbers, which shift then,
+    only break ties.
+    """
+    groups: dict[tuple[str, str, str, str, str], tuple[list[Finding], list[dict[str, Any]]]] = {}
+    for f in findings:
+        groups.setdefault((f.repo, f.path, f.function, f.rule, line_hash(f.line_text)), ([], []))[0].append(f)
+    for e in entries:
+        group = groups.get((e["repo"], e["path"], e.get("function", ""), e["rule"], e["line_hash"]))
+        if group is not None:
+            group[1].append(e)
+    matched: dict[int, dict[str, Any]] = {}
+    for group_findings, group_entries in groups.values():
+        pairs = sorted(
+            (
+                abs(f.line - int(e.get("line", 0))),
+                f.occurrence != int(e.get("occurrence", 0)),
+                i,
+                j,
+            )
+            for i, f in enumerate(group_findings)
+            for j, e in enumerate(group_entries)
+        )
+        used_f: set[int] = set()
+        used_e: set[int] = set()
+        for _, _, i, j in pairs:
+            if i in used_f or j in used_e:
+                continue
+            used_f.add(i)
+            used_e.add(j)
+            matched[id(group_findings[i])] = group_entries[j]
+    return matched
+
+
 @dataclass
 class RuleTally:
     findings: int = 0
@@ -223,13 +262,11 @@ def compare(findings: Sequence[Finding], baseline: Sequence[dict[str, Any]], rep
     (new findings included) are counted apart.
     """
     ran = set(repos)
-    by_key = {entry_key(e): e for e in baseline if e["repo"] in ran}
+    candidates = [e for e in baseline if e["repo"] in ran]
+    matched = match_entries(findings, candidates)
     result = Comparison()
-    found_keys = set()
     for f in findings:
-        key = f.key
-        found_keys.add(key)
-        entry = by_key.get(key)
+        entry = matched.get(id(f))
         if entry is None:
             result.new.append(f)
         tally = result.per_rule.setdefault(f.rule, RuleTally())
@@ -249,7 +286,8 @@ def compare(findings: Sequence[Finding], baseline: Sequence[dict[str, Any]], rep
                 t.false += 1
             else:
                 t.unreviewed += 1
-    result.gone = [e for k, e in by_key.items() if k not in found_keys]
+    taken = {id(e) for e in matched.values()}
+    result.gone = [e for e in candidates if id(e) not in taken]
     return result
 
 
@@ -263,10 +301,10 @@ def updated_baseline(
     test code); entries no longer reported are dropped.
     """
     ran = set(repos)
-    old = {entry_key(e): e for e in baseline}
+    matched = match_entries(findings, [e for e in baseline if e["repo"] in ran])
     kept = [e for e in baseline if e["repo"] not in ran]
     for f in findings:
-        prior = old.get(f.key)
+        prior = matched.get(id(f))
         if prior:  # keeps what a reviewer added besides the verdict (a false alarm's "class")
             kept.append({**prior, **f.as_entry(prior["verdict"], prior.get("reason", ""))})
         else:

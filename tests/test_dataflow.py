@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from tree_sitter import Node
 
+from golsp_leaks.goanalysis.dataflow.counters import counter_guards
 from golsp_leaks.goanalysis.dataflow.engine import (
     NilTests,
     Paths,
@@ -12,6 +13,7 @@ from golsp_leaks.goanalysis.dataflow.engine import (
     follow,
     may_return,
 )
+from golsp_leaks.goanalysis.dataflow.ownership import nil_tests
 from golsp_leaks.goanalysis.syntax.nodes import text, walk
 from golsp_leaks.goanalysis.syntax.parse import parse
 
@@ -86,3 +88,48 @@ def test_overwritten_while_held() -> None:
 def test_may_return(body: str, expected: tuple[bool, bool]) -> None:
     source, func = _func(body)
     assert may_return(func, source=source) == expected
+
+
+NIL_FIELDS = [
+    ("resp and its body checked", "resp != nil && resp.Body != nil", (False, True)),
+    ("the body alone", "resp.Body != nil", (False, True)),
+    ("the body is nil", "resp.Body == nil", (True, False)),
+    ("another value's body", "prev.Body != nil", (False, False)),
+    ("another field", "resp.Header != nil", (False, False)),
+]
+
+
+@pytest.mark.parametrize(("description", "condition", "expected"), NIL_FIELDS, ids=[c[0] for c in NIL_FIELDS])
+def test_nil_fields_are_nil_with_the_resource(description: str, condition: str, expected: tuple[bool, bool]) -> None:
+    source = f"package p\n\nfunc f() {{\n\tresp, err := get()\n\tif {condition} {{\n\t}}\n\t_ = err\n}}\n".encode()
+    func = parse(source).root_node.named_children[1]
+    acquire = _nodes(func, "short_var_declaration")[0]
+    branch = _nodes(func, "if_statement")[0]
+    tests = nil_tests(func, acquire, "resp", "err", frozenset({"Body"}))
+    assert tests.branches.get(branch.start_byte, (False, False)) == expected
+    # Without the field, a test of the body says nothing (and `resp != nil && ...` skipped neither).
+    assert nil_tests(func, acquire, "resp", "err").branches.get(branch.start_byte, (False, False)) == (False, False)
+
+
+BATCH = (
+    "var r R\n_ = r\nn := 0\nfor range ch {\nif n == 0 {\nr, err := acquire()\n_ = err\n}\n{INC}\nif n > 9 {\n{RESET}\n}\n}\n"
+    "if n == 0 {\nreturn nil\n}\nrelease(r)\nreturn nil"
+)
+COUNTERS = [
+    ("reset after the release", "n++", "release(r)\nn = 0", True),
+    ("reset before the release", "n++", "n = 0\nrelease(r)", False),
+    ("never incremented", "_ = n", "release(r)\nn = 0", False),
+    ("decremented too", "n++\nn--", "release(r)\nn = 0", False),
+    ("changed by a closure", "n++\nfunc() { n = 0 }()", "release(r)\nn = 0", False),
+]
+
+
+@pytest.mark.parametrize(("description", "inc", "reset", "guarded"), COUNTERS, ids=[c[0] for c in COUNTERS])
+def test_counter_guards(description: str, inc: str, reset: str, guarded: bool) -> None:
+    source, func = _func(BATCH.replace("{INC}", inc).replace("{RESET}", reset))
+    acquire = _nodes(func, "short_var_declaration", "r, err := acquire()")[0]
+    uses = [n.start_byte for n in _nodes(func, "call_expression", "release(")]
+    found = counter_guards(func, acquire, uses, source)
+    tests = [n for n in _nodes(func, "if_statement") if text(n.child_by_field_name("condition")) == "n == 0"]
+    assert (found == {t.start_byte: (True, False) for t in tests}) is guarded
+    assert bool(found) is guarded

@@ -246,6 +246,35 @@ def test_update_keeps_verdicts_adds_unreviewed_and_drops_gone() -> None:
     assert other_repo.key.line_hash in by_hash
 
 
+def test_when_one_of_two_equal_lines_goes_the_other_keeps_its_own_verdict() -> None:
+    first = finding(line=10, line_text="defer f.Close()")
+    second = finding(line=30, line_text="defer f.Close()")
+    eco.number_occurrences([first, second])
+    assert (first.occurrence, second.occurrence) == (0, 1)
+    baseline = [entry(first, "false-alarm", "first one"), entry(second, "true", "second one")]
+    # The first stops being reported; the second is now the only one: occurrence 0, moved to line 32.
+    survivor = finding(line=32, line_text="defer f.Close()")
+    eco.number_occurrences([survivor])
+    assert survivor.key == first.key  # the old identity would hand it the first one's verdict
+    out = eco.updated_baseline([survivor], baseline, ["o/r"])
+    assert [(e["line"], e["verdict"], e["reason"], e["occurrence"]) for e in out] == [(32, "true", "second one", 0)]
+    comparison = eco.compare([survivor], baseline, ["o/r"])
+    assert comparison.new == []
+    assert [e["reason"] for e in comparison.gone] == ["first one"]
+    assert (comparison.overall.true, comparison.overall.false) == (1, 0)
+
+
+def test_equal_lines_are_paired_nearest_line_first() -> None:
+    old = [finding(line=n, line_text="x := open()") for n in (10, 20, 30)]
+    eco.number_occurrences(old)
+    baseline = [entry(f, "true", f"at {f.line}") for f in old]
+    now = [finding(line=n, line_text="x := open()") for n in (21, 31)]  # the one at 10 went, the rest moved by 1
+    eco.number_occurrences(now)
+    out = eco.updated_baseline(now, baseline, ["o/r"])
+    assert [(e["line"], e["reason"]) for e in sorted(out, key=lambda e: e["line"])] == [(21, "at 20"), (31, "at 30")]
+    assert not eco.check_baseline(out)
+
+
 def test_check_baseline_reports_bad_entries() -> None:
     a = finding(line_text="a")
     assert eco.check_baseline([entry(a, "true")]) == []

@@ -121,3 +121,22 @@ def test_ignores_argument(description: str, callee: str, index: int, expected: b
     root = parse(source).root_node
     call = next(n for n in walk(root) if n.type == "call_expression" and text(n).endswith('(1, "x")'))
     assert ignores_argument(call, index, source) is expected
+
+
+ROWS = Releases(methods=frozenset({("Close",)}), next_closes=True)
+
+READ_TO_END = [
+    ("reads to the end", "func h(rows *R) (n int) {\n\tfor rows.Next() {\n\t\tn++\n\t}\n\treturn n\n}", Use.RELEASE),
+    ("a panic is no exit", "func h(rows *R) (n int) {\n\tfor rows.Next() {\n\t\tif n > 9 {\n\t\t\tpanic(n)\n\t\t}\n\t\tn++\n\t}\n\treturn n\n}", Use.RELEASE),
+    ("breaks out", "func h(rows *R) (n int) {\n\tfor rows.Next() {\n\t\tbreak\n\t}\n\treturn n\n}", Use.BORROW),
+    ("returns from inside", "func h(rows *R) int {\n\tfor rows.Next() {\n\t\treturn 1\n\t}\n\treturn 0\n}", Use.BORROW),
+    ("one Next only", "func h(rows *R) bool {\n\treturn rows.Next()\n}", Use.BORROW),
+]
+
+
+@pytest.mark.parametrize(("description", "code", "expected"), READ_TO_END, ids=[p[0] for p in READ_TO_END])
+def test_param_use_rows_read_to_the_end(description: str, code: str, expected: Use) -> None:
+    source = f"package p\n\n{code}\n".encode()
+    func = parse(source).root_node.named_children[1]
+    assert param_use(func, 0, ROWS, source) == expected
+    assert param_use(func, 0, CLOSE, source) == Use.BORROW  # only rows close themselves

@@ -8,7 +8,7 @@ from tree_sitter import Node
 
 from golsp_leaks.goanalysis.dataflow.escapes import kept_by_holders
 from golsp_leaks.goanalysis.dataflow.ownership import Releases, Use
-from golsp_leaks.goanalysis.libraries.frameworks import top_level_function
+from golsp_leaks.goanalysis.libraries.frameworks import function_key, top_level_function
 from golsp_leaks.goanalysis.libraries.sql import (
     GORM,
     OPENERS,
@@ -29,7 +29,7 @@ from golsp_leaks.goanalysis.libraries.sqlflow import (
     related,
     track,
 )
-from golsp_leaks.goanalysis.summaries.facts import DB_FIELDS, SCOPE_FACTS
+from golsp_leaks.goanalysis.summaries.facts import DB_FIELDS, REPEATED, SCOPE_FACTS
 from golsp_leaks.goanalysis.summaries.params import callee_summary
 from golsp_leaks.goanalysis.syntax.edits import insert_statement_after, terminates, unique_name
 from golsp_leaks.goanalysis.syntax.nodes import FUNCTION_TYPES, enclosing_function, text
@@ -60,7 +60,10 @@ class DbOpenPerRequest(Rule):
     (`once.Do`, `sync.OnceValue`), functions only ever called from those (when
     the package's other files are known), and tests.  Neither is a constructor:
     a function that returns the pool, or stores it in a field or a package-level
-    variable.  `pop.Connect` is not reported: it returns the connection pop
+    variable, even when one of its error returns leaves the pool open, unless
+    the package summaries show it runs more than once (it is called per
+    request, in a loop or from a stored function literal) or it opens the pool
+    in a loop.  `pop.Connect` is not reported: it returns the connection pop
     keeps for that name, opened once.
 
     ## Why is this bad?
@@ -108,7 +111,7 @@ class DbOpenPerRequest(Rule):
 
     id = "db-open-per-request"
     summary = "a database connection pool is opened per request (or per call) and not shared"
-    requires = (*SCOPE_FACTS, DB_FIELDS)
+    requires = (*SCOPE_FACTS, DB_FIELDS, REPEATED)
     default_severity = Severity.WARNING
     fix_kinds = (
         DEFER_RELEASE,
@@ -147,6 +150,11 @@ class DbOpenPerRequest(Rule):
             return None
         if not tracked.leaks and (handler is None or not tracked.uses[Use.RELEASE]):
             return None  # closed, or kept (returned, stored: a constructor or a cache of pools)
+        constructor = tracked.transferred or bool(kept_by_holders(bound.func, name))
+        if handler is None and constructor and not _runs_repeatedly(call, func, ctx):
+            # A constructor: it hands the pool to its caller, which opens it once at start-up as far
+            # as the package shows; what its error returns leave open, the failed start-up ends.
+            return None
         where = callee_text(call)
         function = call.child_by_field_name("function")
         location = function if function is not None else call
@@ -185,6 +193,16 @@ class DbOpenPerRequest(Rule):
             ),
             per_request=True,
         )
+
+
+def _runs_repeatedly(call: Node, func: Node, ctx: FileContext) -> bool:
+    """Is the open known to run more than once: in a loop, or in a function the package calls
+    per request, in a loop or from a stored function literal (the ``repeated`` summary fact)?"""
+    if in_loop(call, func):
+        return True
+    top = top_level_function(call)
+    key = function_key(top) if top is not None and top == func else None
+    return key is not None and key in ctx.package.repeated
 
 
 def _startup_or_test(call: Node, ctx: FileContext) -> bool:

@@ -6,12 +6,16 @@ from collections.abc import Iterable
 
 from tree_sitter import Node
 
-from golsp_leaks.goanalysis.dataflow.engine import exits_missing_release
+from golsp_leaks.goanalysis.dataflow.engine import Paths, exits_missing_release, follow
 from golsp_leaks.goanalysis.dataflow.escapes import declared_within, root_name, used_after_loop
+from golsp_leaks.goanalysis.libraries.sql import DbFile, rows_call
+from golsp_leaks.goanalysis.libraries.sqlflow import in_defer, next_loops, rows_read_to_end
+from golsp_leaks.goanalysis.libraries.streams import holds_no_os_resource, reads_to_end
 from golsp_leaks.goanalysis.names.holders import top_level
-from golsp_leaks.goanalysis.names.scopes import IMPORT, bindings
-from golsp_leaks.goanalysis.summaries.facts import SCOPE_FACTS
-from golsp_leaks.goanalysis.syntax.nodes import FUNCTION_TYPES, line_indent, text, walk
+from golsp_leaks.goanalysis.names.interfaces import declared_type_name, interface_method_results
+from golsp_leaks.goanalysis.names.scopes import IMPORT, PARAM, Bindings, Declaration, bindings
+from golsp_leaks.goanalysis.summaries.facts import DB_FIELDS, SCOPE_FACTS
+from golsp_leaks.goanalysis.syntax.nodes import FUNCTION_TYPES, bound_value, line_indent, text, walk
 from golsp_leaks.goanalysis.syntax.parse import cursor
 from golsp_leaks.model import Applicability, Edit, Finding, Fix, Severity
 from golsp_leaks.rules.base import FileContext, FixKind, Rule
@@ -106,7 +110,7 @@ class DeferInLoop(Rule):
 
     id = "defer-in-loop"
     summary = "a deferred release in a loop body runs only when the function returns"
-    requires = SCOPE_FACTS
+    requires = (*SCOPE_FACTS, DB_FIELDS)
     default_severity = Severity.WARNING
     fix_kinds = (
         FixKind("Run the loop body in a function literal, so that its defers run at the end of each iteration", Applicability.UNSAFE),
@@ -133,7 +137,7 @@ class DeferInLoop(Rule):
                 continue  # a different lock on each pass: locking them all is deliberate
             if _fires_once(stmt, loop, func):
                 continue
-            if found[0] not in _LOCKS and not _acquired_per_iteration(stmt, found[1], loop, ctx):
+            if found[0] not in _LOCKS and not _acquired_per_iteration(stmt, found[1], loop, func, ctx):
                 continue
             yield self._finding(stmt, call, found, loop, ctx)
 
@@ -166,13 +170,19 @@ class DeferInLoop(Rule):
         )
 
 
-def _acquired_per_iteration(stmt: Node, release: Node, loop: Node, ctx: FileContext) -> bool:
+def _acquired_per_iteration(stmt: Node, release: Node, loop: Node, func: Node, ctx: FileContext) -> bool:
     """Is what the deferred call releases a new value of each iteration, left to the defer alone?
 
     Not when the variable is declared before the loop and given no new value in it (the same
-    value is released again), when
-    the loop keeps it for after the loop (``files = append(files, f)``), or when the body also
-    releases it explicitly on each pass.  A receiver the scopes cannot resolve counts as new.
+    value is released again), or is an element of the slice or map the loop ranges over; when
+    the loop keeps it for after the loop (``files = append(files, f)``); when the body also
+    releases it explicitly on every way back to the next iteration (a second ``defer``, or a
+    release on one branch only, is not that); when it is ``*sql.Rows`` that every way back
+    reads to the end (``rows.Next()`` returning false closes them), or a response whose body
+    every way back reads to EOF (``io.ReadAll(resp.Body)``); or when it holds no
+    operating-system resource (a zip entry's reader, a multipart part: see
+    :mod:`golsp_leaks.goanalysis.libraries.streams`).  A receiver the scopes cannot resolve
+    counts as new.
     """
     head = _release_head(release)
     if head is None:
@@ -181,20 +191,123 @@ def _acquired_per_iteration(stmt: Node, release: Node, loop: Node, ctx: FileCont
     declaration = resolved.of(head)
     if declaration is None or declaration.kind == IMPORT:
         return True  # unknown, or a package's function (syscall.Close(fd)): judged as before
+    passed = _passed_to_deferred_literal(declaration, stmt)
+    if passed is not None:
+        # ``defer func(c *Conn) { c.Close() }(conn)``: what is released is the argument.
+        passed_declaration = resolved.of(passed) if passed.type == "identifier" else None
+        if passed_declaration is None or passed_declaration.kind == IMPORT:
+            return True
+        declaration = passed_declaration
     uses = resolved.uses_of(declaration, loop)
     if not (loop.start_byte <= declaration.node.start_byte < loop.end_byte) and not any(
         _assigned(use) for use in uses
     ):
         return False  # built before the loop, and the loop gives it no new value
+    if _element_of_collection(declaration) and not any(_assigned(use) for use in uses):
+        return False  # an element of the slice or map ranged over: it was there before the loop
+    value = bound_value(declaration.node)
+    if holds_no_os_resource(value, resolved, ctx.imports):
+        return False  # its Close frees no descriptor or connection
     chain = _chain(release, head)
+    released: list[int] = []
     for use in uses:
         if stmt.start_byte <= use.start_byte < stmt.end_byte:
             continue
-        if _calls_chain(use, chain):
-            return False  # released explicitly on each pass too
         if _kept(use):
             return False  # kept for after the loop
-    return True
+        if _calls_chain(use, chain) and not in_defer(use, loop):
+            released.append(use.start_byte)
+    if chain == ".Body.Close":
+        # A response body read to its end has given its connection back (see libraries.streams).
+        released.extend(read.start_byte for read in reads_to_end(func, declaration.name, ctx.imports))
+    name = declaration.name
+    rows_loops = next_loops(func, name) if chain == ".Close" and _returns_rows(value, resolved, ctx) else frozenset()
+    if not released and not rows_loops:
+        return True
+    return _back_without_release(func, stmt, released, rows_loops, ctx.source)
+
+
+#: Import paths whose ``*Rows`` close themselves when ``Next`` returns false (sqlx's embed database/sql's).
+_SELF_CLOSING_ROWS = ("database/sql", "github.com/jmoiron/sqlx")
+
+
+def _returns_rows(value: Node | None, resolved: Bindings, ctx: FileContext) -> bool:
+    """Is ``value`` a query returning ``*sql.Rows``: one the database library models know, or a
+    method of a receiver whose type is an interface of this file declaring it to return them?"""
+    if value is None or value.type != "call_expression":
+        return False
+    if rows_call(value, DbFile(ctx.imports, ctx.package.db_fields)) is not None:
+        return True
+    function = value.child_by_field_name("function")
+    receiver = function.child_by_field_name("operand") if function is not None else None
+    if function is None or function.type != "selector_expression" or receiver is None or receiver.type != "identifier":
+        return False
+    declaration = resolved.of(receiver)
+    type_name = declared_type_name(declaration.node) if declaration is not None else None
+    if type_name is None:
+        return False
+    results = interface_method_results(ctx.root, type_name, text(function.child_by_field_name("field")))
+    if not results:
+        return False
+    first = results[0]
+    inner = first.named_children[0] if first.type == "pointer_type" and first.named_child_count == 1 else None
+    if inner is None or inner.type != "qualified_type" or text(inner.child_by_field_name("name")) != "Rows":
+        return False
+    package = text(inner.child_by_field_name("package"))
+    return any(package in ctx.imports.names_for(path) for path in _SELF_CLOSING_ROWS)
+
+
+def _back_without_release(
+    func: Node, stmt: Node, released: list[int], rows_loops: frozenset[int], source: bytes
+) -> bool:
+    """Can the loop come back to the ``defer`` without passing one of ``released`` (start offsets)
+    or the normal end of one of ``rows_loops`` (``for rows.Next()`` stopping at its condition)?"""
+    paths = Paths(
+        stmt,
+        released,
+        released=rows_read_to_end(rows_loops) if rows_loops else None,
+    )
+    return follow(func, paths, source=source).reacquired
+
+
+def _passed_to_deferred_literal(declaration: Declaration, stmt: Node) -> Node | None:
+    """When ``declaration`` is a parameter of the function literal that ``stmt`` defers and calls,
+    ``defer func(c *Conn) {...}(conn)``, the argument passed for it."""
+    if declaration.kind != PARAM:
+        return None
+    call = stmt.named_children[0] if stmt.named_child_count else None
+    literal = call.child_by_field_name("function") if call is not None else None
+    if call is None or literal is None or literal.type != "func_literal":
+        return None
+    params = literal.child_by_field_name("parameters")
+    if params is None or not (params.start_byte <= declaration.node.start_byte < params.end_byte):
+        return None
+    index = 0
+    for param in params.named_children:
+        if param.type != "parameter_declaration":
+            return None  # variadic: no one-to-one arguments
+        for name in param.children_by_field_name("name"):
+            if name.start_byte == declaration.node.start_byte:
+                args = call.child_by_field_name("arguments")
+                values = args.named_children if args is not None else []
+                return values[index] if index < len(values) else None
+            index += 1
+    return None
+
+
+def _element_of_collection(declaration: Declaration) -> bool:
+    """Is it the value of ``for _, v := range x``, with ``x`` not a call: an element of a slice, an
+    array or a map (a range with two variables is never over a channel), not a new value?"""
+    targets = declaration.node.parent
+    clause = targets.parent if targets is not None else None
+    if clause is None or clause.type != "range_clause" or clause.child_by_field_name("left") != targets:
+        return False
+    if targets is None or targets.named_child_count != 2:
+        return False
+    if targets.named_children[1].start_byte != declaration.node.start_byte:
+        return False
+    ranged = clause.child_by_field_name("right")
+    return ranged is not None and ranged.type in ("identifier", "selector_expression", "index_expression")
 
 
 def _assigned(use: Node) -> bool:

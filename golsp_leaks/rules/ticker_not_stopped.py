@@ -9,8 +9,10 @@ from tree_sitter import Node
 from golsp_leaks.goanalysis.dataflow.engine import may_return
 from golsp_leaks.goanalysis.dataflow.ownership import Releases
 from golsp_leaks.goanalysis.libraries.calls import package_calls
+from golsp_leaks.goanalysis.libraries.frameworks import receiver
 from golsp_leaks.goanalysis.names.holders import top_level
 from golsp_leaks.goanalysis.names.mentions import mentions
+from golsp_leaks.goanalysis.names.scopes import bindings
 from golsp_leaks.goanalysis.resources.tracking import (
     Outcome,
     Resource,
@@ -18,7 +20,7 @@ from golsp_leaks.goanalysis.resources.tracking import (
     is_test_file,
     runs_once,
 )
-from golsp_leaks.goanalysis.summaries.facts import SCOPE_FACTS
+from golsp_leaks.goanalysis.summaries.facts import FIELD_USES, SCOPE_FACTS
 from golsp_leaks.goanalysis.syntax.nodes import (
     FUNCTION_TYPES,
     enclosing_function,
@@ -61,10 +63,15 @@ class TickerNotStopped(Rule):
     stopped is never garbage collected, a warning, and a timer stays until it
     fires, a bounded leak reported as information (a warning in per-request
     code, where it adds up).  Since Go 1.23 the runtime collects unreferenced
-    timers and tickers, stopped or not, so nothing leaks any more: a ticker that
-    is not stopped is reported only as a hint (stopping it still ends its
-    ticks at once and says when it is done), and timers and `time.Tick` are not
-    reported at all.  Without a go.mod the newest behaviour is assumed.
+    timers and tickers, stopped or not, so a ticker, timer or `time.Tick` that
+    only the function (or its goroutine) holds leaks nothing once it is done,
+    and is not reported.  Without a go.mod (code from before modules, or a
+    lone file) the version is unknown, and the rule reports as before Go 1.23.
+
+    At any Go version, a ticker stored straight into an unexported field of a
+    type that has a `Close`, `Stop` or `Shutdown` method is reported when no
+    code of the package stops that field (nor uses it otherwise than for its
+    ticks): it stays reachable, and keeps firing, after its holder is closed.
 
     ## Why is this bad?
     Before Go 1.23 the runtime keeps every active timer in its timer heap.  A
@@ -120,13 +127,15 @@ class TickerNotStopped(Rule):
 
     id = "ticker-not-stopped"
     summary = "a time.Ticker or time.Timer is not stopped on every path, or time.Tick leaks its ticker"
-    requires = SCOPE_FACTS
+    requires = (*SCOPE_FACTS, FIELD_USES)
     default_severity = Severity.WARNING
     fix_kinds = (DEFER_RELEASE,)
     triggers = (b"NewTicker", b"NewTimer", b"Tick(")
 
     def check(self, decl: Node, ctx: FileContext) -> Iterable[Finding]:
-        collected = ctx.go_at_least(1, 23)
+        # Without a go.mod (code from before modules, a lone file) the version is unknown: such code
+        # was written for the runtime that never collects an unstopped ticker.
+        collected = ctx.go_version is not None and ctx.go_version >= (1, 23)
         for call, constructor in package_calls(decl, ctx.imports, (TIME,), CONSTRUCTORS):
             if constructor == "Tick":
                 if not collected:
@@ -134,13 +143,20 @@ class TickerNotStopped(Rule):
                     if finding is not None:
                         yield finding
                 continue
-            if constructor == "NewTimer" and collected:
-                continue  # an unstopped timer is collected with its last reference: nothing leaks
-            finding = self._check_new(call, constructor, ctx, collected)
+            if constructor == "NewTicker":
+                kept = _kept_in_field(call, ctx)
+                if kept is not None:
+                    yield self._field_finding(call, kept, ctx, collected)
+                    continue
+            if collected:
+                # An unstopped ticker or timer held by this function is collected with its last
+                # reference once the function (or its goroutine) is done with it: nothing leaks.
+                continue
+            finding = self._check_new(call, constructor, ctx)
             if finding is not None:
                 yield finding
 
-    def _check_new(self, call: Node, constructor: str, ctx: FileContext, collected: bool) -> Finding | None:
+    def _check_new(self, call: Node, constructor: str, ctx: FileContext) -> Finding | None:
         timer = constructor == "NewTimer"
         outcome = examine(
             call,
@@ -160,25 +176,32 @@ class TickerNotStopped(Rule):
             what = f"{subject} made by time.{constructor} is never stopped"
         else:
             what = f"{subject} made by time.{constructor} is not stopped on every path"
-        if collected:
-            message = (
-                f"{what}; since Go 1.23 an unreachable ticker is garbage collected, so nothing leaks, "
-                "but stopping it ends its ticks at once"
-            )
-        elif timer:
+        if timer:
             message = f"{what}: before Go 1.23 a timer that is not stopped stays in memory until it fires"
         else:
             message = (
                 f"{what}: before Go 1.23 a ticker that is not stopped is never garbage collected "
                 "and keeps firing for the life of the program"
             )
-        if collected:
-            severity: Severity | None = Severity.HINT
-        elif timer:
-            severity = Severity.INFORMATION  # held until it fires: a bounded leak
-        else:
-            severity = None
+        severity = Severity.INFORMATION if timer else None  # a timer is held until it fires: a bounded leak
         return _finding(self.id, call, outcome, message, ctx, severity)
+
+    def _field_finding(self, call: Node, kept: tuple[str, str, str], ctx: FileContext, collected: bool) -> Finding:
+        owner, field_name, closer = kept
+        if collected:
+            after = f"it keeps firing for as long as the {owner} is reachable, closed or not"
+        else:
+            after = "before Go 1.23 it is never garbage collected and keeps firing for the life of the program"
+        return Finding(
+            rule=self.id,
+            start=call.start_byte,
+            end=call.end_byte,
+            message=(
+                f"the ticker made by time.NewTicker is kept in {owner}.{field_name}, and no code of the "
+                f"package stops it, not even {owner}.{closer}: {after}"
+            ),
+            per_request=ctx.scope.is_per_request(call),
+        )
 
     def _check_tick(self, call: Node, ctx: FileContext) -> Finding | None:
         func = enclosing_function(call)
@@ -276,3 +299,103 @@ def _is_test_function(func: Node) -> bool:
     if func.type != "function_declaration":
         return False
     return text(func.child_by_field_name("name")).startswith(_TEST_PREFIXES)
+
+
+_CLOSERS = ("Close", "Stop", "Shutdown")
+_TICKER_READS = frozenset({"C", "Reset"})
+_FIELD_SELECTORS = "(selector_expression field: (field_identifier) @field) @selector"
+
+
+def _kept_in_field(call: Node, ctx: FileContext) -> tuple[str, str, str] | None:
+    """``(type, field, closer)`` when the ticker made by ``call`` is stored straight into an unexported
+    field of a type of this file that has a ``Close``/``Stop``/``Shutdown`` method, and nothing stops
+    it: no ``x.field.Stop()`` in the file, no other use of the field than its ticks, ``Reset`` and
+    stores, and no use at all in the package's other files (``field_uses``)."""
+    stored = _field_store(call, ctx.source)
+    if stored is None:
+        return None
+    owner, field_name = stored
+    if not field_name or not field_name[0].islower() or field_name in ctx.package.field_uses:
+        return None
+    closer = _closing_method(ctx.root, owner)
+    if closer is None:
+        return None  # a value that is never closed lives as long as it is meant to
+    for _, captures in cursor(_FIELD_SELECTORS).matches(ctx.root):
+        if text(captures["field"][0]) != field_name:
+            continue
+        selector = captures["selector"][0]
+        parent = selector.parent
+        if parent is None:
+            return None
+        if parent.type == "selector_expression" and parent.child_by_field_name("operand") == selector:
+            if text(parent.child_by_field_name("field")) in _TICKER_READS:
+                continue
+            return None  # .Stop(), or anything else done with the ticker: benefit of the doubt
+        if parent.type == "expression_list" and _assigned_to(parent):
+            continue
+        return None  # handed on, compared, returned: owned elsewhere
+    return owner, field_name, closer
+
+
+def _field_store(call: Node, source: bytes) -> tuple[str, str] | None:
+    """``recv.f = time.NewTicker(d)`` in a method of ``T``, or ``T{f: time.NewTicker(d)}``: ``(T, f)``."""
+    parent = call.parent
+    if parent is not None and parent.type == "literal_element":
+        keyed = parent.parent
+        if keyed is None or keyed.type != "keyed_element" or keyed.named_child_count != 2:
+            return None
+        if keyed.named_children[1] != parent:
+            return None
+        key = keyed.named_children[0]
+        body = keyed.parent
+        literal = body.parent if body is not None else None
+        if literal is None or literal.type != "composite_literal":
+            return None
+        kind = literal.child_by_field_name("type")
+        if kind is None or kind.type != "type_identifier":
+            return None
+        return text(kind), text(key)
+    if parent is None or parent.type != "expression_list" or parent.named_child_count != 1:
+        return None
+    statement = parent.parent
+    if statement is None or statement.type != "assignment_statement" or statement.child_by_field_name("right") != parent:
+        return None
+    left = statement.child_by_field_name("left")
+    if left is None or left.named_child_count != 1 or left.named_children[0].type != "selector_expression":
+        return None
+    selector = left.named_children[0]
+    operand = selector.child_by_field_name("operand")
+    method = top_level(call)
+    recv = receiver(method) if method is not None else None
+    if operand is None or operand.type != "identifier" or recv is None or recv[0] != text(operand):
+        return None
+    declaration = bindings(method, source).of(operand)
+    params = method.child_by_field_name("receiver")
+    if declaration is None or params is None or not _within(declaration.node, params):
+        return None  # the receiver's name, shadowed by a local
+    return recv[1], text(selector.child_by_field_name("field"))
+
+
+def _within(node: Node, outer: Node) -> bool:
+    return outer.start_byte <= node.start_byte and node.end_byte <= outer.end_byte
+
+
+def _closing_method(root: Node, owner: str) -> str | None:
+    for decl in root.named_children:
+        if decl.type != "method_declaration":
+            continue
+        recv = receiver(decl)
+        name = text(decl.child_by_field_name("name"))
+        if recv is not None and recv[1] == owner and name in _CLOSERS:
+            return name
+    return None
+
+
+def _assigned_to(expressions: Node) -> bool:
+    statement = expressions.parent
+    return (
+        statement is not None
+        and statement.type in ("assignment_statement", "short_var_declaration")
+        and statement.child_by_field_name("left") == expressions
+    )
+

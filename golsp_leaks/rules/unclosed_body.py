@@ -7,6 +7,7 @@ from collections.abc import Iterable, Iterator
 from tree_sitter import Node
 
 from golsp_leaks.goanalysis.dataflow.ownership import Releases
+from golsp_leaks.goanalysis.libraries.streams import reads_to_end
 from golsp_leaks.goanalysis.resources.tracking import (
     STREAM_BORROWS,
     NamedType,
@@ -60,7 +61,9 @@ BODY = Resource(
     has_error=True,
     release_needs_check=True,
     default_name="resp",
+    nil_fields=frozenset({"Body"}),  # the client guarantees a non-nil Body with every response
 )
+
 
 
 def _test_server_client(call: Node, ctx: FileContext) -> bool:
@@ -108,9 +111,16 @@ class UnclosedBody(Rule):
     or its body, or sending it on a channel; a close inside a deferred closure
     counts.  The error path of the call — `if err != nil { return err }`, the
     `else` of `if err == nil { ... }`, `if resp != nil { ... }` skipped — is not
-    a leak: there is no response there.  Reading the body (`io.ReadAll`,
-    `json.NewDecoder(resp.Body)`, `io.Copy`) or the response's plain fields
-    (`resp.StatusCode`, `resp.Header`) is not handing it on.
+    a leak: there is no response there, and neither is the branch skipped by
+    `if resp != nil && resp.Body != nil { ... }`: the client never returns a
+    response with a nil `Body`.  Reading the body to its end —
+    `io.ReadAll(resp.Body)` (or `ioutil.ReadAll`), `io.Copy(io.Discard,
+    resp.Body)` — releases the connection as closing does: at EOF the
+    transport takes it back for the next request, and a read error closes it.
+    Other reads (`json.NewDecoder(resp.Body)`, `io.LimitReader(resp.Body, n)`,
+    `bufio.NewScanner`) need not reach EOF, and, like reading the response's
+    plain fields (`resp.StatusCode`, `resp.Header`), neither release it nor
+    hand it on.
 
     A client is recognised by its declaration: `http.DefaultClient`, a variable,
     parameter or struct field of type `*http.Client`, one initialised with
@@ -199,7 +209,13 @@ class UnclosedBody(Rule):
                 yield finding
 
     def _check_call(self, call: Node, where: str, ctx: FileContext) -> Finding | None:
-        outcome = examine(call, BODY, ctx, missing=lambda name: f"without closing {name}.Body")
+        outcome = examine(
+            call,
+            BODY,
+            ctx,
+            missing=lambda name: f"without closing {name}.Body",
+            extra_releases=lambda func, name: reads_to_end(func, name, ctx.imports),
+        )
         if outcome is None:
             return None
         if where.endswith("Head"):

@@ -40,7 +40,7 @@ from golsp_leaks.rules.base import DEFER_RELEASE, FileContext, FixKind, Rule
 
 _CALLS = method_call_query(ROWS_METHODS)
 
-RELEASES = Releases(methods=frozenset({("Close",)}))
+RELEASES = Releases(methods=frozenset({("Close",)}), next_closes=True)
 
 #: What code does with rows; a guessed receiver's result must be used like this.
 ROWS_LIKE = frozenset(

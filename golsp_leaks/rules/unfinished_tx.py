@@ -73,7 +73,11 @@ class UnfinishedTx(Rule):
     some path from the call to a `return` (or the end of the function) neither
     commits nor rolls it back, nor hands it on.  A transaction that is
     returned, stored, or passed to another function is that code's to finish.
-    A path on which `Begin` failed holds no transaction.  Transactions this
+    A path on which `Begin` failed holds no transaction, and neither does a
+    branch taken when the counter of a batch is zero, for a transaction begun
+    only under `if n == 0`, counted with `n++` and reset with `n = 0` only
+    after `Commit` or `Rollback` (one transaction per batch of a loop).
+    Transactions this
     code does not begin are not concerned: gorm's `db.Transaction(func(tx
     *gorm.DB) error {...})`, pgx's `BeginFunc`, or the one Buffalo's
     `popmw.Transaction` middleware opens for each request

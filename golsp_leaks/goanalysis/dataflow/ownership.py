@@ -104,6 +104,10 @@ class Releases:
     #: What a known callee does with its argument ``(call, index)`` — a function of the same package,
     #: through its summary; None: unknown, and an unknown callee is given the benefit of the doubt.
     callee: Callable[[Node, int], Use | None] | None = field(default=None, compare=False)
+    #: The resource closes itself when ``x.Next()`` returns false (``*sql.Rows``): a callee that
+    #: reads its parameter to the end on every path (``for rows.Next() { ... }`` left only by its
+    #: condition) releases it.
+    next_closes: bool = False
 
 
 def _selector_chain(ident: Node) -> tuple[list[str], Node]:
@@ -317,7 +321,9 @@ _IFS = "[(if_statement condition: (_) @cond) (expression_switch_statement) @swit
 _ASSIGNING = frozenset({"short_var_declaration", "assignment_statement", "var_spec", "range_clause"})
 
 
-def nil_tests(func: Node, acquire: Node, name: str, error_name: str | None = None) -> NilTests:
+def nil_tests(
+    func: Node, acquire: Node, name: str, error_name: str | None = None, nil_fields: frozenset[str] = frozenset()
+) -> NilTests:
     """The ``if`` statements with a branch on which the resource acquired by ``acquire`` does not exist.
 
     A branch taken only when ``error_name`` (the error the acquisition
@@ -325,7 +331,10 @@ def nil_tests(func: Node, acquire: Node, name: str, error_name: str | None = Non
     the ``else`` of ``if err == nil {...}``, ``if resp != nil {...}`` skipped —
     holds no resource.  The places that assign either variable again (or take
     its address) end what the tests say on a path.  Tests before the
-    acquisition count too: a loop may come back to them.
+    acquisition count too: a loop may come back to them.  ``nil_fields`` are
+    fields that are nil exactly when there is no resource (``resp.Body``: the
+    client guarantees a non-nil body with every response), so that
+    ``if resp != nil && resp.Body != nil {...}`` skipped holds none either.
     """
     variables = {name} if error_name is None else {name, error_name}
     reassigned = [
@@ -340,18 +349,20 @@ def nil_tests(func: Node, acquire: Node, name: str, error_name: str | None = Non
         if "switch" in captures:
             switch = captures["switch"][0]
             if switch.child_by_field_name("value") is None:
-                flags_per_case = _absent_cases(switch, name, error_name)
+                flags_per_case = _absent_cases(switch, name, error_name, nil_fields)
                 if any(flags_per_case):
                     cases[switch.start_byte] = flags_per_case
             continue
         condition = captures["cond"][0]
-        flags = _absent_flags(condition, name, error_name)
+        flags = _absent_flags(condition, name, error_name, nil_fields)
         if flags != (False, False):
             branches[captures["if"][0].start_byte] = flags
     return NilTests(branches, reassigned, cases)
 
 
-def _absent_cases(switch: Node, name: str, error_name: str | None) -> tuple[bool, ...]:
+def _absent_cases(
+    switch: Node, name: str, error_name: str | None, nil_fields: frozenset[str] = frozenset()
+) -> tuple[bool, ...]:
     """For a ``switch { case ... }``: whether each case clause, then "no case", runs only without the resource.
 
     A clause runs when one of its expressions holds and no earlier clause's did.
@@ -365,7 +376,7 @@ def _absent_cases(switch: Node, name: str, error_name: str | None) -> tuple[bool
         if case.type != "expression_case":
             continue
         values = case.child_by_field_name("value")
-        per_value = [_absent_flags(v, name, error_name) for v in (values.named_children if values else [])]
+        per_value = [_absent_flags(v, name, error_name, nil_fields) for v in (values.named_children if values else [])]
         taken_absent = bool(per_value) and all(t for t, _ in per_value)
         flags.append(taken_absent or earlier_false_absent)
         earlier_false_absent = earlier_false_absent or any(o for _, o in per_value)
@@ -388,15 +399,17 @@ def _assigned_or_addressed(mention: Node) -> bool:
     return holder is not None and holder.type in _ASSIGNING and holder.child_by_field_name("left") == parent
 
 
-def _absent_flags(condition: Node, name: str, error_name: str | None) -> tuple[bool, bool]:
+def _absent_flags(
+    condition: Node, name: str, error_name: str | None, nil_fields: frozenset[str] = frozenset()
+) -> tuple[bool, bool]:
     """(the consequence, the alternative) runs only without the resource."""
     kind = condition.type
     if kind == "parenthesized_expression" and condition.named_child_count == 1:
-        return _absent_flags(condition.named_children[0], name, error_name)
+        return _absent_flags(condition.named_children[0], name, error_name, nil_fields)
     if kind == "unary_expression":
         operand = condition.child_by_field_name("operand")
         if text(condition.child_by_field_name("operator")) == "!" and operand is not None:
-            then, other = _absent_flags(operand, name, error_name)
+            then, other = _absent_flags(operand, name, error_name, nil_fields)
             return other, then
         return False, False
     if kind == "call_expression":
@@ -409,8 +422,8 @@ def _absent_flags(condition: Node, name: str, error_name: str | None) -> tuple[b
     if left is None or right is None:
         return False, False
     if operator in ("&&", "||"):
-        lt, lo = _absent_flags(left, name, error_name)
-        rt, ro = _absent_flags(right, name, error_name)
+        lt, lo = _absent_flags(left, name, error_name, nil_fields)
+        rt, ro = _absent_flags(right, name, error_name, nil_fields)
         if operator == "&&":
             return lt or rt, lo and ro
         return lt and rt, lo or ro
@@ -421,6 +434,12 @@ def _absent_flags(condition: Node, name: str, error_name: str | None) -> tuple[b
     if right.type == "selector_expression" and left.type == "identifier" and text(left) == error_name:
         # err == io.EOF: a sentinel error is never nil.
         return operator == "==", False
+    if right.type == "nil" and left.type == "selector_expression" and nil_fields:
+        operand = left.child_by_field_name("operand")
+        if operand is not None and operand.type == "identifier" and text(operand) == name and text(
+            left.child_by_field_name("field")
+        ) in nil_fields:
+            left = operand  # resp.Body == nil holds exactly when resp == nil
     if right.type != "nil" or left.type != "identifier":
         return False, False
     variable = text(left)

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from tree_sitter import Node
 
 from golsp_leaks.goanalysis.cfg.graph import LOOP_DONE, THEN
+from golsp_leaks.goanalysis.dataflow.counters import counter_guards
 from golsp_leaks.goanalysis.dataflow.engine import (
     Guard,
     Paths,
@@ -197,6 +198,8 @@ def track(
     counted = [n.start_byte for n in (*uses[Use.RELEASE], *uses[Use.TRANSFER])]
     counted.extend(n.start_byte for n in extra_releases)
     absent = absent_branches(bound, next_closes=next_closes, gorm_error=gorm_error)
+    for offset, flags in counter_guards(func, stmt, counted, bound.source).items():
+        absent.setdefault(offset, flags)  # a batch begun only when its counter is zero
     loops = next_loops(func, name) if next_closes else frozenset()
     overwritten = [m.start_byte for m in bound.uses if is_overwrite(m)]
     paths = Paths(stmt, counted, overwritten=overwritten, absent=_absent_test(absent), released=_loop_end_test(loops))
@@ -720,3 +723,9 @@ def deferred_release_before(func: Node, name: str, releases: Releases, before: N
             if function == func and owner is not None and not in_loop(owner, func):
                 return True
     return False
+
+
+#: For rules that follow a resource through the engine themselves (defer-in-loop's passes):
+#: a use inside a ``defer`` of ``func``, and ``Paths.released`` for ``for rows.Next()`` loops.
+in_defer = _in_defer
+rows_read_to_end = _loop_end_test

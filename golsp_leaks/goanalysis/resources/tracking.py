@@ -311,6 +311,8 @@ class Resource:
     fix_despite_releases: bool = True
     #: Name for the variable when the fix must name a discarded resource.
     default_name: str = "x"
+    #: Fields that are nil exactly when the resource is (see :func:`nil_tests`).
+    nil_fields: frozenset[str] = frozenset()
 
 
 @dataclass
@@ -377,7 +379,7 @@ def examine(
         callee_summary(ctx.root, ctx.source, resource.releases),
         exists_after=check,
         extra_releases=[*extra, *transfers],
-        nil_tests=nil_tests(func, owner.acquire, name, error_name),
+        nil_tests=nil_tests(func, owner.acquire, name, error_name, resource.nil_fields),
         endless_loops=endless_loops(func, name) if endless_loops else (),
         source=ctx.source,
     )

@@ -1162,7 +1162,7 @@ def _provide(kind: str, path: Path, own_source: bytes, own_tree: Tree | None) ->
     if kind == DB_FIELDS_SOURCE:
         if any(call in own_source for call in _DB_CALLS) and not any(m in own_source for m in _DB_MARKERS):
             return {"db_fields": frozenset(f for s in siblings for f in _db_fields_of(s))}
-    elif kind == FIELD_USES_SOURCE and any(constructor in own_source for constructor in _CANCEL_CONSTRUCTORS):
+    elif kind == FIELD_USES_SOURCE and any(constructor in own_source for constructor in (*_CANCEL_CONSTRUCTORS, b"NewTicker")):
         return {"field_uses": frozenset(name for s in siblings for name in _field_uses_of(s))}
     return _EMPTY
 

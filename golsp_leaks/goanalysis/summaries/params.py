@@ -15,7 +15,9 @@ from dataclasses import replace
 
 from tree_sitter import Node
 
+from golsp_leaks.goanalysis.dataflow.engine import Paths, follow
 from golsp_leaks.goanalysis.dataflow.ownership import Releases, Use, classify
+from golsp_leaks.goanalysis.libraries.sqlflow import next_loops, rows_read_to_end
 from golsp_leaks.goanalysis.names.scopes import bindings
 from golsp_leaks.goanalysis.syntax.nodes import function_named, text
 
@@ -62,12 +64,24 @@ def param_use(func: Node, index: int, releases: Releases, source: bytes, depth: 
     if body is None:
         return None  # declared without a body (assembly, linkname): unknown
     inner = replace(releases, callee=_hook(func, source, releases, depth + 1)) if depth < _DEPTH else releases
-    uses = {classify(mention, inner, func) for mention in resolved.uses_of(declaration, body)}
+    mentions = resolved.uses_of(declaration, body)
+    uses = {classify(mention, inner, func) for mention in mentions}
     if Use.RELEASE in uses:
         return Use.RELEASE
     if Use.TRANSFER in uses:
         return Use.TRANSFER
+    if releases.next_closes and _read_to_end(func, declaration.name, source):
+        return Use.RELEASE
     return Use.BORROW
+
+
+def _read_to_end(func: Node, name: str, source: bytes) -> bool:
+    """Does every path through ``func`` leave a ``for name.Next() { ... }`` loop by its condition?"""
+    loops = next_loops(func, name)
+    if not loops:
+        return False
+    report = follow(func, Paths(func, released=rows_read_to_end(loops)), source=source)
+    return not report.missed and not report.falls_off_end_unused
 
 
 def ignores_argument(call: Node, index: int, source: bytes) -> bool:

@@ -239,3 +239,25 @@ def function_named(name: str, node: Node, source: bytes) -> Node | None:
         if found is not None and found.start_byte == start:
             return found
     return None
+
+
+def bound_value(ident: Node) -> Node | None:
+    """The expression ``ident`` is bound to by ``ident, err := call`` or ``var ident = call``."""
+    targets = ident.parent
+    if targets is None:
+        return None
+    if targets.type == "var_spec":
+        values = targets.child_by_field_name("value")
+        return values.named_children[0] if values is not None and values.named_child_count == 1 else None
+    holder = targets.parent
+    if targets.type != "expression_list" or holder is None or holder.type not in (
+        "short_var_declaration",
+        "assignment_statement",
+    ):
+        return None
+    if holder.child_by_field_name("left") != targets:
+        return None  # ``ident`` is on the right
+    values = holder.child_by_field_name("right")
+    if values is None or values.named_child_count != 1:
+        return None
+    return values.named_children[0]
