@@ -26,9 +26,10 @@ from golsp_leaks.scan.endpoints import (
     parse_spec,
     read_spec_file,
 )
+from golsp_leaks.scan.load import LoadResult
 from golsp_leaks.scan.process import Service
 from golsp_leaks.scan.report import Place, RuntimeFinding, ScanReport, from_json
-from golsp_leaks.scan.scanner import _steady_growth, is_loopback
+from golsp_leaks.scan.scanner import Options, Sample, Scanner, _steady_growth, is_loopback
 from tests.goservices import free_port
 
 ROOT = Path("/src/app")
@@ -167,6 +168,28 @@ def test_debug1_profile_and_heap_profile() -> None:
 )
 def test_growth_must_repeat_in_proportion(counts: list[int], served: list[int], growth: float | None) -> None:
     assert _steady_growth(counts, served, 3, 0.05) == growth
+
+
+def _heap_samples(tmp_path: Path, steps: list[int], size: int) -> list[RuntimeFinding]:
+    """What the scanner decides when a site's heap grew by ``steps`` bytes, in objects of ``size``."""
+    site = pprof.Frame("main.handle", str(tmp_path / "main.go"), 3)
+    (tmp_path / "main.go").write_text("package main\n\nfunc handle() { keep = append(keep, make([]byte, 1<<20)) }\n")
+    scanner = Scanner(Options("http://127.0.0.1:1", "http://127.0.0.1:2", tmp_path, []))
+    samples, inuse = [], 0
+    for step in [0, *steps]:
+        inuse += step
+        samples.append(Sample({}, 10, (1 << 20) + inuse, {site: inuse}, {site: size}, None))
+    bursts = [LoadResult(requests=20, latencies=[0.001] * 20) for _ in steps]
+    return scanner.judge(Endpoint("POST", "/keep"), samples, bursts)
+
+
+def test_heap_growth_counts_objects_not_only_bytes(tmp_path: Path) -> None:
+    # Twenty 256 KiB objects per burst of twenty requests: a leak, at the allocation.
+    [finding] = _heap_samples(tmp_path, [20 * (256 << 10)] * 2, 256 << 10)
+    assert (finding.rule, finding.path, finding.line) == ("runtime-heap-growth", "main.go", 3)
+    # One 10 MiB object per burst (each idle pooled connection keeping its last request's
+    # context, say): bounded by the pool, not a leak, although the bytes grew in both bursts.
+    assert _heap_samples(tmp_path, [10 << 20] * 2, 10 << 20) == []
 
 
 def test_routes_of_the_frameworks() -> None:

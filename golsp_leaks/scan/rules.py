@@ -131,9 +131,11 @@ class RuntimeHeapGrowth(RuntimeRule):
     """
     ## What it does
     Reports an endpoint after whose load the heap in use, measured after a forced GC
-    (`/debug/pprof/heap?gc=1`), grew in both bursts by at least 16 KiB per request.
-    The finding is on the first frame in the scanned module of the allocation site
-    whose in-use bytes grew most.
+    (`/debug/pprof/heap?gc=1`), grew in both bursts by at least 16 KiB per request
+    and by at least three objects of the allocation site in the scanned module whose
+    in-use bytes grew most (one or two large objects more per burst is a cache or a
+    pool filling up: idle pooled connections that keep their last request's context,
+    say). The finding is on that site's first frame in the module.
 
     ## Why is this bad?
     Memory kept per request is never given back: a cache without eviction, a
