@@ -12,6 +12,7 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -28,6 +29,7 @@ from tests.goservices import (
     running,
     write_demo_service,
 )
+from tests.postgres import Cluster, postgres_binaries
 
 RUNTIME_APPS = ("gin-worker", "fiber-shop", "nethttp-api", "buffalo-blog")
 #: Apps none of whose scanned endpoints leaks at runtime: the scan must report nothing.
@@ -40,6 +42,8 @@ DATABASE_URL = "file:{path}?_pragma=busy_timeout(5000)"
 DATABASE_URLS = {"buffalo-blog": "sqlite3://{path}?_pragma=busy_timeout(5000)"}
 RUNS = 3
 REQUESTS = 60
+#: Fewer on PostgreSQL: every leaked transaction there keeps a connection and 10 MiB of heap.
+PG_REQUESTS = 40
 
 
 @pytest.fixture(scope="session")
@@ -119,6 +123,59 @@ def test_leaky_endpoints_are_reported_at_their_go_statement(
     assert len(report["findings"]) == len(findings)
     assert running(binary) == []
     assert "requests\x1b[K" not in result.stderr, "a progress bar only on a terminal"
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[Cluster]:
+    """A PostgreSQL cluster from Debian's packages (installed when missing) on a free loopback port."""
+    cluster = Cluster(postgres_binaries()).start()
+    try:
+        yield cluster
+    finally:
+        cluster.stop()
+
+
+@pytest.mark.parametrize("run", range(RUNS))
+def test_a_transaction_left_open_on_postgres_is_reported(
+    services: dict[str, tuple[Path, Path]], postgres: Cluster, run: int
+) -> None:
+    """nethttp-api on PostgreSQL: each archive of an archived note keeps a connection, its
+    transaction's watcher goroutine and, through its context, the request's 10 MiB buffer."""
+    workspace, binary = services["nethttp-api"]
+    expected = expected_runtime_findings("nethttp-api on PostgreSQL")
+    assert expected, "examples/README.md has no 'nethttp-api on PostgreSQL at runtime' table"
+    result = scan(
+        workspace,
+        binary,
+        "--endpoints",
+        "scan/endpoints-postgres",
+        "--requests",
+        str(PG_REQUESTS),
+        *SCAN_OPTIONS["nethttp-api"],
+        database=postgres.create_database(f"notes_{run}"),
+        DATABASE_DRIVER="postgres",
+        DATABASE_MAX_CONNS=str(4 * PG_REQUESTS),
+        **SERVICE_ENV["nethttp-api"],
+    )
+    assert result.returncode == 1, result.stderr
+    document = json.loads(result.stdout)["scan"]
+    for summary in document["endpoints"]:
+        assert summary["requests"] == PG_REQUESTS, summary
+        assert "500" not in summary["statuses"], summary
+    findings = document["findings"]
+    actual = {(f["endpoint"], f["path"], f["line"], f["rule"]) for f in findings}
+    assert actual == expected, result.stdout
+    for finding in findings:
+        if finding["rule"] == "runtime-heap-growth":
+            assert finding["per_request"] >= 8 << 20, finding  # the 10 MiB buffer of every request
+            assert finding["confirms"], "large-context-value predicts it"
+        else:
+            assert 0.8 <= finding["per_request"] <= 1.3, finding
+    goroutines = next(f for f in findings if f["rule"] == "runtime-goroutine-growth")
+    assert "database/sql.(*DB).beginDC" in goroutines["message"]
+    # The service is gone, and with it the connections it held.
+    assert running(binary) == []
+    assert postgres.query(f"notes_{run}", "SELECT archived FROM notes WHERE id = 2") == "t"
 
 
 @pytest.fixture(scope="session")
