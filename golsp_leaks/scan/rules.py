@@ -162,9 +162,11 @@ class RuntimeHeapGrowth(RuntimeRule):
 class RuntimeLatencyGrowth(RuntimeRule):
     """
     ## What it does
-    Reports an endpoint whose median response time late in the scan is more than
-    three times (and 50 ms more than) its median early in the scan, at the same
-    concurrency. The finding is on the endpoint's handler function.
+    Reports an endpoint whose median response time late in the scan (the last fifth
+    of the second burst) is more than three times, and 200 ms more than, its median
+    early in the scan (the first fifth of the first burst), at the same concurrency,
+    and whose second burst's median is more than twice the first's. The finding is on
+    the endpoint's handler function.
 
     ## Why is this bad?
     Latency that climbs with the number of requests served, not with the load, is
