@@ -30,6 +30,7 @@ from golsp_leaks.scan.load import LoadResult
 from golsp_leaks.scan.process import Service
 from golsp_leaks.scan.report import Place, RuntimeFinding, ScanReport, from_json
 from golsp_leaks.scan.scanner import Options, Sample, Scanner, _steady_growth, is_loopback
+from golsp_leaks.scan.static import cross_reference
 from tests.goservices import free_port
 
 ROOT = Path("/src/app")
@@ -190,6 +191,26 @@ def test_heap_growth_counts_objects_not_only_bytes(tmp_path: Path) -> None:
     # One 10 MiB object per burst (each idle pooled connection keeping its last request's
     # context, say): bounded by the pool, not a leak, although the bytes grew in both bursts.
     assert _heap_samples(tmp_path, [10 << 20] * 2, 10 << 20) == []
+
+
+def test_only_a_static_finding_that_can_cause_it_is_confirmed(tmp_path: Path) -> None:
+    (tmp_path / "go.mod").write_text("module example.com/app\n\ngo 1.22\n")
+    (tmp_path / "main.go").write_text(
+        "package main\n\n"
+        'import "net/http"\n\n'
+        "func search(w http.ResponseWriter, r *http.Request) {\n"
+        "\tresults := make(chan int)\n"
+        "\tgo func() { results <- 1 }()\n"
+        "\tselect {\n\tcase <-results:\n\tcase <-r.Context().Done():\n\t}\n"
+        "}\n"
+    )
+
+    def finding(rule: str) -> RuntimeFinding:
+        return RuntimeFinding(rule, "error", "GET /search", "main.go", 5, "grew", "", 10, 10.0, 1.0)
+
+    goroutines, fds = cross_reference([finding("runtime-goroutine-growth"), finding("runtime-fd-growth")], tmp_path)
+    assert [c.message.split(":")[0] for c in goroutines.confirms] == ["blocked-send"]
+    assert fds.confirms == ()
 
 
 def test_routes_of_the_frameworks() -> None:

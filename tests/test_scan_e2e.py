@@ -146,7 +146,8 @@ def test_a_transaction_left_open_on_postgres_is_reported(
     services: dict[str, tuple[Path, Path]], postgres: Cluster, run: int
 ) -> None:
     """nethttp-api on PostgreSQL: each archive of an archived note keeps a connection, its
-    transaction's watcher goroutine and, through its context, the request's 10 MiB buffer."""
+    transaction's watcher goroutine and, through its context, the request's 10 MiB buffer;
+    each search that fails in Scan keeps a connection."""
     workspace, binary = services["nethttp-api"]
     expected = expected_runtime_findings("nethttp-api on PostgreSQL")
     assert expected, "examples/README.md has no 'nethttp-api on PostgreSQL at runtime' table"
@@ -167,7 +168,9 @@ def test_a_transaction_left_open_on_postgres_is_reported(
     document = json.loads(result.stdout)["scan"]
     for summary in document["endpoints"]:
         assert summary["requests"] == PG_REQUESTS, summary
-        assert "500" not in summary["statuses"], summary
+        # The search fails on the archived draft's NULL body, by design; nothing else may.
+        failing = summary["endpoint"] == "GET /notes/search?q=plans"
+        assert ("500" in summary["statuses"]) == failing, summary
     findings = document["findings"]
     actual = {(f["endpoint"], f["path"], f["line"], f["rule"]) for f in findings}
     assert actual == expected, result.stdout

@@ -56,11 +56,11 @@ func (s *Store) Note(ctx context.Context, id int64) (Note, error) {
 	return n, err
 }
 
-// NotesByOwner lists the newest notes of one owner.
+// NotesByOwner lists the newest notes of one owner, archived ones left out.
 func (s *Store) NotesByOwner(ctx context.Context, owner string, limit int) ([]Note, error) {
 	rows, err := s.db.QueryContext(ctx,
 		`SELECT id, owner, title, body, created_at FROM notes
-		 WHERE owner = $1 ORDER BY created_at DESC LIMIT $2`, owner, limit)
+		 WHERE owner = $1 AND NOT archived ORDER BY created_at DESC LIMIT $2`, owner, limit)
 	if err != nil {
 		return nil, err
 	}

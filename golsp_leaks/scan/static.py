@@ -1,4 +1,8 @@
-"""Runtime findings meet static ones: a static finding in the same function is "confirmed at runtime"."""
+"""Runtime findings meet static ones: a static finding in the same function is "confirmed at runtime".
+
+Only a static finding of a kind that can cause what the scan saw counts: a
+blocked send explains goroutines that pile up, not descriptors that do.
+"""
 
 from __future__ import annotations
 
@@ -13,6 +17,50 @@ from golsp_leaks.goanalysis.summaries.gomod import go_version_for
 from golsp_leaks.goanalysis.summaries.package import package_facts
 from golsp_leaks.goanalysis.syntax.parse import parse
 from golsp_leaks.scan.report import Place, RuntimeFinding
+
+_GOROUTINE_CAUSES = frozenset(
+    (
+        "blocked-send",
+        "goroutine-no-exit",
+        "unclosed-channel",
+        "ticker-not-stopped",
+        "lost-cancel",
+        "request-context-escape",
+        "unclosed-body",
+        "unclosed-rows",
+        "unfinished-tx",
+        "time-after-in-loop",
+    )
+)
+_FD_CAUSES = frozenset(
+    (
+        "unclosed-body",
+        "unclosed-file",
+        "unclosed-rows",
+        "unclosed-stmt",
+        "unfinished-tx",
+        "db-open-per-request",
+        "defer-in-loop",
+    )
+)
+_HEAP_CAUSES = frozenset(
+    (
+        "large-context-value",
+        "unbounded-global-growth",
+        "request-context-escape",
+        "goroutine-no-exit",
+        "blocked-send",
+        "defer-in-loop",
+    )
+)
+#: The static rules whose findings can explain each runtime rule's.
+CAUSES: dict[str, frozenset[str]] = {
+    "runtime-goroutine-growth": _GOROUTINE_CAUSES,
+    "runtime-goroutine-leak": _GOROUTINE_CAUSES,
+    "runtime-fd-growth": _FD_CAUSES,
+    "runtime-heap-growth": _HEAP_CAUSES,
+    "runtime-latency-growth": frozenset(("unbounded-global-growth", "db-open-per-request", "defer-in-loop")),
+}
 
 
 def _static_findings(path: Path, engine: Engine) -> tuple[list[FunctionSpan], list[Place]]:
@@ -59,7 +107,10 @@ def cross_reference(findings: list[RuntimeFinding], workspace: Path) -> list[Run
             function = _function_at(functions, place.line)
             if function is None:
                 continue
+            causes = CAUSES.get(finding.rule, frozenset())
             for static in statics:
+                if static.message.split(":", 1)[0] not in causes:
+                    continue
                 if function.start_line <= static.line <= function.end_line:
                     confirmed = Place(place.path, static.line, static.message)
                     if confirmed not in confirms:
