@@ -193,17 +193,25 @@ def test_heap_growth_counts_objects_not_only_bytes(tmp_path: Path) -> None:
     assert _heap_samples(tmp_path, [10 << 20] * 2, 10 << 20) == []
 
 
+def _go_module(directory: Path, **files: list[str]) -> None:
+    """A module in ``directory``: go.mod and one file per keyword (``main=[lines]`` is main.go)."""
+    (directory / "go.mod").write_text("module example.com/app\n\ngo 1.22\n")
+    for name, lines in files.items():
+        (directory / f"{name}.go").write_text("\n".join(lines) + "\n")
+
+
 def test_only_a_static_finding_that_can_cause_it_is_confirmed(tmp_path: Path) -> None:
-    (tmp_path / "go.mod").write_text("module example.com/app\n\ngo 1.22\n")
-    (tmp_path / "main.go").write_text(
-        "package main\n\n"
-        'import "net/http"\n\n'
-        "func search(w http.ResponseWriter, r *http.Request) {\n"
-        "\tresults := make(chan int)\n"
-        "\tgo func() { results <- 1 }()\n"
-        "\tselect {\n\tcase <-results:\n\tcase <-r.Context().Done():\n\t}\n"
-        "}\n"
-    )
+    _go_module(
+        tmp_path,
+        main=[
+            "package main", "", 'import "net/http"', "",
+            "func search(w http.ResponseWriter, r *http.Request) {",
+            "\tresults := make(chan int)",
+            "\tgo func() { results <- 1 }()",
+            "\tselect {", "\tcase <-results:", "\tcase <-r.Context().Done():", "\t}",
+            "}",
+        ],
+    )  # fmt: skip
 
     def finding(rule: str) -> RuntimeFinding:
         return RuntimeFinding(rule, "error", "GET /search", "main.go", 5, "grew", "", 10, 10.0, 1.0)
@@ -211,6 +219,37 @@ def test_only_a_static_finding_that_can_cause_it_is_confirmed(tmp_path: Path) ->
     goroutines, fds = cross_reference([finding("runtime-goroutine-growth"), finding("runtime-fd-growth")], tmp_path)
     assert [c.message.split(":")[0] for c in goroutines.confirms] == ["blocked-send"]
     assert fds.confirms == ()
+
+
+def test_a_finding_on_a_handler_confirms_what_the_functions_it_calls_leave_open(tmp_path: Path) -> None:
+    _go_module(
+        tmp_path,
+        store=[
+            "package main", "", 'import "database/sql"', "",
+            "func search(db *sql.DB) error {",
+            '\trows, err := db.Query("SELECT 1")',
+            "\tif err != nil {", "\t\treturn err", "\t}",
+            "\t_ = rows",
+            "\treturn nil",
+            "}",
+        ],
+        main=[
+            "package main", "", "import (", '\t"database/sql"', '\t"net/http"', ")", "",
+            "var db *sql.DB", "",
+            "func handle(w http.ResponseWriter, r *http.Request) {",
+            "\tif err := search(db); err != nil {", "\t\thttp.Error(w, err.Error(), 500)", "\t}",
+            "}", "",
+            "func other(w http.ResponseWriter, r *http.Request) {}",
+        ],
+    )  # fmt: skip
+
+    def finding(line: int) -> RuntimeFinding:
+        return RuntimeFinding("runtime-fd-growth", "error", "GET /", "main.go", line, "grew", "", 10, 10.0, 1.0)
+
+    handled, unrelated = cross_reference([finding(10), finding(16)], tmp_path)
+    assert [(c.path, c.line, c.message.split(":")[0]) for c in handled.confirms] == [("store.go", 6, "unclosed-rows")]
+    assert "confirms the static finding unclosed-rows at store.go:6" in handled.message
+    assert unrelated.confirms == ()
 
 
 def test_routes_of_the_frameworks() -> None:

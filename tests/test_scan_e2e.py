@@ -174,12 +174,20 @@ def test_a_transaction_left_open_on_postgres_is_reported(
     findings = document["findings"]
     actual = {(f["endpoint"], f["path"], f["line"], f["rule"]) for f in findings}
     assert actual == expected, result.stdout
+    #: What each finding confirms: on the handler, the static finding in the store method it calls.
+    causes = {
+        ("GET /notes/search?q=plans", "runtime-fd-growth"): ("store.go", 83, "unclosed-rows"),
+        ("POST /notes/2/archive", "runtime-fd-growth"): ("store.go", 169, "unfinished-tx"),
+        ("POST /notes/2/archive", "runtime-goroutine-growth"): ("store.go", 169, "unfinished-tx"),
+        ("POST /notes/2/archive", "runtime-heap-growth"): ("middleware.go", 85, "large-context-value"),
+    }
     for finding in findings:
         if finding["rule"] == "runtime-heap-growth":
             assert finding["per_request"] >= 8 << 20, finding  # the 10 MiB buffer of every request
-            assert finding["confirms"], "large-context-value predicts it"
         else:
             assert 0.8 <= finding["per_request"] <= 1.3, finding
+        confirmed = [(c["path"], c["line"], c["message"].split(":")[0]) for c in finding["confirms"]]
+        assert confirmed == [causes[finding["endpoint"], finding["rule"]]], finding
     goroutines = next(f for f in findings if f["rule"] == "runtime-goroutine-growth")
     assert "database/sql.(*DB).beginDC" in goroutines["message"]
     # The service is gone, and with it the connections it held.

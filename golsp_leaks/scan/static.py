@@ -6,6 +6,7 @@ blocked send explains goroutines that pile up, not descriptors that do.
 
 from __future__ import annotations
 
+import re
 from dataclasses import replace
 from pathlib import Path
 
@@ -92,31 +93,80 @@ def _function_at(functions: list[FunctionSpan], line: int) -> FunctionSpan | Non
     return None
 
 
+_CALL = re.compile(rb"\b([A-Za-z_]\w*)\s*\(")
+
+
+def _called_names(path: Path, function: FunctionSpan) -> set[str]:
+    """The names the function's body calls (``s.store.Search(...)`` gives ``Search``)."""
+    try:
+        lines = path.read_bytes().split(b"\n")[function.start_line : function.end_line]
+    except OSError:
+        return set()
+    return {m.group(1).decode() for line in lines for m in _CALL.finditer(line)}
+
+
+class _Statics:
+    """The static findings of the workspace's files, analysed once each."""
+
+    def __init__(self, workspace: Path) -> None:
+        self.workspace = workspace
+        self.engine = Engine()
+        self.cache: dict[str, tuple[list[FunctionSpan], list[Place]]] = {}
+
+    def of(self, rel: str) -> tuple[list[FunctionSpan], list[Place]]:
+        if rel not in self.cache:
+            self.cache[rel] = _static_findings(self.workspace / rel, self.engine)
+        return self.cache[rel]
+
+    def within(self, rel: str, function: FunctionSpan, causes: frozenset[str]) -> list[Place]:
+        """The static findings of rules in ``causes`` inside ``function`` of file ``rel``."""
+        return [
+            Place(rel, static.line, static.message)
+            for static in self.of(rel)[1]
+            if static.message.split(":", 1)[0] in causes and function.start_line <= static.line <= function.end_line
+        ]
+
+    def in_callees(self, rel: str, function: FunctionSpan, causes: frozenset[str]) -> list[Place]:
+        """Those inside the package's functions that ``function`` calls (one level down)."""
+        called = _called_names(self.workspace / rel, function)
+        found: list[Place] = []
+        directory = (self.workspace / rel).parent
+        for path in sorted(directory.glob("*.go")):
+            if path.name.endswith("_test.go"):
+                continue
+            other = path.relative_to(self.workspace).as_posix()
+            for callee in self.of(other)[0]:
+                if callee.name.rsplit(".", 1)[-1] in called and (other, callee) != (rel, function):
+                    found.extend(self.within(other, callee, causes))
+        return found
+
+
 def cross_reference(findings: list[RuntimeFinding], workspace: Path) -> list[RuntimeFinding]:
-    """The findings, each with the static findings of the function its line (or a related line) is in."""
-    engine = Engine()
-    cache: dict[str, tuple[list[FunctionSpan], list[Place]]] = {}
+    """The findings, each with the static findings that can explain it.
+
+    Those in the function its line (or a related line) is in; when there are none,
+    those in the package's functions that the finding's own function calls (a
+    handler whose store method leaves rows open, say).
+    """
+    statics = _Statics(workspace)
     out: list[RuntimeFinding] = []
     for finding in findings:
+        causes = CAUSES.get(finding.rule, frozenset())
         confirms: list[Place] = []
         places = (Place(finding.path, finding.line, ""), *finding.related)
         for place in places:
-            if place.path not in cache:
-                cache[place.path] = _static_findings(workspace / place.path, engine)
-            functions, statics = cache[place.path]
-            function = _function_at(functions, place.line)
+            function = _function_at(statics.of(place.path)[0], place.line)
             if function is None:
                 continue
-            causes = CAUSES.get(finding.rule, frozenset())
-            for static in statics:
-                if static.message.split(":", 1)[0] not in causes:
-                    continue
-                if function.start_line <= static.line <= function.end_line:
-                    confirmed = Place(place.path, static.line, static.message)
-                    if confirmed not in confirms:
-                        confirms.append(confirmed)
+            for confirmed in statics.within(place.path, function, causes):
+                if confirmed not in confirms:
+                    confirms.append(confirmed)
         exact = [c for c in confirms if any(c.path == p.path and c.line == p.line for p in places)]
         confirms = exact or confirms
+        if not confirms:
+            own = _function_at(statics.of(finding.path)[0], finding.line)
+            if own is not None:
+                confirms = statics.in_callees(finding.path, own, causes)
         if confirms:
             names = ", ".join(f"{c.message.split(':', 1)[0]} at {c.path}:{c.line}" for c in confirms)
             finding = replace(

@@ -191,6 +191,10 @@ class RuntimeReports:
         confirmed: dict[tuple[int, str], str] = {}
         for finding in report.findings:
             if finding.path != rel:
+                # Found elsewhere (a handler), it may confirm a static finding here (in what it calls).
+                for place in finding.confirms:
+                    if place.path == rel:
+                        confirmed[(place.line - 1, place.message.split(":", 1)[0])] = finding.endpoint
                 continue
             row = _locate(text_lines, finding.line - 1, finding.line_text)
             if row is None:
@@ -201,7 +205,7 @@ class RuntimeReports:
                 if place.path == rel:
                     rule = place.message.split(":", 1)[0]
                     confirmed[(place.line - 1 + moved, rule)] = finding.endpoint
-        if not runtime:
+        if not runtime and not confirmed:
             return static
         merged = [_confirm(d, confirmed) for d in static] if confirmed else list(static)
         return [*merged, *runtime]
