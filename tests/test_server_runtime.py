@@ -235,3 +235,42 @@ async def test_a_refused_registration_falls_back_to_polling() -> None:
     for reports in (refused, unsupported):
         assert reports._task is not None
         reports._task.cancel()
+
+
+STORE = """package main
+
+import "database/sql"
+
+func search(db *sql.DB) error {
+	rows, err := db.Query("SELECT 1")
+	if err != nil {
+		return err
+	}
+	_ = rows
+	return nil
+}
+"""
+
+
+async def test_a_static_finding_confirmed_from_another_file_says_so(client: LanguageClient, tmp_path: Path) -> None:
+    """The handler's finding (in handler.go) confirms the unclosed rows of the store method it calls."""
+    (tmp_path / "go.mod").write_text("module example.com/app\n\ngo 1.22\n")
+    (tmp_path / "store.go").write_text(STORE)
+    document = report()
+    [finding] = document["findings"]  # type: ignore[misc]
+    finding["confirms"] = [{"path": "store.go", "line": 6, "message": "unclosed-rows: rows are not closed"}]
+    finding["rule"] = "runtime-fd-growth"
+    write_report(tmp_path, document, client)
+    uri = (tmp_path / "store.go").as_uri()
+    client.text_document_did_open(types.DidOpenTextDocumentParams(types.TextDocumentItem(uri, "go", 1, STORE)))
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + 10
+    while loop.time() < deadline:
+        statics = await static_diagnostics(client, uri)
+        if statics:
+            break
+        await asyncio.sleep(0.1)
+    [static] = statics
+    assert static.code == "unclosed-rows"
+    assert static.message.endswith("(confirmed at runtime by a scan of POST /batch)")
+    assert await runtime_diagnostics(client, uri, 0) == []
