@@ -2,14 +2,18 @@
 """Measure ``golsp-leaks scan``: requests until a leak is certain, and the time to scan ten endpoints.
 
 1. Requests until certain: for each leaky endpoint of the example services
-   (gin-worker, fiber-shop, built from their real frameworks) and of the
+   (gin-worker, fiber-shop, nethttp-api, built from their real frameworks) and of the
    ten-endpoint net/http service of ``tests/goservices.py``, the smallest
    ``--requests N`` (per endpoint, sent as two bursts of N/2) at which the scan
    reports the leak at its line in ``--repeat`` scans in a row, trying
    N = 2, 4, 6, 8, 10, 12, 16, 24, 32, 48, 64, 100.  Each service is started once
-   and scanned by URL, so descriptors (read from /proc only when the scan starts
-   the service) are not counted here.  The clean endpoints are scanned --repeat
-   times at the default N (100) and must report nothing.
+   and scanned by URL, except for an endpoint whose leak is in descriptors (read
+   from /proc only when the scan starts the service) or in latency (which the
+   requests of earlier scans would have raised already): those are scanned with
+   ``-- <binary>``, a fresh service each time.  nethttp-api runs on PostgreSQL
+   (a throw-away cluster from Debian's packages, as the tests start it), with its
+   ``scan/endpoints-postgres``.  The clean endpoints are scanned --repeat times at
+   the default N (100) and must report nothing.
 2. Ten endpoints: wall time of ``golsp-leaks scan -- <binary>`` on the
    ten-endpoint service, endpoints taken from the routes in its code
    (``--param id=7``), at the default ``--requests``: start-up, scan, stop.
@@ -56,6 +60,7 @@ from tests.goservices import (  # noqa: E402
     go_build,
     write_demo_service,
 )
+from tests.postgres import Cluster, postgres_binaries  # noqa: E402
 
 STEPS = (2, 4, 6, 8, 10, 12, 16, 24, 32, 48, 64, 100)
 
@@ -81,25 +86,52 @@ def scan_json(*args: str, cwd: Path, env: dict[str, str] | None = None) -> tuple
 class Target:
     """A built service: where it runs, its endpoints, and the (endpoint, path, line, rule) leaks expected."""
 
-    def __init__(self, name: str, workspace: Path, binary: Path, endpoints: list[str], leaks: set[tuple[str, str, int, str]]) -> None:
+    def __init__(
+        self,
+        name: str,
+        workspace: Path,
+        binary: Path,
+        endpoints: list[str],
+        leaks: set[tuple[str, str, int, str]],
+        env: dict[str, str] | None = None,
+        options: tuple[str, ...] = (),
+    ) -> None:
         self.name = name
         self.workspace = workspace
         self.binary = binary
         self.endpoints = endpoints
         self.leaks = leaks
+        self.env = env or {}
+        self.options = options
 
 
-def targets(directory: Path) -> list[Target]:
+#: (app, endpoints file, section of examples/README.md, scan options, service environment)
+APPS: tuple[tuple[str, str, str, tuple[str, ...], dict[str, str]], ...] = (
+    ("gin-worker", "endpoints", "gin-worker", (), {}),
+    ("fiber-shop", "endpoints", "fiber-shop", (), {}),
+    (
+        "nethttp-api",
+        "endpoints-postgres",
+        "nethttp-api on PostgreSQL",
+        ("--header", "X-User: ann", "--timeout", "1"),
+        {"RATE_LIMIT": "10000", "DATABASE_DRIVER": "postgres", "DATABASE_MAX_CONNS": "350"},
+    ),
+)
+
+
+def targets(directory: Path, postgres: Cluster) -> list[Target]:
     found: list[Target] = []
-    for app in ("gin-worker", "fiber-shop"):
+    for app, endpoints_file, section, options, env in APPS:
         download_modules(app)
         workspace, binary = build(app, directory)
         specs = [  # body files are relative to the endpoints file; the scan runs in the workspace
             line.strip().replace(" @", " @scan/")
-            for line in (workspace / "scan" / "endpoints").read_text().splitlines()
+            for line in (workspace / "scan" / endpoints_file).read_text().splitlines()
             if line.strip() and not line.startswith("#")
         ]
-        found.append(Target(app, workspace, binary, specs, expected_runtime_findings(app)))
+        if env.get("DATABASE_DRIVER") == "postgres":
+            env = {**env, "DATABASE_URL": postgres.create_database(app.replace("-", "_"))}
+        found.append(Target(app, workspace, binary, specs, expected_runtime_findings(section), env, options))
     demo = write_demo_service(directory / "demo")
     binary = go_build(demo, directory / "demo.bin")
     leaks = {
@@ -112,10 +144,20 @@ def targets(directory: Path) -> list[Target]:
     return found
 
 
-def requests_until_certain(target: Target, repeat: int) -> list[dict[str, Any]]:
-    port, pprof_port = free_port(), free_port()
+#: Leaks a scan by URL cannot measure, or that earlier scans of the same service would blur.
+FRESH_SERVICE = ("runtime-fd-growth", "runtime-latency-growth")
+
+
+def service_env(target: Target, port: int, pprof_port: int) -> dict[str, str]:
     env = dict(os.environ, ADDR=f"127.0.0.1:{port}", PPROF_ADDR=f"127.0.0.1:{pprof_port}")
     env["DATABASE_URL"] = f"file:{target.workspace}/bench.db?_pragma=busy_timeout(5000)"  # fiber-shop's SQLite
+    env.update(target.env)
+    return env
+
+
+def requests_until_certain(target: Target, repeat: int) -> list[dict[str, Any]]:
+    port, pprof_port = free_port(), free_port()
+    env = service_env(target, port, pprof_port)
     rows: list[dict[str, Any]] = []
     with ExitStack() as stack:
         env["CARRIERS"] = stack.enter_context(carriers())
@@ -125,11 +167,8 @@ def requests_until_certain(target: Target, repeat: int) -> list[dict[str, Any]]:
         _wait(pprof)
         for spec in target.endpoints:
             path = spec.split(" @")[0].split("?")[0]
-            wanted = {
-                (p, n, r)
-                for e, p, n, r in target.leaks
-                if e.split("?")[0] == path and r != "runtime-fd-growth"  # no /proc by URL
-            }
+            wanted = {(p, n, r) for e, p, n, r in target.leaks if e.split("?")[0] == path}
+            fresh = any(r in FRESH_SERVICE for _, _, r in wanted)
             if not wanted:
                 false_alarms = sum(
                     bool(scan_endpoint(target, url, pprof, spec, DEFAULT_REQUESTS)) for _ in range(repeat)
@@ -138,18 +177,25 @@ def requests_until_certain(target: Target, repeat: int) -> list[dict[str, Any]]:
                 continue
             certain: int | None = None
             for steps in STEPS:
-                if all(scan_endpoint(target, url, pprof, spec, steps) == wanted for _ in range(repeat)):
+                if all(scan_endpoint(target, url, pprof, spec, steps, fresh) == wanted for _ in range(repeat)):
                     certain = steps
                     break
             rows.append(_row(target, spec, wanted, certain, None))
     return rows
 
 
-def scan_endpoint(target: Target, url: str, pprof: str, spec: str, requests: int) -> set[tuple[str, int, str]]:
-    document, _ = scan_json(
-        "--url", url, "--pprof", pprof, "--workspace", str(target.workspace),
-        "--endpoint", spec, "--requests", str(requests), cwd=target.workspace,
-    )  # fmt: skip
+def scan_endpoint(
+    target: Target, url: str, pprof: str, spec: str, requests: int, fresh: bool = False
+) -> set[tuple[str, int, str]]:
+    """One scan of one endpoint: of the running service, or of a fresh one that the scan starts."""
+    args = ["--workspace", str(target.workspace), "--endpoint", spec, "--requests", str(requests), *target.options]
+    if fresh:
+        port, pprof_port = free_port(), free_port()
+        env = service_env(target, port, pprof_port)
+        args += ["--url", f"http://127.0.0.1:{port}", "--pprof", f"http://127.0.0.1:{pprof_port}"]
+        document, _ = scan_json(*args, "--", str(target.binary), cwd=target.workspace, env=env)
+    else:
+        document, _ = scan_json(*args, "--url", url, "--pprof", pprof, cwd=target.workspace)
     return {(f["path"], f["line"], f["rule"]) for f in document["findings"]}
 
 
@@ -208,13 +254,17 @@ def main() -> int:
     parser.add_argument("--ten-only", action="store_true", help="only the ten-endpoint timing")
     args = parser.parse_args()
     report: dict[str, Any] = {"machine": machine(), "code": code_under_test()}
-    with tempfile.TemporaryDirectory(prefix="bench-scan-") as tmp:
-        built = targets(Path(tmp))
-        rows: list[dict[str, Any]] = []
-        for target in [] if args.ten_only else built:
-            rows.extend(requests_until_certain(target, args.repeat))
-        report["requests_until_certain"] = rows
-        report["ten_endpoints"] = ten_endpoints(built[-1], args.runs)
+    postgres = Cluster(postgres_binaries()).start()
+    try:
+        with tempfile.TemporaryDirectory(prefix="bench-scan-") as tmp:
+            built = targets(Path(tmp), postgres)
+            rows: list[dict[str, Any]] = []
+            for target in [] if args.ten_only else built:
+                rows.extend(requests_until_certain(target, args.repeat))
+            report["requests_until_certain"] = rows
+            report["ten_endpoints"] = ten_endpoints(built[-1], args.runs)
+    finally:
+        postgres.stop()
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "scan.json").write_text(json.dumps(report, indent=2) + "\n")
 

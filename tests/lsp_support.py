@@ -27,12 +27,19 @@ def _record_publish(client: LanguageClient, params: types.PublishDiagnosticsPara
     client.published.append(params)  # type: ignore[attr-defined]
 
 
+def _record_registration(client: LanguageClient, params: types.RegistrationParams) -> None:
+    """``client/registerCapability``, answered as an editor does; what was registered is kept."""
+    client.registrations.extend(params.registrations)  # type: ignore[attr-defined]
+
+
 def make_client() -> LanguageClient:
     client = LanguageClient(converter_factory=get_converter)
     features = dict(DEFAULT_CLIENT_FEATURES)
     features[types.TEXT_DOCUMENT_PUBLISH_DIAGNOSTICS] = _record_publish
+    features[types.CLIENT_REGISTER_CAPABILITY] = _record_registration
     register_lsp_features(client, features)
     client.published = []  # type: ignore[attr-defined]
+    client.registrations = []  # type: ignore[attr-defined]
     return client
 
 

@@ -26,9 +26,11 @@ from golsp_leaks.scan.endpoints import (
     parse_spec,
     read_spec_file,
 )
+from golsp_leaks.scan.load import LoadResult
 from golsp_leaks.scan.process import Service
 from golsp_leaks.scan.report import Place, RuntimeFinding, ScanReport, from_json
-from golsp_leaks.scan.scanner import _steady_growth, is_loopback
+from golsp_leaks.scan.scanner import Options, Sample, Scanner, _steady_growth, is_loopback
+from golsp_leaks.scan.static import cross_reference
 from tests.goservices import free_port
 
 ROOT = Path("/src/app")
@@ -167,6 +169,87 @@ def test_debug1_profile_and_heap_profile() -> None:
 )
 def test_growth_must_repeat_in_proportion(counts: list[int], served: list[int], growth: float | None) -> None:
     assert _steady_growth(counts, served, 3, 0.05) == growth
+
+
+def _heap_samples(tmp_path: Path, steps: list[int], size: int) -> list[RuntimeFinding]:
+    """What the scanner decides when a site's heap grew by ``steps`` bytes, in objects of ``size``."""
+    site = pprof.Frame("main.handle", str(tmp_path / "main.go"), 3)
+    (tmp_path / "main.go").write_text("package main\n\nfunc handle() { keep = append(keep, make([]byte, 1<<20)) }\n")
+    scanner = Scanner(Options("http://127.0.0.1:1", "http://127.0.0.1:2", tmp_path, []))
+    samples, inuse = [], 0
+    for step in [0, *steps]:
+        inuse += step
+        samples.append(Sample({}, 10, (1 << 20) + inuse, {site: inuse}, {site: size}, None))
+    bursts = [LoadResult(requests=20, latencies=[0.001] * 20) for _ in steps]
+    return scanner.judge(Endpoint("POST", "/keep"), samples, bursts)
+
+
+def test_heap_growth_counts_objects_not_only_bytes(tmp_path: Path) -> None:
+    # Twenty 256 KiB objects per burst of twenty requests: a leak, at the allocation.
+    [finding] = _heap_samples(tmp_path, [20 * (256 << 10)] * 2, 256 << 10)
+    assert (finding.rule, finding.path, finding.line) == ("runtime-heap-growth", "main.go", 3)
+    # One 10 MiB object per burst (each idle pooled connection keeping its last request's
+    # context, say): bounded by the pool, not a leak, although the bytes grew in both bursts.
+    assert _heap_samples(tmp_path, [10 << 20] * 2, 10 << 20) == []
+
+
+def _go_module(directory: Path, **files: list[str]) -> None:
+    """A module in ``directory``: go.mod and one file per keyword (``main=[lines]`` is main.go)."""
+    (directory / "go.mod").write_text("module example.com/app\n\ngo 1.22\n")
+    for name, lines in files.items():
+        (directory / f"{name}.go").write_text("\n".join(lines) + "\n")
+
+
+def test_only_a_static_finding_that_can_cause_it_is_confirmed(tmp_path: Path) -> None:
+    _go_module(
+        tmp_path,
+        main=[
+            "package main", "", 'import "net/http"', "",
+            "func search(w http.ResponseWriter, r *http.Request) {",
+            "\tresults := make(chan int)",
+            "\tgo func() { results <- 1 }()",
+            "\tselect {", "\tcase <-results:", "\tcase <-r.Context().Done():", "\t}",
+            "}",
+        ],
+    )  # fmt: skip
+
+    def finding(rule: str) -> RuntimeFinding:
+        return RuntimeFinding(rule, "error", "GET /search", "main.go", 5, "grew", "", 10, 10.0, 1.0)
+
+    goroutines, fds = cross_reference([finding("runtime-goroutine-growth"), finding("runtime-fd-growth")], tmp_path)
+    assert [c.message.split(":")[0] for c in goroutines.confirms] == ["blocked-send"]
+    assert fds.confirms == ()
+
+
+def test_a_finding_on_a_handler_confirms_what_the_functions_it_calls_leave_open(tmp_path: Path) -> None:
+    _go_module(
+        tmp_path,
+        store=[
+            "package main", "", 'import "database/sql"', "",
+            "func search(db *sql.DB) error {",
+            '\trows, err := db.Query("SELECT 1")',
+            "\tif err != nil {", "\t\treturn err", "\t}",
+            "\t_ = rows",
+            "\treturn nil",
+            "}",
+        ],
+        main=[
+            "package main", "", "import (", '\t"database/sql"', '\t"net/http"', ")", "",
+            "var db *sql.DB", "",
+            "func handle(w http.ResponseWriter, r *http.Request) {",
+            "\tif err := search(db); err != nil {", "\t\thttp.Error(w, err.Error(), 500)", "\t}",
+            "}", "",
+            "func other(w http.ResponseWriter, r *http.Request) {}",
+        ],
+    )  # fmt: skip
+
+    def finding(line: int) -> RuntimeFinding:
+        return RuntimeFinding("runtime-fd-growth", "error", "GET /", "main.go", line, "grew", "", 10, 10.0, 1.0)
+
+    handled, unrelated = cross_reference([finding(10), finding(16)], tmp_path)
+    assert [(c.path, c.line, c.message.split(":")[0]) for c in handled.confirms] == [("store.go", 6, "unclosed-rows")]
+    assert "confirms the static finding unclosed-rows at store.go:6" in handled.message
+    assert unrelated.confirms == ()
 
 
 def test_routes_of_the_frameworks() -> None:

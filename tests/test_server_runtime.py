@@ -11,9 +11,12 @@ import pytest_lsp
 from lsprotocol import types
 from pytest_lsp import LanguageClient, client_capabilities
 
+from golsp_leaks.server.runtime import RuntimeReports
 from tests.lsp_support import CONFIG, position_of
 
 CLIENTS = ["neovim@v0.11.0", "visual_studio_code@v1.65.2", "emacs@v29.1"]
+#: The clients whose capabilities offer dynamic registration of file watchers.
+WATCHING_CLIENTS = ("visual_studio_code@v1.65.2", "emacs@v29.1")
 
 HANDLER = """package main
 
@@ -62,12 +65,27 @@ def report(line: int = GO_LINE, line_text: str = GO_TEXT, growth: int = 100) -> 
     }
 
 
-def write_report(workspace: Path, document: dict[str, object]) -> None:
+def write_report(workspace: Path, document: dict[str, object], client: LanguageClient | None = None) -> None:
+    """Write the report as the scan does; a client that watches it then says so, as an editor would."""
     directory = workspace / ".golsp-leaks"
     directory.mkdir(exist_ok=True)
     tmp = directory / "tmp.json"
     tmp.write_text(json.dumps(document))
     tmp.replace(directory / "scan.json")
+    if client is not None and watches(client):
+        event = types.FileEvent((directory / "scan.json").as_uri(), types.FileChangeType.Changed)
+        client.workspace_did_change_watched_files(types.DidChangeWatchedFilesParams([event]))
+
+
+def watches(client: LanguageClient) -> bool:
+    """Whether the server registered a watcher for the scan reports with this client."""
+    for registration in client.registrations:  # type: ignore[attr-defined]
+        if registration.method == types.WORKSPACE_DID_CHANGE_WATCHED_FILES:
+            options = registration.register_options
+            globs = [w["globPattern"] for w in options["watchers"]] if isinstance(options, dict) else []
+            assert globs == ["**/.golsp-leaks/scan.json"], options
+            return True
+    return False
 
 
 @pytest_lsp.fixture(config=CONFIG, params=CLIENTS)
@@ -77,6 +95,12 @@ async def client(request: pytest.FixtureRequest, lsp_client: LanguageClient):  #
     )
     lsp_client.spec = request.param  # type: ignore[attr-defined]
     lsp_client.encoding = str(result.capabilities.position_encoding or "utf-16")  # type: ignore[attr-defined]
+    watched = lsp_client.spec in WATCHING_CLIENTS  # type: ignore[attr-defined]
+    # The server registers its watcher after `initialized`, without a reply to wait for: wait for it.
+    for _ in range(100):
+        if watches(lsp_client) or not watched:
+            break
+        await asyncio.sleep(0.1)
     yield
     await lsp_client.shutdown_session()
 
@@ -130,7 +154,7 @@ async def test_a_scan_report_becomes_diagnostics_and_follows_the_code(client: La
     assert await runtime_diagnostics(client, uri, 0) == []
 
     # A report appears: its finding is shown on the go statement, with the endpoint and the counts.
-    write_report(tmp_path, report())
+    write_report(tmp_path, report(), client)
     [diagnostic] = await runtime_diagnostics(client, uri, 1)
     start = position_of(HANDLER, "go func()", encoding)
     end = position_of(HANDLER, "\n\tw.WriteHeader", encoding)
@@ -150,7 +174,7 @@ async def test_a_scan_report_becomes_diagnostics_and_follows_the_code(client: La
         assert related.location.range.start == position_of(HANDLER, "func batch", encoding)
 
     # A new report replaces it.
-    write_report(tmp_path, report(growth=150))
+    write_report(tmp_path, report(growth=150), client)
     [diagnostic] = await runtime_diagnostics(client, uri, 1)
     for _ in range(100):
         if "150 goroutines" in diagnostic.message:
@@ -166,4 +190,87 @@ async def test_a_scan_report_becomes_diagnostics_and_follows_the_code(client: La
     assert diagnostic.range.start == position_of(moved, "go func()", encoding)
     changed = moved.replace("time.Sleep(time.Minute)", "time.Sleep(time.Second)")
     await replace_text(client, uri, 3, changed)
+    assert await runtime_diagnostics(client, uri, 0) == []
+
+
+async def test_the_client_watches_the_report_when_it_can_and_the_server_polls_otherwise(
+    client: LanguageClient, tmp_path: Path
+) -> None:
+    caps = client_capabilities(client.spec)  # type: ignore[attr-defined]
+    watched = caps.workspace.did_change_watched_files if caps.workspace else None
+    dynamic = bool(watched and watched.dynamic_registration)
+    assert dynamic == (client.spec in WATCHING_CLIENTS)  # type: ignore[attr-defined]
+    assert watches(client) == dynamic
+    (tmp_path / "go.mod").write_text("module example.com/app\n\ngo 1.22\n")
+    path = tmp_path / "handler.go"
+    path.write_text(HANDLER)
+    uri = path.as_uri()
+    client.text_document_did_open(types.DidOpenTextDocumentParams(types.TextDocumentItem(uri, "go", 1, HANDLER)))
+    assert await runtime_diagnostics(client, uri, 0) == []
+    write_report(tmp_path, report())  # no notification
+    if dynamic:
+        # The server does not poll a report the client watches: nothing until the client tells.
+        await asyncio.sleep(2.5)
+        assert await runtime_diagnostics(client, uri, 0) == []
+        write_report(tmp_path, report(), client)
+    # Told, or polled (once a second): the finding appears.
+    [diagnostic] = await runtime_diagnostics(client, uri, 1)
+    assert diagnostic.code == "runtime-goroutine-growth"
+
+
+async def test_a_refused_registration_falls_back_to_polling() -> None:
+    async def refuse(params: types.RegistrationParams) -> None:
+        raise RuntimeError("method not found")
+
+    async def accept(params: types.RegistrationParams) -> None:
+        return None
+
+    refused, accepted, unsupported = (RuntimeReports(lambda: None) for _ in range(3))
+    await refused.watch(refuse, True)
+    await accepted.watch(accept, True)
+    await unsupported.watch(accept, False)
+    assert (refused.watched, refused.polling) == (False, True)
+    assert (accepted.watched, accepted.polling) == (True, False)
+    assert (unsupported.watched, unsupported.polling) == (False, True)
+    for reports in (refused, unsupported):
+        assert reports._task is not None
+        reports._task.cancel()
+
+
+STORE = """package main
+
+import "database/sql"
+
+func search(db *sql.DB) error {
+	rows, err := db.Query("SELECT 1")
+	if err != nil {
+		return err
+	}
+	_ = rows
+	return nil
+}
+"""
+
+
+async def test_a_static_finding_confirmed_from_another_file_says_so(client: LanguageClient, tmp_path: Path) -> None:
+    """The handler's finding (in handler.go) confirms the unclosed rows of the store method it calls."""
+    (tmp_path / "go.mod").write_text("module example.com/app\n\ngo 1.22\n")
+    (tmp_path / "store.go").write_text(STORE)
+    document = report()
+    [finding] = document["findings"]  # type: ignore[misc]
+    finding["confirms"] = [{"path": "store.go", "line": 6, "message": "unclosed-rows: rows are not closed"}]
+    finding["rule"] = "runtime-fd-growth"
+    write_report(tmp_path, document, client)
+    uri = (tmp_path / "store.go").as_uri()
+    client.text_document_did_open(types.DidOpenTextDocumentParams(types.TextDocumentItem(uri, "go", 1, STORE)))
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + 10
+    while loop.time() < deadline:
+        statics = await static_diagnostics(client, uri)
+        if statics:
+            break
+        await asyncio.sleep(0.1)
+    [static] = statics
+    assert static.code == "unclosed-rows"
+    assert static.message.endswith("(confirmed at runtime by a scan of POST /batch)")
     assert await runtime_diagnostics(client, uri, 0) == []

@@ -188,3 +188,28 @@ func (h *Handlers) Probe(c *gin.Context) {
 		c.JSON(http.StatusGatewayTimeout, gin.H{"error": "timed out"})
 	}
 }
+
+var (
+	historyMu sync.Mutex
+	history   []string
+	// audit is where replayed events go (discarded in this example).
+	audit = log.New(io.Discard, "audit ", log.LstdFlags)
+)
+
+// Replay records the request in the history and replays the whole history to the audit log,
+// paced at 50 events a second so as not to flood it.
+func (h *Handlers) Replay(c *gin.Context) {
+	historyMu.Lock()
+	// Leak: the history gets one more event per request and nothing trims it, so every replay is slower.
+	history = append(history, c.Request.Method+" "+c.Request.URL.Path+" from "+c.ClientIP())
+	events := append([]string(nil), history...)
+	historyMu.Unlock()
+
+	pace := time.NewTicker(20 * time.Millisecond)
+	defer pace.Stop()
+	for _, event := range events {
+		<-pace.C
+		audit.Println(event)
+	}
+	c.JSON(http.StatusOK, gin.H{"replayed": len(events)})
+}

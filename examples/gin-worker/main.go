@@ -36,6 +36,7 @@ func main() {
 	r.POST("/jobs/:id/callback", h.Callback)
 	r.POST("/jobs/batch", h.attachBatch, h.SubmitBatch)
 	r.GET("/probe", h.Probe)
+	r.GET("/audit/replay", h.Replay)
 
 	srv := &http.Server{Addr: listenAddr("ADDR", "127.0.0.1:8081"), Handler: r, ReadHeaderTimeout: 5 * time.Second}
 	go func() {

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -205,6 +206,24 @@ func (s *Server) shareNote(w http.ResponseWriter, r *http.Request) {
 	// runs with a context that is already (or soon) done.
 	go s.notify(r.Context(), webhook{Event: "note.shared", Note: note})
 	w.WriteHeader(http.StatusAccepted)
+}
+
+func (s *Server) archiveNote(w http.ResponseWriter, r *http.Request) {
+	id, err := strconv.ParseInt(chi.URLParam(r, "id"), 10, 64)
+	if err != nil {
+		http.Error(w, "bad id", http.StatusBadRequest)
+		return
+	}
+	switch err := s.store.ArchiveNote(r.Context(), id); {
+	case errors.Is(err, ErrArchived):
+		http.Error(w, err.Error(), http.StatusConflict)
+	case errors.Is(err, sql.ErrNoRows):
+		http.Error(w, "note not found", http.StatusNotFound)
+	case err != nil:
+		http.Error(w, "could not archive", http.StatusInternalServerError)
+	default:
+		w.WriteHeader(http.StatusNoContent)
+	}
 }
 
 func (s *Server) previewLink(w http.ResponseWriter, r *http.Request) {

@@ -32,13 +32,12 @@ func main() {
 		log.Fatalf("open database: %v", err)
 	}
 	defer db.Close()
-	db.SetMaxOpenConns(20)
-	db.SetConnMaxIdleTime(5 * time.Minute)
-	if driver == "sqlite" {
-		if err := createSchema(context.Background(), db); err != nil {
-			log.Fatalf("schema: %v", err)
-		}
+	maxConns, err := strconv.Atoi(setting("DATABASE_MAX_CONNS", "20"))
+	if err != nil {
+		log.Fatalf("DATABASE_MAX_CONNS: %v", err)
 	}
+	db.SetMaxOpenConns(maxConns)
+	db.SetConnMaxIdleTime(5 * time.Minute)
 	if perSecond, err := strconv.ParseFloat(setting("RATE_LIMIT", "10"), 64); err == nil {
 		clientRate = rate.Limit(perSecond)
 	}
@@ -48,6 +47,9 @@ func main() {
 
 	if err := waitForDatabase(ctx, db, 10); err != nil {
 		log.Fatalf("database: %v", err)
+	}
+	if err := createSchema(ctx, db, driver); err != nil {
+		log.Fatalf("schema: %v", err)
 	}
 	store := NewStore(db)
 	if err := store.Prepare(ctx); err != nil {
@@ -77,6 +79,7 @@ func main() {
 		r.Post("/import", srv.importNotes)
 		r.Get("/{id}", srv.getNote)
 		r.Post("/{id}/share", srv.shareNote)
+		r.Post("/{id}/archive", srv.archiveNote)
 		r.Get("/{id}/preview", srv.previewLink)
 	})
 	r.Get("/events", srv.events)

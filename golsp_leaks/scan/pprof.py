@@ -59,9 +59,10 @@ class StackCount:
 
 @dataclass
 class HeapProfile:
-    """In-use bytes per allocation stack, and the MemStats values."""
+    """In-use bytes and objects per allocation stack, and the MemStats values."""
 
-    records: list[tuple[int, tuple[Frame, ...]]] = field(default_factory=list)
+    #: (in-use bytes, stack, in-use objects) per allocation stack
+    records: list[tuple[int, tuple[Frame, ...], int]] = field(default_factory=list)
     memstats: dict[str, int] = field(default_factory=dict)
 
     @property
@@ -139,15 +140,15 @@ def parse_goroutine_counts(text: str) -> tuple[int, list[StackCount]]:
 def parse_heap(text: str) -> HeapProfile:
     """A ``heap?debug=1`` profile: in-use bytes per stack and the MemStats block."""
     profile = HeapProfile()
-    inuse = 0
+    inuse = objects = 0
     frames: list[Frame] = []
     in_record = False
     for line in [*text.splitlines(), ""]:
         record = _HEAP_RECORD.match(line)
         if record is not None:
             if in_record:
-                profile.records.append((inuse, tuple(frames)))
-            inuse, frames, in_record = int(record.group(2)), [], True
+                profile.records.append((inuse, tuple(frames), objects))
+            inuse, objects, frames, in_record = int(record.group(2)), int(record.group(1)), [], True
             continue
         frame = _FRAME1.match(line)
         if frame is not None and in_record:
@@ -158,7 +159,7 @@ def parse_heap(text: str) -> HeapProfile:
             profile.memstats[stat.group(1)] = int(stat.group(2))
             continue
         if in_record and not line.startswith("#"):
-            profile.records.append((inuse, tuple(frames)))
+            profile.records.append((inuse, tuple(frames), objects))
             in_record = False
     return profile
 
@@ -264,8 +265,18 @@ def group_goroutines(goroutines: list[Goroutine], locate: Locator) -> dict[tuple
 def heap_by_site(profile: HeapProfile, locate: Locator) -> dict[Frame, int]:
     """In-use bytes per first frame of the module's code (allocations outside it are left out)."""
     sites: Counter[Frame] = Counter()
-    for inuse, frames in profile.records:
+    for inuse, frames, _ in profile.records:
         user = locate.first_user_frame(frames)
         if user is not None:
             sites[user] += inuse
     return dict(sites)
+
+
+def object_size_by_site(profile: HeapProfile, locate: Locator) -> dict[Frame, int]:
+    """The size of the largest objects in use per first frame of the module's code."""
+    sizes: dict[Frame, int] = {}
+    for inuse, frames, objects in profile.records:
+        user = locate.first_user_frame(frames)
+        if user is not None and objects > 0:
+            sizes[user] = max(sizes.get(user, 0), inuse // objects)
+    return sizes

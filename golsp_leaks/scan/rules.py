@@ -131,9 +131,11 @@ class RuntimeHeapGrowth(RuntimeRule):
     """
     ## What it does
     Reports an endpoint after whose load the heap in use, measured after a forced GC
-    (`/debug/pprof/heap?gc=1`), grew in both bursts by at least 16 KiB per request.
-    The finding is on the first frame in the scanned module of the allocation site
-    whose in-use bytes grew most.
+    (`/debug/pprof/heap?gc=1`), grew in both bursts by at least 16 KiB per request
+    and by at least three objects of the allocation site in the scanned module whose
+    in-use bytes grew most (one or two large objects more per burst is a cache or a
+    pool filling up: idle pooled connections that keep their last request's context,
+    say). The finding is on that site's first frame in the module.
 
     ## Why is this bad?
     Memory kept per request is never given back: a cache without eviction, a
@@ -160,9 +162,11 @@ class RuntimeHeapGrowth(RuntimeRule):
 class RuntimeLatencyGrowth(RuntimeRule):
     """
     ## What it does
-    Reports an endpoint whose median response time late in the scan is more than
-    three times (and 50 ms more than) its median early in the scan, at the same
-    concurrency. The finding is on the endpoint's handler function.
+    Reports an endpoint whose median response time late in the scan (the last fifth
+    of the second burst) is more than three times, and 200 ms more than, its median
+    early in the scan (the first fifth of the first burst), at the same concurrency,
+    and whose second burst's median is more than twice the first's. The finding is on
+    the endpoint's handler function.
 
     ## Why is this bad?
     Latency that climbs with the number of requests served, not with the load, is

@@ -77,6 +77,8 @@ class Sample:
     total: int
     heap_alloc: int
     heap_sites: dict[pprof.Frame, int]
+    #: the size of the largest objects in use per allocation site
+    object_sizes: dict[pprof.Frame, int]
     process: ProcessStats | None
 
 
@@ -131,6 +133,7 @@ class Scanner:
             total=len(goroutines),
             heap_alloc=heap.heap_alloc,
             heap_sites=pprof.heap_by_site(heap, self.locate),
+            object_sizes=pprof.object_size_by_site(heap, self.locate),
             process=self.stats() if self.stats is not None else None,
         )
 
@@ -275,9 +278,14 @@ class Scanner:
                 )
 
         heap = [s.heap_alloc for s in samples]
-        heap_growth = _steady_growth(heap, served, HEAP_MIN // 2, HEAP_PER_REQUEST)
+        heap_site = self._heap_site(samples)
+        # Growth by one or two large objects per burst is a cache or a pool filling up (the
+        # last request's context kept by each idle connection, say), not a leak: each burst
+        # must add at least MIN_GROWTH objects of the site that grew most.
+        size = samples[-1].object_sizes.get(heap_site, 0) if heap_site is not None else 0
+        heap_growth = _steady_growth(heap, served, max(HEAP_MIN // 2, MIN_GROWTH * size), HEAP_PER_REQUEST)
         if heap_growth is not None:
-            place = self._heap_place(samples) or handler
+            place = self._place(heap_site, "allocated here") if heap_site is not None else handler
             if place is not None:
                 findings.append(
                     self._finding(
@@ -376,15 +384,14 @@ class Scanner:
                     return Place(rel, function.start_line, f"handler of {endpoint.name}")
         return None
 
-    def _heap_place(self, samples: list[Sample]) -> Place | None:
+    def _heap_site(self, samples: list[Sample]) -> pprof.Frame | None:
+        """The allocation site in the module whose in-use bytes grew most, if one grew."""
         first, last = samples[0].heap_sites, samples[-1].heap_sites
         grown = {site: last[site] - first.get(site, 0) for site in last}
         if not grown:
             return None
         site, amount = max(grown.items(), key=lambda item: item[1])
-        if amount <= 0:
-            return None
-        return self._place(site, "allocated here")
+        return site if amount > 0 else None
 
 
 def _steady_growth(counts: list[int], served: list[int], minimum: float, per_request: float) -> float | None:

@@ -1,7 +1,12 @@
-"""Runtime findings meet static ones: a static finding in the same function is "confirmed at runtime"."""
+"""Runtime findings meet static ones: a static finding in the same function is "confirmed at runtime".
+
+Only a static finding of a kind that can cause what the scan saw counts: a
+blocked send explains goroutines that pile up, not descriptors that do.
+"""
 
 from __future__ import annotations
 
+import re
 from dataclasses import replace
 from pathlib import Path
 
@@ -13,6 +18,50 @@ from golsp_leaks.goanalysis.summaries.gomod import go_version_for
 from golsp_leaks.goanalysis.summaries.package import package_facts
 from golsp_leaks.goanalysis.syntax.parse import parse
 from golsp_leaks.scan.report import Place, RuntimeFinding
+
+_GOROUTINE_CAUSES = frozenset(
+    (
+        "blocked-send",
+        "goroutine-no-exit",
+        "unclosed-channel",
+        "ticker-not-stopped",
+        "lost-cancel",
+        "request-context-escape",
+        "unclosed-body",
+        "unclosed-rows",
+        "unfinished-tx",
+        "time-after-in-loop",
+    )
+)
+_FD_CAUSES = frozenset(
+    (
+        "unclosed-body",
+        "unclosed-file",
+        "unclosed-rows",
+        "unclosed-stmt",
+        "unfinished-tx",
+        "db-open-per-request",
+        "defer-in-loop",
+    )
+)
+_HEAP_CAUSES = frozenset(
+    (
+        "large-context-value",
+        "unbounded-global-growth",
+        "request-context-escape",
+        "goroutine-no-exit",
+        "blocked-send",
+        "defer-in-loop",
+    )
+)
+#: The static rules whose findings can explain each runtime rule's.
+CAUSES: dict[str, frozenset[str]] = {
+    "runtime-goroutine-growth": _GOROUTINE_CAUSES,
+    "runtime-goroutine-leak": _GOROUTINE_CAUSES,
+    "runtime-fd-growth": _FD_CAUSES,
+    "runtime-heap-growth": _HEAP_CAUSES,
+    "runtime-latency-growth": frozenset(("unbounded-global-growth", "db-open-per-request", "defer-in-loop")),
+}
 
 
 def _static_findings(path: Path, engine: Engine) -> tuple[list[FunctionSpan], list[Place]]:
@@ -44,28 +93,80 @@ def _function_at(functions: list[FunctionSpan], line: int) -> FunctionSpan | Non
     return None
 
 
+_CALL = re.compile(rb"\b([A-Za-z_]\w*)\s*\(")
+
+
+def _called_names(path: Path, function: FunctionSpan) -> set[str]:
+    """The names the function's body calls (``s.store.Search(...)`` gives ``Search``)."""
+    try:
+        lines = path.read_bytes().split(b"\n")[function.start_line : function.end_line]
+    except OSError:
+        return set()
+    return {m.group(1).decode() for line in lines for m in _CALL.finditer(line)}
+
+
+class _Statics:
+    """The static findings of the workspace's files, analysed once each."""
+
+    def __init__(self, workspace: Path) -> None:
+        self.workspace = workspace
+        self.engine = Engine()
+        self.cache: dict[str, tuple[list[FunctionSpan], list[Place]]] = {}
+
+    def of(self, rel: str) -> tuple[list[FunctionSpan], list[Place]]:
+        if rel not in self.cache:
+            self.cache[rel] = _static_findings(self.workspace / rel, self.engine)
+        return self.cache[rel]
+
+    def within(self, rel: str, function: FunctionSpan, causes: frozenset[str]) -> list[Place]:
+        """The static findings of rules in ``causes`` inside ``function`` of file ``rel``."""
+        return [
+            Place(rel, static.line, static.message)
+            for static in self.of(rel)[1]
+            if static.message.split(":", 1)[0] in causes and function.start_line <= static.line <= function.end_line
+        ]
+
+    def in_callees(self, rel: str, function: FunctionSpan, causes: frozenset[str]) -> list[Place]:
+        """Those inside the package's functions that ``function`` calls (one level down)."""
+        called = _called_names(self.workspace / rel, function)
+        found: list[Place] = []
+        directory = (self.workspace / rel).parent
+        for path in sorted(directory.glob("*.go")):
+            if path.name.endswith("_test.go"):
+                continue
+            other = path.relative_to(self.workspace).as_posix()
+            for callee in self.of(other)[0]:
+                if callee.name.rsplit(".", 1)[-1] in called and (other, callee) != (rel, function):
+                    found.extend(self.within(other, callee, causes))
+        return found
+
+
 def cross_reference(findings: list[RuntimeFinding], workspace: Path) -> list[RuntimeFinding]:
-    """The findings, each with the static findings of the function its line (or a related line) is in."""
-    engine = Engine()
-    cache: dict[str, tuple[list[FunctionSpan], list[Place]]] = {}
+    """The findings, each with the static findings that can explain it.
+
+    Those in the function its line (or a related line) is in; when there are none,
+    those in the package's functions that the finding's own function calls (a
+    handler whose store method leaves rows open, say).
+    """
+    statics = _Statics(workspace)
     out: list[RuntimeFinding] = []
     for finding in findings:
+        causes = CAUSES.get(finding.rule, frozenset())
         confirms: list[Place] = []
         places = (Place(finding.path, finding.line, ""), *finding.related)
         for place in places:
-            if place.path not in cache:
-                cache[place.path] = _static_findings(workspace / place.path, engine)
-            functions, statics = cache[place.path]
-            function = _function_at(functions, place.line)
+            function = _function_at(statics.of(place.path)[0], place.line)
             if function is None:
                 continue
-            for static in statics:
-                if function.start_line <= static.line <= function.end_line:
-                    confirmed = Place(place.path, static.line, static.message)
-                    if confirmed not in confirms:
-                        confirms.append(confirmed)
+            for confirmed in statics.within(place.path, function, causes):
+                if confirmed not in confirms:
+                    confirms.append(confirmed)
         exact = [c for c in confirms if any(c.path == p.path and c.line == p.line for p in places)]
         confirms = exact or confirms
+        if not confirms:
+            own = _function_at(statics.of(finding.path)[0], finding.line)
+            if own is not None:
+                confirms = statics.in_callees(finding.path, own, causes)
         if confirms:
             names = ", ".join(f"{c.message.split(':', 1)[0]} at {c.path}:{c.line}" for c in confirms)
             finding = replace(

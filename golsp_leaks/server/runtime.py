@@ -1,9 +1,12 @@
 """The findings of ``golsp-leaks scan`` shown in open Go files.
 
 The scan writes ``.golsp-leaks/scan.json`` in its workspace; a file is shown the
-findings of the nearest such report in one of its parent directories.  A poller
-off the event loop (one ``stat`` per watched report a second) notices a new
-report and asks the server to publish again.  A finding is shown only while its
+findings of the nearest such report in one of its parent directories.  A client
+that can register file watchers dynamically is asked to watch
+``**/.golsp-leaks/scan.json`` and tells of a new report with
+``workspace/didChangeWatchedFiles``; with any other client, a poller off the
+event loop (one ``stat`` per known report a second) notices it.  Either way the
+server is asked to publish again.  A finding is shown only while its
 line still holds the code it was found on: when the line has moved, the nearest
 line with that text is used; when no line has it, the finding is dropped.
 """
@@ -14,10 +17,11 @@ import asyncio
 import contextlib
 import copy
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Iterable
 from pathlib import Path
 
 from lsprotocol import types
+from pygls.uris import to_fs_path
 
 from golsp_leaks.document import Encoding, LineIndex, content_span
 from golsp_leaks.scan.report import (
@@ -36,6 +40,15 @@ log = logging.getLogger(__name__)
 SOURCE = "golsp-leaks (runtime)"
 #: How far (in lines) a finding's code may have moved and still be found.
 SEARCH_LINES = 200
+#: What the client is asked to watch, where it can register watchers dynamically.
+REPORT_GLOB = f"**/{REPORT_DIR}/{REPORT_NAME}"
+WATCH_REGISTRATION = types.Registration(
+    id="golsp-leaks/scan-reports",
+    method=types.WORKSPACE_DID_CHANGE_WATCHED_FILES,
+    register_options=types.DidChangeWatchedFilesRegistrationOptions(
+        watchers=[types.FileSystemWatcher(glob_pattern=REPORT_GLOB)]
+    ),
+)
 _SEVERITY = {
     "error": types.DiagnosticSeverity.Error,
     "warning": types.DiagnosticSeverity.Warning,
@@ -53,6 +66,8 @@ class RuntimeReports:
         #: report path -> (mtime, report or None when absent)
         self._reports: dict[Path, tuple[float, ScanReport | None]] = {}
         self._task: asyncio.Task[None] | None = None
+        #: Whether the client watches the reports for us (else they are polled).
+        self.watched = False
 
     # ------------------------------------------------------------------ reports
 
@@ -90,7 +105,47 @@ class RuntimeReports:
                 changed = True
         return changed
 
-    # ------------------------------------------------------------------ polling
+    def reload(self, paths: Iterable[Path]) -> bool:
+        """Re-read reports the client says changed; whether one that a file was shown changed."""
+        changed = False
+        for path in paths:
+            path = path.resolve()
+            if path in self._reports:
+                before = self._reports[path]
+                self._reports[path] = self._load(path)
+                changed = changed or self._reports[path] != before
+        return changed
+
+    # ------------------------------------------------------------------ watching or polling
+
+    async def watch(
+        self, register: Callable[[types.RegistrationParams], Awaitable[None]], dynamic_registration: bool
+    ) -> None:
+        """Have the client watch the reports when it can register watchers; otherwise poll them."""
+        if dynamic_registration:
+            try:
+                await asyncio.wait_for(register(types.RegistrationParams([WATCH_REGISTRATION])), 10.0)
+            except Exception as exc:  # an error answer or none: poll instead
+                log.info("the client did not register the scan report watcher (%r): polling", exc)
+            else:
+                self.watched = True
+                return
+        self.start()
+
+    async def changed_files(self, changes: Iterable[types.FileEvent]) -> None:
+        """``workspace/didChangeWatchedFiles``: re-read the reports among ``changes``, publish again if one changed."""
+        paths: list[Path] = []
+        for change in changes:
+            fs = to_fs_path(change.uri)
+            if fs and Path(fs).name == REPORT_NAME and Path(fs).parent.name == REPORT_DIR:
+                paths.append(Path(fs))
+        changed: bool = bool(paths) and await asyncio.to_thread(self.reload, paths)
+        if changed:
+            self.on_change()
+
+    @property
+    def polling(self) -> bool:
+        return self._task is not None
 
     def start(self) -> None:
         if self._task is None:
@@ -136,6 +191,10 @@ class RuntimeReports:
         confirmed: dict[tuple[int, str], str] = {}
         for finding in report.findings:
             if finding.path != rel:
+                # Found elsewhere (a handler), it may confirm a static finding here (in what it calls).
+                for place in finding.confirms:
+                    if place.path == rel:
+                        confirmed[(place.line - 1, place.message.split(":", 1)[0])] = finding.endpoint
                 continue
             row = _locate(text_lines, finding.line - 1, finding.line_text)
             if row is None:
@@ -146,7 +205,7 @@ class RuntimeReports:
                 if place.path == rel:
                     rule = place.message.split(":", 1)[0]
                     confirmed[(place.line - 1 + moved, rule)] = finding.endpoint
-        if not runtime:
+        if not runtime and not confirmed:
             return static
         merged = [_confirm(d, confirmed) for d in static] if confirmed else list(static)
         return [*merged, *runtime]

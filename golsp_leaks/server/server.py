@@ -157,6 +157,7 @@ class _ClientFeatures:
     document_changes: bool = False
     configuration: bool = False
     diagnostic_refresh: bool = False
+    watch_files: bool = False
 
     @classmethod
     def of(cls, caps: types.ClientCapabilities) -> _ClientFeatures:
@@ -172,6 +173,7 @@ class _ClientFeatures:
             document_changes=bool(ws and ws.workspace_edit and ws.workspace_edit.document_changes),
             configuration=bool(ws and ws.configuration),
             diagnostic_refresh=bool(ws and ws.diagnostics and ws.diagnostics.refresh_support),
+            watch_files=bool(ws and ws.did_change_watched_files and ws.did_change_watched_files.dynamic_registration),
         )
 
 
@@ -508,7 +510,11 @@ def create_server() -> GolspLeaksServer:
         ls.encoding = Encoding(negotiated_encoding(ls.workspace.position_encoding))
         log.info("position encoding: %s", ls.encoding.value)
         await _pull_configuration(ls)
-        ls.runtime.start()
+        await ls.runtime.watch(ls.client_register_capability_async, ls.features.watch_files)
+
+    @server.feature(types.WORKSPACE_DID_CHANGE_WATCHED_FILES)
+    async def did_change_watched_files(ls: GolspLeaksServer, params: types.DidChangeWatchedFilesParams) -> None:
+        await ls.runtime.changed_files(params.changes)
 
     @server.feature(types.WORKSPACE_DID_CHANGE_CONFIGURATION)
     async def did_change_configuration(ls: GolspLeaksServer, params: types.DidChangeConfigurationParams) -> None:
