@@ -249,6 +249,15 @@ class Engine:
         severities = tuple(sorted((k, v.value) for k, v in settings.severity.items()))
         context_id = self._context_id((context, tuple(r.id for r in rules), severities))
         by_id = {r.id: r for r in rules}
+        # Most declarations read the same few facts: each distinct set is checked once per file.
+        verdicts: dict[Reads, bool] = {}
+
+        def fits(reads: Reads) -> bool:
+            verdict = verdicts.get(reads)
+            if verdict is None:
+                verdict = verdicts[reads] = facts.matches(reads)
+            return verdict
+
         placed: list[Placed] = []
         for decl, text, record in decls:
             stats.declarations += 1
@@ -257,7 +266,10 @@ class Engine:
             versions = record.findings.get(key)
             findings = None
             if versions is not None:
-                findings = next((found for reads, found in versions if facts.matches(reads)), None)
+                for known, kept in versions:
+                    if not known or fits(known):
+                        findings = kept
+                        break
             if findings is not None:
                 stats.cached += 1
             else:

@@ -161,17 +161,19 @@ def summarize(source: bytes, tree: Tree | None = None) -> FileSummary:
         summary.flags.add("fiber-immutable")
     import_names = set(imports.by_name)
     fingerprint = _interned(imports.fingerprint())
-    parts: list[_Part] = []
+    decls = [
+        decl
+        for decl in root.named_children
+        if decl.type in ("function_declaration", "method_declaration", "var_declaration")
+    ]
+    keys = [(source[decl.start_byte : decl.end_byte], fingerprint) for decl in decls]
     with _decl_lock:
         # One file's declarations always fit (about 5 times its size), with room for the
         # versions an editor makes of them.
         _decl_cache.max_bytes = max(_DECL_CACHE_BYTES, 8 * len(source))
-    for decl in root.named_children:
-        if decl.type not in ("function_declaration", "method_declaration", "var_declaration"):
-            continue
-        key = (source[decl.start_byte : decl.end_byte], fingerprint)
-        with _decl_lock:
-            part = _decl_cache.get(key)
+        known = [_decl_cache.get(key) for key in keys]
+    parts: list[_Part] = []
+    for decl, key, part in zip(decls, keys, known, strict=True):
         if part is None:
             partial = FileSummary()
             if decl.type == "var_declaration":
