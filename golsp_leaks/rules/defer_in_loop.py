@@ -10,7 +10,13 @@ from golsp_leaks.goanalysis.dataflow.engine import exits_missing_release
 from golsp_leaks.goanalysis.dataflow.escapes import declared_within, root_name, used_after_loop
 from golsp_leaks.goanalysis.names.holders import top_level
 from golsp_leaks.goanalysis.names.scopes import IMPORT, bindings
-from golsp_leaks.goanalysis.syntax.nodes import FUNCTION_TYPES, line_indent, text, walk
+from golsp_leaks.goanalysis.syntax.nodes import (
+    FUNCTION_TYPES,
+    is_assignment_target,
+    line_indent,
+    text,
+    walk,
+)
 from golsp_leaks.goanalysis.syntax.parse import cursor
 from golsp_leaks.model import Applicability, Edit, Finding, Fix, Severity
 from golsp_leaks.rules.base import FileContext, FixKind, Rule
@@ -181,7 +187,7 @@ def _acquired_per_iteration(stmt: Node, release: Node, loop: Node, ctx: FileCont
         return True  # unknown, or a package's function (syscall.Close(fd)): judged as before
     uses = resolved.uses_of(declaration, loop)
     if not (loop.start_byte <= declaration.node.start_byte < loop.end_byte) and not any(
-        _assigned(use) for use in uses
+        is_assignment_target(use) for use in uses
     ):
         return False  # built before the loop, and the loop gives it no new value
     chain = _chain(release, head)
@@ -193,19 +199,6 @@ def _acquired_per_iteration(stmt: Node, release: Node, loop: Node, ctx: FileCont
         if _kept(use):
             return False  # kept for after the loop
     return True
-
-
-def _assigned(use: Node) -> bool:
-    """Is ``use`` a target of an assignment (``f, err = os.Open(p)``)?"""
-    targets = use.parent
-    statement = targets.parent if targets is not None else None
-    return (
-        targets is not None
-        and targets.type == "expression_list"
-        and statement is not None
-        and statement.type == "assignment_statement"
-        and statement.child_by_field_name("left") == targets
-    )
 
 
 def _release_head(release: Node) -> Node | None:

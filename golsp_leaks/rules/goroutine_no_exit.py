@@ -153,7 +153,7 @@ class GoroutineNoExit(Rule):
                 continue
             handler = ctx.scope.enclosing_handler(go_stmt)
             per_request = handler is not None
-            if not per_request and (_in_loop(go_stmt) or not _runs_more_than_once(decl, ctx)):
+            if not per_request and (_in_loop(go_stmt) or not runs_more_than_once(decl, ctx)):
                 continue  # a pool sized by the code that starts it, or a worker for the life of the process
             params = literal.child_by_field_name("parameters")
             end = params.end_byte if params is not None else literal.start_byte + 4
@@ -215,7 +215,7 @@ class GoroutineNoExit(Rule):
             if key not in endless or ctx.scope.runs_once(go_stmt):
                 continue
             per_request = ctx.scope.is_per_request(go_stmt)
-            if not per_request and (_in_loop(go_stmt) or not _runs_more_than_once(decl, ctx)):
+            if not per_request and (_in_loop(go_stmt) or not runs_more_than_once(decl, ctx)):
                 continue  # a pool sized by the code that starts it, or a worker for the life of the process
             owner = _describe(enclosing_function(go_stmt))
             where = "every request leaves one more running" if per_request else f"it outlives {owner}"
@@ -274,7 +274,7 @@ class GoroutineNoExit(Rule):
             )
 
 
-def _runs_more_than_once(decl: Node, ctx: FileContext) -> bool:
+def runs_more_than_once(decl: Node, ctx: FileContext) -> bool:
     """Is the declaration that starts the goroutine known to run more than once in a process?
 
     Yes when the package calls it per request, in a loop or from a stored function literal

@@ -239,3 +239,16 @@ def function_named(name: str, node: Node, source: bytes) -> Node | None:
         if found is not None and found.start_byte == start:
             return found
     return None
+
+
+def is_assignment_target(ident: Node) -> bool:
+    """Is ``ident`` one of the targets of an assignment (``f, err = os.Open(p)``)?"""
+    targets = ident.parent
+    statement = targets.parent if targets is not None else None
+    return (
+        targets is not None
+        and targets.type == "expression_list"
+        and statement is not None
+        and statement.type == "assignment_statement"
+        and statement.child_by_field_name("left") == targets
+    )
