@@ -14,12 +14,9 @@ from golsp_leaks.goanalysis.cfg.loops import (
     inside_nested_function,
     top_statements,
 )
-from golsp_leaks.goanalysis.dataflow.ownership import Releases, Use, classify
 from golsp_leaks.goanalysis.libraries.frameworks import Handler, function_key, local_types, receiver
-from golsp_leaks.goanalysis.names.mentions import mentions
 from golsp_leaks.goanalysis.syntax.edits import (
     import_edit,
-    insert_statement_after,
     insert_statement_before,
     unique_name,
 )
@@ -28,18 +25,12 @@ from golsp_leaks.goanalysis.syntax.parse import cursor
 from golsp_leaks.model import Applicability, Edit, Finding, Fix, Related, Severity
 from golsp_leaks.rules.base import FileContext, FixKind, Rule
 
-#: Substrings of a declaration that can hold a finding: a ``go`` statement (as gofmt
-#: indents it) or a call of a worker's ``Start`` method.
-TRIGGERS = (b"\tgo ", b".Start(")
+#: Substrings of a declaration that can hold a finding: a ``go`` statement (as gofmt indents it).
+TRIGGERS = (b"\tgo ",)
 
 _TESTING_TYPES = frozenset({"*testing.T", "*testing.B", "*testing.F"})
 _CHANNEL_OPS = "[(send_statement) (select_statement) (unary_expression operator: \"<-\") (range_clause)] @op"
 _GO_CALLS = "(go_statement (call_expression function: [(identifier) (selector_expression)] @function)) @go"
-_METHOD_CALL_STATEMENTS = """
-(expression_statement
-  (call_expression function: (selector_expression operand: (identifier) @var field: (field_identifier) @method)) @call)
-@stmt
-"""
 
 
 class GoroutineNoExit(Rule):
@@ -50,9 +41,8 @@ class GoroutineNoExit(Rule):
     `ctx.Done()` or a stop channel that leads to one of those.  It looks at
     goroutines started with `go func() { ... }()`, at `go f()` / `go s.loop()`
     where the package's `f` or `loop` runs such a loop (reported at the `go`
-    statement), and at workers whose `Start` method starts a goroutine that
-    only their `Stop` method ends, when a function calls `w.Start()` on a
-    local worker and returns without `w.Stop()` (or handing `w` on).
+    statement).  A worker whose `Start` starts a goroutine that only its
+    `Stop` ends, started and never stopped, is unclosed-channel's.
 
     Reported only when the code that starts the goroutine is known to run
     more than once: a request handler or middleware (one severity higher:
@@ -120,15 +110,13 @@ class GoroutineNoExit(Rule):
     `time.After(d)`, a `select` in the loop gets a `case <-ctx.Done(): return`,
     and a loop with no channel operation checks `ctx.Done()` at the top of each
     pass.  A loop that blocks elsewhere (a bare receive or send) gets no fix:
-    the check would never be reached.  For a worker whose `Stop` is never
-    called, the fix inserts `defer w.Stop()` after `w.Start()`.
+    the check would never be reached.
     """
 
     id = "goroutine-no-exit"
     summary = "a goroutine loops for ever with no way to stop it"
     default_severity = Severity.WARNING
     fix_kinds = (
-        FixKind("Insert `defer {call}` after the call", Applicability.UNSAFE, "the worker no longer runs on after the function returns"),
         FixKind("Stop the goroutine when the request ends: derive `{ctx}` from `{context}` and leave the loop on `<-{ctx}.Done()`", Applicability.UNSAFE),
     )
     triggers = TRIGGERS
@@ -138,8 +126,6 @@ class GoroutineNoExit(Rule):
             return
         yield from self._goroutine_literals(decl, ctx)
         yield from self._goroutine_functions(decl, ctx)
-        if ctx.package.lifecycles:
-            yield from self._unstopped_workers(decl, ctx)
 
     # --- go func() { for { ... } }() ------------------------------------------
 
@@ -230,50 +216,6 @@ class GoroutineNoExit(Rule):
                 per_request=per_request,
             )
 
-    # --- w.Start() without w.Stop() -------------------------------------------------
-
-    def _unstopped_workers(self, decl: Node, ctx: FileContext) -> Iterator[Finding]:
-        facts = ctx.package
-        starts: dict[str, dict[str, list[str]]] = {}
-        for type_name, start, stop in sorted(facts.lifecycles):
-            starts.setdefault(start, {}).setdefault(type_name, []).append(stop)
-        qc = cursor(_METHOD_CALL_STATEMENTS)
-        for _, captures in qc.matches(decl):
-            method = text(captures["method"][0])
-            if method not in starts:
-                continue
-            var = captures["var"][0]
-            stmt = captures["stmt"][0]
-            func = enclosing_function(stmt)
-            if func is None or ctx.scope.runs_once(stmt):
-                continue
-            local_type = _local_type(func, text(var), stmt, facts.constructors)
-            if local_type is None or local_type not in starts[method]:
-                continue
-            stops = starts[method][local_type]
-            if not _owned_and_never_stopped(func, text(var), stops, stmt):
-                continue
-            stop = stops[0]
-            fixes: list[Fix] = []
-            loop = enclosing_loop(stmt, func)
-            if loop is None:
-                insert = insert_statement_after(ctx.source, stmt, f"defer {text(var)}.{stop}()")
-                if insert is not None:
-                    fixes.append(Fix(f"Insert `defer {text(var)}.{stop}()` after the call", (insert,), Applicability.UNSAFE))
-            call = captures["call"][0]
-            yield Finding(
-                rule=self.id,
-                start=call.start_byte,
-                end=call.end_byte,
-                message=(
-                    f"{text(var)}.{method}() starts a goroutine that runs until {text(var)}.{stop}() is called, "
-                    f"and {_describe(func)} never calls it: the goroutine outlives the call"
-                ),
-                fixes=tuple(fixes),
-                per_request=ctx.scope.is_per_request(stmt),
-            )
-
-
 def runs_more_than_once(decl: Node, ctx: FileContext) -> bool:
     """Is the declaration that starts the goroutine known to run more than once in a process?
 
@@ -320,7 +262,7 @@ def _made_types(decl: Node, constructors: frozenset[tuple[str, str]]) -> set[str
         if inside_nested_function(ret, decl):
             continue
         if ret.type == "identifier":
-            found = _local_type(decl, text(ret), ret, constructors)
+            found = local_type(decl, text(ret), ret, constructors)
         else:
             found = _value_type(ret, constructors)
         if found:
@@ -341,7 +283,7 @@ def _describe(func: Node | None) -> str:
     return text(func.child_by_field_name("name")) or "the function"
 
 
-def _local_type(func: Node, name: str, before: Node, constructors: frozenset[tuple[str, str]]) -> str | None:
+def local_type(func: Node, name: str, before: Node, constructors: frozenset[tuple[str, str]]) -> str | None:
     """The type of a local ``name`` from its declaration: ``T{}``, ``&T{}``, ``new(T)``, ``newT()``, ``var v T``."""
     qc = cursor(
         """
@@ -386,32 +328,6 @@ def _value_type(value: Node, constructors: frozenset[tuple[str, str]]) -> str | 
         if function.type == "identifier":
             return next((t for f, t in constructors if f == text(function)), None)
     return None
-
-
-def _owned_and_never_stopped(func: Node, name: str, stops: list[str], start_stmt: Node) -> bool:
-    """The worker stays in this function (never returned, stored, passed or captured) and is never stopped."""
-    releases = Releases(methods=frozenset((stop,) for stop in stops))
-    for mention in mentions(func, name):
-        if _declares(mention) or inside_nested_function(start_stmt, func):
-            continue
-        if classify(mention, releases, func) is not Use.BORROW:
-            return False  # stopped, or handed to someone who may stop it
-    return True
-
-
-def _declares(ident: Node) -> bool:
-    parent = ident.parent
-    if parent is None:
-        return False
-    if parent.type == "var_spec":
-        return ident in parent.children_by_field_name("name")
-    holder = parent.parent
-    return (
-        parent.type == "expression_list"
-        and holder is not None
-        and holder.type == "short_var_declaration"
-        and holder.child_by_field_name("left") == parent
-    )
 
 
 # --- the fix -------------------------------------------------------------------

@@ -2,25 +2,46 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 
 from tree_sitter import Node
 
-from golsp_leaks.goanalysis.cfg.loops import enclosing_loop
+from golsp_leaks.goanalysis.cfg.loops import enclosing_loop, inside_nested_function
 from golsp_leaks.goanalysis.dataflow.channels import (
     Goroutine,
     LocalChannel,
     count_paths,
     local_channels,
 )
+from golsp_leaks.goanalysis.dataflow.engine import (
+    ExitReport,
+    exits_missing_release,
+    related_locations,
+)
+from golsp_leaks.goanalysis.dataflow.ownership import Releases, Use, classify
+from golsp_leaks.goanalysis.names.holders import top_level
+from golsp_leaks.goanalysis.names.scopes import Bindings, bindings
 from golsp_leaks.goanalysis.syntax.edits import insert_statement_after, insert_statement_before
-from golsp_leaks.goanalysis.syntax.nodes import statements, text
+from golsp_leaks.goanalysis.syntax.nodes import (
+    enclosing_function,
+    is_assignment_target,
+    statements,
+    text,
+)
 from golsp_leaks.goanalysis.syntax.parse import cursor
 from golsp_leaks.model import Applicability, Finding, Fix, Related, Severity
 from golsp_leaks.rules.base import FileContext, FixKind, Rule
+from golsp_leaks.rules.goroutine_no_exit import local_type
 
 _FUNCTIONS = "[(function_declaration) (method_declaration) (func_literal)] @f"
 _WAITS = "(call_expression function: (selector_expression field: (field_identifier) @method)) @call"
+_WORKER_STARTS = """
+[(expression_statement
+   (call_expression function: (selector_expression operand: (identifier) @var field: (field_identifier) @method)) @call)
+ (go_statement
+   (call_expression function: (selector_expression operand: (identifier) @var field: (field_identifier) @method)) @call)]
+@stmt
+"""
 
 
 class UnclosedChannel(Rule):
@@ -32,7 +53,15 @@ class UnclosedChannel(Rule):
     * goroutines that range over it while the function (or other goroutines)
       send the values — the *NoCloseRange* pattern of a worker pool;
     * the function ranging over it while its only sender, a goroutine, returns
-      without closing it.
+      without closing it;
+    * a worker started and never stopped (a method contract): `w.Start()`
+      where the package's `Start` starts a goroutine that waits on a field
+      channel only `w.Stop()` (or `Close`) closes, or `go w.run()` where
+      `run` itself waits on such a field — and a path from the start to a
+      return on which the local `w` is neither stopped nor handed on
+      (returned, stored, passed): the goroutine waits for ever.  Started
+      once, from `main` or `init`, it is a worker for the life of the
+      process and is not reported.
 
     The channel must stay in the function (not passed on, stored or returned),
     and a channel of workers started once, from `main` or `init`, is not
@@ -81,7 +110,10 @@ class UnclosedChannel(Rule):
     ```
 
     ## Fix safety
-    The fix inserts `defer close(ch)` in the one place that sends: right after
+    For a worker never stopped on any path, the fix inserts `defer w.Stop()`
+    after `w.Start()` (unsafe: the worker no longer runs on after the
+    function returns); none when only some paths miss the stop.  For a
+    channel, the fix inserts `defer close(ch)` in the one place that sends: right after
     the channel is made when only the function itself sends on it, or at the
     top of the goroutine when a single goroutine (not started in a loop) is the
     only sender.  It is not offered when some other goroutine also sends
@@ -98,12 +130,15 @@ class UnclosedChannel(Rule):
     fix_kinds = (
         FixKind("Close {channel} when the function returns: `defer close({channel})`", Applicability.SAFE),
         FixKind("Close {channel} when the sending goroutine returns: `defer close({channel})`", Applicability.SAFE),
+        FixKind("Insert `defer {call}` after the call", Applicability.UNSAFE, "the worker no longer runs on after the function returns"),
     )
-    triggers = (b"make(chan",)
+    triggers = (b"make(chan", b".Start(", b"\tgo ")
 
     def check(self, decl: Node, ctx: FileContext) -> Iterable[Finding]:
         if decl.type not in ("function_declaration", "method_declaration"):
             return
+        if ctx.package.lifecycles or ctx.package.runners:
+            yield from self._unstopped_workers(decl, ctx)
         for func in cursor(_FUNCTIONS).captures(decl).get("f", []):
             body = func.child_by_field_name("body")
             if body is None or b"make(chan" not in (body.text or b"") or b"range" not in (body.text or b""):
@@ -163,6 +198,85 @@ class UnclosedChannel(Rule):
             fixes=tuple(fixes),
             per_request=ctx.scope.is_per_request(channel.call),
         )
+
+
+    # --- w.Start() without w.Stop() -------------------------------------------------
+
+    def _unstopped_workers(self, decl: Node, ctx: FileContext) -> Iterator[Finding]:
+        """``w.Start()`` (a start method of the package's lifecycles) or ``go w.run()`` (a runner)
+        on a local worker, with a path to an exit on which ``w`` is neither stopped nor handed on."""
+        facts = ctx.package
+        contracts: dict[tuple[str, str, bool], list[str]] = {}
+        for type_name, start, stop in sorted(facts.lifecycles):
+            contracts.setdefault((start, type_name, False), []).append(stop)
+        for type_name, method, stop in sorted(facts.runners):
+            contracts.setdefault((method, type_name, True), []).append(stop)
+        methods = {method for method, _, _ in contracts}
+        resolved: Bindings | None = None
+        for _, captures in cursor(_WORKER_STARTS).matches(decl):
+            method = text(captures["method"][0])
+            if method not in methods:
+                continue
+            var, call = captures["var"][0], captures["call"][0]
+            stmt = captures["stmt"][0]
+            go = stmt.type == "go_statement"
+            func = enclosing_function(stmt)
+            if func is None or ctx.scope.runs_once(stmt):
+                continue
+            worker_type = local_type(func, text(var), stmt, facts.constructors)
+            stops = contracts.get((method, worker_type or "", go))
+            if not stops:
+                continue
+            if resolved is None:
+                resolved = bindings(top_level(decl), ctx.source)
+            exits = _unstopped_exits(var, stmt, func, stops, resolved, ctx)
+            if exits is None:
+                continue
+            name, stop = text(var), stops[0]
+            started = f"go {name}.{method}()" if go else f"{name}.{method}() starts a goroutine that"
+            missing = f"without {name}.{stop}()"
+            fixes: list[Fix] = []
+            if not go and enclosing_loop(stmt, func) is None and not exits.missed:
+                insert = insert_statement_after(ctx.source, stmt, f"defer {name}.{stop}()")
+                if insert is not None:
+                    fixes.append(Fix(f"Insert `defer {name}.{stop}()` after the call", (insert,), Applicability.UNSAFE))
+            yield Finding(
+                rule=self.id,
+                start=call.start_byte,
+                end=call.end_byte,
+                message=(
+                    f"{started} runs until {name}.{stop}() closes the channel it waits on, and "
+                    f"{_describe(func)} can return {missing}: the goroutine waits for ever"
+                ),
+                related=tuple(related_locations(exits, func, stmt, missing)),
+                fixes=tuple(fixes),
+                per_request=ctx.scope.is_per_request(stmt),
+            )
+
+
+def _unstopped_exits(
+    var: Node, start: Node, func: Node, stops: list[str], resolved: Bindings, ctx: FileContext
+) -> ExitReport | None:
+    """The exits reached from ``start`` with the worker neither stopped nor handed on; None when
+    there are none, or when the worker is not this function's own local."""
+    declaration = resolved.of(var)
+    if declaration is None or declaration.package_level or inside_nested_function(declaration.node, func):
+        return None
+    if not (func.start_byte <= declaration.node.start_byte < func.end_byte):
+        return None
+    releases = Releases(methods=frozenset((stop,) for stop in stops))
+    handled: list[int] = []
+    for mention in resolved.uses_of(declaration, func):
+        if mention == var or is_assignment_target(mention):
+            continue
+        if classify(mention, releases, func) is not Use.BORROW:
+            if mention.start_byte < start.start_byte:
+                return None  # stopped (a defer) or handed on before it starts: someone owns the stop
+            handled.append(mention.start_byte)
+    report = exits_missing_release(func, start, handled, source=ctx.source)
+    if not report.missed and not report.falls_off_end_unused:
+        return None
+    return report
 
 
 def _describe(func: Node) -> str:

@@ -34,7 +34,9 @@ class PackageFacts:
     ``lifecycles``
         ``(type, start, stop)``: method ``start`` of ``type`` starts a goroutine
         that runs until method ``stop`` closes (or sends on) the field it waits
-        on.  ``constructors`` are ``(function, type)`` pairs of
+        on; ``runners`` are ``(type, method, stop)`` where ``method`` itself
+        waits on a field that ``stop`` closes (or sends on): ``go v.method()``
+        runs until ``stop``.  ``constructors`` are ``(function, type)`` pairs of
         functions that return a ``type`` or ``*type``.
     ``repeated``
         functions known to run more than once: handlers and what they call,
@@ -56,6 +58,7 @@ class PackageFacts:
     startup: frozenset[str] = frozenset()
     goroutines: frozenset[str] = frozenset()
     lifecycles: frozenset[tuple[str, str, str]] = frozenset()
+    runners: frozenset[tuple[str, str, str]] = frozenset()
     constructors: frozenset[tuple[str, str]] = frozenset()
     flags: frozenset[str] = frozenset()
     endless: frozenset[str] = frozenset()
@@ -77,6 +80,7 @@ class PackageFacts:
             self.startup,
             self.goroutines,
             self.lifecycles,
+            self.runners,
             self.constructors,
             self.flags,
             self.endless,

@@ -788,6 +788,12 @@ def combine(summaries: Iterable[FileSummary]) -> PackageFacts:
                 continue
             if waited & merged.closes.get(other_key, set()):
                 lifecycles.add((f.receiver_type, f.name, other.name))
+    runners: set[tuple[str, str, str]] = set()
+    for key, f in funcs.items():
+        waits = merged.waits.get(key, set()) if f.receiver_type else set()
+        for other_key, other in funcs.items() if waits else ():
+            if other.receiver_type == f.receiver_type and other_key != key and waits & merged.closes.get(other_key, set()):
+                runners.add((f.receiver_type, f.name, other.name))
     lifecycle_types = {t for t, _, _ in lifecycles}
     constructors = {
         (f.name, f.result_type)
@@ -802,6 +808,7 @@ def combine(summaries: Iterable[FileSummary]) -> PackageFacts:
         startup=frozenset(startup),
         goroutines=frozenset(goroutines),
         lifecycles=frozenset(lifecycles),
+        runners=frozenset(runners),
         constructors=frozenset(constructors),
         flags=frozenset(merged.flags),
         endless=frozenset(merged.endless),
