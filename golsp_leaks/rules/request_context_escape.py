@@ -14,6 +14,8 @@ from golsp_leaks.goanalysis.libraries.frameworks import (
     REQUEST_MARKERS,
     Handler,
     base_type_name,
+    made_values,
+    package_variable_holds,
     receiver,
 )
 from golsp_leaks.goanalysis.names.holders import top_level
@@ -59,7 +61,6 @@ _GO_KEYWORDS = frozenset(
      "switch", "type", "var"}
 )
 _WORDS = re.compile(r"[A-Za-z0-9]+")
-_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _INITIALISMS = frozenset({"id", "url", "ip", "api", "http", "json", "uri", "uuid"})
 
 _REUSE = {
@@ -816,11 +817,6 @@ def _receiver_is_a_copy(decl: Node, type_name: str, ctx: FileContext) -> bool:
     return True
 
 
-_MADE = """
-[(composite_literal type: (type_identifier) @type) @made
- (call_expression function: (identifier) @new arguments: (argument_list . (type_identifier) @type .)) @made]
-"""
-_PACKAGE_VARS = "(source_file (var_declaration (var_spec) @spec))"
 #: What a handler returns, per framework: a method with the request object and other results is a helper.
 _HANDLER_RESULTS = {"net/http": "", "gin": "", "fiber": "error", "echo": "error", "buffalo": "error"}
 
@@ -836,22 +832,14 @@ def _holder_per_call(decl: Node, type_name: str, ctx: FileContext) -> bool:
       runs per request, and no package-level variable of the file holds one.
 
     A package-level variable of the type (``var h = &hub{}``) always makes the holder long-lived."""
-    if not type_name:
+    if not type_name or package_variable_holds(ctx.root, type_name):
         return False
-    for spec in cursor(_PACKAGE_VARS).captures(ctx.root).get("spec", []):
-        written = text(spec.child_by_field_name("type")) + " " + text(spec.child_by_field_name("value"))
-        if type_name in _IDENTIFIER.findall(written):
-            return False
     handler = ctx.scope.handler(decl)
     if handler is not None and handler.framework in _HANDLER_RESULTS:
         result = decl.child_by_field_name("result")
         if text(result).replace(" ", "") != _HANDLER_RESULTS[handler.framework]:
             return True
-    made = [
-        c["made"][0]
-        for _, c in cursor(_MADE).matches(ctx.root)
-        if text(c["type"][0]) == type_name and ("new" not in c or text(c["new"][0]) == "new")
-    ]
+    made = made_values(ctx.root, type_name)
     return bool(made) and all(ctx.scope.is_per_request(m) for m in made)
 
 

@@ -33,6 +33,7 @@ node is there.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -499,3 +500,30 @@ def _runs_in_place(literal: Node) -> bool:
         and parent.type == "call_expression"
         and parent.child_by_field_name("function") == literal
     )
+
+
+_MADE = """
+[(composite_literal type: (type_identifier) @type) @made
+ (call_expression function: (identifier) @new arguments: (argument_list . (type_identifier) @type .)) @made]
+"""
+_PACKAGE_VARS = "(source_file (var_declaration (var_spec) @spec))"
+_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+def made_values(root: Node, type_name: str) -> list[Node]:
+    """Where the file makes values of the type: ``T{...}``, ``&T{...}`` (the literal), ``new(T)``."""
+    return [
+        c["made"][0]
+        for _, c in cursor(_MADE).matches(root)
+        if text(c["type"][0]) == type_name and ("new" not in c or text(c["new"][0]) == "new")
+    ]
+
+
+def package_variable_holds(root: Node, type_name: str) -> bool:
+    """Does a package-level variable of the file have the type, or a value that mentions it
+    (``var h = &hub{}``, ``var s Server``)?"""
+    for spec in cursor(_PACKAGE_VARS).captures(root).get("spec", []):
+        written = text(spec.child_by_field_name("type")) + " " + text(spec.child_by_field_name("value"))
+        if type_name in _IDENTIFIER.findall(written):
+            return True
+    return False

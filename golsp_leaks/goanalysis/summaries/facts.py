@@ -53,6 +53,9 @@ class PackageFacts:
 
     handlers: frozenset[str] = frozenset()
     shrunk_globals: frozenset[str] = frozenset()
+    #: Names of struct fields some code in the package deletes from, trims or resets (``delete(s.m, k)``,
+    #: ``s.list = s.list[n:]``, ``s.m = map[string]int{}``, ``s.m.Delete(k)``), whatever their owner.
+    shrunk_fields: frozenset[str] = frozenset()
     globals: frozenset[str] = frozenset()
     collections: frozenset[str] = frozenset()
     startup: frozenset[str] = frozenset()
@@ -75,6 +78,7 @@ class PackageFacts:
         return (
             self.handlers,
             self.shrunk_globals,
+            self.shrunk_fields,
             self.globals,
             self.collections,
             self.startup,

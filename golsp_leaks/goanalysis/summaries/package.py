@@ -466,6 +466,8 @@ def _scan_declaration(
             continue
         if first.type == "identifier" and (name in ("delete", "clear") or (name == "len" and _bounds(call))):
             summary.shrunk.add(text(first))
+        elif first.type == "selector_expression" and (name in ("delete", "clear") or (name == "len" and _bounds(call))):
+            summary.shrunk.add(_field_mark(first))
         elif (
             name == "close"
             and recv is not None
@@ -478,6 +480,8 @@ def _scan_declaration(
         operand = captures["operand"][0]
         method = text(captures["method"][0])
         add(call, method, operand, _is_go_call(call))
+        if operand.type == "selector_expression" and method in _SHRINKING_METHODS:
+            summary.shrunk.add(_field_mark(operand))
         if operand.type == "identifier":
             if method in _SHRINKING_METHODS:
                 summary.shrunk.add(text(operand))
@@ -500,10 +504,18 @@ def _scan_declaration(
         targets = captures["left"][0].named_children
         right = captures["right"][0].named_children
         for i, target in enumerate(targets):
+            value = right[i] if len(right) == len(targets) else None
+            if target.type == "selector_expression":
+                # x.f = x.f[n:] or x.f = nil anywhere, or a new value in a method (a reset); a plain
+                # function setting a field is a constructor filling in a new value.
+                trims = value is not None and (value.type == "nil" or (
+                    value.type == "slice_expression" and text(value.child_by_field_name("operand")) == text(target)))
+                if trims or (recv is not None and value is not None and not _is_growth(value, text(target))):
+                    summary.shrunk.add(_field_mark(target))
+                continue
             if target.type != "identifier":
                 continue
             name = text(target)
-            value = right[i] if len(right) == len(targets) else None
             if value is not None and _is_growth(value, name):
                 continue
             summary.shrunk.add(name)
@@ -654,7 +666,12 @@ def _is_growth(value: Node, name: str) -> bool:
     if function is None or text(function) != "append" or args is None or not args.named_child_count:
         return False
     first = args.named_children[0]
-    return first.type == "identifier" and text(first) == name
+    return first.type in ("identifier", "selector_expression") and text(first) == name
+
+
+def _field_mark(selector: Node) -> str:
+    """``.f`` for ``x.f``: a field some code shrinks, kept apart from package-level names."""
+    return "." + text(selector.child_by_field_name("field"))
 
 
 # --------------------------------------------------------------------------- the package
@@ -803,6 +820,7 @@ def combine(summaries: Iterable[FileSummary]) -> PackageFacts:
     return PackageFacts(
         handlers=frozenset(per_request),
         shrunk_globals=frozenset(merged.shrunk & merged.globals),
+        shrunk_fields=frozenset(n[1:] for n in merged.shrunk if n.startswith(".")),
         globals=frozenset(merged.globals),
         collections=frozenset(merged.collections),
         startup=frozenset(startup),
