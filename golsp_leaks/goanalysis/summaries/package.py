@@ -807,7 +807,8 @@ def combine(summaries: Iterable[FileSummary]) -> PackageFacts:
                 lifecycles.add((f.receiver_type, f.name, other.name))
     runners: set[tuple[str, str, str]] = set()
     for key, f in funcs.items():
-        waits = merged.waits.get(key, set()) if f.receiver_type else set()
+        # what the method itself waits on, not what goroutines it starts wait on
+        waits = merged.waits.get(key, set()) - merged.go_waits.get(key, set()) if f.receiver_type else set()
         for other_key, other in funcs.items() if waits else ():
             if other.receiver_type == f.receiver_type and other_key != key and waits & merged.closes.get(other_key, set()):
                 runners.add((f.receiver_type, f.name, other.name))
