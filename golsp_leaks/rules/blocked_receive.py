@@ -170,13 +170,15 @@ class BlockedReceive(Rule):
             func = enclosing_function(captures["decl"][0])
             if declaration is None or func is None:
                 continue
-            finding = self._drained_twice(declaration, func, resolved, ctx)
+            finding = self._drained_twice(declaration, captures["decl"][0], func, resolved, ctx)
             if finding is not None:
                 yield finding
 
-    def _drained_twice(self, timer: Declaration, func: Node, resolved: Bindings, ctx: FileContext) -> Finding | None:
+    def _drained_twice(
+        self, timer: Declaration, made: Node, func: Node, resolved: Bindings, ctx: FileContext
+    ) -> Finding | None:
         receives: list[Node] = []
-        resets: list[Node] = []
+        resets: list[Node] = [made]  # made again (in a loop): a new timer, nothing drained yet
         drains: dict[int, Node] = {}  # start of the `!t.Stop()` condition -> the receive it guards
         for use in resolved.uses_of(timer, func):
             if inside_nested_function(use, func):
