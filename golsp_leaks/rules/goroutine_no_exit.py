@@ -12,9 +12,12 @@ from golsp_leaks.goanalysis.cfg.loops import (
     go_literals,
     has_results,
     inside_nested_function,
+    loop_has_exit,
     top_statements,
 )
 from golsp_leaks.goanalysis.libraries.frameworks import Handler, function_key, local_types, receiver
+from golsp_leaks.goanalysis.names.holders import top_level
+from golsp_leaks.goanalysis.names.scopes import Declaration, bindings, single_value
 from golsp_leaks.goanalysis.syntax.edits import (
     import_edit,
     insert_statement_before,
@@ -41,7 +44,10 @@ class GoroutineNoExit(Rule):
     `ctx.Done()` or a stop channel that leads to one of those.  It looks at
     goroutines started with `go func() { ... }()`, at `go f()` / `go s.loop()`
     where the package's `f` or `loop` runs such a loop (reported at the `go`
-    statement).  A worker whose `Start` starts a goroutine that only its
+    statement).  A `for range t.C` over a ticker (a local made by
+    `time.NewTicker`, or a field the file declares `*time.Ticker`) with no
+    way out is endless too: `Stop` does not close the ticker's channel.
+    A worker whose `Start` starts a goroutine that only its
     `Stop` ends, started and never stopped, is unclosed-channel's.
 
     Reported only when the code that starts the goroutine is known to run
@@ -135,7 +141,8 @@ class GoroutineNoExit(Rule):
             if body is None:
                 continue
             loops = endless_loops(body, literal)
-            if not loops or ctx.scope.runs_once(go_stmt):
+            ticking = _ticker_ranges(body, literal, ctx)
+            if not (loops or ticking) or ctx.scope.runs_once(go_stmt):
                 continue
             handler = ctx.scope.enclosing_handler(go_stmt)
             per_request = handler is not None
@@ -158,8 +165,11 @@ class GoroutineNoExit(Rule):
             related = tuple(
                 Related(loop.start_byte, loop.start_byte + 3, "this loop has no return, no break and no exit on a done channel")
                 for loop in loops
+            ) + tuple(
+                Related(loop.start_byte, loop.start_byte + 3, "this range over a ticker's channel never ends: Stop does not close it")
+                for loop in ticking
             )
-            fixes = _context_fix(ctx, go_stmt, literal, loops, handler) if handler is not None else []
+            fixes = _context_fix(ctx, go_stmt, literal, loops, handler) if handler is not None and not ticking else []
             yield Finding(
                 rule=self.id,
                 start=go_stmt.start_byte,
@@ -215,6 +225,55 @@ class GoroutineNoExit(Rule):
                 ),
                 per_request=per_request,
             )
+
+_RANGES = "(for_statement (range_clause right: (selector_expression operand: (_) @ticker field: (field_identifier) @c))) @loop"
+_TICKER_FIELDS = '''
+(field_declaration name: (field_identifier) @name
+                   type: (pointer_type (qualified_type package: (package_identifier) @pkg name: (type_identifier) @type)))
+'''
+
+
+def _ticker_ranges(body: Node, literal: Node, ctx: FileContext) -> list[Node]:
+    """``for range t.C`` loops of the goroutine (its own code) with no way out, where ``t`` is a
+    ticker: a local bound to ``time.NewTicker(d)``, or a field the file declares ``*time.Ticker``.
+    ``Stop`` does not close a ticker's channel, so such a loop never ends."""
+    time_names = ctx.imports.names_for("time")
+    if not time_names or b".C" not in (body.text or b""):
+        return []
+    found: list[Node] = []
+    resolved = None
+    for _, captures in cursor(_RANGES).matches(body):
+        loop = captures["loop"][0]
+        if text(captures["c"][0]) != "C" or inside_nested_function(loop, literal) or loop_has_exit(loop):
+            continue
+        ticker = captures["ticker"][0]
+        if ticker.type == "selector_expression":
+            field = text(ticker.child_by_field_name("field"))
+            is_ticker = any(
+                text(c["name"][0]) == field and text(c["pkg"][0]) in time_names and text(c["type"][0]) == "Ticker"
+                for _, c in cursor(_TICKER_FIELDS).matches(ctx.root)
+            )
+        elif ticker.type == "identifier":
+            if resolved is None:
+                resolved = bindings(top_level(literal), ctx.source)
+            is_ticker = _bound_to_new_ticker(resolved.of(ticker), time_names)
+        else:
+            is_ticker = False
+        if is_ticker:
+            found.append(loop)
+    return found
+
+
+def _bound_to_new_ticker(declaration: Declaration | None, time_names: set[str]) -> bool:
+    value = single_value(declaration)
+    function = value.child_by_field_name("function") if value is not None and value.type == "call_expression" else None
+    return (
+        function is not None
+        and function.type == "selector_expression"
+        and text(function.child_by_field_name("operand")) in time_names
+        and text(function.child_by_field_name("field")) == "NewTicker"
+    )
+
 
 def runs_more_than_once(decl: Node, ctx: FileContext) -> bool:
     """Is the declaration that starts the goroutine known to run more than once in a process?

@@ -10,7 +10,7 @@ from golsp_leaks.goanalysis.cfg.loops import enclosing_loop, inside_nested_funct
 from golsp_leaks.goanalysis.dataflow.channels import literal_bound
 from golsp_leaks.goanalysis.names.holders import top_level
 from golsp_leaks.goanalysis.names.mentions import mentions
-from golsp_leaks.goanalysis.names.scopes import Bindings, bindings
+from golsp_leaks.goanalysis.names.scopes import Bindings, bindings, single_value
 from golsp_leaks.goanalysis.syntax.edits import insert_statement_before, unique_name
 from golsp_leaks.goanalysis.syntax.nodes import (
     enclosing_function,
@@ -220,17 +220,7 @@ def _ticker_period(case: Node, time_names: set[str], resolved: Bindings) -> Node
     operand = receive.child_by_field_name("operand")
     if operand is not None and operand.type == "selector_expression" and text(operand.child_by_field_name("field")) == "C":
         holder = operand.child_by_field_name("operand")
-        declaration = resolved.of(holder) if holder is not None and holder.type == "identifier" else None
-        if declaration is None or declaration.package_level:
-            return None
-        left = declaration.node.parent
-        stmt = left.parent if left is not None else None
-        if stmt is None or stmt.type != "short_var_declaration" or left is None or left.named_child_count != 1:
-            return None
-        right = stmt.child_by_field_name("right")
-        operand = right.named_children[0] if right is not None and right.named_child_count == 1 else None
-        if operand is None:
-            return None
+        operand = single_value(resolved.of(holder)) if holder is not None and holder.type == "identifier" else None
     return _ticker_call_period(operand, time_names)
 
 
