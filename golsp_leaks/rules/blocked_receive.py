@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
 from tree_sitter import Node
@@ -124,10 +124,16 @@ class BlockedReceive(Rule):
     # --- goroutines that wait for nothing -------------------------------------------
 
     def _goroutines(self, decl: Node, ctx: FileContext) -> Iterator[Finding]:
-        resolved: Bindings | None = None
+        resolved: list[Bindings] = []
         channels: dict[int, list[LocalChannel]] = {}
+
+        def resolve() -> Bindings:
+            if not resolved:
+                resolved.append(bindings(top_level(decl), ctx.source))
+            return resolved[0]
+
         for go_stmt, literal in go_literals(decl):
-            if ctx.scope.runs_once(go_stmt):
+            if b"<-" not in (literal.text or b"") or ctx.scope.runs_once(go_stmt):
                 continue
             per_request = ctx.scope.is_per_request(go_stmt)
             if not per_request and not runs_more_than_once(decl, ctx):
@@ -137,9 +143,7 @@ class BlockedReceive(Rule):
                 continue
             if owner.start_byte not in channels:
                 channels[owner.start_byte] = local_channels(owner)
-            if resolved is None:
-                resolved = bindings(top_level(decl), ctx.source)
-            never = _never_satisfied(literal, channels[owner.start_byte], resolved, ctx)
+            never = _never_satisfied(literal, channels[owner.start_byte], resolve, ctx)
             if not never:
                 continue
             blocked = _blocked_for_good(literal, never)
@@ -227,7 +231,9 @@ class BlockedReceive(Rule):
 # --- what never fires --------------------------------------------------------------
 
 
-def _never_satisfied(literal: Node, channels: list[LocalChannel], resolved: Bindings, ctx: FileContext) -> list[_Never]:
+def _never_satisfied(
+    literal: Node, channels: list[LocalChannel], resolve: Callable[[], Bindings], ctx: FileContext
+) -> list[_Never]:
     """The receives of the goroutine ``literal`` (its own code) from a channel nothing will ever
     send on or close."""
     silent = {id(ch): ch for ch in channels if _silent(ch)}
@@ -252,7 +258,7 @@ def _never_satisfied(literal: Node, channels: list[LocalChannel], resolved: Bind
                     )
                 )
             continue
-        why = _uncancelled_done(operand, resolved, context_names)
+        why = _uncancelled_done(operand, resolve, context_names)
         if why is not None:
             found.append(_Never(receive, why[0], why[1]))
     return found
@@ -265,7 +271,9 @@ def _silent(channel: LocalChannel) -> bool:
     return not any(g.sends or g.guarded_sends or g.closes for g in channel.goroutines)
 
 
-def _uncancelled_done(operand: Node, resolved: Bindings, context_names: set[str]) -> tuple[str, tuple[Related, ...]] | None:
+def _uncancelled_done(
+    operand: Node, resolve: Callable[[], Bindings], context_names: set[str]
+) -> tuple[str, tuple[Related, ...]] | None:
     """``x.Done()`` of a context nothing can cancel: why, and where it is made."""
     if operand.type != "call_expression" or not context_names:
         return None
@@ -275,7 +283,7 @@ def _uncancelled_done(operand: Node, resolved: Bindings, context_names: set[str]
     target = function.child_by_field_name("operand")
     if target is None:
         return None
-    made = _never_cancelled(target, resolved, context_names, 0)
+    made = _never_cancelled(target, resolve(), context_names, 0)
     if made is None:
         return None
     return (
