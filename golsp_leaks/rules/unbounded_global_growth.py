@@ -8,13 +8,14 @@ from tree_sitter import Node
 
 from golsp_leaks.goanalysis.libraries.frameworks import (
     GIN,
+    HTTP,
     REQUEST_MARKERS,
     made_values,
     package_variable_holds,
     receiver,
 )
 from golsp_leaks.goanalysis.names.holders import top_level
-from golsp_leaks.goanalysis.names.scopes import RECEIVER, VAR, Bindings, bindings
+from golsp_leaks.goanalysis.names.scopes import RECEIVER, VAR, Bindings, bindings, single_value
 from golsp_leaks.goanalysis.syntax.nodes import FUNCTION_TYPES, text
 from golsp_leaks.goanalysis.syntax.parse import cursor
 from golsp_leaks.model import Finding, Severity
@@ -93,7 +94,9 @@ class UnboundedGlobalGrowth(Rule):
     in another file counts.  A key that does not come from the request (a
     constant, a counter name) is a bounded set and is not reported; so is
     Gin's authenticated user (`c.MustGet(gin.AuthUserKey)`), one of the fixed
-    accounts `gin.BasicAuth` was given.
+    accounts `gin.BasicAuth` was given; nor a local declared with a
+    `net/http` status constant (`status := http.StatusOK`): status codes
+    are a few dozen values.
 
     ## Why is this bad?
     The map gains an entry for every new client address, user, URL or header
@@ -346,7 +349,10 @@ _USER_GETTERS = frozenset({"MustGet", "Get", "GetString"})
 
 def _bounded(value: Node, ctx: FileContext) -> bool:
     """``c.MustGet(gin.AuthUserKey)`` (or ``Get`` / ``GetString``, possibly asserted to a string):
-    the user gin.BasicAuth admitted, one of the fixed accounts it was given."""
+    the user gin.BasicAuth admitted, one of the fixed accounts it was given; or a local that holds
+    an HTTP status code (declared with a ``net/http`` ``Status...`` constant): a few dozen values."""
+    if value.type == "identifier" and _status_code(value, ctx):
+        return True
     node = value
     while node.type in ("type_assertion_expression", "parenthesized_expression"):
         inner = node.child_by_field_name("operand") if node.type == "type_assertion_expression" else node.named_children[0]
@@ -368,6 +374,27 @@ def _bounded(value: Node, ctx: FileContext) -> bool:
         and package.type == "identifier"
         and text(package) in ctx.imports.names_for(GIN)
         and text(key.child_by_field_name("field")) == "AuthUserKey"
+    )
+
+
+def _status_code(ident: Node, ctx: FileContext) -> bool:
+    """Is the local declared with a ``net/http`` status constant (``status := http.StatusOK``)?"""
+    http_names = ctx.imports.names_for(HTTP)
+    if not http_names:
+        return False
+    declaration = bindings(top_level(ident), ctx.source).of(ident)
+    if declaration is None or declaration.package_level:
+        return False
+    value = single_value(declaration)
+    if value is None:
+        spec = declaration.node.parent
+        values = spec.child_by_field_name("value") if spec is not None and spec.type == "var_spec" else None
+        value = values.named_children[0] if values is not None and values.named_child_count == 1 else None
+    return (
+        value is not None
+        and value.type == "selector_expression"
+        and text(value.child_by_field_name("operand")) in http_names
+        and text(value.child_by_field_name("field")).startswith("Status")
     )
 
 
