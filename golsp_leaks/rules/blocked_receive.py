@@ -16,6 +16,7 @@ from golsp_leaks.goanalysis.syntax.nodes import (
     FUNCTION_TYPES,
     enclosing_function,
     is_assignment_target,
+    statements,
     text,
 )
 from golsp_leaks.goanalysis.syntax.parse import cursor
@@ -33,6 +34,7 @@ _TIMERS = """
                             @call .)) @decl
 """
 _EXITS = "[(return_statement) (break_statement) (goto_statement)] @exit"
+_METHOD_CALLS = "(call_expression function: (selector_expression field: (field_identifier) @method)) @call"
 #: Derived contexts that are cancelled only when their parent is (or never).
 _DERIVED = frozenset({"WithValue", "WithoutCancel", "WithCancel", "WithCancelCause"})
 _ROOTS = frozenset({"Background", "TODO"})
@@ -62,6 +64,12 @@ class BlockedReceive(Rule):
       those whose `cancel` is never used) — as a plain receive, a `select`
       without another way on, or as the only way out of the goroutine's
       endless loop;
+    * a goroutine of a handler that asks for `CloseNotify()` (net/http's
+      `http.CloseNotifier`, Gin's `c.Writer`) only after other work, when
+      the handler does not wait for it: asked for after the handler has
+      returned, the channel is not guaranteed to receive a value (asked for
+      as the goroutine's first statement, while the handler runs, it is
+      fine);
     * a timer drained twice: `if !t.Stop() { <-t.C }` reached after `t.C`
       was already received (in a `select` case, say) with no `t.Reset` in
       between.  `Stop` then returns false because the timer fired, and the
@@ -262,9 +270,50 @@ def _never_satisfied(
                 )
             continue
         why = _uncancelled_done(operand, resolve, context_names)
+        if why is None:
+            why = _late_close_notify(receive, operand, literal, ctx)
         if why is not None:
             found.append(_Never(receive, why[0], why[1]))
     return found
+
+
+def _late_close_notify(receive: Node, operand: Node, literal: Node, ctx: FileContext) -> tuple[str, tuple[Related, ...]] | None:
+    """``<-w.(http.CloseNotifier).CloseNotify()`` (or Gin's ``c.Writer.CloseNotify()``) asked for by a
+    goroutine of a handler after it has done something else, when the handler does not wait for it:
+    asked for after the handler has returned, the channel may never receive a value."""
+    function = operand.child_by_field_name("function") if operand.type == "call_expression" else None
+    args = operand.child_by_field_name("arguments")
+    if function is None or function.type != "selector_expression" or text(function.child_by_field_name("field")) != "CloseNotify":
+        return None
+    if args is None or args.named_child_count:
+        return None
+    handler = ctx.scope.enclosing_handler(literal)
+    go = literal.parent.parent if literal.parent is not None else None
+    if handler is None or go is None or go.type != "go_statement":
+        return None
+    body = literal.child_by_field_name("body")
+    first = next((c for c in statements(body) if c.type != "comment"), None) if body is not None else None
+    if first is not None and first.start_byte <= receive.start_byte < first.end_byte:
+        return None  # asked for as the goroutine starts, while the handler still runs
+    if _waits_after(handler.func, go):
+        return None
+    return (
+        "it asks for CloseNotify() only after other work, when the handler may have returned, and then "
+        "the channel is not guaranteed to receive a value",
+        (),
+    )
+
+
+def _waits_after(func: Node, go: Node) -> bool:
+    """Does the handler receive from anything, or call a ``Wait``, after starting the goroutine?"""
+    for _, captures in cursor(_RECEIVES).matches(func):
+        receive = captures["receive"][0]
+        if receive.start_byte > go.end_byte and not inside_nested_function(receive, func):
+            return True
+    return any(
+        text(c["method"][0]) == "Wait" and c["call"][0].start_byte > go.end_byte
+        for _, c in cursor(_METHOD_CALLS).matches(func)
+    )
 
 
 def _silent(channel: LocalChannel) -> bool:
