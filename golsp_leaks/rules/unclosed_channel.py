@@ -54,6 +54,9 @@ class UnclosedChannel(Rule):
       send the values — the *NoCloseRange* pattern of a worker pool;
     * the function ranging over it while its only sender, a goroutine, returns
       without closing it;
+    * goroutines ranging over it while the function closes it on some paths
+      only: a `return` after they start (an error while producing the
+      values) skips the `close`, and the workers wait for ever;
     * a worker started and never stopped (a method contract): `w.Start()`
       where the package's `Start` starts a goroutine that waits on a field
       channel only `w.Stop()` (or `Close`) closes, or `go w.run()` where
@@ -149,8 +152,10 @@ class UnclosedChannel(Rule):
                     yield finding
 
     def _check(self, channel: LocalChannel, ctx: FileContext) -> Finding | None:
-        if channel.closes or any(g.closes for g in channel.goroutines):
+        if any(g.closes for g in channel.goroutines):
             return None
+        if channel.closes:
+            return self._closed_on_some_paths(channel, ctx)
         consumers = [g for g in channel.goroutines if g.ranges]
         if not consumers and not channel.ranges:
             return None
@@ -199,6 +204,43 @@ class UnclosedChannel(Rule):
             per_request=ctx.scope.is_per_request(channel.call),
         )
 
+
+    def _closed_on_some_paths(self, channel: LocalChannel, ctx: FileContext) -> Finding | None:
+        """The function closes the channel its goroutines range over, but a return after they
+        start skips the close: they wait for more values for ever."""
+        consumers = [g for g in channel.goroutines if g.ranges]
+        if not consumers or any(g.sends or g.guarded_sends or g.receives for g in consumers):
+            return None
+        if ctx.scope.runs_once(channel.call):
+            return None
+        last = consumers[-1].go
+        start = last
+        loop = enclosing_loop(last, channel.func)
+        while loop is not None:  # workers started in a loop: from the end of the outermost one
+            start = loop
+            loop = enclosing_loop(loop, channel.func)
+        if any(c.start_byte < start.start_byte and _deferred(c) for c in channel.closes):
+            return None  # closed by a defer before the workers start: on every path
+        report = exits_missing_release(channel.func, start, [c.start_byte for c in channel.closes], source=ctx.source)
+        if not report.missed:
+            return None
+        name = channel.name
+        related = [Related(r.start_byte, r.start_byte + len("return"), f"this return is reached without closing {name}") for r in report.missed]
+        related.extend(
+            Related(g.ranges[0].start_byte, g.ranges[0].start_byte + 3, f"this loop ends only when {name} is closed")
+            for g in consumers[:2]
+        )
+        return Finding(
+            rule=self.id,
+            start=channel.ident.start_byte,
+            end=channel.ident.end_byte,
+            message=(
+                f"{name} is closed only on some paths: a return skips the close, and the goroutines ranging "
+                f"over it wait for more values for ever"
+            ),
+            related=tuple(related),
+            per_request=ctx.scope.is_per_request(channel.call),
+        )
 
     # --- w.Start() without w.Stop() -------------------------------------------------
 
@@ -252,6 +294,12 @@ class UnclosedChannel(Rule):
                 fixes=tuple(fixes),
                 per_request=ctx.scope.is_per_request(stmt),
             )
+
+
+def _deferred(call: Node) -> bool:
+    """Is the call the one a ``defer`` statement runs (``defer close(ch)``)?"""
+    parent = call.parent
+    return parent is not None and parent.type == "defer_statement"
 
 
 def _unstopped_exits(
