@@ -519,6 +519,48 @@ def test_lifecycles() -> None:
     facts = source_facts(LIFECYCLE_SOURCE)
     assert facts.lifecycles == {("worker", "Start", "Stop")}
     assert facts.constructors == {("newWorker", "worker")}
+    assert facts.runners == frozenset()  # Start waits only inside the goroutine it starts
+
+
+RUNNER_SOURCE = _go(
+    """
+    package p
+
+    type conn struct {
+        callbacks chan func()
+        seen      map[string]int
+        log       []string
+        kept      map[string]int
+    }
+
+    func (c *conn) dispatch() {
+        for cb := range c.callbacks {
+            cb()
+        }
+    }
+
+    func (c *conn) Close() { close(c.callbacks) }
+
+    func newConn() *conn {
+        c := &conn{}
+        c.kept = map[string]int{}
+        return c
+    }
+
+    func (c *conn) forget(k string) { delete(c.seen, k) }
+
+    func (c *conn) rotate() { c.log = c.log[len(c.log)/2:] }
+
+    func (c *conn) grow(k string) { c.log = append(c.log, k) }
+    """
+)
+
+
+def test_runners_and_shrunk_fields() -> None:
+    facts = source_facts(RUNNER_SOURCE)
+    assert facts.runners == {("conn", "dispatch", "Close")}
+    # delete and a re-slice shrink; a constructor filling a field in and an append do not
+    assert facts.shrunk_fields == {"seen", "log"}
 
 
 def test_package_facts_reads_siblings(tmp_path: Path) -> None:

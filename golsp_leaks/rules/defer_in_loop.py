@@ -15,7 +15,14 @@ from golsp_leaks.goanalysis.names.holders import top_level
 from golsp_leaks.goanalysis.names.interfaces import declared_type_name, interface_method_results
 from golsp_leaks.goanalysis.names.scopes import IMPORT, PARAM, Bindings, Declaration, bindings
 from golsp_leaks.goanalysis.summaries.facts import DB_FIELDS, SCOPE_FACTS
-from golsp_leaks.goanalysis.syntax.nodes import FUNCTION_TYPES, bound_value, line_indent, text, walk
+from golsp_leaks.goanalysis.syntax.nodes import (
+    FUNCTION_TYPES,
+    bound_value,
+    is_assignment_target,
+    line_indent,
+    text,
+    walk,
+)
 from golsp_leaks.goanalysis.syntax.parse import cursor
 from golsp_leaks.model import Applicability, Edit, Finding, Fix, Severity
 from golsp_leaks.rules.base import FileContext, FixKind, Rule
@@ -200,10 +207,10 @@ def _acquired_per_iteration(stmt: Node, release: Node, loop: Node, func: Node, c
         declaration = passed_declaration
     uses = resolved.uses_of(declaration, loop)
     if not (loop.start_byte <= declaration.node.start_byte < loop.end_byte) and not any(
-        _assigned(use) for use in uses
+        is_assignment_target(use) for use in uses
     ):
         return False  # built before the loop, and the loop gives it no new value
-    if _element_of_collection(declaration) and not any(_assigned(use) for use in uses):
+    if _element_of_collection(declaration) and not any(is_assignment_target(use) for use in uses):
         return False  # an element of the slice or map ranged over: it was there before the loop
     value = bound_value(declaration.node)
     if holds_no_os_resource(value, resolved, ctx.imports):
@@ -308,19 +315,6 @@ def _element_of_collection(declaration: Declaration) -> bool:
         return False
     ranged = clause.child_by_field_name("right")
     return ranged is not None and ranged.type in ("identifier", "selector_expression", "index_expression")
-
-
-def _assigned(use: Node) -> bool:
-    """Is ``use`` a target of an assignment (``f, err = os.Open(p)``)?"""
-    targets = use.parent
-    statement = targets.parent if targets is not None else None
-    return (
-        targets is not None
-        and targets.type == "expression_list"
-        and statement is not None
-        and statement.type == "assignment_statement"
-        and statement.child_by_field_name("left") == targets
-    )
 
 
 def _release_head(release: Node) -> Node | None:

@@ -12,22 +12,21 @@ from golsp_leaks.goanalysis.cfg.loops import (
     go_literals,
     has_results,
     inside_nested_function,
+    loop_has_exit,
     top_statements,
 )
-from golsp_leaks.goanalysis.dataflow.ownership import Releases, Use, classify
 from golsp_leaks.goanalysis.libraries.frameworks import Handler, function_key, local_types, receiver
-from golsp_leaks.goanalysis.names.mentions import mentions
+from golsp_leaks.goanalysis.names.holders import top_level
+from golsp_leaks.goanalysis.names.scopes import Declaration, bindings, single_value
 from golsp_leaks.goanalysis.summaries.facts import (
     CLOSABLE,
     CONSTRUCTORS,
     ENDLESS,
-    LIFECYCLES,
     REPEATED,
     SCOPE_FACTS,
 )
 from golsp_leaks.goanalysis.syntax.edits import (
     import_edit,
-    insert_statement_after,
     insert_statement_before,
     unique_name,
 )
@@ -36,18 +35,16 @@ from golsp_leaks.goanalysis.syntax.parse import cursor
 from golsp_leaks.model import Applicability, Edit, Finding, Fix, Related, Severity
 from golsp_leaks.rules.base import FileContext, FixKind, Rule
 
-#: Substrings of a declaration that can hold a finding: a ``go`` statement (as gofmt
-#: indents it) or a call of a worker's ``Start`` method.
-TRIGGERS = (b"\tgo ", b".Start(")
+#: Substrings of a declaration that can hold a finding: a ``go`` statement (as gofmt indents it).
+TRIGGERS = (b"\tgo ",)
 
 _TESTING_TYPES = frozenset({"*testing.T", "*testing.B", "*testing.F"})
 _CHANNEL_OPS = "[(send_statement) (select_statement) (unary_expression operator: \"<-\") (range_clause)] @op"
 _GO_CALLS = "(go_statement (call_expression function: [(identifier) (selector_expression)] @function)) @go"
-_METHOD_CALL_STATEMENTS = """
-(expression_statement
-  (call_expression function: (selector_expression operand: (identifier) @var field: (field_identifier) @method)) @call)
-@stmt
-"""
+
+
+#: The package facts :func:`runs_more_than_once` reads.
+RUNS_MORE_THAN_ONCE = (REPEATED, CLOSABLE, CONSTRUCTORS)
 
 
 class GoroutineNoExit(Rule):
@@ -58,9 +55,11 @@ class GoroutineNoExit(Rule):
     `ctx.Done()` or a stop channel that leads to one of those.  It looks at
     goroutines started with `go func() { ... }()`, at `go f()` / `go s.loop()`
     where the package's `f` or `loop` runs such a loop (reported at the `go`
-    statement), and at workers whose `Start` method starts a goroutine that
-    only their `Stop` method ends, when a function calls `w.Start()` on a
-    local worker and returns without `w.Stop()` (or handing `w` on).
+    statement).  A `for range t.C` over a ticker (a local made by
+    `time.NewTicker`, or a field the file declares `*time.Ticker`) with no
+    way out is endless too: `Stop` does not close the ticker's channel.
+    A worker whose `Start` starts a goroutine that only its
+    `Stop` ends, started and never stopped, is unclosed-channel's.
 
     Reported only when the code that starts the goroutine is known to run
     more than once: a request handler or middleware (one severity higher:
@@ -128,16 +127,14 @@ class GoroutineNoExit(Rule):
     `time.After(d)`, a `select` in the loop gets a `case <-ctx.Done(): return`,
     and a loop with no channel operation checks `ctx.Done()` at the top of each
     pass.  A loop that blocks elsewhere (a bare receive or send) gets no fix:
-    the check would never be reached.  For a worker whose `Stop` is never
-    called, the fix inserts `defer w.Stop()` after `w.Start()`.
+    the check would never be reached.
     """
 
     id = "goroutine-no-exit"
     summary = "a goroutine loops for ever with no way to stop it"
-    requires = (*SCOPE_FACTS, LIFECYCLES, ENDLESS, CONSTRUCTORS, REPEATED, CLOSABLE)
+    requires = (*SCOPE_FACTS, ENDLESS, *RUNS_MORE_THAN_ONCE)
     default_severity = Severity.WARNING
     fix_kinds = (
-        FixKind("Insert `defer {call}` after the call", Applicability.UNSAFE, "the worker no longer runs on after the function returns"),
         FixKind("Stop the goroutine when the request ends: derive `{ctx}` from `{context}` and leave the loop on `<-{ctx}.Done()`", Applicability.UNSAFE),
     )
     triggers = TRIGGERS
@@ -147,8 +144,6 @@ class GoroutineNoExit(Rule):
             return
         yield from self._goroutine_literals(decl, ctx)
         yield from self._goroutine_functions(decl, ctx)
-        if ctx.package.lifecycles:
-            yield from self._unstopped_workers(decl, ctx)
 
     # --- go func() { for { ... } }() ------------------------------------------
 
@@ -158,11 +153,12 @@ class GoroutineNoExit(Rule):
             if body is None:
                 continue
             loops = endless_loops(body, literal)
-            if not loops or ctx.scope.runs_once(go_stmt):
+            ticking = _ticker_ranges(body, literal, ctx)
+            if not (loops or ticking) or ctx.scope.runs_once(go_stmt):
                 continue
             handler = ctx.scope.enclosing_handler(go_stmt)
             per_request = handler is not None
-            if not per_request and (_in_loop(go_stmt) or not _runs_more_than_once(decl, ctx)):
+            if not per_request and (_in_loop(go_stmt) or not runs_more_than_once(decl, ctx)):
                 continue  # a pool sized by the code that starts it, or a worker for the life of the process
             params = literal.child_by_field_name("parameters")
             end = params.end_byte if params is not None else literal.start_byte + 4
@@ -181,8 +177,11 @@ class GoroutineNoExit(Rule):
             related = tuple(
                 Related(loop.start_byte, loop.start_byte + 3, "this loop has no return, no break and no exit on a done channel")
                 for loop in loops
+            ) + tuple(
+                Related(loop.start_byte, loop.start_byte + 3, "this range over a ticker's channel never ends: Stop does not close it")
+                for loop in ticking
             )
-            fixes = _context_fix(ctx, go_stmt, literal, loops, handler) if handler is not None else []
+            fixes = _context_fix(ctx, go_stmt, literal, loops, handler) if handler is not None and not ticking else []
             yield Finding(
                 rule=self.id,
                 start=go_stmt.start_byte,
@@ -224,7 +223,7 @@ class GoroutineNoExit(Rule):
             if key not in endless or ctx.scope.runs_once(go_stmt):
                 continue
             per_request = ctx.scope.is_per_request(go_stmt)
-            if not per_request and (_in_loop(go_stmt) or not _runs_more_than_once(decl, ctx)):
+            if not per_request and (_in_loop(go_stmt) or not runs_more_than_once(decl, ctx)):
                 continue  # a pool sized by the code that starts it, or a worker for the life of the process
             owner = _describe(enclosing_function(go_stmt))
             where = "every request leaves one more running" if per_request else f"it outlives {owner}"
@@ -239,51 +238,56 @@ class GoroutineNoExit(Rule):
                 per_request=per_request,
             )
 
-    # --- w.Start() without w.Stop() -------------------------------------------------
+_RANGES = "(for_statement (range_clause right: (selector_expression operand: (_) @ticker field: (field_identifier) @c))) @loop"
+_TICKER_FIELDS = '''
+(field_declaration name: (field_identifier) @name
+                   type: (pointer_type (qualified_type package: (package_identifier) @pkg name: (type_identifier) @type)))
+'''
 
-    def _unstopped_workers(self, decl: Node, ctx: FileContext) -> Iterator[Finding]:
-        facts = ctx.package
-        starts: dict[str, dict[str, list[str]]] = {}
-        for type_name, start, stop in sorted(facts.lifecycles):
-            starts.setdefault(start, {}).setdefault(type_name, []).append(stop)
-        qc = cursor(_METHOD_CALL_STATEMENTS)
-        for _, captures in qc.matches(decl):
-            method = text(captures["method"][0])
-            if method not in starts:
-                continue
-            var = captures["var"][0]
-            stmt = captures["stmt"][0]
-            func = enclosing_function(stmt)
-            if func is None or ctx.scope.runs_once(stmt):
-                continue
-            local_type = _local_type(func, text(var), stmt, facts.constructors)
-            if local_type is None or local_type not in starts[method]:
-                continue
-            stops = starts[method][local_type]
-            if not _owned_and_never_stopped(func, text(var), stops, stmt):
-                continue
-            stop = stops[0]
-            fixes: list[Fix] = []
-            loop = enclosing_loop(stmt, func)
-            if loop is None:
-                insert = insert_statement_after(ctx.source, stmt, f"defer {text(var)}.{stop}()")
-                if insert is not None:
-                    fixes.append(Fix(f"Insert `defer {text(var)}.{stop}()` after the call", (insert,), Applicability.UNSAFE))
-            call = captures["call"][0]
-            yield Finding(
-                rule=self.id,
-                start=call.start_byte,
-                end=call.end_byte,
-                message=(
-                    f"{text(var)}.{method}() starts a goroutine that runs until {text(var)}.{stop}() is called, "
-                    f"and {_describe(func)} never calls it: the goroutine outlives the call"
-                ),
-                fixes=tuple(fixes),
-                per_request=ctx.scope.is_per_request(stmt),
+
+def _ticker_ranges(body: Node, literal: Node, ctx: FileContext) -> list[Node]:
+    """``for range t.C`` loops of the goroutine (its own code) with no way out, where ``t`` is a
+    ticker: a local bound to ``time.NewTicker(d)``, or a field the file declares ``*time.Ticker``.
+    ``Stop`` does not close a ticker's channel, so such a loop never ends."""
+    time_names = ctx.imports.names_for("time")
+    if not time_names or b".C" not in (body.text or b""):
+        return []
+    found: list[Node] = []
+    resolved = None
+    for _, captures in cursor(_RANGES).matches(body):
+        loop = captures["loop"][0]
+        if text(captures["c"][0]) != "C" or inside_nested_function(loop, literal) or loop_has_exit(loop):
+            continue
+        ticker = captures["ticker"][0]
+        if ticker.type == "selector_expression":
+            field = text(ticker.child_by_field_name("field"))
+            is_ticker = any(
+                text(c["name"][0]) == field and text(c["pkg"][0]) in time_names and text(c["type"][0]) == "Ticker"
+                for _, c in cursor(_TICKER_FIELDS).matches(ctx.root)
             )
+        elif ticker.type == "identifier":
+            if resolved is None:
+                resolved = bindings(top_level(literal), ctx.source)
+            is_ticker = _bound_to_new_ticker(resolved.of(ticker), time_names)
+        else:
+            is_ticker = False
+        if is_ticker:
+            found.append(loop)
+    return found
 
 
-def _runs_more_than_once(decl: Node, ctx: FileContext) -> bool:
+def _bound_to_new_ticker(declaration: Declaration | None, time_names: set[str]) -> bool:
+    value = single_value(declaration)
+    function = value.child_by_field_name("function") if value is not None and value.type == "call_expression" else None
+    return (
+        function is not None
+        and function.type == "selector_expression"
+        and text(function.child_by_field_name("operand")) in time_names
+        and text(function.child_by_field_name("field")) == "NewTicker"
+    )
+
+
+def runs_more_than_once(decl: Node, ctx: FileContext) -> bool:
     """Is the declaration that starts the goroutine known to run more than once in a process?
 
     Yes when the package calls it per request, in a loop or from a stored function literal
@@ -329,7 +333,7 @@ def _made_types(decl: Node, constructors: frozenset[tuple[str, str]]) -> set[str
         if inside_nested_function(ret, decl):
             continue
         if ret.type == "identifier":
-            found = _local_type(decl, text(ret), ret, constructors)
+            found = local_type(decl, text(ret), ret, constructors)
         else:
             found = _value_type(ret, constructors)
         if found:
@@ -350,7 +354,7 @@ def _describe(func: Node | None) -> str:
     return text(func.child_by_field_name("name")) or "the function"
 
 
-def _local_type(func: Node, name: str, before: Node, constructors: frozenset[tuple[str, str]]) -> str | None:
+def local_type(func: Node, name: str, before: Node, constructors: frozenset[tuple[str, str]]) -> str | None:
     """The type of a local ``name`` from its declaration: ``T{}``, ``&T{}``, ``new(T)``, ``newT()``, ``var v T``."""
     qc = cursor(
         """
@@ -395,32 +399,6 @@ def _value_type(value: Node, constructors: frozenset[tuple[str, str]]) -> str | 
         if function.type == "identifier":
             return next((t for f, t in constructors if f == text(function)), None)
     return None
-
-
-def _owned_and_never_stopped(func: Node, name: str, stops: list[str], start_stmt: Node) -> bool:
-    """The worker stays in this function (never returned, stored, passed or captured) and is never stopped."""
-    releases = Releases(methods=frozenset((stop,) for stop in stops))
-    for mention in mentions(func, name):
-        if _declares(mention) or inside_nested_function(start_stmt, func):
-            continue
-        if classify(mention, releases, func) is not Use.BORROW:
-            return False  # stopped, or handed to someone who may stop it
-    return True
-
-
-def _declares(ident: Node) -> bool:
-    parent = ident.parent
-    if parent is None:
-        return False
-    if parent.type == "var_spec":
-        return ident in parent.children_by_field_name("name")
-    holder = parent.parent
-    return (
-        parent.type == "expression_list"
-        and holder is not None
-        and holder.type == "short_var_declaration"
-        and holder.child_by_field_name("left") == parent
-    )
 
 
 # --- the fix -------------------------------------------------------------------

@@ -14,6 +14,8 @@ from golsp_leaks.goanalysis.libraries.frameworks import (
     REQUEST_MARKERS,
     Handler,
     base_type_name,
+    made_values,
+    package_variable_holds,
     receiver,
 )
 from golsp_leaks.goanalysis.names.holders import top_level
@@ -104,7 +106,14 @@ class RequestContextEscape(Rule):
     Not reported: a store in a field of a value receiver (`func (p Page) Show(c
     *gin.Context) { p.Ctx = c }`: the receiver is the call's own copy), unless
     the field is shared (`p.m[k] = c`, a field promoted from an embedded
-    pointer); a net/http goroutine that only reads what net/http leaves alone
+    pointer); a store in a field of a pointer receiver whose lifetime the
+    callers decide — a method without a handler's results (a builder
+    `func (a *API) With(c *gin.Context) *API`, a helper returning a new
+    request), or a type every value of which the file makes in per-request
+    code — unless a package-level variable of the file holds one; a Gin or
+    Echo goroutine whose first statement waits for the request's end
+    (`<-c.Writer.CloseNotify()`, `<-c.Request.Context().Done()`) and which
+    uses the context nowhere else; a net/http goroutine that only reads what net/http leaves alone
     once the handler has returned (it never reuses a Request): `r.Method`,
     `r.URL`, `r.Header.Get(k)`, `r.UserAgent()`, `r.Context().Value(k)`; a
     net/http timeout middleware built like `http.TimeoutHandler`, whose
@@ -176,6 +185,8 @@ class RequestContextEscape(Rule):
         recv = receiver(decl)
         recv_name = recv[0] if recv is not None and recv[0] not in ("", "_") else ""
         copied = recv is not None and bool(recv_name) and _receiver_is_a_copy(decl, recv[1], ctx)
+        if recv is not None and recv_name and not copied and _holder_per_call(decl, recv[1], ctx):
+            recv_name = ""  # the receiver lives as long as the call that made it: its fields too
         for func in cursor(_FUNCTIONS).captures(decl).get("f", []):
             handler = ctx.scope.handler(func)
             if handler is None or handler.framework == "unknown":
@@ -607,7 +618,30 @@ def _watches_done(mention: Node) -> bool:
             break
         whole = whole.parent
     expr = text(whole).replace(" ", "")
-    return expr in (f"{text(mention)}.Context().Done()", f"{text(mention)}.Context().Err()")
+    name = text(mention)
+    if expr in (f"{name}.Context().Done()", f"{name}.Context().Err()"):
+        return True
+    # Gin and Echo: waiting for the end of the request as the goroutine's first statement reads the
+    # context while the handler is still running, and never again.
+    watched = (f"{name}.Request.Context().Done()", f"{name}.Request().Context().Done()", f"{name}.Writer.CloseNotify()")
+    return expr in watched and _first_statement_receive(whole)
+
+
+def _first_statement_receive(expr: Node) -> bool:
+    """Is ``expr`` the operand of a receive that is the first statement of a goroutine literal?"""
+    receive = expr.parent
+    stmt = receive.parent if receive is not None else None
+    if receive is None or receive.type != "unary_expression" or stmt is None or stmt.type != "expression_statement":
+        return False
+    block = stmt.parent
+    if block is not None and block.type == "statement_list":
+        block = block.parent
+    literal = block.parent if block is not None else None
+    if literal is None or literal.type != "func_literal" or literal.parent is None:
+        return False
+    go = literal.parent.parent
+    first = next((c for c in (stmt.parent.named_children if stmt.parent else []) if c.type != "comment"), None)
+    return go is not None and go.type == "go_statement" and first == stmt
 
 
 def _captures_fiber_strings(literal: Node, fiber_strings: dict[str, Node]) -> tuple[str, Node] | None:
@@ -783,6 +817,32 @@ def _receiver_is_a_copy(decl: Node, type_name: str, ctx: FileContext) -> bool:
                 return False  # an embedded pointer
             pending.append(base_type_name(embedded))
     return True
+
+
+#: What a handler returns, per framework: a method with the request object and other results is a helper.
+_HANDLER_RESULTS = {"net/http": "", "gin": "", "fiber": "error", "echo": "error", "buffalo": "error"}
+
+
+def _holder_per_call(decl: Node, type_name: str, ctx: FileContext) -> bool:
+    """Is the pointer receiver of ``decl`` a value whose lifetime its callers decide, one call long?
+
+    * ``decl`` does not have a handler's results (``func (e *Api) Bind(c *gin.Context) *Api``,
+      ``func (c *Capture) renew(w, r) (http.ResponseWriter, *http.Request)``): it cannot be
+      registered as a handler, so it is a helper its callers hand the request to, on a holder of
+      theirs; or
+    * every value of the type this file makes (``T{}``, ``&T{}``, ``new(T)``) is made in code that
+      runs per request, and no package-level variable of the file holds one.
+
+    A package-level variable of the type (``var h = &hub{}``) always makes the holder long-lived."""
+    if not type_name or package_variable_holds(ctx.root, type_name):
+        return False
+    handler = ctx.scope.handler(decl)
+    if handler is not None and handler.framework in _HANDLER_RESULTS:
+        result = decl.child_by_field_name("result")
+        if text(result).replace(" ", "") != _HANDLER_RESULTS[handler.framework]:
+            return True
+    made = made_values(ctx.root, type_name)
+    return bool(made) and all(ctx.scope.is_per_request(m) for m in made)
 
 
 def _object_values(value: Node, names: _Names) -> list[Node]:

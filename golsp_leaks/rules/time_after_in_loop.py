@@ -8,7 +8,9 @@ from tree_sitter import Node
 
 from golsp_leaks.goanalysis.cfg.loops import enclosing_loop, inside_nested_function
 from golsp_leaks.goanalysis.dataflow.channels import literal_bound
+from golsp_leaks.goanalysis.names.holders import top_level
 from golsp_leaks.goanalysis.names.mentions import mentions
+from golsp_leaks.goanalysis.names.scopes import Bindings, bindings, single_value
 from golsp_leaks.goanalysis.summaries.facts import SCOPE_FACTS
 from golsp_leaks.goanalysis.syntax.edits import insert_statement_before, unique_name
 from golsp_leaks.goanalysis.syntax.nodes import (
@@ -51,6 +53,14 @@ class TimeAfterInLoop(Rule):
     known `go` directive, which Go treats the same way): from Go 1.23 on a
     timer nobody references is collected even if it has not fired, and
     nothing piles up.
+
+    The timeout must be long compared with the loop's pace: another case
+    keeps the loop going before the timer fires — a `default` case, a send,
+    a receive from a channel that brings values, or a ticker with a shorter
+    period.  A timeout under a second is not reported (each timer is gone
+    within it; only a `default` case, which spins, still piles them up), nor
+    is a select whose only other cases wait on tickers at least as slow as
+    the timeout.
 
     Not reported: a `select` whose other cases all leave the loop (`return`,
     a `break` out of it); a `select` followed in the loop body by a `return`
@@ -145,11 +155,14 @@ class TimeAfterInLoop(Rule):
         bound = literal_bound(loop)
         if bound is not None and bound <= _FEW:
             return None  # a handful of passes: a handful of timers
+        pace = _pace(duration, [c for c in others if not _leaves(c, loop)], ctx)
+        if pace is None:
+            return None  # nothing makes the loop go round faster than the timer fires
         if ctx.go_version is not None and ctx.go_version >= (1, 23):
             return None  # unfired timers are collected: nothing piles up
         message = (
             "time.After in a select inside a loop makes a new timer on every pass; before Go 1.23 "
-            f"a timer that has not fired is never collected, so while the other cases keep the loop "
+            f"a timer that has not fired is never collected, so while {pace} keeps the loop "
             f"going each one stays until it fires (after {text(duration)})"
         )
         fixes = [] if variable is not None else _hoist_fix(ctx, call, duration, select, loop, func)
@@ -162,6 +175,107 @@ class TimeAfterInLoop(Rule):
             fixes=tuple(fixes),
             per_request=ctx.scope.is_per_request(call),
         )
+
+
+#: A timeout shorter than this (in seconds) ends its timer before many can pile up.
+_SHORT = 1.0
+_UNITS = {"Nanosecond": 1e-9, "Microsecond": 1e-6, "Millisecond": 1e-3, "Second": 1.0, "Minute": 60.0, "Hour": 3600.0}
+_TICKERS = frozenset({"NewTicker", "Tick"})
+
+
+def _pace(duration: Node, others: list[Node], ctx: FileContext) -> str | None:
+    """What makes the loop go round before the timer fires, in words, or None when nothing does.
+
+    A ``default`` case spins; a case that sends, or receives from a channel other than a ticker
+    slower than the timeout, comes back as often as values come.  With a timeout shorter than
+    :data:`_SHORT` each timer is gone within it, and only a ``default`` case piles them up."""
+    time_names = ctx.imports.names_for("time")
+    timeout = _seconds(duration, time_names)
+    if any(c.type == "default_case" for c in others):
+        return "the default case"
+    if timeout is not None and timeout < _SHORT:
+        return None
+    resolved = bindings(top_level(duration), ctx.source)
+    for case in others:
+        period = _ticker_period(case, time_names, resolved)
+        if period is None:
+            return "another case"
+        seconds = _seconds(period, time_names)
+        if seconds is None or timeout is None or seconds < timeout:
+            return "a ticker that fires more often"
+    return None
+
+
+def _ticker_period(case: Node, time_names: set[str], resolved: Bindings) -> Node | None:
+    """The period of the ticker this case receives from (``<-t.C`` of ``t := time.NewTicker(p)``,
+    ``<-time.Tick(p)``), or None when it receives from something else."""
+    communication = case.child_by_field_name("communication")
+    if communication is None:
+        return None
+    receive = communication
+    if receive.type == "receive_statement":
+        receive = receive.child_by_field_name("right") or receive
+    if receive.type == "expression_statement" and receive.named_child_count:
+        receive = receive.named_children[0]
+    if receive.type != "unary_expression" or text(receive.child_by_field_name("operator")) != "<-":
+        return None
+    operand = receive.child_by_field_name("operand")
+    if operand is not None and operand.type == "selector_expression" and text(operand.child_by_field_name("field")) == "C":
+        holder = operand.child_by_field_name("operand")
+        operand = single_value(resolved.of(holder)) if holder is not None and holder.type == "identifier" else None
+    return _ticker_call_period(operand, time_names)
+
+
+def _ticker_call_period(node: Node | None, time_names: set[str]) -> Node | None:
+    if node is None or node.type != "call_expression":
+        return None
+    function = node.child_by_field_name("function")
+    args = node.child_by_field_name("arguments")
+    if function is None or function.type != "selector_expression" or args is None or args.named_child_count != 1:
+        return None
+    if text(function.child_by_field_name("operand")) not in time_names or text(function.child_by_field_name("field")) not in _TICKERS:
+        return None
+    return args.named_children[0]
+
+
+def _seconds(node: Node, time_names: set[str]) -> float | None:
+    """The value in seconds of a constant duration (``10 * time.Second``, ``time.Minute``)."""
+    value = _nanoseconds(node, time_names)
+    return value / 1e9 if value is not None else None
+
+
+def _nanoseconds(node: Node, time_names: set[str]) -> float | None:
+    """A constant duration's value, in nanoseconds as Go counts it (an untyped number counts so)."""
+    kind = node.type
+    if kind == "parenthesized_expression" and node.named_child_count == 1:
+        return _nanoseconds(node.named_children[0], time_names)
+    if kind in ("int_literal", "float_literal"):
+        try:
+            return float(text(node).replace("_", ""))
+        except ValueError:
+            return None
+    if kind == "selector_expression":
+        if text(node.child_by_field_name("operand")) in time_names:
+            unit = _UNITS.get(text(node.child_by_field_name("field")))
+            return unit * 1e9 if unit is not None else None
+        return None
+    if kind == "call_expression":  # time.Duration(5)
+        function = node.child_by_field_name("function")
+        args = node.child_by_field_name("arguments")
+        if text(function) in {f"{t}.Duration" for t in time_names} and args is not None and args.named_child_count == 1:
+            return _nanoseconds(args.named_children[0], time_names)
+        return None
+    if kind == "binary_expression" and text(node.child_by_field_name("operator")) in ("*", "/"):
+        left = node.child_by_field_name("left")
+        right = node.child_by_field_name("right")
+        a = _nanoseconds(left, time_names) if left is not None else None
+        b = _nanoseconds(right, time_names) if right is not None else None
+        if a is None or b is None:
+            return None
+        if text(node.child_by_field_name("operator")) == "*":
+            return a * b
+        return a / b if b else None
+    return None
 
 
 def _after_calls(decl: Node, time_names: set[str]) -> Iterator[tuple[Node, Node]]:

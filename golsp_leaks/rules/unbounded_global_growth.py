@@ -6,8 +6,22 @@ from collections.abc import Iterable, Iterator
 
 from tree_sitter import Node
 
-from golsp_leaks.goanalysis.libraries.frameworks import GIN, REQUEST_MARKERS
-from golsp_leaks.goanalysis.summaries.facts import COLLECTIONS, SCOPE_FACTS, SHRUNK_GLOBALS
+from golsp_leaks.goanalysis.libraries.frameworks import (
+    GIN,
+    HTTP,
+    REQUEST_MARKERS,
+    made_values,
+    package_variable_holds,
+    receiver,
+)
+from golsp_leaks.goanalysis.names.holders import top_level
+from golsp_leaks.goanalysis.names.scopes import RECEIVER, VAR, Bindings, bindings, single_value
+from golsp_leaks.goanalysis.summaries.facts import (
+    COLLECTIONS,
+    SCOPE_FACTS,
+    SHRUNK_FIELDS,
+    SHRUNK_GLOBALS,
+)
 from golsp_leaks.goanalysis.syntax.nodes import FUNCTION_TYPES, text
 from golsp_leaks.goanalysis.syntax.parse import cursor
 from golsp_leaks.model import Finding, Severity
@@ -43,6 +57,21 @@ _FLOWS = """
  (range_clause left: (expression_list) @left right: (_) @right)]
 """
 _IDENTIFIERS = "(identifier) @id"
+_FIELD = "(selector_expression operand: (identifier) @holder field: (field_identifier) @field)"
+_FIELD_INSERTS = f"""
+[(assignment_statement left: (expression_list (index_expression operand: {_FIELD} @collection index: (_) @key) @target)) @stmt
+ (inc_statement (index_expression operand: {_FIELD} @collection index: (_) @key) @target) @stmt]
+"""
+_FIELD_STORES = f"""
+(call_expression function: (selector_expression operand: {_FIELD} @collection field: (field_identifier) @method)
+                 arguments: (argument_list . (_) @key)) @stmt
+"""
+_FIELD_APPENDS = f"""
+(assignment_statement
+  left: (expression_list . {_FIELD} @collection .)
+  right: (expression_list . (call_expression function: (identifier) @append
+                                             arguments: (argument_list . (selector_expression) @first)) .)) @stmt
+"""
 
 
 class UnboundedGlobalGrowth(Rule):
@@ -56,11 +85,24 @@ class UnboundedGlobalGrowth(Rule):
     in the package ever deletes from it, trims it, resets it or checks its
     length against a bound.
 
+    The same for maps and slices in fields of long-lived values: a
+    package-level variable (`cache.entries[k] = v`), or the receiver of a
+    method whose type the file makes only in code that runs once (`main`,
+    `init`, a `sync.Once`) or keeps in a package-level variable — a server
+    or cache built at start-up (`s.hits[r.URL.Path]++`, `s.log =
+    append(s.log, e)`), when nothing in the package deletes from, trims or
+    resets a field of that name (`delete(x.hits, k)`, `x.log = x.log[n:]`,
+    a method that assigns it anew).  A value made per request, or made
+    nowhere in the file (its callers decide how long it lives), is not
+    reported.
+
     The package is read from disk (all its files but the tests), so a sweeper
     in another file counts.  A key that does not come from the request (a
     constant, a counter name) is a bounded set and is not reported; so is
     Gin's authenticated user (`c.MustGet(gin.AuthUserKey)`), one of the fixed
-    accounts `gin.BasicAuth` was given.
+    accounts `gin.BasicAuth` was given; nor a local declared with a
+    `net/http` status constant (`status := http.StatusOK`): status codes
+    are a few dozen values.
 
     ## Why is this bad?
     The map gains an entry for every new client address, user, URL or header
@@ -97,7 +139,7 @@ class UnboundedGlobalGrowth(Rule):
 
     id = "unbounded-global-growth"
     summary = "per-request code grows a package-level map or slice that nothing ever shrinks"
-    requires = (*SCOPE_FACTS, COLLECTIONS, SHRUNK_GLOBALS)
+    requires = (*SCOPE_FACTS, COLLECTIONS, SHRUNK_GLOBALS, SHRUNK_FIELDS)
     default_severity = Severity.WARNING
     fixable = False
     #: The key must come from a request, so the declaration mentions a handler's (or a request's) type.
@@ -108,15 +150,60 @@ class UnboundedGlobalGrowth(Rule):
         return super().wants(decl_text, ctx) and any(op in decl_text for op in self.operations)
 
     def check(self, decl: Node, ctx: FileContext) -> Iterable[Finding]:
+        if decl.type not in ("function_declaration", "method_declaration"):
+            return
         facts = ctx.package
         growable = facts.collections - facts.shrunk_globals
-        if not growable or decl.type not in ("function_declaration", "method_declaration"):
-            return
         seen: set[int] = set()
-        for finding in self._inserts(decl, ctx, growable):
+        findings = self._inserts(decl, ctx, growable) if growable else iter(())
+        for finding in (*findings, *self._field_growth(decl, ctx)):
             if finding.start not in seen:
                 seen.add(finding.start)
                 yield finding
+
+    # --- fields of long-lived values ------------------------------------------------
+
+    def _field_growth(self, decl: Node, ctx: FileContext) -> Iterator[Finding]:
+        """``s.m[k] = v``, ``s.m.Store(k, v)``, ``s.list = append(s.list, x)`` in per-request code, where
+        ``s`` is a package-level variable or the receiver of a value built once, and nothing in the
+        package deletes from, trims or resets a field of that name."""
+        resolved: Bindings | None = None
+        for query, kind in ((_FIELD_INSERTS, "insert"), (_FIELD_STORES, "store"), (_FIELD_APPENDS, "append")):
+            for _, captures in cursor(query).matches(decl):
+                field = text(captures["field"][0])
+                if field in ctx.package.shrunk_fields:
+                    continue
+                stmt, collection = captures["stmt"][0], captures["collection"][0]
+                if kind == "store" and text(captures["method"][0]) not in ("Store", "LoadOrStore", "Swap"):
+                    continue
+                if kind == "append" and (text(captures["append"][0]) != "append" or text(captures["first"][0]) != text(collection)):
+                    continue
+                if kind == "insert" and stmt.type == "assignment_statement":
+                    left = stmt.child_by_field_name("left")
+                    if left is None or captures["target"][0].parent != left:
+                        continue
+                if not ctx.scope.is_per_request(stmt):
+                    continue
+                if kind != "append" and (_bounded(captures["key"][0], ctx) or not _from_request(captures["key"][0], stmt, ctx)):
+                    continue
+                if resolved is None:
+                    resolved = bindings(top_level(decl), ctx.source)
+                holder = _long_lived_holder(captures["holder"][0], decl, resolved, ctx)
+                if holder is None:
+                    continue
+                what = text(collection)
+                if kind == "append":
+                    message = (
+                        f"every request appends to {what}, a slice in {holder}, and nothing in the package "
+                        f"ever trims or resets {field}: it grows for the life of the process"
+                    )
+                else:
+                    message = (
+                        f"per-request code adds a key taken from the request ({text(captures['key'][0])}) to "
+                        f"{what}, a map in {holder}, and nothing in the package ever deletes from {field}: it gains "
+                        "an entry for every new value and keeps it for the life of the process"
+                    )
+                yield Finding(self.id, collection.start_byte, collection.end_byte, message, per_request=True)
 
     def _inserts(self, decl: Node, ctx: FileContext, growable: frozenset[str]) -> Iterator[Finding]:
         for _, captures in cursor(_INSERTS).matches(decl):
@@ -178,6 +265,30 @@ class UnboundedGlobalGrowth(Rule):
             ),
             per_request=True,
         )
+
+
+def _long_lived_holder(ident: Node, decl: Node, resolved: Bindings, ctx: FileContext) -> str | None:
+    """How to name the value that holds the field, when it lives for the life of the process: a
+    package-level variable, or the receiver of a method whose type the file only makes in code
+    that runs once (or keeps in a package-level variable) -- a server or cache built at start-up.
+    None otherwise (made per request, or made nowhere in this file: its callers decide)."""
+    declaration = resolved.of(ident)
+    if declaration is None:
+        return None
+    if declaration.package_level:
+        return f"the package-level {declaration.name}" if declaration.kind == VAR else None
+    if declaration.kind != RECEIVER:
+        return None
+    recv = receiver(decl)
+    type_name = recv[1] if recv is not None else ""
+    if not type_name:
+        return None
+    if package_variable_holds(ctx.root, type_name):
+        return f"a {type_name} kept in a package-level variable"
+    made = made_values(ctx.root, type_name)
+    if made and all(ctx.scope.runs_once(m) for m in made):
+        return f"the {type_name} built once at start-up"
+    return None
 
 
 def _function(node: Node) -> Node | None:
@@ -245,7 +356,10 @@ _USER_GETTERS = frozenset({"MustGet", "Get", "GetString"})
 
 def _bounded(value: Node, ctx: FileContext) -> bool:
     """``c.MustGet(gin.AuthUserKey)`` (or ``Get`` / ``GetString``, possibly asserted to a string):
-    the user gin.BasicAuth admitted, one of the fixed accounts it was given."""
+    the user gin.BasicAuth admitted, one of the fixed accounts it was given; or a local that holds
+    an HTTP status code (declared with a ``net/http`` ``Status...`` constant): a few dozen values."""
+    if value.type == "identifier" and _status_code(value, ctx):
+        return True
     node = value
     while node.type in ("type_assertion_expression", "parenthesized_expression"):
         inner = node.child_by_field_name("operand") if node.type == "type_assertion_expression" else node.named_children[0]
@@ -267,6 +381,27 @@ def _bounded(value: Node, ctx: FileContext) -> bool:
         and package.type == "identifier"
         and text(package) in ctx.imports.names_for(GIN)
         and text(key.child_by_field_name("field")) == "AuthUserKey"
+    )
+
+
+def _status_code(ident: Node, ctx: FileContext) -> bool:
+    """Is the local declared with a ``net/http`` status constant (``status := http.StatusOK``)?"""
+    http_names = ctx.imports.names_for(HTTP)
+    if not http_names:
+        return False
+    declaration = bindings(top_level(ident), ctx.source).of(ident)
+    if declaration is None or declaration.package_level:
+        return False
+    value = single_value(declaration)
+    if value is None:
+        spec = declaration.node.parent
+        values = spec.child_by_field_name("value") if spec is not None and spec.type == "var_spec" else None
+        value = values.named_children[0] if values is not None and values.named_child_count == 1 else None
+    return (
+        value is not None
+        and value.type == "selector_expression"
+        and text(value.child_by_field_name("operand")) in http_names
+        and text(value.child_by_field_name("field")).startswith("Status")
     )
 
 

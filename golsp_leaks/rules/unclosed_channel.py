@@ -2,26 +2,47 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 
 from tree_sitter import Node
 
-from golsp_leaks.goanalysis.cfg.loops import enclosing_loop
+from golsp_leaks.goanalysis.cfg.loops import enclosing_loop, inside_nested_function
 from golsp_leaks.goanalysis.dataflow.channels import (
     Goroutine,
     LocalChannel,
     count_paths,
     local_channels,
 )
-from golsp_leaks.goanalysis.summaries.facts import SCOPE_FACTS
+from golsp_leaks.goanalysis.dataflow.engine import (
+    ExitReport,
+    exits_missing_release,
+    related_locations,
+)
+from golsp_leaks.goanalysis.dataflow.ownership import Releases, Use, classify
+from golsp_leaks.goanalysis.names.holders import top_level
+from golsp_leaks.goanalysis.names.scopes import Bindings, bindings
+from golsp_leaks.goanalysis.summaries.facts import CONSTRUCTORS, LIFECYCLES, RUNNERS, SCOPE_FACTS
 from golsp_leaks.goanalysis.syntax.edits import insert_statement_after, insert_statement_before
-from golsp_leaks.goanalysis.syntax.nodes import statements, text
+from golsp_leaks.goanalysis.syntax.nodes import (
+    enclosing_function,
+    is_assignment_target,
+    statements,
+    text,
+)
 from golsp_leaks.goanalysis.syntax.parse import cursor
 from golsp_leaks.model import Applicability, Finding, Fix, Related, Severity
 from golsp_leaks.rules.base import FileContext, FixKind, Rule
+from golsp_leaks.rules.goroutine_no_exit import local_type
 
 _FUNCTIONS = "[(function_declaration) (method_declaration) (func_literal)] @f"
 _WAITS = "(call_expression function: (selector_expression field: (field_identifier) @method)) @call"
+_WORKER_STARTS = """
+[(expression_statement
+   (call_expression function: (selector_expression operand: (identifier) @var field: (field_identifier) @method)) @call)
+ (go_statement
+   (call_expression function: (selector_expression operand: (identifier) @var field: (field_identifier) @method)) @call)]
+@stmt
+"""
 
 
 class UnclosedChannel(Rule):
@@ -33,7 +54,18 @@ class UnclosedChannel(Rule):
     * goroutines that range over it while the function (or other goroutines)
       send the values — the *NoCloseRange* pattern of a worker pool;
     * the function ranging over it while its only sender, a goroutine, returns
-      without closing it.
+      without closing it;
+    * goroutines ranging over it while the function closes it on some paths
+      only: a `return` after they start (an error while producing the
+      values) skips the `close`, and the workers wait for ever;
+    * a worker started and never stopped (a method contract): `w.Start()`
+      where the package's `Start` starts a goroutine that waits on a field
+      channel only `w.Stop()` (or `Close`) closes, or `go w.run()` where
+      `run` itself waits on such a field — and a path from the start to a
+      return on which the local `w` is neither stopped nor handed on
+      (returned, stored, passed): the goroutine waits for ever.  Started
+      once, from `main` or `init`, it is a worker for the life of the
+      process and is not reported.
 
     The channel must stay in the function (not passed on, stored or returned),
     and a channel of workers started once, from `main` or `init`, is not
@@ -82,7 +114,10 @@ class UnclosedChannel(Rule):
     ```
 
     ## Fix safety
-    The fix inserts `defer close(ch)` in the one place that sends: right after
+    For a worker never stopped on any path, the fix inserts `defer w.Stop()`
+    after `w.Start()` (unsafe: the worker no longer runs on after the
+    function returns); none when only some paths miss the stop.  For a
+    channel, the fix inserts `defer close(ch)` in the one place that sends: right after
     the channel is made when only the function itself sends on it, or at the
     top of the goroutine when a single goroutine (not started in a loop) is the
     only sender.  It is not offered when some other goroutine also sends
@@ -95,17 +130,20 @@ class UnclosedChannel(Rule):
 
     id = "unclosed-channel"
     summary = "goroutines range over a channel that is never closed"
-    requires = SCOPE_FACTS
+    requires = (*SCOPE_FACTS, LIFECYCLES, RUNNERS, CONSTRUCTORS)
     default_severity = Severity.WARNING
     fix_kinds = (
         FixKind("Close {channel} when the function returns: `defer close({channel})`", Applicability.SAFE),
         FixKind("Close {channel} when the sending goroutine returns: `defer close({channel})`", Applicability.SAFE),
+        FixKind("Insert `defer {call}` after the call", Applicability.UNSAFE, "the worker no longer runs on after the function returns"),
     )
-    triggers = (b"make(chan",)
+    triggers = (b"make(chan", b".Start(", b"\tgo ")
 
     def check(self, decl: Node, ctx: FileContext) -> Iterable[Finding]:
         if decl.type not in ("function_declaration", "method_declaration"):
             return
+        if ctx.package.lifecycles or ctx.package.runners:
+            yield from self._unstopped_workers(decl, ctx)
         for func in cursor(_FUNCTIONS).captures(decl).get("f", []):
             body = func.child_by_field_name("body")
             if body is None or b"make(chan" not in (body.text or b"") or b"range" not in (body.text or b""):
@@ -116,8 +154,10 @@ class UnclosedChannel(Rule):
                     yield finding
 
     def _check(self, channel: LocalChannel, ctx: FileContext) -> Finding | None:
-        if channel.closes or any(g.closes for g in channel.goroutines):
+        if any(g.closes for g in channel.goroutines):
             return None
+        if channel.closes:
+            return self._closed_on_some_paths(channel, ctx)
         consumers = [g for g in channel.goroutines if g.ranges]
         if not consumers and not channel.ranges:
             return None
@@ -165,6 +205,128 @@ class UnclosedChannel(Rule):
             fixes=tuple(fixes),
             per_request=ctx.scope.is_per_request(channel.call),
         )
+
+
+    def _closed_on_some_paths(self, channel: LocalChannel, ctx: FileContext) -> Finding | None:
+        """The function closes the channel its goroutines range over, but a return after they
+        start skips the close: they wait for more values for ever."""
+        consumers = [g for g in channel.goroutines if g.ranges]
+        if not consumers or any(g.sends or g.guarded_sends or g.receives for g in consumers):
+            return None
+        if ctx.scope.runs_once(channel.call):
+            return None
+        last = consumers[-1].go
+        start = last
+        loop = enclosing_loop(last, channel.func)
+        while loop is not None:  # workers started in a loop: from the end of the outermost one
+            start = loop
+            loop = enclosing_loop(loop, channel.func)
+        if any(c.start_byte < start.start_byte and _deferred(c) for c in channel.closes):
+            return None  # closed by a defer before the workers start: on every path
+        report = exits_missing_release(channel.func, start, [c.start_byte for c in channel.closes], source=ctx.source)
+        if not report.missed:
+            return None
+        name = channel.name
+        related = [Related(r.start_byte, r.start_byte + len("return"), f"this return is reached without closing {name}") for r in report.missed]
+        related.extend(
+            Related(g.ranges[0].start_byte, g.ranges[0].start_byte + 3, f"this loop ends only when {name} is closed")
+            for g in consumers[:2]
+        )
+        return Finding(
+            rule=self.id,
+            start=channel.ident.start_byte,
+            end=channel.ident.end_byte,
+            message=(
+                f"{name} is closed only on some paths: a return skips the close, and the goroutines ranging "
+                f"over it wait for more values for ever"
+            ),
+            related=tuple(related),
+            per_request=ctx.scope.is_per_request(channel.call),
+        )
+
+    # --- w.Start() without w.Stop() -------------------------------------------------
+
+    def _unstopped_workers(self, decl: Node, ctx: FileContext) -> Iterator[Finding]:
+        """``w.Start()`` (a start method of the package's lifecycles) or ``go w.run()`` (a runner)
+        on a local worker, with a path to an exit on which ``w`` is neither stopped nor handed on."""
+        facts = ctx.package
+        contracts: dict[tuple[str, str, bool], list[str]] = {}
+        for type_name, start, stop in sorted(facts.lifecycles):
+            contracts.setdefault((start, type_name, False), []).append(stop)
+        for type_name, method, stop in sorted(facts.runners):
+            contracts.setdefault((method, type_name, True), []).append(stop)
+        methods = {method for method, _, _ in contracts}
+        resolved: Bindings | None = None
+        for _, captures in cursor(_WORKER_STARTS).matches(decl):
+            method = text(captures["method"][0])
+            if method not in methods:
+                continue
+            var, call = captures["var"][0], captures["call"][0]
+            stmt = captures["stmt"][0]
+            go = stmt.type == "go_statement"
+            func = enclosing_function(stmt)
+            if func is None or ctx.scope.runs_once(stmt):
+                continue
+            worker_type = local_type(func, text(var), stmt, facts.constructors)
+            stops = contracts.get((method, worker_type or "", go))
+            if not stops:
+                continue
+            if resolved is None:
+                resolved = bindings(top_level(decl), ctx.source)
+            exits = _unstopped_exits(var, stmt, func, stops, resolved, ctx)
+            if exits is None:
+                continue
+            name, stop = text(var), stops[0]
+            started = f"go {name}.{method}()" if go else f"{name}.{method}() starts a goroutine that"
+            missing = f"without {name}.{stop}()"
+            fixes: list[Fix] = []
+            if not go and enclosing_loop(stmt, func) is None and not exits.missed:
+                insert = insert_statement_after(ctx.source, stmt, f"defer {name}.{stop}()")
+                if insert is not None:
+                    fixes.append(Fix(f"Insert `defer {name}.{stop}()` after the call", (insert,), Applicability.UNSAFE))
+            yield Finding(
+                rule=self.id,
+                start=call.start_byte,
+                end=call.end_byte,
+                message=(
+                    f"{started} runs until {name}.{stop}() closes the channel it waits on, and "
+                    f"{_describe(func)} can return {missing}: the goroutine waits for ever"
+                ),
+                related=tuple(related_locations(exits, func, stmt, missing)),
+                fixes=tuple(fixes),
+                per_request=ctx.scope.is_per_request(stmt),
+            )
+
+
+def _deferred(call: Node) -> bool:
+    """Is the call the one a ``defer`` statement runs (``defer close(ch)``)?"""
+    parent = call.parent
+    return parent is not None and parent.type == "defer_statement"
+
+
+def _unstopped_exits(
+    var: Node, start: Node, func: Node, stops: list[str], resolved: Bindings, ctx: FileContext
+) -> ExitReport | None:
+    """The exits reached from ``start`` with the worker neither stopped nor handed on; None when
+    there are none, or when the worker is not this function's own local."""
+    declaration = resolved.of(var)
+    if declaration is None or declaration.package_level or inside_nested_function(declaration.node, func):
+        return None
+    if not (func.start_byte <= declaration.node.start_byte < func.end_byte):
+        return None
+    releases = Releases(methods=frozenset((stop,) for stop in stops))
+    handled: list[int] = []
+    for mention in resolved.uses_of(declaration, func):
+        if mention == var or is_assignment_target(mention):
+            continue
+        if classify(mention, releases, func) is not Use.BORROW:
+            if mention.start_byte < start.start_byte:
+                return None  # stopped (a defer) or handed on before it starts: someone owns the stop
+            handled.append(mention.start_byte)
+    report = exits_missing_release(func, start, handled, source=ctx.source)
+    if not report.missed and not report.falls_off_end_unused:
+        return None
+    return report
 
 
 def _describe(func: Node) -> str:

@@ -33,6 +33,7 @@ node is there.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
@@ -514,3 +515,41 @@ def _runs_in_place(literal: Node) -> bool:
         and parent.type == "call_expression"
         and parent.child_by_field_name("function") == literal
     )
+
+
+_MADE = """
+[(composite_literal type: (type_identifier) @type) @made
+ (call_expression function: (identifier) @new arguments: (argument_list . (type_identifier) @type .)) @made]
+"""
+_PACKAGE_VARS = "(source_file (var_declaration (var_spec) @spec))"
+_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+#: The last file's makes and package-level holders, by type name (rules ask once per method).
+_file_types: list[tuple[Node, dict[str, list[Node]], set[str]]] = []
+
+
+def _types_of(root: Node) -> tuple[dict[str, list[Node]], set[str]]:
+    entry = _file_types[0] if _file_types else None  # one read: another thread may replace it
+    if entry is not None and entry[0] == root:
+        return entry[1], entry[2]
+    made: dict[str, list[Node]] = {}
+    for _, c in cursor(_MADE).matches(root):
+        if "new" not in c or text(c["new"][0]) == "new":
+            made.setdefault(text(c["type"][0]), []).append(c["made"][0])
+    held: set[str] = set()
+    for spec in cursor(_PACKAGE_VARS).captures(root).get("spec", []):
+        held.update(_IDENTIFIER.findall(text(spec.child_by_field_name("type")) + " " + text(spec.child_by_field_name("value"))))
+    _file_types[:] = [(root, made, held)]
+    return made, held
+
+
+def made_values(root: Node, type_name: str) -> list[Node]:
+    """Where the file makes values of the type: ``T{...}``, ``&T{...}`` (the literal), ``new(T)``."""
+    return list(_types_of(root)[0].get(type_name, ()))
+
+
+def package_variable_holds(root: Node, type_name: str) -> bool:
+    """Does a package-level variable of the file have the type, or a value that mentions it
+    (``var h = &hub{}``, ``var s Server``)?"""
+    return type_name in _types_of(root)[1]

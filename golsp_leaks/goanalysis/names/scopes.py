@@ -536,3 +536,15 @@ _HANDLERS: dict[str, Callable[[_Resolver, Node], None]] = {
         c for c in node.named_children if c.type != "field_identifier"
     ),
 }
+
+
+def single_value(declaration: Declaration | None) -> Node | None:
+    """The value a ``x := v`` binds to the one local it declares (None for anything else)."""
+    if declaration is None or declaration.package_level:
+        return None
+    left = declaration.node.parent
+    stmt = left.parent if left is not None else None
+    if left is None or stmt is None or stmt.type != "short_var_declaration" or left.named_child_count != 1:
+        return None
+    right = stmt.child_by_field_name("right")
+    return right.named_children[0] if right is not None and right.named_child_count == 1 else None

@@ -84,6 +84,13 @@ LIFECYCLES: Fact[frozenset[tuple[str, str, str]]] = Fact(
     "closes (or sends on) the field it waits on",
     frozenset(),
 )
+RUNNERS: Fact[frozenset[tuple[str, str, str]]] = Fact(
+    "runners",
+    CALLS,
+    "(type, method, stop): method itself waits on a field that method stop closes (or sends on), "
+    "so go v.method() runs until stop",
+    frozenset(),
+)
 CONSTRUCTORS: Fact[frozenset[tuple[str, str]]] = Fact(
     "constructors", CALLS, "(function, type): functions that return a lifecycle type or a pointer to it",
     frozenset(),
@@ -98,6 +105,13 @@ COLLECTIONS: Fact[frozenset[str]] = Fact(
 )
 SHRUNK_GLOBALS: Fact[frozenset[str]] = Fact(
     "shrunk_globals", CALLS, "package-level variables that some code deletes from, trims or resets",
+    _EMPTY_STRS,
+)
+SHRUNK_FIELDS: Fact[frozenset[str]] = Fact(
+    "shrunk_fields",
+    CALLS,
+    "names of struct fields some code deletes from, trims or resets (delete(s.m, k), "
+    "s.list = s.list[n:], s.m = map[string]int{}, s.m.Delete(k)), whatever their owner",
     _EMPTY_STRS,
 )
 FLAGS: Fact[frozenset[str]] = Fact(
@@ -120,8 +134,8 @@ FIELD_USES: Fact[frozenset[str]] = Fact(
 
 #: Every fact, in a fixed order.
 ALL_FACTS: tuple[Fact[Any], ...] = (
-    PER_REQUEST, RUNS_ONCE, REPEATED, GOROUTINES, ENDLESS, LIFECYCLES, CONSTRUCTORS, CLOSABLE,
-    GLOBALS, COLLECTIONS, SHRUNK_GLOBALS, FLAGS, DB_FIELDS, FIELD_USES,
+    PER_REQUEST, RUNS_ONCE, REPEATED, GOROUTINES, ENDLESS, LIFECYCLES, RUNNERS, CONSTRUCTORS, CLOSABLE,
+    GLOBALS, COLLECTIONS, SHRUNK_GLOBALS, SHRUNK_FIELDS, FLAGS, DB_FIELDS, FIELD_USES,
 )
 _BY_NAME = {fact.name: fact for fact in ALL_FACTS}
 #: What :class:`~golsp_leaks.goanalysis.libraries.frameworks.RequestScope` reads: every rule that
@@ -281,6 +295,10 @@ class PackageFacts:
         return self.get(LIFECYCLES)
 
     @property
+    def runners(self) -> frozenset[tuple[str, str, str]]:
+        return self.get(RUNNERS)
+
+    @property
     def constructors(self) -> frozenset[tuple[str, str]]:
         return self.get(CONSTRUCTORS)
 
@@ -299,6 +317,10 @@ class PackageFacts:
     @property
     def shrunk_globals(self) -> frozenset[str]:
         return self.get(SHRUNK_GLOBALS)
+
+    @property
+    def shrunk_fields(self) -> frozenset[str]:
+        return self.get(SHRUNK_FIELDS)
 
     @property
     def flags(self) -> frozenset[str]:

@@ -485,6 +485,8 @@ def _scan_declaration(
             continue
         if first.type == "identifier" and (name in ("delete", "clear") or (name == "len" and _bounds(call))):
             summary.shrunk.add(text(first))
+        elif first.type == "selector_expression" and (name in ("delete", "clear") or (name == "len" and _bounds(call))):
+            summary.shrunk.add(_field_mark(first))
         elif (
             name == "close"
             and recv is not None
@@ -497,6 +499,8 @@ def _scan_declaration(
         operand = captures["operand"][0]
         method = text(captures["method"][0])
         add(call, method, operand, _is_go_call(call))
+        if operand.type == "selector_expression" and method in _SHRINKING_METHODS:
+            summary.shrunk.add(_field_mark(operand))
         if operand.type == "identifier":
             if method in _SHRINKING_METHODS:
                 summary.shrunk.add(text(operand))
@@ -525,10 +529,18 @@ def _scan_declaration(
         targets = captures["left"][0].named_children
         right = captures["right"][0].named_children
         for i, target in enumerate(targets):
+            value = right[i] if len(right) == len(targets) else None
+            if target.type == "selector_expression":
+                # x.f = x.f[n:] or x.f = nil anywhere, or a new value in a method (a reset); a plain
+                # function setting a field is a constructor filling in a new value.
+                trims = value is not None and (value.type == "nil" or (
+                    value.type == "slice_expression" and text(value.child_by_field_name("operand")) == text(target)))
+                if trims or (recv is not None and value is not None and not _is_growth(value, text(target))):
+                    summary.shrunk.add(_field_mark(target))
+                continue
             if target.type != "identifier":
                 continue
             name = text(target)
-            value = right[i] if len(right) == len(targets) else None
             if value is not None and _is_growth(value, name):
                 continue
             summary.shrunk.add(name)
@@ -679,7 +691,12 @@ def _is_growth(value: Node, name: str) -> bool:
     if function is None or text(function) != "append" or args is None or not args.named_child_count:
         return False
     first = args.named_children[0]
-    return first.type == "identifier" and text(first) == name
+    return first.type in ("identifier", "selector_expression") and text(first) == name
+
+
+def _field_mark(selector: Node) -> str:
+    """``.f`` for ``x.f``: a field some code shrinks, kept apart from package-level names."""
+    return "." + text(selector.child_by_field_name("field"))
 
 
 # --------------------------------------------------------------------------- the package
@@ -818,6 +835,13 @@ def _combined(summaries: Iterable[FileSummary]) -> dict[str, frozenset[Any]]:
                 continue
             if waited & merged.closes.get(other_key, set()):
                 lifecycles.add((f.receiver_type, f.name, other.name))
+    runners: set[tuple[str, str, str]] = set()
+    for key, f in funcs.items():
+        # what the method itself waits on, not what goroutines it starts wait on
+        waits = merged.waits.get(key, set()) - merged.go_waits.get(key, set()) if f.receiver_type else set()
+        for other_key, other in funcs.items() if waits else ():
+            if other.receiver_type == f.receiver_type and other_key != key and waits & merged.closes.get(other_key, set()):
+                runners.add((f.receiver_type, f.name, other.name))
     lifecycle_types = {t for t, _, _ in lifecycles}
     constructors = {
         (f.name, f.result_type)
@@ -827,11 +851,13 @@ def _combined(summaries: Iterable[FileSummary]) -> dict[str, frozenset[Any]]:
     return {
         "handlers": frozenset(per_request),
         "shrunk_globals": frozenset(merged.shrunk & merged.globals),
+        "shrunk_fields": frozenset(n[1:] for n in merged.shrunk if n.startswith(".")),
         "globals": frozenset(merged.globals),
         "collections": frozenset(merged.collections),
         "startup": frozenset(startup),
         "goroutines": frozenset(goroutines),
         "lifecycles": frozenset(lifecycles),
+        "runners": frozenset(runners),
         "constructors": frozenset(constructors),
         "flags": frozenset(merged.flags),
         "endless": frozenset(merged.endless),

@@ -261,3 +261,16 @@ def bound_value(ident: Node) -> Node | None:
     if values is None or values.named_child_count != 1:
         return None
     return values.named_children[0]
+
+
+def is_assignment_target(ident: Node) -> bool:
+    """Is ``ident`` one of the targets of an assignment (``f, err = os.Open(p)``)?"""
+    targets = ident.parent
+    statement = targets.parent if targets is not None else None
+    return (
+        targets is not None
+        and targets.type == "expression_list"
+        and statement is not None
+        and statement.type == "assignment_statement"
+        and statement.child_by_field_name("left") == targets
+    )
