@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Hashable
 from dataclasses import dataclass
 
+from golsp_leaks.goanalysis.summaries.locks import EMPTY, LockFacts
+
 
 @dataclass(frozen=True)
 class PackageFacts:
@@ -67,6 +69,9 @@ class PackageFacts:
     #: Names of unexported fields that the package's other files use other than by assigning
     #: them (``s.cancel()``, ``go stop(s.cancel)``): a cancel function stored there is used.
     field_uses: frozenset[str] = frozenset()
+    #: Mutex and wait-group fields, types embedding a mutex, methods that take a lock and functions
+    #: that release one, declared in the package's other files (see ``summaries.locks``).
+    locks: LockFacts = EMPTY
 
     def fingerprint(self) -> Hashable:
         return (
@@ -84,4 +89,5 @@ class PackageFacts:
             self.closable,
             self.db_fields,
             self.field_uses,
+            self.locks,
         )

@@ -25,6 +25,7 @@ What is read:
 
 from __future__ import annotations
 
+import operator
 import os
 import re
 import threading
@@ -32,6 +33,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, fields, replace
+from functools import reduce
 from pathlib import Path
 from stat import S_ISREG
 
@@ -51,6 +53,8 @@ from golsp_leaks.goanalysis.libraries.frameworks import (
 )
 from golsp_leaks.goanalysis.libraries.sql import LIBRARIES
 from golsp_leaks.goanalysis.summaries.facts import PackageFacts
+from golsp_leaks.goanalysis.summaries.locks import EMPTY as LOCKS_EMPTY
+from golsp_leaks.goanalysis.summaries.locks import LockFacts, lock_facts
 from golsp_leaks.goanalysis.syntax.imports import Imports
 from golsp_leaks.goanalysis.syntax.nodes import text
 from golsp_leaks.goanalysis.syntax.parse import cursor, parse
@@ -1102,7 +1106,19 @@ def package_facts(path: str | Path, own_source: bytes | None = None, own_tree: T
             used = frozenset(name for s in siblings for name in _field_uses_of(s))
             if used:
                 facts = replace(facts, field_uses=used)
+        if any(marker in own_source for marker in _LOCK_MARKERS):
+            locks = [_lock_facts_of(s) for s in siblings]
+            if any(f != LOCKS_EMPTY for f in locks):
+                facts = replace(facts, locks=reduce(operator.or_, locks, LOCKS_EMPTY))
         return facts
+
+
+_LOCK_MARKERS = (b"Lock()", b"WaitGroup")
+
+
+def _lock_facts_of(sibling: _Sibling) -> LockFacts:
+    found = _sibling_fact("locks", sibling, lambda data: frozenset({lock_facts(data)}))
+    return next((f for f in found if isinstance(f, LockFacts)), LOCKS_EMPTY)
 
 
 def _package_facts(

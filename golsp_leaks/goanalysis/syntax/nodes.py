@@ -239,3 +239,13 @@ def function_named(name: str, node: Node, source: bytes) -> Node | None:
         if found is not None and found.start_byte == start:
             return found
     return None
+
+
+def inside_statement(node: Node, func: Node, kind: str) -> bool:
+    """Is ``node`` inside a statement of type ``kind`` (``"defer_statement"``) of ``func``?"""
+    current = node.parent
+    while current is not None and current != func:
+        if current.type == kind:
+            return True
+        current = current.parent
+    return False
