@@ -208,11 +208,16 @@ class WaitGroupMisuse(Rule):
     def _done_twice(
         self, go: Node, literal: Node, inside: list[_Call], calls: list[_Call], ctx: FileContext
     ) -> Iterable[Finding]:
+        outer = enclosing_function(go)
+        if outer is None:
+            return
         dones = [c for c in inside if c.method == "Done" and c.stmt is not None]
         if len(dones) < 2 or any(c.method == "Add" for c in inside):
             return
-        outer = enclosing_function(go)
-        same = _same_value(dones[0].expr, outer, ctx) if outer is not None else []
+        same = _same_value(dones[0].expr, outer, ctx)
+        dones = [d for d in dones if d.expr in same]  # the first Done's wait group, not another one
+        if len(dones) < 2:
+            return
         adds = [c for c in calls if c.method == "Add" and c.expr in same]
         if not adds or any(_count(a) != "1" for a in adds):
             return  # counted more than once per goroutine, or by an amount we cannot read
