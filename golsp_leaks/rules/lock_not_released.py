@@ -127,6 +127,8 @@ class LockNotReleased(Rule):
     triggers = (b"Lock()",)
 
     def check(self, decl: Node, ctx: FileContext) -> Iterable[Finding]:
+        if b"sync" not in ctx.source and not (ctx.package.locks.mutex_fields or ctx.package.locks.lock_types):
+            return  # no mutex declared in the file or the package's other files
         locks = list(_lock_statements(decl, ctx))
         if not locks:
             return
@@ -139,7 +141,7 @@ class LockNotReleased(Rule):
             return
         name = text(lock.expr)
         mentions = list(occurrences(lock.expr, func, ctx.source))
-        releases = [m for m in mentions if m.method not in _LOCKS and _releases(m)]
+        releases = [m for m in mentions if m.method not in _LOCKS and _releases(m, ctx)]
         helpers = _helper_releases(func, ctx)
         again = [
             other
@@ -228,13 +230,23 @@ def _lock_statements(decl: Node, ctx: FileContext) -> Iterable[_Lock]:
         yield _Lock(captures["stmt"][0], expr, method)
 
 
-def _releases(mention: Occurrence) -> bool:
+def _releases(mention: Occurrence, ctx: FileContext) -> bool:
     """Does this mention release the lock, or hand the mutex on (and with it, perhaps, the unlock)?"""
     if mention.method in ("Unlock", "RUnlock"):
         return True
+    if not mention.method and _argument_of_imported(mention.node, ctx):
+        return False  # fmt.Errorf("%v", s): formatted, not unlocked
     # s.closed, s.mu.TryLock: a field or another method of the value; passed (&mu), stored,
     # returned: someone else may unlock it.
     return not mention.method
+
+
+def _argument_of_imported(node: Node, ctx: FileContext) -> bool:
+    """Is ``node`` an argument of a call of another package's function (``fmt.Errorf``, ``log.Printf``)?"""
+    arguments = node.parent
+    call = arguments.parent if arguments is not None and arguments.type == "argument_list" else None
+    name = call_name(call) if call is not None else None
+    return name is not None and bool(name[0]) and ctx.imports.path_of(name[0]) is not None
 
 
 def _helper_releases(func: Node, ctx: FileContext) -> set[int]:
@@ -296,10 +308,15 @@ def _holds_by_contract(func: Node, lock: _Lock, mentions: list[Occurrence], repo
 
 def _conditional_lock(lock: _Lock, mentions: list[Occurrence]) -> bool:
     """``if locking { mu.Lock() }`` ... ``if locking { mu.Unlock() }``: the same test guards both."""
-    guard = _guarding_condition(lock.stmt)
+    guard = _guarding_if(lock.stmt)
     if guard is None:
         return False
-    return any(m.method in ("Unlock", "RUnlock") and _guarding_condition(m.node) == guard for m in mentions)
+    condition = text(guard.child_by_field_name("condition"))
+    for mention in mentions:
+        other = _guarding_if(mention.node) if mention.method in ("Unlock", "RUnlock") else None
+        if other is not None and other != guard and text(other.child_by_field_name("condition")) == condition:
+            return True
+    return False
 
 
 def _declared_in_loop(lock: _Lock, source: bytes) -> bool:
@@ -316,11 +333,12 @@ def _declared_in_loop(lock: _Lock, source: bytes) -> bool:
     return False
 
 
-def _guarding_condition(node: Node) -> str | None:
+def _guarding_if(node: Node) -> Node | None:
+    """The innermost ``if`` statement of the function around ``node``."""
     current = node.parent
     while current is not None and current.type not in FUNCTION_TYPES:
         if current.type == "if_statement":
-            return text(current.child_by_field_name("condition"))
+            return current
         current = current.parent
     return None
 

@@ -1113,7 +1113,7 @@ def package_facts(path: str | Path, own_source: bytes | None = None, own_tree: T
         return facts
 
 
-_LOCK_MARKERS = (b"Lock()", b"WaitGroup")
+_LOCK_MARKERS = (b"Lock()", b"WaitGroup", b".Wait()")
 
 
 def _lock_facts_of(sibling: _Sibling) -> LockFacts:
