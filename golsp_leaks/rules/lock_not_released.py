@@ -32,7 +32,6 @@ from golsp_leaks.goanalysis.syntax.nodes import (
     inside_statement,
     statements,
     text,
-    walk,
 )
 from golsp_leaks.goanalysis.syntax.parse import cursor
 from golsp_leaks.model import Applicability, Edit, Finding, Fix, Related, Severity
@@ -41,6 +40,9 @@ from golsp_leaks.rules.base import FileContext, FixKind, Rule
 _LOCKS = {"Lock": "Unlock", "RLock": "RUnlock"}
 _LOCK_OPS = frozenset({"Lock", "RLock", "Unlock", "RUnlock"})
 _LOCK_METHODS = frozenset({"", "Lock", "RLock", "Unlock", "RUnlock", "TryLock", "TryRLock"})
+_CALLED = """
+(call_expression function: [(identifier) @name (selector_expression field: (field_identifier) @name)]) @call
+"""
 _LOCK_CALLS = """
 (expression_statement
   (call_expression
@@ -255,12 +257,12 @@ def _helper_releases(func: Node, ctx: FileContext) -> set[int]:
     if not helpers:
         return set()
     found: set[int] = set()
-    for node in walk(func):
-        if node.type != "call_expression":
-            continue
-        name = call_name(node)
-        if name is not None and name[1] in helpers and name[1] not in ("Unlock", "RUnlock"):
-            found.add(node.start_byte)
+    qc = cursor(_CALLED)
+    qc.set_byte_range(func.start_byte, func.end_byte)
+    for _, captures in qc.matches(func):
+        name = text(captures["name"][0])
+        if name in helpers and name not in ("Unlock", "RUnlock"):
+            found.add(captures["call"][0].start_byte)
     return found
 
 

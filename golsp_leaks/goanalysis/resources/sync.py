@@ -38,14 +38,15 @@ RWMUTEX = "RWMutex"
 WAITGROUP = "WaitGroup"
 _TYPES = {name: NamedType("sync", name) for name in (MUTEX, RWMUTEX, WAITGROUP)}
 
-_own: list[tuple[bytes, LockFacts]] = []
+_own: list[tuple[bytes, LockFacts, LockFacts, LockFacts]] = []
 
 
 def package_locks(ctx: FileContext) -> LockFacts:
     """The lock facts of the file and of the package's other files."""
-    if not _own or _own[0][0] is not ctx.source:
-        _own[:] = [(ctx.source, lock_facts(ctx.source))]
-    return _own[0][1] | ctx.package.locks
+    if not _own or _own[0][0] is not ctx.source or _own[0][2] is not ctx.package.locks:
+        own = lock_facts(ctx.source)
+        _own[:] = [(ctx.source, own, ctx.package.locks, own | ctx.package.locks)]
+    return _own[0][3]
 
 
 def chain(expr: Node) -> list[Node] | None:

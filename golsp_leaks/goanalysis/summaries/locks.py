@@ -33,8 +33,10 @@ _METHOD = re.compile(
     re.MULTILINE,
 )
 _FUNC = re.compile(rb"^func[ \t]*(?:\([^)\n]*\)[ \t]*)?([A-Za-z_]\w*)", re.MULTILINE)
+_BRACES = re.compile(rb"[{}]")
 _BODY_END = re.compile(rb"^\}", re.MULTILINE)
-_LOCK_OPS = re.compile(rb"([A-Za-z_][\w.]*)\.(R?Lock|R?Unlock)\(\)")
+_LOCK_CALL = re.compile(rb"\.(R?Lock|R?Unlock)\(\)")
+_HOLDER = re.compile(rb"[A-Za-z_][\w.]*$")
 
 
 @dataclass(frozen=True)
@@ -75,25 +77,48 @@ def _struct_ranges(data: bytes) -> list[tuple[str, int, int]]:
     ranges: list[tuple[str, int, int]] = []
     for match in _STRUCT.finditer(data):
         depth, i = 1, match.end()
-        while depth and i < len(data):
-            ch = data[i]
-            if ch == 0x7B:
-                depth += 1
-            elif ch == 0x7D:
-                depth -= 1
-            i += 1
+        while depth:
+            brace = _BRACES.search(data, i)
+            if brace is None:
+                i = len(data)
+                break
+            depth += 1 if brace.group() == b"{" else -1
+            i = brace.end()
         ranges.append((match.group(1).decode(), match.start(), i))
     return ranges
 
 
+def _struct_at(structs: list[tuple[str, int, int]], offset: int) -> str | None:
+    """The innermost struct type whose declaration holds ``offset``."""
+    found = None
+    for name, start, end in structs:
+        if start > offset:
+            break
+        if offset < end:
+            found = name
+    return found
+
+
+def _lock_ops(body: bytes) -> list[tuple[int, bytes, bytes]]:
+    """(offset, holder, method) of each ``holder.Lock()``-like call in ``body``, in order."""
+    found: list[tuple[int, bytes, bytes]] = []
+    for call in _LOCK_CALL.finditer(body):
+        holder = _HOLDER.search(body, max(0, call.start() - 120), call.start())
+        if holder is not None:
+            found.append((call.start(), holder.group(), call.group(1)))
+    return found
+
+
 def _releases_first(body: bytes) -> bool:
     """Does the body unlock some mutex before (or without) locking it: release a lock its caller holds?"""
+    if b"Unlock()" not in body:
+        return False
     seen: set[bytes] = set()
-    for op in _LOCK_OPS.finditer(body):
-        if op.group(1) in seen:
+    for _, holder, method in _lock_ops(body):
+        if holder in seen:
             continue
-        seen.add(op.group(1))
-        if op.group(2).endswith(b"Unlock"):
+        seen.add(holder)
+        if method.endswith(b"Unlock"):
             return True
     return False
 
@@ -106,27 +131,31 @@ def lock_facts(data: bytes) -> LockFacts:
     waitgroup_fields: set[str] = set()
     structs = _struct_ranges(data)
     for match in _SYNC_FIELD.finditer(data):
-        if not any(start <= match.start() < end for _, start, end in structs):
+        if _struct_at(structs, match.start()) is None:
             continue  # a variable, not a field
         names = {n.strip().decode() for n in match.group(1).split(b",")}
         (waitgroup_fields if match.group(2) == b"WaitGroup" else mutex_fields).update(names)
-    lock_types = {
-        name
-        for match in _SYNC_EMBEDDED.finditer(data)
-        for name, start, end in structs
-        if start <= match.start() < end
-    }
+    lock_types = {name for match in _SYNC_EMBEDDED.finditer(data) if (name := _struct_at(structs, match.start()))}
     locking: set[tuple[str, str, str]] = set()
     if b"Lock()" in data:
         for header, body in _bodies(data, _METHOD):
             receiver, type_name, method = (g.decode() for g in header.groups())
+            if method.endswith(("Locked", "locked")):
+                continue  # by convention called with the lock held
+            closure = body.find(b"func(")
+            prefix = receiver + "."
             seen: set[str] = set()
-            for op in re.finditer(rb"\b" + re.escape(receiver.encode()) + rb"((?:\.\w+)*?)\.(R?Lock|R?Unlock)\(\)", body):
-                path = op.group(1).decode().lstrip(".")
+            for offset, held, op in _lock_ops(body):
+                if 0 <= closure < offset:
+                    break  # from here on the lock may be taken by a closure, another goroutine
+                holder = held.decode()
+                if holder != receiver and not holder.startswith(prefix):
+                    continue
+                path = holder[len(prefix) :] if holder != receiver else ""
                 if path in seen:
                     continue
                 seen.add(path)
-                if op.group(2).endswith(b"Lock") and not op.group(2).endswith(b"Unlock"):
+                if not op.endswith(b"Unlock"):
                     locking.add((type_name, method, path))
     unlocking = {header.group(1).decode() for header, body in _bodies(data, _FUNC) if _releases_first(body)}
     return LockFacts(
