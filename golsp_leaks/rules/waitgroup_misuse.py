@@ -184,6 +184,8 @@ class WaitGroupMisuse(Rule):
         dones = [c for c in inside if c.method == "Done"]
         if not dones or any(d.stmt is not None and d.stmt.type == "defer_statement" for d in dones):
             return
+        if any(in_loop(d.call, literal) for d in dones):
+            return  # done once per item of a loop: counted per item, not per goroutine
         expr = dones[0].expr
         mentions = [m for m in occurrences(expr, literal, ctx.source) if m.method not in ("Add", "Wait")]
         uses = sorted({m.node.start_byte for m in mentions})
