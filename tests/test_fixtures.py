@@ -199,7 +199,7 @@ def test_fixture_is_gofmt_clean(path: Path) -> None:
 def test_fixtures_and_golden_files_compile_and_pass_go_vet(tmp_path: Path, go_modules: None) -> None:
     """Every fixture and every golden file, each as its own package, through one ``go build`` and one ``go vet``.
 
-    vet's own lostcancel check is off: the fixtures are meant to leak.
+    vet's own lostcancel and waitgroup checks are off: the fixtures are meant to leak.
     """
     module = tmp_path / "fixtures"
     module.mkdir()
@@ -210,5 +210,5 @@ def test_fixtures_and_golden_files_compile_and_pass_go_vet(tmp_path: Path, go_mo
         shutil.copyfile(path, package_dir / path.name.replace(".go.golden", "_golden.go"))
     built = gotool.go_build(module, tmp_path)
     assert built.returncode == 0, built.stdout + built.stderr
-    result = gotool.go_vet(module, tmp_path, ("-lostcancel=false",))
+    result = gotool.go_vet(module, tmp_path, ("-lostcancel=false", "-waitgroup=false"))
     assert result.returncode == 0, result.stdout + result.stderr

@@ -28,12 +28,15 @@ import threading
 from collections.abc import Callable, Hashable, Iterable, Mapping
 from typing import Any, Generic, TypeVar
 
+from golsp_leaks.goanalysis.summaries.locks import EMPTY, LockFacts
+
 T = TypeVar("T")
 
 #: The sources facts are computed from (see :data:`Fact.source`).
 CALLS = "calls"
 DB_FIELDS_SOURCE = "db-fields"
 FIELD_USES_SOURCE = "field-uses"
+LOCKS_SOURCE = "locks"
 
 
 class Fact(Generic[T]):
@@ -131,11 +134,18 @@ FIELD_USES: Fact[frozenset[str]] = Fact(
     "unexported fields the package's other files use other than by assigning them (s.cancel())",
     _EMPTY_STRS,
 )
+LOCKS: Fact[LockFacts] = Fact(
+    "locks",
+    LOCKS_SOURCE,
+    "mutex and wait-group fields, types embedding a mutex, methods that take a lock and functions "
+    "that release one, declared in the package's other files (see summaries.locks)",
+    EMPTY,
+)
 
 #: Every fact, in a fixed order.
 ALL_FACTS: tuple[Fact[Any], ...] = (
     PER_REQUEST, RUNS_ONCE, REPEATED, GOROUTINES, ENDLESS, LIFECYCLES, RUNNERS, CONSTRUCTORS, CLOSABLE,
-    GLOBALS, COLLECTIONS, SHRUNK_GLOBALS, SHRUNK_FIELDS, FLAGS, DB_FIELDS, FIELD_USES,
+    GLOBALS, COLLECTIONS, SHRUNK_GLOBALS, SHRUNK_FIELDS, FLAGS, DB_FIELDS, FIELD_USES, LOCKS,
 )
 _BY_NAME = {fact.name: fact for fact in ALL_FACTS}
 #: What :class:`~golsp_leaks.goanalysis.libraries.frameworks.RequestScope` reads: every rule that
@@ -167,6 +177,7 @@ def value_id(value: object) -> int:
 
 #: The facts read while a declaration was looked at: each with the number of its value.
 Reads = tuple[tuple["Fact[Any]", int], ...]
+
 
 
 class PackageFacts:
@@ -333,3 +344,7 @@ class PackageFacts:
     @property
     def field_uses(self) -> frozenset[str]:
         return self.get(FIELD_USES)
+
+    @property
+    def locks(self) -> LockFacts:
+        return self.get(LOCKS)

@@ -27,6 +27,7 @@ What is read:
 
 from __future__ import annotations
 
+import operator
 import os
 import re
 import threading
@@ -34,6 +35,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, fields
+from functools import reduce
 from pathlib import Path
 from stat import S_ISREG
 from typing import Any
@@ -57,8 +59,11 @@ from golsp_leaks.goanalysis.summaries.facts import (
     CALLS,
     DB_FIELDS_SOURCE,
     FIELD_USES_SOURCE,
+    LOCKS_SOURCE,
     PackageFacts,
 )
+from golsp_leaks.goanalysis.summaries.locks import EMPTY as LOCKS_EMPTY
+from golsp_leaks.goanalysis.summaries.locks import LockFacts, lock_facts
 from golsp_leaks.goanalysis.syntax.bounded import BoundedCache
 from golsp_leaks.goanalysis.syntax.imports import Imports
 from golsp_leaks.goanalysis.syntax.nodes import text
@@ -1192,7 +1197,17 @@ def _provide(kind: str, path: Path, own_source: bytes, own_tree: Tree | None) ->
             return {"db_fields": frozenset(f for s in siblings for f in _db_fields_of(s))}
     elif kind == FIELD_USES_SOURCE and any(constructor in own_source for constructor in (*_CANCEL_CONSTRUCTORS, b"NewTicker")):
         return {"field_uses": frozenset(name for s in siblings for name in _field_uses_of(s))}
+    elif kind == LOCKS_SOURCE and any(marker in own_source for marker in _LOCK_MARKERS):
+        return {"locks": reduce(operator.or_, (_lock_facts_of(s) for s in siblings), LOCKS_EMPTY)}
     return _EMPTY
+
+
+_LOCK_MARKERS = (b"Lock()", b"WaitGroup", b".Wait()")
+
+
+def _lock_facts_of(sibling: _Sibling) -> LockFacts:
+    found = _sibling_fact("locks", sibling, lambda data: frozenset({lock_facts(data)}))
+    return next((f for f in found if isinstance(f, LockFacts)), LOCKS_EMPTY)
 
 
 def _package_facts(

@@ -255,3 +255,18 @@ def _common_prefix(a: str, b: str) -> str:
     while i < len(a) and i < len(b) and a[i] == b[i]:
         i += 1
     return a[:i]
+
+
+def only_return_after(stmt: Node, body: Node | None) -> bool:
+    """Is ``stmt`` the last statement of the function body ``body``, or directly followed by a
+    ``return`` that calls nothing?  Then moving ``stmt`` into a ``defer`` changes nothing but its
+    position: it still runs last."""
+    following = stmt.next_named_sibling
+    while following is not None and following.type == "comment":
+        following = following.next_named_sibling
+    if following is None:
+        block = stmt.parent.parent if stmt.parent is not None else None
+        return block == body
+    if following.type != "return_statement":
+        return False
+    return not any(n.type == "call_expression" for n in walk(following))

@@ -274,3 +274,13 @@ def is_assignment_target(ident: Node) -> bool:
         and statement.type == "assignment_statement"
         and statement.child_by_field_name("left") == targets
     )
+
+
+def inside_statement(node: Node, func: Node, kind: str) -> bool:
+    """Is ``node`` inside a statement of type ``kind`` (``"defer_statement"``) of ``func``?"""
+    current = node.parent
+    while current is not None and current != func:
+        if current.type == kind:
+            return True
+        current = current.parent
+    return False

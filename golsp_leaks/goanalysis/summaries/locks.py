@@ -1,0 +1,167 @@
+"""What a file declares about locks and wait groups: the facts the lock and wait-group rules read.
+
+Read from a file's text, so that the package's other files cost no parse:
+
+``mutex_fields``
+    struct fields declared with the type ``sync.Mutex`` or ``sync.RWMutex`` (or a pointer to one);
+``lock_types``
+    struct types that embed ``sync.Mutex`` or ``sync.RWMutex`` (``type T struct{ sync.Mutex }``);
+``waitgroup_fields``
+    struct fields of type ``sync.WaitGroup`` (or a pointer to one);
+``locking``
+    ``(type, method, path)``: method ``method`` of ``type`` takes the lock at ``path`` of its
+    receiver (``"mu"`` for ``r.mu.Lock()``, ``""`` for an embedded mutex's ``r.Lock()``)
+    before releasing it — calling it with that lock held deadlocks;
+``unlocking``
+    functions and methods (by name) whose body releases a lock: a helper that unlocks for its caller.
+
+The file's ``sync`` import must be named ``sync`` (the rare renamed import is not read).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+_STRUCT = re.compile(rb"^(?:type\s+|\s+)([A-Za-z_]\w*)(?:\[[^\]\n]*\])?\s+struct\s*\{", re.MULTILINE)
+_SYNC_FIELD = re.compile(
+    rb"^[ \t]*([A-Za-z_]\w*(?:[ \t]*,[ \t]*[A-Za-z_]\w*)*)[ \t]+\*?sync\.(RWMutex|Mutex|WaitGroup)\b", re.MULTILINE
+)
+_SYNC_EMBEDDED = re.compile(rb"^[ \t]*\*?sync\.(RWMutex|Mutex)[ \t]*(?://[^\n]*)?$", re.MULTILINE)
+_METHOD = re.compile(
+    rb"^func[ \t]*\([ \t]*([A-Za-z_]\w*)[ \t]+\*?([A-Za-z_]\w*)(?:\[[^\]\n]*\])?[ \t]*\)[ \t]*([A-Za-z_]\w*)",
+    re.MULTILINE,
+)
+_FUNC = re.compile(rb"^func[ \t]*(?:\([^)\n]*\)[ \t]*)?([A-Za-z_]\w*)", re.MULTILINE)
+_BRACES = re.compile(rb"[{}]")
+_BODY_END = re.compile(rb"^\}", re.MULTILINE)
+_LOCK_CALL = re.compile(rb"\.(R?Lock|R?Unlock)\(\)")
+_HOLDER = re.compile(rb"[A-Za-z_][\w.]*$")
+
+
+@dataclass(frozen=True)
+class LockFacts:
+    mutex_fields: frozenset[str] = frozenset()
+    lock_types: frozenset[str] = frozenset()
+    waitgroup_fields: frozenset[str] = frozenset()
+    locking: frozenset[tuple[str, str, str]] = frozenset()
+    unlocking: frozenset[str] = frozenset()
+
+    def __or__(self, other: LockFacts) -> LockFacts:
+        return LockFacts(
+            self.mutex_fields | other.mutex_fields,
+            self.lock_types | other.lock_types,
+            self.waitgroup_fields | other.waitgroup_fields,
+            self.locking | other.locking,
+            self.unlocking | other.unlocking,
+        )
+
+    def takes_lock(self, type_name: str, method: str, path: str) -> bool:
+        return (type_name, method, path) in self.locking
+
+
+EMPTY = LockFacts()
+
+
+def _bodies(data: bytes, pattern: re.Pattern[bytes]) -> list[tuple[re.Match[bytes], bytes]]:
+    """Each match of a function header with the text up to the closing brace at column 0."""
+    found: list[tuple[re.Match[bytes], bytes]] = []
+    for match in pattern.finditer(data):
+        end = _BODY_END.search(data, match.end())
+        found.append((match, data[match.end() : end.start() if end else len(data)]))
+    return found
+
+
+def _struct_ranges(data: bytes) -> list[tuple[str, int, int]]:
+    """(type name, start, end) of the struct type declarations of the file."""
+    ranges: list[tuple[str, int, int]] = []
+    for match in _STRUCT.finditer(data):
+        depth, i = 1, match.end()
+        while depth:
+            brace = _BRACES.search(data, i)
+            if brace is None:
+                i = len(data)
+                break
+            depth += 1 if brace.group() == b"{" else -1
+            i = brace.end()
+        ranges.append((match.group(1).decode(), match.start(), i))
+    return ranges
+
+
+def _struct_at(structs: list[tuple[str, int, int]], offset: int) -> str | None:
+    """The innermost struct type whose declaration holds ``offset``."""
+    found = None
+    for name, start, end in structs:
+        if start > offset:
+            break
+        if offset < end:
+            found = name
+    return found
+
+
+def _lock_ops(body: bytes) -> list[tuple[int, bytes, bytes]]:
+    """(offset, holder, method) of each ``holder.Lock()``-like call in ``body``, in order."""
+    found: list[tuple[int, bytes, bytes]] = []
+    for call in _LOCK_CALL.finditer(body):
+        holder = _HOLDER.search(body, max(0, call.start() - 120), call.start())
+        if holder is not None:
+            found.append((call.start(), holder.group(), call.group(1)))
+    return found
+
+
+def _releases_first(body: bytes) -> bool:
+    """Does the body unlock some mutex before (or without) locking it: release a lock its caller holds?"""
+    if b"Unlock()" not in body:
+        return False
+    seen: set[bytes] = set()
+    for _, holder, method in _lock_ops(body):
+        if holder in seen:
+            continue
+        seen.add(holder)
+        if method.endswith(b"Unlock"):
+            return True
+    return False
+
+
+def lock_facts(data: bytes) -> LockFacts:
+    """The lock facts of one file's text."""
+    if b"sync" not in data:
+        return EMPTY
+    mutex_fields: set[str] = set()
+    waitgroup_fields: set[str] = set()
+    structs = _struct_ranges(data)
+    for match in _SYNC_FIELD.finditer(data):
+        if _struct_at(structs, match.start()) is None:
+            continue  # a variable, not a field
+        names = {n.strip().decode() for n in match.group(1).split(b",")}
+        (waitgroup_fields if match.group(2) == b"WaitGroup" else mutex_fields).update(names)
+    lock_types = {name for match in _SYNC_EMBEDDED.finditer(data) if (name := _struct_at(structs, match.start()))}
+    locking: set[tuple[str, str, str]] = set()
+    if b"Lock()" in data:
+        for header, body in _bodies(data, _METHOD):
+            receiver, type_name, method = (g.decode() for g in header.groups())
+            if method.endswith(("Locked", "locked")):
+                continue  # by convention called with the lock held
+            closure = body.find(b"func(")
+            prefix = receiver + "."
+            seen: set[str] = set()
+            for offset, held, op in _lock_ops(body):
+                if 0 <= closure < offset:
+                    break  # from here on the lock may be taken by a closure, another goroutine
+                holder = held.decode()
+                if holder != receiver and not holder.startswith(prefix):
+                    continue
+                path = holder[len(prefix) :] if holder != receiver else ""
+                if path in seen:
+                    continue
+                seen.add(path)
+                if not op.endswith(b"Unlock"):
+                    locking.add((type_name, method, path))
+    unlocking = {header.group(1).decode() for header, body in _bodies(data, _FUNC) if _releases_first(body)}
+    return LockFacts(
+        frozenset(mutex_fields),
+        frozenset(lock_types),
+        frozenset(waitgroup_fields),
+        frozenset(locking),
+        frozenset(unlocking),
+    )
