@@ -14,7 +14,12 @@ from golsp_leaks.goanalysis.resources.tracking import (
     Resource,
     examine,
 )
-from golsp_leaks.goanalysis.summaries.returns import called_in, calls_of, returning
+from golsp_leaks.goanalysis.summaries.returns import (
+    called_in,
+    calls_of,
+    package_returning,
+    returning,
+)
 from golsp_leaks.goanalysis.syntax.nodes import text
 from golsp_leaks.goanalysis.syntax.parse import cursor
 from golsp_leaks.model import Finding, Severity
@@ -82,7 +87,8 @@ RESPONSE = NamedType(HTTP, "Response")
 
 def _wrappers(ctx: FileContext) -> frozenset[tuple[str, bool]]:
     """The file's functions (and methods of a unique name) that return an ``*http.Response``."""
-    return returning(ctx.root, ctx.source, "*http.Response", lambda t: RESPONSE.is_type(t, ctx), b"Response")
+    own = returning(ctx.root, ctx.source, "*http.Response", lambda t: RESPONSE.is_type(t, ctx), b"Response")
+    return own | package_returning(ctx.root, ctx.source, ctx.package.siblings, (HTTP, "Response"), b"Response")
 
 _NAMES = " ".join(f'"{m}"' for m in sorted(METHODS | {ROUND_TRIP}))
 _CALLS = f"""(call_expression
@@ -183,7 +189,7 @@ class UnclosedBody(Rule):
     def check(self, decl: Node, ctx: FileContext) -> Iterable[Finding]:
         names = ctx.imports.names_for(HTTP)
         dot = ctx.imports.is_dot_imported(HTTP)
-        if not names and not dot and not ctx.imports.has(HTTPTEST):
+        if not names and not dot and not ctx.imports.has(HTTPTEST) and not _wrappers(ctx):
             return
         found: dict[int, tuple[Node, str]] = {}
         for call, where in [*_request_calls(decl, ctx, names, dot), *calls_of(decl, _wrappers(ctx))]:

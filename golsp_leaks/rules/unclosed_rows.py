@@ -177,7 +177,7 @@ class UnclosedRows(Rule):
             return None  # the deferred cancel of its context closes the rows
         if _transaction_ends_on_return(acquisition, bound.func):
             return None  # the transaction's deferred end closes its rows
-        tracked = track(bound, callee_summary(ctx.root, ctx.source, RELEASES), next_closes=True, borrowing_methods=_BORROWING)
+        tracked = track(bound, callee_summary(ctx.root, ctx.source, RELEASES, ctx.package.siblings), next_closes=True, borrowing_methods=_BORROWING)
         if tracked is None or not tracked.leaks:
             return None
         entries = related(tracked, bound, f"closing {name}")

@@ -141,7 +141,7 @@ class UnclosedStmt(Rule):
         name = bound.name
         if not acquisition.exact and not called_methods(func, name) & STMT_LIKE:
             return None
-        tracked = track(bound, callee_summary(ctx.root, ctx.source, RELEASES))
+        tracked = track(bound, callee_summary(ctx.root, ctx.source, RELEASES, ctx.package.siblings))
         if tracked is None or not tracked.leaks:
             return None
         entries = related(tracked, bound, f"closing {name}")

@@ -177,7 +177,7 @@ class UnfinishedTx(Rule):
             return None  # the deferred cancel of its context rolls it back
         releases = _POP_FINISH if family == POP else _FINISH
         gorm = family == GORM
-        tracked = track(bound, callee_summary(ctx.root, ctx.source, releases), gorm_error=gorm, plain_fields=_GORM_FIELDS if gorm else frozenset())
+        tracked = track(bound, callee_summary(ctx.root, ctx.source, releases, ctx.package.siblings), gorm_error=gorm, plain_fields=_GORM_FIELDS if gorm else frozenset())
         if tracked is None or not tracked.leaks:
             return None
         entries = related(tracked, bound, "Commit or Rollback")

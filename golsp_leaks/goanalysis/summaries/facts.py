@@ -67,6 +67,10 @@ class PackageFacts:
     #: Names of unexported fields that the package's other files use other than by assigning
     #: them (``s.cancel()``, ``go stop(s.cancel)``): a cancel function stored there is used.
     field_uses: frozenset[str] = frozenset()
+    #: ``(path, modification time in ns, size)`` of the package's other files (its test files too
+    #: for a test file): where :mod:`golsp_leaks.goanalysis.summaries.declared` finds the helpers
+    #: a function calls.
+    siblings: tuple[tuple[str, int, int], ...] = ()
 
     def fingerprint(self) -> Hashable:
         return (
@@ -84,4 +88,5 @@ class PackageFacts:
             self.closable,
             self.db_fields,
             self.field_uses,
+            self.siblings,
         )

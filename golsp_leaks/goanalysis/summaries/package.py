@@ -1102,6 +1102,8 @@ def package_facts(path: str | Path, own_source: bytes | None = None, own_tree: T
             used = frozenset(name for s in siblings for name in _field_uses_of(s))
             if used:
                 facts = replace(facts, field_uses=used)
+        if siblings:
+            facts = replace(facts, siblings=tuple((str(s.path), *s.stamp) for s in siblings))
         return facts
 
 

@@ -6,18 +6,27 @@ releases it; one that returns it, stores it or hands it on keeps it; one
 that only reads it borrows it, and the caller still has to release it.  A
 callee that is not a function of the file (an unknown external one) gets the
 benefit of the doubt: :func:`callee_summary` answers None.
+
+The callee is looked for in the file, then in the package's other files
+(:mod:`.declared`, given the package's ``siblings``).  A method is known
+only when it is called on the receiver of the method around the call
+(``e.attach(f)`` inside ``func (e *Email) ...``) and that type declares it:
+without types, ``x.m(f)`` on any other value may call the method of an
+interface (``m.deps.StartCPUProfile(f)``) whatever the package's own ``m`` does.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 
 from tree_sitter import Node
 
 from golsp_leaks.goanalysis.dataflow.ownership import Releases, Use, classify
-from golsp_leaks.goanalysis.names.scopes import bindings
-from golsp_leaks.goanalysis.syntax.nodes import function_named, text
+from golsp_leaks.goanalysis.libraries.frameworks import receiver
+from golsp_leaks.goanalysis.names.scopes import RECEIVER, bindings
+from golsp_leaks.goanalysis.summaries.declared import Sibling, declarations
+from golsp_leaks.goanalysis.syntax.nodes import enclosing_function, function_named, text
 
 _DEPTH = 3
 
@@ -37,19 +46,63 @@ def _parameter(func: Node, index: int) -> Node | None:
     return names[index] if 0 <= index < len(names) else None
 
 
-def _callee(call: Node, node: Node, source: bytes) -> Node | None:
-    """The function of the file that ``call`` calls: ``helper(x)``.
+def _callee(call: Node, node: Node, source: bytes, package: Sequence[Sibling] = ()) -> tuple[Node, bytes] | None:
+    """The function of the package that ``call`` calls, with the source of its file.
 
-    Not methods: without types, ``x.m(f)`` may call the method of an interface
-    (``m.deps.StartCPUProfile(f)``) whatever the file's own ``m`` does.
+    ``helper(x)``: a function of the file, else the one function of that name in the
+    package's other files.  ``r.m(x)``: ``r`` is the receiver of the method around
+    the call and ``m`` a method of the receiver's type, in the file or the others.
     """
     function = call.child_by_field_name("function")
-    if function is None or function.type != "identifier":
+    if function is None:
         return None
-    return function_named(text(function), node, source)
+    if function.type == "identifier":
+        name = text(function)
+        own = function_named(name, node, source)
+        if own is not None:
+            return own, source
+        found = declarations(package, name) if package else []
+        return (found[0].decl, found[0].source) if len(found) == 1 else None
+    if function.type != "selector_expression":
+        return None
+    operand = function.child_by_field_name("operand")
+    field = function.child_by_field_name("field")
+    if operand is None or field is None or operand.type != "identifier":
+        return None
+    return _method_on_receiver(call, operand, text(field), source, package)
 
 
-def param_use(func: Node, index: int, releases: Releases, source: bytes, depth: int = 0) -> Use | None:
+def _method_on_receiver(
+    call: Node, operand: Node, name: str, source: bytes, package: Sequence[Sibling]
+) -> tuple[Node, bytes] | None:
+    func = enclosing_function(call)
+    while func is not None and func.type != "method_declaration":
+        func = enclosing_function(func)
+    recv = receiver(func) if func is not None else None
+    if func is None or recv is None or not recv[1] or recv[0] != text(operand):
+        return None
+    declaration = bindings(func, source).of(operand)
+    if declaration is None or declaration.kind != RECEIVER:
+        return None  # shadowed
+    root = func
+    while root.parent is not None:
+        root = root.parent
+    own = [
+        d for d in root.named_children
+        if d.type == "method_declaration" and text(d.child_by_field_name("name")) == name and _type_of(d) == recv[1]
+    ]
+    found = [(d, source) for d in own] + [(d.decl, d.source) for d in declarations(package, name, recv[1])]
+    return found[0] if len(found) == 1 else None
+
+
+def _type_of(method: Node) -> str:
+    recv = receiver(method)
+    return recv[1] if recv is not None else ""
+
+
+def param_use(
+    func: Node, index: int, releases: Releases, source: bytes, depth: int = 0, package: Sequence[Sibling] = ()
+) -> Use | None:
     """What ``func`` does with its ``index``-th parameter, judged with ``releases``; None when unknown."""
     param = _parameter(func, index)
     if param is None:
@@ -61,7 +114,7 @@ def param_use(func: Node, index: int, releases: Releases, source: bytes, depth: 
     body = func.child_by_field_name("body")
     if body is None:
         return None  # declared without a body (assembly, linkname): unknown
-    inner = replace(releases, callee=_hook(func, source, releases, depth + 1)) if depth < _DEPTH else releases
+    inner = replace(releases, callee=_hook(func, source, releases, depth + 1, package)) if depth < _DEPTH else releases
     uses = {classify(mention, inner, func) for mention in resolved.uses_of(declaration, body)}
     if Use.RELEASE in uses:
         return Use.RELEASE
@@ -73,7 +126,9 @@ def param_use(func: Node, index: int, releases: Releases, source: bytes, depth: 
 def ignores_argument(call: Node, index: int, source: bytes) -> bool:
     """Does the function of the file that ``call`` calls never use its ``index``-th parameter
     (named ``_``, or used nowhere in its body)?  False when the callee is not known."""
-    callee = _callee(call, call, source)
+    function = call.child_by_field_name("function")
+    found = _callee(call, call, source) if function is not None and function.type == "identifier" else None
+    callee = found[0] if found is not None else None
     body = callee.child_by_field_name("body") if callee is not None else None
     if callee is None or body is None:
         return False
@@ -87,16 +142,20 @@ def ignores_argument(call: Node, index: int, source: bytes) -> bool:
     return declaration is not None and not resolved.uses_of(declaration, body)
 
 
-def _hook(node: Node, source: bytes, releases: Releases, depth: int) -> Callable[[Node, int], Use | None]:
+def _hook(
+    node: Node, source: bytes, releases: Releases, depth: int, package: Sequence[Sibling]
+) -> Callable[[Node, int], Use | None]:
     def summary(call: Node, index: int) -> Use | None:
-        callee = _callee(call, node, source)
-        if callee is None or depth > _DEPTH:
+        found = _callee(call, node, source, package)
+        if found is None or depth > _DEPTH:
             return None
-        return param_use(callee, index, releases, source, depth)
+        callee, callee_source = found
+        return param_use(callee, index, releases, callee_source, depth, package)
 
     return summary
 
 
-def callee_summary(root: Node, source: bytes, releases: Releases) -> Releases:
-    """``releases``, knowing what the functions of the file ``root`` do with their arguments."""
-    return replace(releases, callee=_hook(root, source, releases, 0))
+def callee_summary(root: Node, source: bytes, releases: Releases, package: Sequence[Sibling] = ()) -> Releases:
+    """``releases``, knowing what the functions of the package do with their arguments: those of
+    the file ``root``, and of the package's other files ``package`` (``PackageFacts.siblings``)."""
+    return replace(releases, callee=_hook(root, source, releases, 0, package))

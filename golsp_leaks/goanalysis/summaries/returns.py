@@ -10,16 +10,25 @@ helper that registers ``t.Cleanup(func() { f.Close() })`` and returns ``f``
 does not count, nor does an accessor returning a field).  A method counts
 when no other method of the file has its name (without types, ``x.Get()``
 could be anyone's).
+
+:func:`package_returning` asks the same of the package's other files (a
+``Do`` method of the project's request type in ``request.go`` returns the
+``*http.Response`` that ``api.go`` must close): a function of one of them
+counts when it is declared once in the package, a method when no other
+method of the package has its name.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 
 from tree_sitter import Node
 
+from golsp_leaks.goanalysis.libraries.frameworks import receiver
 from golsp_leaks.goanalysis.names.scopes import VAR, bindings
+from golsp_leaks.goanalysis.summaries.declared import Sibling, declared_names, sibling_file
+from golsp_leaks.goanalysis.syntax.imports import Imports
 from golsp_leaks.goanalysis.syntax.nodes import text
 from golsp_leaks.goanalysis.syntax.parse import cursor
 
@@ -48,6 +57,80 @@ def returning(
             _lines.append(list(_func_lines(source)))
         found = _cache[kind] = _scan(root, source, is_type, spelled, _lines[0])
     return found
+
+
+def package_returning(
+    root: Node,
+    source: bytes,
+    siblings: Sequence[Sibling],
+    named: tuple[str, str],
+    spelled: bytes,
+) -> frozenset[tuple[str, bool]]:
+    """``(name, is_method)`` of the functions of the package's other files whose first result is
+    the type ``named`` (``("net/http", "Response")``, pointer or not) and that return a fresh one.
+
+    The file being checked must not declare them (its own are :func:`returning`'s); a method
+    counts only when it is the one method of its name in the package."""
+    if not siblings:
+        return frozenset()
+    own = {(m.group(2).decode(), m.group(1) is not None) for m in _FUNC.finditer(source)}
+    counts: dict[tuple[str, bool], int] = {}
+    for sibling in siblings:
+        for name, receiver_type in declared_names(sibling):
+            key = (name, bool(receiver_type))
+            counts[key] = counts.get(key, 0) + 1
+    found: set[tuple[str, bool]] = set()
+    for sibling in siblings:
+        for key in _sibling_returning(sibling, named, spelled):
+            if key not in own and counts.get(key, 0) == 1:
+                found.add(key)
+    return frozenset(found)
+
+
+_sibling_cache: dict[tuple[Sibling, tuple[str, str]], frozenset[tuple[str, bool]]] = {}
+_SIBLING_CACHE_SIZE = 4096
+
+
+def _sibling_returning(sibling: Sibling, named: tuple[str, str], spelled: bytes) -> frozenset[tuple[str, bool]]:
+    key = (sibling, named)
+    found = _sibling_cache.get(key)
+    if found is None:
+        found = frozenset()
+        word = re.compile(rb"\b" + re.escape(spelled) + rb"\b")
+        if any(word.search(line) for line in _signature_lines(sibling)):
+            file = sibling_file(sibling)
+            if file is not None:
+                imports = Imports.from_root(file.root)
+                found = _scan(
+                    file.root,
+                    file.source,
+                    lambda t: _is_named(t, imports, named),
+                    spelled,
+                    list(_func_lines(file.source)),
+                )
+        if len(_sibling_cache) > _SIBLING_CACHE_SIZE:
+            _sibling_cache.clear()
+        _sibling_cache[key] = found
+    return found
+
+
+def _signature_lines(sibling: Sibling) -> list[bytes]:
+    file = sibling_file(sibling) if declared_names(sibling) else None
+    return [line for _, line in _func_lines(file.source)] if file is not None else []
+
+
+def _is_named(node: Node | None, imports: Imports, named: tuple[str, str]) -> bool:
+    """Is ``node`` the type ``pkg.Name`` or ``*pkg.Name`` of the import path ``named[0]``?"""
+    while node is not None and node.type in ("pointer_type", "parenthesized_type") and node.named_child_count == 1:
+        node = node.named_children[0]
+    if node is None:
+        return False
+    if node.type == "qualified_type":
+        package = text(node.child_by_field_name("package"))
+        return text(node.child_by_field_name("name")) == named[1] and imports.path_of(package) == named[0]
+    if node.type == "type_identifier":
+        return text(node) == named[1] and imports.is_dot_imported(named[0])
+    return False
 
 
 #: ``func name`` and ``func (r T) name`` at the start of a line, as gofmt writes them.
@@ -89,7 +172,7 @@ def _scan(
                 decl is not None
                 and first is not None
                 and is_type(first)
-                and _returns_fresh(decl, source, declared, fresh)
+                and _returns_fresh(decl, source, declared, fresh, key)
             )
         return verdicts[key]
 
@@ -124,13 +207,32 @@ def _returns_fresh(
     source: bytes,
     declared: dict[tuple[str, bool], list[int]],
     fresh: Callable[[tuple[str, bool]], bool],
+    key: tuple[str, bool] = ("", False),
 ) -> bool:
     """Is what every ``return`` of ``func`` gives as its first result nil or freshly acquired?
 
-    A call of another function of the file counts when that one returns a fresh resource."""
+    A call of another function of the file counts when that one returns a fresh resource.  A
+    method ``Do`` that returns ``client.Do(req)`` calls the library's ``Do``, not itself, unless
+    it calls it on its own receiver."""
     body = func.child_by_field_name("body")
     if body is None:
         return False
+    recv = receiver(func)
+
+    def fresh_call(call: Node) -> bool:
+        function = call.child_by_field_name("function")
+        operand = function.child_by_field_name("operand") if function is not None else None
+        if (
+            key[1]
+            and function is not None
+            and function.type == "selector_expression"
+            and text(function.child_by_field_name("field")) == key[0]
+            and operand is not None
+            and (recv is None or text(operand) != recv[0])
+        ):
+            return True
+        return _fresh_call(call, declared, fresh)
+
     resolved = bindings(func, source)
     found = False
     for ret in _returns(body):
@@ -141,7 +243,7 @@ def _returns_fresh(
         if first.type == "nil":
             continue
         if first.type == "call_expression":
-            if not _fresh_call(first, declared, fresh):
+            if not fresh_call(first):
                 return False
             found = True
             continue
@@ -149,7 +251,7 @@ def _returns_fresh(
         if declaration is None or declaration.kind != VAR or declaration.package_level:
             return False
         call = _bound_from_call(declaration.node)
-        if call is None or not _fresh_call(call, declared, fresh):
+        if call is None or not fresh_call(call):
             return False
         if not _kept_only_to_return(resolved.uses_of(declaration, body)):
             return False
