@@ -33,6 +33,7 @@ from golsp_leaks.goanalysis.libraries.sqlflow import (
     track,
 )
 from golsp_leaks.goanalysis.summaries.params import callee_summary
+from golsp_leaks.goanalysis.summaries.returns import called_in, own_rows_calls, own_rows_functions
 from golsp_leaks.goanalysis.syntax.nodes import enclosing_function, text
 from golsp_leaks.model import Applicability, Edit, Finding, Fix, Severity
 from golsp_leaks.rules.base import DEFER_RELEASE, FileContext, FixKind, Rule
@@ -141,8 +142,14 @@ class UnclosedRows(Rule):
     )
     triggers = (b"Query", b"Rows()")
 
+    def wants(self, decl_text: bytes, ctx: FileContext | None = None) -> bool:
+        return super().wants(decl_text, ctx) or (ctx is not None and called_in(decl_text, own_rows_functions(ctx)))
+
     def check(self, decl: Node, ctx: FileContext) -> Iterable[Finding]:
-        for acquisition in acquisitions(decl, ctx.imports, _CALLS, rows_call, ctx.package.db_fields):
+        found = {a.call.start_byte: a for a in acquisitions(decl, ctx.imports, _CALLS, rows_call, ctx.package.db_fields)}
+        for acquisition in own_rows_calls(decl, ctx):
+            found.setdefault(acquisition.call.start_byte, acquisition)
+        for _, acquisition in sorted(found.items()):
             finding = self._check(acquisition, ctx)
             if finding is not None:
                 yield finding

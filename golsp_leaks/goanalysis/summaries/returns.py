@@ -8,8 +8,8 @@ the result of a call (``return http.Get(u)``), or a local variable bound from
 a call that the function neither releases nor lets a closure keep (a test
 helper that registers ``t.Cleanup(func() { f.Close() })`` and returns ``f``
 does not count, nor does an accessor returning a field).  A method counts
-when no other method of the file has its name (without types, ``x.Get()``
-could be anyone's).
+when every method of the file with its name returns a fresh one (without
+types, ``x.Get()`` could be any of them).
 
 :func:`package_returning` asks the same of the package's other files (a
 ``Do`` method of the project's request type in ``request.go`` returns the
@@ -21,12 +21,14 @@ method of the package has its name.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 
 from tree_sitter import Node
 
 from golsp_leaks.goanalysis.libraries.frameworks import receiver
+from golsp_leaks.goanalysis.libraries.sql import DB, SQL, Acquisition, Handle
 from golsp_leaks.goanalysis.names.scopes import VAR, bindings
+from golsp_leaks.goanalysis.summaries.context import FileContext
 from golsp_leaks.goanalysis.summaries.declared import Sibling, declared_names, sibling_file
 from golsp_leaks.goanalysis.syntax.imports import Imports
 from golsp_leaks.goanalysis.syntax.nodes import text
@@ -69,8 +71,9 @@ def package_returning(
     """``(name, is_method)`` of the functions of the package's other files whose first result is
     the type ``named`` (``("net/http", "Response")``, pointer or not) and that return a fresh one.
 
-    The file being checked must not declare them (its own are :func:`returning`'s); a method
-    counts only when it is the one method of its name in the package."""
+    The file being checked must not declare them (its own are :func:`returning`'s); a name
+    counts only when every declaration of it in the package returns a fresh one (the methods
+    of the types that implement one interface, say)."""
     if not siblings:
         return frozenset()
     own = {(m.group(2).decode(), m.group(1) is not None) for m in _FUNC.finditer(source)}
@@ -79,19 +82,35 @@ def package_returning(
         for name, receiver_type in declared_names(sibling):
             key = (name, bool(receiver_type))
             counts[key] = counts.get(key, 0) + 1
-    found: set[tuple[str, bool]] = set()
+    fresh: dict[tuple[str, bool], int] = {}
     for sibling in siblings:
-        for key in _sibling_returning(sibling, named, spelled):
-            if key not in own and counts.get(key, 0) == 1:
-                found.add(key)
-    return frozenset(found)
+        for key, many in _sibling_returning(sibling, named, spelled):
+            fresh[key] = fresh.get(key, 0) + many
+    return frozenset(key for key, many in fresh.items() if key not in own and many == counts.get(key, 0))
 
 
-_sibling_cache: dict[tuple[Sibling, tuple[str, str]], frozenset[tuple[str, bool]]] = {}
+def package_fresh(
+    root: Node,
+    source: bytes,
+    imports: Imports,
+    siblings: Sequence[Sibling],
+    named: tuple[str, str],
+    spelled: bytes,
+) -> frozenset[tuple[str, bool]]:
+    """``(name, is_method)`` of the package's functions, in this file (``imports`` are its) or
+    the others, that return a fresh value of the type ``named`` (``("database/sql", "Rows")``)."""
+    own = returning(root, source, "/".join(named), lambda t: _is_named(t, imports, named), spelled)
+    return own | package_returning(root, source, siblings, named, spelled)
+
+
+_sibling_cache: dict[tuple[Sibling, tuple[str, str]], frozenset[tuple[tuple[str, bool], int]]] = {}
 _SIBLING_CACHE_SIZE = 4096
 
 
-def _sibling_returning(sibling: Sibling, named: tuple[str, str], spelled: bytes) -> frozenset[tuple[str, bool]]:
+def _sibling_returning(
+    sibling: Sibling, named: tuple[str, str], spelled: bytes
+) -> frozenset[tuple[tuple[str, bool], int]]:
+    """The sibling's functions that return a fresh ``named``, each with how many times the file declares it."""
     key = (sibling, named)
     found = _sibling_cache.get(key)
     if found is None:
@@ -101,13 +120,10 @@ def _sibling_returning(sibling: Sibling, named: tuple[str, str], spelled: bytes)
             file = sibling_file(sibling)
             if file is not None:
                 imports = Imports.from_root(file.root)
-                found = _scan(
-                    file.root,
-                    file.source,
-                    lambda t: _is_named(t, imports, named),
-                    spelled,
-                    list(_func_lines(file.source)),
-                )
+                lines = list(_func_lines(file.source))
+                keys = _scan(file.root, file.source, lambda t: _is_named(t, imports, named), spelled, lines)
+                declared = [(m.group(2).decode(), m.group(1) is not None) for _, line in lines if (m := _FUNC.match(line))]
+                found = frozenset((k, declared.count(k)) for k in keys)
         if len(_sibling_cache) > _SIBLING_CACHE_SIZE:
             _sibling_cache.clear()
         _sibling_cache[key] = found
@@ -166,13 +182,13 @@ def _scan(
         if key not in verdicts:
             offsets = declared.get(key, [])
             verdicts[key] = False  # while deciding: a function returning its own result is not fresh
-            decl = _declaration_at(root, offsets[0]) if len(offsets) == 1 else None
-            first = _first_result(decl) if decl is not None else None
-            verdicts[key] = (
+            decls = [_declaration_at(root, offset) for offset in offsets]
+            verdicts[key] = bool(decls) and all(
                 decl is not None
-                and first is not None
+                and (first := _first_result(decl)) is not None
                 and is_type(first)
                 and _returns_fresh(decl, source, declared, fresh, key)
+                for decl in decls
             )
         return verdicts[key]
 
@@ -343,3 +359,22 @@ def calls_of(decl: Node, functions: frozenset[tuple[str, bool]]) -> Iterator[tup
 def called_in(decl_text: bytes, functions: frozenset[tuple[str, bool]]) -> bool:
     """Does the declaration's text call one of those functions (a cheap test before the query)?"""
     return any(f"{name}(".encode() in decl_text for name, _ in functions)
+
+
+#: Rows types a function of the project may return: ``(import path, type)``.
+_ROWS_TYPES = (("database/sql", "Rows"), ("github.com/jmoiron/sqlx", "Rows"))
+
+
+def own_rows_functions(ctx: FileContext) -> frozenset[tuple[str, bool]]:
+    """The package's functions (and methods of a name all of whose declarations do) that return
+    fresh ``*sql.Rows`` or ``*sqlx.Rows``: a repository method, a dialect's query."""
+    found: frozenset[tuple[str, bool]] = frozenset()
+    for named in _ROWS_TYPES:
+        found |= package_fresh(ctx.root, ctx.source, ctx.imports, ctx.package.siblings, named, b"Rows")
+    return found
+
+
+def own_rows_calls(decl: Node, ctx: FileContext) -> Iterable[Acquisition]:
+    """Calls in ``decl`` of those functions: rows acquired here, as if by a query of database/sql."""
+    for call, name in calls_of(decl, own_rows_functions(ctx)):
+        yield Acquisition(call, name, Handle(SQL, DB, True), SQL, 2)
