@@ -352,3 +352,58 @@ func scanAndClose(rows *sql.Rows) ([]string, error) {
 def test_rows_handed_to_a_helper_of_another_file(tmp_path: Path) -> None:
     source, found = _check(tmp_path, {"main.go": ROWS, "scan.go": SCAN}, "unclosed-rows")
     _assert_wanted(source, found)
+
+
+SFTP = """package app
+
+import (
+	"os"
+
+	"github.com/pkg/sftp"
+)
+
+type backend struct{ c *sftp.Client }
+
+func (b *backend) save(name string, data []byte) error {
+	f, err := b.c.OpenFile(name, os.O_CREATE|os.O_WRONLY) // want "unclosed-file: the file f opened by b.c.OpenFile is not closed on every path"
+	if err != nil {
+		return err
+	}
+	if err := f.Chmod(0o600); err != nil {
+		return err
+	}
+	if _, err := f.Write(data); err != nil {
+		_ = f.Close()
+		return err
+	}
+	return f.Close()
+}
+
+func (b *backend) size(name string) (int64, error) {
+	f, err := b.c.Open(name)
+	if err != nil {
+		return 0, err
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return 0, err
+	}
+	return st.Size(), nil
+}
+
+type other struct{}
+
+func (other) Open(string) (*os.File, error) { return nil, nil }
+
+func notAClient(o other) bool {
+	_, err := o.Open("x")
+	return err == nil
+}
+"""
+
+
+def test_the_files_of_an_sftp_client(tmp_path: Path) -> None:
+    """A library the fixtures are not vetted against: checked here, on one file."""
+    source, found = _check(tmp_path, {"main.go": SFTP}, "unclosed-file")
+    _assert_wanted(source, found)

@@ -89,6 +89,7 @@ RETURNS = [
     ("method name shared by two types, both fresh", "type C struct{}\ntype D struct{}\nfunc (c *C) open() *F { return lib.Open() }\nfunc (d *D) open() *F { return lib.Open() }", {("open", True)}),
     ("method name shared by two types, one an accessor", "type C struct{ f *F }\ntype D struct{}\nfunc (c *C) open() *F { return c.f }\nfunc (d *D) open() *F { return lib.Open() }", set()),
     ("another result type", "func open() (*G, error) { return lib.OpenG() }", set()),
+    ("parsed from a reader held already", "func open(r R) (*F, error) { return http.ReadResponse(r, nil) }", set()),
 ]
 
 

@@ -35,7 +35,7 @@ from tree_sitter import Node
 
 from golsp_leaks.goanalysis.dataflow.engine import ExitReport, NilTests, Paths, follow
 from golsp_leaks.goanalysis.names.mentions import mentions
-from golsp_leaks.goanalysis.syntax.nodes import text
+from golsp_leaks.goanalysis.syntax.nodes import hands_back, text
 from golsp_leaks.goanalysis.syntax.parse import cursor
 
 
@@ -421,6 +421,8 @@ def _absent_flags(condition: Node, name: str, error_name: str | None) -> tuple[b
     if right.type == "selector_expression" and left.type == "identifier" and text(left) == error_name:
         # err == io.EOF: a sentinel error is never nil.
         return operator == "==", False
+    if right.type == "nil" and error_name is not None and hands_back(left, {error_name}):
+        return (True, False) if operator == "!=" else (False, True)
     if right.type != "nil" or left.type != "identifier":
         return False, False
     variable = text(left)

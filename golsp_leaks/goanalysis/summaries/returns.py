@@ -31,7 +31,7 @@ from golsp_leaks.goanalysis.names.scopes import VAR, bindings
 from golsp_leaks.goanalysis.summaries.context import FileContext
 from golsp_leaks.goanalysis.summaries.declared import Sibling, declared_names, sibling_file
 from golsp_leaks.goanalysis.syntax.imports import Imports
-from golsp_leaks.goanalysis.syntax.nodes import text
+from golsp_leaks.goanalysis.syntax.nodes import binding, text
 from golsp_leaks.goanalysis.syntax.parse import cursor
 
 _cache: dict[str, frozenset[tuple[str, bool]]] = {}
@@ -100,7 +100,53 @@ def package_fresh(
     """``(name, is_method)`` of the package's functions, in this file (``imports`` are its) or
     the others, that return a fresh value of the type ``named`` (``("database/sql", "Rows")``)."""
     own = returning(root, source, "/".join(named), lambda t: _is_named(t, imports, named), spelled)
-    return own | package_returning(root, source, siblings, named, spelled)
+    others = package_returning(root, source, siblings, named, spelled)
+    found = set(own | others)
+    # Methods of interfaces: ``Query(q string, args ...any) (*sql.Rows, error)`` of the project's
+    # own querier hands its callers fresh rows, whatever implements it.
+    specs = _interface_specs(root, source, imports, named, spelled)
+    for sibling in siblings:
+        file = sibling_file(sibling) if spelled in _text_of(sibling) else None
+        if file is not None:
+            for name, (count, matching) in _interface_specs(file.root, file.source, file.imports, named, spelled).items():
+                total = specs.get(name, (0, 0))
+                specs[name] = (total[0] + count, total[1] + matching)
+    if not specs:
+        return frozenset(found)
+    own_declared = {(m.group(2).decode(), m.group(1) is not None) for m in _FUNC.finditer(source)}
+    sibling_declared = {(n, bool(r)) for sibling in siblings for n, r in declared_names(sibling)}
+    for name, (count, matching) in specs.items():
+        key = (name, True)
+        if matching != count:
+            found.discard(key)
+        elif key in own_declared:
+            pass  # the file's own methods decide
+        elif key not in sibling_declared or key in others:
+            found.add(key)
+    return frozenset(found)
+
+
+_SPECS = "(method_elem name: (field_identifier) @name) @spec"
+
+
+def _interface_specs(
+    root: Node, source: bytes, imports: Imports, named: tuple[str, str], spelled: bytes
+) -> dict[str, tuple[int, int]]:
+    """Interface methods declared in the file: name -> (how many, how many of them return ``named`` first)."""
+    if spelled not in source or b"interface" not in source:
+        return {}
+    found: dict[str, tuple[int, int]] = {}
+    for _, captures in cursor(_SPECS).matches(root):
+        name = text(captures["name"][0])
+        first = _first_result(captures["spec"][0])
+        total = found.get(name, (0, 0))
+        found[name] = (total[0] + 1, total[1] + (1 if _is_named(first, imports, named) else 0))
+    return found
+
+
+def _text_of(sibling: Sibling) -> bytes:
+    file = sibling_file(sibling)
+    return file.source if file is not None else b""
 
 
 _sibling_cache: dict[tuple[Sibling, tuple[str, str]], frozenset[tuple[tuple[str, bool], int]]] = {}
@@ -286,9 +332,17 @@ def _fresh_call(
         key = (text(function), False)
     elif function.type == "selector_expression":
         key = (text(function.child_by_field_name("field")), True)
+        operand = function.child_by_field_name("operand")
+        if key[0] in _PARSED and operand is not None and operand.type == "identifier":
+            return False
     else:
         return True
     return key not in declared or fresh(key)
+
+
+#: Library functions that parse a value out of a reader the caller already holds
+#: (``http.ReadResponse(bufio.NewReader(strings.NewReader(cached)), req)``): nothing new to close.
+_PARSED = frozenset({"ReadResponse"})
 
 
 def _returns(body: Node) -> list[Node]:
@@ -375,6 +429,11 @@ def own_rows_functions(ctx: FileContext) -> frozenset[tuple[str, bool]]:
 
 
 def own_rows_calls(decl: Node, ctx: FileContext) -> Iterable[Acquisition]:
-    """Calls in ``decl`` of those functions: rows acquired here, as if by a query of database/sql."""
+    """Calls in ``decl`` of those functions: rows acquired here, as if by a query of database/sql.
+
+    Only calls whose two results are bound (``rows, err := r.activeRows(ctx)``): without types, a
+    call of another ``Query`` (``r.URL.Query()``) has one."""
     for call, name in calls_of(decl, own_rows_functions(ctx)):
-        yield Acquisition(call, name, Handle(SQL, DB, True), SQL, 2)
+        bound = binding(call)
+        if bound is not None and len(bound.targets) == 2:
+            yield Acquisition(call, name, Handle(SQL, DB, True), SQL, 2)

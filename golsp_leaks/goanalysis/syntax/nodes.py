@@ -239,3 +239,13 @@ def function_named(name: str, node: Node, source: bytes) -> Node | None:
         if found is not None and found.start_byte == start:
             return found
     return None
+
+
+def hands_back(node: Node, names: set[str]) -> bool:
+    """Is ``node`` a call given only one of the ``names`` (an error), that hands it back?
+    ``scope.Err(err) != nil`` tests ``err`` as ``err != nil`` does."""
+    if node.type != "call_expression":
+        return False
+    arguments = node.child_by_field_name("arguments")
+    args = arguments.named_children if arguments is not None else []
+    return len(args) == 1 and args[0].type == "identifier" and text(args[0]) in names
