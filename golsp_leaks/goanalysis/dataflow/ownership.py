@@ -104,6 +104,10 @@ class Releases:
     #: What a known callee does with its argument ``(call, index)`` — a function of the same package,
     #: through its summary; None: unknown, and an unknown callee is given the benefit of the doubt.
     callee: Callable[[Node, int], Use | None] | None = field(default=None, compare=False)
+    #: What a composite literal that holds the resource does with it (``&countingReader{r: f}``): a
+    #: wrapper of the package that cannot release it and never leaves the function only borrows
+    #: it; None: it keeps it, a transfer.
+    holder: Callable[[Node], Use | None] | None = field(default=None, compare=False)
 
 
 def _selector_chain(ident: Node) -> tuple[list[str], Node]:
@@ -218,6 +222,11 @@ def _value_use(node: Node, releases: Releases) -> Use:
     if kind in ("send_statement",):
         return Use.TRANSFER if parent.child_by_field_name("value") == node else Use.BORROW
     if kind in ("keyed_element", "literal_element", "literal_value"):
+        literal = parent
+        while literal.type in ("keyed_element", "literal_element", "literal_value") and literal.parent is not None:
+            literal = literal.parent
+        if releases.holder is not None and literal.type == "composite_literal" and releases.holder(literal) is Use.BORROW:
+            return Use.BORROW
         return Use.TRANSFER
     if kind == "return_statement":
         return Use.TRANSFER

@@ -17,16 +17,24 @@ interface (``m.deps.StartCPUProfile(f)``) whatever the package's own ``m`` does.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 
 from tree_sitter import Node
 
+from golsp_leaks.goanalysis.dataflow.escapes import leaves
 from golsp_leaks.goanalysis.dataflow.ownership import Releases, Use, classify
 from golsp_leaks.goanalysis.libraries.frameworks import receiver
 from golsp_leaks.goanalysis.names.scopes import RECEIVER, bindings
-from golsp_leaks.goanalysis.summaries.declared import Sibling, declarations
-from golsp_leaks.goanalysis.syntax.nodes import enclosing_function, function_named, text
+from golsp_leaks.goanalysis.summaries.declared import (
+    Sibling,
+    declarations,
+    declared_names,
+    sibling_file,
+)
+from golsp_leaks.goanalysis.syntax.nodes import enclosing_function, function_named, text, walk
+from golsp_leaks.goanalysis.syntax.parse import cursor
 
 _DEPTH = 3
 
@@ -157,5 +165,93 @@ def _hook(
 
 def callee_summary(root: Node, source: bytes, releases: Releases, package: Sequence[Sibling] = ()) -> Releases:
     """``releases``, knowing what the functions of the package do with their arguments: those of
-    the file ``root``, and of the package's other files ``package`` (``PackageFacts.siblings``)."""
-    return replace(releases, callee=_hook(root, source, releases, 0, package))
+    the file ``root``, and of the package's other files ``package`` (``PackageFacts.siblings``);
+    and which of its struct types only wrap a resource without being able to release it."""
+    return replace(
+        releases, callee=_hook(root, source, releases, 0, package), holder=_holder_hook(root, source, package)
+    )
+
+
+#: Methods through which a wrapper could release what it holds.
+_RELEASING_METHODS = frozenset({"Close", "Stop", "Shutdown", "Release", "Rollback", "Commit", "Cancel", "Free"})
+_STRUCTS = "(type_spec name: (type_identifier) @name type: (struct_type) @struct)"
+
+
+def _holder_hook(root: Node, source: bytes, package: Sequence[Sibling]) -> Callable[[Node], Use | None]:
+    def holder(literal: Node) -> Use | None:
+        """``&countingReader{reader: f}``: BORROW when the type is a struct of the package with no
+        embedded field and no releasing method, and the value never leaves the function."""
+        type_node = literal.child_by_field_name("type")
+        if type_node is None or type_node.type != "type_identifier":
+            return None
+        name = text(type_node)
+        if not _plain_struct(name, root, package) or _releasing(name, root, package):
+            return None
+        value = literal.parent if literal.parent is not None and literal.parent.type == "unary_expression" else literal
+        func = enclosing_function(literal)
+        if func is None or leaves(value, func) or _captured(value, func):
+            return None
+        return Use.BORROW
+
+    return holder
+
+
+def _captured(value: Node, func: Node) -> bool:
+    """Is the variable ``value`` is assigned to mentioned in a function literal (which may outlive the call)?"""
+    stmt = value.parent
+    if stmt is not None and stmt.type == "expression_list":
+        stmt = stmt.parent
+    if stmt is None:
+        return False
+    if stmt.type == "var_spec":
+        targets = stmt.children_by_field_name("name")
+    elif stmt.type in ("short_var_declaration", "assignment_statement"):
+        left = stmt.child_by_field_name("left")
+        targets = list(left.named_children) if left is not None else []
+    else:
+        return False
+    names = {t.text for t in targets if t.type == "identifier"}
+    return any(
+        node.type == "func_literal" and any(n.type == "identifier" and n.text in names for n in walk(node))
+        for node in walk(func)
+    )
+
+
+def _plain_struct(name: str, root: Node, package: Sequence[Sibling]) -> bool:
+    """Is ``name`` a struct type declared once in the package, every field of it named (none embedded)?"""
+    found: list[Node] = []
+    for file_root in _roots_declaring_type(name, root, package):
+        for _, captures in cursor(_STRUCTS).matches(file_root):
+            if text(captures["name"][0]) == name:
+                found.append(captures["struct"][0])
+    if len(found) != 1:
+        return False
+    fields = found[0].named_children[0] if found[0].named_child_count else None
+    declarations = [f for f in fields.named_children if f.type == "field_declaration"] if fields is not None else []
+    return all(d.child_by_field_name("name") is not None for d in declarations)
+
+
+def _roots_declaring_type(name: str, root: Node, package: Sequence[Sibling]) -> list[Node]:
+    roots = [root]
+    wanted = re.compile(rb"\b" + re.escape(name.encode()) + rb"\s+struct\b")
+    for sibling in package:
+        file = sibling_file(sibling)
+        if file is not None and wanted.search(file.source):
+            roots.append(file.root)
+    return roots
+
+
+def _releasing(name: str, root: Node, package: Sequence[Sibling]) -> bool:
+    """Does the type have a method (in the file or the others) through which it could release what it holds?"""
+    for decl in root.named_children:
+        if (
+            decl.type == "method_declaration"
+            and _type_of(decl) == name
+            and text(decl.child_by_field_name("name")) in _RELEASING_METHODS
+        ):
+            return True
+    return any(
+        method in _RELEASING_METHODS and receiver_type == name
+        for sibling in package
+        for method, receiver_type in declared_names(sibling)
+    )
