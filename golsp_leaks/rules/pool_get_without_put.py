@@ -45,7 +45,11 @@ class PoolGetWithoutPut(Rule):
     back would then hand that memory to the next user.  Writing to it, reading
     it, copying out of it (`buf.String()`, `w.Write(buf.Bytes())`) is not
     handing it on.  An object put back on some paths only is not reported: an
-    object that is not put back is simply garbage collected.
+    object that is not put back is simply garbage collected.  An object handed
+    straight to a method of a value another package made in this function
+    (`sc.Buffer(pool.Get().([]byte), n)` on a `bufio.Scanner`), in a function
+    that puts nothing back into that pool, is reported: that code cannot put
+    it back.
 
     A pool is recognised by its declaration: a variable, parameter or struct
     field of type `sync.Pool` or `*sync.Pool`, or one initialised with

@@ -103,8 +103,8 @@ class UnclosedBody(Rule):
     Reports the `*http.Response` returned by `http.Get`, `http.Head`, `http.Post`,
     `http.PostForm`, the `Do`, `Get`, `Head`, `Post` and `PostForm` methods of
     an `*http.Client`, an `http.RoundTripper`'s `RoundTrip`, or a function of
-    the same file that returns a fresh response (the project's own client
-    wrapper), when some path from the call to a `return` (or to the end
+    the package (in this file or another) that returns a fresh response (the
+    project's own client wrapper, its request type's `Do`), when some path from the call to a `return` (or to the end
     of the function) neither closes `resp.Body` nor hands the response (or its
     body) on, and when the response is thrown away (`_`, or `_ = resp`), or
     overwritten before its body is closed.  Handing it on is returning it,

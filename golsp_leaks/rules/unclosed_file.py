@@ -49,19 +49,24 @@ class UnclosedFile(Rule):
     """
     ## What it does
     Reports a file opened with `os.Open`, `os.Create`, `os.OpenFile`,
-    `os.CreateTemp`, or a function of the same file that returns the file it
-    opens, when some path from the call to a `return` (or to the end of
+    `os.CreateTemp` (or `ioutil.TempFile`), an uploaded file's
+    `(*multipart.FileHeader).Open`, an SFTP client's (`*sftp.Client`) `Open`,
+    `OpenFile` or `Create`, or a function of the package (in this file or
+    another) that returns the file it opens, when some path from the call to a `return` (or to the end of
     the function) neither closes it nor hands it on, and when the file is thrown
     away (`_`, `_ = f`, or a call whose results are dropped), or overwritten
     before it is closed.  Handing it on is returning it, passing it to a
-    function that keeps or closes it (a function of the same file is judged by
-    what it does: `closeQuietly(f)` closes, `size(f)` only reads), storing it
+    function that keeps or closes it (a function of the package, or a method
+    of the receiver's type, is judged by what it does: `closeQuietly(f)`
+    closes, `size(f)` only reads), storing it
     (a struct field, a map, a package variable), sending it on a channel, or
     capturing it in a closure that outlives the call; a close inside a deferred
     closure counts.  The error path of the call itself — `if err != nil { return
     err }` — is not a leak: there is no file yet.  Reading through a wrapper that
     does not own the file (`bufio.NewScanner(f)`, `io.Copy(dst, f)`,
-    `json.NewDecoder(f)`) is not handing it on.
+    `json.NewDecoder(f)`), or through a struct of the package that has no
+    `Close` (`&countingReader{r: f}` read through and never returned), is not
+    handing it on.
 
     Code that runs once per process — `main` and `init`, outside loops — is not
     reported: the exit closes what it leaves open.

@@ -63,7 +63,10 @@ class UnclosedRows(Rule):
     Reports the rows returned by a database query — `Query`/`QueryContext` of
     `database/sql` (on a `*sql.DB`, `*sql.Tx`, `*sql.Conn` or `*sql.Stmt`),
     sqlx's `Queryx`/`NamedQuery`, pgx's `Query` (on a `*pgx.Conn`, a
-    `*pgxpool.Pool` or a `pgx.Tx`) and gorm's `.Rows()` — when some path from
+    `*pgxpool.Pool` or a `pgx.Tx`), gorm's `.Rows()`, and the package's own
+    functions and methods that return fresh `*sql.Rows` or `*sqlx.Rows` (a
+    repository method, every dialect's `versionRows`, a method of the project's
+    querier interface; their callers own the rows) — when some path from
     the query to a `return` (or the end of the function) neither closes them nor
     hands them on.  Rows that are returned, passed to another function, stored
     in a field or a map, sent on a channel or closed in a deferred closure are
