@@ -407,3 +407,36 @@ def test_the_files_of_an_sftp_client(tmp_path: Path) -> None:
     """A library the fixtures are not vetted against: checked here, on one file."""
     source, found = _check(tmp_path, {"main.go": SFTP}, "unclosed-file")
     _assert_wanted(source, found)
+
+
+QUERIER = """package app
+
+import "database/sql"
+
+type querier interface {
+	QueryRows(query string) (*sql.Rows, error)
+}
+"""
+
+COUNT = """package app
+
+func count(q querier) (int, error) {
+	rows, err := q.QueryRows("SELECT id FROM users") // want "unclosed-rows: never closed"
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for rows.Next() {
+		if n++; n > 100 {
+			return n, nil
+		}
+	}
+	return n, rows.Err()
+}
+"""
+
+
+def test_rows_from_an_interface_of_another_file(tmp_path: Path) -> None:
+    """The querier interface is declared next door; ``main.go`` does not even import database/sql."""
+    source, found = _check(tmp_path, {"main.go": COUNT, "querier.go": QUERIER}, "unclosed-rows")
+    _assert_wanted(source, found)

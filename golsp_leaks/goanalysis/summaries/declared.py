@@ -92,6 +92,21 @@ def declared_names(sibling: Sibling) -> frozenset[tuple[str, str]]:
         return found
 
 
+_matches: OrderedDict[tuple[Sibling, bytes], bool] = OrderedDict()
+
+
+def text_matches(sibling: Sibling, pattern: re.Pattern[bytes]) -> bool:
+    """Does the file's text match ``pattern`` (a cheap test before parsing it; once per version)?"""
+    key = (sibling, pattern.pattern)
+    with _lock:
+        found = _matches.get(key)
+        if found is None:
+            found = _matches[key] = pattern.search(_read(sibling)) is not None
+            if len(_matches) > _NAMES_SIZE:
+                _matches.popitem(last=False)
+        return found
+
+
 def sibling_file(sibling: Sibling) -> SiblingFile | None:
     """The file parsed (None when it cannot be read)."""
     with _lock:

@@ -32,6 +32,7 @@ from golsp_leaks.goanalysis.summaries.declared import (
     declarations,
     declared_names,
     sibling_file,
+    text_matches,
 )
 from golsp_leaks.goanalysis.syntax.nodes import enclosing_function, function_named, text, walk
 from golsp_leaks.goanalysis.syntax.parse import cursor
@@ -235,8 +236,8 @@ def _roots_declaring_type(name: str, root: Node, package: Sequence[Sibling]) -> 
     roots = [root]
     wanted = re.compile(rb"\b" + re.escape(name.encode()) + rb"\s+struct\b")
     for sibling in package:
-        file = sibling_file(sibling)
-        if file is not None and wanted.search(file.source):
+        file = sibling_file(sibling) if text_matches(sibling, wanted) else None
+        if file is not None:
             roots.append(file.root)
     return roots
 

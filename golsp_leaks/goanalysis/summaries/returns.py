@@ -29,7 +29,12 @@ from golsp_leaks.goanalysis.libraries.frameworks import receiver
 from golsp_leaks.goanalysis.libraries.sql import DB, SQL, Acquisition, Handle
 from golsp_leaks.goanalysis.names.scopes import VAR, bindings
 from golsp_leaks.goanalysis.summaries.context import FileContext
-from golsp_leaks.goanalysis.summaries.declared import Sibling, declared_names, sibling_file
+from golsp_leaks.goanalysis.summaries.declared import (
+    Sibling,
+    declared_names,
+    sibling_file,
+    text_matches,
+)
 from golsp_leaks.goanalysis.syntax.imports import Imports
 from golsp_leaks.goanalysis.syntax.nodes import binding, text
 from golsp_leaks.goanalysis.syntax.parse import cursor
@@ -106,7 +111,7 @@ def package_fresh(
     # own querier hands its callers fresh rows, whatever implements it.
     specs = _interface_specs(root, source, imports, named, spelled)
     for sibling in siblings:
-        file = sibling_file(sibling) if spelled in _text_of(sibling) else None
+        file = sibling_file(sibling) if text_matches(sibling, _interface_pattern(spelled)) else None
         if file is not None:
             for name, (count, matching) in _interface_specs(file.root, file.source, file.imports, named, spelled).items():
                 total = specs.get(name, (0, 0))
@@ -144,9 +149,9 @@ def _interface_specs(
     return found
 
 
-def _text_of(sibling: Sibling) -> bytes:
-    file = sibling_file(sibling)
-    return file.source if file is not None else b""
+def _interface_pattern(spelled: bytes) -> re.Pattern[bytes]:
+    """A line of an interface's method list that mentions ``spelled``: ``\tQuery(...) (*sql.Rows, error)``."""
+    return re.compile(rb"^\s+[A-Za-z_][A-Za-z0-9_]*\([^\n]*\b" + re.escape(spelled) + rb"\b", re.MULTILINE)
 
 
 _sibling_cache: dict[tuple[Sibling, tuple[str, str]], frozenset[tuple[tuple[str, bool], int]]] = {}
@@ -161,8 +166,8 @@ def _sibling_returning(
     found = _sibling_cache.get(key)
     if found is None:
         found = frozenset()
-        word = re.compile(rb"\b" + re.escape(spelled) + rb"\b")
-        if any(word.search(line) for line in _signature_lines(sibling)):
+        signature = re.compile(rb"^func [^\n]*\b" + re.escape(spelled) + rb"\b", re.MULTILINE)
+        if text_matches(sibling, signature):
             file = sibling_file(sibling)
             if file is not None:
                 imports = Imports.from_root(file.root)
@@ -174,11 +179,6 @@ def _sibling_returning(
             _sibling_cache.clear()
         _sibling_cache[key] = found
     return found
-
-
-def _signature_lines(sibling: Sibling) -> list[bytes]:
-    file = sibling_file(sibling) if declared_names(sibling) else None
-    return [line for _, line in _func_lines(file.source)] if file is not None else []
 
 
 def _is_named(node: Node | None, imports: Imports, named: tuple[str, str]) -> bool:
