@@ -157,6 +157,8 @@ def classify(ident: Node, releases: Releases, owner: Node) -> Use:
     if chain:
         # resp.Body passed to something, rows.Err read, ...: judge the selector as a value.
         use = _value_use(outer, releases)
+        if use is Use.TRANSFER and _read_only_alias(outer, owner, releases):
+            use = Use.BORROW
         return _closure_use(ident, owner, use)
     return _closure_use(ident, owner, _value_use(ident, releases))
 
@@ -234,6 +236,61 @@ def _value_use(node: Node, releases: Releases) -> Use:
         right = parent.child_by_field_name("right") or parent.child_by_field_name("value")
         return Use.TRANSFER if right is not None and right == node else Use.BORROW
     return Use.BORROW
+
+
+def _read_only_alias(value: Node, owner: Node, releases: Releases) -> bool:
+    """``var r io.Reader = resp.Body`` (or ``r := resp.Body``) where the new local is only read
+    through: passed to borrowing calls (``io.LimitReader(r, n)``, ``io.ReadAll(r)``), given a
+    method call other than a release, or assigned again — never closed, returned, stored,
+    aliased again, passed elsewhere or captured by a closure.  Such a local borrows the value."""
+    values = value.parent
+    stmt = values.parent if values is not None and values.type == "expression_list" else None
+    if stmt is None or stmt.type not in ("short_var_declaration", "var_spec") or values is None:
+        return False
+    if values.named_child_count != 1:
+        return False
+    targets = stmt.children_by_field_name("name") if stmt.type == "var_spec" else []
+    if stmt.type == "short_var_declaration":
+        left = stmt.child_by_field_name("left")
+        targets = list(left.named_children) if left is not None else []
+    if len(targets) != 1 or targets[0].type != "identifier":
+        return False
+    name = text(targets[0])
+    releasing = {chain[-1] for chain in releases.methods}
+    for mention in mentions(owner, name):
+        if mention.start_byte <= targets[0].start_byte:
+            continue
+        if _inside_literal(mention, owner):
+            return False
+        parent = mention.parent
+        if parent is None:
+            return False
+        if parent.type == "selector_expression" and parent.child_by_field_name("operand") == mention:
+            if text(parent.child_by_field_name("field")) in releasing:
+                return False
+            continue
+        if parent.type == "argument_list":
+            call = parent.parent
+            callee = _callee(call) if call is not None and call.type == "call_expression" else None
+            if callee is None or callee not in releases.borrowing_calls:
+                return False
+            continue
+        if parent.type == "expression_list" and is_overwrite(mention):
+            continue
+        if parent.type in ("expression_list", "return_statement", "send_statement", "keyed_element", "literal_element"):
+            return False
+        if parent.type in ("unary_expression", "parenthesized_expression", "type_assertion_expression"):
+            return False
+    return True
+
+
+def _inside_literal(node: Node, owner: Node) -> bool:
+    current = node.parent
+    while current is not None and current != owner:
+        if current.type == "func_literal":
+            return True
+        current = current.parent
+    return False
 
 
 def _assigned_to_blank(holder: Node) -> bool:
