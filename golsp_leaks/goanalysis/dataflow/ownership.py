@@ -35,7 +35,7 @@ from tree_sitter import Node
 
 from golsp_leaks.goanalysis.dataflow.engine import ExitReport, NilTests, Paths, follow
 from golsp_leaks.goanalysis.names.mentions import mentions
-from golsp_leaks.goanalysis.syntax.nodes import hands_back, text
+from golsp_leaks.goanalysis.syntax.nodes import enclosing_function, hands_back, text
 from golsp_leaks.goanalysis.syntax.parse import cursor
 
 
@@ -260,8 +260,8 @@ def _read_only_alias(value: Node, owner: Node, releases: Releases) -> bool:
     for mention in mentions(owner, name):
         if mention.start_byte <= targets[0].start_byte:
             continue
-        if _inside_literal(mention, owner):
-            return False
+        if enclosing_function(mention) != owner:
+            return False  # captured by a closure
         parent = mention.parent
         if parent is None:
             return False
@@ -282,15 +282,6 @@ def _read_only_alias(value: Node, owner: Node, releases: Releases) -> bool:
         if parent.type in ("unary_expression", "parenthesized_expression", "type_assertion_expression"):
             return False
     return True
-
-
-def _inside_literal(node: Node, owner: Node) -> bool:
-    current = node.parent
-    while current is not None and current != owner:
-        if current.type == "func_literal":
-            return True
-        current = current.parent
-    return False
 
 
 def _assigned_to_blank(holder: Node) -> bool:
