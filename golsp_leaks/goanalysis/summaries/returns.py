@@ -81,17 +81,32 @@ def package_returning(
     of the types that implement one interface, say)."""
     if not siblings:
         return frozenset()
-    own = {(m.group(2).decode(), m.group(1) is not None) for m in _FUNC.finditer(source)}
-    counts: dict[tuple[str, bool], int] = {}
-    for sibling in siblings:
-        for name, receiver_type in declared_names(sibling):
-            key = (name, bool(receiver_type))
-            counts[key] = counts.get(key, 0) + 1
+    key = (source, tuple(siblings), named, "siblings")
+    cached = _answers.get(key)
+    if cached is None:
+        cached = _answers[key] = _package_returning(source, siblings, named, spelled)
+        if len(_answers) > _ANSWERS_SIZE:
+            _answers.pop(next(iter(_answers)))
+    return cached
+
+
+def _package_returning(
+    source: bytes, siblings: Sequence[Sibling], named: tuple[str, str], spelled: bytes
+) -> frozenset[tuple[str, bool]]:
     fresh: dict[tuple[str, bool], int] = {}
     for sibling in siblings:
         for key, many in _sibling_returning(sibling, named, spelled):
             fresh[key] = fresh.get(key, 0) + many
-    return frozenset(key for key, many in fresh.items() if key not in own and many == counts.get(key, 0))
+    if not fresh:
+        return frozenset()
+    own = {(m.group(2).decode(), m.group(1) is not None) for m in _FUNC.finditer(source)}
+    counts = dict.fromkeys(fresh, 0)
+    for sibling in siblings:
+        for name, receiver_type in declared_names(sibling):
+            key = (name, bool(receiver_type))
+            if key in counts:
+                counts[key] += 1
+    return frozenset(key for key, many in fresh.items() if key not in own and many == counts[key])
 
 
 def package_fresh(
@@ -103,7 +118,30 @@ def package_fresh(
     spelled: bytes,
 ) -> frozenset[tuple[str, bool]]:
     """``(name, is_method)`` of the package's functions, in this file (``imports`` are its) or
-    the others, that return a fresh value of the type ``named`` (``("database/sql", "Rows")``)."""
+    the others, that return a fresh value of the type ``named`` (``("database/sql", "Rows")``).
+    Computed once per text of the file, set of other files and type."""
+    key = (source, tuple(siblings), named, "fresh")
+    cached = _answers.get(key)
+    if cached is None:
+        cached = _answers[key] = _package_fresh(root, source, imports, siblings, named, spelled)
+        if len(_answers) > _ANSWERS_SIZE:
+            _answers.pop(next(iter(_answers)))
+    return cached
+
+
+#: Answers about one file's package: ``(source, siblings, type, question)`` -> functions.
+_answers: dict[tuple[bytes, tuple[Sibling, ...], tuple[str, str], str], frozenset[tuple[str, bool]]] = {}
+_ANSWERS_SIZE = 64
+
+
+def _package_fresh(
+    root: Node,
+    source: bytes,
+    imports: Imports,
+    siblings: Sequence[Sibling],
+    named: tuple[str, str],
+    spelled: bytes,
+) -> frozenset[tuple[str, bool]]:
     own = returning(root, source, "/".join(named), lambda t: _is_named(t, imports, named), spelled)
     others = package_returning(root, source, siblings, named, spelled)
     found = set(own | others)
