@@ -649,8 +649,10 @@ def test_package_facts_without_web_code_follow_the_goroutines(tmp_path: Path) ->
     facts = package_facts(tmp_path / "janitor.go")
     assert {"startJanitor", "setup"} <= facts.startup
     assert "loop" in facts.endless
-    # A file with no goroutine that a fact could matter for gets none.
-    assert package_facts(tmp_path / "other.go") == PackageFacts()
+    # A file with no goroutine that a fact could matter for gets none, only the list of the others.
+    other = package_facts(tmp_path / "other.go")
+    assert PackageFacts(siblings=other.siblings) == other
+    assert sorted(Path(path).name for path, _, _ in other.siblings) == ["janitor.go", "loop.go", "main.go", "setup.go"]
 
 
 def test_functions_registered_with_a_router_run_per_request() -> None:

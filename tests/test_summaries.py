@@ -86,8 +86,10 @@ RETURNS = [
     ("through another fresh function", "func open() *F { return lib.Open() }\nfunc again() *F { return open() }", {("open", False), ("again", False)}),
     ("through a function that is not fresh", "type S struct{ f *F }\nfunc (s *S) file() *F { return s.f }\nfunc get(s *S) *F { return s.file() }", set()),
     ("method of a unique name", "type C struct{}\nfunc (c *C) open() *F { return lib.Open() }", {("open", True)}),
-    ("method name shared by two types", "type C struct{}\ntype D struct{}\nfunc (c *C) open() *F { return lib.Open() }\nfunc (d *D) open() *F { return lib.Open() }", set()),
+    ("method name shared by two types, both fresh", "type C struct{}\ntype D struct{}\nfunc (c *C) open() *F { return lib.Open() }\nfunc (d *D) open() *F { return lib.Open() }", {("open", True)}),
+    ("method name shared by two types, one an accessor", "type C struct{ f *F }\ntype D struct{}\nfunc (c *C) open() *F { return c.f }\nfunc (d *D) open() *F { return lib.Open() }", set()),
     ("another result type", "func open() (*G, error) { return lib.OpenG() }", set()),
+    ("parsed from a reader held already", "func open(r R) (*F, error) { return http.ReadResponse(r, nil) }", set()),
 ]
 
 

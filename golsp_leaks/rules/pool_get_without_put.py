@@ -7,10 +7,18 @@ from collections.abc import Iterable, Iterator
 from tree_sitter import Node
 
 from golsp_leaks.goanalysis.dataflow.ownership import Releases, Use
+from golsp_leaks.goanalysis.names.holders import top_level
 from golsp_leaks.goanalysis.names.mentions import mentions
-from golsp_leaks.goanalysis.resources.tracking import STREAM_BORROWS, NamedType, Resource, examine
-from golsp_leaks.goanalysis.summaries.facts import SCOPE_FACTS
-from golsp_leaks.goanalysis.syntax.nodes import FUNCTION_TYPES, binding, text
+from golsp_leaks.goanalysis.names.scopes import VAR, bindings
+from golsp_leaks.goanalysis.resources.tracking import (
+    STREAM_BORROWS,
+    NamedType,
+    Resource,
+    examine,
+    runs_once,
+)
+from golsp_leaks.goanalysis.summaries.facts import SCOPE_FACTS, SIBLINGS
+from golsp_leaks.goanalysis.syntax.nodes import FUNCTION_TYPES, binding, enclosing_function, text
 from golsp_leaks.goanalysis.syntax.parse import cursor
 from golsp_leaks.model import Finding, Severity
 from golsp_leaks.rules.base import DEFER_RELEASE, FileContext, Rule
@@ -38,7 +46,11 @@ class PoolGetWithoutPut(Rule):
     back would then hand that memory to the next user.  Writing to it, reading
     it, copying out of it (`buf.String()`, `w.Write(buf.Bytes())`) is not
     handing it on.  An object put back on some paths only is not reported: an
-    object that is not put back is simply garbage collected.
+    object that is not put back is simply garbage collected.  An object handed
+    straight to a method of a value another package made in this function
+    (`sc.Buffer(pool.Get().([]byte), n)` on a `bufio.Scanner`), in a function
+    that puts nothing back into that pool, is reported: that code cannot put
+    it back.
 
     A pool is recognised by its declaration: a variable, parameter or struct
     field of type `sync.Pool` or `*sync.Pool`, or one initialised with
@@ -91,7 +103,7 @@ class PoolGetWithoutPut(Rule):
 
     id = "pool-get-without-put"
     summary = "an object taken from a sync.Pool is never put back"
-    requires = SCOPE_FACTS
+    requires = (*SCOPE_FACTS, SIBLINGS)
     default_severity = Severity.INFORMATION
     fix_kinds = (DEFER_RELEASE,)
     triggers = (b".Get()",)
@@ -104,6 +116,34 @@ class PoolGetWithoutPut(Rule):
             if finding is not None:
                 yield finding
 
+    def _passed_to_foreign(self, call: Node, expr: Node, pool: Node, ctx: FileContext) -> Finding | None:
+        """``scanner.Buffer(pool.Get().([]byte), n)``: an object handed straight to another package's
+        value is never put back, unless this function puts something back in the pool itself."""
+        arguments = expr.parent
+        consumer = arguments.parent if arguments is not None and arguments.type == "argument_list" else None
+        func = enclosing_function(call)
+        if consumer is None or consumer.type != "call_expression" or func is None:
+            return None
+        where = _foreign_receiver(consumer, func, ctx)
+        if where is None:
+            return None
+        pool_text = text(pool)
+        body = func.child_by_field_name("body")
+        if body is None or f"{pool_text}.Put(".encode() in (body.text or b""):
+            return None
+        if runs_once(call, func, ctx):
+            return None
+        return Finding(
+            rule=self.id,
+            start=call.start_byte,
+            end=expr.end_byte,
+            message=(
+                f"the object taken from {pool_text} is handed straight to {where} and never put back: "
+                "every Get then allocates a new object, and the pool saves nothing"
+            ),
+            per_request=ctx.scope.is_per_request(call),
+        )
+
     def _check_get(self, call: Node, pool: Node, ctx: FileContext) -> Finding | None:
         expr = call
         parent = call.parent
@@ -111,7 +151,9 @@ class PoolGetWithoutPut(Rule):
         if asserted and parent is not None:
             expr = parent
         bound = binding(expr)
-        if bound is None or len(bound.targets) > 2 or (len(bound.targets) == 2 and not asserted):
+        if bound is None:
+            return self._passed_to_foreign(call, expr, pool, ctx)
+        if len(bound.targets) > 2 or (len(bound.targets) == 2 and not asserted):
             return None
         pool_text = text(pool)
         resource = Resource(
@@ -144,6 +186,42 @@ class PoolGetWithoutPut(Rule):
             fixes=tuple(fixes),
             per_request=ctx.scope.is_per_request(call),
         )
+
+
+def _foreign_receiver(call: Node, decl: Node, ctx: FileContext) -> str | None:
+    """``x.m`` when ``call`` calls a method of a local ``x`` made by another package in this function
+    (``x := bufio.NewScanner(r)``, ``var x pkg.T``): code that cannot know this package's pool."""
+    function = call.child_by_field_name("function")
+    operand = function.child_by_field_name("operand") if function is not None else None
+    if function is None or function.type != "selector_expression" or operand is None or operand.type != "identifier":
+        return None
+    func = enclosing_function(call)
+    if func is None:
+        return None
+    declaration = bindings(top_level(func), ctx.source).of(operand)
+    if declaration is None or declaration.kind != VAR or declaration.package_level:
+        return None
+    made = declaration.node.parent
+    if made is not None and made.type == "expression_list":
+        made = made.parent
+    value: Node | None = None
+    if made is not None and made.type == "short_var_declaration":
+        right = made.child_by_field_name("right")
+        value = right.named_children[0] if right is not None and right.named_child_count == 1 else None
+    elif made is not None and made.type == "var_spec":
+        value = made.child_by_field_name("type") or made.child_by_field_name("value")
+    if value is None:
+        return None
+    if value.type == "call_expression":
+        value = value.child_by_field_name("function")
+    elif value.type == "pointer_type" and value.named_child_count == 1:
+        value = value.named_children[0]
+    package = value.child_by_field_name("operand" if value.type == "selector_expression" else "package") if value is not None else None
+    if value is None or value.type not in ("selector_expression", "qualified_type") or package is None:
+        return None
+    if ctx.imports.path_of(text(package)) is None:
+        return None
+    return text(function)
 
 
 def _pool_gets(decl: Node, ctx: FileContext) -> Iterator[tuple[Node, Node]]:

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 
 from tree_sitter import Node
 
 from golsp_leaks.goanalysis.dataflow.ownership import Releases, Use, classify
 from golsp_leaks.goanalysis.libraries.sql import ROWS, DbFile, handle_of_type, resolve, rows_call
 from golsp_leaks.goanalysis.names.mentions import mentions
-from golsp_leaks.goanalysis.summaries.facts import DB_FIELDS, SCOPE_FACTS
+from golsp_leaks.goanalysis.summaries.facts import DB_FIELDS, SCOPE_FACTS, SIBLINGS
+from golsp_leaks.goanalysis.summaries.returns import own_rows_calls
 from golsp_leaks.goanalysis.syntax.edits import insert_statement_after
 from golsp_leaks.goanalysis.syntax.nodes import FUNCTION_TYPES, enclosing_function, text, walk
 from golsp_leaks.goanalysis.syntax.parse import cursor
@@ -102,7 +103,7 @@ class RowsErrUnchecked(Rule):
 
     id = "rows-err-unchecked"
     summary = "the rows.Err() of a for rows.Next() loop is never checked"
-    requires = (*SCOPE_FACTS, DB_FIELDS)
+    requires = (*SCOPE_FACTS, DB_FIELDS, SIBLINGS)
     default_severity = Severity.WARNING
     fix_kinds = (
         FixKind("Check `{rows}.Err()` after the loop", Applicability.UNSAFE, "a failed iteration now returns an error instead of partial results"),
@@ -113,13 +114,14 @@ class RowsErrUnchecked(Rule):
         api = DbFile(ctx.imports, ctx.package.db_fields)
         if not api:
             return
+        own = {a.call.start_byte for a in own_rows_calls(decl, ctx)}
         # The last `for rows.Next()` loop over each variable: the check belongs after it.
         last: dict[tuple[int, str], tuple[Node, Node, Node]] = {}
         for _, captures in cursor(_LOOPS).matches(decl):
             rows = captures["rows"][0]
             if captures["args"][0].named_child_count:
                 continue
-            owner = _owner(rows, api)
+            owner = _owner(rows, api, own)
             if owner is None:
                 continue
             key = (owner.start_byte, text(rows))
@@ -164,8 +166,9 @@ class RowsErrUnchecked(Rule):
         )
 
 
-def _owner(rows: Node, api: DbFile) -> Node | None:
-    """The declaration of ``rows`` when it is rows this function queried itself."""
+def _owner(rows: Node, api: DbFile, own: Collection[int] = ()) -> Node | None:
+    """The declaration of ``rows`` when it is rows this function queried itself (``own``: where the
+    calls of the package's own functions returning fresh rows start)."""
     declaration = resolve(rows)
     if declaration is None or declaration.node.type not in ("short_var_declaration", "var_spec"):
         return None
@@ -175,7 +178,7 @@ def _owner(rows: Node, api: DbFile) -> Node | None:
     value = declaration.value
     if value is None or not declaration.multi or declaration.index != 0:
         return None
-    return declaration.node if rows_call(value, api) is not None else None
+    return declaration.node if value.start_byte in own or rows_call(value, api) is not None else None
 
 
 def _borrowed(mention: Node) -> bool:

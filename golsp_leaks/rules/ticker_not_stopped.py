@@ -20,7 +20,7 @@ from golsp_leaks.goanalysis.resources.tracking import (
     is_test_file,
     runs_once,
 )
-from golsp_leaks.goanalysis.summaries.facts import FIELD_USES, SCOPE_FACTS
+from golsp_leaks.goanalysis.summaries.facts import FIELD_USES, SCOPE_FACTS, SIBLINGS
 from golsp_leaks.goanalysis.syntax.nodes import (
     FUNCTION_TYPES,
     enclosing_function,
@@ -127,7 +127,7 @@ class TickerNotStopped(Rule):
 
     id = "ticker-not-stopped"
     summary = "a time.Ticker or time.Timer is not stopped on every path, or time.Tick leaks its ticker"
-    requires = (*SCOPE_FACTS, FIELD_USES)
+    requires = (*SCOPE_FACTS, FIELD_USES, SIBLINGS)
     default_severity = Severity.WARNING
     fix_kinds = (DEFER_RELEASE,)
     triggers = (b"NewTicker", b"NewTimer", b"Tick(")

@@ -15,8 +15,13 @@ from golsp_leaks.goanalysis.resources.tracking import (
     Resource,
     examine,
 )
-from golsp_leaks.goanalysis.summaries.facts import SCOPE_FACTS
-from golsp_leaks.goanalysis.summaries.returns import called_in, calls_of, returning
+from golsp_leaks.goanalysis.summaries.facts import SCOPE_FACTS, SIBLINGS
+from golsp_leaks.goanalysis.summaries.returns import (
+    called_in,
+    calls_of,
+    package_returning,
+    returning,
+)
 from golsp_leaks.goanalysis.syntax.nodes import text
 from golsp_leaks.goanalysis.syntax.parse import cursor
 from golsp_leaks.model import Finding, Severity
@@ -86,7 +91,8 @@ RESPONSE = NamedType(HTTP, "Response")
 
 def _wrappers(ctx: FileContext) -> frozenset[tuple[str, bool]]:
     """The file's functions (and methods of a unique name) that return an ``*http.Response``."""
-    return returning(ctx.root, ctx.source, "*http.Response", lambda t: RESPONSE.is_type(t, ctx), b"Response")
+    own = returning(ctx.root, ctx.source, "*http.Response", lambda t: RESPONSE.is_type(t, ctx), b"Response")
+    return own | package_returning(ctx.root, ctx.source, ctx.package.siblings, (HTTP, "Response"), b"Response")
 
 _NAMES = " ".join(f'"{m}"' for m in sorted(METHODS | {ROUND_TRIP}))
 _CALLS = f"""(call_expression
@@ -101,8 +107,8 @@ class UnclosedBody(Rule):
     Reports the `*http.Response` returned by `http.Get`, `http.Head`, `http.Post`,
     `http.PostForm`, the `Do`, `Get`, `Head`, `Post` and `PostForm` methods of
     an `*http.Client`, an `http.RoundTripper`'s `RoundTrip`, or a function of
-    the same file that returns a fresh response (the project's own client
-    wrapper), when some path from the call to a `return` (or to the end
+    the package (in this file or another) that returns a fresh response (the
+    project's own client wrapper, its request type's `Do`), when some path from the call to a `return` (or to the end
     of the function) neither closes `resp.Body` nor hands the response (or its
     body) on, and when the response is thrown away (`_`, or `_ = resp`), or
     overwritten before its body is closed.  Handing it on is returning it,
@@ -179,7 +185,7 @@ class UnclosedBody(Rule):
 
     id = "unclosed-body"
     summary = "the body of an HTTP client response is not closed on every path"
-    requires = SCOPE_FACTS
+    requires = (*SCOPE_FACTS, SIBLINGS)
     default_severity = Severity.WARNING
     fix_kinds = (
         DEFER_RELEASE,
@@ -198,7 +204,7 @@ class UnclosedBody(Rule):
     def check(self, decl: Node, ctx: FileContext) -> Iterable[Finding]:
         names = ctx.imports.names_for(HTTP)
         dot = ctx.imports.is_dot_imported(HTTP)
-        if not names and not dot and not ctx.imports.has(HTTPTEST):
+        if not names and not dot and not ctx.imports.has(HTTPTEST) and not _wrappers(ctx):
             return
         found: dict[int, tuple[Node, str]] = {}
         for call, where in [*_request_calls(decl, ctx, names, dot), *calls_of(decl, _wrappers(ctx))]:

@@ -8,21 +8,35 @@ from tree_sitter import Node
 
 from golsp_leaks.goanalysis.dataflow.ownership import Releases
 from golsp_leaks.goanalysis.libraries.calls import package_calls
+from golsp_leaks.goanalysis.libraries.files import FUNCTIONS, METHODS
 from golsp_leaks.goanalysis.resources.tracking import STREAM_BORROWS, NamedType, Resource, examine
-from golsp_leaks.goanalysis.summaries.facts import SCOPE_FACTS
-from golsp_leaks.goanalysis.summaries.returns import called_in, calls_of, returning
+from golsp_leaks.goanalysis.summaries.facts import SCOPE_FACTS, SIBLINGS
+from golsp_leaks.goanalysis.summaries.returns import (
+    called_in,
+    calls_of,
+    package_returning,
+    returning,
+)
+from golsp_leaks.goanalysis.syntax.nodes import text
+from golsp_leaks.goanalysis.syntax.parse import cursor
 from golsp_leaks.model import Finding, Severity
 from golsp_leaks.rules.base import DEFER_RELEASE, NAME_AND_DEFER, FileContext, Rule
 
 #: The functions of package os that open a file the caller must close.
-CONSTRUCTORS = frozenset({"Open", "Create", "OpenFile", "CreateTemp"})
+CONSTRUCTORS = FUNCTIONS["os"]
+#: The receiver types whose methods open a file (``fh.Open()`` of a ``*multipart.FileHeader``).
+OPENER_TYPES = tuple((NamedType(path, name), methods) for (path, name), methods in sorted(METHODS.items()))
+_METHOD_NAMES = " ".join(f'"{m}"' for m in sorted({m for ms in METHODS.values() for m in ms}))
+_METHOD_CALLS = f"""(call_expression
+  function: (selector_expression operand: (_) @recv field: (field_identifier) @fn (#any-of? @fn {_METHOD_NAMES}))) @call"""
 
 OS_FILE = NamedType("os", "File")
 
 
 def _openers(ctx: FileContext) -> frozenset[tuple[str, bool]]:
     """The file's functions (and methods of a unique name) that return an ``*os.File``."""
-    return returning(ctx.root, ctx.source, "*os.File", lambda t: OS_FILE.is_type(t, ctx), b"File")
+    own = returning(ctx.root, ctx.source, "*os.File", lambda t: OS_FILE.is_type(t, ctx), b"File")
+    return own | package_returning(ctx.root, ctx.source, ctx.package.siblings, ("os", "File"), b"File")
 
 
 FILE = Resource(
@@ -36,19 +50,24 @@ class UnclosedFile(Rule):
     """
     ## What it does
     Reports a file opened with `os.Open`, `os.Create`, `os.OpenFile`,
-    `os.CreateTemp`, or a function of the same file that returns the file it
-    opens, when some path from the call to a `return` (or to the end of
+    `os.CreateTemp` (or `ioutil.TempFile`), an uploaded file's
+    `(*multipart.FileHeader).Open`, an SFTP client's (`*sftp.Client`) `Open`,
+    `OpenFile` or `Create`, or a function of the package (in this file or
+    another) that returns the file it opens, when some path from the call to a `return` (or to the end of
     the function) neither closes it nor hands it on, and when the file is thrown
     away (`_`, `_ = f`, or a call whose results are dropped), or overwritten
     before it is closed.  Handing it on is returning it, passing it to a
-    function that keeps or closes it (a function of the same file is judged by
-    what it does: `closeQuietly(f)` closes, `size(f)` only reads), storing it
+    function that keeps or closes it (a function of the package, or a method
+    of the receiver's type, is judged by what it does: `closeQuietly(f)`
+    closes, `size(f)` only reads), storing it
     (a struct field, a map, a package variable), sending it on a channel, or
     capturing it in a closure that outlives the call; a close inside a deferred
     closure counts.  The error path of the call itself — `if err != nil { return
     err }` — is not a leak: there is no file yet.  Reading through a wrapper that
     does not own the file (`bufio.NewScanner(f)`, `io.Copy(dst, f)`,
-    `json.NewDecoder(f)`) is not handing it on.
+    `json.NewDecoder(f)`), or through a struct of the package that has no
+    `Close` (`&countingReader{r: f}` read through and never returned), is not
+    handing it on.
 
     Code that runs once per process — `main` and `init`, outside loops — is not
     reported: the exit closes what it leaves open.
@@ -105,13 +124,13 @@ class UnclosedFile(Rule):
 
     id = "unclosed-file"
     summary = "a file opened with os.Open/Create/OpenFile/CreateTemp is not closed on every path"
-    requires = SCOPE_FACTS
+    requires = (*SCOPE_FACTS, SIBLINGS)
     default_severity = Severity.WARNING
     fix_kinds = (
         DEFER_RELEASE,
         NAME_AND_DEFER,
     )
-    triggers = (b"Open(", b"OpenFile(", b"Create(", b"CreateTemp(")
+    triggers = (b"Open(", b"OpenFile(", b"Create(", b"CreateTemp(", b"TempFile(")
 
     def may_fire_in(self, source: bytes) -> bool:
         return True  # a function of the file may acquire one without a trigger in sight (see wants)
@@ -120,7 +139,12 @@ class UnclosedFile(Rule):
         return super().wants(decl_text, ctx) or (ctx is not None and called_in(decl_text, _openers(ctx)))
 
     def check(self, decl: Node, ctx: FileContext) -> Iterable[Finding]:
-        found = [(call, f"os.{name}") for call, name in package_calls(decl, ctx.imports, ("os",), CONSTRUCTORS)]
+        found = [
+            (call, f"{path.rsplit('/', 1)[-1]}.{name}")
+            for path, names in FUNCTIONS.items()
+            for call, name in package_calls(decl, ctx.imports, (path,), names)
+        ]
+        found.extend(_opener_methods(decl, ctx))
         found.extend(calls_of(decl, _openers(ctx)))
         for call, where in sorted(found, key=lambda pair: pair[0].start_byte):
             finding = self._check_call(call, where, ctx)
@@ -155,3 +179,18 @@ class UnclosedFile(Rule):
             fixes=tuple(outcome.fixes),
             per_request=ctx.scope.is_per_request(call),
         )
+
+
+def _opener_methods(decl: Node, ctx: FileContext) -> list[tuple[Node, str]]:
+    """Calls of the methods that open a file on a receiver known to have their type."""
+    found: list[tuple[Node, str]] = []
+    if not any(ctx.imports.has(named.path) for named, _ in OPENER_TYPES):
+        return found
+    for _, captures in cursor(_METHOD_CALLS).matches(decl):
+        receiver, method = captures["recv"][0], text(captures["fn"][0])
+        for named, methods in OPENER_TYPES:
+            if method in methods and ctx.imports.has(named.path) and named.is_value(receiver, ctx, decl):
+                shown = text(receiver)
+                found.append((captures["call"][0], f"{shown if len(shown) <= 30 else named.name}.{method}"))
+                break
+    return found

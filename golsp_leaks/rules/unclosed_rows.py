@@ -32,8 +32,9 @@ from golsp_leaks.goanalysis.libraries.sqlflow import (
     related,
     track,
 )
-from golsp_leaks.goanalysis.summaries.facts import DB_FIELDS, SCOPE_FACTS
+from golsp_leaks.goanalysis.summaries.facts import DB_FIELDS, SCOPE_FACTS, SIBLINGS
 from golsp_leaks.goanalysis.summaries.params import callee_summary
+from golsp_leaks.goanalysis.summaries.returns import called_in, own_rows_calls, own_rows_functions
 from golsp_leaks.goanalysis.syntax.nodes import enclosing_function, text
 from golsp_leaks.model import Applicability, Edit, Finding, Fix, Severity
 from golsp_leaks.rules.base import DEFER_RELEASE, FileContext, FixKind, Rule
@@ -63,7 +64,10 @@ class UnclosedRows(Rule):
     Reports the rows returned by a database query — `Query`/`QueryContext` of
     `database/sql` (on a `*sql.DB`, `*sql.Tx`, `*sql.Conn` or `*sql.Stmt`),
     sqlx's `Queryx`/`NamedQuery`, pgx's `Query` (on a `*pgx.Conn`, a
-    `*pgxpool.Pool` or a `pgx.Tx`) and gorm's `.Rows()` — when some path from
+    `*pgxpool.Pool` or a `pgx.Tx`), gorm's `.Rows()`, and the package's own
+    functions and methods that return fresh `*sql.Rows` or `*sqlx.Rows` (a
+    repository method, every dialect's `versionRows`, a method of the project's
+    querier interface; their callers own the rows) — when some path from
     the query to a `return` (or the end of the function) neither closes them nor
     hands them on.  Rows that are returned, passed to another function, stored
     in a field or a map, sent on a channel or closed in a deferred closure are
@@ -135,7 +139,7 @@ class UnclosedRows(Rule):
 
     id = "unclosed-rows"
     summary = "rows from a database query are not closed on every path"
-    requires = (*SCOPE_FACTS, DB_FIELDS)
+    requires = (*SCOPE_FACTS, DB_FIELDS, SIBLINGS)
     default_severity = Severity.WARNING
     fix_kinds = (
         DEFER_RELEASE,
@@ -143,8 +147,14 @@ class UnclosedRows(Rule):
     )
     triggers = (b"Query", b"Rows()")
 
+    def wants(self, decl_text: bytes, ctx: FileContext | None = None) -> bool:
+        return super().wants(decl_text, ctx) or (ctx is not None and called_in(decl_text, own_rows_functions(ctx)))
+
     def check(self, decl: Node, ctx: FileContext) -> Iterable[Finding]:
-        for acquisition in acquisitions(decl, ctx.imports, _CALLS, rows_call, ctx.package.db_fields):
+        found = {a.call.start_byte: a for a in acquisitions(decl, ctx.imports, _CALLS, rows_call, ctx.package.db_fields)}
+        for acquisition in own_rows_calls(decl, ctx):
+            found.setdefault(acquisition.call.start_byte, acquisition)
+        for _, acquisition in sorted(found.items()):
             finding = self._check(acquisition, ctx)
             if finding is not None:
                 yield finding
@@ -179,7 +189,7 @@ class UnclosedRows(Rule):
             return None  # the deferred cancel of its context closes the rows
         if _transaction_ends_on_return(acquisition, bound.func):
             return None  # the transaction's deferred end closes its rows
-        tracked = track(bound, callee_summary(ctx.root, ctx.source, RELEASES), next_closes=True, borrowing_methods=_BORROWING)
+        tracked = track(bound, callee_summary(ctx.root, ctx.source, RELEASES, ctx.package.siblings), next_closes=True, borrowing_methods=_BORROWING)
         if tracked is None or not tracked.leaks:
             return None
         entries = related(tracked, bound, f"closing {name}")

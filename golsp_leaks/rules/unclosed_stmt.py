@@ -23,7 +23,7 @@ from golsp_leaks.goanalysis.libraries.sqlflow import (
     related,
     track,
 )
-from golsp_leaks.goanalysis.summaries.facts import DB_FIELDS, SCOPE_FACTS
+from golsp_leaks.goanalysis.summaries.facts import DB_FIELDS, SCOPE_FACTS, SIBLINGS
 from golsp_leaks.goanalysis.summaries.params import callee_summary
 from golsp_leaks.goanalysis.syntax.nodes import enclosing_function
 from golsp_leaks.model import Finding, Severity
@@ -105,7 +105,7 @@ class UnclosedStmt(Rule):
 
     id = "unclosed-stmt"
     summary = "a prepared statement is not closed on every path"
-    requires = (*SCOPE_FACTS, DB_FIELDS)
+    requires = (*SCOPE_FACTS, DB_FIELDS, SIBLINGS)
     default_severity = Severity.WARNING
     fix_kinds = (
         DEFER_RELEASE,
@@ -143,7 +143,7 @@ class UnclosedStmt(Rule):
         name = bound.name
         if not acquisition.exact and not called_methods(func, name) & STMT_LIKE:
             return None
-        tracked = track(bound, callee_summary(ctx.root, ctx.source, RELEASES))
+        tracked = track(bound, callee_summary(ctx.root, ctx.source, RELEASES, ctx.package.siblings))
         if tracked is None or not tracked.leaks:
             return None
         entries = related(tracked, bound, f"closing {name}")

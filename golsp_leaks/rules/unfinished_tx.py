@@ -33,7 +33,7 @@ from golsp_leaks.goanalysis.libraries.sqlflow import (
     related,
     track,
 )
-from golsp_leaks.goanalysis.summaries.facts import DB_FIELDS, SCOPE_FACTS
+from golsp_leaks.goanalysis.summaries.facts import DB_FIELDS, SCOPE_FACTS, SIBLINGS
 from golsp_leaks.goanalysis.summaries.params import callee_summary
 from golsp_leaks.goanalysis.syntax.edits import insert_statement_after
 from golsp_leaks.goanalysis.syntax.nodes import enclosing_function, statements, text
@@ -139,7 +139,7 @@ class UnfinishedTx(Rule):
 
     id = "unfinished-tx"
     summary = "a transaction can reach a return with neither Commit nor Rollback"
-    requires = (*SCOPE_FACTS, DB_FIELDS)
+    requires = (*SCOPE_FACTS, DB_FIELDS, SIBLINGS)
     default_severity = Severity.WARNING
     fix_kinds = (
         DEFER_RELEASE,
@@ -183,7 +183,7 @@ class UnfinishedTx(Rule):
             return None  # the deferred cancel of its context rolls it back
         releases = _POP_FINISH if family == POP else _FINISH
         gorm = family == GORM
-        tracked = track(bound, callee_summary(ctx.root, ctx.source, releases), gorm_error=gorm, plain_fields=_GORM_FIELDS if gorm else frozenset())
+        tracked = track(bound, callee_summary(ctx.root, ctx.source, releases, ctx.package.siblings), gorm_error=gorm, plain_fields=_GORM_FIELDS if gorm else frozenset())
         if tracked is None or not tracked.leaks:
             return None
         entries = related(tracked, bound, "Commit or Rollback")

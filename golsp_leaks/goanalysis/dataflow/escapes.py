@@ -121,6 +121,12 @@ def kept_by_holders(func: Node, name: str) -> list[Node]:
     return _kept(func, holds)
 
 
+def leaves(value: Node, func: Node) -> list[Node]:
+    """Where ``value`` (or the variable it is assigned to) leaves ``func``: returned, sent, stored,
+    captured by a closure, or handed to a wrapper that does; empty when it is only read through."""
+    return _leaves(value, func, follow=True)
+
+
 def _kept(func: Node, calls: Callable[[Node], bool]) -> list[Node]:
     body = func.child_by_field_name("body")
     if body is None:

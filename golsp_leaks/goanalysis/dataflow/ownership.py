@@ -35,7 +35,7 @@ from tree_sitter import Node
 
 from golsp_leaks.goanalysis.dataflow.engine import ExitReport, NilTests, Paths, follow
 from golsp_leaks.goanalysis.names.mentions import mentions
-from golsp_leaks.goanalysis.syntax.nodes import text
+from golsp_leaks.goanalysis.syntax.nodes import enclosing_function, hands_back, text
 from golsp_leaks.goanalysis.syntax.parse import cursor
 
 
@@ -108,6 +108,10 @@ class Releases:
     #: reads its parameter to the end on every path (``for rows.Next() { ... }`` left only by its
     #: condition) releases it.
     next_closes: bool = False
+    #: What a composite literal that holds the resource does with it (``&countingReader{r: f}``): a
+    #: wrapper of the package that cannot release it and never leaves the function only borrows
+    #: it; None: it keeps it, a transfer.
+    holder: Callable[[Node], Use | None] | None = field(default=None, compare=False)
 
 
 def _selector_chain(ident: Node) -> tuple[list[str], Node]:
@@ -157,6 +161,8 @@ def classify(ident: Node, releases: Releases, owner: Node) -> Use:
     if chain:
         # resp.Body passed to something, rows.Err read, ...: judge the selector as a value.
         use = _value_use(outer, releases)
+        if use is Use.TRANSFER and _read_only_alias(outer, owner, releases):
+            use = Use.BORROW
         return _closure_use(ident, owner, use)
     return _closure_use(ident, owner, _value_use(ident, releases))
 
@@ -222,6 +228,11 @@ def _value_use(node: Node, releases: Releases) -> Use:
     if kind in ("send_statement",):
         return Use.TRANSFER if parent.child_by_field_name("value") == node else Use.BORROW
     if kind in ("keyed_element", "literal_element", "literal_value"):
+        literal = parent
+        while literal.type in ("keyed_element", "literal_element", "literal_value") and literal.parent is not None:
+            literal = literal.parent
+        if releases.holder is not None and literal.type == "composite_literal" and releases.holder(literal) is Use.BORROW:
+            return Use.BORROW
         return Use.TRANSFER
     if kind == "return_statement":
         return Use.TRANSFER
@@ -229,6 +240,52 @@ def _value_use(node: Node, releases: Releases) -> Use:
         right = parent.child_by_field_name("right") or parent.child_by_field_name("value")
         return Use.TRANSFER if right is not None and right == node else Use.BORROW
     return Use.BORROW
+
+
+def _read_only_alias(value: Node, owner: Node, releases: Releases) -> bool:
+    """``var r io.Reader = resp.Body`` (or ``r := resp.Body``) where the new local is only read
+    through: passed to borrowing calls (``io.LimitReader(r, n)``, ``io.ReadAll(r)``), given a
+    method call other than a release, or assigned again — never closed, returned, stored,
+    aliased again, passed elsewhere or captured by a closure.  Such a local borrows the value."""
+    values = value.parent
+    stmt = values.parent if values is not None and values.type == "expression_list" else None
+    if stmt is None or stmt.type not in ("short_var_declaration", "var_spec") or values is None:
+        return False
+    if values.named_child_count != 1:
+        return False
+    targets = stmt.children_by_field_name("name") if stmt.type == "var_spec" else []
+    if stmt.type == "short_var_declaration":
+        left = stmt.child_by_field_name("left")
+        targets = list(left.named_children) if left is not None else []
+    if len(targets) != 1 or targets[0].type != "identifier":
+        return False
+    name = text(targets[0])
+    releasing = {chain[-1] for chain in releases.methods}
+    for mention in mentions(owner, name):
+        if mention.start_byte <= targets[0].start_byte:
+            continue
+        if enclosing_function(mention) != owner:
+            return False  # captured by a closure
+        parent = mention.parent
+        if parent is None:
+            return False
+        if parent.type == "selector_expression" and parent.child_by_field_name("operand") == mention:
+            if text(parent.child_by_field_name("field")) in releasing:
+                return False
+            continue
+        if parent.type == "argument_list":
+            call = parent.parent
+            callee = _callee(call) if call is not None and call.type == "call_expression" else None
+            if callee is None or callee not in releases.borrowing_calls:
+                return False
+            continue
+        if parent.type == "expression_list" and is_overwrite(mention):
+            continue
+        if parent.type in ("expression_list", "return_statement", "send_statement", "keyed_element", "literal_element"):
+            return False
+        if parent.type in ("unary_expression", "parenthesized_expression", "type_assertion_expression"):
+            return False
+    return True
 
 
 def _assigned_to_blank(holder: Node) -> bool:
@@ -434,6 +491,8 @@ def _absent_flags(
     if right.type == "selector_expression" and left.type == "identifier" and text(left) == error_name:
         # err == io.EOF: a sentinel error is never nil.
         return operator == "==", False
+    if right.type == "nil" and error_name is not None and hands_back(left, {error_name}):
+        return (True, False) if operator == "!=" else (False, True)
     if right.type == "nil" and left.type == "selector_expression" and nil_fields:
         operand = left.child_by_field_name("operand")
         if operand is not None and operand.type == "identifier" and text(operand) == name and text(

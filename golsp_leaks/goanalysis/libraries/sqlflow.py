@@ -48,6 +48,7 @@ from golsp_leaks.goanalysis.syntax.edits import delete_statement, insert_stateme
 from golsp_leaks.goanalysis.syntax.nodes import (
     FUNCTION_TYPES,
     Binding,
+    hands_back,
     is_no_return_call,
     text,
 )
@@ -454,8 +455,10 @@ def _flags(
             # err == sql.ErrNoRows holds only when there is an error
             return (True, False) if operator == "==" else (False, True)
         return False, False
-    if (left.type == "identifier" and text(left) in errors) or (
-        gorm_error and left.type == "selector_expression" and _is_error_field(left, name)
+    if (
+        (left.type == "identifier" and text(left) in errors)
+        or hands_back(left, errors)
+        or (gorm_error and left.type == "selector_expression" and _is_error_field(left, name))
     ):
         missing_when_true = operator == "!="
     elif left.type == "identifier" and text(left) == name:

@@ -376,7 +376,7 @@ def examine(
         func,
         owner.acquire,
         owner.uses,
-        callee_summary(ctx.root, ctx.source, resource.releases),
+        callee_summary(ctx.root, ctx.source, resource.releases, ctx.package.siblings),
         exists_after=check,
         extra_releases=[*extra, *transfers],
         nil_tests=nil_tests(func, owner.acquire, name, error_name, resource.nil_fields),

@@ -37,6 +37,7 @@ CALLS = "calls"
 DB_FIELDS_SOURCE = "db-fields"
 FIELD_USES_SOURCE = "field-uses"
 LOCKS_SOURCE = "locks"
+SIBLINGS_SOURCE = "siblings"
 
 
 class Fact(Generic[T]):
@@ -141,11 +142,18 @@ LOCKS: Fact[LockFacts] = Fact(
     "that release one, declared in the package's other files (see summaries.locks)",
     EMPTY,
 )
+SIBLINGS: Fact[tuple[tuple[str, int, int], ...]] = Fact(
+    "siblings",
+    SIBLINGS_SOURCE,
+    "(path, modification time in ns, size) of the package's other files (its test files too for a "
+    "test file): where summaries.declared finds the helpers a function calls",
+    (),
+)
 
 #: Every fact, in a fixed order.
 ALL_FACTS: tuple[Fact[Any], ...] = (
     PER_REQUEST, RUNS_ONCE, REPEATED, GOROUTINES, ENDLESS, LIFECYCLES, RUNNERS, CONSTRUCTORS, CLOSABLE,
-    GLOBALS, COLLECTIONS, SHRUNK_GLOBALS, SHRUNK_FIELDS, FLAGS, DB_FIELDS, FIELD_USES, LOCKS,
+    GLOBALS, COLLECTIONS, SHRUNK_GLOBALS, SHRUNK_FIELDS, FLAGS, DB_FIELDS, FIELD_USES, LOCKS, SIBLINGS,
 )
 _BY_NAME = {fact.name: fact for fact in ALL_FACTS}
 #: What :class:`~golsp_leaks.goanalysis.libraries.frameworks.RequestScope` reads: every rule that
@@ -348,3 +356,7 @@ class PackageFacts:
     @property
     def locks(self) -> LockFacts:
         return self.get(LOCKS)
+
+    @property
+    def siblings(self) -> tuple[tuple[str, int, int], ...]:
+        return self.get(SIBLINGS)

@@ -60,6 +60,7 @@ from golsp_leaks.goanalysis.summaries.facts import (
     DB_FIELDS_SOURCE,
     FIELD_USES_SOURCE,
     LOCKS_SOURCE,
+    SIBLINGS_SOURCE,
     PackageFacts,
 )
 from golsp_leaks.goanalysis.summaries.locks import EMPTY as LOCKS_EMPTY
@@ -1199,6 +1200,8 @@ def _provide(kind: str, path: Path, own_source: bytes, own_tree: Tree | None) ->
         return {"field_uses": frozenset(name for s in siblings for name in _field_uses_of(s))}
     elif kind == LOCKS_SOURCE and any(marker in own_source for marker in _LOCK_MARKERS):
         return {"locks": reduce(operator.or_, (_lock_facts_of(s) for s in siblings), LOCKS_EMPTY)}
+    elif kind == SIBLINGS_SOURCE:
+        return {"siblings": tuple((str(s.path), *s.stamp) for s in siblings)}
     return _EMPTY
 
 

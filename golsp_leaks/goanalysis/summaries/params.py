@@ -6,20 +6,38 @@ releases it; one that returns it, stores it or hands it on keeps it; one
 that only reads it borrows it, and the caller still has to release it.  A
 callee that is not a function of the file (an unknown external one) gets the
 benefit of the doubt: :func:`callee_summary` answers None.
+
+The callee is looked for in the file, then in the package's other files
+(:mod:`.declared`, given the package's ``siblings``).  A method is known
+only when it is called on the receiver of the method around the call
+(``e.attach(f)`` inside ``func (e *Email) ...``) and that type declares it:
+without types, ``x.m(f)`` on any other value may call the method of an
+interface (``m.deps.StartCPUProfile(f)``) whatever the package's own ``m`` does.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import re
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 
 from tree_sitter import Node
 
 from golsp_leaks.goanalysis.dataflow.engine import Paths, follow
+from golsp_leaks.goanalysis.dataflow.escapes import leaves
 from golsp_leaks.goanalysis.dataflow.ownership import Releases, Use, classify
+from golsp_leaks.goanalysis.libraries.frameworks import receiver
 from golsp_leaks.goanalysis.libraries.sqlflow import next_loops, rows_read_to_end
-from golsp_leaks.goanalysis.names.scopes import bindings
-from golsp_leaks.goanalysis.syntax.nodes import function_named, text
+from golsp_leaks.goanalysis.names.scopes import RECEIVER, bindings
+from golsp_leaks.goanalysis.summaries.declared import (
+    Sibling,
+    declarations,
+    declared_names,
+    sibling_file,
+    text_matches,
+)
+from golsp_leaks.goanalysis.syntax.nodes import enclosing_function, function_named, text, walk
+from golsp_leaks.goanalysis.syntax.parse import cursor
 
 _DEPTH = 3
 
@@ -39,19 +57,63 @@ def _parameter(func: Node, index: int) -> Node | None:
     return names[index] if 0 <= index < len(names) else None
 
 
-def _callee(call: Node, node: Node, source: bytes) -> Node | None:
-    """The function of the file that ``call`` calls: ``helper(x)``.
+def _callee(call: Node, node: Node, source: bytes, package: Sequence[Sibling] = ()) -> tuple[Node, bytes] | None:
+    """The function of the package that ``call`` calls, with the source of its file.
 
-    Not methods: without types, ``x.m(f)`` may call the method of an interface
-    (``m.deps.StartCPUProfile(f)``) whatever the file's own ``m`` does.
+    ``helper(x)``: a function of the file, else the one function of that name in the
+    package's other files.  ``r.m(x)``: ``r`` is the receiver of the method around
+    the call and ``m`` a method of the receiver's type, in the file or the others.
     """
     function = call.child_by_field_name("function")
-    if function is None or function.type != "identifier":
+    if function is None:
         return None
-    return function_named(text(function), node, source)
+    if function.type == "identifier":
+        name = text(function)
+        own = function_named(name, node, source)
+        if own is not None:
+            return own, source
+        found = declarations(package, name) if package else []
+        return (found[0].decl, found[0].source) if len(found) == 1 else None
+    if function.type != "selector_expression":
+        return None
+    operand = function.child_by_field_name("operand")
+    field = function.child_by_field_name("field")
+    if operand is None or field is None or operand.type != "identifier":
+        return None
+    return _method_on_receiver(call, operand, text(field), source, package)
 
 
-def param_use(func: Node, index: int, releases: Releases, source: bytes, depth: int = 0) -> Use | None:
+def _method_on_receiver(
+    call: Node, operand: Node, name: str, source: bytes, package: Sequence[Sibling]
+) -> tuple[Node, bytes] | None:
+    func = enclosing_function(call)
+    while func is not None and func.type != "method_declaration":
+        func = enclosing_function(func)
+    recv = receiver(func) if func is not None else None
+    if func is None or recv is None or not recv[1] or recv[0] != text(operand):
+        return None
+    declaration = bindings(func, source).of(operand)
+    if declaration is None or declaration.kind != RECEIVER:
+        return None  # shadowed
+    root = func
+    while root.parent is not None:
+        root = root.parent
+    own = [
+        d for d in root.named_children
+        if d.type == "method_declaration" and text(d.child_by_field_name("name")) == name and _type_of(d) == recv[1]
+    ]
+    found = [(d, source) for d in own] + [(d.decl, d.source) for d in declarations(package, name, recv[1])]
+    return found[0] if len(found) == 1 else None
+
+
+def _type_of(method: Node) -> str:
+    recv = receiver(method)
+    return recv[1] if recv is not None else ""
+
+
+def param_use(
+    func: Node, index: int, releases: Releases, source: bytes, depth: int = 0, package: Sequence[Sibling] = ()
+) -> Use | None:
     """What ``func`` does with its ``index``-th parameter, judged with ``releases``; None when unknown."""
     param = _parameter(func, index)
     if param is None:
@@ -63,9 +125,8 @@ def param_use(func: Node, index: int, releases: Releases, source: bytes, depth: 
     body = func.child_by_field_name("body")
     if body is None:
         return None  # declared without a body (assembly, linkname): unknown
-    inner = replace(releases, callee=_hook(func, source, releases, depth + 1)) if depth < _DEPTH else releases
-    mentions = resolved.uses_of(declaration, body)
-    uses = {classify(mention, inner, func) for mention in mentions}
+    inner = replace(releases, callee=_hook(func, source, releases, depth + 1, package)) if depth < _DEPTH else releases
+    uses = {classify(mention, inner, func) for mention in resolved.uses_of(declaration, body)}
     if Use.RELEASE in uses:
         return Use.RELEASE
     if Use.TRANSFER in uses:
@@ -87,7 +148,9 @@ def _read_to_end(func: Node, name: str, source: bytes) -> bool:
 def ignores_argument(call: Node, index: int, source: bytes) -> bool:
     """Does the function of the file that ``call`` calls never use its ``index``-th parameter
     (named ``_``, or used nowhere in its body)?  False when the callee is not known."""
-    callee = _callee(call, call, source)
+    function = call.child_by_field_name("function")
+    found = _callee(call, call, source) if function is not None and function.type == "identifier" else None
+    callee = found[0] if found is not None else None
     body = callee.child_by_field_name("body") if callee is not None else None
     if callee is None or body is None:
         return False
@@ -101,16 +164,108 @@ def ignores_argument(call: Node, index: int, source: bytes) -> bool:
     return declaration is not None and not resolved.uses_of(declaration, body)
 
 
-def _hook(node: Node, source: bytes, releases: Releases, depth: int) -> Callable[[Node, int], Use | None]:
+def _hook(
+    node: Node, source: bytes, releases: Releases, depth: int, package: Sequence[Sibling]
+) -> Callable[[Node, int], Use | None]:
     def summary(call: Node, index: int) -> Use | None:
-        callee = _callee(call, node, source)
-        if callee is None or depth > _DEPTH:
+        found = _callee(call, node, source, package)
+        if found is None or depth > _DEPTH:
             return None
-        return param_use(callee, index, releases, source, depth)
+        callee, callee_source = found
+        return param_use(callee, index, releases, callee_source, depth, package)
 
     return summary
 
 
-def callee_summary(root: Node, source: bytes, releases: Releases) -> Releases:
-    """``releases``, knowing what the functions of the file ``root`` do with their arguments."""
-    return replace(releases, callee=_hook(root, source, releases, 0))
+def callee_summary(root: Node, source: bytes, releases: Releases, package: Sequence[Sibling] = ()) -> Releases:
+    """``releases``, knowing what the functions of the package do with their arguments: those of
+    the file ``root``, and of the package's other files ``package`` (``PackageFacts.siblings``);
+    and which of its struct types only wrap a resource without being able to release it."""
+    return replace(
+        releases, callee=_hook(root, source, releases, 0, package), holder=_holder_hook(root, source, package)
+    )
+
+
+#: Methods through which a wrapper could release what it holds.
+_RELEASING_METHODS = frozenset({"Close", "Stop", "Shutdown", "Release", "Rollback", "Commit", "Cancel", "Free"})
+_STRUCTS = "(type_spec name: (type_identifier) @name type: (struct_type) @struct)"
+
+
+def _holder_hook(root: Node, source: bytes, package: Sequence[Sibling]) -> Callable[[Node], Use | None]:
+    def holder(literal: Node) -> Use | None:
+        """``&countingReader{reader: f}``: BORROW when the type is a struct of the package with no
+        embedded field and no releasing method, and the value never leaves the function."""
+        type_node = literal.child_by_field_name("type")
+        if type_node is None or type_node.type != "type_identifier":
+            return None
+        name = text(type_node)
+        if not _plain_struct(name, root, package) or _releasing(name, root, package):
+            return None
+        value = literal.parent if literal.parent is not None and literal.parent.type == "unary_expression" else literal
+        func = enclosing_function(literal)
+        if func is None or leaves(value, func) or _captured(value, func):
+            return None
+        return Use.BORROW
+
+    return holder
+
+
+def _captured(value: Node, func: Node) -> bool:
+    """Is the variable ``value`` is assigned to mentioned in a function literal (which may outlive the call)?"""
+    stmt = value.parent
+    if stmt is not None and stmt.type == "expression_list":
+        stmt = stmt.parent
+    if stmt is None:
+        return False
+    if stmt.type == "var_spec":
+        targets = stmt.children_by_field_name("name")
+    elif stmt.type in ("short_var_declaration", "assignment_statement"):
+        left = stmt.child_by_field_name("left")
+        targets = list(left.named_children) if left is not None else []
+    else:
+        return False
+    names = {t.text for t in targets if t.type == "identifier"}
+    return any(
+        node.type == "func_literal" and any(n.type == "identifier" and n.text in names for n in walk(node))
+        for node in walk(func)
+    )
+
+
+def _plain_struct(name: str, root: Node, package: Sequence[Sibling]) -> bool:
+    """Is ``name`` a struct type declared once in the package, every field of it named (none embedded)?"""
+    found: list[Node] = []
+    for file_root in _roots_declaring_type(name, root, package):
+        for _, captures in cursor(_STRUCTS).matches(file_root):
+            if text(captures["name"][0]) == name:
+                found.append(captures["struct"][0])
+    if len(found) != 1:
+        return False
+    fields = found[0].named_children[0] if found[0].named_child_count else None
+    declarations = [f for f in fields.named_children if f.type == "field_declaration"] if fields is not None else []
+    return all(d.child_by_field_name("name") is not None for d in declarations)
+
+
+def _roots_declaring_type(name: str, root: Node, package: Sequence[Sibling]) -> list[Node]:
+    roots = [root]
+    wanted = re.compile(rb"\b" + re.escape(name.encode()) + rb"\s+struct\b")
+    for sibling in package:
+        file = sibling_file(sibling) if text_matches(sibling, wanted) else None
+        if file is not None:
+            roots.append(file.root)
+    return roots
+
+
+def _releasing(name: str, root: Node, package: Sequence[Sibling]) -> bool:
+    """Does the type have a method (in the file or the others) through which it could release what it holds?"""
+    for decl in root.named_children:
+        if (
+            decl.type == "method_declaration"
+            and _type_of(decl) == name
+            and text(decl.child_by_field_name("name")) in _RELEASING_METHODS
+        ):
+            return True
+    return any(
+        method in _RELEASING_METHODS and receiver_type == name
+        for sibling in package
+        for method, receiver_type in declared_names(sibling)
+    )

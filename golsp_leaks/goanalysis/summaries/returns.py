@@ -8,19 +8,35 @@ the result of a call (``return http.Get(u)``), or a local variable bound from
 a call that the function neither releases nor lets a closure keep (a test
 helper that registers ``t.Cleanup(func() { f.Close() })`` and returns ``f``
 does not count, nor does an accessor returning a field).  A method counts
-when no other method of the file has its name (without types, ``x.Get()``
-could be anyone's).
+when every method of the file with its name returns a fresh one (without
+types, ``x.Get()`` could be any of them).
+
+:func:`package_returning` asks the same of the package's other files (a
+``Do`` method of the project's request type in ``request.go`` returns the
+``*http.Response`` that ``api.go`` must close): a function of one of them
+counts when it is declared once in the package, a method when no other
+method of the package has its name.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 
 from tree_sitter import Node
 
+from golsp_leaks.goanalysis.libraries.frameworks import receiver
+from golsp_leaks.goanalysis.libraries.sql import DB, SQL, Acquisition, Handle
 from golsp_leaks.goanalysis.names.scopes import VAR, bindings
-from golsp_leaks.goanalysis.syntax.nodes import text
+from golsp_leaks.goanalysis.summaries.context import FileContext
+from golsp_leaks.goanalysis.summaries.declared import (
+    Sibling,
+    declared_names,
+    sibling_file,
+    text_matches,
+)
+from golsp_leaks.goanalysis.syntax.imports import Imports
+from golsp_leaks.goanalysis.syntax.nodes import binding, text
 from golsp_leaks.goanalysis.syntax.parse import cursor
 
 _cache: dict[str, frozenset[tuple[str, bool]]] = {}
@@ -48,6 +64,173 @@ def returning(
             _lines.append(list(_func_lines(source)))
         found = _cache[kind] = _scan(root, source, is_type, spelled, _lines[0])
     return found
+
+
+def package_returning(
+    root: Node,
+    source: bytes,
+    siblings: Sequence[Sibling],
+    named: tuple[str, str],
+    spelled: bytes,
+) -> frozenset[tuple[str, bool]]:
+    """``(name, is_method)`` of the functions of the package's other files whose first result is
+    the type ``named`` (``("net/http", "Response")``, pointer or not) and that return a fresh one.
+
+    The file being checked must not declare them (its own are :func:`returning`'s); a name
+    counts only when every declaration of it in the package returns a fresh one (the methods
+    of the types that implement one interface, say)."""
+    if not siblings:
+        return frozenset()
+    key = (source, tuple(siblings), named, "siblings")
+    cached = _answers.get(key)
+    if cached is None:
+        cached = _answers[key] = _package_returning(source, siblings, named, spelled)
+        if len(_answers) > _ANSWERS_SIZE:
+            _answers.pop(next(iter(_answers)))
+    return cached
+
+
+def _package_returning(
+    source: bytes, siblings: Sequence[Sibling], named: tuple[str, str], spelled: bytes
+) -> frozenset[tuple[str, bool]]:
+    fresh: dict[tuple[str, bool], int] = {}
+    for sibling in siblings:
+        for key, many in _sibling_returning(sibling, named, spelled):
+            fresh[key] = fresh.get(key, 0) + many
+    if not fresh:
+        return frozenset()
+    own = {(m.group(2).decode(), m.group(1) is not None) for m in _FUNC.finditer(source)}
+    counts = dict.fromkeys(fresh, 0)
+    for sibling in siblings:
+        for name, receiver_type in declared_names(sibling):
+            key = (name, bool(receiver_type))
+            if key in counts:
+                counts[key] += 1
+    return frozenset(key for key, many in fresh.items() if key not in own and many == counts[key])
+
+
+def package_fresh(
+    root: Node,
+    source: bytes,
+    imports: Imports,
+    siblings: Sequence[Sibling],
+    named: tuple[str, str],
+    spelled: bytes,
+) -> frozenset[tuple[str, bool]]:
+    """``(name, is_method)`` of the package's functions, in this file (``imports`` are its) or
+    the others, that return a fresh value of the type ``named`` (``("database/sql", "Rows")``).
+    Computed once per text of the file, set of other files and type."""
+    key = (source, tuple(siblings), named, "fresh")
+    cached = _answers.get(key)
+    if cached is None:
+        cached = _answers[key] = _package_fresh(root, source, imports, siblings, named, spelled)
+        if len(_answers) > _ANSWERS_SIZE:
+            _answers.pop(next(iter(_answers)))
+    return cached
+
+
+#: Answers about one file's package: ``(source, siblings, type, question)`` -> functions.
+_answers: dict[tuple[bytes, tuple[Sibling, ...], tuple[str, str], str], frozenset[tuple[str, bool]]] = {}
+_ANSWERS_SIZE = 64
+
+
+def _package_fresh(
+    root: Node,
+    source: bytes,
+    imports: Imports,
+    siblings: Sequence[Sibling],
+    named: tuple[str, str],
+    spelled: bytes,
+) -> frozenset[tuple[str, bool]]:
+    own = returning(root, source, "/".join(named), lambda t: _is_named(t, imports, named), spelled)
+    others = package_returning(root, source, siblings, named, spelled)
+    found = set(own | others)
+    # Methods of interfaces: ``Query(q string, args ...any) (*sql.Rows, error)`` of the project's
+    # own querier hands its callers fresh rows, whatever implements it.
+    specs = _interface_specs(root, source, imports, named, spelled)
+    for sibling in siblings:
+        file = sibling_file(sibling) if text_matches(sibling, _interface_pattern(spelled)) else None
+        if file is not None:
+            for name, (count, matching) in _interface_specs(file.root, file.source, file.imports, named, spelled).items():
+                total = specs.get(name, (0, 0))
+                specs[name] = (total[0] + count, total[1] + matching)
+    if not specs:
+        return frozenset(found)
+    own_declared = {(m.group(2).decode(), m.group(1) is not None) for m in _FUNC.finditer(source)}
+    sibling_declared = {(n, bool(r)) for sibling in siblings for n, r in declared_names(sibling)}
+    for name, (count, matching) in specs.items():
+        key = (name, True)
+        if matching != count:
+            found.discard(key)
+        elif key in own_declared:
+            pass  # the file's own methods decide
+        elif key not in sibling_declared or key in others:
+            found.add(key)
+    return frozenset(found)
+
+
+_SPECS = "(method_elem name: (field_identifier) @name) @spec"
+
+
+def _interface_specs(
+    root: Node, source: bytes, imports: Imports, named: tuple[str, str], spelled: bytes
+) -> dict[str, tuple[int, int]]:
+    """Interface methods declared in the file: name -> (how many, how many of them return ``named`` first)."""
+    if spelled not in source or b"interface" not in source:
+        return {}
+    found: dict[str, tuple[int, int]] = {}
+    for _, captures in cursor(_SPECS).matches(root):
+        name = text(captures["name"][0])
+        first = _first_result(captures["spec"][0])
+        total = found.get(name, (0, 0))
+        found[name] = (total[0] + 1, total[1] + (1 if _is_named(first, imports, named) else 0))
+    return found
+
+
+def _interface_pattern(spelled: bytes) -> re.Pattern[bytes]:
+    """A line of an interface's method list that mentions ``spelled``: ``\tQuery(...) (*sql.Rows, error)``."""
+    return re.compile(rb"^\s+[A-Za-z_][A-Za-z0-9_]*\([^\n]*\b" + re.escape(spelled) + rb"\b", re.MULTILINE)
+
+
+_sibling_cache: dict[tuple[Sibling, tuple[str, str]], frozenset[tuple[tuple[str, bool], int]]] = {}
+_SIBLING_CACHE_SIZE = 4096
+
+
+def _sibling_returning(
+    sibling: Sibling, named: tuple[str, str], spelled: bytes
+) -> frozenset[tuple[tuple[str, bool], int]]:
+    """The sibling's functions that return a fresh ``named``, each with how many times the file declares it."""
+    key = (sibling, named)
+    found = _sibling_cache.get(key)
+    if found is None:
+        found = frozenset()
+        signature = re.compile(rb"^func [^\n]*\b" + re.escape(spelled) + rb"\b", re.MULTILINE)
+        if text_matches(sibling, signature):
+            file = sibling_file(sibling)
+            if file is not None:
+                imports = Imports.from_root(file.root)
+                lines = list(_func_lines(file.source))
+                keys = _scan(file.root, file.source, lambda t: _is_named(t, imports, named), spelled, lines)
+                declared = [(m.group(2).decode(), m.group(1) is not None) for _, line in lines if (m := _FUNC.match(line))]
+                found = frozenset((k, declared.count(k)) for k in keys)
+        if len(_sibling_cache) > _SIBLING_CACHE_SIZE:
+            _sibling_cache.clear()
+        _sibling_cache[key] = found
+    return found
+
+
+def _is_named(node: Node | None, imports: Imports, named: tuple[str, str]) -> bool:
+    """Is ``node`` the type ``pkg.Name`` or ``*pkg.Name`` of the import path ``named[0]``?"""
+    while node is not None and node.type in ("pointer_type", "parenthesized_type") and node.named_child_count == 1:
+        node = node.named_children[0]
+    if node is None:
+        return False
+    if node.type == "qualified_type":
+        package = text(node.child_by_field_name("package"))
+        return text(node.child_by_field_name("name")) == named[1] and imports.path_of(package) == named[0]
+    if node.type == "type_identifier":
+        return text(node) == named[1] and imports.is_dot_imported(named[0])
+    return False
 
 
 #: ``func name`` and ``func (r T) name`` at the start of a line, as gofmt writes them.
@@ -83,13 +266,13 @@ def _scan(
         if key not in verdicts:
             offsets = declared.get(key, [])
             verdicts[key] = False  # while deciding: a function returning its own result is not fresh
-            decl = _declaration_at(root, offsets[0]) if len(offsets) == 1 else None
-            first = _first_result(decl) if decl is not None else None
-            verdicts[key] = (
+            decls = [_declaration_at(root, offset) for offset in offsets]
+            verdicts[key] = bool(decls) and all(
                 decl is not None
-                and first is not None
+                and (first := _first_result(decl)) is not None
                 and is_type(first)
-                and _returns_fresh(decl, source, declared, fresh)
+                and _returns_fresh(decl, source, declared, fresh, key)
+                for decl in decls
             )
         return verdicts[key]
 
@@ -124,13 +307,32 @@ def _returns_fresh(
     source: bytes,
     declared: dict[tuple[str, bool], list[int]],
     fresh: Callable[[tuple[str, bool]], bool],
+    key: tuple[str, bool] = ("", False),
 ) -> bool:
     """Is what every ``return`` of ``func`` gives as its first result nil or freshly acquired?
 
-    A call of another function of the file counts when that one returns a fresh resource."""
+    A call of another function of the file counts when that one returns a fresh resource.  A
+    method ``Do`` that returns ``client.Do(req)`` calls the library's ``Do``, not itself, unless
+    it calls it on its own receiver."""
     body = func.child_by_field_name("body")
     if body is None:
         return False
+    recv = receiver(func)
+
+    def fresh_call(call: Node) -> bool:
+        function = call.child_by_field_name("function")
+        operand = function.child_by_field_name("operand") if function is not None else None
+        if (
+            key[1]
+            and function is not None
+            and function.type == "selector_expression"
+            and text(function.child_by_field_name("field")) == key[0]
+            and operand is not None
+            and (recv is None or text(operand) != recv[0])
+        ):
+            return True
+        return _fresh_call(call, declared, fresh)
+
     resolved = bindings(func, source)
     found = False
     for ret in _returns(body):
@@ -141,7 +343,7 @@ def _returns_fresh(
         if first.type == "nil":
             continue
         if first.type == "call_expression":
-            if not _fresh_call(first, declared, fresh):
+            if not fresh_call(first):
                 return False
             found = True
             continue
@@ -149,7 +351,7 @@ def _returns_fresh(
         if declaration is None or declaration.kind != VAR or declaration.package_level:
             return False
         call = _bound_from_call(declaration.node)
-        if call is None or not _fresh_call(call, declared, fresh):
+        if call is None or not fresh_call(call):
             return False
         if not _kept_only_to_return(resolved.uses_of(declaration, body)):
             return False
@@ -168,9 +370,17 @@ def _fresh_call(
         key = (text(function), False)
     elif function.type == "selector_expression":
         key = (text(function.child_by_field_name("field")), True)
+        operand = function.child_by_field_name("operand")
+        if key[0] in _PARSED and operand is not None and operand.type == "identifier":
+            return False
     else:
         return True
     return key not in declared or fresh(key)
+
+
+#: Library functions that parse a value out of a reader the caller already holds
+#: (``http.ReadResponse(bufio.NewReader(strings.NewReader(cached)), req)``): nothing new to close.
+_PARSED = frozenset({"ReadResponse"})
 
 
 def _returns(body: Node) -> list[Node]:
@@ -241,3 +451,27 @@ def calls_of(decl: Node, functions: frozenset[tuple[str, bool]]) -> Iterator[tup
 def called_in(decl_text: bytes, functions: frozenset[tuple[str, bool]]) -> bool:
     """Does the declaration's text call one of those functions (a cheap test before the query)?"""
     return any(f"{name}(".encode() in decl_text for name, _ in functions)
+
+
+#: Rows types a function of the project may return: ``(import path, type)``.
+_ROWS_TYPES = (("database/sql", "Rows"), ("github.com/jmoiron/sqlx", "Rows"))
+
+
+def own_rows_functions(ctx: FileContext) -> frozenset[tuple[str, bool]]:
+    """The package's functions (and methods of a name all of whose declarations do) that return
+    fresh ``*sql.Rows`` or ``*sqlx.Rows``: a repository method, a dialect's query."""
+    found: frozenset[tuple[str, bool]] = frozenset()
+    for named in _ROWS_TYPES:
+        found |= package_fresh(ctx.root, ctx.source, ctx.imports, ctx.package.siblings, named, b"Rows")
+    return found
+
+
+def own_rows_calls(decl: Node, ctx: FileContext) -> Iterable[Acquisition]:
+    """Calls in ``decl`` of those functions: rows acquired here, as if by a query of database/sql.
+
+    Only calls whose two results are bound (``rows, err := r.activeRows(ctx)``): without types, a
+    call of another ``Query`` (``r.URL.Query()``) has one."""
+    for call, name in calls_of(decl, own_rows_functions(ctx)):
+        bound = binding(call)
+        if bound is not None and len(bound.targets) == 2:
+            yield Acquisition(call, name, Handle(SQL, DB, True), SQL, 2)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from tree_sitter import Node
 
 from golsp_leaks.goanalysis.syntax.nodes import (
+    hands_back,
     is_no_return_call,
     is_statement_in_list,
     line_indent,
@@ -76,7 +77,8 @@ def terminates(block: Node | None) -> bool:
 
 
 def error_check_after(stmt: Node, error_names: set[str]) -> Node | None:
-    """The ``if err != nil { return ... }`` right after ``stmt``, if there is one.
+    """The ``if err != nil { return ... }`` right after ``stmt``, if there is one (or
+    ``if record(err) != nil``: a call given only the error, that hands it back).
 
     ``error_names`` are the names the check may test (the error variable that
     ``stmt`` assigned).  The check must leave the function (or the loop) when
@@ -101,7 +103,7 @@ def error_check_after(stmt: Node, error_names: set[str]) -> Node | None:
     right = condition.child_by_field_name("right")
     if operator is None or text(operator) != "!=" or left is None or right is None:
         return None
-    if not (text(left) in error_names and right.type == "nil"):
+    if not ((text(left) in error_names or hands_back(left, error_names)) and right.type == "nil"):
         return None
     if not terminates(following.child_by_field_name("consequence")):
         return None

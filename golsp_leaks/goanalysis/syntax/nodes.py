@@ -284,3 +284,13 @@ def inside_statement(node: Node, func: Node, kind: str) -> bool:
             return True
         current = current.parent
     return False
+
+
+def hands_back(node: Node, names: set[str]) -> bool:
+    """Is ``node`` a call given only one of the ``names`` (an error), that hands it back?
+    ``scope.Err(err) != nil`` tests ``err`` as ``err != nil`` does."""
+    if node.type != "call_expression":
+        return False
+    arguments = node.child_by_field_name("arguments")
+    args = arguments.named_children if arguments is not None else []
+    return len(args) == 1 and args[0].type == "identifier" and text(args[0]) in names
