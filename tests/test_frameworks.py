@@ -9,7 +9,12 @@ from pathlib import Path
 import pytest
 from tree_sitter import Node
 
-from golsp_leaks.goanalysis.libraries.frameworks import RequestScope, function_key
+from golsp_leaks.goanalysis.libraries.frameworks import (
+    RequestScope,
+    function_key,
+    made_values,
+    package_variable_holds,
+)
 from golsp_leaks.goanalysis.summaries.package import (
     clear_cache,
     invalidate,
@@ -683,3 +688,45 @@ def test_functions_registered_with_a_router_run_per_request() -> None:
     facts = source_facts(src)
     assert "listNotes" in facts.handlers
     assert "adapt" not in facts.handlers and "rateLimit" not in facts.handlers
+
+
+_MAKES = b"""package p
+
+type hub struct{ n int }
+type myhub struct{}
+
+var h = &hub{}
+var (
+	grouped = hub{}
+)
+
+func f(x hub) *hub {
+	a := hub{n: 1}
+	b := &hub {}
+	c := new(hub)
+	d := other.hub{}
+	e := myhub{}
+	_ = func(hub) {}
+	return new( hub )
+}
+"""
+
+
+@pytest.mark.parametrize(
+    ("type_name", "expected"),
+    [
+        ("hub", ["hub{}", "hub{}", "hub{n: 1}", "hub {}", "new(hub)", "new( hub )"]),
+        ("myhub", ["myhub{}"]),
+        ("nothing", []),
+        ("hub{", []),
+    ],
+)
+def test_made_values_are_composite_literals_and_new(type_name: str, expected: list[str]) -> None:
+    root = parse(_MAKES).root_node
+    assert [text(node) for node in made_values(root, type_name)] == expected
+
+
+def test_package_variable_holds_reads_the_file_top_level_var_specs() -> None:
+    root = parse(_MAKES).root_node
+    assert package_variable_holds(root, "hub")
+    assert not package_variable_holds(root, "myhub")

@@ -517,39 +517,71 @@ def _runs_in_place(literal: Node) -> bool:
     )
 
 
-_MADE = """
-[(composite_literal type: (type_identifier) @type) @made
- (call_expression function: (identifier) @new arguments: (argument_list . (type_identifier) @type .)) @made]
-"""
-_PACKAGE_VARS = "(source_file (var_declaration (var_spec) @spec))"
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
-#: The last file's makes and package-level holders, by type name (rules ask once per method).
-_file_types: list[tuple[Node, dict[str, list[Node]], set[str]]] = []
+#: The last file's package-level holders: the type names its package-level variables mention
+#: (rules ask once per method; only the file's top level is read, so a keystroke costs little).
+_file_holders: list[tuple[Node, frozenset[str]]] = []
 
 
-def _types_of(root: Node) -> tuple[dict[str, list[Node]], set[str]]:
-    entry = _file_types[0] if _file_types else None  # one read: another thread may replace it
+def _held_types(root: Node) -> frozenset[str]:
+    entry = _file_holders[0] if _file_holders else None  # one read: another thread may replace it
     if entry is not None and entry[0] == root:
-        return entry[1], entry[2]
-    made: dict[str, list[Node]] = {}
-    for _, c in cursor(_MADE).matches(root):
-        if "new" not in c or text(c["new"][0]) == "new":
-            made.setdefault(text(c["type"][0]), []).append(c["made"][0])
+        return entry[1]
     held: set[str] = set()
-    for spec in cursor(_PACKAGE_VARS).captures(root).get("spec", []):
-        held.update(_IDENTIFIER.findall(text(spec.child_by_field_name("type")) + " " + text(spec.child_by_field_name("value"))))
-    _file_types[:] = [(root, made, held)]
-    return made, held
+    for declaration in root.named_children:
+        if declaration.type != "var_declaration":
+            continue
+        for spec in declaration.named_children:
+            if spec.type == "var_spec":
+                held.update(
+                    _IDENTIFIER.findall(text(spec.child_by_field_name("type")) + " " + text(spec.child_by_field_name("value")))
+                )
+    found = frozenset(held)
+    _file_holders[:] = [(root, found)]
+    return found
 
 
 def made_values(root: Node, type_name: str) -> list[Node]:
-    """Where the file makes values of the type: ``T{...}``, ``&T{...}`` (the literal), ``new(T)``."""
-    return list(_types_of(root)[0].get(type_name, ()))
+    """Where the file makes values of the type: ``T{...}``, ``&T{...}`` (the literal), ``new(T)``.
+
+    The file's text is searched for the type's name first, so that only those places are looked
+    at in the tree."""
+    if not _IDENTIFIER.fullmatch(type_name):
+        return []
+    source = root.text or b""
+    name = type_name.encode()
+    found: list[Node] = []
+    at = source.find(name)
+    while at >= 0:
+        here, at = at, source.find(name, at + len(name))
+        before = source[here - 1 : here] if here else b""
+        if before.isalnum() or before in (b"_", b"."):
+            continue
+        after = source[here + len(name) : here + len(name) + 64].lstrip()
+        if not after.startswith(b"{") and not (after.startswith(b")") and source[max(0, here - 64) : here].rstrip().endswith(b"new(")):
+            continue
+        node = root.descendant_for_byte_range(here, here + len(name))
+        if node is None or node.type != "type_identifier" or text(node) != type_name:
+            continue
+        parent = node.parent
+        if parent is not None and parent.type == "composite_literal" and parent.child_by_field_name("type") == node:
+            found.append(parent)
+            continue
+        call = parent.parent if parent is not None and parent.type == "argument_list" else None
+        if (
+            call is not None
+            and call.type == "call_expression"
+            and parent is not None
+            and parent.named_child_count == 1
+            and text(call.child_by_field_name("function")) == "new"
+        ):
+            found.append(call)
+    return found
 
 
 def package_variable_holds(root: Node, type_name: str) -> bool:
     """Does a package-level variable of the file have the type, or a value that mentions it
     (``var h = &hub{}``, ``var s Server``)?"""
-    return type_name in _types_of(root)[1]
+    return type_name in _held_types(root)
