@@ -1189,19 +1189,24 @@ def _provide(kind: str, path: Path, own_source: bytes, own_tree: Tree | None) ->
     """The facts of one source (:mod:`.facts`) for the file at ``path`` (called with the lock held)."""
     match = _PACKAGE_CLAUSE.search(own_source)
     own_package = match.group(1).decode() if match else ""
-    siblings = [s for s in _siblings(path, include_tests=path.name.endswith("_test.go")) if s.package == own_package]
+
+    def siblings() -> list[_Sibling]:
+        """The package's other files: read only for a source whose facts the file can use."""
+        include_tests = path.name.endswith("_test.go")
+        return [s for s in _siblings(path, include_tests=include_tests) if s.package == own_package]
+
     if kind == CALLS:
         own_web = any(marker in own_source for marker in WEB_IMPORT_MARKERS)
-        return _package_facts(path, own_source, own_tree, own_web, siblings)
+        return _package_facts(path, own_source, own_tree, own_web, siblings())
     if kind == DB_FIELDS_SOURCE:
         if any(call in own_source for call in _DB_CALLS) and not any(m in own_source for m in _DB_MARKERS):
-            return {"db_fields": frozenset(f for s in siblings for f in _db_fields_of(s))}
+            return {"db_fields": frozenset(f for s in siblings() for f in _db_fields_of(s))}
     elif kind == FIELD_USES_SOURCE and any(constructor in own_source for constructor in (*_CANCEL_CONSTRUCTORS, b"NewTicker")):
-        return {"field_uses": frozenset(name for s in siblings for name in _field_uses_of(s))}
+        return {"field_uses": frozenset(name for s in siblings() for name in _field_uses_of(s))}
     elif kind == LOCKS_SOURCE and any(marker in own_source for marker in _LOCK_MARKERS):
-        return {"locks": reduce(operator.or_, (_lock_facts_of(s) for s in siblings), LOCKS_EMPTY)}
+        return {"locks": reduce(operator.or_, (_lock_facts_of(s) for s in siblings()), LOCKS_EMPTY)}
     elif kind == SIBLINGS_SOURCE:
-        return {"siblings": tuple((str(s.path), *s.stamp) for s in siblings)}
+        return {"siblings": tuple((str(s.path), *s.stamp) for s in siblings())}
     return _EMPTY
 
 
