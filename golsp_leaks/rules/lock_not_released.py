@@ -19,7 +19,7 @@ from golsp_leaks.goanalysis.resources.sync import (
     root_declaration,
     sync_kind,
 )
-from golsp_leaks.goanalysis.resources.tracking import _aligned_comments
+from golsp_leaks.goanalysis.resources.tracking import aligned_comments
 from golsp_leaks.goanalysis.summaries.facts import LOCKS, SCOPE_FACTS
 from golsp_leaks.goanalysis.syntax.edits import (
     delete_statement,
@@ -379,13 +379,13 @@ def _fix(lock: _Lock, func: Node, mentions: list[Occurrence], unlock: str, ctx: 
             return []
         if not only_return_after(stmt, body):
             return []  # unlocked in the middle: a defer would widen the critical section
-        if _aligned_comments(ctx.source, stmt.start_byte):
+        if aligned_comments(ctx.source, stmt.start_byte):
             return []
         removal = delete_statement(ctx.source, stmt)
         if removal is None:
             return []
         edits.append(removal)
-    if _aligned_comments(ctx.source, lock.stmt.start_byte):
+    if aligned_comments(ctx.source, lock.stmt.start_byte):
         return []
     release = f"{text(lock.expr)}.{unlock}()"
     insert = insert_statement_after(ctx.source, lock.stmt, f"defer {release}")

@@ -466,7 +466,7 @@ def _fix_named(
     releases = [u for u in report.uses[Use.RELEASE] if later is None or not _within(u, later)]
     if releases and not resource.fix_despite_releases:
         return []
-    if _aligned_comments(ctx.source, anchor.end_byte):
+    if aligned_comments(ctx.source, anchor.end_byte):
         return []  # a new line would split a block of aligned comments: gofmt would realign it
     insert = insert_statement_after(ctx.source, anchor, f"defer {call}")
     if insert is None:
@@ -489,7 +489,7 @@ def _fix_discarded(
     anchor = _anchor(resource, bound.stmt, check, error_name)
     if anchor is None:
         return []
-    if _aligned_comments(ctx.source, anchor.end_byte) or _aligned_comments(ctx.source, blank.start_byte):
+    if aligned_comments(ctx.source, anchor.end_byte) or aligned_comments(ctx.source, blank.start_byte):
         return []  # renaming or a new line would change how gofmt aligns the comments
     name = unique_name(func, resource.default_name)
     call = resource.release(name)
@@ -505,7 +505,7 @@ def _trailing_comment(line: bytes) -> bool:
     return bool(code) and not code.startswith(b"//") and (b" //" in code or b"\t//" in code)
 
 
-def _aligned_comments(source: bytes, offset: int) -> bool:
+def aligned_comments(source: bytes, offset: int) -> bool:
     """Do the line of ``offset`` and a neighbouring line both end in a comment (that gofmt aligns)?"""
     start = source.rfind(b"\n", 0, offset) + 1
     end = source.find(b"\n", offset)
