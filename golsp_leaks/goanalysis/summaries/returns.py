@@ -99,7 +99,7 @@ def _package_returning(
             fresh[key] = fresh.get(key, 0) + many
     if not fresh:
         return frozenset()
-    own = {(m.group(2).decode(), m.group(1) is not None) for m in _FUNC.finditer(source)}
+    own = _declared_in(source)
     counts = dict.fromkeys(fresh, 0)
     for sibling in siblings:
         for name, receiver_type in declared_names(sibling):
@@ -156,7 +156,7 @@ def _package_fresh(
                 specs[name] = (total[0] + count, total[1] + matching)
     if not specs:
         return frozenset(found)
-    own_declared = {(m.group(2).decode(), m.group(1) is not None) for m in _FUNC.finditer(source)}
+    own_declared = _declared_in(source)
     sibling_declared = {(n, bool(r)) for sibling in siblings for n, r in declared_names(sibling)}
     for name, (count, matching) in specs.items():
         key = (name, True)
@@ -167,6 +167,11 @@ def _package_fresh(
         elif key not in sibling_declared or key in others:
             found.add(key)
     return frozenset(found)
+
+
+def _declared_in(source: bytes) -> set[tuple[str, bool]]:
+    """``(name, is_method)`` of the functions and methods the file declares."""
+    return {(m.group(2).decode(), m.group(1) is not None) for m in _FUNC.finditer(source)}
 
 
 _SPECS = "(method_elem name: (field_identifier) @name) @spec"
