@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -17,6 +18,8 @@ from tests.lsp_support import CONFIG, position_of
 CLIENTS = ["neovim@v0.11.0", "visual_studio_code@v1.65.2", "emacs@v29.1"]
 #: The clients whose capabilities offer dynamic registration of file watchers.
 WATCHING_CLIENTS = ("visual_studio_code@v1.65.2", "emacs@v29.1")
+#: The source of the diagnostics a scan report gives.
+RUNTIME_SOURCE = "golsp-leaks (runtime)"
 
 HANDLER = """package main
 
@@ -121,29 +124,30 @@ async def current(client: LanguageClient, uri: str) -> list[types.Diagnostic]:
     return list(published[-1].diagnostics) if published else []
 
 
-async def runtime_diagnostics(client: LanguageClient, uri: str, want: int, timeout: float = 10.0) -> list[types.Diagnostic]:
-    """Poll (pull clients) or watch the published diagnostics until ``want`` runtime ones are there."""
+async def _wait_for(
+    client: LanguageClient, uri: str, keep: Callable[[types.Diagnostic], bool], enough: Callable[[int], bool],
+    timeout: float,
+) -> list[types.Diagnostic]:
+    """Poll (pull clients) or watch the published diagnostics until enough of those kept are there."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
     found: list[types.Diagnostic] = []
     while loop.time() < deadline:
-        found = [d for d in await current(client, uri) if d.source == "golsp-leaks (runtime)"]
-        if len(found) == want:
+        found = [d for d in await current(client, uri) if keep(d)]
+        if enough(len(found)):
             return found
         await asyncio.sleep(0.1)
-    raise TimeoutError(f"expected {want} runtime diagnostics, have {found}")
+    raise TimeoutError(f"diagnostics never as expected, have {found}")
+
+
+async def runtime_diagnostics(client: LanguageClient, uri: str, want: int, timeout: float = 10.0) -> list[types.Diagnostic]:
+    """Wait until the file has ``want`` runtime diagnostics."""
+    return await _wait_for(client, uri, lambda d: d.source == RUNTIME_SOURCE, lambda n: n == want, timeout)
 
 
 async def first_static_diagnostics(client: LanguageClient, uri: str, timeout: float = 10.0) -> list[types.Diagnostic]:
-    """Poll (pull clients) or watch the published diagnostics until the file's static ones are there."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while loop.time() < deadline:
-        found = [d for d in await current(client, uri) if d.source != "golsp-leaks (runtime)"]
-        if found:
-            return found
-        await asyncio.sleep(0.1)
-    raise TimeoutError("no static diagnostics")
+    """Wait until the file's static diagnostics are there."""
+    return await _wait_for(client, uri, lambda d: d.source != RUNTIME_SOURCE, lambda n: n > 0, timeout)
 
 
 async def replace_text(client: LanguageClient, uri: str, version: int, text: str) -> None:
