@@ -8,6 +8,8 @@ from tree_sitter import Node
 
 from golsp_leaks.goanalysis.dataflow.engine import Paths, exits_missing_release, follow
 from golsp_leaks.goanalysis.dataflow.escapes import declared_within, root_name, used_after_loop
+from golsp_leaks.goanalysis.libraries.context import PATHS as CONTEXT_PATHS
+from golsp_leaks.goanalysis.libraries.context import cancelling_calls
 from golsp_leaks.goanalysis.libraries.sql import DbFile, rows_call
 from golsp_leaks.goanalysis.libraries.sqlflow import in_defer, next_loops, rows_read_to_end
 from golsp_leaks.goanalysis.libraries.streams import holds_no_os_resource, reads_to_end
@@ -30,15 +32,6 @@ from golsp_leaks.rules.base import FileContext, FixKind, Rule
 #: Methods whose deferred call releases something.
 RELEASE_METHODS = frozenset({"Close", "Unlock", "RUnlock", "Rollback", "Stop"})
 _LOCKS = frozenset({"Unlock", "RUnlock"})
-_CONTEXT_CONSTRUCTORS = (
-    "WithCancel",
-    "WithTimeout",
-    "WithDeadline",
-    "WithCancelCause",
-    "WithTimeoutCause",
-    "WithDeadlineCause",
-)
-
 _DEFERS = "(defer_statement (call_expression) @call) @defer"
 _STOPS = frozenset({"for_statement", *FUNCTION_TYPES})
 
@@ -134,7 +127,7 @@ class DeferInLoop(Rule):
             loop = _enclosing_loop(stmt)
             if loop is None:
                 continue
-            found = _released(call)
+            found = _released(call, ctx)
             if found is None:
                 continue
             func = _enclosing_function(loop)
@@ -166,7 +159,7 @@ class DeferInLoop(Rule):
                 f"{deferred} in a loop: it runs only when the function returns, so what every "
                 "iteration acquires stays held until then"
             )
-        fix = _wrap_body(ctx.source, loop)
+        fix = _wrap_body(ctx, loop)
         return Finding(
             rule=self.id,
             start=stmt.start_byte,
@@ -389,7 +382,7 @@ def _short(node: Node) -> str:
     return shown if len(shown) <= 40 and "\n" not in shown else ""
 
 
-def _released(call: Node) -> tuple[str, Node] | None:
+def _released(call: Node, ctx: FileContext) -> tuple[str, Node] | None:
     """What a deferred call releases — a method name or ``cancel`` — and the releasing call."""
     function = call.child_by_field_name("function")
     if function is None:
@@ -398,8 +391,7 @@ def _released(call: Node) -> tuple[str, Node] | None:
         method = text(function.child_by_field_name("field"))
         return (method, call) if method in RELEASE_METHODS else None
     if function.type == "identifier":
-        name = text(function)
-        if name == "cancel" or name.endswith("Cancel") or _bound_by_context(function):
+        if _is_cancel_func(function, ctx):
             return "cancel", call
         return None
     if function.type == "func_literal":
@@ -410,30 +402,54 @@ def _released(call: Node) -> tuple[str, Node] | None:
             if node.type == "call_expression":
                 inner = node.child_by_field_name("function")
                 if inner is not None and inner.type != "func_literal":
-                    found = _released(node)
+                    found = _released(node, ctx)
                     if found is not None:
                         return found
     return None
 
 
-def _bound_by_context(ident: Node) -> bool:
-    """Is ``ident`` the second result of a ``context.With...`` call in its function?"""
-    func = _enclosing_function(ident)
-    if func is None:
+def _is_cancel_func(ident: Node, ctx: FileContext) -> bool:
+    """Is ``ident`` a context's cancel function: the variable is declared with the type
+    ``context.CancelFunc`` (or ``CancelCauseFunc``), or bound to the second result of a
+    ``context.With...`` call (``context`` or ``golang.org/x/net/context``, under any import name).
+    Decided by the variable's declaration, not its spelling."""
+    decl = top_level(ident)
+    resolved = bindings(decl, ctx.source)
+    declaration = resolved.of(ident)
+    if declaration is None:
         return False
-    name = text(ident)
-    for node in walk(func, into_functions=False):
-        if node.type != "short_var_declaration" and node.type != "assignment_statement":
+    declared = declaration.node.parent
+    type_node = declared.child_by_field_name("type") if declared is not None else None
+    if _is_cancel_type(type_node, ctx):
+        return True
+    for call, _ in cancelling_calls(decl, ctx.imports):
+        values = call.parent
+        statement = values.parent if values is not None else None
+        if statement is None or statement.type not in ("short_var_declaration", "assignment_statement", "var_spec"):
             continue
-        left = node.child_by_field_name("left")
-        right = node.child_by_field_name("right")
-        if left is None or right is None or left.named_child_count != 2 or right.named_child_count != 1:
+        if values is None or values.named_child_count != 1:
             continue
-        if text(left.named_children[1]) == name and text(right.named_children[0]).split("(", 1)[0].endswith(
-            _CONTEXT_CONSTRUCTORS
-        ):
+        left = statement.child_by_field_name("left")
+        bound = left.named_children if left is not None else statement.children_by_field_name("name")
+        if len(bound) == 2 and bound[1].type == "identifier" and resolved.of(bound[1]) is declaration:
             return True
     return False
+
+
+def _is_cancel_type(node: Node | None, ctx: FileContext) -> bool:
+    """Is ``node`` the type ``context.CancelFunc`` or ``context.CancelCauseFunc``?"""
+    if node is None:
+        return False
+    if node.type == "qualified_type":
+        package = text(node.child_by_field_name("package"))
+        name = text(node.child_by_field_name("name"))
+        return name in _CANCEL_TYPES and ctx.imports.path_of(package) in CONTEXT_PATHS
+    if node.type == "type_identifier":
+        return text(node) in _CANCEL_TYPES and any(ctx.imports.is_dot_imported(p) for p in CONTEXT_PATHS)
+    return False
+
+
+_CANCEL_TYPES = frozenset({"CancelFunc", "CancelCauseFunc"})
 
 
 def _varies_per_iteration(release: Node, loop: Node) -> bool:
@@ -505,12 +521,13 @@ def _can_run_twice(func: Node, stmt: Node) -> bool:
 # --- the fix ---------------------------------------------------------------------
 
 
-def _wrap_body(source: bytes, loop: Node) -> Fix | None:
+def _wrap_body(ctx: FileContext, loop: Node) -> Fix | None:
+    source = ctx.source
     body = loop.child_by_field_name("body")
     if body is None or not _body_stays_put(body):
         return None
     func = _enclosing_function(loop)
-    if func is None or used_after_loop(loop, func, _released_names(body)):
+    if func is None or used_after_loop(loop, func, _released_names(body, ctx)):
         return None  # the defers would now close what the code after the loop still uses
     open_brace = body.start_byte
     close_brace = body.end_byte - 1
@@ -542,13 +559,13 @@ def _wrap_body(source: bytes, loop: Node) -> Fix | None:
     )
 
 
-def _released_names(body: Node) -> set[str]:
+def _released_names(body: Node, ctx: FileContext) -> set[str]:
     """The variables the body's defers release: ``f`` of ``f.Close()``; ``cancel`` and the ``ctx`` bound with it."""
     names: set[str] = set()
     cancels: set[str] = set()
     for node in walk(body, into_functions=False):
         call = node.named_child(0) if node.type == "defer_statement" else None
-        found = _released(call) if call is not None and call.type == "call_expression" else None
+        found = _released(call, ctx) if call is not None and call.type == "call_expression" else None
         function = found[1].child_by_field_name("function") if found is not None else None
         if function is None:
             continue
