@@ -55,6 +55,7 @@ from golsp_leaks.goanalysis.libraries.frameworks import (
     typed_names,
 )
 from golsp_leaks.goanalysis.libraries.sql import LIBRARIES
+from golsp_leaks.goanalysis.summaries import overlay
 from golsp_leaks.goanalysis.summaries.facts import (
     CALLS,
     DB_FIELDS_SOURCE,
@@ -972,14 +973,7 @@ def _scan(directory: Path) -> list[_Sibling]:
             data = path.read_bytes()
         except OSError:
             continue
-        match = _PACKAGE_CLAUSE.search(data)
-        ignored = _IGNORED_BUILD.search(data[:4096]) is not None
-        sibling = _Sibling(
-            path,
-            stamp,
-            match.group(1).decode() if match and not ignored else "",
-            any(m in data for m in WEB_IMPORT_MARKERS),
-        )
+        sibling = _marked(path, stamp, data)
         _remember_file(path, sibling, None)
         found.append(sibling)
     _scans[directory] = (now, found)
@@ -1012,8 +1006,39 @@ def invalidate(path: str | Path) -> None:
         _file_cache.pop(target, None)
 
 
+def _with_overlay(directory: Path, on_disk: list[_Sibling]) -> list[_Sibling]:
+    """The directory's files, those with a newer text in :mod:`.overlay` (open in an editor) as
+    that text: its stamp, package clause and markers."""
+    newer = overlay.in_directory(directory)
+    if not newer:
+        return on_disk
+    by_path = {s.path: s for s in on_disk}
+    for path, data, stamp in newer:
+        if not path.name.endswith(".go") or path.name.startswith((".", "_")):
+            continue
+        cached = _file_cache.get(path)
+        if cached is not None and cached[0].stamp == stamp:
+            by_path[path] = cached[0]
+            continue
+        by_path[path] = _marked(path, stamp, data)
+        _remember_file(path, by_path[path], None)
+    return sorted(by_path.values(), key=lambda s: s.path.name)
+
+
+def _marked(path: Path, stamp: tuple[int, int], data: bytes) -> _Sibling:
+    """A file's record: its package (none for a file a build constraint leaves out) and whether it is a web file."""
+    match = _PACKAGE_CLAUSE.search(data)
+    ignored = _IGNORED_BUILD.search(data[:4096]) is not None
+    return _Sibling(
+        path,
+        stamp,
+        match.group(1).decode() if match and not ignored else "",
+        any(m in data for m in WEB_IMPORT_MARKERS),
+    )
+
+
 def _siblings(path: Path, include_tests: bool) -> Iterator[_Sibling]:
-    for sibling in _scan(path.parent):
+    for sibling in _with_overlay(path.parent, _scan(path.parent)):
         name = sibling.path.name
         if name == path.name or not sibling.package:
             continue
@@ -1033,7 +1058,7 @@ def _sibling_tokens(sibling: _Sibling) -> frozenset[bytes]:
     found = _tokens.get(key)
     if found is None:
         try:
-            found = frozenset(_IDENTIFIER.findall(sibling.path.read_bytes()))
+            found = frozenset(_IDENTIFIER.findall(overlay.read(sibling.path)))
         except OSError:
             found = frozenset()
         _tokens[key] = found
@@ -1138,7 +1163,7 @@ def _sibling_summary(sibling: _Sibling) -> FileSummary | None:
     if cached is not None and cached[0] == sibling and cached[1] is not None:
         return cached[1]
     try:
-        data = sibling.path.read_bytes()
+        data = overlay.read(sibling.path)
     except OSError:
         return None
     summary = summarize(data, parse_shared(data))
@@ -1163,7 +1188,8 @@ def package_facts(path: str | Path, own_source: bytes | None = None, own_tree: T
 
     ``own_source`` is the file's current text (read from disk when None) and
     ``own_tree`` its parse tree, when the caller has one.  The other ``.go``
-    files of the directory are read from disk; their summaries are cached by
+    files of the directory are read from :mod:`.overlay` when it has a newer
+    text of them (an editor's unsaved buffer), from disk otherwise; their summaries are cached by
     path, modification time and size, and the combined facts by the set of
     files and the file's own text.  Thread-safe; never raises for unreadable
     files: they are left out.
@@ -1171,7 +1197,7 @@ def package_facts(path: str | Path, own_source: bytes | None = None, own_tree: T
     path = Path(path)
     if own_source is None:
         try:
-            own_source = path.read_bytes()
+            own_source = overlay.read(path)
         except OSError:
             own_source = b""
         own_tree = None
@@ -1260,7 +1286,7 @@ def _sibling_fact(name: str, sibling: _Sibling, compute: Callable[[bytes], froze
     found = _sibling_facts.get(key)
     if found is None:
         try:
-            data = sibling.path.read_bytes()
+            data = overlay.read(sibling.path)
         except OSError:
             data = b""
         found = _sibling_facts[key] = compute(data)
