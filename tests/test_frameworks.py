@@ -732,6 +732,13 @@ def test_package_variable_holds_reads_the_file_top_level_var_specs() -> None:
     assert not package_variable_holds(root, "myhub")
 
 
+def test_package_variable_holds_reads_grouped_var_specs_too() -> None:
+    root = parse(b"package a\n\nvar (\n\tname = \"x\"\n\th    = &hub{}\n\ts    Server\n)\n").root_node
+    assert package_variable_holds(root, "hub")
+    assert package_variable_holds(root, "Server")
+    assert not package_variable_holds(root, "myhub")
+
+
 @pytest.mark.parametrize(
     ("imported", "call", "once"),
     [

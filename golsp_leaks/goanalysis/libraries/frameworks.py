@@ -40,7 +40,7 @@ from dataclasses import dataclass
 from tree_sitter import Node
 
 from golsp_leaks.goanalysis.syntax.imports import Imports
-from golsp_leaks.goanalysis.syntax.nodes import FUNCTION_TYPES, text
+from golsp_leaks.goanalysis.syntax.nodes import FUNCTION_TYPES, text, var_specs
 from golsp_leaks.goanalysis.syntax.parse import cursor
 
 HTTP = "net/http"
@@ -539,11 +539,10 @@ def _held_types(root: Node) -> frozenset[str]:
     for declaration in root.named_children:
         if declaration.type != "var_declaration":
             continue
-        for spec in declaration.named_children:
-            if spec.type == "var_spec":
-                held.update(
-                    _IDENTIFIER.findall(text(spec.child_by_field_name("type")) + " " + text(spec.child_by_field_name("value")))
-                )
+        for spec in var_specs(declaration):
+            held.update(
+                _IDENTIFIER.findall(text(spec.child_by_field_name("type")) + " " + text(spec.child_by_field_name("value")))
+            )
     found = frozenset(held)
     _file_holders[:] = [(root, found)]
     return found

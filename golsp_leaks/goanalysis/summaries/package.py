@@ -68,7 +68,7 @@ from golsp_leaks.goanalysis.summaries.locks import EMPTY as LOCKS_EMPTY
 from golsp_leaks.goanalysis.summaries.locks import LockFacts, lock_facts
 from golsp_leaks.goanalysis.syntax.bounded import BoundedCache
 from golsp_leaks.goanalysis.syntax.imports import Imports
-from golsp_leaks.goanalysis.syntax.nodes import text
+from golsp_leaks.goanalysis.syntax.nodes import text, var_specs
 from golsp_leaks.goanalysis.syntax.parse import clear_shared, cursor, parse, parse_shared
 
 __all__ = [
@@ -322,13 +322,7 @@ def _summarize_function(decl: Node, scope: RequestScope, import_names: set[str],
 
 
 def _summarize_vars(decl: Node, imports: Imports, summary: FileSummary) -> None:
-    specs: list[Node] = []
-    for child in decl.named_children:
-        if child.type == "var_spec":
-            specs.append(child)
-        elif child.type == "var_spec_list":
-            specs.extend(c for c in child.named_children if c.type == "var_spec")
-    for spec in specs:
+    for spec in var_specs(decl):
         names = [text(n) for n in spec.children_by_field_name("name")]
         summary.globals.update(n for n in names if n != "_")
         type_node = spec.child_by_field_name("type")
