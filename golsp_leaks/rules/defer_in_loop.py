@@ -8,6 +8,7 @@ from tree_sitter import Node
 
 from golsp_leaks.goanalysis.dataflow.engine import Paths, exits_missing_release, follow
 from golsp_leaks.goanalysis.dataflow.escapes import declared_within, root_name, used_after_loop
+from golsp_leaks.goanalysis.libraries.calls import package_calls
 from golsp_leaks.goanalysis.libraries.context import PATHS as CONTEXT_PATHS
 from golsp_leaks.goanalysis.libraries.context import cancelling_calls
 from golsp_leaks.goanalysis.libraries.sql import DbFile, rows_call
@@ -135,7 +136,7 @@ class DeferInLoop(Rule):
                 continue
             if found[0] in _LOCKS and _varies_per_iteration(found[1], loop):
                 continue  # a different lock on each pass: locking them all is deliberate
-            if _fires_once(stmt, loop, func):
+            if _fires_once(stmt, loop, ctx):
                 continue
             if found[0] not in _LOCKS and not _acquired_per_iteration(stmt, found[1], loop, func, ctx):
                 continue
@@ -462,24 +463,25 @@ def _varies_per_iteration(release: Node, loop: Node) -> bool:
     return bool(used & declared_within(loop))
 
 
-def _fires_once(stmt: Node, loop: Node, func: Node) -> bool:
+def _fires_once(stmt: Node, loop: Node, ctx: FileContext) -> bool:
     """Is ``stmt`` in a ``select`` case that receives from a one-shot timer made before the loop?
 
     ``case <-t.C:`` of a ``time.NewTimer`` that is never reset, or ``case <-timeout:``
-    of a ``time.After`` channel: the case runs at most once.
+    of a ``time.After`` channel: the case runs at most once.  The timer or channel is
+    followed to its declaration, and ``time`` through the file's imports.
     """
     current = stmt.parent
     while current is not None and current != loop:
         if current.type == "communication_case":
             channel = _received(current.child_by_field_name("communication"))
-            if channel is not None and _one_shot(channel, loop, func):
+            if channel is not None and _one_shot(channel, loop, ctx):
                 return True
         current = current.parent
     return False
 
 
-def _received(communication: Node | None) -> str | None:
-    """The channel expression a case receives from, as text."""
+def _received(communication: Node | None) -> Node | None:
+    """The channel expression a case receives from."""
     if communication is None:
         return None
     receive = communication
@@ -490,26 +492,47 @@ def _received(communication: Node | None) -> str | None:
         receive = right
     if receive.type != "unary_expression" or text(receive.child_by_field_name("operator")) != "<-":
         return None
-    return text(receive.child_by_field_name("operand"))
+    return receive.child_by_field_name("operand")
 
 
-def _one_shot(channel: str, loop: Node, func: Node) -> bool:
-    timer = channel[:-2] if channel.endswith(".C") else None
-    for node in walk(func, into_functions=False):
-        if node.type != "short_var_declaration" or node.end_byte > loop.start_byte:
-            continue
-        left = node.child_by_field_name("left")
-        right = node.child_by_field_name("right")
-        if left is None or right is None or left.named_child_count != 1 or right.named_child_count != 1:
-            continue
-        name = text(left.named_children[0])
-        value = text(right.named_children[0]).replace(" ", "")
-        if timer is not None and name == timer and value.startswith(("time.NewTimer(", "NewTimer(")):
-            body = loop.parent if loop.parent is not None else loop
-            return f"{timer}.Reset(" not in text(body).replace(" ", "")
-        if timer is None and name == channel and value.startswith(("time.After(", "After(")):
-            return True
-    return False
+def _one_shot(channel: Node, loop: Node, ctx: FileContext) -> bool:
+    """Is ``channel`` ``t.C`` of a timer made by ``time.NewTimer`` before the loop and never reset,
+    or a channel made by ``time.After`` before the loop?"""
+    timer = channel.type == "selector_expression" and text(channel.child_by_field_name("field")) == "C"
+    ident = channel.child_by_field_name("operand") if timer else channel
+    if ident is None or ident.type != "identifier":
+        return False
+    resolved = bindings(top_level(ident), ctx.source)
+    declaration = resolved.of(ident)
+    if declaration is None or declaration.package_level:
+        return False
+    names = declaration.node.parent
+    statement = names.parent if names is not None else None
+    if statement is None or statement.type != "short_var_declaration" or statement.end_byte > loop.start_byte:
+        return False
+    left, right = statement.child_by_field_name("left"), statement.child_by_field_name("right")
+    if left is None or right is None or left.named_child_count != 1 or right.named_child_count != 1:
+        return False
+    value = right.named_children[0]
+    made = next((name for call, name in package_calls(value, ctx.imports, ("time",), _ONE_SHOTS) if call == value), None)
+    if made != ("NewTimer" if timer else "After"):
+        return False
+    body = loop.parent if loop.parent is not None else loop
+    return not any(_is_method_of(use, "Reset") for use in resolved.uses_of(declaration, body))
+
+
+_ONE_SHOTS = frozenset({"NewTimer", "After"})
+
+
+def _is_method_of(ident: Node, method: str) -> bool:
+    """Is ``ident`` the receiver of ``ident.method``?"""
+    parent = ident.parent
+    return (
+        parent is not None
+        and parent.type == "selector_expression"
+        and parent.child_by_field_name("operand") == ident
+        and text(parent.child_by_field_name("field")) == method
+    )
 
 
 def _can_run_twice(func: Node, stmt: Node) -> bool:
