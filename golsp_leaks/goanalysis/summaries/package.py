@@ -1000,15 +1000,16 @@ def invalidate(path: str | Path) -> None:
         _file_cache.pop(target, None)
 
 
-def _with_overlay(directory: Path, on_disk: list[_Sibling]) -> list[_Sibling]:
+def _with_overlay(directory: Path, on_disk: list[_Sibling], own: Path) -> list[_Sibling]:
     """The directory's files, those with a newer text in :mod:`.overlay` (open in an editor) as
-    that text: its stamp, package clause and markers."""
+    that text: its stamp, package clause and markers.  ``own``, the file being analysed, is left
+    as it is (the caller leaves it out)."""
     newer = overlay.in_directory(directory)
     if not newer:
         return on_disk
     by_path = {s.path: s for s in on_disk}
     for path, data, stamp in newer:
-        if not path.name.endswith(".go") or path.name.startswith((".", "_")):
+        if path == own or not path.name.endswith(".go") or path.name.startswith((".", "_")):
             continue
         cached = _file_cache.get(path)
         if cached is not None and cached[0].stamp == stamp:
@@ -1032,7 +1033,7 @@ def _marked(path: Path, stamp: tuple[int, int], data: bytes) -> _Sibling:
 
 
 def _siblings(path: Path, include_tests: bool) -> Iterator[_Sibling]:
-    for sibling in _with_overlay(path.parent, _scan(path.parent)):
+    for sibling in _with_overlay(path.parent, _scan(path.parent), path):
         name = sibling.path.name
         if name == path.name or not sibling.package:
             continue
