@@ -730,3 +730,42 @@ def test_package_variable_holds_reads_the_file_top_level_var_specs() -> None:
     root = parse(_MAKES).root_node
     assert package_variable_holds(root, "hub")
     assert not package_variable_holds(root, "myhub")
+
+
+def test_package_variable_holds_reads_grouped_var_specs_too() -> None:
+    root = parse(b"package a\n\nvar (\n\tname = \"x\"\n\th    = &hub{}\n\ts    Server\n)\n").root_node
+    assert package_variable_holds(root, "hub")
+    assert package_variable_holds(root, "Server")
+    assert not package_variable_holds(root, "myhub")
+
+
+@pytest.mark.parametrize(
+    ("imported", "call", "once"),
+    [
+        ('"sync"', "sync.OnceFunc", True),
+        ('s "sync"', "s.OnceFunc", True),
+        ('s "sync"', "sync.OnceFunc", False),  # sync is not the name the file imports it under
+        ('. "sync"', "OnceValue", True),
+        ('"sync"', "OnceValue", False),
+        ('sync "example.com/app/internal/syncx"', "sync.OnceFunc", False),
+    ],
+)
+def test_a_literal_given_to_sync_once_functions_runs_once_by_the_import(imported: str, call: str, once: bool) -> None:
+    source = _go(
+        f"""
+        package app
+
+        import {imported}
+
+        func setup() {{
+            {call}(func() {{
+                _ = 1
+            }})()
+        }}
+
+        func OnceValue(f func()) func() {{ return f }}
+        """
+    )
+    scope, funcs = _functions(source)
+    literal = next(f for f in funcs if f.type == "func_literal")
+    assert scope.runs_once(literal.child_by_field_name("body")) is once

@@ -24,6 +24,9 @@ from tests.lsp_support import (
     position_of,
     wait_until,
 )
+from tests.test_overlay import CLOSES as CLOSES_GO
+from tests.test_overlay import FETCH as FETCH_GO
+from tests.test_overlay import READS as READS_GO
 
 URI = "file:///work/example/handler.go"
 
@@ -441,13 +444,18 @@ func reset() {
 """
 
 
+def _package(session: Session, directory: Path, opened: tuple[str, str], other: tuple[str, str]) -> tuple[str, Path]:
+    """A module of two files on disk, the first of them opened: its uri, and the other's path."""
+    (directory / "go.mod").write_text("module example.com/app\n\ngo 1.22\n")
+    (directory / other[0]).write_text(other[1])
+    (directory / opened[0]).write_text(opened[1])
+    uri = (directory / opened[0]).as_uri()
+    session.open(opened[1], uri=uri)
+    return uri, directory / other[0]
+
+
 async def test_package_facts_come_from_the_other_files_and_follow_saves(session: Session, tmp_path) -> None:  # type: ignore[no-untyped-def]
-    (tmp_path / "go.mod").write_text("module example.com/app\n\ngo 1.22\n")
-    store = tmp_path / "store.go"
-    store.write_text(STORE)
-    handler_uri = (tmp_path / "handler.go").as_uri()
-    (tmp_path / "handler.go").write_text(HANDLER)
-    session.open(HANDLER, uri=handler_uri)
+    handler_uri, store = _package(session, tmp_path, ("handler.go", HANDLER), ("store.go", STORE))
     diagnostics = await session.diagnostics(handler_uri)
     assert [d.code for d in diagnostics] == ["unbounded-global-growth"]
     # Another file of the package starts bounding the map, and is saved.
@@ -460,6 +468,50 @@ async def test_package_facts_come_from_the_other_files_and_follow_saves(session:
         types.DidSaveTextDocumentParams(types.TextDocumentIdentifier(store_uri))
     )
     await _eventually_for(session, handler_uri, lambda ds: ds == [])
+
+
+FETCH, FINISH_READS, FINISH_CLOSES = (text.decode() for text in (FETCH_GO, READS_GO, CLOSES_GO))
+
+
+async def test_package_facts_read_the_unsaved_buffers_of_the_other_open_files(session: Session, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    fetch_uri, helper = _package(session, tmp_path, ("fetch.go", FETCH), ("helper.go", FINISH_READS))
+    assert [d.code for d in await session.diagnostics(fetch_uri)] == ["unclosed-body"]
+    helper_uri = helper.as_uri()
+    session.client.text_document_did_open(
+        types.DidOpenTextDocumentParams(types.TextDocumentItem(helper_uri, "go", 1, FINISH_READS))
+    )
+    # The helper closes its argument in the buffer only: the finding goes.
+    _change_all(session, helper_uri, 2, FINISH_CLOSES)
+    await _eventually_after(session, fetch_uri, lambda ds: ds == [])
+    assert helper.read_text() == FINISH_READS
+    # Reverted in the buffer: it comes back.
+    _change_all(session, helper_uri, 3, FINISH_READS)
+    await _eventually_after(session, fetch_uri, lambda ds: [d.code for d in ds] == ["unclosed-body"])
+    # Changed again, then closed without saving: the disk's version counts again.
+    _change_all(session, helper_uri, 4, FINISH_CLOSES)
+    await _eventually_after(session, fetch_uri, lambda ds: ds == [])
+    session.client.text_document_did_close(types.DidCloseTextDocumentParams(types.TextDocumentIdentifier(helper_uri)))
+    await _eventually_after(session, fetch_uri, lambda ds: [d.code for d in ds] == ["unclosed-body"])
+
+
+def _change_all(session: Session, uri: str, version: int, text: str) -> None:
+    session.client.text_document_did_change(
+        types.DidChangeTextDocumentParams(
+            text_document=types.VersionedTextDocumentIdentifier(uri=uri, version=version),
+            content_changes=[types.TextDocumentContentChangeWholeDocument(text)],
+        )
+    )
+
+
+async def _eventually_after(session: Session, uri: str, predicate: object) -> None:
+    """Like ``_eventually_for``, but only what is published from now on counts."""
+    assert callable(predicate)
+    if session.pull:
+        await _eventually_for(session, uri, predicate)
+        return
+    published = session.client.published  # type: ignore[attr-defined]
+    seen = len(published)
+    await wait_until(lambda: any(p.uri == uri and predicate(list(p.diagnostics)) for p in published[seen:]))
 
 
 async def _eventually_for(session: Session, uri: str, predicate: object) -> None:

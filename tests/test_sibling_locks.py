@@ -109,3 +109,28 @@ def test_lock_facts_of_a_file() -> None:
     assert ("Cache", "size", "mu") in facts.locking
     assert ("Cache", "release", "mu") not in facts.locking
     assert "release" in facts.unlocking and "size" not in facts.unlocking
+
+
+def test_a_renamed_sync_import_in_the_sibling_is_read(tmp_path: Path) -> None:
+    renamed = CACHE.replace(b'import "sync"', b'import s "sync"').replace(b"sync.", b"s.")
+    assert lock_facts(renamed) == lock_facts(CACHE)
+    clear_cache()
+    (tmp_path / "cache.go").write_bytes(renamed)
+    path = tmp_path / "get.go"
+    path.write_bytes(GET)
+    tree = parse(GET)
+    settings = Settings(rules={r: r == "lock-not-released" for r in rule_ids()})
+    diagnostics = Engine().analyze(GET, tree, settings, path=str(path), package=package_facts(path, GET, tree))
+    assert sorted(GET.count(b"\n", 0, d.finding.start) + 1 for d in diagnostics) == [6, 10, 19]
+
+
+def test_sync_types_are_read_through_the_name_the_file_imports_sync_under() -> None:
+    grouped = b'package app\n\nimport (\n\t"errors"\n\tsy "sync"\n)\n\ntype T struct {\n\tmu sy.RWMutex\n\twg *sy.WaitGroup\n}\n\ntype U struct {\n\tsy.Mutex\n}\n'
+    facts = lock_facts(grouped)
+    assert (facts.mutex_fields, facts.waitgroup_fields, facts.lock_types) == ({"mu"}, {"wg"}, {"U"})
+    dotted = b'package app\n\nimport . "sync"\n\ntype T struct {\n\tmu Mutex\n}\n'
+    assert lock_facts(dotted).mutex_fields == {"mu"}
+    # With sync imported under another name, or only for its side effects, sync.Mutex is not sync's.
+    assert lock_facts(grouped.replace(b"sy.", b"sync.")).mutex_fields == frozenset()
+    blank = b'package app\n\nimport _ "sync"\n\ntype T struct {\n\tmu sync.Mutex\n}\n'
+    assert lock_facts(blank) == lock_facts(b"package app\n")

@@ -8,6 +8,9 @@ from tree_sitter import Node
 
 from golsp_leaks.goanalysis.dataflow.engine import Paths, exits_missing_release, follow
 from golsp_leaks.goanalysis.dataflow.escapes import declared_within, root_name, used_after_loop
+from golsp_leaks.goanalysis.libraries.calls import package_calls
+from golsp_leaks.goanalysis.libraries.context import PATHS as CONTEXT_PATHS
+from golsp_leaks.goanalysis.libraries.context import cancelling_calls
 from golsp_leaks.goanalysis.libraries.sql import DbFile, rows_call
 from golsp_leaks.goanalysis.libraries.sqlflow import in_defer, next_loops, rows_read_to_end
 from golsp_leaks.goanalysis.libraries.streams import holds_no_os_resource, reads_to_end
@@ -30,15 +33,6 @@ from golsp_leaks.rules.base import FileContext, FixKind, Rule
 #: Methods whose deferred call releases something.
 RELEASE_METHODS = frozenset({"Close", "Unlock", "RUnlock", "Rollback", "Stop"})
 _LOCKS = frozenset({"Unlock", "RUnlock"})
-_CONTEXT_CONSTRUCTORS = (
-    "WithCancel",
-    "WithTimeout",
-    "WithDeadline",
-    "WithCancelCause",
-    "WithTimeoutCause",
-    "WithDeadlineCause",
-)
-
 _DEFERS = "(defer_statement (call_expression) @call) @defer"
 _STOPS = frozenset({"for_statement", *FUNCTION_TYPES})
 
@@ -134,7 +128,7 @@ class DeferInLoop(Rule):
             loop = _enclosing_loop(stmt)
             if loop is None:
                 continue
-            found = _released(call)
+            found = _released(call, ctx)
             if found is None:
                 continue
             func = _enclosing_function(loop)
@@ -142,7 +136,7 @@ class DeferInLoop(Rule):
                 continue
             if found[0] in _LOCKS and _varies_per_iteration(found[1], loop):
                 continue  # a different lock on each pass: locking them all is deliberate
-            if _fires_once(stmt, loop, func):
+            if _fires_once(stmt, loop, ctx):
                 continue
             if found[0] not in _LOCKS and not _acquired_per_iteration(stmt, found[1], loop, func, ctx):
                 continue
@@ -166,7 +160,7 @@ class DeferInLoop(Rule):
                 f"{deferred} in a loop: it runs only when the function returns, so what every "
                 "iteration acquires stays held until then"
             )
-        fix = _wrap_body(ctx.source, loop)
+        fix = _wrap_body(ctx, loop)
         return Finding(
             rule=self.id,
             start=stmt.start_byte,
@@ -389,7 +383,7 @@ def _short(node: Node) -> str:
     return shown if len(shown) <= 40 and "\n" not in shown else ""
 
 
-def _released(call: Node) -> tuple[str, Node] | None:
+def _released(call: Node, ctx: FileContext) -> tuple[str, Node] | None:
     """What a deferred call releases — a method name or ``cancel`` — and the releasing call."""
     function = call.child_by_field_name("function")
     if function is None:
@@ -398,8 +392,7 @@ def _released(call: Node) -> tuple[str, Node] | None:
         method = text(function.child_by_field_name("field"))
         return (method, call) if method in RELEASE_METHODS else None
     if function.type == "identifier":
-        name = text(function)
-        if name == "cancel" or name.endswith("Cancel") or _bound_by_context(function):
+        if _is_cancel_func(function, ctx):
             return "cancel", call
         return None
     if function.type == "func_literal":
@@ -410,30 +403,54 @@ def _released(call: Node) -> tuple[str, Node] | None:
             if node.type == "call_expression":
                 inner = node.child_by_field_name("function")
                 if inner is not None and inner.type != "func_literal":
-                    found = _released(node)
+                    found = _released(node, ctx)
                     if found is not None:
                         return found
     return None
 
 
-def _bound_by_context(ident: Node) -> bool:
-    """Is ``ident`` the second result of a ``context.With...`` call in its function?"""
-    func = _enclosing_function(ident)
-    if func is None:
+def _is_cancel_func(ident: Node, ctx: FileContext) -> bool:
+    """Is ``ident`` a context's cancel function: the variable is declared with the type
+    ``context.CancelFunc`` (or ``CancelCauseFunc``), or bound to the second result of a
+    ``context.With...`` call (``context`` or ``golang.org/x/net/context``, under any import name).
+    Decided by the variable's declaration, not its spelling."""
+    decl = top_level(ident)
+    resolved = bindings(decl, ctx.source)
+    declaration = resolved.of(ident)
+    if declaration is None:
         return False
-    name = text(ident)
-    for node in walk(func, into_functions=False):
-        if node.type != "short_var_declaration" and node.type != "assignment_statement":
+    declared = declaration.node.parent
+    type_node = declared.child_by_field_name("type") if declared is not None else None
+    if _is_cancel_type(type_node, ctx):
+        return True
+    for call, _ in cancelling_calls(decl, ctx.imports):
+        values = call.parent
+        statement = values.parent if values is not None else None
+        if statement is None or statement.type not in ("short_var_declaration", "assignment_statement", "var_spec"):
             continue
-        left = node.child_by_field_name("left")
-        right = node.child_by_field_name("right")
-        if left is None or right is None or left.named_child_count != 2 or right.named_child_count != 1:
+        if values is None or values.named_child_count != 1:
             continue
-        if text(left.named_children[1]) == name and text(right.named_children[0]).split("(", 1)[0].endswith(
-            _CONTEXT_CONSTRUCTORS
-        ):
+        left = statement.child_by_field_name("left")
+        bound = left.named_children if left is not None else statement.children_by_field_name("name")
+        if len(bound) == 2 and bound[1].type == "identifier" and resolved.of(bound[1]) is declaration:
             return True
     return False
+
+
+def _is_cancel_type(node: Node | None, ctx: FileContext) -> bool:
+    """Is ``node`` the type ``context.CancelFunc`` or ``context.CancelCauseFunc``?"""
+    if node is None:
+        return False
+    if node.type == "qualified_type":
+        package = text(node.child_by_field_name("package"))
+        name = text(node.child_by_field_name("name"))
+        return name in _CANCEL_TYPES and ctx.imports.path_of(package) in CONTEXT_PATHS
+    if node.type == "type_identifier":
+        return text(node) in _CANCEL_TYPES and any(ctx.imports.is_dot_imported(p) for p in CONTEXT_PATHS)
+    return False
+
+
+_CANCEL_TYPES = frozenset({"CancelFunc", "CancelCauseFunc"})
 
 
 def _varies_per_iteration(release: Node, loop: Node) -> bool:
@@ -446,24 +463,25 @@ def _varies_per_iteration(release: Node, loop: Node) -> bool:
     return bool(used & declared_within(loop))
 
 
-def _fires_once(stmt: Node, loop: Node, func: Node) -> bool:
+def _fires_once(stmt: Node, loop: Node, ctx: FileContext) -> bool:
     """Is ``stmt`` in a ``select`` case that receives from a one-shot timer made before the loop?
 
     ``case <-t.C:`` of a ``time.NewTimer`` that is never reset, or ``case <-timeout:``
-    of a ``time.After`` channel: the case runs at most once.
+    of a ``time.After`` channel: the case runs at most once.  The timer or channel is
+    followed to its declaration, and ``time`` through the file's imports.
     """
     current = stmt.parent
     while current is not None and current != loop:
         if current.type == "communication_case":
             channel = _received(current.child_by_field_name("communication"))
-            if channel is not None and _one_shot(channel, loop, func):
+            if channel is not None and _one_shot(channel, loop, ctx):
                 return True
         current = current.parent
     return False
 
 
-def _received(communication: Node | None) -> str | None:
-    """The channel expression a case receives from, as text."""
+def _received(communication: Node | None) -> Node | None:
+    """The channel expression a case receives from."""
     if communication is None:
         return None
     receive = communication
@@ -474,26 +492,47 @@ def _received(communication: Node | None) -> str | None:
         receive = right
     if receive.type != "unary_expression" or text(receive.child_by_field_name("operator")) != "<-":
         return None
-    return text(receive.child_by_field_name("operand"))
+    return receive.child_by_field_name("operand")
 
 
-def _one_shot(channel: str, loop: Node, func: Node) -> bool:
-    timer = channel[:-2] if channel.endswith(".C") else None
-    for node in walk(func, into_functions=False):
-        if node.type != "short_var_declaration" or node.end_byte > loop.start_byte:
-            continue
-        left = node.child_by_field_name("left")
-        right = node.child_by_field_name("right")
-        if left is None or right is None or left.named_child_count != 1 or right.named_child_count != 1:
-            continue
-        name = text(left.named_children[0])
-        value = text(right.named_children[0]).replace(" ", "")
-        if timer is not None and name == timer and value.startswith(("time.NewTimer(", "NewTimer(")):
-            body = loop.parent if loop.parent is not None else loop
-            return f"{timer}.Reset(" not in text(body).replace(" ", "")
-        if timer is None and name == channel and value.startswith(("time.After(", "After(")):
-            return True
-    return False
+def _one_shot(channel: Node, loop: Node, ctx: FileContext) -> bool:
+    """Is ``channel`` ``t.C`` of a timer made by ``time.NewTimer`` before the loop and never reset,
+    or a channel made by ``time.After`` before the loop?"""
+    timer = channel.type == "selector_expression" and text(channel.child_by_field_name("field")) == "C"
+    ident = channel.child_by_field_name("operand") if timer else channel
+    if ident is None or ident.type != "identifier":
+        return False
+    resolved = bindings(top_level(ident), ctx.source)
+    declaration = resolved.of(ident)
+    if declaration is None or declaration.package_level:
+        return False
+    names = declaration.node.parent
+    statement = names.parent if names is not None else None
+    if statement is None or statement.type != "short_var_declaration" or statement.end_byte > loop.start_byte:
+        return False
+    left, right = statement.child_by_field_name("left"), statement.child_by_field_name("right")
+    if left is None or right is None or left.named_child_count != 1 or right.named_child_count != 1:
+        return False
+    value = right.named_children[0]
+    made = next((name for call, name in package_calls(value, ctx.imports, ("time",), _ONE_SHOTS) if call == value), None)
+    if made != ("NewTimer" if timer else "After"):
+        return False
+    body = loop.parent if loop.parent is not None else loop
+    return not any(_is_method_of(use, "Reset") for use in resolved.uses_of(declaration, body))
+
+
+_ONE_SHOTS = frozenset({"NewTimer", "After"})
+
+
+def _is_method_of(ident: Node, method: str) -> bool:
+    """Is ``ident`` the receiver of ``ident.method``?"""
+    parent = ident.parent
+    return (
+        parent is not None
+        and parent.type == "selector_expression"
+        and parent.child_by_field_name("operand") == ident
+        and text(parent.child_by_field_name("field")) == method
+    )
 
 
 def _can_run_twice(func: Node, stmt: Node) -> bool:
@@ -505,12 +544,13 @@ def _can_run_twice(func: Node, stmt: Node) -> bool:
 # --- the fix ---------------------------------------------------------------------
 
 
-def _wrap_body(source: bytes, loop: Node) -> Fix | None:
+def _wrap_body(ctx: FileContext, loop: Node) -> Fix | None:
+    source = ctx.source
     body = loop.child_by_field_name("body")
     if body is None or not _body_stays_put(body):
         return None
     func = _enclosing_function(loop)
-    if func is None or used_after_loop(loop, func, _released_names(body)):
+    if func is None or used_after_loop(loop, func, _released_names(body, ctx)):
         return None  # the defers would now close what the code after the loop still uses
     open_brace = body.start_byte
     close_brace = body.end_byte - 1
@@ -542,13 +582,13 @@ def _wrap_body(source: bytes, loop: Node) -> Fix | None:
     )
 
 
-def _released_names(body: Node) -> set[str]:
+def _released_names(body: Node, ctx: FileContext) -> set[str]:
     """The variables the body's defers release: ``f`` of ``f.Close()``; ``cancel`` and the ``ctx`` bound with it."""
     names: set[str] = set()
     cancels: set[str] = set()
     for node in walk(body, into_functions=False):
         call = node.named_child(0) if node.type == "defer_statement" else None
-        found = _released(call) if call is not None and call.type == "call_expression" else None
+        found = _released(call, ctx) if call is not None and call.type == "call_expression" else None
         function = found[1].child_by_field_name("function") if found is not None else None
         if function is None:
             continue

@@ -15,7 +15,14 @@ from golsp_leaks.goanalysis.libraries.frameworks import (
     receiver,
 )
 from golsp_leaks.goanalysis.names.holders import top_level
-from golsp_leaks.goanalysis.names.scopes import RECEIVER, VAR, Bindings, bindings, single_value
+from golsp_leaks.goanalysis.names.scopes import (
+    RECEIVER,
+    VAR,
+    Bindings,
+    Declaration,
+    bindings,
+    single_value,
+)
 from golsp_leaks.goanalysis.summaries.facts import (
     COLLECTIONS,
     SCOPE_FACTS,
@@ -42,13 +49,6 @@ _STORES = """
 (call_expression
   function: (selector_expression operand: (identifier) @global field: (field_identifier) @method)
   arguments: (argument_list . (_) @key)) @stmt
-"""
-_DECLARED = """
-[(short_var_declaration left: (expression_list (identifier) @name))
- (var_spec name: (identifier) @name)
- (parameter_declaration name: (identifier) @name)
- (variadic_parameter_declaration name: (identifier) @name)
- (range_clause left: (expression_list (identifier) @name))]
 """
 _FLOWS = """
 [(short_var_declaration left: (expression_list) @left right: (expression_list) @right)
@@ -215,7 +215,7 @@ class UnboundedGlobalGrowth(Rule):
                 left = stmt.child_by_field_name("left")
                 if left is None or captures["target"][0].parent != left:
                     continue
-            finding = self._map_insert(stmt, captures["target"][0], captures["key"][0], name, ctx)
+            finding = self._map_insert(stmt, captures["target"][0], captures["global"][0], captures["key"][0], ctx)
             if finding is not None:
                 yield finding
         for _, captures in cursor(_STORES).matches(decl):
@@ -223,19 +223,21 @@ class UnboundedGlobalGrowth(Rule):
             if name not in growable or text(captures["method"][0]) not in ("Store", "LoadOrStore", "Swap"):
                 continue
             stmt = captures["stmt"][0]
-            finding = self._map_insert(stmt, stmt, captures["key"][0], name, ctx)
+            finding = self._map_insert(stmt, stmt, captures["global"][0], captures["key"][0], ctx)
             if finding is not None:
                 yield finding
         for _, captures in cursor(_APPENDS).matches(decl):
             name = text(captures["global"][0])
             if name not in growable or text(captures["append"][0]) != "append" or text(captures["first"][0]) != name:
                 continue
+            if _shadowed(captures["first"][0], ctx):
+                continue  # s = append(local, x) with a local of the global's name
             stmt = captures["stmt"][0]
             operator = stmt.child_by_field_name("operator")
             if operator is not None and text(operator) != "=":
                 continue
             func = _function(stmt)
-            if func is None or not ctx.scope.is_per_request(stmt) or _shadowed(stmt, name):
+            if func is None or not ctx.scope.is_per_request(stmt) or _shadowed(captures["global"][0], ctx):
                 continue
             target = captures["global"][0]
             yield Finding(
@@ -249,8 +251,9 @@ class UnboundedGlobalGrowth(Rule):
                 per_request=True,
             )
 
-    def _map_insert(self, stmt: Node, target: Node, key: Node, name: str, ctx: FileContext) -> Finding | None:
-        if not ctx.scope.is_per_request(stmt) or _shadowed(stmt, name):
+    def _map_insert(self, stmt: Node, target: Node, global_: Node, key: Node, ctx: FileContext) -> Finding | None:
+        name = text(global_)
+        if not ctx.scope.is_per_request(stmt) or _shadowed(global_, ctx):
             return None
         if _bounded(key, ctx) or not _from_request(key, stmt, ctx):
             return None
@@ -310,19 +313,20 @@ def _enclosing_functions(node: Node) -> list[Node]:
     return found
 
 
-def _shadowed(stmt: Node, name: str) -> bool:
-    """Is ``name`` declared locally in one of the functions around the statement?"""
-    for func in _enclosing_functions(stmt):
-        for node in cursor(_DECLARED).captures(func).get("name", []):
-            if text(node) == name:
-                return True
-    return False
+def _shadowed(ident: Node, ctx: FileContext) -> bool:
+    """Does ``ident`` name a local of its function (a parameter, ``:=``, ``var``, ``range``) rather
+    than the package-level variable of that spelling?  Decided by the declaration's bindings."""
+    declaration = bindings(top_level(ident), ctx.source).of(ident)
+    return declaration is not None and not declaration.package_level
 
 
 def _from_request(key: Node, stmt: Node, ctx: FileContext) -> bool:
-    """Does the key come from the request: its parameters, or locals computed from them?"""
+    """Does the key come from the request: its parameters, or locals computed from them?  Values are
+    followed by their declarations (``names.scopes``), so a local that shadows a request parameter,
+    or a request parameter spelled like a local elsewhere, is told apart."""
     funcs = _enclosing_functions(stmt)
-    tainted: set[str] = set()
+    resolved = bindings(top_level(stmt), ctx.source)
+    tainted: set[Declaration] = set()
     for func in reversed(funcs):  # outermost first: closures see the handler's locals
         handler = ctx.scope.handler(func)
         params = func.child_by_field_name("parameters")
@@ -331,9 +335,11 @@ def _from_request(key: Node, stmt: Node, ctx: FileContext) -> bool:
                 type_node = decl.child_by_field_name("type")
                 is_request = ctx.scope.request_type(type_node) is not None
                 for name_node in decl.children_by_field_name("name"):
-                    name = text(name_node)
-                    if (handler is not None and name in (handler.param, handler.writer)) or is_request:
-                        tainted.add(name)
+                    declaration = resolved.of(name_node)
+                    if declaration is None:
+                        continue
+                    if (handler is not None and text(name_node) in (handler.param, handler.writer)) or is_request:
+                        tainted.add(declaration)
         if not tainted:
             continue
         # Locals computed from tainted values, in source order (twice, for loops).
@@ -344,11 +350,14 @@ def _from_request(key: Node, stmt: Node, ctx: FileContext) -> bool:
                     continue
                 if right.named_child_count == 1 and _bounded(right.named_children[0], ctx):
                     continue  # the BasicAuth user: bounded by the accounts
-                if _mentions_any(right, tainted):
+                if _mentions_any(right, tainted, resolved):
                     left = captures["left"][0]
                     names = [left] if left.type == "identifier" else left.named_children
-                    tainted.update(text(n) for n in names if n.type == "identifier" and text(n) != "_")
-    return _mentions_any(key, tainted)
+                    for n in names:
+                        declaration = resolved.of(n) if n.type == "identifier" else None
+                        if declaration is not None and not declaration.package_level:
+                            tainted.add(declaration)
+    return _mentions_any(key, tainted, resolved)
 
 
 _USER_GETTERS = frozenset({"MustGet", "Get", "GetString"})
@@ -405,7 +414,7 @@ def _status_code(ident: Node, ctx: FileContext) -> bool:
     )
 
 
-def _mentions_any(node: Node, names: set[str]) -> bool:
-    if node.type == "identifier":
-        return text(node) in names
-    return any(text(n) in names for n in cursor(_IDENTIFIERS).captures(node).get("id", []))
+def _mentions_any(node: Node, declarations: set[Declaration], resolved: Bindings) -> bool:
+    """Does ``node`` use one of ``declarations``?"""
+    idents = [node] if node.type == "identifier" else cursor(_IDENTIFIERS).captures(node).get("id", [])
+    return any(resolved.of(n) in declarations for n in idents)

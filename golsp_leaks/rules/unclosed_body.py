@@ -121,10 +121,13 @@ class UnclosedBody(Rule):
     `if resp != nil && resp.Body != nil { ... }`: the client never returns a
     response with a nil `Body`.  Reading the body to its end —
     `io.ReadAll(resp.Body)` (or `ioutil.ReadAll`), `io.Copy(io.Discard,
-    resp.Body)` — releases the connection as closing does: at EOF the
+    resp.Body)`, also through a reader that hands on the whole body
+    (`io.ReadAll(io.TeeReader(resp.Body, &log))`, `bufio.NewReader`) —
+    releases the connection as closing does: at EOF the
     transport takes it back for the next request, and a read error closes it.
-    Other reads (`json.NewDecoder(resp.Body)`, `io.LimitReader(resp.Body, n)`,
-    `bufio.NewScanner`) need not reach EOF, and, like reading the response's
+    Other reads (`json.NewDecoder(resp.Body)`, `bufio.NewScanner`, and
+    `io.ReadAll(io.LimitReader(resp.Body, n))`, which stops after n bytes and
+    leaves a longer body unread) need not reach EOF, and, like reading the response's
     plain fields (`resp.StatusCode`, `resp.Header`), neither release it nor
     hand it on.
 

@@ -56,6 +56,7 @@ from golsp_leaks.document import Document, Encoding, LineIndex, encode_text
 from golsp_leaks.engine import Block, Engine, FileAnalysis, Superseded
 from golsp_leaks.fixes.apply import overlapping
 from golsp_leaks.fixes.suppress import suppression_edit
+from golsp_leaks.goanalysis.summaries import overlay
 from golsp_leaks.goanalysis.summaries.gomod import go_version_for
 from golsp_leaks.goanalysis.summaries.package import forget as forget_package_file
 from golsp_leaks.goanalysis.summaries.package import invalidate, package_facts, source_facts
@@ -143,6 +144,10 @@ class _Open:
     task: asyncio.Task[None] | None = None
     analysis: asyncio.Task[_Result] | None = None
     analysis_key: _Key | None = None
+    #: The result id of the diagnostics last shown: published (push) or pulled by the client.
+    shown: str | None = None
+    #: A re-analysis after another open file of the package changed (see ``siblings_changed``).
+    refresh: asyncio.Task[None] | None = None
 
 
 class _Closed(Exception):
@@ -447,18 +452,64 @@ class GolspLeaksServer(LanguageServer):
             await asyncio.sleep(delay_ms / 1000)
         if self.docs.get(uri) is not entry:
             return
+        result = await self._newest(uri, entry)
+        if result is not None:
+            self._publish(uri, entry, result)
+
+    async def _newest(self, uri: str, entry: _Open) -> _Result | None:
+        """``result_of``, or None when the document was closed or its analysis failed (logged)."""
         try:
-            result = await self.result_of(entry)
+            return await self.result_of(entry)
         except _Closed:
-            return
+            return None
         except Exception:
             log.exception("analysis of %s failed", uri)
-            return
+            return None
+
+    def _publish(self, uri: str, entry: _Open, result: _Result) -> None:
         version = "" if result.version is None else f',"version":{int(result.version)}'
+        entry.shown = result.result_id
         self.rpc.notify_text(
             types.TEXT_DOCUMENT_PUBLISH_DIAGNOSTICS,
             f'{{"uri":{json.dumps(uri)}{version},"diagnostics":{self.diagnostics_text(entry, result)}}}',
         )
+
+    # --- the package's other open files ---------------------------------------------
+
+    def buffer_changed(self, entry: _Open) -> None:
+        """The document's text is what the package facts read for its file from now on (not the
+        disk); re-analyse the package's other open files when that is new."""
+        if entry.path is not None and overlay.put(entry.path, entry.document.source):
+            self.siblings_changed(entry)
+
+    def siblings_changed(self, entry: _Open) -> None:
+        """What the package's other open files read of ``entry``'s file changed: re-analyse them
+        after the debounce and after ``entry``'s own analysis (until then their requests are
+        answered from what they have), and show their diagnostics again only if these changed."""
+        if entry.path is None:
+            return
+        for uri, other in self.docs.items():
+            if other is entry or other.closed or other.path is None or other.path.parent != entry.path.parent:
+                continue
+            if other.refresh is not None and not other.refresh.done():
+                other.refresh.cancel()
+            other.refresh = asyncio.get_running_loop().create_task(self._refresh_later(uri, other, entry))
+
+    async def _refresh_later(self, uri: str, entry: _Open, changed: _Open) -> None:
+        await asyncio.sleep(self.settings_for(entry.path).debounce_ms / 1000)
+        if changed.analysis is not None and not changed.closed:
+            await asyncio.wait([changed.analysis])  # the file being edited comes first
+        if self.docs.get(uri) is not entry:
+            return
+        entry.epoch += 1
+        before = entry.shown
+        result = await self._newest(uri, entry)
+        if result is None or result.result_id == before:
+            return  # closed, failed, or the same diagnostics: nothing to show
+        if not self.features.pull:
+            self._publish(uri, entry, result)
+        elif self.features.diagnostic_refresh:
+            self.workspace_diagnostic_refresh(None)
 
     # --- runtime findings: golsp_leaks.server.runtime -------------------------------
 
@@ -476,6 +527,14 @@ class GolspLeaksServer(LanguageServer):
             static, entry.path, doc.source, doc.lines, self.encoding, related_support=self.features.related_information
         )
         return json.dumps([converter.unstructure(d) for d in merged], separators=(",", ":"))
+
+
+def _same_as_disk(path: Path, source: bytes) -> bool:
+    """Is ``source`` what the file at ``path`` holds on disk?"""
+    try:
+        return path.stat().st_size == len(source) and path.read_bytes() == source
+    except OSError:
+        return False
 
 
 def _retrieve(task: asyncio.Future[Any]) -> None:
@@ -542,12 +601,16 @@ def create_server() -> GolspLeaksServer:
         old = ls.docs.get(item.uri)
         if old is not None:
             old.closed = True
-        ls.docs[item.uri] = _Open(
+        entry = ls.docs[item.uri] = _Open(
             Document(item.uri, encode_text(item.text), item.version, parse_now=False),  # parsed off the loop
             Path(path) if path and item.uri.startswith("file:") else None,
             ls._serial,
         )
         ls.schedule(item.uri, 0)
+        if entry.path is not None:
+            overlay.put(entry.path, entry.document.source)
+            if not _same_as_disk(entry.path, entry.document.source):
+                ls.siblings_changed(entry)
 
     @server.feature(types.TEXT_DOCUMENT_DID_CHANGE)
     @_guard(lambda: None)
@@ -574,6 +637,7 @@ def create_server() -> GolspLeaksServer:
             entry.edits += 1
         doc.version = params.text_document.version
         ls.schedule(uri)
+        ls.buffer_changed(entry)
 
     @server.feature(types.TEXT_DOCUMENT_DID_SAVE)
     @_guard(lambda: None)
@@ -599,6 +663,10 @@ def create_server() -> GolspLeaksServer:
             entry.result = None
             if entry.task is not None:
                 entry.task.cancel()
+            if entry.refresh is not None:
+                entry.refresh.cancel()
+            if entry.path is not None and overlay.drop(entry.path) and not _same_as_disk(entry.path, entry.document.source):
+                ls.siblings_changed(entry)  # the package's other files read it from disk again
             doc = entry.document
             if doc.tree is not None:  # free what the analysis kept of it, on the analysis thread
                 with contextlib.suppress(RuntimeError):  # the server is shutting down
@@ -620,6 +688,7 @@ def create_server() -> GolspLeaksServer:
         if entry is None:
             return types.RelatedFullDocumentDiagnosticReport(items=[])
         result = await ls.result_of(entry)
+        entry.shown = result.result_id
         result_id = json.dumps(result.result_id)
         if params.previous_result_id == result.result_id:
             return RawText(f'{{"kind":"unchanged","resultId":{result_id}}}')

@@ -40,7 +40,7 @@ from dataclasses import dataclass
 from tree_sitter import Node
 
 from golsp_leaks.goanalysis.syntax.imports import Imports
-from golsp_leaks.goanalysis.syntax.nodes import FUNCTION_TYPES, text
+from golsp_leaks.goanalysis.syntax.nodes import FUNCTION_TYPES, text, var_specs
 from golsp_leaks.goanalysis.syntax.parse import cursor
 
 HTTP = "net/http"
@@ -217,18 +217,24 @@ def top_level_function(node: Node) -> Node | None:
     return None
 
 
-def is_once_call(call: Node) -> bool:
-    """``once.Do(...)``, ``x.once.Do(...)``, ``sync.OnceFunc(...)``, ``sync.OnceValue(s)(...)``."""
+_ONCE_FUNCTIONS = ("OnceFunc", "OnceValue", "OnceValues")
+
+
+def is_once_call(call: Node, imports: Imports) -> bool:
+    """``once.Do(...)``, ``x.once.Do(...)``, ``sync.OnceFunc(...)``, ``sync.OnceValue(s)(...)`` (``sync``
+    through the file's imports: a renamed import, a dot import)."""
     if call.type != "call_expression":
         return False
     function = call.child_by_field_name("function")
+    if function is not None and function.type == "identifier":
+        return text(function) in _ONCE_FUNCTIONS and imports.is_dot_imported("sync")
     if function is None or function.type != "selector_expression":
         return False
     field = text(function.child_by_field_name("field"))
     operand = text(function.child_by_field_name("operand"))
     if field == "Do":
         return "once" in operand.lower()
-    return operand == "sync" and field in ("OnceFunc", "OnceValue", "OnceValues")
+    return field in _ONCE_FUNCTIONS and operand in imports.names_for("sync")
 
 
 class RequestScope:
@@ -408,7 +414,7 @@ class RequestScope:
                 parent = current.parent
                 if parent is not None and parent.type == "argument_list":
                     call = parent.parent
-                    if call is not None and is_once_call(call):
+                    if call is not None and is_once_call(call, self.imports):
                         return True
                 if not _runs_in_place(current):
                     return False
@@ -533,11 +539,10 @@ def _held_types(root: Node) -> frozenset[str]:
     for declaration in root.named_children:
         if declaration.type != "var_declaration":
             continue
-        for spec in declaration.named_children:
-            if spec.type == "var_spec":
-                held.update(
-                    _IDENTIFIER.findall(text(spec.child_by_field_name("type")) + " " + text(spec.child_by_field_name("value")))
-                )
+        for spec in var_specs(declaration):
+            held.update(
+                _IDENTIFIER.findall(text(spec.child_by_field_name("type")) + " " + text(spec.child_by_field_name("value")))
+            )
     found = frozenset(held)
     _file_holders[:] = [(root, found)]
     return found

@@ -28,7 +28,7 @@ from dataclasses import dataclass, replace
 from tree_sitter import Node
 
 from golsp_leaks.goanalysis.syntax.imports import Imports
-from golsp_leaks.goanalysis.syntax.nodes import FUNCTION_TYPES, text
+from golsp_leaks.goanalysis.syntax.nodes import FUNCTION_TYPES, text, var_specs
 from golsp_leaks.goanalysis.syntax.parse import cursor
 
 SQL = "sql"
@@ -263,21 +263,13 @@ def _declares(statement: Node, name: str) -> Declaration | None:
             return None
         return _with_value(statement, None, names.index(name), right, len(names))
     if kind == "var_declaration":
-        for spec in _var_specs(statement):
+        for spec in var_specs(statement):
             names = [text(n) for n in spec.children_by_field_name("name")]
             if name in names:
                 return _with_value(
                     spec, spec.child_by_field_name("type"), names.index(name), spec.child_by_field_name("value"), len(names)
                 )
     return None
-
-
-def _var_specs(declaration: Node) -> Iterator[Node]:
-    for child in declaration.named_children:
-        if child.type == "var_spec":
-            yield child
-        elif child.type == "var_spec_list":
-            yield from (c for c in child.named_children if c.type == "var_spec")
 
 
 def _with_value(node: Node, type_node: Node | None, index: int, values: Node | None, count: int) -> Declaration:

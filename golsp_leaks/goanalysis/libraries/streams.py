@@ -115,11 +115,16 @@ def _made_by(
 #: error it closes it.  A limited read (``io.LimitReader``) or a decoder need not reach EOF.
 _READ_ALL = (("io", "ReadAll"), ("io/ioutil", "ReadAll"))
 _DISCARD = (("io", "Discard"), ("io/ioutil", "Discard"))
+#: Readers that hand on every byte of their first argument and its EOF: reading one to its
+#: end reads the body to its end (``io.ReadAll(io.TeeReader(resp.Body, &log))``).  Not
+#: ``io.LimitReader``, which stops after n bytes whatever is left.
+_PASS_THROUGH = (("io", "TeeReader"), ("bufio", "NewReader"), ("bufio", "NewReaderSize"))
 
 
 def reads_to_end(func: Node, name: str, imports: Imports) -> list[Node]:
     """The calls of ``func`` that read ``name.Body`` to its end: ``io.ReadAll(name.Body)`` (or
-    ``ioutil.ReadAll``) and ``io.Copy(io.Discard, name.Body)``."""
+    ``ioutil.ReadAll``) and ``io.Copy(io.Discard, name.Body)``, also through readers that pass
+    the whole body on (``io.TeeReader``, ``bufio.NewReader``)."""
     found = []
     for mention in mentions(func, name):
         body = mention.parent
@@ -127,19 +132,39 @@ def reads_to_end(func: Node, name: str, imports: Imports) -> list[Node]:
             continue
         if text(body.child_by_field_name("field")) != "Body":
             continue
-        args = body.parent
+        reader = _through_pass_through(body, imports)
+        args = reader.parent
         call = args.parent if args is not None else None
         if args is None or call is None or args.type != "argument_list" or call.type != "call_expression":
             continue
         values = args.named_children
-        if (values == [body] and _package_function(call.child_by_field_name("function"), _READ_ALL, imports)) or (
+        if (values == [reader] and _package_function(call.child_by_field_name("function"), _READ_ALL, imports)) or (
             len(values) == 2
-            and values[1] == body
+            and values[1] == reader
             and _package_function(call.child_by_field_name("function"), (("io", "Copy"),), imports)
             and _package_function(values[0], _DISCARD, imports)
         ):
             found.append(call)
     return found
+
+
+def _through_pass_through(reader: Node, imports: Imports) -> Node:
+    """The outermost of the pass-through readers wrapped around ``reader`` as their first
+    argument (``bufio.NewReader(io.TeeReader(resp.Body, w))``), or ``reader`` itself."""
+    while True:
+        args = reader.parent
+        call = args.parent if args is not None else None
+        if (
+            args is None
+            or call is None
+            or args.type != "argument_list"
+            or call.type != "call_expression"
+            or not args.named_children
+            or args.named_children[0] != reader
+            or not _package_function(call.child_by_field_name("function"), _PASS_THROUGH, imports)
+        ):
+            return reader
+        reader = call
 
 
 def _package_function(node: Node | None, candidates: tuple[tuple[str, str], ...], imports: Imports) -> bool:

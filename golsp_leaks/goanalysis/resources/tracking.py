@@ -327,6 +327,12 @@ class Outcome:
     report: OwnershipReport | None = None
 
 
+def _using(nodes: Iterable[Node], uses: Iterable[Node]) -> list[Node]:
+    """The nodes that contain one of ``uses``."""
+    spans = [(u.start_byte, u.end_byte) for u in uses]
+    return [n for n in nodes if any(n.start_byte <= start and end <= n.end_byte for start, end in spans)]
+
+
 def examine(
     expr: Node,
     resource: Resource,
@@ -369,8 +375,10 @@ def examine(
         return None  # a named result, a package variable, a stored closure's: owned elsewhere
     func = owner.func
     check = error_check_after(stmt, {error_name}) if error_name and not owner.lifted else None
-    extra = list(extra_releases(func, name)) if extra_releases else []
-    transfers = list(extra_transfers(func, name)) if extra_transfers else []
+    # The callables find the variable's mentions by name and give the nodes around them: only
+    # those around a use of this variable count (not of a shadowing one of the same name).
+    extra = _using(extra_releases(func, name), owner.uses) if extra_releases else []
+    transfers = _using(extra_transfers(func, name), owner.uses) if extra_transfers else []
     transfers += kept_by_wrappers(func, name)  # bufio.NewReader(resp.Body) returned or stored: owned elsewhere
     report = missed_release(
         func,

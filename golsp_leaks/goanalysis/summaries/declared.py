@@ -23,6 +23,7 @@ from pathlib import Path
 from tree_sitter import Node, Tree
 
 from golsp_leaks.goanalysis.libraries.frameworks import base_type_name
+from golsp_leaks.goanalysis.summaries import overlay
 from golsp_leaks.goanalysis.syntax.imports import Imports
 from golsp_leaks.goanalysis.syntax.parse import parse
 
@@ -73,7 +74,7 @@ _FILES_SIZE = 64
 
 def _read(sibling: Sibling) -> bytes:
     try:
-        return Path(sibling[0]).read_bytes()
+        return overlay.read(Path(sibling[0]))
     except OSError:
         return b""
 

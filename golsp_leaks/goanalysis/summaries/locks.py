@@ -15,7 +15,8 @@ Read from a file's text, so that the package's other files cost no parse:
 ``unlocking``
     functions and methods (by name) whose body releases a lock: a helper that unlocks for its caller.
 
-The file's ``sync`` import must be named ``sync`` (the rare renamed import is not read).
+The types are recognised through the name the file imports ``sync`` under (``import s "sync"``
+gives ``s.Mutex``; a dot import gives ``Mutex``); a file that does not import ``sync`` declares none.
 """
 
 from __future__ import annotations
@@ -24,10 +25,9 @@ import re
 from dataclasses import dataclass
 
 _STRUCT = re.compile(rb"^(?:type\s+|\s+)([A-Za-z_]\w*)(?:\[[^\]\n]*\])?\s+struct\s*\{", re.MULTILINE)
-_SYNC_FIELD = re.compile(
-    rb"^[ \t]*([A-Za-z_]\w*(?:[ \t]*,[ \t]*[A-Za-z_]\w*)*)[ \t]+\*?sync\.(RWMutex|Mutex|WaitGroup)\b", re.MULTILINE
-)
-_SYNC_EMBEDDED = re.compile(rb"^[ \t]*\*?sync\.(RWMutex|Mutex)[ \t]*(?://[^\n]*)?$", re.MULTILINE)
+#: An import spec of ``sync``, alone (``import s "sync"``) or in a group: its name, if any.
+_SYNC_IMPORT = re.compile(rb'^(?:import[ \t]+|[ \t]+)(?:([A-Za-z_]\w*|\.)[ \t]+)?"sync"[ \t]*(?://[^\n]*)?$', re.MULTILINE)
+_IMPORTS_END = re.compile(rb"^(?:func|type|var|const)\b", re.MULTILINE)
 _METHOD = re.compile(
     rb"^func[ \t]*\([ \t]*([A-Za-z_]\w*)[ \t]+\*?([A-Za-z_]\w*)(?:\[[^\]\n]*\])?[ \t]*\)[ \t]*([A-Za-z_]\w*)",
     re.MULTILINE,
@@ -123,6 +123,38 @@ def _releases_first(body: bytes) -> bool:
     return False
 
 
+def _sync_qualifiers(data: bytes) -> frozenset[bytes]:
+    """The qualifiers the file writes ``sync``'s names with: ``b"sync"`` for ``import "sync"``, the
+    name of a renamed import, ``b""`` for a dot import; none for a blank import or none at all."""
+    end = _IMPORTS_END.search(data)
+    found = set()
+    for match in _SYNC_IMPORT.finditer(data, 0, end.start() if end else len(data)):
+        name = match.group(1)
+        if name == b"_":
+            continue
+        found.add(b"" if name == b"." else name or b"sync")
+    return frozenset(found)
+
+
+_sync_patterns: dict[frozenset[bytes], tuple[re.Pattern[bytes], re.Pattern[bytes]]] = {}
+
+
+def _patterns(qualifiers: frozenset[bytes]) -> tuple[re.Pattern[bytes], re.Pattern[bytes]]:
+    """The field and embedded-field patterns for ``sync``'s types written with these qualifiers."""
+    found = _sync_patterns.get(qualifiers)
+    if found is None:
+        qualified = b"(?:" + b"|".join(re.escape(q) + b"\\." if q else b"" for q in sorted(qualifiers)) + b")"
+        found = (
+            re.compile(
+                rb"^[ \t]*([A-Za-z_]\w*(?:[ \t]*,[ \t]*[A-Za-z_]\w*)*)[ \t]+\*?" + qualified + rb"(RWMutex|Mutex|WaitGroup)\b",
+                re.MULTILINE,
+            ),
+            re.compile(rb"^[ \t]*\*?" + qualified + rb"(RWMutex|Mutex)[ \t]*(?://[^\n]*)?$", re.MULTILINE),
+        )
+        _sync_patterns[qualifiers] = found
+    return found
+
+
 def lock_facts(data: bytes) -> LockFacts:
     """The lock facts of one file's text."""
     if b"sync" not in data:
@@ -130,12 +162,18 @@ def lock_facts(data: bytes) -> LockFacts:
     mutex_fields: set[str] = set()
     waitgroup_fields: set[str] = set()
     structs = _struct_ranges(data)
-    for match in _SYNC_FIELD.finditer(data):
+    qualifiers = _sync_qualifiers(data)
+    sync_field, sync_embedded = _patterns(qualifiers) if qualifiers else (None, None)
+    for match in sync_field.finditer(data) if sync_field is not None else ():
         if _struct_at(structs, match.start()) is None:
             continue  # a variable, not a field
         names = {n.strip().decode() for n in match.group(1).split(b",")}
         (waitgroup_fields if match.group(2) == b"WaitGroup" else mutex_fields).update(names)
-    lock_types = {name for match in _SYNC_EMBEDDED.finditer(data) if (name := _struct_at(structs, match.start()))}
+    lock_types = {
+        name
+        for match in (sync_embedded.finditer(data) if sync_embedded is not None else ())
+        if (name := _struct_at(structs, match.start()))
+    }
     locking: set[tuple[str, str, str]] = set()
     if b"Lock()" in data:
         for header, body in _bodies(data, _METHOD):

@@ -55,6 +55,7 @@ from golsp_leaks.goanalysis.libraries.frameworks import (
     typed_names,
 )
 from golsp_leaks.goanalysis.libraries.sql import LIBRARIES
+from golsp_leaks.goanalysis.summaries import overlay
 from golsp_leaks.goanalysis.summaries.facts import (
     CALLS,
     DB_FIELDS_SOURCE,
@@ -67,7 +68,7 @@ from golsp_leaks.goanalysis.summaries.locks import EMPTY as LOCKS_EMPTY
 from golsp_leaks.goanalysis.summaries.locks import LockFacts, lock_facts
 from golsp_leaks.goanalysis.syntax.bounded import BoundedCache
 from golsp_leaks.goanalysis.syntax.imports import Imports
-from golsp_leaks.goanalysis.syntax.nodes import text
+from golsp_leaks.goanalysis.syntax.nodes import text, var_specs
 from golsp_leaks.goanalysis.syntax.parse import clear_shared, cursor, parse, parse_shared
 
 __all__ = [
@@ -321,13 +322,7 @@ def _summarize_function(decl: Node, scope: RequestScope, import_names: set[str],
 
 
 def _summarize_vars(decl: Node, imports: Imports, summary: FileSummary) -> None:
-    specs: list[Node] = []
-    for child in decl.named_children:
-        if child.type == "var_spec":
-            specs.append(child)
-        elif child.type == "var_spec_list":
-            specs.extend(c for c in child.named_children if c.type == "var_spec")
-    for spec in specs:
+    for spec in var_specs(decl):
         names = [text(n) for n in spec.children_by_field_name("name")]
         summary.globals.update(n for n in names if n != "_")
         type_node = spec.child_by_field_name("type")
@@ -396,7 +391,7 @@ def _literal_kind(literal: Node, scope: RequestScope) -> int:
         return _STORED
     if parent.type == "argument_list":
         call = parent.parent
-        return _ONCE if call is not None and is_once_call(call) else _IN_PLACE
+        return _ONCE if call is not None and is_once_call(call, scope.imports) else _IN_PLACE
     if parent.type == "call_expression" and parent.child_by_field_name("function") == literal:
         return _IN_PLACE
     return _STORED
@@ -520,13 +515,13 @@ def _scan_declaration(
         name = text(node)
         if name in _BUILTINS or name in locals_:
             continue  # what add() leaves out, without looking at the call around it first
-        add(node, name, None, False, _once_argument(node), _registered(node))
+        add(node, name, None, False, _once_argument(node, scope.imports), _registered(node))
     for captures in by_kind[_METHOD_VALUE]:
         node = captures["selector"][0]
         operand = captures["operand"][0]
         if text(operand) in import_names:
             continue  # a package's function (pkg.F): not one of this package
-        add(node, text(captures["method"][0]), operand, False, _once_argument(node), _registered(node))
+        add(node, text(captures["method"][0]), operand, False, _once_argument(node, scope.imports), _registered(node))
     for captures in by_kind[_ASSIGN]:
         assign = captures["assign"][0]
         operator = assign.child_by_field_name("operator")
@@ -600,11 +595,11 @@ def _registered(node: Node) -> bool:
     return False
 
 
-def _once_argument(node: Node) -> bool:
+def _once_argument(node: Node, imports: Imports) -> bool:
     """``once.Do(f)``: a function value handed to a sync.Once."""
     args = node.parent
     call = args.parent if args is not None else None
-    return call is not None and is_once_call(call)
+    return call is not None and is_once_call(call, imports)
 
 
 def _typed_locals(by_kind: list[list[dict[str, list[Node]]]]) -> dict[str, str]:
@@ -972,14 +967,7 @@ def _scan(directory: Path) -> list[_Sibling]:
             data = path.read_bytes()
         except OSError:
             continue
-        match = _PACKAGE_CLAUSE.search(data)
-        ignored = _IGNORED_BUILD.search(data[:4096]) is not None
-        sibling = _Sibling(
-            path,
-            stamp,
-            match.group(1).decode() if match and not ignored else "",
-            any(m in data for m in WEB_IMPORT_MARKERS),
-        )
+        sibling = _marked(path, stamp, data)
         _remember_file(path, sibling, None)
         found.append(sibling)
     _scans[directory] = (now, found)
@@ -1012,8 +1000,40 @@ def invalidate(path: str | Path) -> None:
         _file_cache.pop(target, None)
 
 
+def _with_overlay(directory: Path, on_disk: list[_Sibling], own: Path) -> list[_Sibling]:
+    """The directory's files, those with a newer text in :mod:`.overlay` (open in an editor) as
+    that text: its stamp, package clause and markers.  ``own``, the file being analysed, is left
+    as it is (the caller leaves it out)."""
+    newer = overlay.in_directory(directory)
+    if not newer:
+        return on_disk
+    by_path = {s.path: s for s in on_disk}
+    for path, data, stamp in newer:
+        if path == own or not path.name.endswith(".go") or path.name.startswith((".", "_")):
+            continue
+        cached = _file_cache.get(path)
+        if cached is not None and cached[0].stamp == stamp:
+            by_path[path] = cached[0]
+            continue
+        by_path[path] = _marked(path, stamp, data)
+        _remember_file(path, by_path[path], None)
+    return sorted(by_path.values(), key=lambda s: s.path.name)
+
+
+def _marked(path: Path, stamp: tuple[int, int], data: bytes) -> _Sibling:
+    """A file's record: its package (none for a file a build constraint leaves out) and whether it is a web file."""
+    match = _PACKAGE_CLAUSE.search(data)
+    ignored = _IGNORED_BUILD.search(data[:4096]) is not None
+    return _Sibling(
+        path,
+        stamp,
+        match.group(1).decode() if match and not ignored else "",
+        any(m in data for m in WEB_IMPORT_MARKERS),
+    )
+
+
 def _siblings(path: Path, include_tests: bool) -> Iterator[_Sibling]:
-    for sibling in _scan(path.parent):
+    for sibling in _with_overlay(path.parent, _scan(path.parent), path):
         name = sibling.path.name
         if name == path.name or not sibling.package:
             continue
@@ -1033,7 +1053,7 @@ def _sibling_tokens(sibling: _Sibling) -> frozenset[bytes]:
     found = _tokens.get(key)
     if found is None:
         try:
-            found = frozenset(_IDENTIFIER.findall(sibling.path.read_bytes()))
+            found = frozenset(_IDENTIFIER.findall(overlay.read(sibling.path)))
         except OSError:
             found = frozenset()
         _tokens[key] = found
@@ -1138,7 +1158,7 @@ def _sibling_summary(sibling: _Sibling) -> FileSummary | None:
     if cached is not None and cached[0] == sibling and cached[1] is not None:
         return cached[1]
     try:
-        data = sibling.path.read_bytes()
+        data = overlay.read(sibling.path)
     except OSError:
         return None
     summary = summarize(data, parse_shared(data))
@@ -1163,7 +1183,8 @@ def package_facts(path: str | Path, own_source: bytes | None = None, own_tree: T
 
     ``own_source`` is the file's current text (read from disk when None) and
     ``own_tree`` its parse tree, when the caller has one.  The other ``.go``
-    files of the directory are read from disk; their summaries are cached by
+    files of the directory are read from :mod:`.overlay` when it has a newer
+    text of them (an editor's unsaved buffer), from disk otherwise; their summaries are cached by
     path, modification time and size, and the combined facts by the set of
     files and the file's own text.  Thread-safe; never raises for unreadable
     files: they are left out.
@@ -1171,7 +1192,7 @@ def package_facts(path: str | Path, own_source: bytes | None = None, own_tree: T
     path = Path(path)
     if own_source is None:
         try:
-            own_source = path.read_bytes()
+            own_source = overlay.read(path)
         except OSError:
             own_source = b""
         own_tree = None
@@ -1260,7 +1281,7 @@ def _sibling_fact(name: str, sibling: _Sibling, compute: Callable[[bytes], froze
     found = _sibling_facts.get(key)
     if found is None:
         try:
-            data = sibling.path.read_bytes()
+            data = overlay.read(sibling.path)
         except OSError:
             data = b""
         found = _sibling_facts[key] = compute(data)

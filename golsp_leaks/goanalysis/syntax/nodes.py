@@ -165,6 +165,15 @@ def declarations(root: Node) -> Iterator[Node]:
             yield child
 
 
+def var_specs(declaration: Node) -> Iterator[Node]:
+    """The ``var_spec`` nodes of a ``var`` declaration, alone (``var x = 1``) or grouped (``var ( ... )``)."""
+    for child in declaration.named_children:
+        if child.type == "var_spec":
+            yield child
+        elif child.type == "var_spec_list":
+            yield from (c for c in child.named_children if c.type == "var_spec")
+
+
 def label_of(stmt: Node) -> str | None:
     """The label of a statement that is the body of a labeled statement."""
     parent = stmt.parent
