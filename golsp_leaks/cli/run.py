@@ -47,6 +47,7 @@ from golsp_leaks.model import Applicability, Diagnostic, Edit, Severity, automat
 # file from the result cache never loads it (see _analysis()).
 if TYPE_CHECKING:
     from concurrent.futures import Future
+    from multiprocessing.context import BaseContext
 
     from tree_sitter import Tree
 
@@ -612,6 +613,21 @@ def _worker_init() -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
+def _fork_context() -> BaseContext | None:
+    """Where forking is safe (Linux; this process runs no other thread), a context that forks the
+    workers from this process after it has loaded the analysis and made its engine: they start
+    with both, instead of importing and building them each.  None elsewhere (the default)."""
+    import multiprocessing
+    import threading
+
+    if not sys.platform.startswith("linux") or threading.active_count() > 1:
+        return None
+    if "fork" not in multiprocessing.get_all_start_methods():
+        return None
+    _engine()
+    return multiprocessing.get_context("fork")
+
+
 def _run_pool(
     tasks: list[Task], workers: int, outcome: Outcome, total: int, progress: Progress | None
 ) -> None:
@@ -619,7 +635,7 @@ def _run_pool(
     from concurrent.futures.process import BrokenProcessPool
 
     done = 0
-    pool = ProcessPoolExecutor(max_workers=workers, initializer=_worker_init)
+    pool = ProcessPoolExecutor(max_workers=workers, initializer=_worker_init, mp_context=_fork_context())
     pending: dict[Future[Outcome], Task] = {}
     try:
         pending = {pool.submit(run_task, task): task for task in tasks}
