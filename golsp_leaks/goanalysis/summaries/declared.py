@@ -24,7 +24,7 @@ from tree_sitter import Node, Tree
 
 from golsp_leaks.goanalysis.libraries.frameworks import base_type_name
 from golsp_leaks.goanalysis.syntax.imports import Imports
-from golsp_leaks.goanalysis.syntax.parse import parse
+from golsp_leaks.goanalysis.syntax.parse import parse_shared
 
 #: ``(path, modification time in ns, size)`` of one of the package's other files.
 Sibling = tuple[str, int, int]
@@ -114,7 +114,7 @@ def sibling_file(sibling: Sibling) -> SiblingFile | None:
             _files.move_to_end(sibling)
             return _files[sibling]
         data = _read(sibling)
-        found = SiblingFile(sibling[0], data, parse(data)) if data else None
+        found = SiblingFile(sibling[0], data, parse_shared(data)) if data else None
         _files[sibling] = found
         if len(_files) > _FILES_SIZE:
             _files.popitem(last=False)

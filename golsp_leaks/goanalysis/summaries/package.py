@@ -27,6 +27,7 @@ What is read:
 
 from __future__ import annotations
 
+import hashlib
 import operator
 import os
 import re
@@ -924,6 +925,7 @@ def clear_cache() -> None:
     with _lock:
         _file_cache.clear()
         _own_cache.clear()
+        _disk_summaries.clear()
         _package_cache.clear()
         _source_cache.clear()
         _scans.clear()
@@ -1141,9 +1143,23 @@ def _sibling_summary(sibling: _Sibling) -> FileSummary | None:
         data = sibling.path.read_bytes()
     except OSError:
         return None
-    summary = summarize(data, parse_shared(data))
+    summary = _own_cache.get(data)  # the file was analysed with this text
+    if summary is None:
+        summary = summarize(data, parse_shared(data))
+    _disk_summaries[_digest(data)] = summary
+    if len(_disk_summaries) > _FILE_CACHE_SIZE:
+        _disk_summaries.popitem(last=False)
     _remember_file(sibling.path, sibling, summary)
     return summary
+
+
+#: The summaries of the files read from disk as siblings, by a digest of their text: a file
+#: analysed after the files next to it have read it (the command line) is not summarised again.
+_disk_summaries: OrderedDict[bytes, FileSummary] = OrderedDict()
+
+
+def _digest(data: bytes) -> bytes:
+    return hashlib.blake2b(data, digest_size=16).digest()
 
 
 def _own_summary(source: bytes, tree: Tree | None) -> FileSummary:
@@ -1151,7 +1167,7 @@ def _own_summary(source: bytes, tree: Tree | None) -> FileSummary:
     if found is not None:
         _own_cache.move_to_end(source)
         return found
-    summary = summarize(source, tree)
+    summary = _disk_summaries.get(_digest(source)) or summarize(source, tree)
     _own_cache[source] = summary
     if len(_own_cache) > _OWN_CACHE_SIZE:
         _own_cache.popitem(last=False)
