@@ -586,51 +586,46 @@ def check_targets(
         lookup = cache.Lookup(Path(cache_dir), scopes)
         targets = lookup.take_hits(targets, outcome)
     total = len(targets)
-    with _fewer_collections() if total else contextlib.nullcontext():
-        if workers > 1 and total >= parallel_threshold:
-            tasks = make_tasks(mode, targets, scopes, chunk_size, unsafe)
-            _run_pool(tasks, min(workers, len(tasks)), outcome, total, progress)
-        else:
-            done = 0
+    if total:
+        collect_seldom()
+    if workers > 1 and total >= parallel_threshold:
+        tasks = make_tasks(mode, targets, scopes, chunk_size, unsafe)
+        _run_pool(tasks, min(workers, len(tasks)), outcome, total, progress)
+    else:
+        done = 0
 
-            def one_more() -> None:
-                nonlocal done
-                done += 1
-                if progress:
-                    progress(done, total)
+        def one_more() -> None:
+            nonlocal done
+            done += 1
+            if progress:
+                progress(done, total)
 
-            for task in make_tasks(mode, targets, scopes, max(total, 1), unsafe):
-                outcome.add(run_task(task, one_more))
+        for task in make_tasks(mode, targets, scopes, max(total, 1), unsafe):
+            outcome.add(run_task(task, one_more))
     if lookup is not None:
         lookup.store(outcome)
     outcome.sort()
     return outcome
 
 
-#: The cyclic garbage collector's thresholds while files are analysed (see :func:`_fewer_collections`).
+#: The cyclic garbage collector's thresholds while files are analysed (see :func:`collect_seldom`).
 GC_THRESHOLDS = (100_000, 50, 100)
 
 
-@contextlib.contextmanager
-def _fewer_collections() -> Iterator[None]:
-    """Collect cyclic garbage seldom while files are analysed.
+def collect_seldom() -> None:
+    """Collect cyclic garbage seldom from now on: called before files are analysed.
 
     The analysis makes many small objects that live until the end of a file or of the run
     (trees' nodes, summaries, cached findings) and very few cycles; at the default
     thresholds the collector spends about a tenth of a run walking them again and again.
-    What is loaded before (the modules) is frozen out of its sight; workers forked from
-    here inherit both settings.
+    What is loaded already (the modules) is frozen out of its sight; workers forked from
+    here inherit both.  Not undone: the process is the command line's, and a collection of
+    everything the run made, at its end, would cost more than it frees.
     """
     import gc
 
-    before = gc.get_threshold()
     gc.freeze()
     gc.set_threshold(*GC_THRESHOLDS)
-    try:
-        yield
-    finally:
-        gc.set_threshold(*before)
-        gc.unfreeze()
 
 
 def _worker_init() -> None:
