@@ -926,6 +926,7 @@ def clear_cache() -> None:
         _file_cache.clear()
         _own_cache.clear()
         _disk_summaries.clear()
+        _package_siblings.clear()
         _package_cache.clear()
         _source_cache.clear()
         _scans.clear()
@@ -1114,7 +1115,8 @@ def _worker_summaries(own_source: bytes, own_tree: Tree | None, siblings: list[_
     chosen: set[Path] = set()
     wanted = sites - {b"main", b"init"}  # run once, whoever mentions them
     for _ in range(4):
-        new = [s for s in siblings if s.path not in chosen and (wanted | targets) & _sibling_tokens(s)]
+        names = wanted | targets
+        new = [s for s in siblings if s.path not in chosen and not names.isdisjoint(_sibling_tokens(s))]
         if not new:
             break
         grown = False
@@ -1209,7 +1211,17 @@ def _provide(kind: str, path: Path, own_source: bytes, own_tree: Tree | None) ->
     def siblings() -> list[_Sibling]:
         """The package's other files: read only for a source whose facts the file can use."""
         include_tests = path.name.endswith("_test.go")
-        return [s for s in _siblings(path, include_tests=include_tests) if s.package == own_package]
+        # Asked for each kind of fact: listed once per listing of the directory.
+        listing = _scan(path.parent)
+        key = (path, include_tests, own_package)
+        known = _package_siblings.get(key)
+        if known is not None and known[0] is listing:
+            return known[1]
+        found = [s for s in _siblings(path, include_tests=include_tests) if s.package == own_package]
+        _package_siblings[key] = (listing, found)
+        if len(_package_siblings) > _FILE_CACHE_SIZE:
+            _package_siblings.pop(next(iter(_package_siblings)))
+        return found
 
     if kind == CALLS:
         own_web = any(marker in own_source for marker in WEB_IMPORT_MARKERS)
@@ -1225,6 +1237,10 @@ def _provide(kind: str, path: Path, own_source: bytes, own_tree: Tree | None) ->
         return {"siblings": tuple((str(s.path), *s.stamp) for s in siblings())}
     return _EMPTY
 
+
+#: The last list of a file's siblings, by its path, whether tests count and its package; with
+#: the directory listing it was made from.
+_package_siblings: dict[tuple[Path, bool, str], tuple[list[_Sibling], list[_Sibling]]] = {}
 
 _LOCK_MARKERS = (b"Lock()", b"WaitGroup", b".Wait()")
 
