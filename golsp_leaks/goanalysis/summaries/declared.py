@@ -95,13 +95,17 @@ def declared_names(sibling: Sibling) -> frozenset[tuple[str, str]]:
 _matches: OrderedDict[tuple[Sibling, bytes], bool] = OrderedDict()
 
 
-def text_matches(sibling: Sibling, pattern: re.Pattern[bytes]) -> bool:
-    """Does the file's text match ``pattern`` (a cheap test before parsing it; once per version)?"""
+def text_matches(sibling: Sibling, pattern: re.Pattern[bytes], required: bytes = b"") -> bool:
+    """Does the file's text match ``pattern`` (a cheap test before parsing it; once per version)?
+
+    ``required`` is text that every match contains: a file without it is not searched (most
+    files of a package do not mention the type a question is about)."""
     key = (sibling, pattern.pattern)
     with _lock:
         found = _matches.get(key)
         if found is None:
-            found = _matches[key] = pattern.search(_read(sibling)) is not None
+            data = _read(sibling)
+            found = _matches[key] = required in data and pattern.search(data) is not None
             if len(_matches) > _NAMES_SIZE:
                 _matches.popitem(last=False)
         return found

@@ -272,7 +272,7 @@ def _roots_declaring_type(name: str, root: Node, package: Sequence[Sibling]) -> 
     roots = [root]
     wanted = re.compile(rb"\b" + re.escape(name.encode()) + rb"\s+struct\b")
     for sibling in package:
-        file = sibling_file(sibling) if text_matches(sibling, wanted) else None
+        file = sibling_file(sibling) if text_matches(sibling, wanted, name.encode()) else None
         if file is not None:
             roots.append(file.root)
     return roots

@@ -170,7 +170,7 @@ def _package_fresh(
     # own querier hands its callers fresh rows, whatever implements it.
     specs = _interface_specs(root, source, imports, named, spelled)
     for sibling in siblings:
-        file = sibling_file(sibling) if text_matches(sibling, _interface_pattern(spelled)) else None
+        file = sibling_file(sibling) if text_matches(sibling, _interface_pattern(spelled), spelled) else None
         if file is not None:
             for name, (count, matching) in _interface_specs(file.root, file.source, file.imports, named, spelled).items():
                 total = specs.get(name, (0, 0))
@@ -231,7 +231,7 @@ def _sibling_returning(
     if found is None:
         found = frozenset()
         signature = re.compile(rb"^func [^\n]*\b" + re.escape(spelled) + rb"\b", re.MULTILINE)
-        if text_matches(sibling, signature):
+        if text_matches(sibling, signature, spelled):
             file = sibling_file(sibling)
             if file is not None:
                 imports = Imports.from_root(file.root)
