@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -157,7 +158,8 @@ class LockNotReleased(Rule):
         calls = _locking_calls(lock.expr, func, ctx)
         released = {m.node.start_byte for m in releases} | helpers
         report = follow(func, Paths(lock.stmt, uses=sorted(released)), source=ctx.source)
-        per_request = ctx.scope.is_per_request(lock.stmt)
+        # Only a finding says whether it runs per request: asking costs the package's facts.
+        per_request = functools.cache(lambda: ctx.scope.is_per_request(lock.stmt))
         locked_here = Related(lock.stmt.start_byte, lock.stmt.end_byte, f"{name} is locked here")
         relocked: list[Node] = []
         if again or calls:
@@ -185,7 +187,7 @@ class LockNotReleased(Rule):
                 end=node.end_byte,
                 message=message,
                 related=(locked_here,),
-                per_request=per_request,
+                per_request=per_request(),
             )
         if report.reacquired and not relocked and not _conditional_lock(lock, mentions) and not _declared_in_loop(lock, ctx.source):
             yield Finding(
@@ -193,7 +195,7 @@ class LockNotReleased(Rule):
                 start=lock.stmt.start_byte,
                 end=lock.stmt.end_byte,
                 message=f"the loop comes back to {name}.{lock.method}() with {name} still locked: the goroutine deadlocks",
-                per_request=per_request,
+                per_request=per_request(),
             )
         if not (report.missed or report.falls_off_end_unused) or not (releases or helpers):
             return  # released nowhere in the function: held past it on purpose (a lock() wrapper)
@@ -215,7 +217,7 @@ class LockNotReleased(Rule):
             message=f"{name} is not unlocked on every path: a return leaves it locked and the next {name}.Lock() blocks for ever",
             related=tuple(related),
             fixes=tuple(_fix(lock, func, mentions, unlock, ctx) if not again and not helpers else ()),
-            per_request=per_request,
+            per_request=per_request(),
         )
 
 

@@ -25,7 +25,7 @@ from tree_sitter import Node, Tree
 from golsp_leaks.goanalysis.libraries.frameworks import base_type_name
 from golsp_leaks.goanalysis.summaries import overlay
 from golsp_leaks.goanalysis.syntax.imports import Imports
-from golsp_leaks.goanalysis.syntax.parse import parse
+from golsp_leaks.goanalysis.syntax.parse import parse_shared
 
 #: ``(path, modification time in ns, size)`` of one of the package's other files.
 Sibling = tuple[str, int, int]
@@ -96,13 +96,17 @@ def declared_names(sibling: Sibling) -> frozenset[tuple[str, str]]:
 _matches: OrderedDict[tuple[Sibling, bytes], bool] = OrderedDict()
 
 
-def text_matches(sibling: Sibling, pattern: re.Pattern[bytes]) -> bool:
-    """Does the file's text match ``pattern`` (a cheap test before parsing it; once per version)?"""
+def text_matches(sibling: Sibling, pattern: re.Pattern[bytes], required: bytes = b"") -> bool:
+    """Does the file's text match ``pattern`` (a cheap test before parsing it; once per version)?
+
+    ``required`` is text that every match contains: a file without it is not searched (most
+    files of a package do not mention the type a question is about)."""
     key = (sibling, pattern.pattern)
     with _lock:
         found = _matches.get(key)
         if found is None:
-            found = _matches[key] = pattern.search(_read(sibling)) is not None
+            data = _read(sibling)
+            found = _matches[key] = required in data and pattern.search(data) is not None
             if len(_matches) > _NAMES_SIZE:
                 _matches.popitem(last=False)
         return found
@@ -115,7 +119,7 @@ def sibling_file(sibling: Sibling) -> SiblingFile | None:
             _files.move_to_end(sibling)
             return _files[sibling]
         data = _read(sibling)
-        found = SiblingFile(sibling[0], data, parse(data)) if data else None
+        found = SiblingFile(sibling[0], data, parse_shared(data)) if data else None
         _files[sibling] = found
         if len(_files) > _FILES_SIZE:
             _files.popitem(last=False)

@@ -27,6 +27,7 @@ What is read:
 
 from __future__ import annotations
 
+import hashlib
 import operator
 import os
 import re
@@ -919,6 +920,8 @@ def clear_cache() -> None:
     with _lock:
         _file_cache.clear()
         _own_cache.clear()
+        _disk_summaries.clear()
+        _package_siblings.clear()
         _package_cache.clear()
         _source_cache.clear()
         _scans.clear()
@@ -1132,7 +1135,8 @@ def _worker_summaries(own_source: bytes, own_tree: Tree | None, siblings: list[_
     chosen: set[Path] = set()
     wanted = sites - {b"main", b"init"}  # run once, whoever mentions them
     for _ in range(4):
-        new = [s for s in siblings if s.path not in chosen and (wanted | targets) & _sibling_tokens(s)]
+        names = wanted | targets
+        new = [s for s in siblings if s.path not in chosen and not names.isdisjoint(_sibling_tokens(s))]
         if not new:
             break
         grown = False
@@ -1161,9 +1165,23 @@ def _sibling_summary(sibling: _Sibling) -> FileSummary | None:
         data = overlay.read(sibling.path)
     except OSError:
         return None
-    summary = summarize(data, parse_shared(data))
+    summary = _own_cache.get(data)  # the file was analysed with this text
+    if summary is None:
+        summary = summarize(data, parse_shared(data))
+    _disk_summaries[_digest(data)] = summary
+    if len(_disk_summaries) > _FILE_CACHE_SIZE:
+        _disk_summaries.popitem(last=False)
     _remember_file(sibling.path, sibling, summary)
     return summary
+
+
+#: The summaries of the files read from disk as siblings, by a digest of their text: a file
+#: analysed after the files next to it have read it (the command line) is not summarised again.
+_disk_summaries: OrderedDict[bytes, FileSummary] = OrderedDict()
+
+
+def _digest(data: bytes) -> bytes:
+    return hashlib.blake2b(data, digest_size=16).digest()
 
 
 def _own_summary(source: bytes, tree: Tree | None) -> FileSummary:
@@ -1171,7 +1189,7 @@ def _own_summary(source: bytes, tree: Tree | None) -> FileSummary:
     if found is not None:
         _own_cache.move_to_end(source)
         return found
-    summary = summarize(source, tree)
+    summary = _disk_summaries.get(_digest(source)) or summarize(source, tree)
     _own_cache[source] = summary
     if len(_own_cache) > _OWN_CACHE_SIZE:
         _own_cache.popitem(last=False)
@@ -1214,7 +1232,17 @@ def _provide(kind: str, path: Path, own_source: bytes, own_tree: Tree | None) ->
     def siblings() -> list[_Sibling]:
         """The package's other files: read only for a source whose facts the file can use."""
         include_tests = path.name.endswith("_test.go")
-        return [s for s in _siblings(path, include_tests=include_tests) if s.package == own_package]
+        # Asked for each kind of fact: listed once per listing of the directory.
+        listing = _scan(path.parent)
+        key = (path, include_tests, own_package)
+        known = _package_siblings.get(key)
+        if known is not None and known[0] is listing:
+            return known[1]
+        found = [s for s in _siblings(path, include_tests=include_tests) if s.package == own_package]
+        _package_siblings[key] = (listing, found)
+        if len(_package_siblings) > _FILE_CACHE_SIZE:
+            _package_siblings.pop(next(iter(_package_siblings)))
+        return found
 
     if kind == CALLS:
         own_web = any(marker in own_source for marker in WEB_IMPORT_MARKERS)
@@ -1230,6 +1258,10 @@ def _provide(kind: str, path: Path, own_source: bytes, own_tree: Tree | None) ->
         return {"siblings": tuple((str(s.path), *s.stamp) for s in siblings())}
     return _EMPTY
 
+
+#: The last list of a file's siblings, by its path, whether tests count and its package; with
+#: the directory listing it was made from.
+_package_siblings: dict[tuple[Path, bool, str], tuple[list[_Sibling], list[_Sibling]]] = {}
 
 _LOCK_MARKERS = (b"Lock()", b"WaitGroup", b".Wait()")
 

@@ -111,10 +111,24 @@ def _type_of(method: Node) -> str:
     return recv[1] if recv is not None else ""
 
 
+#: Answers of :func:`param_use` for one question's ``releases``, by the callee's source (its id:
+#: the value keeps the text alive), its span, the parameter and the depth.
+_Memo = dict[tuple[int, int, int, int, int], tuple[bytes, "Use | None"]]
+
+
 def param_use(
-    func: Node, index: int, releases: Releases, source: bytes, depth: int = 0, package: Sequence[Sibling] = ()
+    func: Node,
+    index: int,
+    releases: Releases,
+    source: bytes,
+    depth: int = 0,
+    package: Sequence[Sibling] = (),
+    memo: _Memo | None = None,
 ) -> Use | None:
-    """What ``func`` does with its ``index``-th parameter, judged with ``releases``; None when unknown."""
+    """What ``func`` does with its ``index``-th parameter, judged with ``releases``; None when unknown.
+
+    ``memo`` keeps the answers about the callees reached on the way, for the same ``releases``:
+    every mention of the value a function passes on asks about its callee again."""
     param = _parameter(func, index)
     if param is None:
         return None
@@ -125,7 +139,9 @@ def param_use(
     body = func.child_by_field_name("body")
     if body is None:
         return None  # declared without a body (assembly, linkname): unknown
-    inner = replace(releases, callee=_hook(func, source, releases, depth + 1, package)) if depth < _DEPTH else releases
+    if memo is None:
+        memo = {}
+    inner = replace(releases, callee=_hook(func, source, releases, depth + 1, package, memo)) if depth < _DEPTH else releases
     uses = {classify(mention, inner, func) for mention in resolved.uses_of(declaration, body)}
     if Use.RELEASE in uses:
         return Use.RELEASE
@@ -165,14 +181,21 @@ def ignores_argument(call: Node, index: int, source: bytes) -> bool:
 
 
 def _hook(
-    node: Node, source: bytes, releases: Releases, depth: int, package: Sequence[Sibling]
+    node: Node, source: bytes, releases: Releases, depth: int, package: Sequence[Sibling], memo: _Memo
 ) -> Callable[[Node, int], Use | None]:
     def summary(call: Node, index: int) -> Use | None:
         found = _callee(call, node, source, package)
         if found is None or depth > _DEPTH:
             return None
         callee, callee_source = found
-        return param_use(callee, index, releases, callee_source, depth, package)
+        key = (id(callee_source), callee.start_byte, callee.end_byte, index, depth)
+        known = memo.get(key)
+        if known is None:
+            known = memo[key] = (
+                callee_source,
+                param_use(callee, index, releases, callee_source, depth, package, memo),
+            )
+        return known[1]
 
     return summary
 
@@ -182,7 +205,7 @@ def callee_summary(root: Node, source: bytes, releases: Releases, package: Seque
     the file ``root``, and of the package's other files ``package`` (``PackageFacts.siblings``);
     and which of its struct types only wrap a resource without being able to release it."""
     return replace(
-        releases, callee=_hook(root, source, releases, 0, package), holder=_holder_hook(root, source, package)
+        releases, callee=_hook(root, source, releases, 0, package, {}), holder=_holder_hook(root, source, package)
     )
 
 
@@ -249,7 +272,7 @@ def _roots_declaring_type(name: str, root: Node, package: Sequence[Sibling]) -> 
     roots = [root]
     wanted = re.compile(rb"\b" + re.escape(name.encode()) + rb"\s+struct\b")
     for sibling in package:
-        file = sibling_file(sibling) if text_matches(sibling, wanted) else None
+        file = sibling_file(sibling) if text_matches(sibling, wanted, name.encode()) else None
         if file is not None:
             roots.append(file.root)
     return roots

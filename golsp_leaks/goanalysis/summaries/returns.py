@@ -20,6 +20,7 @@ method of the package has its name.
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
 
@@ -81,7 +82,7 @@ def package_returning(
     of the types that implement one interface, say)."""
     if not siblings:
         return frozenset()
-    key = (source, tuple(siblings), named, "siblings")
+    key = (source, _number(siblings), named, "siblings")
     cached = _answers.get(key)
     if cached is None:
         cached = _answers[key] = _package_returning(source, siblings, named, spelled)
@@ -120,7 +121,7 @@ def package_fresh(
     """``(name, is_method)`` of the package's functions, in this file (``imports`` are its) or
     the others, that return a fresh value of the type ``named`` (``("database/sql", "Rows")``).
     Computed once per text of the file, set of other files and type."""
-    key = (source, tuple(siblings), named, "fresh")
+    key = (source, _number(siblings), named, "fresh")
     cached = _answers.get(key)
     if cached is None:
         cached = _answers[key] = _package_fresh(root, source, imports, siblings, named, spelled)
@@ -129,9 +130,29 @@ def package_fresh(
     return cached
 
 
-#: Answers about one file's package: ``(source, siblings, type, question)`` -> functions.
-_answers: dict[tuple[bytes, tuple[Sibling, ...], tuple[str, str], str], frozenset[tuple[str, bool]]] = {}
+#: Answers about one file's package: ``(source, number of the siblings, type, question)`` -> functions.
+_answers: dict[tuple[bytes, int, tuple[str, str], str], frozenset[tuple[str, bool]]] = {}
 _ANSWERS_SIZE = 64
+#: A number for each list of sibling files asked about (never reused), and the last list asked
+#: about with its number: each declaration of a file asks with the same list, which has
+#: hundreds of entries in a large package (hashing it for every question cost more than the answer).
+_numbers: dict[tuple[Sibling, ...], int] = {}
+_last_number: list[tuple[Sequence[Sibling], int]] = []
+_NUMBERS_SIZE = 256
+_counter = itertools.count()
+
+
+def _number(siblings: Sequence[Sibling]) -> int:
+    if isinstance(siblings, tuple) and _last_number and _last_number[0][0] is siblings:
+        return _last_number[0][1]
+    listed = tuple(siblings)
+    found = _numbers.get(listed)
+    if found is None:
+        if len(_numbers) >= _NUMBERS_SIZE:
+            _numbers.clear()
+        found = _numbers[listed] = next(_counter)
+    _last_number[:] = [(siblings, found)]
+    return found
 
 
 def _package_fresh(
@@ -149,7 +170,7 @@ def _package_fresh(
     # own querier hands its callers fresh rows, whatever implements it.
     specs = _interface_specs(root, source, imports, named, spelled)
     for sibling in siblings:
-        file = sibling_file(sibling) if text_matches(sibling, _interface_pattern(spelled)) else None
+        file = sibling_file(sibling) if text_matches(sibling, _interface_pattern(spelled), spelled) else None
         if file is not None:
             for name, (count, matching) in _interface_specs(file.root, file.source, file.imports, named, spelled).items():
                 total = specs.get(name, (0, 0))
@@ -210,7 +231,7 @@ def _sibling_returning(
     if found is None:
         found = frozenset()
         signature = re.compile(rb"^func [^\n]*\b" + re.escape(spelled) + rb"\b", re.MULTILINE)
-        if text_matches(sibling, signature):
+        if text_matches(sibling, signature, spelled):
             file = sibling_file(sibling)
             if file is not None:
                 imports = Imports.from_root(file.root)
