@@ -22,6 +22,7 @@ from golsp_leaks.goanalysis.dataflow.ownership import Releases, Use, classify
 from golsp_leaks.goanalysis.names.holders import top_level
 from golsp_leaks.goanalysis.names.scopes import Bindings, bindings
 from golsp_leaks.goanalysis.summaries.facts import CONSTRUCTORS, LIFECYCLES, RUNNERS, SCOPE_FACTS
+from golsp_leaks.goanalysis.summaries.lifetime import local_type
 from golsp_leaks.goanalysis.syntax.edits import insert_statement_after, insert_statement_before
 from golsp_leaks.goanalysis.syntax.nodes import (
     enclosing_function,
@@ -32,7 +33,6 @@ from golsp_leaks.goanalysis.syntax.nodes import (
 from golsp_leaks.goanalysis.syntax.parse import cursor
 from golsp_leaks.model import Applicability, Finding, Fix, Related, Severity
 from golsp_leaks.rules.base import FileContext, FixKind, Rule
-from golsp_leaks.rules.goroutine_no_exit import local_type
 
 _FUNCTIONS = "[(function_declaration) (method_declaration) (func_literal)] @f"
 _WAITS = "(call_expression function: (selector_expression field: (field_identifier) @method)) @call"
