@@ -17,7 +17,7 @@ from golsp_leaks.goanalysis.dataflow.channels import (
     max_sends,
 )
 from golsp_leaks.goanalysis.libraries.servers import served, shut_down_before, unless_closed
-from golsp_leaks.goanalysis.summaries.facts import SCOPE_FACTS
+from golsp_leaks.goanalysis.summaries.facts import ABANDONED, SCOPE_FACTS
 from golsp_leaks.goanalysis.syntax.edits import insert_statement_after
 from golsp_leaks.goanalysis.syntax.nodes import line_indent, statements, text
 from golsp_leaks.goanalysis.syntax.parse import cursor
@@ -116,7 +116,7 @@ class BlockedSend(Rule):
 
     id = "blocked-send"
     summary = "a goroutine sends on an unbuffered channel that may never be received from"
-    requires = SCOPE_FACTS
+    requires = (*SCOPE_FACTS, ABANDONED)
     default_severity = Severity.WARNING
     fix_kinds = (
         FixKind("Give {channel} a buffer of {size}, so that every send completes", Applicability.SAFE, "every sending goroutine ends with its send: nothing else changes"),
@@ -133,43 +133,77 @@ class BlockedSend(Rule):
             body = func.child_by_field_name("body")
             if body is None or b"make(chan" not in (body.text or b""):
                 continue
-            for channel in local_channels(func):
+            channels = local_channels(func)
+            for channel in channels:
                 if channel.unbuffered:
-                    finding = self._check(channel, ctx)
+                    finding = self._check(channel, channels, ctx)
                     if finding is not None:
                         yield finding
+        if decl.type == "function_declaration" and b"return" in (decl.text or b""):
+            yield from self._returned(decl, ctx)
 
-    def _check(self, channel: LocalChannel, ctx: FileContext) -> Finding | None:
+    def _returned(self, decl: Node, ctx: FileContext) -> Iterator[Finding]:
+        """A function that returns an unbuffered channel its goroutine sends one value on, and a
+        caller in the package that can return without receiving it: the goroutine blocks for ever."""
+        channels = [
+            c
+            for c in local_channels(decl, returned=True)
+            if c.returns and c.unbuffered and c.senders() and not (c.sends or c.receives or c.ranges)
+            and not any(g.receives or g.ranges for g in c.goroutines)
+        ]
+        if not channels:
+            return
+        name = text(decl.child_by_field_name("name"))
+        callers = sorted(caller for callee, caller in ctx.package.abandoned if callee == name)
+        if not callers:
+            return
+        for channel in channels:
+            senders = channel.senders()
+            site = senders[0].sends[0]
+            shown = ", ".join(callers[:3]) + (" and others" if len(callers) > 3 else "")
+            message = (
+                f"this goroutine can block for ever on this send: {channel.name} is unbuffered and returned "
+                f"to the caller, and {shown} can return without receiving from it"
+            )
+            related = [Related(r.start_byte, r.start_byte + len("return"), f"{channel.name} is handed to the caller here") for r in channel.returns[:2]]
+            related.extend(Related(g.go.start_byte, g.go.start_byte + 2, "the sending goroutine is started here") for g in senders[:2])
+            per_goroutine = {g.go.start_byte: max_sends(g.literal, g.sends) for g in senders}
+            yield Finding(
+                rule=self.id,
+                start=site.start_byte,
+                end=site.end_byte if site.end_point.row == site.start_point.row else site.start_byte + len(channel.name),
+                message=message,
+                related=tuple(related),
+                fixes=tuple(_buffer_fix(ctx, channel, senders, per_goroutine)),
+                per_request=ctx.scope.is_per_request(channel.call),
+            )
+
+    def _check(self, channel: LocalChannel, channels: list[LocalChannel], ctx: FileContext) -> Finding | None:
         senders = channel.senders()
         if not senders or channel.sends:
             return None  # the creator sends too: a protocol we do not follow
         if any(g.receives or g.ranges for g in channel.goroutines):
             return None  # some goroutine receives: it may take the rest
-        body = channel.func.child_by_field_name("body")
-        if body is None:
-            return None
         per_goroutine = {g.go.start_byte: max_sends(g.literal, g.sends) for g in senders}
-        events: dict[int, tuple[int, int]] = {g.go.start_byte: (per_goroutine[g.go.start_byte], 0) for g in senders}
-        for receive in channel.receives:
-            events[receive.start_byte] = (0, 1)
-        for loop in channel.ranges:
-            clause = next((c for c in loop.named_children if c.type == "range_clause"), None)
-            right = clause.child_by_field_name("right") if clause is not None else None
-            if right is not None:
-                events[right.start_byte] = (0, 1)
-        sender_positions = [g.go.start_byte for g in senders]
-        receive_positions = [p for p, (_, r) in events.items() if r]
-
-        def loop_kinds(loop: Node) -> tuple[bool, bool]:
-            return contains_any(loop, sender_positions), contains_any(loop, receive_positions)
-
-        exits = count_paths(body, events, loop_kinds)
-        if exits is None:
-            return None
-        leaking = [e for e in exits if any(s > r for s, r in e.states)]
+        leaking = _leaking_exits(channel.func, senders, per_goroutine, channel.receives, channel.ranges)
         if not leaking or _silent_after_shutdown(senders, leaking):
             return None
+        group = _received_together(channel, channels)
+        if group:
+            # The goroutines send one value on one of the group's channels, and the function
+            # always waits on all of them at once: count the group as one channel.
+            members = [channel, *group]
+            sends = {
+                g.go.start_byte: [s for m in members for h in m.goroutines if h.go == g.go for s in h.sends]
+                for g in senders
+            }
+            merged = {g.go.start_byte: max_sends(g.literal, sends[g.go.start_byte]) for g in senders}
+            receives = [r for m in members for r in m.receives]
+            leaking = _leaking_exits(channel.func, senders, merged, receives, [])
+            if not leaking:
+                return None
         return self._finding(channel, ctx, senders, per_goroutine, leaking)
+
 
     def _finding(
         self,
@@ -234,6 +268,113 @@ class BlockedSend(Rule):
             fixes=tuple(fixes),
             per_request=ctx.scope.is_per_request(channel.call),
         )
+
+
+def _leaking_exits(
+    func: Node, senders: list[Goroutine], per_goroutine: dict[int, int], receives: list[Node], ranges: list[Node]
+) -> list[Exit]:
+    """The exits of ``func`` reached with more values sent by ``senders`` than received."""
+    body = func.child_by_field_name("body")
+    if body is None:
+        return []
+    events: dict[int, tuple[int, int]] = {g.go.start_byte: (per_goroutine[g.go.start_byte], 0) for g in senders}
+    for receive in receives:
+        events[receive.start_byte] = (0, 1)
+    for loop in ranges:
+        clause = next((c for c in loop.named_children if c.type == "range_clause"), None)
+        right = clause.child_by_field_name("right") if clause is not None else None
+        if right is not None:
+            events[right.start_byte] = (0, 1)
+    sender_positions = [g.go.start_byte for g in senders]
+    # A receive whose select case returns never lets its loop run on: the loop's normal end
+    # says nothing about how many values it took (a poll that gives up when time runs out).
+    leaving = {r.start_byte for r in receives if _case_returns(r)}
+    receive_positions = [p for p, (_, r) in events.items() if r and p not in leaving]
+
+    def loop_kinds(loop: Node) -> tuple[bool, bool]:
+        return contains_any(loop, sender_positions), contains_any(loop, receive_positions)
+
+    exits = count_paths(body, events, loop_kinds)
+    if exits is None:
+        return []
+    return [e for e in exits if any(s > r for s, r in e.states)]
+
+
+def _received_together(channel: LocalChannel, channels: list[LocalChannel]) -> list[LocalChannel]:
+    """The other unbuffered channels of the function that ``channel``'s goroutines send on and that
+    the function receives from only together with it: every receive from any of them is a case of a
+    ``select`` with a receive case on each (``case err := <-errs: ... case v := <-vals: ...``).
+
+    A goroutine that sends its result on one channel and its error on another then hands over one
+    value, and one receive from the select takes it, whichever it is.
+    """
+    starts = {g.go.start_byte for g in channel.senders()}
+    group = [
+        other
+        for other in channels
+        if other is not channel
+        and other.unbuffered
+        and not other.sends
+        and not other.ranges
+        and other.receives
+        and {g.go.start_byte for g in other.senders()} == starts
+        and not any(g.receives or g.ranges for g in other.goroutines)
+    ]
+    if not group or channel.ranges or not channel.receives:
+        return []
+    names = {m.name for m in (channel, *group)}
+    for member in (channel, *group):
+        for receive in member.receives:
+            select = _select_of(receive)
+            if select is None or _received_in(select) < names:
+                return []
+    return group
+
+
+def _select_of(receive: Node) -> Node | None:
+    """The select statement whose case is this receive (``case <-ch:`` or ``case v := <-ch:``)."""
+    holder = receive.parent
+    if holder is not None and holder.type == "expression_list":
+        holder = holder.parent
+    if holder is None or holder.type not in ("receive_statement", "expression_statement"):
+        return None
+    case = holder.parent
+    if case is None or case.type != "communication_case" or case.child_by_field_name("communication") != holder:
+        return None
+    select = case.parent
+    return select if select is not None and select.type == "select_statement" else None
+
+
+def _case_returns(receive: Node) -> bool:
+    """Is this receive a case of a select whose body ends in a ``return``?"""
+    select = _select_of(receive)
+    case = receive.parent
+    while case is not None and case.type != "communication_case":
+        case = case.parent
+    if select is None or case is None:
+        return False
+    body = next((c for c in case.named_children if c.type == "statement_list"), None)
+    stmts = statements(body) if body is not None else []
+    return bool(stmts) and stmts[-1].type == "return_statement"
+
+
+def _received_in(select: Node) -> set[str]:
+    """The plain channel names a select has receive cases on."""
+    names: set[str] = set()
+    for case in select.named_children:
+        communication = case.child_by_field_name("communication") if case.type == "communication_case" else None
+        if communication is None:
+            continue
+        value = communication.child_by_field_name("right") if communication.type == "receive_statement" else None
+        if value is None and communication.named_child_count:
+            value = communication.named_children[-1]
+        if value is not None and value.type == "expression_list" and value.named_child_count:
+            value = value.named_children[-1]
+        if value is not None and value.type == "unary_expression":
+            operand = value.child_by_field_name("operand")
+            if operand is not None and operand.type == "identifier":
+                names.add(text(operand))
+    return names
 
 
 def _silent_after_shutdown(senders: list[Goroutine], leaking: list[Exit]) -> bool:

@@ -85,6 +85,7 @@ class LocalChannel:
     receives: list[Node] = field(default_factory=list)  # unary receive expressions of the creator
     ranges: list[Node] = field(default_factory=list)  # for statements of the creator ranging over it
     closes: list[Node] = field(default_factory=list)
+    returns: list[Node] = field(default_factory=list)  # return statements of the creator that hand it on
 
     @property
     def unbuffered(self) -> bool:
@@ -102,8 +103,10 @@ class LocalChannel:
         return [g for g in self.goroutines if g.sends]
 
 
-def local_channels(func: Node) -> list[LocalChannel]:
-    """The channels made in ``func``'s own body whose every mention is understood."""
+def local_channels(func: Node, returned: bool = False) -> list[LocalChannel]:
+    """The channels made in ``func``'s own body whose every mention is understood; with
+    ``returned``, also those the function hands to its caller by returning them (in
+    :attr:`LocalChannel.returns`)."""
     body = func.child_by_field_name("body")
     if body is None:
         return []
@@ -119,7 +122,7 @@ def local_channels(func: Node) -> list[LocalChannel]:
         args = call.child_by_field_name("arguments")
         size = args.named_children[1] if args is not None and args.named_child_count > 1 else None
         channel = LocalChannel(text(captures["name"][0]), func, decl, captures["name"][0], call, size)
-        if _classify(channel):
+        if _classify(channel, returned):
             found.append(channel)
     return found
 
@@ -155,7 +158,7 @@ def _go_literal(node: Node, func: Node) -> tuple[Node, Node] | bool | None:
     return go, innermost
 
 
-def _classify(channel: LocalChannel) -> bool:
+def _classify(channel: LocalChannel, returned: bool = False) -> bool:
     """Sort every mention of the channel; False when one of them escapes us."""
     qc = cursor(_IDENTIFIERS)
     body = channel.func.child_by_field_name("body")
@@ -181,7 +184,10 @@ def _classify(channel: LocalChannel) -> bool:
                 routine = Goroutine(go, literal, in_loop=_in_loop(go, channel.func))
                 goroutines[go.start_byte] = routine
         kind, node = _operation(ident)
-        if kind == "other":
+        if kind == "return" and returned and routine is None:
+            channel.returns.append(node)
+            continue
+        if kind in ("other", "return"):
             return False
         if kind == "ignore":
             continue
@@ -252,6 +258,9 @@ def _operation(ident: Node) -> tuple[str, Node]:
             return "declare", ident
     if kind == "var_spec":
         return "declare", ident
+    around = parent.parent
+    if kind == "expression_list" and parent.named_child_count == 1 and around is not None and around.type == "return_statement":
+        return "return", around
     return "other", ident
 
 
@@ -513,6 +522,68 @@ def count_paths(
     if end:
         exits.append(Exit(None, end))
     return exits
+
+
+_RESULT_BINDINGS = """
+[(short_var_declaration
+   left: (expression_list . (identifier) @name .)
+   right: (expression_list . (call_expression function: (identifier) @callee) @call .)) @decl
+ (var_spec
+   name: (identifier) @name
+   value: (expression_list . (call_expression function: (identifier) @callee) @call .)) @decl]
+"""
+
+
+def abandoned_results(func: Node) -> set[str]:
+    """The functions whose result ``func`` keeps in a local it only ever receives from
+    (``ch := fetch(ctx)`` ... ``v := <-ch``), but on some path returns without receiving.
+
+    When such a function returns an unbuffered channel that a goroutine of its own sends one
+    value on, that goroutine blocks for ever on every one of those paths.  Mentions in a
+    nested function literal, or any other use of the local, make it a value we do not follow.
+    """
+    body = func.child_by_field_name("body")
+    if body is None or b"<-" not in (body.text or b""):
+        return set()
+    found: set[str] = set()
+    identifiers: list[Node] | None = None
+    for _, captures in cursor(_RESULT_BINDINGS).matches(body):
+        decl = captures["decl"][0]
+        callee = text(captures["callee"][0])
+        if callee in found or callee in ("make", "new") or _inside_nested(decl, func):
+            continue
+        name = captures["name"][0]
+        if identifiers is None:
+            identifiers = cursor(_IDENTIFIERS).captures(body).get("id", [])
+        wanted = name.text
+        receives: list[Node] = []
+        for ident in identifiers:
+            if ident.text != wanted or ident.start_byte <= name.start_byte:
+                continue
+            parent = ident.parent
+            if (
+                parent is None
+                or parent.type != "unary_expression"
+                or text(parent.child_by_field_name("operator")) != "<-"
+                or _inside_nested(ident, func)
+            ):
+                receives = []
+                break
+            receives.append(parent)
+        if not receives:
+            continue
+        call = captures["call"][0].start_byte
+        events = {call: (1, 0)}
+        events.update((r.start_byte, (0, 1)) for r in receives)
+        positions = [r.start_byte for r in receives]
+
+        def loop_kinds(loop: Node, call: int = call, positions: list[int] = positions) -> tuple[bool, bool]:
+            return loop.start_byte <= call < loop.end_byte, contains_any(loop, positions)
+
+        exits = count_paths(body, events, loop_kinds)
+        if exits and any(s > r for e in exits for s, r in e.states):
+            found.add(callee)
+    return found
 
 
 def contains_any(node: Node, positions: Iterable[int]) -> bool:

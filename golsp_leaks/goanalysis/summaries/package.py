@@ -43,6 +43,7 @@ from typing import Any
 from tree_sitter import Node, Tree
 
 from golsp_leaks.goanalysis.cfg.loops import endless_loops
+from golsp_leaks.goanalysis.dataflow.channels import abandoned_results
 from golsp_leaks.goanalysis.libraries.frameworks import (
     WEB_IMPORT_MARKERS,
     RequestScope,
@@ -144,6 +145,9 @@ class FileSummary:
     #: functions that contain a ``go`` statement, and the names run by ``go name()`` / ``go x.name()``
     go_sites: set[str] = field(default_factory=set)
     go_targets: set[str] = field(default_factory=set)
+    #: (callee, caller key): the caller keeps the callee's result in a local it only receives
+    #: from, and can return without receiving (see dataflow.channels.abandoned_results)
+    abandons: set[tuple[str, str]] = field(default_factory=set)
     #: A file's summary keeps those of its declarations here, merged only when the
     #: package's facts must be computed again (see :func:`_materialize`).
     parts: tuple[_Part, ...] = ()
@@ -318,6 +322,8 @@ def _summarize_function(decl: Node, scope: RequestScope, import_names: set[str],
     body = decl.child_by_field_name("body")
     if body is not None and b"for {" in (body.text or b"") and endless_loops(body, decl):
         summary.endless.add(key)
+    if body is not None and b"<-" in (body.text or b""):
+        summary.abandons.update((callee, key) for callee in abandoned_results(decl))
 
 
 def _summarize_vars(decl: Node, imports: Imports, summary: FileSummary) -> None:
@@ -727,6 +733,7 @@ def _combined(summaries: Iterable[FileSummary]) -> dict[str, frozenset[Any]]:
         merged.shrunk |= s.shrunk
         merged.flags |= s.flags
         merged.endless |= s.endless
+        merged.abandons |= s.abandons
         for mine, theirs in (
             (merged.go_waits, s.go_waits),
             (merged.waits, s.waits),
@@ -867,6 +874,9 @@ def _combined(summaries: Iterable[FileSummary]) -> dict[str, frozenset[Any]]:
         "constructors": frozenset(constructors),
         "flags": frozenset(merged.flags),
         "endless": frozenset(merged.endless),
+        "abandoned": frozenset(
+            (callee, caller) for callee, caller in merged.abandons if callee in funcs and not funcs[callee].receiver_type
+        ),
         "repeated": frozenset(repeated),
         "closable": frozenset(closable),
     }
@@ -1091,6 +1101,15 @@ def _worker_candidates(root: Node) -> tuple[set[bytes], set[bytes]]:
         name_node = decl.child_by_field_name("name")
         if name_node is not None and name_node.text:
             sites.add(name_node.text)
+    for decl in root.named_children:
+        # A function that may return a channel its goroutine sends on: its callers tell
+        # whether they receive from it (the abandoned fact).
+        body = decl.child_by_field_name("body") if decl.type == "function_declaration" else None
+        data = body.text or b"" if body is not None else b""
+        if b"make(chan" in data and b"go func" in data and b"return" in data:
+            name_node = decl.child_by_field_name("name")
+            if name_node is not None and name_node.text:
+                targets.add(name_node.text)
     return sites, targets
 
 
