@@ -21,8 +21,15 @@ from golsp_leaks.goanalysis.dataflow.engine import (
 from golsp_leaks.goanalysis.dataflow.ownership import Releases, Use, classify
 from golsp_leaks.goanalysis.names.holders import top_level
 from golsp_leaks.goanalysis.names.scopes import Bindings, bindings
-from golsp_leaks.goanalysis.summaries.facts import CONSTRUCTORS, LIFECYCLES, RUNNERS, SCOPE_FACTS
+from golsp_leaks.goanalysis.summaries.facts import (
+    CONSTRUCTORS,
+    LIFECYCLES,
+    RUNNERS,
+    SCOPE_FACTS,
+    SIBLINGS,
+)
 from golsp_leaks.goanalysis.summaries.lifetime import local_type
+from golsp_leaks.goanalysis.summaries.params import channel_argument_uses
 from golsp_leaks.goanalysis.syntax.edits import insert_statement_after, insert_statement_before
 from golsp_leaks.goanalysis.syntax.nodes import (
     enclosing_function,
@@ -130,7 +137,7 @@ class UnclosedChannel(Rule):
 
     id = "unclosed-channel"
     summary = "goroutines range over a channel that is never closed"
-    requires = (*SCOPE_FACTS, LIFECYCLES, RUNNERS, CONSTRUCTORS)
+    requires = (*SCOPE_FACTS, LIFECYCLES, RUNNERS, CONSTRUCTORS, SIBLINGS)
     default_severity = Severity.WARNING
     fix_kinds = (
         FixKind("Close {channel} when the function returns: `defer close({channel})`", Applicability.SAFE),
@@ -144,11 +151,15 @@ class UnclosedChannel(Rule):
             return
         if ctx.package.lifecycles or ctx.package.runners:
             yield from self._unstopped_workers(decl, ctx)
+
+        def helpers(call: Node, index: int) -> frozenset[str] | None:
+            return channel_argument_uses(call, index, ctx.source, ctx.package.siblings)
+
         for func in cursor(_FUNCTIONS).captures(decl).get("f", []):
             body = func.child_by_field_name("body")
             if body is None or b"make(chan" not in (body.text or b"") or b"range" not in (body.text or b""):
                 continue
-            for channel in local_channels(func):
+            for channel in local_channels(func, helpers=helpers):
                 finding = self._check(channel, ctx)
                 if finding is not None:
                     yield finding
@@ -172,8 +183,7 @@ class UnclosedChannel(Rule):
         where = _describe(channel.func)
         related: list[Related] = []
         for g in consumers[:3]:
-            loop = g.ranges[0]
-            related.append(Related(loop.start_byte, loop.start_byte + 3, f"this loop ends only when {name} is closed"))
+            related.append(_waits_until_closed(g.ranges[0], name))
         for loop in channel.ranges[:3]:
             related.append(Related(loop.start_byte, loop.start_byte + 3, f"this loop ends only when {name} is closed"))
         fixes: list[Fix] = []
@@ -228,10 +238,7 @@ class UnclosedChannel(Rule):
             return None
         name = channel.name
         related = [Related(r.start_byte, r.start_byte + len("return"), f"this return is reached without closing {name}") for r in report.missed]
-        related.extend(
-            Related(g.ranges[0].start_byte, g.ranges[0].start_byte + 3, f"this loop ends only when {name} is closed")
-            for g in consumers[:2]
-        )
+        related.extend(_waits_until_closed(g.ranges[0], name) for g in consumers[:2])
         return Finding(
             rule=self.id,
             start=channel.ident.start_byte,
@@ -296,6 +303,15 @@ class UnclosedChannel(Rule):
                 fixes=tuple(fixes),
                 per_request=ctx.scope.is_per_request(stmt),
             )
+
+
+def _waits_until_closed(node: Node, name: str) -> Related:
+    """Where a goroutine waits for ``name`` to be closed: its ``range`` loop, or the call of the
+    package's function that ranges over it."""
+    if node.type == "call_expression":
+        callee = text(node.child_by_field_name("function"))
+        return Related(node.start_byte, node.start_byte + len(callee), f"{callee} ranges over {name}: it returns only when {name} is closed")
+    return Related(node.start_byte, node.start_byte + 3, f"this loop ends only when {name} is closed")
 
 
 def _deferred(call: Node) -> bool:

@@ -103,10 +103,17 @@ class LocalChannel:
         return [g for g in self.goroutines if g.sends]
 
 
-def local_channels(func: Node, returned: bool = False) -> list[LocalChannel]:
+#: What a callee does with a channel passed as its ``index``-th argument: the operations among
+#: "send", "receive", "range" and "close" it applies to it, or None when it does anything else.
+ChannelHelpers = Callable[[Node, int], "frozenset[str] | None"]
+
+
+def local_channels(func: Node, returned: bool = False, helpers: ChannelHelpers | None = None) -> list[LocalChannel]:
     """The channels made in ``func``'s own body whose every mention is understood; with
     ``returned``, also those the function hands to its caller by returning them (in
-    :attr:`LocalChannel.returns`)."""
+    :attr:`LocalChannel.returns`); with ``helpers``, also those that a goroutine passes to a
+    function whose use of it ``helpers`` knows: the call then counts as that use (a worker
+    ``go func() { work(jobs, results) }()`` whose ``work`` ranges over ``jobs``)."""
     body = func.child_by_field_name("body")
     if body is None:
         return []
@@ -122,7 +129,7 @@ def local_channels(func: Node, returned: bool = False) -> list[LocalChannel]:
         args = call.child_by_field_name("arguments")
         size = args.named_children[1] if args is not None and args.named_child_count > 1 else None
         channel = LocalChannel(text(captures["name"][0]), func, decl, captures["name"][0], call, size)
-        if _classify(channel, returned):
+        if _classify(channel, returned, helpers):
             found.append(channel)
     return found
 
@@ -158,7 +165,7 @@ def _go_literal(node: Node, func: Node) -> tuple[Node, Node] | bool | None:
     return go, innermost
 
 
-def _classify(channel: LocalChannel, returned: bool = False) -> bool:
+def _classify(channel: LocalChannel, returned: bool = False, helpers: ChannelHelpers | None = None) -> bool:
     """Sort every mention of the channel; False when one of them escapes us."""
     qc = cursor(_IDENTIFIERS)
     body = channel.func.child_by_field_name("body")
@@ -187,6 +194,16 @@ def _classify(channel: LocalChannel, returned: bool = False) -> bool:
         if kind == "return" and returned and routine is None:
             channel.returns.append(node)
             continue
+        if kind == "other" and routine is not None and helpers is not None:
+            roles = _helper_roles(ident, helpers)
+            if roles is None:
+                return False
+            call = ident.parent.parent if ident.parent is not None else None
+            for role in roles:
+                uses = {"send": routine.sends, "receive": routine.receives, "range": routine.ranges,
+                        "close": routine.closes}[role]
+                uses.append(call if call is not None else ident)
+            continue
         if kind in ("other", "return"):
             return False
         if kind == "ignore":
@@ -212,6 +229,39 @@ def _classify(channel: LocalChannel, returned: bool = False) -> bool:
                 return False
     channel.goroutines = sorted(goroutines.values(), key=lambda g: g.go.start_byte)
     return True
+
+
+def _helper_roles(ident: Node, helpers: ChannelHelpers) -> frozenset[str] | None:
+    """What the function called with ``ident`` as a plain argument does with it (see :data:`ChannelHelpers`)."""
+    args = ident.parent
+    call = args.parent if args is not None and args.type == "argument_list" else None
+    if args is None or call is None or call.type != "call_expression":
+        return None
+    index = [c.id for c in args.named_children if c.type != "comment"].index(ident.id)
+    return helpers(call, index)
+
+
+def channel_uses(func: Node, name: str) -> frozenset[str] | None:
+    """What ``func``'s body does with the channel ``name`` (a parameter): the operations among
+    "send", "receive", "range" and "close", or None when it passes it on, stores it, mentions
+    it in a function literal or otherwise does something we do not follow."""
+    body = func.child_by_field_name("body")
+    if body is None:
+        return None
+    found: set[str] = set()
+    wanted = name.encode()
+    for ident in cursor(_IDENTIFIERS).captures(body).get("id", []):
+        if ident.text != wanted:
+            continue
+        if _inside_nested(ident, func):
+            return None
+        kind, _ = _operation(ident)
+        if kind == "ignore":
+            continue
+        if kind not in ("send", "receive", "range", "close"):
+            return None
+        found.add(kind)
+    return frozenset(found)
 
 
 def _shadows(literal: Node, name: str) -> bool:
