@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Iterator
 
 from tree_sitter import Node
 
+from golsp_leaks.goanalysis.cfg.loops import enclosing_loop
 from golsp_leaks.goanalysis.dataflow.channels import (
     MANY,
     Exit,
@@ -17,14 +19,17 @@ from golsp_leaks.goanalysis.dataflow.channels import (
     max_sends,
 )
 from golsp_leaks.goanalysis.libraries.servers import served, shut_down_before, unless_closed
-from golsp_leaks.goanalysis.summaries.facts import ABANDONED, SCOPE_FACTS
+from golsp_leaks.goanalysis.summaries.declared import text_matches
+from golsp_leaks.goanalysis.summaries.facts import ABANDONED, SCOPE_FACTS, SIBLINGS
 from golsp_leaks.goanalysis.syntax.edits import insert_statement_after
-from golsp_leaks.goanalysis.syntax.nodes import line_indent, statements, text
+from golsp_leaks.goanalysis.syntax.nodes import enclosing_function, line_indent, statements, text
 from golsp_leaks.goanalysis.syntax.parse import cursor
 from golsp_leaks.model import Applicability, Edit, Finding, Fix, Related, Severity
 from golsp_leaks.rules.base import FileContext, FixKind, Rule
 
 _FUNCTIONS = "[(function_declaration) (method_declaration) (func_literal)] @f"
+_SELECTS = "(select_statement) @select"
+_SENDS = "(send_statement) @send"
 _DONE_CASES = """
 (communication_case
   communication: [(receive_statement right: (unary_expression operand: (call_expression
@@ -116,7 +121,7 @@ class BlockedSend(Rule):
 
     id = "blocked-send"
     summary = "a goroutine sends on an unbuffered channel that may never be received from"
-    requires = (*SCOPE_FACTS, ABANDONED)
+    requires = (*SCOPE_FACTS, ABANDONED, SIBLINGS)
     default_severity = Severity.WARNING
     fix_kinds = (
         FixKind("Give {channel} a buffer of {size}, so that every send completes", Applicability.SAFE, "every sending goroutine ends with its send: nothing else changes"),
@@ -124,7 +129,7 @@ class BlockedSend(Rule):
         FixKind("Return after the first send", Applicability.UNSAFE),
         FixKind("Give up the send when {context} is done", Applicability.UNSAFE),
     )
-    triggers = (b"make(chan",)
+    triggers = (b"make(chan", b"select {")
 
     def check(self, decl: Node, ctx: FileContext) -> Iterable[Finding]:
         if decl.type not in ("function_declaration", "method_declaration"):
@@ -141,6 +146,39 @@ class BlockedSend(Rule):
                         yield finding
         if decl.type == "function_declaration" and b"return" in (decl.text or b""):
             yield from self._returned(decl, ctx)
+        if b"select {" in (decl.text or b""):
+            yield from self._self_sends(decl, ctx)
+
+    def _self_sends(self, decl: Node, ctx: FileContext) -> Iterator[Finding]:
+        """A loop whose select receives from an unbuffered channel and, in one of its cases, sends
+        on that same channel, when nothing else in the package receives from it: the only
+        receiver is the goroutine that is now waiting to send, so it waits for ever."""
+        for select in cursor(_SELECTS).captures(decl).get("select", []):
+            func = enclosing_function(select)
+            if func is None or enclosing_loop(select, func) is None:
+                continue
+            received = _received_in(select, selectors=True)
+            if not received:
+                continue
+            for send in cursor(_SENDS).captures(select).get("send", []):
+                channel = send.child_by_field_name("channel")
+                name = text(channel) if channel is not None else ""
+                if name not in received or _guarded_send(send) or enclosing_function(send) != func:
+                    continue
+                if not _unbuffered_shared(name, ctx) or _received_elsewhere(name, func, ctx):
+                    continue
+                case = received[name]
+                yield Finding(
+                    rule=self.id,
+                    start=send.start_byte,
+                    end=send.end_byte if send.end_point.row == send.start_point.row else send.start_byte + len(name),
+                    message=(
+                        f"this send blocks for ever: {name} is unbuffered, and the only code that receives from it "
+                        f"is this loop's select, which is the one waiting to send"
+                    ),
+                    related=(Related(case.start_byte, case.start_byte + len("case"), f"the only receive from {name}"),),
+                    per_request=ctx.scope.is_per_request(send),
+                )
 
     def _returned(self, decl: Node, ctx: FileContext) -> Iterator[Finding]:
         """A function that returns an unbuffered channel its goroutine sends one value on, and a
@@ -326,7 +364,7 @@ def _received_together(channel: LocalChannel, channels: list[LocalChannel]) -> l
     for member in (channel, *group):
         for receive in member.receives:
             select = _select_of(receive)
-            if select is None or _received_in(select) < names:
+            if select is None or not names <= set(_received_in(select)):
                 return []
     return group
 
@@ -358,9 +396,10 @@ def _case_returns(receive: Node) -> bool:
     return bool(stmts) and stmts[-1].type == "return_statement"
 
 
-def _received_in(select: Node) -> set[str]:
-    """The plain channel names a select has receive cases on."""
-    names: set[str] = set()
+def _received_in(select: Node, selectors: bool = False) -> dict[str, Node]:
+    """The plain channel names a select has receive cases on, with their cases (and, with
+    ``selectors``, the ``x.field`` ones)."""
+    names: dict[str, Node] = {}
     for case in select.named_children:
         communication = case.child_by_field_name("communication") if case.type == "communication_case" else None
         if communication is None:
@@ -372,9 +411,63 @@ def _received_in(select: Node) -> set[str]:
             value = value.named_children[-1]
         if value is not None and value.type == "unary_expression":
             operand = value.child_by_field_name("operand")
-            if operand is not None and operand.type == "identifier":
-                names.add(text(operand))
+            if operand is not None and (operand.type == "identifier" or (selectors and _field_of_name(operand))):
+                names.setdefault(text(operand), case)
     return names
+
+
+def _field_of_name(node: Node) -> bool:
+    """``x.f``: a field of a plain name."""
+    if node.type != "selector_expression":
+        return False
+    operand = node.child_by_field_name("operand")
+    return operand is not None and operand.type == "identifier"
+
+
+def _guarded_send(send: Node) -> bool:
+    """A send that is a case of a select with another way out."""
+    case = send.parent
+    if case is None or case.type != "communication_case" or case.parent is None:
+        return False
+    return sum(c.type in ("communication_case", "default_case") for c in case.parent.named_children) > 1
+
+
+def _unbuffered_shared(name: str, ctx: FileContext) -> bool:
+    """Is the package-level variable ``name`` (or every ``f:``/``.f =`` of the field ``x.f``) made
+    in this file with ``make(chan T)`` and no buffer?"""
+    field = name.rpartition(".")[2]
+    pattern = (
+        rb"(?m)^\s*(?:var\s+)?" + re.escape(name.encode()) + rb"\s*=\s*make\(chan\b([^()\n]|\([^()\n]*\))*\)"
+        if "." not in name
+        else rb"(?:\b" + re.escape(field.encode()) + rb"\s*:|\." + re.escape(field.encode()) + rb"\s*=)\s*make\(chan\b([^()\n]|\([^()\n]*\))*\)"
+    )
+    makes = [m.group(0) for m in re.finditer(pattern, ctx.source)]
+    return bool(makes) and all(_make_unbuffered(m) for m in makes)
+
+
+def _make_unbuffered(make: bytes) -> bool:
+    inner = make[make.index(b"make(") + 5 : -1]
+    depth = 0
+    for ch in inner:
+        if ch in b"([{":
+            depth += 1
+        elif ch in b")]}":
+            depth -= 1
+        elif ch == ord(",") and depth == 0:
+            return False
+    return True
+
+
+def _received_elsewhere(name: str, func: Node, ctx: FileContext) -> bool:
+    """Does code outside ``func`` — in this file or the package's others — receive from ``name``
+    (or, for ``x.f``, from any ``.f``) or range over it?"""
+    tail = name.rpartition(".")[2].encode()
+    prefix = rb"(?:\w+\.)?" if "." not in name else rb"\w+(?:\.\w+)*\."
+    pattern = re.compile(rb"(?:<-\s*|range\s+)" + prefix + re.escape(tail) + rb"\b")
+    for match in pattern.finditer(ctx.source):
+        if not func.start_byte <= match.start() < func.end_byte:
+            return True
+    return any(text_matches(sibling, pattern) for sibling in ctx.package.siblings)
 
 
 def _silent_after_shutdown(senders: list[Goroutine], leaking: list[Exit]) -> bool:
