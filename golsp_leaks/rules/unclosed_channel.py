@@ -159,8 +159,13 @@ class UnclosedChannel(Rule):
             body = func.child_by_field_name("body")
             if body is None or b"make(chan" not in (body.text or b"") or b"range" not in (body.text or b""):
                 continue
-            for channel in local_channels(func, helpers=helpers):
-                finding = self._check(channel, ctx)
+            for channel in local_channels(func, helpers=helpers, passes=True):
+                if any(g.passed for g in channel.goroutines):
+                    finding = self._closer_returns_early(channel, ctx)
+                else:
+                    finding = self._check(channel, ctx)
+                    if finding is None:
+                        finding = self._closer_returns_early(channel, ctx)
                 if finding is not None:
                     yield finding
 
@@ -236,17 +241,48 @@ class UnclosedChannel(Rule):
         report = exits_missing_release(channel.func, start, [c.start_byte for c in channel.closes], source=ctx.source)
         if not report.missed:
             return None
+        message = (
+            f"{channel.name} is closed only on some paths: a return skips the close, and the goroutines ranging "
+            f"over it wait for more values for ever"
+        )
+        return self._skipped_close(channel, ctx, message, report.missed, [g.ranges[0] for g in consumers[:2]])
+
+    def _closer_returns_early(self, channel: LocalChannel, ctx: FileContext) -> Finding | None:
+        """The function ranges over the channel, and the goroutine that closes it can return
+        without closing it (an error before it gets to the ``close``): the range never ends."""
+        closers = [g for g in channel.goroutines if g.closes]
+        if not channel.ranges or channel.sends or channel.closes or not closers:
+            return None
+        if any(g.ranges or g.receives for g in channel.goroutines) or ctx.scope.runs_once(channel.call):
+            return None
+        if any(g.passed for g in channel.goroutines if not g.closes):
+            return None  # someone we cannot see may close it
+        missed: list[Node] = []
+        for g in closers:
+            if any(_deferred(c) for c in g.closes):
+                return None
+            report = exits_missing_release(g.literal, g.literal, [c.start_byte for c in g.closes], source=ctx.source)
+            missed.extend(report.missed)
+        if not missed:
+            return None
+        message = (
+            f"{channel.name} is closed only when the goroutine that closes it gets that far: a return before the "
+            f"close leaves the range over it in {_describe(channel.func)} waiting for ever"
+        )
+        return self._skipped_close(channel, ctx, message, missed[:3], channel.ranges[:2])
+
+    def _skipped_close(
+        self, channel: LocalChannel, ctx: FileContext, message: str, missed: list[Node], waiting: list[Node]
+    ) -> Finding:
+        """The finding for returns that skip the close, with the loops that wait for it."""
         name = channel.name
-        related = [Related(r.start_byte, r.start_byte + len("return"), f"this return is reached without closing {name}") for r in report.missed]
-        related.extend(_waits_until_closed(g.ranges[0], name) for g in consumers[:2])
+        related = [Related(r.start_byte, r.start_byte + len("return"), f"this return is reached without closing {name}") for r in missed]
+        related.extend(_waits_until_closed(node, name) for node in waiting)
         return Finding(
             rule=self.id,
             start=channel.ident.start_byte,
             end=channel.ident.end_byte,
-            message=(
-                f"{name} is closed only on some paths: a return skips the close, and the goroutines ranging "
-                f"over it wait for more values for ever"
-            ),
+            message=message,
             related=tuple(related),
             per_request=ctx.scope.is_per_request(channel.call),
         )

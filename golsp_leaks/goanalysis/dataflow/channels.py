@@ -67,6 +67,8 @@ class Goroutine:
     receives: list[Node] = field(default_factory=list)
     ranges: list[Node] = field(default_factory=list)  # for statements ranging over the channel
     closes: list[Node] = field(default_factory=list)
+    #: calls that hand the channel to a function whose use of it is not known (with ``passes``)
+    passed: list[Node] = field(default_factory=list)
     in_loop: bool = False
 
 
@@ -108,12 +110,16 @@ class LocalChannel:
 ChannelHelpers = Callable[[Node, int], "frozenset[str] | None"]
 
 
-def local_channels(func: Node, returned: bool = False, helpers: ChannelHelpers | None = None) -> list[LocalChannel]:
+def local_channels(
+    func: Node, returned: bool = False, helpers: ChannelHelpers | None = None, passes: bool = False
+) -> list[LocalChannel]:
     """The channels made in ``func``'s own body whose every mention is understood; with
     ``returned``, also those the function hands to its caller by returning them (in
     :attr:`LocalChannel.returns`); with ``helpers``, also those that a goroutine passes to a
     function whose use of it ``helpers`` knows: the call then counts as that use (a worker
-    ``go func() { work(jobs, results) }()`` whose ``work`` ranges over ``jobs``)."""
+    ``go func() { work(jobs, results) }()`` whose ``work`` ranges over ``jobs``); with ``passes``,
+    a goroutine's call of any other function with the channel as an argument is kept in
+    :attr:`Goroutine.passed` instead of making the channel escape."""
     body = func.child_by_field_name("body")
     if body is None:
         return []
@@ -129,7 +135,7 @@ def local_channels(func: Node, returned: bool = False, helpers: ChannelHelpers |
         args = call.child_by_field_name("arguments")
         size = args.named_children[1] if args is not None and args.named_child_count > 1 else None
         channel = LocalChannel(text(captures["name"][0]), func, decl, captures["name"][0], call, size)
-        if _classify(channel, returned, helpers):
+        if _classify(channel, returned, helpers, passes):
             found.append(channel)
     return found
 
@@ -165,7 +171,9 @@ def _go_literal(node: Node, func: Node) -> tuple[Node, Node] | bool | None:
     return go, innermost
 
 
-def _classify(channel: LocalChannel, returned: bool = False, helpers: ChannelHelpers | None = None) -> bool:
+def _classify(
+    channel: LocalChannel, returned: bool = False, helpers: ChannelHelpers | None = None, passes: bool = False
+) -> bool:
     """Sort every mention of the channel; False when one of them escapes us."""
     qc = cursor(_IDENTIFIERS)
     body = channel.func.child_by_field_name("body")
@@ -194,11 +202,15 @@ def _classify(channel: LocalChannel, returned: bool = False, helpers: ChannelHel
         if kind == "return" and returned and routine is None:
             channel.returns.append(node)
             continue
-        if kind == "other" and routine is not None and helpers is not None:
-            roles = _helper_roles(ident, helpers)
+        if kind == "other" and routine is not None and (helpers is not None or passes):
+            roles = _helper_roles(ident, helpers) if helpers is not None else None
+            args = ident.parent
+            call = args.parent if args is not None else None
             if roles is None:
-                return False
-            call = ident.parent.parent if ident.parent is not None else None
+                if not passes or args is None or args.type != "argument_list" or call is None or call.type != "call_expression":
+                    return False
+                routine.passed.append(call)
+                continue
             for role in roles:
                 uses = {"send": routine.sends, "receive": routine.receives, "range": routine.ranges,
                         "close": routine.closes}[role]
