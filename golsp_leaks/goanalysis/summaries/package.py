@@ -576,6 +576,38 @@ def _scan_declaration(
     for captures in by_kind[_SEND]:
         if text(captures["recv"][0]) == receiver_name:
             summary.closes.setdefault(site, set()).add(text(captures["field"][0]))
+    if f"{receiver_name}.".encode() in (decl.text or b"") and b"<-" in (decl.text or b""):
+        for name, wait in _copied_field_waits(decl, receiver_name):
+            summary.waits.setdefault(site, set()).add(name)
+            if _inside_go_literal(wait, decl):
+                summary.go_waits.setdefault(site, set()).add(name)
+
+
+_FIELD_COPIES = """
+(short_var_declaration
+  left: (expression_list . (identifier) @local .)
+  right: (expression_list . (selector_expression operand: (identifier) @recv field: (field_identifier) @field) .))
+"""
+_LOCAL_WAITS = """
+[(unary_expression operator: "<-" operand: (identifier) @local) @wait
+ (range_clause right: (identifier) @local) @wait]
+"""
+
+
+def _copied_field_waits(decl: Node, receiver_name: str) -> Iterator[tuple[str, Node]]:
+    """Waits on a local copy of a receiver's field (``ach := nc.ach`` ... ``<-ach``), as (field, wait)."""
+    copies = {
+        text(c["local"][0]): text(c["field"][0])
+        for _, c in cursor(_FIELD_COPIES).matches(decl)
+        if text(c["recv"][0]) == receiver_name
+    }
+    if not copies:
+        return
+    for _, captures in cursor(_LOCAL_WAITS).matches(decl):
+        field_name = copies.get(text(captures["local"][0]))
+        wait = captures["wait"][0]
+        if field_name is not None and _leads_out(wait):
+            yield field_name, wait
 
 
 #: Methods that register a request handler (not middleware: ``Use`` builds the chain once).
@@ -647,6 +679,18 @@ def _leads_out(wait: Node) -> bool:
     returns, or a plain ``<-w.F`` statement outside any loop."""
     if wait.type == "range_clause":
         return True
+    holder = wait.parent
+    if holder is not None and holder.type == "expression_list":
+        binding = holder.parent
+        left = binding.child_by_field_name("left") if binding is not None else None
+        if (
+            binding is not None
+            and binding.type in ("short_var_declaration", "assignment_statement")
+            and left is not None
+            and binding.child_by_field_name("right") == holder
+            and left.named_child_count == 2
+        ):
+            return True  # v, ok := <-ch: the receiver looks for the close
     node = wait
     while node.parent is not None and node.parent.type in ("receive_statement", "expression_statement",
                                                            "parenthesized_expression"):
