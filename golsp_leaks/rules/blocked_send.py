@@ -58,10 +58,27 @@ class BlockedSend(Rule):
     * it starts N senders, in a loop, and receives fewer values (*NCastLeak*), or
       leaves its receive loop early (the first error wins);
     * one goroutine can send twice on a path (a missing `return` after the
-      first send: *DoubleSend*).
+      first send: *DoubleSend*);
+    * it polls in a loop whose `select` returns as soon as the value comes,
+      and leaves the loop another way (time runs out, the server is up): the
+      loop has received nothing.
+
+    Two more shapes reach beyond the function:
+
+    * a function that returns the channel (`func fetch() <-chan T`) to a
+      caller in the package that keeps it in a local it only receives from,
+      and can return before receiving (the package fact `abandoned`);
+    * a loop whose `select` receives from an unbuffered package-level
+      channel (or a field made unbuffered in the file) and sends on that same
+      channel in one of its cases, when nothing else in the package receives
+      from it: the loop waits for itself (the hub of a chat server that
+      unregisters a client from inside its broadcast).
 
     The channel must stay in the function: passed to another function, stored,
-    or received from by some other goroutine, it is not judged.  Sends inside a
+    or received from by some other goroutine, it is not judged.  A goroutine
+    that sends one value on one of two channels (a result or an error), when
+    the function only ever receives from them in `select`s over both, hands
+    over one value that any of those `select`s takes.  Sends inside a
     `select` with another case or a `default` never block for ever and are not
     counted.  A goroutine that runs an `http.Server` (`srv.Serve(l)`,
     `srv.ListenAndServe()`) and sends its error only when it is not

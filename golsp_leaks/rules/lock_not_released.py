@@ -72,7 +72,8 @@ class LockNotReleased(Rule):
     It also reports a mutex locked again on a path where it is already held (a
     second `Lock`, or a loop that comes back to the `Lock` without unlocking),
     and a call, with the lock held, to a method of the same type that takes the
-    same lock.  Paths that end in a `panic` or exit the process are not
+    same lock — on the receiver, or on a value ranged over from a slice of the
+    package's type (`for _, a := range accounts { a.mu.RLock(); a.name() }`).  Paths that end in a `panic` or exit the process are not
     reported, nor functions that hold the lock on purpose: a function that never
     unlocks it (a `lock()` wrapper), one named like `lockShard` or
     `...Locked`, one that unlocks before it locks (it is called with the lock

@@ -47,7 +47,9 @@ class TimeAfterInLoop(Rule):
     ## What it does
     Reports `time.After(d)` used as a case of a `select` inside a loop (or
     assigned inside the loop and then waited on in a `select` there), when
-    another case can win and the loop goes round again.
+    another case can win and the loop goes round again.  A wait written with
+    `goto` — a case of the `select` that jumps back to a label before the
+    timer is made — is such a loop too.
 
     Reported only for modules whose `go` directive is before 1.23 (or with no
     known `go` directive, which Go treats the same way): from Go 1.23 on a

@@ -65,6 +65,8 @@ class UnclosedChannel(Rule):
     * goroutines ranging over it while the function closes it on some paths
       only: a `return` after they start (an error while producing the
       values) skips the `close`, and the workers wait for ever;
+    * the function ranging over it while the goroutine that closes it can
+      return before its `close` (an error or a cancellation first);
     * a worker started and never stopped (a method contract): `w.Start()`
       where the package's `Start` starts a goroutine that waits on a field
       channel only `w.Stop()` (or `Close`) closes, or `go w.run()` where
@@ -73,6 +75,12 @@ class UnclosedChannel(Rule):
       (returned, stored, passed): the goroutine waits for ever.  Started
       once, from `main` or `init`, it is a worker for the life of the
       process and is not reported.
+
+    A goroutine may hand the channel to a function of the package
+    (`go func() { worker(jobs, results) }()`): what that function does with the
+    parameter (ranges over it, sends on it) counts as the goroutine's own.  A
+    method that waits on a local copy of its field (`ach := c.ach`), or on a
+    two-value receive `v, ok := <-ch`, waits on the field until it is closed.
 
     The channel must stay in the function (not passed on, stored or returned),
     and a channel of workers started once, from `main` or `init`, is not
