@@ -49,7 +49,9 @@ class TimeAfterInLoop(Rule):
     assigned inside the loop and then waited on in a `select` there), when
     another case can win and the loop goes round again.  A wait written with
     `goto` — a case of the `select` that jumps back to a label before the
-    timer is made — is such a loop too.
+    timer is made — is such a loop too, and a timer kept in a field
+    (`b.timer = time.After(d)` in the loop, `case <-b.timer:`) is followed
+    as a local is.
 
     Reported only for modules whose `go` directive is before 1.23 (or with no
     known `go` directive, which Go treats the same way): from Go 1.23 on a
@@ -319,8 +321,13 @@ def _waited_in_select(call: Node, func: Node) -> tuple[Node | None, Node | None,
     if left is None or left.named_child_count != 1 or holder.named_child_count != 1:
         return None, None, None
     name = text(left.named_children[0])
-    if stmt.type == "assignment_statement" and (left.named_children[0].type != "identifier" or text(stmt.child_by_field_name("operator")) != "="):
+    target = left.named_children[0]
+    if stmt.type == "assignment_statement" and (
+        target.type not in ("identifier", "selector_expression") or text(stmt.child_by_field_name("operator")) != "="
+    ):
         return None, None, None
+    if target.type == "selector_expression":
+        return _field_waited(call, stmt, target, func)
     loop = enclosing_loop(stmt, func)
     if loop is None:
         # A loop made with goto: the statements after the label the select jumps back to.
@@ -337,6 +344,22 @@ def _waited_in_select(call: Node, func: Node) -> tuple[Node | None, Node | None,
                 found = _case_of(mention)
             if found is not None and found.parent is not None:
                 return found, found.parent, name
+    return None, None, None
+
+
+def _field_waited(call: Node, stmt: Node, target: Node, func: Node) -> tuple[Node | None, Node | None, str | None]:
+    """``x.f = time.After(d)`` in a loop, waited on as ``case <-x.f:`` of a select in that loop."""
+    loop = enclosing_loop(stmt, func)
+    if loop is None:
+        return None, None, None
+    wanted = text(target)
+    for node in cursor('(unary_expression operator: "<-" operand: (selector_expression) @operand) @receive').matches(loop):
+        operand = node[1]["operand"][0]
+        if text(operand) != wanted or inside_nested_function(operand, func):
+            continue
+        found = _case_of(node[1]["receive"][0])
+        if found is not None and found.parent is not None:
+            return found, found.parent, wanted
     return None, None, None
 
 
