@@ -83,3 +83,30 @@ def test_the_check_catches_an_upward_import(tmp_path: Path) -> None:
     assert len(found) == 2, found
     assert "a layer above" in found[0] and "outside the analysis" in found[1]
     assert violations(fake, Path("stray.py")) == ["stray.py belongs to no layer"]
+
+
+RULES = PACKAGE / "rules"
+#: The rule modules every rule may import: the registry's base classes.
+RULES_SHARED = frozenset({"golsp_leaks.rules", "golsp_leaks.rules.base"})
+
+
+def rule_violations(path: Path) -> list[str]:
+    """Imports of one rule module from another: what rules share lives in goanalysis/, below them."""
+    return [
+        f"{path.name}:{line} imports {module}, another rule"
+        for line, module in _imported(path)
+        if module.startswith("golsp_leaks.rules") and module not in RULES_SHARED
+    ]
+
+
+@pytest.mark.parametrize(
+    "path", sorted(p for p in RULES.glob("*.py") if p.name not in ("__init__.py", "base.py")), ids=lambda p: p.name
+)
+def test_no_rule_imports_another_rule(path: Path) -> None:
+    assert rule_violations(path) == []
+
+
+def test_the_check_catches_a_rule_importing_a_rule(tmp_path: Path) -> None:
+    fake = tmp_path / "blocked_receive.py"
+    fake.write_text((RULES / "blocked_receive.py").read_text() + "\nfrom golsp_leaks.rules.goroutine_no_exit import GoroutineNoExit\n")
+    assert len(rule_violations(fake)) == 1

@@ -13,6 +13,7 @@ from golsp_leaks.goanalysis.dataflow.channels import LocalChannel, local_channel
 from golsp_leaks.goanalysis.names.holders import top_level
 from golsp_leaks.goanalysis.names.scopes import Bindings, Declaration, bindings
 from golsp_leaks.goanalysis.summaries.facts import SCOPE_FACTS
+from golsp_leaks.goanalysis.summaries.lifetime import RUNS_MORE_THAN_ONCE, runs_more_than_once
 from golsp_leaks.goanalysis.syntax.nodes import (
     FUNCTION_TYPES,
     enclosing_function,
@@ -23,7 +24,6 @@ from golsp_leaks.goanalysis.syntax.nodes import (
 from golsp_leaks.goanalysis.syntax.parse import cursor
 from golsp_leaks.model import Finding, Related, Severity
 from golsp_leaks.rules.base import FileContext, Rule
-from golsp_leaks.rules.goroutine_no_exit import RUNS_MORE_THAN_ONCE, runs_more_than_once
 
 _FUNCTIONS = "[(function_declaration) (method_declaration) (func_literal)] @f"
 _RECEIVES = '(unary_expression operator: "<-" operand: (_) @operand) @receive'
@@ -149,7 +149,7 @@ class BlockedReceive(Rule):
             if b"<-" not in (literal.text or b"") or ctx.scope.runs_once(go_stmt):
                 continue
             per_request = ctx.scope.is_per_request(go_stmt)
-            if not per_request and not runs_more_than_once(decl, ctx):
+            if not per_request and not runs_more_than_once(decl, ctx.package):
                 continue
             owner = enclosing_function(go_stmt)
             if owner is None:

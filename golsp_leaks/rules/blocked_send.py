@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Iterator
 
 from tree_sitter import Node
 
+from golsp_leaks.goanalysis.cfg.loops import enclosing_loop
 from golsp_leaks.goanalysis.dataflow.channels import (
     MANY,
     Exit,
@@ -17,14 +19,17 @@ from golsp_leaks.goanalysis.dataflow.channels import (
     max_sends,
 )
 from golsp_leaks.goanalysis.libraries.servers import served, shut_down_before, unless_closed
-from golsp_leaks.goanalysis.summaries.facts import SCOPE_FACTS
+from golsp_leaks.goanalysis.summaries.declared import text_matches
+from golsp_leaks.goanalysis.summaries.facts import ABANDONED, SCOPE_FACTS, SIBLINGS
 from golsp_leaks.goanalysis.syntax.edits import insert_statement_after
-from golsp_leaks.goanalysis.syntax.nodes import line_indent, statements, text
+from golsp_leaks.goanalysis.syntax.nodes import enclosing_function, line_indent, statements, text
 from golsp_leaks.goanalysis.syntax.parse import cursor
 from golsp_leaks.model import Applicability, Edit, Finding, Fix, Related, Severity
 from golsp_leaks.rules.base import FileContext, FixKind, Rule
 
 _FUNCTIONS = "[(function_declaration) (method_declaration) (func_literal)] @f"
+_SELECTS = "(select_statement) @select"
+_SENDS = "(send_statement) @send"
 _DONE_CASES = """
 (communication_case
   communication: [(receive_statement right: (unary_expression operand: (call_expression
@@ -53,10 +58,27 @@ class BlockedSend(Rule):
     * it starts N senders, in a loop, and receives fewer values (*NCastLeak*), or
       leaves its receive loop early (the first error wins);
     * one goroutine can send twice on a path (a missing `return` after the
-      first send: *DoubleSend*).
+      first send: *DoubleSend*);
+    * it polls in a loop whose `select` returns as soon as the value comes,
+      and leaves the loop another way (time runs out, the server is up): the
+      loop has received nothing.
+
+    Two more shapes reach beyond the function:
+
+    * a function that returns the channel (`func fetch() <-chan T`) to a
+      caller in the package that keeps it in a local it only receives from,
+      and can return before receiving (the package fact `abandoned`);
+    * a loop whose `select` receives from an unbuffered package-level
+      channel (or a field made unbuffered in the file) and sends on that same
+      channel in one of its cases, when nothing else in the package receives
+      from it: the loop waits for itself (the hub of a chat server that
+      unregisters a client from inside its broadcast).
 
     The channel must stay in the function: passed to another function, stored,
-    or received from by some other goroutine, it is not judged.  Sends inside a
+    or received from by some other goroutine, it is not judged.  A goroutine
+    that sends one value on one of two channels (a result or an error), when
+    the function only ever receives from them in `select`s over both, hands
+    over one value that any of those `select`s takes.  Sends inside a
     `select` with another case or a `default` never block for ever and are not
     counted.  A goroutine that runs an `http.Server` (`srv.Serve(l)`,
     `srv.ListenAndServe()`) and sends its error only when it is not
@@ -116,7 +138,7 @@ class BlockedSend(Rule):
 
     id = "blocked-send"
     summary = "a goroutine sends on an unbuffered channel that may never be received from"
-    requires = SCOPE_FACTS
+    requires = (*SCOPE_FACTS, ABANDONED, SIBLINGS)
     default_severity = Severity.WARNING
     fix_kinds = (
         FixKind("Give {channel} a buffer of {size}, so that every send completes", Applicability.SAFE, "every sending goroutine ends with its send: nothing else changes"),
@@ -124,7 +146,7 @@ class BlockedSend(Rule):
         FixKind("Return after the first send", Applicability.UNSAFE),
         FixKind("Give up the send when {context} is done", Applicability.UNSAFE),
     )
-    triggers = (b"make(chan",)
+    triggers = (b"make(chan", b"select {")
 
     def check(self, decl: Node, ctx: FileContext) -> Iterable[Finding]:
         if decl.type not in ("function_declaration", "method_declaration"):
@@ -133,43 +155,110 @@ class BlockedSend(Rule):
             body = func.child_by_field_name("body")
             if body is None or b"make(chan" not in (body.text or b""):
                 continue
-            for channel in local_channels(func):
+            channels = local_channels(func)
+            for channel in channels:
                 if channel.unbuffered:
-                    finding = self._check(channel, ctx)
+                    finding = self._check(channel, channels, ctx)
                     if finding is not None:
                         yield finding
+        if decl.type == "function_declaration" and b"return" in (decl.text or b""):
+            yield from self._returned(decl, ctx)
+        if b"select {" in (decl.text or b""):
+            yield from self._self_sends(decl, ctx)
 
-    def _check(self, channel: LocalChannel, ctx: FileContext) -> Finding | None:
+    def _self_sends(self, decl: Node, ctx: FileContext) -> Iterator[Finding]:
+        """A loop whose select receives from an unbuffered channel and, in one of its cases, sends
+        on that same channel, when nothing else in the package receives from it: the only
+        receiver is the goroutine that is now waiting to send, so it waits for ever."""
+        for select in cursor(_SELECTS).captures(decl).get("select", []):
+            func = enclosing_function(select)
+            if func is None or enclosing_loop(select, func) is None:
+                continue
+            received = _received_in(select, selectors=True)
+            if not received:
+                continue
+            for send in cursor(_SENDS).captures(select).get("send", []):
+                channel = send.child_by_field_name("channel")
+                name = text(channel) if channel is not None else ""
+                if name not in received or _guarded_send(send) or enclosing_function(send) != func:
+                    continue
+                if not _unbuffered_shared(name, ctx) or _received_elsewhere(name, func, ctx):
+                    continue
+                case = received[name]
+                yield Finding(
+                    rule=self.id,
+                    start=send.start_byte,
+                    end=send.end_byte if send.end_point.row == send.start_point.row else send.start_byte + len(name),
+                    message=(
+                        f"this send blocks for ever: {name} is unbuffered, and the only code that receives from it "
+                        f"is this loop's select, which is the one waiting to send"
+                    ),
+                    related=(Related(case.start_byte, case.start_byte + len("case"), f"the only receive from {name}"),),
+                    per_request=ctx.scope.is_per_request(send),
+                )
+
+    def _returned(self, decl: Node, ctx: FileContext) -> Iterator[Finding]:
+        """A function that returns an unbuffered channel its goroutine sends one value on, and a
+        caller in the package that can return without receiving it: the goroutine blocks for ever."""
+        channels = [
+            c
+            for c in local_channels(decl, returned=True)
+            if c.returns and c.unbuffered and c.senders() and not (c.sends or c.receives or c.ranges)
+            and not any(g.receives or g.ranges for g in c.goroutines)
+        ]
+        if not channels:
+            return
+        name = text(decl.child_by_field_name("name"))
+        callers = sorted(caller for callee, caller in ctx.package.abandoned if callee == name)
+        if not callers:
+            return
+        for channel in channels:
+            senders = channel.senders()
+            site = senders[0].sends[0]
+            shown = ", ".join(callers[:3]) + (" and others" if len(callers) > 3 else "")
+            message = (
+                f"this goroutine can block for ever on this send: {channel.name} is unbuffered and returned "
+                f"to the caller, and {shown} can return without receiving from it"
+            )
+            related = [Related(r.start_byte, r.start_byte + len("return"), f"{channel.name} is handed to the caller here") for r in channel.returns[:2]]
+            related.extend(Related(g.go.start_byte, g.go.start_byte + 2, "the sending goroutine is started here") for g in senders[:2])
+            per_goroutine = {g.go.start_byte: max_sends(g.literal, g.sends) for g in senders}
+            yield Finding(
+                rule=self.id,
+                start=site.start_byte,
+                end=site.end_byte if site.end_point.row == site.start_point.row else site.start_byte + len(channel.name),
+                message=message,
+                related=tuple(related),
+                fixes=tuple(_buffer_fix(ctx, channel, senders, per_goroutine)),
+                per_request=ctx.scope.is_per_request(channel.call),
+            )
+
+    def _check(self, channel: LocalChannel, channels: list[LocalChannel], ctx: FileContext) -> Finding | None:
         senders = channel.senders()
         if not senders or channel.sends:
             return None  # the creator sends too: a protocol we do not follow
         if any(g.receives or g.ranges for g in channel.goroutines):
             return None  # some goroutine receives: it may take the rest
-        body = channel.func.child_by_field_name("body")
-        if body is None:
-            return None
         per_goroutine = {g.go.start_byte: max_sends(g.literal, g.sends) for g in senders}
-        events: dict[int, tuple[int, int]] = {g.go.start_byte: (per_goroutine[g.go.start_byte], 0) for g in senders}
-        for receive in channel.receives:
-            events[receive.start_byte] = (0, 1)
-        for loop in channel.ranges:
-            clause = next((c for c in loop.named_children if c.type == "range_clause"), None)
-            right = clause.child_by_field_name("right") if clause is not None else None
-            if right is not None:
-                events[right.start_byte] = (0, 1)
-        sender_positions = [g.go.start_byte for g in senders]
-        receive_positions = [p for p, (_, r) in events.items() if r]
-
-        def loop_kinds(loop: Node) -> tuple[bool, bool]:
-            return contains_any(loop, sender_positions), contains_any(loop, receive_positions)
-
-        exits = count_paths(body, events, loop_kinds)
-        if exits is None:
-            return None
-        leaking = [e for e in exits if any(s > r for s, r in e.states)]
+        leaking = _leaking_exits(channel.func, senders, per_goroutine, channel.receives, channel.ranges)
         if not leaking or _silent_after_shutdown(senders, leaking):
             return None
+        group = _received_together(channel, channels)
+        if group:
+            # The goroutines send one value on one of the group's channels, and the function
+            # always waits on all of them at once: count the group as one channel.
+            members = [channel, *group]
+            sends = {
+                g.go.start_byte: [s for m in members for h in m.goroutines if h.go == g.go for s in h.sends]
+                for g in senders
+            }
+            merged = {g.go.start_byte: max_sends(g.literal, sends[g.go.start_byte]) for g in senders}
+            receives = [r for m in members for r in m.receives]
+            leaking = _leaking_exits(channel.func, senders, merged, receives, [])
+            if not leaking:
+                return None
         return self._finding(channel, ctx, senders, per_goroutine, leaking)
+
 
     def _finding(
         self,
@@ -234,6 +323,168 @@ class BlockedSend(Rule):
             fixes=tuple(fixes),
             per_request=ctx.scope.is_per_request(channel.call),
         )
+
+
+def _leaking_exits(
+    func: Node, senders: list[Goroutine], per_goroutine: dict[int, int], receives: list[Node], ranges: list[Node]
+) -> list[Exit]:
+    """The exits of ``func`` reached with more values sent by ``senders`` than received."""
+    body = func.child_by_field_name("body")
+    if body is None:
+        return []
+    events: dict[int, tuple[int, int]] = {g.go.start_byte: (per_goroutine[g.go.start_byte], 0) for g in senders}
+    for receive in receives:
+        events[receive.start_byte] = (0, 1)
+    for loop in ranges:
+        clause = next((c for c in loop.named_children if c.type == "range_clause"), None)
+        right = clause.child_by_field_name("right") if clause is not None else None
+        if right is not None:
+            events[right.start_byte] = (0, 1)
+    sender_positions = [g.go.start_byte for g in senders]
+    # A receive whose select case returns never lets its loop run on: the loop's normal end
+    # says nothing about how many values it took (a poll that gives up when time runs out).
+    leaving = {r.start_byte for r in receives if _case_returns(r)}
+    receive_positions = [p for p, (_, r) in events.items() if r and p not in leaving]
+
+    def loop_kinds(loop: Node) -> tuple[bool, bool]:
+        return contains_any(loop, sender_positions), contains_any(loop, receive_positions)
+
+    exits = count_paths(body, events, loop_kinds)
+    if exits is None:
+        return []
+    return [e for e in exits if any(s > r for s, r in e.states)]
+
+
+def _received_together(channel: LocalChannel, channels: list[LocalChannel]) -> list[LocalChannel]:
+    """The other unbuffered channels of the function that ``channel``'s goroutines send on and that
+    the function receives from only together with it: every receive from any of them is a case of a
+    ``select`` with a receive case on each (``case err := <-errs: ... case v := <-vals: ...``).
+
+    A goroutine that sends its result on one channel and its error on another then hands over one
+    value, and one receive from the select takes it, whichever it is.
+    """
+    starts = {g.go.start_byte for g in channel.senders()}
+    group = [
+        other
+        for other in channels
+        if other is not channel
+        and other.unbuffered
+        and not other.sends
+        and not other.ranges
+        and other.receives
+        and {g.go.start_byte for g in other.senders()} == starts
+        and not any(g.receives or g.ranges for g in other.goroutines)
+    ]
+    if not group or channel.ranges or not channel.receives:
+        return []
+    names = {m.name for m in (channel, *group)}
+    for member in (channel, *group):
+        for receive in member.receives:
+            select = _select_of(receive)
+            if select is None or not names <= set(_received_in(select)):
+                return []
+    return group
+
+
+def _select_of(receive: Node) -> Node | None:
+    """The select statement whose case is this receive (``case <-ch:`` or ``case v := <-ch:``)."""
+    holder = receive.parent
+    if holder is not None and holder.type == "expression_list":
+        holder = holder.parent
+    if holder is None or holder.type not in ("receive_statement", "expression_statement"):
+        return None
+    case = holder.parent
+    if case is None or case.type != "communication_case" or case.child_by_field_name("communication") != holder:
+        return None
+    select = case.parent
+    return select if select is not None and select.type == "select_statement" else None
+
+
+def _case_returns(receive: Node) -> bool:
+    """Is this receive a case of a select whose body ends in a ``return``?"""
+    select = _select_of(receive)
+    case = receive.parent
+    while case is not None and case.type != "communication_case":
+        case = case.parent
+    if select is None or case is None:
+        return False
+    body = next((c for c in case.named_children if c.type == "statement_list"), None)
+    stmts = statements(body) if body is not None else []
+    return bool(stmts) and stmts[-1].type == "return_statement"
+
+
+def _received_in(select: Node, selectors: bool = False) -> dict[str, Node]:
+    """The plain channel names a select has receive cases on, with their cases (and, with
+    ``selectors``, the ``x.field`` ones)."""
+    names: dict[str, Node] = {}
+    for case in select.named_children:
+        communication = case.child_by_field_name("communication") if case.type == "communication_case" else None
+        if communication is None:
+            continue
+        value = communication.child_by_field_name("right") if communication.type == "receive_statement" else None
+        if value is None and communication.named_child_count:
+            value = communication.named_children[-1]
+        if value is not None and value.type == "expression_list" and value.named_child_count:
+            value = value.named_children[-1]
+        if value is not None and value.type == "unary_expression":
+            operand = value.child_by_field_name("operand")
+            if operand is not None and (operand.type == "identifier" or (selectors and _field_of_name(operand))):
+                names.setdefault(text(operand), case)
+    return names
+
+
+def _field_of_name(node: Node) -> bool:
+    """``x.f``: a field of a plain name."""
+    if node.type != "selector_expression":
+        return False
+    operand = node.child_by_field_name("operand")
+    return operand is not None and operand.type == "identifier"
+
+
+def _guarded_send(send: Node) -> bool:
+    """A send that is a case of a select with another way out."""
+    case = send.parent
+    if case is None or case.type != "communication_case" or case.parent is None:
+        return False
+    return sum(c.type in ("communication_case", "default_case") for c in case.parent.named_children) > 1
+
+
+def _unbuffered_shared(name: str, ctx: FileContext) -> bool:
+    """Is the package-level variable ``name`` (or every ``f:``/``.f =`` of the field ``x.f``) made
+    in this file with ``make(chan T)`` and no buffer?"""
+    field = name.rpartition(".")[2]
+    pattern = (
+        rb"(?m)^\s*(?:var\s+)?" + re.escape(name.encode()) + rb"\s*=\s*make\(chan\b([^()\n]|\([^()\n]*\))*\)"
+        if "." not in name
+        else rb"(?:\b" + re.escape(field.encode()) + rb"\s*:|\." + re.escape(field.encode()) + rb"\s*=)\s*make\(chan\b([^()\n]|\([^()\n]*\))*\)"
+    )
+    makes = [m.group(0) for m in re.finditer(pattern, ctx.source)]
+    return bool(makes) and all(_make_unbuffered(m) for m in makes)
+
+
+def _make_unbuffered(make: bytes) -> bool:
+    inner = make[make.index(b"make(") + 5 : -1]
+    depth = 0
+    for ch in inner:
+        if ch in b"([{":
+            depth += 1
+        elif ch in b")]}":
+            depth -= 1
+        elif ch == ord(",") and depth == 0:
+            return False
+    return True
+
+
+def _received_elsewhere(name: str, func: Node, ctx: FileContext) -> bool:
+    """Does code outside ``func`` — in this file or the package's others — receive from ``name``
+    (or, for ``x.f``, from any ``.f``) or range over it?"""
+    tail = name.rpartition(".")[2].encode()
+    prefix = rb"(?:\w+\.)?" if "." not in name else rb"\w+(?:\.\w+)*\."
+    pattern = re.compile(rb"(?:<-\s*|range\s+)" + prefix + re.escape(tail) + rb"\b")
+    for match in pattern.finditer(ctx.source):
+        if not func.start_byte <= match.start() < func.end_byte:
+            return True
+    return any(text_matches(sibling, pattern) for sibling in ctx.package.siblings)
 
 
 def _silent_after_shutdown(senders: list[Goroutine], leaking: list[Exit]) -> bool:

@@ -15,16 +15,11 @@ from golsp_leaks.goanalysis.cfg.loops import (
     loop_has_exit,
     top_statements,
 )
-from golsp_leaks.goanalysis.libraries.frameworks import Handler, function_key, local_types, receiver
+from golsp_leaks.goanalysis.libraries.frameworks import Handler, local_types, receiver
 from golsp_leaks.goanalysis.names.holders import top_level
 from golsp_leaks.goanalysis.names.scopes import Declaration, bindings, single_value
-from golsp_leaks.goanalysis.summaries.facts import (
-    CLOSABLE,
-    CONSTRUCTORS,
-    ENDLESS,
-    REPEATED,
-    SCOPE_FACTS,
-)
+from golsp_leaks.goanalysis.summaries.facts import ENDLESS, SCOPE_FACTS
+from golsp_leaks.goanalysis.summaries.lifetime import RUNS_MORE_THAN_ONCE, runs_more_than_once
 from golsp_leaks.goanalysis.syntax.edits import (
     import_edit,
     insert_statement_before,
@@ -38,13 +33,8 @@ from golsp_leaks.rules.base import FileContext, FixKind, Rule
 #: Substrings of a declaration that can hold a finding: a ``go`` statement (as gofmt indents it).
 TRIGGERS = (b"\tgo ",)
 
-_TESTING_TYPES = frozenset({"*testing.T", "*testing.B", "*testing.F"})
 _CHANNEL_OPS = "[(send_statement) (select_statement) (unary_expression operator: \"<-\") (range_clause)] @op"
 _GO_CALLS = "(go_statement (call_expression function: [(identifier) (selector_expression)] @function)) @go"
-
-
-#: The package facts :func:`runs_more_than_once` reads.
-RUNS_MORE_THAN_ONCE = (REPEATED, CLOSABLE, CONSTRUCTORS)
 
 
 class GoroutineNoExit(Rule):
@@ -158,7 +148,7 @@ class GoroutineNoExit(Rule):
                 continue
             handler = ctx.scope.enclosing_handler(go_stmt)
             per_request = handler is not None
-            if not per_request and (_in_loop(go_stmt) or not runs_more_than_once(decl, ctx)):
+            if not per_request and (_in_loop(go_stmt) or not runs_more_than_once(decl, ctx.package)):
                 continue  # a pool sized by the code that starts it, or a worker for the life of the process
             params = literal.child_by_field_name("parameters")
             end = params.end_byte if params is not None else literal.start_byte + 4
@@ -223,7 +213,7 @@ class GoroutineNoExit(Rule):
             if key not in endless or ctx.scope.runs_once(go_stmt):
                 continue
             per_request = ctx.scope.is_per_request(go_stmt)
-            if not per_request and (_in_loop(go_stmt) or not runs_more_than_once(decl, ctx)):
+            if not per_request and (_in_loop(go_stmt) or not runs_more_than_once(decl, ctx.package)):
                 continue  # a pool sized by the code that starts it, or a worker for the life of the process
             owner = _describe(enclosing_function(go_stmt))
             where = "every request leaves one more running" if per_request else f"it outlives {owner}"
@@ -287,60 +277,6 @@ def _bound_to_new_ticker(declaration: Declaration | None, time_names: set[str]) 
     )
 
 
-def runs_more_than_once(decl: Node, ctx: FileContext) -> bool:
-    """Is the declaration that starts the goroutine known to run more than once in a process?
-
-    Yes when the package calls it per request, in a loop or from a stored function literal
-    (``repeated``); when it is a test (one of many in the test binary); and when it is a method
-    or a constructor of a type that can be closed (``closable``): such values are made and
-    closed again, and each leaves its goroutine behind.  Otherwise -- an exported function the
-    package never calls, a function only start-up code calls -- it gets the benefit of the
-    doubt: a worker started once lives as long as the process, as it is meant to.
-    """
-    facts = ctx.package
-    key = function_key(decl)
-    if key is not None and key in facts.repeated:
-        return True
-    if _is_test(decl):
-        return True
-    if not facts.closable:
-        return False
-    recv = receiver(decl)
-    if recv is not None and recv[1] in facts.closable:
-        return True
-    return bool(_made_types(decl, facts.constructors) & facts.closable)
-
-
-def _is_test(decl: Node) -> bool:
-    params = decl.child_by_field_name("parameters")
-    if params is None:
-        return False
-    return any(
-        param.type == "parameter_declaration" and text(param.child_by_field_name("type")) in _TESTING_TYPES
-        for param in params.named_children
-    )
-
-
-def _made_types(decl: Node, constructors: frozenset[tuple[str, str]]) -> set[str]:
-    """The types of what ``decl`` returns: its declared result, and the values its returns build."""
-    made: set[str] = set()
-    result = decl.child_by_field_name("result")
-    if result is not None:
-        name = _type_name(result)
-        if name:
-            made.add(name)
-    for ret in cursor("(return_statement (expression_list . (_) @value))").captures(decl).get("value", []):
-        if inside_nested_function(ret, decl):
-            continue
-        if ret.type == "identifier":
-            found = local_type(decl, text(ret), ret, constructors)
-        else:
-            found = _value_type(ret, constructors)
-        if found:
-            made.add(found)
-    return made
-
-
 def _in_loop(node: Node) -> bool:
     func = enclosing_function(node)
     return func is not None and enclosing_loop(node, func) is not None
@@ -352,53 +288,6 @@ def _describe(func: Node | None) -> str:
     if func.type == "func_literal":
         return "the function literal"
     return text(func.child_by_field_name("name")) or "the function"
-
-
-def local_type(func: Node, name: str, before: Node, constructors: frozenset[tuple[str, str]]) -> str | None:
-    """The type of a local ``name`` from its declaration: ``T{}``, ``&T{}``, ``new(T)``, ``newT()``, ``var v T``."""
-    qc = cursor(
-        """
-        [(short_var_declaration left: (expression_list . (identifier) @name) right: (expression_list . (_) @value))
-         (var_spec name: (identifier) @name type: (_)? @type value: (expression_list . (_) @value)?)]
-        """
-    )
-    found: str | None = None
-    for _, captures in qc.matches(func):
-        node = captures["name"][0]
-        if text(node) != name or node.start_byte > before.start_byte or inside_nested_function(node, func):
-            continue
-        found = None
-        value = captures.get("value", [None])[0]
-        type_node = captures.get("type", [None])[0]
-        if type_node is not None:
-            found = _type_name(type_node)
-        elif value is not None:
-            found = _value_type(value, constructors)
-    return found
-
-
-def _type_name(node: Node) -> str | None:
-    if node.type == "pointer_type" and node.named_child_count:
-        node = node.named_children[0]
-    return text(node) if node.type == "type_identifier" else None
-
-
-def _value_type(value: Node, constructors: frozenset[tuple[str, str]]) -> str | None:
-    if value.type == "unary_expression" and value.named_child_count:
-        value = value.named_children[-1]
-    if value.type == "composite_literal":
-        type_node = value.child_by_field_name("type")
-        return _type_name(type_node) if type_node is not None else None
-    if value.type == "call_expression":
-        function = value.child_by_field_name("function")
-        args = value.child_by_field_name("arguments")
-        if function is None:
-            return None
-        if text(function) == "new" and args is not None and args.named_child_count == 1:
-            return _type_name(args.named_children[0])
-        if function.type == "identifier":
-            return next((t for f, t in constructors if f == text(function)), None)
-    return None
 
 
 # --- the fix -------------------------------------------------------------------

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from tree_sitter import Node
 
 from golsp_leaks.goanalysis.dataflow.engine import ExitReport, Paths, follow, related_locations
-from golsp_leaks.goanalysis.libraries.frameworks import receiver
+from golsp_leaks.goanalysis.libraries.frameworks import element_types, receiver
 from golsp_leaks.goanalysis.names.holders import top_level
 from golsp_leaks.goanalysis.resources.sync import (
     Occurrence,
@@ -73,7 +73,8 @@ class LockNotReleased(Rule):
     It also reports a mutex locked again on a path where it is already held (a
     second `Lock`, or a loop that comes back to the `Lock` without unlocking),
     and a call, with the lock held, to a method of the same type that takes the
-    same lock.  Paths that end in a `panic` or exit the process are not
+    same lock — on the receiver, or on a value ranged over from a slice of the
+    package's type (`for _, a := range accounts { a.mu.RLock(); a.name() }`).  Paths that end in a `panic` or exit the process are not
     reported, nor functions that hold the lock on purpose: a function that never
     unlocks it (a `lock()` wrapper), one named like `lockShard` or
     `...Locked`, one that unlocks before it locks (it is called with the lock
@@ -275,18 +276,23 @@ def _locking_calls(expr: Node, func: Node, ctx: FileContext) -> list[tuple[Node,
     names = chain(expr)
     decl = top_level(func)
     recv = receiver(decl)
-    if names is None or recv is None or text(names[0]) != recv[0] or not recv[0]:
+    if names is None:
         return []
+    if recv is not None and recv[0] and text(names[0]) == recv[0]:
+        type_name = recv[1]
+    else:
+        # A value of the package's type ranged over (for _, a := range accounts): its methods too.
+        type_name = element_types(decl).get(text(names[0]), "")
     path = ".".join(text(n) for n in names[1:])
     facts = package_locks(ctx)
-    if not any(t == recv[1] and p == path for t, _, p in facts.locking):
+    if not type_name or not any(t == type_name and p == path for t, _, p in facts.locking):
         return []
     found: list[tuple[Node, str]] = []
     for mention in occurrences(names[0], func, ctx.source):
         call = mention.call
         if call is None or enclosing_function(call) != func or (call.parent is not None and call.parent.type == "go_statement"):
             continue  # run by another goroutine: it waits for the lock, it does not deadlock
-        if mention.method and facts.takes_lock(recv[1], mention.method, path):
+        if mention.method and facts.takes_lock(type_name, mention.method, path):
             found.append((call, f"{text(names[0])}.{mention.method}()"))
     return found
 

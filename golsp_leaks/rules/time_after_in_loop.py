@@ -47,7 +47,11 @@ class TimeAfterInLoop(Rule):
     ## What it does
     Reports `time.After(d)` used as a case of a `select` inside a loop (or
     assigned inside the loop and then waited on in a `select` there), when
-    another case can win and the loop goes round again.
+    another case can win and the loop goes round again.  A wait written with
+    `goto` — a case of the `select` that jumps back to a label before the
+    timer is made — is such a loop too, and a timer kept in a field
+    (`b.timer = time.After(d)` in the loop, `case <-b.timer:`) is followed
+    as a local is.
 
     Reported only for modules whose `go` directive is before 1.23 (or with no
     known `go` directive, which Go treats the same way): from Go 1.23 on a
@@ -143,7 +147,15 @@ class TimeAfterInLoop(Rule):
         if case is None or select is None:
             return None
         loop = enclosing_loop(select, func)
-        if loop is None or (variable is None and enclosing_loop(call, func) != loop):
+        back: Node | None = None
+        if loop is None:
+            back = _goto_back(select, func)
+            if back is None or not _after_label(call, back, func):
+                return None
+            loop = func.child_by_field_name("body")
+            if loop is None:
+                return None
+        elif variable is None and enclosing_loop(call, func) != loop:
             return None
         if variable is not None and not (loop.start_byte <= call.start_byte < loop.end_byte):
             return None
@@ -165,13 +177,18 @@ class TimeAfterInLoop(Rule):
             f"a timer that has not fired is never collected, so while {pace} keeps the loop "
             f"going each one stays until it fires (after {text(duration)})"
         )
-        fixes = [] if variable is not None else _hoist_fix(ctx, call, duration, select, loop, func)
+        fixes = [] if variable is not None or back is not None else _hoist_fix(ctx, call, duration, select, loop, func)
+        related = (
+            Related(back.start_byte, back.start_byte + 4, "this goto goes round again, and makes another timer")
+            if back is not None
+            else Related(loop.start_byte, loop.start_byte + 3, "the loop that makes a timer on every pass")
+        )
         return Finding(
             rule=self.id,
             start=call.start_byte,
             end=call.end_byte,
             message=message,
-            related=(Related(loop.start_byte, loop.start_byte + 3, "the loop that makes a timer on every pass"),),
+            related=(related,),
             fixes=tuple(fixes),
             per_request=ctx.scope.is_per_request(call),
         )
@@ -294,15 +311,29 @@ def _waited_in_select(call: Node, func: Node) -> tuple[Node | None, Node | None,
     if holder is None or holder.type != "expression_list":
         return None, None, None
     stmt = holder.parent
-    if stmt is None or stmt.type != "short_var_declaration" or stmt.child_by_field_name("right") != holder:
+    if (
+        stmt is None
+        or stmt.type not in ("short_var_declaration", "assignment_statement")
+        or stmt.child_by_field_name("right") != holder
+    ):
         return None, None, None
     left = stmt.child_by_field_name("left")
     if left is None or left.named_child_count != 1 or holder.named_child_count != 1:
         return None, None, None
     name = text(left.named_children[0])
+    target = left.named_children[0]
+    if stmt.type == "assignment_statement" and (
+        target.type not in ("identifier", "selector_expression") or text(stmt.child_by_field_name("operator")) != "="
+    ):
+        return None, None, None
+    if target.type == "selector_expression":
+        return _field_waited(call, stmt, target, func)
     loop = enclosing_loop(stmt, func)
     if loop is None:
-        return None, None, None
+        # A loop made with goto: the statements after the label the select jumps back to.
+        loop = func.child_by_field_name("body")
+        if loop is None:
+            return None, None, None
     for mention in mentions(loop, name):
         if mention.start_byte <= call.start_byte or inside_nested_function(mention, func):
             continue
@@ -313,6 +344,22 @@ def _waited_in_select(call: Node, func: Node) -> tuple[Node | None, Node | None,
                 found = _case_of(mention)
             if found is not None and found.parent is not None:
                 return found, found.parent, name
+    return None, None, None
+
+
+def _field_waited(call: Node, stmt: Node, target: Node, func: Node) -> tuple[Node | None, Node | None, str | None]:
+    """``x.f = time.After(d)`` in a loop, waited on as ``case <-x.f:`` of a select in that loop."""
+    loop = enclosing_loop(stmt, func)
+    if loop is None:
+        return None, None, None
+    wanted = text(target)
+    for node in cursor('(unary_expression operator: "<-" operand: (selector_expression) @operand) @receive').matches(loop):
+        operand = node[1]["operand"][0]
+        if text(operand) != wanted or inside_nested_function(operand, func):
+            continue
+        found = _case_of(node[1]["receive"][0])
+        if found is not None and found.parent is not None:
+            return found, found.parent, wanted
     return None, None, None
 
 
@@ -358,8 +405,12 @@ def _leaves(case: Node, loop: Node) -> bool:
 
 
 def _exits(last: Node, loop: Node) -> bool:
-    """Does this statement, run, always leave ``loop``?"""
-    if last.type in ("return_statement", "goto_statement") or is_no_return_call(last):
+    """Does this statement, run, always leave ``loop``?  A ``goto`` back to a label in it does not:
+    it goes round again."""
+    if last.type == "goto_statement":
+        target = _label_target(last)
+        return target is None or not (loop.start_byte <= target.start_byte < last.start_byte)
+    if last.type == "return_statement" or is_no_return_call(last):
         return True
     if last.type in ("break_statement", "continue_statement"):
         label_node = last.named_children[0] if last.named_child_count else None
@@ -370,6 +421,40 @@ def _exits(last: Node, loop: Node) -> bool:
             return label != label_of(loop) and _labels_outer(loop, label)
         return label == label_of(loop) or _labels_outer(loop, label)
     return False
+
+
+def _label_target(goto: Node) -> Node | None:
+    """The labeled statement a ``goto`` jumps to, in its function."""
+    label = text(goto.named_children[0]) if goto.named_child_count else ""
+    func = enclosing_function(goto)
+    if func is None or not label:
+        return None
+    for node in cursor("(labeled_statement label: (label_name) @label) @stmt").matches(func):
+        captures = node[1]
+        if text(captures["label"][0]) == label and not inside_nested_function(captures["stmt"][0], func):
+            return captures["stmt"][0]
+    return None
+
+
+def _goto_back(select: Node, func: Node) -> Node | None:
+    """A ``goto`` that ends a case of the select (not in a loop) and jumps back to a label before
+    it: the select runs again, as in a loop."""
+    for case in select.named_children:
+        if case.type != "communication_case":
+            continue
+        body = next((c for c in case.named_children if c.type == "statement_list"), None)
+        stmts = statements(body)
+        if stmts and stmts[-1].type == "goto_statement":
+            target = _label_target(stmts[-1])
+            if target is not None and target.start_byte < select.start_byte:
+                return stmts[-1]
+    return None
+
+
+def _after_label(call: Node, goto: Node, func: Node) -> bool:
+    """Is ``call`` between the label ``goto`` jumps to and the ``goto``: made again on each round?"""
+    target = _label_target(goto)
+    return target is not None and target.start_byte <= call.start_byte < goto.start_byte
 
 
 def _labels_outer(loop: Node, label: str) -> bool:

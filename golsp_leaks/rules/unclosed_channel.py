@@ -21,7 +21,15 @@ from golsp_leaks.goanalysis.dataflow.engine import (
 from golsp_leaks.goanalysis.dataflow.ownership import Releases, Use, classify
 from golsp_leaks.goanalysis.names.holders import top_level
 from golsp_leaks.goanalysis.names.scopes import Bindings, bindings
-from golsp_leaks.goanalysis.summaries.facts import CONSTRUCTORS, LIFECYCLES, RUNNERS, SCOPE_FACTS
+from golsp_leaks.goanalysis.summaries.facts import (
+    CONSTRUCTORS,
+    LIFECYCLES,
+    RUNNERS,
+    SCOPE_FACTS,
+    SIBLINGS,
+)
+from golsp_leaks.goanalysis.summaries.lifetime import local_type
+from golsp_leaks.goanalysis.summaries.params import channel_argument_uses
 from golsp_leaks.goanalysis.syntax.edits import insert_statement_after, insert_statement_before
 from golsp_leaks.goanalysis.syntax.nodes import (
     enclosing_function,
@@ -32,7 +40,6 @@ from golsp_leaks.goanalysis.syntax.nodes import (
 from golsp_leaks.goanalysis.syntax.parse import cursor
 from golsp_leaks.model import Applicability, Finding, Fix, Related, Severity
 from golsp_leaks.rules.base import FileContext, FixKind, Rule
-from golsp_leaks.rules.goroutine_no_exit import local_type
 
 _FUNCTIONS = "[(function_declaration) (method_declaration) (func_literal)] @f"
 _WAITS = "(call_expression function: (selector_expression field: (field_identifier) @method)) @call"
@@ -58,6 +65,8 @@ class UnclosedChannel(Rule):
     * goroutines ranging over it while the function closes it on some paths
       only: a `return` after they start (an error while producing the
       values) skips the `close`, and the workers wait for ever;
+    * the function ranging over it while the goroutine that closes it can
+      return before its `close` (an error or a cancellation first);
     * a worker started and never stopped (a method contract): `w.Start()`
       where the package's `Start` starts a goroutine that waits on a field
       channel only `w.Stop()` (or `Close`) closes, or `go w.run()` where
@@ -66,6 +75,12 @@ class UnclosedChannel(Rule):
       (returned, stored, passed): the goroutine waits for ever.  Started
       once, from `main` or `init`, it is a worker for the life of the
       process and is not reported.
+
+    A goroutine may hand the channel to a function of the package
+    (`go func() { worker(jobs, results) }()`): what that function does with the
+    parameter (ranges over it, sends on it) counts as the goroutine's own.  A
+    method that waits on a local copy of its field (`ach := c.ach`), or on a
+    two-value receive `v, ok := <-ch`, waits on the field until it is closed.
 
     The channel must stay in the function (not passed on, stored or returned),
     and a channel of workers started once, from `main` or `init`, is not
@@ -130,7 +145,7 @@ class UnclosedChannel(Rule):
 
     id = "unclosed-channel"
     summary = "goroutines range over a channel that is never closed"
-    requires = (*SCOPE_FACTS, LIFECYCLES, RUNNERS, CONSTRUCTORS)
+    requires = (*SCOPE_FACTS, LIFECYCLES, RUNNERS, CONSTRUCTORS, SIBLINGS)
     default_severity = Severity.WARNING
     fix_kinds = (
         FixKind("Close {channel} when the function returns: `defer close({channel})`", Applicability.SAFE),
@@ -144,12 +159,21 @@ class UnclosedChannel(Rule):
             return
         if ctx.package.lifecycles or ctx.package.runners:
             yield from self._unstopped_workers(decl, ctx)
+
+        def helpers(call: Node, index: int) -> frozenset[str] | None:
+            return channel_argument_uses(call, index, ctx.source, ctx.package.siblings)
+
         for func in cursor(_FUNCTIONS).captures(decl).get("f", []):
             body = func.child_by_field_name("body")
             if body is None or b"make(chan" not in (body.text or b"") or b"range" not in (body.text or b""):
                 continue
-            for channel in local_channels(func):
-                finding = self._check(channel, ctx)
+            for channel in local_channels(func, helpers=helpers, passes=True):
+                if any(g.passed for g in channel.goroutines):
+                    finding = self._closer_returns_early(channel, ctx)
+                else:
+                    finding = self._check(channel, ctx)
+                    if finding is None:
+                        finding = self._closer_returns_early(channel, ctx)
                 if finding is not None:
                     yield finding
 
@@ -172,8 +196,7 @@ class UnclosedChannel(Rule):
         where = _describe(channel.func)
         related: list[Related] = []
         for g in consumers[:3]:
-            loop = g.ranges[0]
-            related.append(Related(loop.start_byte, loop.start_byte + 3, f"this loop ends only when {name} is closed"))
+            related.append(_waits_until_closed(g.ranges[0], name))
         for loop in channel.ranges[:3]:
             related.append(Related(loop.start_byte, loop.start_byte + 3, f"this loop ends only when {name} is closed"))
         fixes: list[Fix] = []
@@ -226,20 +249,48 @@ class UnclosedChannel(Rule):
         report = exits_missing_release(channel.func, start, [c.start_byte for c in channel.closes], source=ctx.source)
         if not report.missed:
             return None
-        name = channel.name
-        related = [Related(r.start_byte, r.start_byte + len("return"), f"this return is reached without closing {name}") for r in report.missed]
-        related.extend(
-            Related(g.ranges[0].start_byte, g.ranges[0].start_byte + 3, f"this loop ends only when {name} is closed")
-            for g in consumers[:2]
+        message = (
+            f"{channel.name} is closed only on some paths: a return skips the close, and the goroutines ranging "
+            f"over it wait for more values for ever"
         )
+        return self._skipped_close(channel, ctx, message, report.missed, [g.ranges[0] for g in consumers[:2]])
+
+    def _closer_returns_early(self, channel: LocalChannel, ctx: FileContext) -> Finding | None:
+        """The function ranges over the channel, and the goroutine that closes it can return
+        without closing it (an error before it gets to the ``close``): the range never ends."""
+        closers = [g for g in channel.goroutines if g.closes]
+        if not channel.ranges or channel.sends or channel.closes or not closers:
+            return None
+        if any(g.ranges or g.receives for g in channel.goroutines) or ctx.scope.runs_once(channel.call):
+            return None
+        if any(g.passed for g in channel.goroutines if not g.closes):
+            return None  # someone we cannot see may close it
+        missed: list[Node] = []
+        for g in closers:
+            if any(_deferred(c) for c in g.closes):
+                return None
+            report = exits_missing_release(g.literal, g.literal, [c.start_byte for c in g.closes], source=ctx.source)
+            missed.extend(report.missed)
+        if not missed:
+            return None
+        message = (
+            f"{channel.name} is closed only when the goroutine that closes it gets that far: a return before the "
+            f"close leaves the range over it in {_describe(channel.func)} waiting for ever"
+        )
+        return self._skipped_close(channel, ctx, message, missed[:3], channel.ranges[:2])
+
+    def _skipped_close(
+        self, channel: LocalChannel, ctx: FileContext, message: str, missed: list[Node], waiting: list[Node]
+    ) -> Finding:
+        """The finding for returns that skip the close, with the loops that wait for it."""
+        name = channel.name
+        related = [Related(r.start_byte, r.start_byte + len("return"), f"this return is reached without closing {name}") for r in missed]
+        related.extend(_waits_until_closed(node, name) for node in waiting)
         return Finding(
             rule=self.id,
             start=channel.ident.start_byte,
             end=channel.ident.end_byte,
-            message=(
-                f"{name} is closed only on some paths: a return skips the close, and the goroutines ranging "
-                f"over it wait for more values for ever"
-            ),
+            message=message,
             related=tuple(related),
             per_request=ctx.scope.is_per_request(channel.call),
         )
@@ -296,6 +347,15 @@ class UnclosedChannel(Rule):
                 fixes=tuple(fixes),
                 per_request=ctx.scope.is_per_request(stmt),
             )
+
+
+def _waits_until_closed(node: Node, name: str) -> Related:
+    """Where a goroutine waits for ``name`` to be closed: its ``range`` loop, or the call of the
+    package's function that ranges over it."""
+    if node.type == "call_expression":
+        callee = text(node.child_by_field_name("function"))
+        return Related(node.start_byte, node.start_byte + len(callee), f"{callee} ranges over {name}: it returns only when {name} is closed")
+    return Related(node.start_byte, node.start_byte + 3, f"this loop ends only when {name} is closed")
 
 
 def _deferred(call: Node) -> bool:

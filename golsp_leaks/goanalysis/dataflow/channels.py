@@ -67,6 +67,8 @@ class Goroutine:
     receives: list[Node] = field(default_factory=list)
     ranges: list[Node] = field(default_factory=list)  # for statements ranging over the channel
     closes: list[Node] = field(default_factory=list)
+    #: calls that hand the channel to a function whose use of it is not known (with ``passes``)
+    passed: list[Node] = field(default_factory=list)
     in_loop: bool = False
 
 
@@ -85,6 +87,7 @@ class LocalChannel:
     receives: list[Node] = field(default_factory=list)  # unary receive expressions of the creator
     ranges: list[Node] = field(default_factory=list)  # for statements of the creator ranging over it
     closes: list[Node] = field(default_factory=list)
+    returns: list[Node] = field(default_factory=list)  # return statements of the creator that hand it on
 
     @property
     def unbuffered(self) -> bool:
@@ -102,8 +105,21 @@ class LocalChannel:
         return [g for g in self.goroutines if g.sends]
 
 
-def local_channels(func: Node) -> list[LocalChannel]:
-    """The channels made in ``func``'s own body whose every mention is understood."""
+#: What a callee does with a channel passed as its ``index``-th argument: the operations among
+#: "send", "receive", "range" and "close" it applies to it, or None when it does anything else.
+ChannelHelpers = Callable[[Node, int], "frozenset[str] | None"]
+
+
+def local_channels(
+    func: Node, returned: bool = False, helpers: ChannelHelpers | None = None, passes: bool = False
+) -> list[LocalChannel]:
+    """The channels made in ``func``'s own body whose every mention is understood; with
+    ``returned``, also those the function hands to its caller by returning them (in
+    :attr:`LocalChannel.returns`); with ``helpers``, also those that a goroutine passes to a
+    function whose use of it ``helpers`` knows: the call then counts as that use (a worker
+    ``go func() { work(jobs, results) }()`` whose ``work`` ranges over ``jobs``); with ``passes``,
+    a goroutine's call of any other function with the channel as an argument is kept in
+    :attr:`Goroutine.passed` instead of making the channel escape."""
     body = func.child_by_field_name("body")
     if body is None:
         return []
@@ -119,7 +135,7 @@ def local_channels(func: Node) -> list[LocalChannel]:
         args = call.child_by_field_name("arguments")
         size = args.named_children[1] if args is not None and args.named_child_count > 1 else None
         channel = LocalChannel(text(captures["name"][0]), func, decl, captures["name"][0], call, size)
-        if _classify(channel):
+        if _classify(channel, returned, helpers, passes):
             found.append(channel)
     return found
 
@@ -155,7 +171,9 @@ def _go_literal(node: Node, func: Node) -> tuple[Node, Node] | bool | None:
     return go, innermost
 
 
-def _classify(channel: LocalChannel) -> bool:
+def _classify(
+    channel: LocalChannel, returned: bool = False, helpers: ChannelHelpers | None = None, passes: bool = False
+) -> bool:
     """Sort every mention of the channel; False when one of them escapes us."""
     qc = cursor(_IDENTIFIERS)
     body = channel.func.child_by_field_name("body")
@@ -181,7 +199,24 @@ def _classify(channel: LocalChannel) -> bool:
                 routine = Goroutine(go, literal, in_loop=_in_loop(go, channel.func))
                 goroutines[go.start_byte] = routine
         kind, node = _operation(ident)
-        if kind == "other":
+        if kind == "return" and returned and routine is None:
+            channel.returns.append(node)
+            continue
+        if kind == "other" and routine is not None and (helpers is not None or passes):
+            roles = _helper_roles(ident, helpers) if helpers is not None else None
+            args = ident.parent
+            call = args.parent if args is not None else None
+            if roles is None:
+                if not passes or args is None or args.type != "argument_list" or call is None or call.type != "call_expression":
+                    return False
+                routine.passed.append(call)
+                continue
+            for role in roles:
+                uses = {"send": routine.sends, "receive": routine.receives, "range": routine.ranges,
+                        "close": routine.closes}[role]
+                uses.append(call if call is not None else ident)
+            continue
+        if kind in ("other", "return"):
             return False
         if kind == "ignore":
             continue
@@ -206,6 +241,39 @@ def _classify(channel: LocalChannel) -> bool:
                 return False
     channel.goroutines = sorted(goroutines.values(), key=lambda g: g.go.start_byte)
     return True
+
+
+def _helper_roles(ident: Node, helpers: ChannelHelpers) -> frozenset[str] | None:
+    """What the function called with ``ident`` as a plain argument does with it (see :data:`ChannelHelpers`)."""
+    args = ident.parent
+    call = args.parent if args is not None and args.type == "argument_list" else None
+    if args is None or call is None or call.type != "call_expression":
+        return None
+    index = [c.id for c in args.named_children if c.type != "comment"].index(ident.id)
+    return helpers(call, index)
+
+
+def channel_uses(func: Node, name: str) -> frozenset[str] | None:
+    """What ``func``'s body does with the channel ``name`` (a parameter): the operations among
+    "send", "receive", "range" and "close", or None when it passes it on, stores it, mentions
+    it in a function literal or otherwise does something we do not follow."""
+    body = func.child_by_field_name("body")
+    if body is None:
+        return None
+    found: set[str] = set()
+    wanted = name.encode()
+    for ident in cursor(_IDENTIFIERS).captures(body).get("id", []):
+        if ident.text != wanted:
+            continue
+        if _inside_nested(ident, func):
+            return None
+        kind, _ = _operation(ident)
+        if kind == "ignore":
+            continue
+        if kind not in ("send", "receive", "range", "close"):
+            return None
+        found.add(kind)
+    return frozenset(found)
 
 
 def _shadows(literal: Node, name: str) -> bool:
@@ -252,6 +320,9 @@ def _operation(ident: Node) -> tuple[str, Node]:
             return "declare", ident
     if kind == "var_spec":
         return "declare", ident
+    around = parent.parent
+    if kind == "expression_list" and parent.named_child_count == 1 and around is not None and around.type == "return_statement":
+        return "return", around
     return "other", ident
 
 
@@ -513,6 +584,68 @@ def count_paths(
     if end:
         exits.append(Exit(None, end))
     return exits
+
+
+_RESULT_BINDINGS = """
+[(short_var_declaration
+   left: (expression_list . (identifier) @name .)
+   right: (expression_list . (call_expression function: (identifier) @callee) @call .)) @decl
+ (var_spec
+   name: (identifier) @name
+   value: (expression_list . (call_expression function: (identifier) @callee) @call .)) @decl]
+"""
+
+
+def abandoned_results(func: Node) -> set[str]:
+    """The functions whose result ``func`` keeps in a local it only ever receives from
+    (``ch := fetch(ctx)`` ... ``v := <-ch``), but on some path returns without receiving.
+
+    When such a function returns an unbuffered channel that a goroutine of its own sends one
+    value on, that goroutine blocks for ever on every one of those paths.  Mentions in a
+    nested function literal, or any other use of the local, make it a value we do not follow.
+    """
+    body = func.child_by_field_name("body")
+    if body is None or b"<-" not in (body.text or b""):
+        return set()
+    found: set[str] = set()
+    identifiers: list[Node] | None = None
+    for _, captures in cursor(_RESULT_BINDINGS).matches(body):
+        decl = captures["decl"][0]
+        callee = text(captures["callee"][0])
+        if callee in found or callee in ("make", "new") or _inside_nested(decl, func):
+            continue
+        name = captures["name"][0]
+        if identifiers is None:
+            identifiers = cursor(_IDENTIFIERS).captures(body).get("id", [])
+        wanted = name.text
+        receives: list[Node] = []
+        for ident in identifiers:
+            if ident.text != wanted or ident.start_byte <= name.start_byte:
+                continue
+            parent = ident.parent
+            if (
+                parent is None
+                or parent.type != "unary_expression"
+                or text(parent.child_by_field_name("operator")) != "<-"
+                or _inside_nested(ident, func)
+            ):
+                receives = []
+                break
+            receives.append(parent)
+        if not receives:
+            continue
+        call = captures["call"][0].start_byte
+        events = {call: (1, 0)}
+        events.update((r.start_byte, (0, 1)) for r in receives)
+        positions = [r.start_byte for r in receives]
+
+        def loop_kinds(loop: Node, call: int = call, positions: list[int] = positions) -> tuple[bool, bool]:
+            return loop.start_byte <= call < loop.end_byte, contains_any(loop, positions)
+
+        exits = count_paths(body, events, loop_kinds)
+        if exits and any(s > r for e in exits for s, r in e.states):
+            found.add(callee)
+    return found
 
 
 def contains_any(node: Node, positions: Iterable[int]) -> bool:

@@ -157,6 +157,45 @@ def local_types(decl: Node) -> dict[str, str]:
     return typed_names(captures for _, captures in cursor(_LOCAL_TYPES).matches(decl))
 
 
+_COLLECTIONS = """
+[(var_spec name: (identifier) @name type: [(slice_type) (array_type)] @type)
+ (short_var_declaration left: (expression_list . (identifier) @name .)
+                        right: (expression_list . [(composite_literal) (call_expression)] @value .))]
+"""
+_RANGES = "(range_clause left: (expression_list (_) (identifier) @name .) right: (identifier) @over)"
+
+
+def element_types(decl: Node) -> dict[str, str]:
+    """Names of range values whose type is plain from the slice they range over:
+    ``for _, a := range accounts`` with ``accounts := []*Account{}``, ``make([]*Account, 0, n)``
+    or ``var accounts []*Account``.  A name seen with two different types is left out."""
+    if b"range" not in (decl.text or b""):
+        return {}
+    slices: dict[str, str] = {}
+    for _, captures in cursor(_COLLECTIONS).matches(decl):
+        node = captures["type"][0] if "type" in captures else captures["value"][0]
+        if node.type == "call_expression":
+            args = node.child_by_field_name("arguments")
+            if text(node.child_by_field_name("function")) != "make" or args is None or not args.named_child_count:
+                continue
+            node = args.named_children[0]
+        elif node.type == "composite_literal":
+            node = node.child_by_field_name("type") or node
+        element = node.child_by_field_name("element") if node.type in ("slice_type", "array_type") else None
+        if element is not None and element.type in ("type_identifier", "pointer_type"):
+            slices.setdefault(text(captures["name"][0]), base_type_name(element))
+    found: dict[str, str] = {}
+    clashes: set[str] = set()
+    for _, captures in cursor(_RANGES).matches(decl) if slices else ():
+        type_name = slices.get(text(captures["over"][0]))
+        name = text(captures["name"][0])
+        if type_name is None or found.get(name, type_name) != type_name:
+            clashes.add(name)
+        elif type_name:
+            found[name] = type_name
+    return {name: type_name for name, type_name in found.items() if name not in clashes}
+
+
 def typed_names(matches: Iterable[dict[str, list[Node]]]) -> dict[str, str]:
     """Base type names of the ``@name`` captures of query matches that also capture the
     declared ``@type`` or the ``@value`` (``&T{}``, ``T{}``, ``new(T)``); a name seen with

@@ -81,6 +81,13 @@ GOROUTINES: Fact[frozenset[str]] = Fact(
 ENDLESS: Fact[frozenset[str]] = Fact(
     "endless", CALLS, "functions whose body runs a loop that can never end", _EMPTY_STRS
 )
+ABANDONED: Fact[frozenset[tuple[str, str]]] = Fact(
+    "abandoned",
+    CALLS,
+    "(function, caller): the caller keeps what the function returns in a local it only receives "
+    "from, and can return without receiving from it",
+    frozenset(),
+)
 LIFECYCLES: Fact[frozenset[tuple[str, str, str]]] = Fact(
     "lifecycles",
     CALLS,
@@ -152,7 +159,7 @@ SIBLINGS: Fact[tuple[tuple[str, int, int], ...]] = Fact(
 
 #: Every fact, in a fixed order.
 ALL_FACTS: tuple[Fact[Any], ...] = (
-    PER_REQUEST, RUNS_ONCE, REPEATED, GOROUTINES, ENDLESS, LIFECYCLES, RUNNERS, CONSTRUCTORS, CLOSABLE,
+    PER_REQUEST, RUNS_ONCE, REPEATED, GOROUTINES, ENDLESS, ABANDONED, LIFECYCLES, RUNNERS, CONSTRUCTORS, CLOSABLE,
     GLOBALS, COLLECTIONS, SHRUNK_GLOBALS, SHRUNK_FIELDS, FLAGS, DB_FIELDS, FIELD_USES, LOCKS, SIBLINGS,
 )
 _BY_NAME = {fact.name: fact for fact in ALL_FACTS}
@@ -308,6 +315,10 @@ class PackageFacts:
     @property
     def endless(self) -> frozenset[str]:
         return self.get(ENDLESS)
+
+    @property
+    def abandoned(self) -> frozenset[tuple[str, str]]:
+        return self.get(ABANDONED)
 
     @property
     def lifecycles(self) -> frozenset[tuple[str, str, str]]:

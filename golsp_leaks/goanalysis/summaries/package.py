@@ -44,6 +44,7 @@ from typing import Any
 from tree_sitter import Node, Tree
 
 from golsp_leaks.goanalysis.cfg.loops import endless_loops
+from golsp_leaks.goanalysis.dataflow.channels import abandoned_results
 from golsp_leaks.goanalysis.libraries.frameworks import (
     WEB_IMPORT_MARKERS,
     RequestScope,
@@ -146,6 +147,9 @@ class FileSummary:
     #: functions that contain a ``go`` statement, and the names run by ``go name()`` / ``go x.name()``
     go_sites: set[str] = field(default_factory=set)
     go_targets: set[str] = field(default_factory=set)
+    #: (callee, caller key): the caller keeps the callee's result in a local it only receives
+    #: from, and can return without receiving (see dataflow.channels.abandoned_results)
+    abandons: set[tuple[str, str]] = field(default_factory=set)
     #: A file's summary keeps those of its declarations here, merged only when the
     #: package's facts must be computed again (see :func:`_materialize`).
     parts: tuple[_Part, ...] = ()
@@ -320,6 +324,8 @@ def _summarize_function(decl: Node, scope: RequestScope, import_names: set[str],
     body = decl.child_by_field_name("body")
     if body is not None and b"for {" in (body.text or b"") and endless_loops(body, decl):
         summary.endless.add(key)
+    if body is not None and b"<-" in (body.text or b""):
+        summary.abandons.update((callee, key) for callee in abandoned_results(decl))
 
 
 def _summarize_vars(decl: Node, imports: Imports, summary: FileSummary) -> None:
@@ -566,6 +572,38 @@ def _scan_declaration(
     for captures in by_kind[_SEND]:
         if text(captures["recv"][0]) == receiver_name:
             summary.closes.setdefault(site, set()).add(text(captures["field"][0]))
+    if f"{receiver_name}.".encode() in (decl.text or b"") and b"<-" in (decl.text or b""):
+        for name, wait in _copied_field_waits(decl, receiver_name):
+            summary.waits.setdefault(site, set()).add(name)
+            if _inside_go_literal(wait, decl):
+                summary.go_waits.setdefault(site, set()).add(name)
+
+
+_FIELD_COPIES = """
+(short_var_declaration
+  left: (expression_list . (identifier) @local .)
+  right: (expression_list . (selector_expression operand: (identifier) @recv field: (field_identifier) @field) .))
+"""
+_LOCAL_WAITS = """
+[(unary_expression operator: "<-" operand: (identifier) @local) @wait
+ (range_clause right: (identifier) @local) @wait]
+"""
+
+
+def _copied_field_waits(decl: Node, receiver_name: str) -> Iterator[tuple[str, Node]]:
+    """Waits on a local copy of a receiver's field (``ach := nc.ach`` ... ``<-ach``), as (field, wait)."""
+    copies = {
+        text(c["local"][0]): text(c["field"][0])
+        for _, c in cursor(_FIELD_COPIES).matches(decl)
+        if text(c["recv"][0]) == receiver_name
+    }
+    if not copies:
+        return
+    for _, captures in cursor(_LOCAL_WAITS).matches(decl):
+        field_name = copies.get(text(captures["local"][0]))
+        wait = captures["wait"][0]
+        if field_name is not None and _leads_out(wait):
+            yield field_name, wait
 
 
 #: Methods that register a request handler (not middleware: ``Use`` builds the chain once).
@@ -637,6 +675,18 @@ def _leads_out(wait: Node) -> bool:
     returns, or a plain ``<-w.F`` statement outside any loop."""
     if wait.type == "range_clause":
         return True
+    holder = wait.parent
+    if holder is not None and holder.type == "expression_list":
+        binding = holder.parent
+        left = binding.child_by_field_name("left") if binding is not None else None
+        if (
+            binding is not None
+            and binding.type in ("short_var_declaration", "assignment_statement")
+            and left is not None
+            and binding.child_by_field_name("right") == holder
+            and left.named_child_count == 2
+        ):
+            return True  # v, ok := <-ch: the receiver looks for the close
     node = wait
     while node.parent is not None and node.parent.type in ("receive_statement", "expression_statement",
                                                            "parenthesized_expression"):
@@ -723,6 +773,7 @@ def _combined(summaries: Iterable[FileSummary]) -> dict[str, frozenset[Any]]:
         merged.shrunk |= s.shrunk
         merged.flags |= s.flags
         merged.endless |= s.endless
+        merged.abandons |= s.abandons
         for mine, theirs in (
             (merged.go_waits, s.go_waits),
             (merged.waits, s.waits),
@@ -863,6 +914,9 @@ def _combined(summaries: Iterable[FileSummary]) -> dict[str, frozenset[Any]]:
         "constructors": frozenset(constructors),
         "flags": frozenset(merged.flags),
         "endless": frozenset(merged.endless),
+        "abandoned": frozenset(
+            (callee, caller) for callee, caller in merged.abandons if callee in funcs and not funcs[callee].receiver_type
+        ),
         "repeated": frozenset(repeated),
         "closable": frozenset(closable),
     }
@@ -1114,6 +1168,15 @@ def _worker_candidates(root: Node) -> tuple[set[bytes], set[bytes]]:
         name_node = decl.child_by_field_name("name")
         if name_node is not None and name_node.text:
             sites.add(name_node.text)
+    for decl in root.named_children:
+        # A function that may return a channel its goroutine sends on: its callers tell
+        # whether they receive from it (the abandoned fact).
+        body = decl.child_by_field_name("body") if decl.type == "function_declaration" else None
+        data = body.text or b"" if body is not None else b""
+        if b"make(chan" in data and b"go func" in data and b"return" in data:
+            name_node = decl.child_by_field_name("name")
+            if name_node is not None and name_node.text:
+                targets.add(name_node.text)
     return sites, targets
 
 

@@ -23,6 +23,7 @@ from dataclasses import replace
 
 from tree_sitter import Node
 
+from golsp_leaks.goanalysis.dataflow.channels import channel_uses
 from golsp_leaks.goanalysis.dataflow.engine import Paths, follow
 from golsp_leaks.goanalysis.dataflow.escapes import leaves
 from golsp_leaks.goanalysis.dataflow.ownership import Releases, Use, classify
@@ -178,6 +179,20 @@ def ignores_argument(call: Node, index: int, source: bytes) -> bool:
     resolved = bindings(callee, source)
     declaration = resolved.of(param)
     return declaration is not None and not resolved.uses_of(declaration, body)
+
+
+def channel_argument_uses(call: Node, index: int, source: bytes, package: Sequence[Sibling] = ()) -> frozenset[str] | None:
+    """What the package's function that ``call`` calls does with the channel it gets as its
+    ``index``-th argument (see :func:`golsp_leaks.goanalysis.dataflow.channels.channel_uses`);
+    None when the callee is not known or does more with it (a variadic parameter included)."""
+    found = _callee(call, call, source, package)
+    if found is None:
+        return None
+    callee = found[0]
+    param = _parameter(callee, index)
+    if param is None or text(param) == "_" or (param.parent is not None and param.parent.type == "variadic_parameter_declaration"):
+        return None
+    return channel_uses(callee, text(param))
 
 
 def _hook(
