@@ -18,6 +18,9 @@ Stamp = tuple[int, int]
 _lock = threading.Lock()
 _texts: dict[Path, tuple[bytes, Stamp]] = {}
 _generations = itertools.count(1)
+#: Bumped whenever what some file reads as changes here: a cache of what the directory's files
+#: say (a listing of a package's files) is valid for one value of it.
+_version = 0
 
 
 def put(path: str | Path, source: bytes) -> bool:
@@ -29,13 +32,17 @@ def put(path: str | Path, source: bytes) -> bool:
         if current is not None and (current[0] is source or current[0] == source):
             return False
         _texts[key] = (source, (-next(_generations), len(source)))
+        _bump()
         return True
 
 
 def drop(path: str | Path) -> bool:
     """The file at ``path`` reads from disk again.  True when it had a text here."""
     with _lock:
-        return _texts.pop(Path(path), None) is not None
+        dropped = _texts.pop(Path(path), None) is not None
+        if dropped:
+            _bump()
+        return dropped
 
 
 def stamp(path: Path) -> Stamp | None:
@@ -59,6 +66,18 @@ def read(path: Path) -> bytes:
     return found[0] if found is not None else path.read_bytes()
 
 
+def version() -> int:
+    """A number that changes whenever some file's text here is put, replaced or dropped."""
+    return _version
+
+
+def _bump() -> None:
+    global _version
+    _version += 1
+
+
 def clear() -> None:
     with _lock:
+        if _texts:
+            _bump()
         _texts.clear()

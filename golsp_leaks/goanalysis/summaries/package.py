@@ -1297,12 +1297,13 @@ def _provide(kind: str, path: Path, own_source: bytes, own_tree: Tree | None) ->
         include_tests = path.name.endswith("_test.go")
         # Asked for each kind of fact: listed once per listing of the directory.
         listing = _scan(path.parent)
+        newer = overlay.version()
         key = (path, include_tests, own_package)
         known = _package_siblings.get(key)
-        if known is not None and known[0] is listing:
-            return known[1]
+        if known is not None and known[0] is listing and known[1] == newer:
+            return known[2]
         found = [s for s in _siblings(path, include_tests=include_tests) if s.package == own_package]
-        _package_siblings[key] = (listing, found)
+        _package_siblings[key] = (listing, newer, found)
         if len(_package_siblings) > _FILE_CACHE_SIZE:
             _package_siblings.pop(next(iter(_package_siblings)))
         return found
@@ -1323,8 +1324,8 @@ def _provide(kind: str, path: Path, own_source: bytes, own_tree: Tree | None) ->
 
 
 #: The last list of a file's siblings, by its path, whether tests count and its package; with
-#: the directory listing it was made from.
-_package_siblings: dict[tuple[Path, bool, str], tuple[list[_Sibling], list[_Sibling]]] = {}
+#: the directory listing and the :func:`.overlay.version` it was made from.
+_package_siblings: dict[tuple[Path, bool, str], tuple[list[_Sibling], int, list[_Sibling]]] = {}
 
 _LOCK_MARKERS = (b"Lock()", b"WaitGroup", b".Wait()")
 
