@@ -362,9 +362,9 @@ class GolspLeaksServer(LanguageServer):
         entry.result = _Result(job.key, job.version, analysis, parts, result_id, converted)
         return entry.result
 
-    def forget(self, path: Path | None, source: bytes, tree: Any) -> None:
+    def forget(self, uri: str, path: Path | None, source: bytes, tree: Any) -> None:
         """Drop what the engine and the package facts keep of a closed document."""
-        self.engine.forget(source, tree)
+        self.engine.forget(source, tree, keep=uri)
         forget_package_file(path, source)
 
     def _compute(self, job: _Job) -> tuple[FileAnalysis, Any, list[_Part], _Converted]:
@@ -388,6 +388,7 @@ class GolspLeaksServer(LanguageServer):
                 package=facts,
                 stats=stats,
                 stale=job.stale,
+                keep=job.uri,
             )
             for problem in stats.rule_errors:
                 log.error("%s: %s", job.uri, problem)
@@ -600,9 +601,9 @@ def create_server() -> GolspLeaksServer:
             if entry.task is not None:
                 entry.task.cancel()
             doc = entry.document
-            if doc.tree is not None:  # free what the analysis kept of it, on the analysis thread
-                with contextlib.suppress(RuntimeError):  # the server is shutting down
-                    ls.worker.submit(ls.forget, entry.path, doc.source, doc.tree.copy())
+            tree = doc.tree.copy() if doc.tree is not None else None
+            with contextlib.suppress(RuntimeError):  # free what the analysis kept of it, on its thread
+                ls.worker.submit(ls.forget, entry.document.uri, entry.path, doc.source, tree)
         if not ls.features.pull:
             ls.text_document_publish_diagnostics(
                 types.PublishDiagnosticsParams(uri=params.text_document.uri, diagnostics=[])
