@@ -33,7 +33,7 @@ import re
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, fields
 from functools import reduce
 from pathlib import Path
@@ -69,6 +69,7 @@ from golsp_leaks.goanalysis.syntax.bounded import BoundedCache
 from golsp_leaks.goanalysis.syntax.imports import Imports
 from golsp_leaks.goanalysis.syntax.nodes import text
 from golsp_leaks.goanalysis.syntax.parse import clear_shared, cursor, parse, parse_shared
+from golsp_leaks.goanalysis.syntax.toplevel import Tops, carry
 
 __all__ = [
     "FileSummary", "clear_cache", "combine", "forget", "invalidate", "package_facts", "source_facts", "summarize",
@@ -152,8 +153,13 @@ class FileSummary:
 # --------------------------------------------------------------------------- one file
 
 
-def summarize(source: bytes, tree: Tree | None = None) -> FileSummary:
-    """The summary of one file (parsed here unless ``tree`` is given)."""
+def summarize(source: bytes, tree: Tree | None = None, keep: Hashable | None = None) -> FileSummary:
+    """The summary of one file (parsed here unless ``tree`` is given).
+
+    With ``keep`` (the file's path), the summary's parts are kept per top-level node under that
+    key, and the next summary under it summarises only the nodes the edit touched
+    (:func:`~golsp_leaks.goanalysis.syntax.toplevel.carry`).
+    """
     if tree is None:
         tree = parse(source)
     root = tree.root_node
@@ -167,19 +173,32 @@ def summarize(source: bytes, tree: Tree | None = None) -> FileSummary:
         summary.flags.add("fiber-immutable")
     import_names = set(imports.by_name)
     fingerprint = _interned(imports.fingerprint())
-    decls = [
-        decl
-        for decl in root.named_children
-        if decl.type in ("function_declaration", "method_declaration", "var_declaration")
-    ]
-    keys = [(source[decl.start_byte : decl.end_byte], fingerprint) for decl in decls]
+    with _decl_lock:
+        kept = _kept_parts.pop(keep, None) if keep is not None else None
+    carried = carry(kept.source, kept.tops, source, root) if kept is not None and kept.imports == fingerprint else None
+    if carried is None or kept is None:
+        nodes = root.named_children
+        tops = Tops.of(nodes)
+        by_top: list[_Part | None] = [None] * len(nodes)
+        todo = [(i, n) for i, n in enumerate(nodes) if n.type in _SUMMARIZED]
+    else:
+        tops = carried.tops
+        head, tail = carried.head, carried.tail
+        old = kept.parts
+        middle = len(tops) - head - tail
+        by_top = old[:head] + [None] * middle + old[len(old) - tail :]
+        todo = []
+        for i in range(head, head + middle):
+            node = root.named_child(i)
+            if node is not None and node.type in _SUMMARIZED:
+                todo.append((i, node))
+    keys = [(source[decl.start_byte : decl.end_byte], fingerprint) for _, decl in todo]
     with _decl_lock:
         # One file's declarations always fit (about 5 times its size), with room for the
         # versions an editor makes of them.
         _decl_cache.max_bytes = max(_DECL_CACHE_BYTES, 8 * len(source))
         known = [_decl_cache.get(key) for key in keys]
-    parts: list[_Part] = []
-    for decl, key, part in zip(decls, keys, known, strict=True):
+    for (index, decl), key, part in zip(todo, keys, known, strict=True):
         if part is None:
             partial = FileSummary()
             if decl.type == "var_declaration":
@@ -190,9 +209,32 @@ def summarize(source: bytes, tree: Tree | None = None) -> FileSummary:
             part = _Part(partial, len(key[0]))
             with _decl_lock:
                 _decl_cache.put(key, part, part.size)
-        parts.append(part)
-    summary.parts = tuple(parts)
+        by_top[index] = part
+    summary.parts = tuple(part for part in by_top if part is not None)
+    if keep is not None:
+        with _decl_lock:
+            _kept_parts[keep] = _Kept(source, tops, fingerprint, by_top)
+            while len(_kept_parts) > _KEPT_SUMMARIES:
+                _kept_parts.pop(next(iter(_kept_parts)))
     return summary
+
+
+_SUMMARIZED = frozenset({"function_declaration", "method_declaration", "var_declaration"})
+
+
+@dataclass(frozen=True)
+class _Kept:
+    """The last summary made under a key: the text, its top-level nodes, imports, a part per node."""
+
+    source: bytes
+    tops: Tops
+    imports: int
+    parts: list[_Part | None]
+
+
+#: The last summaries made under a key (see ``keep`` in :func:`summarize`), the oldest first.
+_kept_parts: dict[Hashable, _Kept] = {}
+_KEPT_SUMMARIES = 16
 
 
 _imports_ids: dict[object, int] = {}
@@ -736,24 +778,7 @@ def _combined(summaries: Iterable[FileSummary]) -> dict[str, frozenset[Any]]:
             for k, v in theirs.items():
                 mine.setdefault(k, set()).update(v)
     package_main = any(s.package == "main" for s in files)
-
-    methods: dict[str, list[str]] = {}
-    for f in funcs.values():
-        if f.receiver_type:
-            methods.setdefault(f.name, []).append(f.key)
-
-    def resolve(ref: _Ref) -> str | None:
-        if ref.kind == "func":
-            return ref.name if ref.name in funcs and not funcs[ref.name].receiver_type else None
-        if ref.kind == "recv":
-            key = f"{ref.receiver_type}.{ref.name}"
-            if key in funcs:
-                return key
-        if ref.name in _AMBIGUOUS_METHODS:
-            return None
-        candidates = methods.get(ref.name, [])
-        return candidates[0] if len(candidates) == 1 else None
-
+    resolve = _resolver(funcs)
     resolved = [(ref, resolve(ref)) for ref in refs]
     edges: dict[str, set[str]] = {}
     incoming: dict[str, list[_Ref]] = {}
@@ -872,6 +897,100 @@ def _combined(summaries: Iterable[FileSummary]) -> dict[str, frozenset[Any]]:
     }
 
 
+def _resolver(funcs: dict[str, _Func]) -> Callable[[_Ref], str | None]:
+    """What a mention resolves to among the package's functions (None: none of them, or unsure)."""
+    methods: dict[str, list[str]] = {}
+    for f in funcs.values():
+        if f.receiver_type:
+            methods.setdefault(f.name, []).append(f.key)
+
+    def resolve(ref: _Ref) -> str | None:
+        if ref.kind == "func":
+            return ref.name if ref.name in funcs and not funcs[ref.name].receiver_type else None
+        if ref.kind == "recv":
+            key = f"{ref.receiver_type}.{ref.name}"
+            if key in funcs:
+                return key
+        if ref.name in _AMBIGUOUS_METHODS:
+            return None
+        candidates = methods.get(ref.name, [])
+        return candidates[0] if len(candidates) == 1 else None
+
+    return resolve
+
+
+class _LastFacts:
+    """The ``calls`` facts last computed for a directory, from these summaries.
+
+    The next summaries of the package usually differ from these in a declaration or two (an
+    edit in one function): when what those declarations contribute is the same, the facts
+    are too — the very same values, so that what was checked against them stays checked.
+    """
+
+    __slots__ = ("_resolve", "facts", "summaries")
+
+    def __init__(self, summaries: list[FileSummary], facts: dict[str, frozenset[Any]]) -> None:
+        self.summaries = summaries
+        self.facts = facts
+        self._resolve: Callable[[_Ref], str | None] | None = None
+
+    def carried(self, summaries: list[FileSummary], resolve: Callable[[_Ref], str | None] | None) -> _LastFacts:
+        found = _LastFacts(summaries, self.facts)
+        found._resolve = resolve
+        return found
+
+    def facts_for(self, summaries: list[FileSummary]) -> tuple[dict[str, frozenset[Any]], _LastFacts] | None:
+        """These facts and what to remember, when ``summaries`` give the same facts as the last ones."""
+        if len(summaries) != len(self.summaries):
+            return None
+        removed: list[FileSummary] = []
+        added: list[FileSummary] = []
+        for old, new in zip(self.summaries, summaries, strict=True):
+            if old is new:
+                continue
+            if (
+                old.package != new.package
+                or old.web != new.web
+                or old.flags != new.flags
+                or not old.parts
+                or len(old.parts) != len(new.parts)
+            ):
+                return None
+            for a, b in zip(old.parts, new.parts, strict=True):
+                if a is not b and a != b:
+                    removed.append(a.summary)
+                    added.append(b.summary)
+            if len(removed) > _MAX_CHANGED_PARTS:
+                return None
+        if not removed:
+            return self.facts, self.carried(summaries, self._resolve)
+        before, after = FileSummary(), FileSummary()
+        for gone in removed:
+            _add(before, gone)
+        for new_part in added:
+            _add(after, new_part)
+        # The functions are the same, so every mention resolves as before; what does not
+        # resolve contributes nothing, and everything else is used as a set.
+        if any(getattr(before, name) != getattr(after, name) for name in _MERGED_FIELDS if name != "refs"):
+            return None
+        resolve = self._resolve
+        if resolve is None:
+            funcs: dict[str, _Func] = {}
+            for summary in self.summaries:
+                for part in summary.parts or (_Part(summary),):
+                    funcs.update(part.summary.funcs)
+            resolve = _resolver(funcs)
+        if {r for r in before.refs if resolve(r)} != {r for r in after.refs if resolve(r)}:
+            return None
+        return self.facts, self.carried(summaries, resolve)
+
+
+#: More declarations changed than this since the last facts: computed again from scratch.
+_MAX_CHANGED_PARTS = 16
+#: The last facts per package directory (see :class:`_LastFacts`).
+_last_facts: OrderedDict[Path, _LastFacts] = OrderedDict()
+
+
 def source_facts(source: bytes, tree: Tree | None = None) -> PackageFacts:
     """The facts of a package made of this one file (computed when first read)."""
 
@@ -925,10 +1044,12 @@ def clear_cache() -> None:
         _file_cache.clear()
         _own_cache.clear()
         _package_cache.clear()
+        _last_facts.clear()
         _source_cache.clear()
         _scans.clear()
     with _decl_lock:
         _decl_cache.clear()
+        _kept_parts.clear()
     clear_shared()
 
 
@@ -998,9 +1119,12 @@ def forget(path: str | Path | None, source: bytes) -> None:
     with _lock:
         _own_cache.pop(source, None)
         if path is not None:
+            with _decl_lock:
+                _kept_parts.pop(Path(path), None)
             directory = Path(path).parent
             for key in [k for k in _package_cache if k[0] == directory]:
                 del _package_cache[key]
+            _last_facts.pop(directory, None)
 
 
 def invalidate(path: str | Path) -> None:
@@ -1094,7 +1218,9 @@ def _worker_candidates(root: Node) -> tuple[set[bytes], set[bytes]]:
     return sites, targets
 
 
-def _worker_summaries(own_source: bytes, own_tree: Tree | None, siblings: list[_Sibling]) -> list[FileSummary]:
+def _worker_summaries(
+    own_source: bytes, own_tree: Tree | None, siblings: list[_Sibling], path: Path | None = None
+) -> list[FileSummary]:
     """For a package without web code: the files that say something about this file's goroutines.
 
     Those are the files that declare what this file runs with ``go``, a
@@ -1108,7 +1234,7 @@ def _worker_summaries(own_source: bytes, own_tree: Tree | None, siblings: list[_
         targets.add(b"Start")
     if not sites and not targets:
         return []
-    summaries = [_own_summary(own_source, tree)]
+    summaries = [_own_summary(own_source, tree, path)]
     chosen: set[Path] = set()
     wanted = sites - {b"main", b"init"}  # run once, whoever mentions them
     for _ in range(4):
@@ -1146,12 +1272,12 @@ def _sibling_summary(sibling: _Sibling) -> FileSummary | None:
     return summary
 
 
-def _own_summary(source: bytes, tree: Tree | None) -> FileSummary:
+def _own_summary(source: bytes, tree: Tree | None, path: Path | None = None) -> FileSummary:
     found = _own_cache.get(source)
     if found is not None:
         _own_cache.move_to_end(source)
         return found
-    summary = summarize(source, tree)
+    summary = summarize(source, tree, keep=path)
     _own_cache[source] = summary
     if len(_own_cache) > _OWN_CACHE_SIZE:
         _own_cache.popitem(last=False)
@@ -1226,28 +1352,44 @@ def _package_facts(
     summaries: list[FileSummary] = []
     if web:
         # Per-request facts need the whole call graph: every file counts.
-        summaries.append(_own_summary(own_source, own_tree))
+        summaries.append(_own_summary(own_source, own_tree, path))
         for s in siblings:
             summary = _sibling_summary(s)
             if summary is not None:
                 summaries.append(summary)
     elif b"go " in own_source or b".Start(" in own_source:
         # Only goroutines matter, and only the files that tell something about this one's.
-        summaries = _worker_summaries(own_source, own_tree, siblings)
+        summaries = _worker_summaries(own_source, own_tree, siblings, path)
     if not summaries:
         return _EMPTY
     # Keyed by what the files contain, not by which of them is being analysed: every
     # file of an unchanged package finds the facts its siblings computed.
     key = (path.parent, frozenset(summary_key(summary) for summary in summaries))
+    directory = path.parent
     facts = _package_cache.get(key)
     if facts is not None:
         _package_cache.move_to_end(key)
+        _remember_facts(directory, _LastFacts(summaries, facts))
         return facts
-    facts = _combined(summaries)
+    last = _last_facts.get(directory)
+    same = last.facts_for(summaries) if last is not None else None
+    if same is not None:
+        facts, remembered = same
+    else:
+        facts = _combined(summaries)
+        remembered = _LastFacts(summaries, facts)
+    _remember_facts(directory, remembered)
     _package_cache[key] = facts
     if len(_package_cache) > _PACKAGE_CACHE_SIZE:
         _package_cache.popitem(last=False)
     return facts
+
+
+def _remember_facts(directory: Path, last: _LastFacts) -> None:
+    _last_facts[directory] = last
+    _last_facts.move_to_end(directory)
+    while len(_last_facts) > _PACKAGE_CACHE_SIZE:
+        _last_facts.popitem(last=False)
 
 
 #: Facts read from one sibling file's text, by fact, path and stamp.
