@@ -50,7 +50,7 @@ from golsp_leaks.goanalysis.summaries.facts import Reads
 from golsp_leaks.goanalysis.syntax.bounded import BoundedCache
 from golsp_leaks.goanalysis.syntax.imports import Imports
 from golsp_leaks.goanalysis.syntax.nodes import DECLARATION_TYPES
-from golsp_leaks.goanalysis.syntax.toplevel import Top, carry
+from golsp_leaks.goanalysis.syntax.toplevel import Tops, carry
 from golsp_leaks.model import AnalysisStats, Diagnostic, Finding, Severity
 from golsp_leaks.rules import FileContext, PackageFacts, Rule, all_rules
 
@@ -163,7 +163,7 @@ class _FileState:
     def __init__(
         self,
         source: bytes,
-        tops: list[Top],
+        tops: Tops,
         entries: list[_Entry | None],
         rules: tuple[str, ...],
         severities: tuple[tuple[str, int], ...],
@@ -269,7 +269,7 @@ class Engine:
         if carried is None or state is None:
             for index, node in enumerate(root.named_children):
                 nodes[index] = node
-            top_list = [Top(n.type, n.start_byte, n.end_byte, n.start_point.row) for n in nodes.values()]
+            top_list = Tops.of(list(nodes.values()))
             entries = [self._entry(n, source) for n in nodes.values()]
             edit_end = len(source)
             kept_head = 0
@@ -291,10 +291,10 @@ class Engine:
             kept_head = head
         # The outline and imports: the import declarations before the first function or type.
         import_texts: list[bytes] = []
-        for top, entry in zip(top_list, entries, strict=True):
-            if top.kind in _FUNCTIONS or top.kind == "type_declaration":
+        for kind, entry in zip(top_list.kinds, entries, strict=True):
+            if kind in _FUNCTIONS or kind == "type_declaration":
                 break
-            if top.kind == "import_declaration" and entry is not None:
+            if kind == "import_declaration" and entry is not None:
                 import_texts.append(entry.text)
         decls = [(i, e) for i, e in enumerate(entries) if e is not None and e.record is not None]
         # A declaration's findings also depend on the bodies of the functions of the file it calls.
@@ -332,10 +332,11 @@ class Engine:
             return verdict
 
         placed: list[Placed] = []
+        starts, rows = top_list.starts, top_list.rows
         for index, entry in decls:
             record = entry.record
             assert record is not None
-            top = top_list[index]
+            top_start, top_row = starts[index], rows[index]
             stats.declarations += 1
             if (
                 changed is not None
@@ -348,11 +349,11 @@ class Engine:
                 if block is None:
                     stats.cached += 1
                     continue
-                if block.block.local and (index < kept_head or top.start - entry.reach > edit_end):
+                if block.block.local and (index < kept_head or top_start - entry.reach > edit_end):
                     stats.cached += 1
-                    line_start = top.start - entry.lead
-                    if block.start != line_start or block.row != top.row:
-                        block = entry.placed = Placed(line_start, top.row, block.block)
+                    line_start = top_start - entry.lead
+                    if block.start != line_start or block.row != top_row:
+                        block = entry.placed = Placed(line_start, top_row, block.block)
                     placed.append(block)
                     continue
             node = nodes.get(index) or root.named_child(index)
@@ -389,7 +390,7 @@ class Engine:
             entry.reads = used
             entry.placed = None
             if findings:
-                where = self._place(source, top, entry, findings, context_id, by_id, settings)
+                where = self._place(source, top_start, top_row, entry, findings, context_id, by_id, settings)
                 entry.placed = where
                 placed.append(where)
         if keep is not None:
@@ -433,7 +434,8 @@ class Engine:
     def _place(
         self,
         source: bytes,
-        top: Top,
+        start: int,
+        row: int,
         entry: _Entry,
         findings: tuple[Finding, ...],
         context_id: int,
@@ -444,8 +446,6 @@ class Engine:
         record = entry.record
         assert record is not None
         text = entry.text
-        start = top.start
-        row = top.row
         line_start = source.rfind(b"\n", 0, start) + 1
         before = source[line_start:start]  # usually b"": declarations start their line
         above = source.rfind(b"\n", 0, line_start - 1) + 1 if line_start else 0

@@ -23,6 +23,7 @@ from golsp_leaks.config import Settings
 from golsp_leaks.document import Document
 from golsp_leaks.engine import Engine
 from golsp_leaks.goanalysis.summaries.package import package_facts
+from golsp_leaks.goanalysis.syntax.toplevel import Mentions
 from golsp_leaks.model import AnalysisStats, Diagnostic
 
 SOURCE = """package p
@@ -217,3 +218,22 @@ def test_incremental_findings_are_those_of_a_fresh_analysis(tmp_path: Path) -> N
     # declarations were carried over from the version before.
     assert len({json.dumps(v) for v in incremental}) > 5
     assert carried > len(versions)
+
+
+def test_mentions_follow_the_edits() -> None:
+    rng = random.Random(1)
+    words = [b"ab", b"abc", b"x", b"Lock()", b"zz"]
+    alphabet = b"abcxLok()z "
+    source = bytes(rng.choice(alphabet) for _ in range(300))
+    mentions = Mentions()
+    changed = 0
+    for _ in range(3000):
+        at = rng.randrange(len(source) + 1)
+        if rng.random() < 0.5 and len(source) > 1:
+            source = source[:at] + source[at + rng.randrange(1, 4) :]
+        else:
+            source = source[:at] + bytes(rng.choice(alphabet) for _ in range(rng.randrange(1, 4))) + source[at:]
+        answers = [mentions.contains(source, word) for word in words]
+        assert answers == [word in source for word in words]
+        changed += answers != [True] * len(words)
+    assert changed  # some word was missing at times

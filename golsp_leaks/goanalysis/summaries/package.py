@@ -69,7 +69,7 @@ from golsp_leaks.goanalysis.syntax.bounded import BoundedCache
 from golsp_leaks.goanalysis.syntax.imports import Imports
 from golsp_leaks.goanalysis.syntax.nodes import text
 from golsp_leaks.goanalysis.syntax.parse import clear_shared, cursor, parse, parse_shared
-from golsp_leaks.goanalysis.syntax.toplevel import Tops, carry
+from golsp_leaks.goanalysis.syntax.toplevel import Mentions, Tops, carry
 
 __all__ = [
     "FileSummary", "clear_cache", "combine", "forget", "invalidate", "package_facts", "source_facts", "summarize",
@@ -1045,6 +1045,7 @@ def clear_cache() -> None:
         _own_cache.clear()
         _package_cache.clear()
         _last_facts.clear()
+        _mentions.clear()
         _source_cache.clear()
         _scans.clear()
     with _decl_lock:
@@ -1125,6 +1126,7 @@ def forget(path: str | Path | None, source: bytes) -> None:
             for key in [k for k in _package_cache if k[0] == directory]:
                 del _package_cache[key]
             _last_facts.pop(directory, None)
+            _mentions.pop(Path(path), None)
 
 
 def invalidate(path: str | Path) -> None:
@@ -1315,6 +1317,14 @@ def _provide(kind: str, path: Path, own_source: bytes, own_tree: Tree | None) ->
     """The facts of one source (:mod:`.facts`) for the file at ``path`` (called with the lock held)."""
     match = _PACKAGE_CLAUSE.search(own_source)
     own_package = match.group(1).decode() if match else ""
+    words = _mentions.pop(path, None) or Mentions()
+    _mentions[path] = words  # the most recent last
+    while len(_mentions) > _PACKAGE_CACHE_SIZE:
+        _mentions.pop(next(iter(_mentions)))
+
+    def mentions(*candidates: bytes) -> bool:
+        """Does the file's text contain one of these? (Asked again after each edit: kept by word.)"""
+        return any(words.contains(own_source, word) for word in candidates)
 
     def siblings() -> list[_Sibling]:
         """The package's other files: read only for a source whose facts the file can use."""
@@ -1322,18 +1332,22 @@ def _provide(kind: str, path: Path, own_source: bytes, own_tree: Tree | None) ->
         return [s for s in _siblings(path, include_tests=include_tests) if s.package == own_package]
 
     if kind == CALLS:
-        own_web = any(marker in own_source for marker in WEB_IMPORT_MARKERS)
-        return _package_facts(path, own_source, own_tree, own_web, siblings())
+        own_web = mentions(*WEB_IMPORT_MARKERS)
+        return _package_facts(path, own_source, own_tree, own_web, siblings(), mentions)
     if kind == DB_FIELDS_SOURCE:
-        if any(call in own_source for call in _DB_CALLS) and not any(m in own_source for m in _DB_MARKERS):
+        if mentions(*_DB_CALLS) and not mentions(*_DB_MARKERS):
             return {"db_fields": frozenset(f for s in siblings() for f in _db_fields_of(s))}
-    elif kind == FIELD_USES_SOURCE and any(constructor in own_source for constructor in (*_CANCEL_CONSTRUCTORS, b"NewTicker")):
+    elif kind == FIELD_USES_SOURCE and mentions(*_CANCEL_CONSTRUCTORS, b"NewTicker"):
         return {"field_uses": frozenset(name for s in siblings() for name in _field_uses_of(s))}
-    elif kind == LOCKS_SOURCE and any(marker in own_source for marker in _LOCK_MARKERS):
+    elif kind == LOCKS_SOURCE and mentions(*_LOCK_MARKERS):
         return {"locks": reduce(operator.or_, (_lock_facts_of(s) for s in siblings()), LOCKS_EMPTY)}
     elif kind == SIBLINGS_SOURCE:
         return {"siblings": tuple((str(s.path), *s.stamp) for s in siblings())}
     return _EMPTY
+
+
+#: What each file's text mentions, by path, kept edit by edit (see :class:`Mentions`).
+_mentions: dict[Path, Mentions] = {}
 
 
 _LOCK_MARKERS = (b"Lock()", b"WaitGroup", b".Wait()")
@@ -1345,7 +1359,12 @@ def _lock_facts_of(sibling: _Sibling) -> LockFacts:
 
 
 def _package_facts(
-    path: Path, own_source: bytes, own_tree: Tree | None, own_web: bool, siblings: list[_Sibling]
+    path: Path,
+    own_source: bytes,
+    own_tree: Tree | None,
+    own_web: bool,
+    siblings: list[_Sibling],
+    mentions: Callable[..., bool] | None = None,
 ) -> dict[str, frozenset[Any]]:
     """The facts from the package's summaries (called with the lock held)."""
     web = own_web or any(s.web for s in siblings)
@@ -1357,7 +1376,7 @@ def _package_facts(
             summary = _sibling_summary(s)
             if summary is not None:
                 summaries.append(summary)
-    elif b"go " in own_source or b".Start(" in own_source:
+    elif mentions(b"go ", b".Start(") if mentions is not None else (b"go " in own_source or b".Start(" in own_source):
         # Only goroutines matter, and only the files that tell something about this one's.
         summaries = _worker_summaries(own_source, own_tree, siblings, path)
     if not summaries:
