@@ -168,13 +168,14 @@ def summarize(source: bytes, tree: Tree | None = None, keep: Hashable | None = N
     summary = FileSummary()
     match = _PACKAGE_CLAUSE.search(source)
     summary.package = match.group(1).decode() if match else ""
-    summary.web = any(marker in source for marker in WEB_IMPORT_MARKERS)
-    if b"Immutable" in source and _FIBER_IMMUTABLE.search(source):
+    with _decl_lock:
+        kept = _kept_parts.pop(keep, None) if keep is not None else None
+    words = kept.words if kept is not None else Mentions()
+    summary.web = any(words.contains(source, marker) for marker in WEB_IMPORT_MARKERS)
+    if words.contains(source, b"Immutable") and _FIBER_IMMUTABLE.search(source):
         summary.flags.add("fiber-immutable")
     import_names = set(imports.by_name)
     fingerprint = _interned(imports.fingerprint())
-    with _decl_lock:
-        kept = _kept_parts.pop(keep, None) if keep is not None else None
     carried = carry(kept.source, kept.tops, source, root) if kept is not None and kept.imports == fingerprint else None
     if carried is None or kept is None:
         nodes = root.named_children
@@ -213,7 +214,7 @@ def summarize(source: bytes, tree: Tree | None = None, keep: Hashable | None = N
     summary.parts = tuple(part for part in by_top if part is not None)
     if keep is not None:
         with _decl_lock:
-            _kept_parts[keep] = _Kept(source, tops, fingerprint, by_top)
+            _kept_parts[keep] = _Kept(source, tops, fingerprint, by_top, words)
             while len(_kept_parts) > _KEPT_SUMMARIES:
                 _kept_parts.pop(next(iter(_kept_parts)))
     return summary
@@ -224,12 +225,14 @@ _SUMMARIZED = frozenset({"function_declaration", "method_declaration", "var_decl
 
 @dataclass(frozen=True)
 class _Kept:
-    """The last summary made under a key: the text, its top-level nodes, imports, a part per node."""
+    """The last summary made under a key: the text, its top-level nodes, imports, a part per
+    node, and what the text mentions."""
 
     source: bytes
     tops: Tops
     imports: int
     parts: list[_Part | None]
+    words: Mentions
 
 
 #: The last summaries made under a key (see ``keep`` in :func:`summarize`), the oldest first.
