@@ -287,6 +287,8 @@ class Engine:
                 e.record.name for e in (*replaced, *entries[head : len(entries) - tail])
                 if e is not None and e.record is not None and e.record.name is not None
             }
+            # The declarations still in the file are in use: older versions of them go first.
+            records.refresh([e.text for e in entries if e is not None and e.record is not None])
             edit_end = carried.end
             kept_head = head
         # The outline and imports: the import declarations before the first function or type.

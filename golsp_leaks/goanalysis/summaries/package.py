@@ -181,6 +181,7 @@ def summarize(source: bytes, tree: Tree | None = None, keep: Hashable | None = N
         nodes = root.named_children
         tops = Tops.of(nodes)
         by_top: list[_Part | None] = [None] * len(nodes)
+        keys_by_top: list[tuple[bytes, int] | None] = [None] * len(nodes)
         todo = [(i, n) for i, n in enumerate(nodes) if n.type in _SUMMARIZED]
     else:
         tops = carried.tops
@@ -188,6 +189,7 @@ def summarize(source: bytes, tree: Tree | None = None, keep: Hashable | None = N
         old = kept.parts
         middle = len(tops) - head - tail
         by_top = old[:head] + [None] * middle + old[len(old) - tail :]
+        keys_by_top = kept.keys[:head] + [None] * middle + kept.keys[len(old) - tail :]
         todo = []
         for i in range(head, head + middle):
             node = root.named_child(i)
@@ -198,6 +200,8 @@ def summarize(source: bytes, tree: Tree | None = None, keep: Hashable | None = N
         # One file's declarations always fit (about 5 times its size), with room for the
         # versions an editor makes of them.
         _decl_cache.max_bytes = max(_DECL_CACHE_BYTES, 8 * len(source))
+        if carried is not None:  # the declarations still there are in use: older versions go first
+            _decl_cache.refresh([key for key in keys_by_top if key is not None])
         known = [_decl_cache.get(key) for key in keys]
     for (index, decl), key, part in zip(todo, keys, known, strict=True):
         if part is None:
@@ -211,10 +215,11 @@ def summarize(source: bytes, tree: Tree | None = None, keep: Hashable | None = N
             with _decl_lock:
                 _decl_cache.put(key, part, part.size)
         by_top[index] = part
+        keys_by_top[index] = key
     summary.parts = tuple(part for part in by_top if part is not None)
     if keep is not None:
         with _decl_lock:
-            _kept_parts[keep] = _Kept(source, tops, fingerprint, by_top, words)
+            _kept_parts[keep] = _Kept(source, tops, fingerprint, by_top, keys_by_top, words)
             while len(_kept_parts) > _KEPT_SUMMARIES:
                 _kept_parts.pop(next(iter(_kept_parts)))
     return summary
@@ -232,6 +237,8 @@ class _Kept:
     tops: Tops
     imports: int
     parts: list[_Part | None]
+    #: the key of each part in the cache of declaration summaries
+    keys: list[tuple[bytes, int] | None]
     words: Mentions
 
 

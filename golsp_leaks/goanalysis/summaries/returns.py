@@ -131,7 +131,9 @@ def package_fresh(
 
 #: Answers about one file's package: ``(source, siblings, type, question)`` -> functions.
 _answers: dict[tuple[bytes, tuple[Sibling, ...], tuple[str, str], str], frozenset[tuple[str, bool]]] = {}
-_ANSWERS_SIZE = 64
+#: A few versions of a file's answers (each holds the file's text alive): the editor's
+#: latest and the ones an undo goes back to.
+_ANSWERS_SIZE = 16
 
 
 def _package_fresh(
