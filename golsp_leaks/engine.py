@@ -14,6 +14,14 @@ skipped there: it never takes the file, or the server, down.
 
 What an edit costs besides is kept proportional to what it changed:
 
+* under a ``keep`` key (the language server passes the document's URI) the
+  engine keeps what it found per top-level node of the file's last version:
+  the next analysis finds the changed bytes
+  (:func:`~golsp_leaks.goanalysis.syntax.toplevel.carry`), reads only the
+  nodes the edit touched from the new tree, and gives the others their findings
+  and blocks back when their inputs did not change (the same file context, no
+  function they call edited, the package facts they read of the same values,
+  the line above them untouched);
 * the outline is hashed from one cached hash per declaration, so only the
   edited declaration's signature is read again;
 * suppression comments and severities are applied per declaration, over the
