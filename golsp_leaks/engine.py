@@ -183,6 +183,8 @@ class _FileState:
         self.severities = severities
 
 
+#: How many versions of declarations no longer in the file the cache keeps, at most.
+_OLD_VERSIONS = 512
 #: How many files' last analyses are kept (see ``keep`` in :meth:`Engine.analyze_blocks`).
 _KEPT_FILES = 8
 
@@ -198,6 +200,7 @@ class Engine:
     ) -> None:
         self.rules: tuple[Rule, ...] = tuple(rules) if rules is not None else all_rules()
         self._cache_bytes = cache_bytes
+        self._cache_size = cache_size
         self._records: BoundedCache[bytes, _Record] = BoundedCache(cache_bytes, cache_size)
         self._imports: dict[tuple[bytes, ...], Imports] = {}
         self._contexts: dict[Hashable, int] = {}
@@ -265,6 +268,9 @@ class Engine:
         records = self._records
         records.max_bytes = max(self._cache_bytes, 2 * len(source))
         root = tree.root_node
+        # Besides the file's own declarations, a few hundred older versions of them (what an
+        # undo brings back): an editor makes a new version with every keystroke.
+        records.max_entries = min(self._cache_size, root.named_child_count + _OLD_VERSIONS)
         rule_ids = tuple(r.id for r in rules)
         severities = tuple(sorted((k, v.value) for k, v in settings.severity.items()))
         state = self._files.pop(keep, None) if keep is not None else None
