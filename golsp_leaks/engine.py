@@ -205,6 +205,8 @@ class Engine:
         self._imports: dict[tuple[bytes, ...], Imports] = {}
         self._contexts: dict[Hashable, int] = {}
         self._files: dict[Hashable, _FileState] = {}
+        #: bumped when context numbers are given again from 0
+        self._numbering = 0
 
     def cache_stats(self) -> dict[str, int]:
         """What the caches hold: declarations, their estimated bytes and the limit; contexts."""
@@ -336,7 +338,14 @@ class Engine:
             ctx.go_version,
             hash(tuple(e.record.shape for _, e in decls)),  # type: ignore[union-attr]
         )
+        numbering = self._numbering
         context_id = self._context_id((context, rule_ids, severities))
+        if numbering != self._numbering:
+            # What the carried entries were found under is numbered the old way: forget it.
+            changed = None
+            for _, entry in decls:
+                entry.record.findings.clear()  # type: ignore[union-attr]
+                entry.record.blocks.clear()  # type: ignore[union-attr]
         by_id = {r.id: r for r in rules}
         # Most declarations read the same few facts: each distinct set is checked once per file.
         verdicts: dict[Reads, bool] = {}
@@ -529,8 +538,11 @@ class Engine:
         found = self._contexts.get(context)
         if found is None:
             if len(self._contexts) >= 4096:
+                # Numbers are given again from 0: nothing keyed by the old ones may stay.
                 self._contexts.clear()
                 self._records.clear()
+                self._files.clear()
+                self._numbering += 1
             found = self._contexts[context] = len(self._contexts)
         return found
 

@@ -237,3 +237,23 @@ def test_mentions_follow_the_edits() -> None:
         assert answers == [word in source for word in words]
         changed += answers != [True] * len(words)
     assert changed  # some word was missing at times
+
+
+def test_context_numbers_given_again_do_not_carry_old_findings() -> None:
+    source = (
+        b'package p\n\nimport (\n\t"context"\n\t"time"\n)\n'
+        + b"".join(
+            b"\nfunc f%d(p context.Context) {\n\tctx, _ := context.WithTimeout(p, time.Second)\n\t_ = ctx\n}\n" % i
+            for i in range(3)
+        )
+    )
+    doc = Document("file:///p.go", source)
+    engine = Engine()
+    assert doc.tree is not None
+    assert len(engine.analyze(doc.source, doc.tree, Settings(), keep=doc.uri)) == 3
+    while len(engine._contexts) < 4096:  # the next new context numbers them from 0 again
+        engine._contexts[("filler", len(engine._contexts))] = len(engine._contexts)
+    at = doc.source.index(b'"context"')
+    doc.splice(at, at + len(b'"context"'), b'"example.com/context"')
+    assert doc.tree is not None
+    assert engine.analyze(doc.source, doc.tree, Settings(), keep=doc.uri) == []
