@@ -408,6 +408,7 @@ class Engine:
                 findings = tuple(f.shifted(-start) for f in found)
                 if versions is None:
                     versions = record.findings[key] = []
+                    _bound(record.findings)
                 versions.insert(0, (used, findings))
                 del versions[_FACT_VERSIONS:]
                 records.grow(entry.text, 64 + 16 * len(used) + _FINDING_BYTES * len(findings))
@@ -496,6 +497,7 @@ class Engine:
         moved = [f.shifted(shift + len(prefix)) for f in findings]
         kept = unsuppressed(lined, moved) if MARKER in lined else moved
         block = record.blocks[key] = _block(window, [f.shifted(-len(prefix)) for f in kept], rules, settings, True)
+        _bound(record.blocks)
         self._records.grow(text, 64 + len(prefix) + len(before) + _FINDING_BYTES * len(kept))
         return Placed(line_start, row, block)
 
@@ -545,6 +547,18 @@ class Engine:
                 self._numbering += 1
             found = self._contexts[context] = len(self._contexts)
         return found
+
+
+#: How many contexts (file outlines, versions of the functions it calls) a declaration's findings
+#: and blocks are kept for: a declaration still in the file is never evicted, and each edit of a
+#: function it calls is a new context.
+_CONTEXTS_PER_RECORD = 8
+
+
+def _bound(kept: dict[Any, Any]) -> None:
+    """Drop the oldest entries beyond :data:`_CONTEXTS_PER_RECORD`."""
+    while len(kept) > _CONTEXTS_PER_RECORD:
+        del kept[next(iter(kept))]
 
 
 def _new_record(decl: Node, text: bytes) -> _Record:
