@@ -257,3 +257,20 @@ def test_context_numbers_given_again_do_not_carry_old_findings() -> None:
     doc.splice(at, at + len(b'"context"'), b'"example.com/context"')
     assert doc.tree is not None
     assert engine.analyze(doc.source, doc.tree, Settings(), keep=doc.uri) == []
+
+
+def test_forgetting_a_document_drops_what_was_kept_for_it(tmp_path: Path) -> None:
+    from golsp_leaks.goanalysis.summaries import package
+
+    path = tmp_path / "p.go"
+    path.write_text(SOURCE)
+    doc = Document(path.as_uri(), SOURCE.encode())
+    assert doc.tree is not None
+    engine = Engine()
+    engine.analyze(doc.source, doc.tree, Settings(), path=str(path), package=package_facts(path, doc.source, doc.tree),
+                   keep=doc.uri)
+    assert engine.cache_stats()["files"] == 1 and path in package._kept_parts
+    engine.forget(doc.source, doc.tree, keep=doc.uri)
+    package.forget(path, doc.source)
+    assert engine.cache_stats()["files"] == 0 and engine.cache_stats()["declarations"] == 0
+    assert path not in package._kept_parts and path.parent not in package._last_facts
