@@ -14,6 +14,14 @@ skipped there: it never takes the file, or the server, down.
 
 What an edit costs besides is kept proportional to what it changed:
 
+* under a ``keep`` key (the language server passes the document's URI) the
+  engine keeps what it found per top-level node of the file's last version:
+  the next analysis finds the changed bytes
+  (:func:`~golsp_leaks.goanalysis.syntax.toplevel.carry`), reads only the
+  nodes the edit touched from the new tree, and gives the others their findings
+  and blocks back when their inputs did not change (the same file context, no
+  function they call edited, the package facts they read of the same values,
+  the line above them untouched);
 * the outline is hashed from one cached hash per declaration, so only the
   edited declaration's signature is read again;
 * suppression comments and severities are applied per declaration, over the
@@ -50,6 +58,7 @@ from golsp_leaks.goanalysis.summaries.facts import Reads
 from golsp_leaks.goanalysis.syntax.bounded import BoundedCache
 from golsp_leaks.goanalysis.syntax.imports import Imports
 from golsp_leaks.goanalysis.syntax.nodes import DECLARATION_TYPES
+from golsp_leaks.goanalysis.syntax.toplevel import Tops, carry
 from golsp_leaks.model import AnalysisStats, Diagnostic, Finding, Severity
 from golsp_leaks.rules import FileContext, PackageFacts, Rule, all_rules
 
@@ -137,6 +146,49 @@ class _Record:
         self.blocks: dict[tuple[int, tuple[Finding, ...], bytes, bytes], Block] = {}
 
 
+class _Entry:
+    """One top-level node of a kept file: its text and, for a declaration, its record, the
+    context and facts its findings were found under, and where its block was placed."""
+
+    __slots__ = ("context", "lead", "placed", "reach", "reads", "record", "text")
+
+    def __init__(self, text: bytes, record: _Record | None) -> None:
+        self.text = text
+        self.record = record
+        self.context: int | None = None
+        self.reads: Reads = ()
+        self.placed: Placed | None = None
+        #: bytes from the start of the declaration's line (and of the line above it) to its start
+        self.lead = 0
+        self.reach = 0
+
+
+class _FileState:
+    """The last analysis of a file kept under a key: its text, top-level nodes and their entries."""
+
+    __slots__ = ("entries", "rules", "severities", "source", "tops")
+
+    def __init__(
+        self,
+        source: bytes,
+        tops: Tops,
+        entries: list[_Entry | None],
+        rules: tuple[str, ...],
+        severities: tuple[tuple[str, int], ...],
+    ) -> None:
+        self.source = source
+        self.tops = tops
+        self.entries = entries
+        self.rules = rules
+        self.severities = severities
+
+
+#: How many versions of declarations no longer in the file the cache keeps, at most.
+_OLD_VERSIONS = 512
+#: How many files' last analyses are kept (see ``keep`` in :meth:`Engine.analyze_blocks`).
+_KEPT_FILES = 8
+
+
 class Engine:
     """Runs rules over parsed files, with a bounded cache of per-declaration results."""
 
@@ -148,9 +200,13 @@ class Engine:
     ) -> None:
         self.rules: tuple[Rule, ...] = tuple(rules) if rules is not None else all_rules()
         self._cache_bytes = cache_bytes
+        self._cache_size = cache_size
         self._records: BoundedCache[bytes, _Record] = BoundedCache(cache_bytes, cache_size)
         self._imports: dict[tuple[bytes, ...], Imports] = {}
         self._contexts: dict[Hashable, int] = {}
+        self._files: dict[Hashable, _FileState] = {}
+        #: bumped when context numbers are given again from 0
+        self._numbering = 0
 
     def cache_stats(self) -> dict[str, int]:
         """What the caches hold: declarations, their estimated bytes and the limit; contexts."""
@@ -159,6 +215,7 @@ class Engine:
             "bytes": self._records.bytes,
             "max_bytes": self._records.max_bytes,
             "contexts": len(self._contexts),
+            "files": len(self._files),
         }
 
     def triggers(self, settings: Settings) -> tuple[bytes, ...] | None:
@@ -189,12 +246,20 @@ class Engine:
         stats: AnalysisStats | None = None,
         stale: Callable[[], bool] | None = None,
         prefilter: bool = False,
+        keep: Hashable | None = None,
     ) -> FileAnalysis:
         """The file's diagnostics, one :class:`Block` per declaration that has some.
 
         With ``prefilter``, a rule none of whose triggers is in the file is left out before any
         declaration is looked at (:meth:`Rule.may_fire_in`): worth it for a file analysed once
         (the CLI), not for one analysed again after each keystroke (the whole text is searched).
+
+        With ``keep`` (the document's URI, say), what this analysis found per top-level node is
+        kept under that key, and the next analysis under it starts from there: the nodes the
+        edit did not touch (:func:`~golsp_leaks.goanalysis.syntax.toplevel.carry`) keep their
+        findings and blocks when their inputs are the same — the file context, the bodies of
+        the functions they call, the package facts they read — and only the others are looked
+        at again.
         """
         stats = stats if stats is not None else AnalysisStats()
         rules = tuple(
@@ -205,30 +270,57 @@ class Engine:
         records = self._records
         records.max_bytes = max(self._cache_bytes, 2 * len(source))
         root = tree.root_node
-        decls: list[tuple[Node, bytes, _Record]] = []
+        # Besides the file's own declarations, a few hundred older versions of them (what an
+        # undo brings back): an editor makes a new version with every keystroke.
+        records.max_entries = min(self._cache_size, root.named_child_count + _OLD_VERSIONS)
+        rule_ids = tuple(r.id for r in rules)
+        severities = tuple(sorted((k, v.value) for k, v in settings.severity.items()))
+        state = self._files.pop(keep, None) if keep is not None else None
+        carried = None
+        if state is not None and state.rules == rule_ids and state.severities == severities:
+            carried = carry(state.source, state.tops, source, root)
+        nodes: dict[int, Node] = {}
+        #: names of the functions the edit changed (None: every declaration is looked at again)
+        changed: set[bytes] | None = None
+        if carried is None or state is None:
+            for index, node in enumerate(root.named_children):
+                nodes[index] = node
+            top_list = Tops.of(list(nodes.values()))
+            entries = [self._entry(n, source) for n in nodes.values()]
+            edit_end = len(source)
+            kept_head = 0
+        else:
+            top_list = carried.tops
+            head, tail = carried.head, carried.tail
+            old = state.entries
+            for index in range(head, len(top_list) - tail):
+                node = root.named_child(index)
+                assert node is not None  # carry checked the count
+                nodes[index] = node
+            replaced = old[head : len(old) - tail]
+            entries = old[:head] + [self._entry(n, source) for n in nodes.values()] + old[len(old) - tail :]
+            changed = {
+                e.record.name for e in (*replaced, *entries[head : len(entries) - tail])
+                if e is not None and e.record is not None and e.record.name is not None
+            }
+            # The declarations still in the file are in use: older versions of them go first.
+            records.refresh([e.text for e in entries if e is not None and e.record is not None])
+            edit_end = carried.end
+            kept_head = head
+        # The outline and imports: the import declarations before the first function or type.
         import_texts: list[bytes] = []
-        outline_done = False
-        for node in root.named_children:
-            kind = node.type
-            if kind == "import_declaration":
-                if not outline_done:
-                    import_texts.append(source[node.start_byte : node.end_byte])
-                continue
-            if kind not in DECLARATION_TYPES:
-                continue
+        for kind, entry in zip(top_list.kinds, entries, strict=True):
             if kind in _FUNCTIONS or kind == "type_declaration":
-                outline_done = True  # Imports.from_root stops there too
-            text = source[node.start_byte : node.end_byte]
-            record = records.get(text)
-            if record is None:
-                record = _new_record(node, text)
-                records.put(text, record, record.size)
-            decls.append((node, text, record))
+                break
+            if kind == "import_declaration" and entry is not None:
+                import_texts.append(entry.text)
+        decls = [(i, e) for i, e in enumerate(entries) if e is not None and e.record is not None]
         # A declaration's findings also depend on the bodies of the functions of the file it calls.
         bodies: dict[bytes, list[int]] = {}
-        for _, text, record in decls:
-            if record.name is not None:
-                bodies.setdefault(record.name, []).append(hash(text))
+        for _, entry in decls:
+            name = entry.record.name  # type: ignore[union-attr]
+            if name is not None:
+                bodies.setdefault(name, []).append(hash(entry.text))
         imports = self._imports_of(tuple(import_texts), root)
         facts = package if package is not None else PackageFacts()
         ctx = FileContext(
@@ -244,10 +336,16 @@ class Engine:
         context = (
             imports.fingerprint(),
             ctx.go_version,
-            hash(tuple(record.shape for _, _, record in decls)),
+            hash(tuple(e.record.shape for _, e in decls)),  # type: ignore[union-attr]
         )
-        severities = tuple(sorted((k, v.value) for k, v in settings.severity.items()))
-        context_id = self._context_id((context, tuple(r.id for r in rules), severities))
+        numbering = self._numbering
+        context_id = self._context_id((context, rule_ids, severities))
+        if numbering != self._numbering:
+            # What the carried entries were found under is numbered the old way: forget it.
+            changed = None
+            for _, entry in decls:
+                entry.record.findings.clear()  # type: ignore[union-attr]
+                entry.record.blocks.clear()  # type: ignore[union-attr]
         by_id = {r.id: r for r in rules}
         # Most declarations read the same few facts: each distinct set is checked once per file.
         verdicts: dict[Reads, bool] = {}
@@ -259,16 +357,41 @@ class Engine:
             return verdict
 
         placed: list[Placed] = []
-        for decl, text, record in decls:
+        starts, rows = top_list.starts, top_list.rows
+        for index, entry in decls:
+            record = entry.record
+            assert record is not None
+            top_start, top_row = starts[index], rows[index]
             stats.declarations += 1
+            if (
+                changed is not None
+                and entry.context == context_id
+                and record.calls.isdisjoint(changed)
+                and (not entry.reads or fits(entry.reads))
+            ):
+                # Carried over from the previous version: same text, same inputs.
+                block = entry.placed
+                if block is None:
+                    stats.cached += 1
+                    continue
+                if block.block.local and (index < kept_head or top_start - entry.reach > edit_end):
+                    stats.cached += 1
+                    line_start = top_start - entry.lead
+                    if block.start != line_start or block.row != top_row:
+                        block = entry.placed = Placed(line_start, top_row, block.block)
+                    placed.append(block)
+                    continue
+            node = nodes.get(index) or root.named_child(index)
+            assert node is not None
             called = tuple(h for name in sorted(record.calls) if name != record.name for h in bodies.get(name, ()))
             key = (context_id, hash(called))
             versions = record.findings.get(key)
             findings = None
+            used: Reads = ()
             if versions is not None:
                 for known, kept in versions:
                     if not known or fits(known):
-                        findings = kept
+                        findings, used = kept, known
                         break
             if findings is not None:
                 stats.cached += 1
@@ -276,24 +399,52 @@ class Engine:
                 if stale is not None and stale():
                     raise Superseded
                 stats.analysed += 1
-                start = decl.start_byte
+                start = node.start_byte
                 facts.watch()
                 try:
-                    found = self._run(rules, decl, text, ctx, tree, stats) if not decl.has_error else []
+                    found = self._run(rules, node, entry.text, ctx, tree, stats) if not node.has_error else []
                 finally:
-                    reads = facts.reads()
+                    used = facts.reads()
                 findings = tuple(f.shifted(-start) for f in found)
                 if versions is None:
                     versions = record.findings[key] = []
-                versions.insert(0, (reads, findings))
+                    _bound(record.findings)
+                versions.insert(0, (used, findings))
                 del versions[_FACT_VERSIONS:]
-                records.grow(text, 64 + 16 * len(reads) + _FINDING_BYTES * len(findings))
+                records.grow(entry.text, 64 + 16 * len(used) + _FINDING_BYTES * len(findings))
+            entry.context = context_id
+            entry.reads = used
+            entry.placed = None
             if findings:
-                placed.append(self._place(source, decl, text, record, findings, context_id, by_id, settings))
+                where = self._place(source, top_start, top_row, entry, findings, context_id, by_id, settings)
+                entry.placed = where
+                placed.append(where)
+        if keep is not None:
+            self._files[keep] = _FileState(source, top_list, entries, rule_ids, severities)
+            while len(self._files) > _KEPT_FILES:
+                self._files.pop(next(iter(self._files)))
         return FileAnalysis(tuple(placed))
 
-    def forget(self, source: bytes, tree: Tree) -> None:
-        """Drop what is kept of this file's declarations (the editor closed it)."""
+    def _entry(self, node: Node, source: bytes) -> _Entry | None:
+        """What is kept of one top-level node: declarations and imports (with their record)."""
+        kind = node.type
+        if kind == "import_declaration":
+            return _Entry(source[node.start_byte : node.end_byte], None)
+        if kind not in DECLARATION_TYPES:
+            return None
+        text = source[node.start_byte : node.end_byte]
+        record = self._records.get(text)
+        if record is None:
+            record = _new_record(node, text)
+            self._records.put(text, record, record.size)
+        return _Entry(text, record)
+
+    def forget(self, source: bytes, tree: Tree | None, keep: Hashable | None = None) -> None:
+        """Drop what is kept of this file's declarations (the editor closed it), and under ``keep``."""
+        if keep is not None:
+            self._files.pop(keep, None)
+        if tree is None:
+            return
         for node in tree.root_node.named_children:
             if node.type in DECLARATION_TYPES:
                 self._records.discard(source[node.start_byte : node.end_byte])
@@ -309,20 +460,23 @@ class Engine:
     def _place(
         self,
         source: bytes,
-        decl: Node,
-        text: bytes,
-        record: _Record,
+        start: int,
+        row: int,
+        entry: _Entry,
         findings: tuple[Finding, ...],
         context_id: int,
         rules: dict[str, Rule],
         settings: Settings,
     ) -> Placed:
         """The block of a declaration with findings, from its record when it is there."""
-        start = decl.start_byte
-        row = decl.start_point.row
+        record = entry.record
+        assert record is not None
+        text = entry.text
         line_start = source.rfind(b"\n", 0, start) + 1
         before = source[line_start:start]  # usually b"": declarations start their line
         above = source.rfind(b"\n", 0, line_start - 1) + 1 if line_start else 0
+        entry.lead = start - line_start
+        entry.reach = start - above
         prefix = source[above:line_start]
         # By the findings themselves: a declaration analysed again (a helper it calls changed)
         # with the same findings gets the same block back.
@@ -343,6 +497,7 @@ class Engine:
         moved = [f.shifted(shift + len(prefix)) for f in findings]
         kept = unsuppressed(lined, moved) if MARKER in lined else moved
         block = record.blocks[key] = _block(window, [f.shifted(-len(prefix)) for f in kept], rules, settings, True)
+        _bound(record.blocks)
         self._records.grow(text, 64 + len(prefix) + len(before) + _FINDING_BYTES * len(kept))
         return Placed(line_start, row, block)
 
@@ -385,10 +540,25 @@ class Engine:
         found = self._contexts.get(context)
         if found is None:
             if len(self._contexts) >= 4096:
+                # Numbers are given again from 0: nothing keyed by the old ones may stay.
                 self._contexts.clear()
                 self._records.clear()
+                self._files.clear()
+                self._numbering += 1
             found = self._contexts[context] = len(self._contexts)
         return found
+
+
+#: How many contexts (file outlines, versions of the functions it calls) a declaration's findings
+#: and blocks are kept for: a declaration still in the file is never evicted, and each edit of a
+#: function it calls is a new context.
+_CONTEXTS_PER_RECORD = 8
+
+
+def _bound(kept: dict[Any, Any]) -> None:
+    """Drop the oldest entries beyond :data:`_CONTEXTS_PER_RECORD`."""
+    while len(kept) > _CONTEXTS_PER_RECORD:
+        del kept[next(iter(kept))]
 
 
 def _new_record(decl: Node, text: bytes) -> _Record:

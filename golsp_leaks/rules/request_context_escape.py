@@ -841,7 +841,7 @@ def _holder_per_call(decl: Node, type_name: str, ctx: FileContext) -> bool:
         result = decl.child_by_field_name("result")
         if text(result).replace(" ", "") != _HANDLER_RESULTS[handler.framework]:
             return True
-    made = made_values(ctx.root, type_name)
+    made = made_values(ctx.root, type_name, ctx.source)
     return bool(made) and all(ctx.scope.is_per_request(m) for m in made)
 
 

@@ -288,7 +288,7 @@ def _long_lived_holder(ident: Node, decl: Node, resolved: Bindings, ctx: FileCon
         return None
     if package_variable_holds(ctx.root, type_name):
         return f"a {type_name} kept in a package-level variable"
-    made = made_values(ctx.root, type_name)
+    made = made_values(ctx.root, type_name, ctx.source)
     if made and all(ctx.scope.runs_once(m) for m in made):
         return f"the {type_name} built once at start-up"
     return None

@@ -30,7 +30,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ctypes
+import ctypes.util
 import functools
+import gc
 import json
 import logging
 from collections.abc import Awaitable, Callable, Mapping
@@ -74,6 +77,13 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 
 _Key = tuple[int, int, int]
+
+#: A full garbage collection after this many analyses.  The server collects the old generation
+#: rarely (``golsp_leaks.server.run`` raises the thresholds, for latency), and what an analysis
+#: leaves behind in cycles — the control-flow graphs and scopes of the declarations it looked at,
+#: which hold the syntax tree of that version of the file — reaches the old generation while the
+#: next version is analysed: without this, it piles up edit after edit.
+COLLECT_EVERY = 200
 
 
 @dataclass(frozen=True, eq=False)
@@ -242,6 +252,7 @@ class GolspLeaksServer(LanguageServer):
         self.settings_state = _SettingsState()
         self.root: Path | None = None
         self._serial = 0
+        self.analyses = 0
         #: The one thread analyses run on (the engine's caches are not shared between threads).
         self.worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="golsp-analysis")
         # A new scan report re-publishes everything, as a settings change does.
@@ -367,10 +378,14 @@ class GolspLeaksServer(LanguageServer):
         entry.result = _Result(job.key, job.version, analysis, parts, result_id, converted)
         return entry.result
 
-    def forget(self, path: Path | None, source: bytes, tree: Any) -> None:
-        """Drop what the engine and the package facts keep of a closed document."""
-        self.engine.forget(source, tree)
+    def forget(self, uri: str, path: Path | None, source: bytes, tree: Any) -> None:
+        """Drop what the engine and the package facts keep of a closed document, and free it now.
+
+        The control-flow graphs and scopes of its declarations are cycles that hold its tree:
+        only a full collection frees them (see :data:`COLLECT_EVERY`)."""
+        self.engine.forget(source, tree, keep=uri)
         forget_package_file(path, source)
+        _collect()
 
     def _compute(self, job: _Job) -> tuple[FileAnalysis, Any, list[_Part], _Converted]:
         """On the analysis thread: parse if need be, learn the package facts, analyse, convert to JSON."""
@@ -393,6 +408,7 @@ class GolspLeaksServer(LanguageServer):
                 package=facts,
                 stats=stats,
                 stale=job.stale,
+                keep=job.uri,
             )
             for problem in stats.rule_errors:
                 log.error("%s: %s", job.uri, problem)
@@ -403,6 +419,9 @@ class GolspLeaksServer(LanguageServer):
                 whole.append(LineIndex(job.source))
             return whole[0]
 
+        self.analyses += 1
+        if self.analyses % COLLECT_EVERY == 0:
+            _collect()
         converted: _Converted = {}
         parts: list[_Part] = []
         for placed in analysis.blocks:
@@ -537,6 +556,28 @@ def _same_as_disk(path: Path, source: bytes) -> bool:
         return False
 
 
+def _collect() -> None:
+    """A full garbage collection, and the C heap's free pages handed back to the system.
+
+    Syntax trees are C memory, made on the event loop's thread and freed on the analysis
+    thread: without the trim, what they leave free stays in the process (glibc only)."""
+    gc.collect()
+    if _malloc_trim is not None:
+        _malloc_trim(0)
+
+
+def _find_malloc_trim() -> Callable[[int], int] | None:
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        trim: Callable[[int], int] = libc.malloc_trim
+    except (OSError, AttributeError):
+        return None
+    return trim
+
+
+_malloc_trim = _find_malloc_trim()
+
+
 def _retrieve(task: asyncio.Future[Any]) -> None:
     """Collect what a finished analysis raised (a superseded one that nobody awaited included)."""
     if not task.cancelled() and not isinstance(task.exception(), (Superseded, _Closed, type(None))):
@@ -668,9 +709,9 @@ def create_server() -> GolspLeaksServer:
             if entry.path is not None and overlay.drop(entry.path) and not _same_as_disk(entry.path, entry.document.source):
                 ls.siblings_changed(entry)  # the package's other files read it from disk again
             doc = entry.document
-            if doc.tree is not None:  # free what the analysis kept of it, on the analysis thread
-                with contextlib.suppress(RuntimeError):  # the server is shutting down
-                    ls.worker.submit(ls.forget, entry.path, doc.source, doc.tree.copy())
+            tree = doc.tree.copy() if doc.tree is not None else None
+            with contextlib.suppress(RuntimeError):  # free what the analysis kept of it, on its thread
+                ls.worker.submit(ls.forget, entry.document.uri, entry.path, doc.source, tree)
         if not ls.features.pull:
             ls.text_document_publish_diagnostics(
                 types.PublishDiagnosticsParams(uri=params.text_document.uri, diagnostics=[])

@@ -33,6 +33,7 @@ node is there.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -587,24 +588,24 @@ def _held_types(root: Node) -> frozenset[str]:
     return found
 
 
-def made_values(root: Node, type_name: str) -> list[Node]:
+def made_values(root: Node, type_name: str, source: bytes | None = None) -> list[Node]:
     """Where the file makes values of the type: ``T{...}``, ``&T{...}`` (the literal), ``new(T)``.
 
-    The file's text is searched for the type's name first, so that only those places are looked
-    at in the tree."""
+    The file's text (``source``, the root's own when None) is searched for ``T {`` and
+    ``new(T)`` first, so that only those places are looked at in the tree."""
     if not _IDENTIFIER.fullmatch(type_name):
         return []
-    source = root.text or b""
+    if source is None:
+        source = root.text or b""
     name = type_name.encode()
+    literal, allocated = _making(name)
+    places = sorted(
+        [m.start() for m in literal.finditer(source)] + [m.start(1) for m in allocated.finditer(source)]
+    )
     found: list[Node] = []
-    at = source.find(name)
-    while at >= 0:
-        here, at = at, source.find(name, at + len(name))
+    for here in places:
         before = source[here - 1 : here] if here else b""
         if before.isalnum() or before in (b"_", b"."):
-            continue
-        after = source[here + len(name) : here + len(name) + 64].lstrip()
-        if not after.startswith(b"{") and not (after.startswith(b")") and source[max(0, here - 64) : here].rstrip().endswith(b"new(")):
             continue
         node = root.descendant_for_byte_range(here, here + len(name))
         if node is None or node.type != "type_identifier" or text(node) != type_name:
@@ -623,6 +624,13 @@ def made_values(root: Node, type_name: str) -> list[Node]:
         ):
             found.append(call)
     return found
+
+
+@functools.lru_cache(maxsize=256)
+def _making(name: bytes) -> tuple[re.Pattern[bytes], re.Pattern[bytes]]:
+    """Patterns of the places that may make a value of the named type: ``T {``, ``new( T )``."""
+    quoted = re.escape(name)
+    return re.compile(quoted + rb"(?=\s{0,63}\{)"), re.compile(rb"new\(\s{0,60}(" + quoted + rb")(?=\s{0,63}\))")
 
 
 def package_variable_holds(root: Node, type_name: str) -> bool:

@@ -34,7 +34,7 @@ import re
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, fields
 from functools import reduce
 from pathlib import Path
@@ -72,6 +72,7 @@ from golsp_leaks.goanalysis.syntax.bounded import BoundedCache
 from golsp_leaks.goanalysis.syntax.imports import Imports
 from golsp_leaks.goanalysis.syntax.nodes import text, var_specs
 from golsp_leaks.goanalysis.syntax.parse import clear_shared, cursor, parse, parse_shared
+from golsp_leaks.goanalysis.syntax.toplevel import Mentions, Tops, carry
 
 __all__ = [
     "FileSummary", "clear_cache", "combine", "forget", "invalidate", "package_facts", "source_facts", "summarize",
@@ -158,8 +159,13 @@ class FileSummary:
 # --------------------------------------------------------------------------- one file
 
 
-def summarize(source: bytes, tree: Tree | None = None) -> FileSummary:
-    """The summary of one file (parsed here unless ``tree`` is given)."""
+def summarize(source: bytes, tree: Tree | None = None, keep: Hashable | None = None) -> FileSummary:
+    """The summary of one file (parsed here unless ``tree`` is given).
+
+    With ``keep`` (the file's path), the summary's parts are kept per top-level node under that
+    key, and the next summary under it summarises only the nodes the edit touched
+    (:func:`~golsp_leaks.goanalysis.syntax.toplevel.carry`).
+    """
     if tree is None:
         tree = parse(source)
     root = tree.root_node
@@ -168,24 +174,42 @@ def summarize(source: bytes, tree: Tree | None = None) -> FileSummary:
     summary = FileSummary()
     match = _PACKAGE_CLAUSE.search(source)
     summary.package = match.group(1).decode() if match else ""
-    summary.web = any(marker in source for marker in WEB_IMPORT_MARKERS)
-    if b"Immutable" in source and _FIBER_IMMUTABLE.search(source):
+    with _decl_lock:
+        kept = _kept_parts.pop(keep, None) if keep is not None else None
+    words = kept.words if kept is not None else Mentions()
+    summary.web = any(words.contains(source, marker) for marker in WEB_IMPORT_MARKERS)
+    if words.contains(source, b"Immutable") and _FIBER_IMMUTABLE.search(source):
         summary.flags.add("fiber-immutable")
     import_names = set(imports.by_name)
     fingerprint = _interned(imports.fingerprint())
-    decls = [
-        decl
-        for decl in root.named_children
-        if decl.type in ("function_declaration", "method_declaration", "var_declaration")
-    ]
-    keys = [(source[decl.start_byte : decl.end_byte], fingerprint) for decl in decls]
+    carried = carry(kept.source, kept.tops, source, root) if kept is not None and kept.imports == fingerprint else None
+    if carried is None or kept is None:
+        nodes = root.named_children
+        tops = Tops.of(nodes)
+        by_top: list[_Part | None] = [None] * len(nodes)
+        keys_by_top: list[tuple[bytes, int] | None] = [None] * len(nodes)
+        todo = [(i, n) for i, n in enumerate(nodes) if n.type in _SUMMARIZED]
+    else:
+        tops = carried.tops
+        head, tail = carried.head, carried.tail
+        old = kept.parts
+        middle = len(tops) - head - tail
+        by_top = old[:head] + [None] * middle + old[len(old) - tail :]
+        keys_by_top = kept.keys[:head] + [None] * middle + kept.keys[len(old) - tail :]
+        todo = []
+        for i in range(head, head + middle):
+            node = root.named_child(i)
+            if node is not None and node.type in _SUMMARIZED:
+                todo.append((i, node))
+    keys = [(source[decl.start_byte : decl.end_byte], fingerprint) for _, decl in todo]
     with _decl_lock:
         # One file's declarations always fit (about 5 times its size), with room for the
         # versions an editor makes of them.
         _decl_cache.max_bytes = max(_DECL_CACHE_BYTES, 8 * len(source))
+        if carried is not None:  # the declarations still there are in use: older versions go first
+            _decl_cache.refresh([key for key in keys_by_top if key is not None])
         known = [_decl_cache.get(key) for key in keys]
-    parts: list[_Part] = []
-    for decl, key, part in zip(decls, keys, known, strict=True):
+    for (index, decl), key, part in zip(todo, keys, known, strict=True):
         if part is None:
             partial = FileSummary()
             if decl.type == "var_declaration":
@@ -196,9 +220,37 @@ def summarize(source: bytes, tree: Tree | None = None) -> FileSummary:
             part = _Part(partial, len(key[0]))
             with _decl_lock:
                 _decl_cache.put(key, part, part.size)
-        parts.append(part)
-    summary.parts = tuple(parts)
+        by_top[index] = part
+        keys_by_top[index] = key
+    summary.parts = tuple(part for part in by_top if part is not None)
+    if keep is not None:
+        with _decl_lock:
+            _kept_parts[keep] = _Kept(source, tops, fingerprint, by_top, keys_by_top, words)
+            while len(_kept_parts) > _KEPT_SUMMARIES:
+                _kept_parts.pop(next(iter(_kept_parts)))
     return summary
+
+
+_SUMMARIZED = frozenset({"function_declaration", "method_declaration", "var_declaration"})
+
+
+@dataclass(frozen=True)
+class _Kept:
+    """The last summary made under a key: the text, its top-level nodes, imports, a part per
+    node, and what the text mentions."""
+
+    source: bytes
+    tops: Tops
+    imports: int
+    parts: list[_Part | None]
+    #: the key of each part in the cache of declaration summaries
+    keys: list[tuple[bytes, int] | None]
+    words: Mentions
+
+
+#: The last summaries made under a key (see ``keep`` in :func:`summarize`), the oldest first.
+_kept_parts: dict[Hashable, _Kept] = {}
+_KEPT_SUMMARIES = 16
 
 
 _imports_ids: dict[object, int] = {}
@@ -783,24 +835,7 @@ def _combined(summaries: Iterable[FileSummary]) -> dict[str, frozenset[Any]]:
             for k, v in theirs.items():
                 mine.setdefault(k, set()).update(v)
     package_main = any(s.package == "main" for s in files)
-
-    methods: dict[str, list[str]] = {}
-    for f in funcs.values():
-        if f.receiver_type:
-            methods.setdefault(f.name, []).append(f.key)
-
-    def resolve(ref: _Ref) -> str | None:
-        if ref.kind == "func":
-            return ref.name if ref.name in funcs and not funcs[ref.name].receiver_type else None
-        if ref.kind == "recv":
-            key = f"{ref.receiver_type}.{ref.name}"
-            if key in funcs:
-                return key
-        if ref.name in _AMBIGUOUS_METHODS:
-            return None
-        candidates = methods.get(ref.name, [])
-        return candidates[0] if len(candidates) == 1 else None
-
+    resolve = _resolver(funcs)
     resolved = [(ref, resolve(ref)) for ref in refs]
     edges: dict[str, set[str]] = {}
     incoming: dict[str, list[_Ref]] = {}
@@ -922,6 +957,100 @@ def _combined(summaries: Iterable[FileSummary]) -> dict[str, frozenset[Any]]:
     }
 
 
+def _resolver(funcs: dict[str, _Func]) -> Callable[[_Ref], str | None]:
+    """What a mention resolves to among the package's functions (None: none of them, or unsure)."""
+    methods: dict[str, list[str]] = {}
+    for f in funcs.values():
+        if f.receiver_type:
+            methods.setdefault(f.name, []).append(f.key)
+
+    def resolve(ref: _Ref) -> str | None:
+        if ref.kind == "func":
+            return ref.name if ref.name in funcs and not funcs[ref.name].receiver_type else None
+        if ref.kind == "recv":
+            key = f"{ref.receiver_type}.{ref.name}"
+            if key in funcs:
+                return key
+        if ref.name in _AMBIGUOUS_METHODS:
+            return None
+        candidates = methods.get(ref.name, [])
+        return candidates[0] if len(candidates) == 1 else None
+
+    return resolve
+
+
+class _LastFacts:
+    """The ``calls`` facts last computed for a directory, from these summaries.
+
+    The next summaries of the package usually differ from these in a declaration or two (an
+    edit in one function): when what those declarations contribute is the same, the facts
+    are too — the very same values, so that what was checked against them stays checked.
+    """
+
+    __slots__ = ("_resolve", "facts", "summaries")
+
+    def __init__(self, summaries: list[FileSummary], facts: dict[str, frozenset[Any]]) -> None:
+        self.summaries = summaries
+        self.facts = facts
+        self._resolve: Callable[[_Ref], str | None] | None = None
+
+    def carried(self, summaries: list[FileSummary], resolve: Callable[[_Ref], str | None] | None) -> _LastFacts:
+        found = _LastFacts(summaries, self.facts)
+        found._resolve = resolve
+        return found
+
+    def facts_for(self, summaries: list[FileSummary]) -> tuple[dict[str, frozenset[Any]], _LastFacts] | None:
+        """These facts and what to remember, when ``summaries`` give the same facts as the last ones."""
+        if len(summaries) != len(self.summaries):
+            return None
+        removed: list[FileSummary] = []
+        added: list[FileSummary] = []
+        for old, new in zip(self.summaries, summaries, strict=True):
+            if old is new:
+                continue
+            if (
+                old.package != new.package
+                or old.web != new.web
+                or old.flags != new.flags
+                or not old.parts
+                or len(old.parts) != len(new.parts)
+            ):
+                return None
+            for a, b in zip(old.parts, new.parts, strict=True):
+                if a is not b and a != b:
+                    removed.append(a.summary)
+                    added.append(b.summary)
+            if len(removed) > _MAX_CHANGED_PARTS:
+                return None
+        if not removed:
+            return self.facts, self.carried(summaries, self._resolve)
+        before, after = FileSummary(), FileSummary()
+        for gone in removed:
+            _add(before, gone)
+        for new_part in added:
+            _add(after, new_part)
+        # The functions are the same, so every mention resolves as before; what does not
+        # resolve contributes nothing, and everything else is used as a set.
+        if any(getattr(before, name) != getattr(after, name) for name in _MERGED_FIELDS if name != "refs"):
+            return None
+        resolve = self._resolve
+        if resolve is None:
+            funcs: dict[str, _Func] = {}
+            for summary in self.summaries:
+                for part in summary.parts or (_Part(summary),):
+                    funcs.update(part.summary.funcs)
+            resolve = _resolver(funcs)
+        if {r for r in before.refs if resolve(r)} != {r for r in after.refs if resolve(r)}:
+            return None
+        return self.facts, self.carried(summaries, resolve)
+
+
+#: More declarations changed than this since the last facts: computed again from scratch.
+_MAX_CHANGED_PARTS = 16
+#: The last facts per package directory (see :class:`_LastFacts`).
+_last_facts: OrderedDict[Path, _LastFacts] = OrderedDict()
+
+
 def source_facts(source: bytes, tree: Tree | None = None) -> PackageFacts:
     """The facts of a package made of this one file (computed when first read)."""
 
@@ -977,10 +1106,13 @@ def clear_cache() -> None:
         _disk_summaries.clear()
         _package_siblings.clear()
         _package_cache.clear()
+        _last_facts.clear()
+        _mentions.clear()
         _source_cache.clear()
         _scans.clear()
     with _decl_lock:
         _decl_cache.clear()
+        _kept_parts.clear()
     clear_shared()
 
 
@@ -1043,9 +1175,13 @@ def forget(path: str | Path | None, source: bytes) -> None:
     with _lock:
         _own_cache.pop(source, None)
         if path is not None:
+            with _decl_lock:
+                _kept_parts.pop(Path(path), None)
             directory = Path(path).parent
             for key in [k for k in _package_cache if k[0] == directory]:
                 del _package_cache[key]
+            _last_facts.pop(directory, None)
+            _mentions.pop(Path(path), None)
 
 
 def invalidate(path: str | Path) -> None:
@@ -1180,7 +1316,9 @@ def _worker_candidates(root: Node) -> tuple[set[bytes], set[bytes]]:
     return sites, targets
 
 
-def _worker_summaries(own_source: bytes, own_tree: Tree | None, siblings: list[_Sibling]) -> list[FileSummary]:
+def _worker_summaries(
+    own_source: bytes, own_tree: Tree | None, siblings: list[_Sibling], path: Path | None = None
+) -> list[FileSummary]:
     """For a package without web code: the files that say something about this file's goroutines.
 
     Those are the files that declare what this file runs with ``go``, a
@@ -1194,7 +1332,7 @@ def _worker_summaries(own_source: bytes, own_tree: Tree | None, siblings: list[_
         targets.add(b"Start")
     if not sites and not targets:
         return []
-    summaries = [_own_summary(own_source, tree)]
+    summaries = [_own_summary(own_source, tree, path)]
     chosen: set[Path] = set()
     wanted = sites - {b"main", b"init"}  # run once, whoever mentions them
     for _ in range(4):
@@ -1247,12 +1385,12 @@ def _digest(data: bytes) -> bytes:
     return hashlib.blake2b(data, digest_size=16).digest()
 
 
-def _own_summary(source: bytes, tree: Tree | None) -> FileSummary:
+def _own_summary(source: bytes, tree: Tree | None, path: Path | None = None) -> FileSummary:
     found = _own_cache.get(source)
     if found is not None:
         _own_cache.move_to_end(source)
         return found
-    summary = _disk_summaries.get(_digest(source)) or summarize(source, tree)
+    summary = _disk_summaries.get(_digest(source)) or summarize(source, tree, keep=path)
     _own_cache[source] = summary
     if len(_own_cache) > _OWN_CACHE_SIZE:
         _own_cache.popitem(last=False)
@@ -1291,6 +1429,14 @@ def _provide(kind: str, path: Path, own_source: bytes, own_tree: Tree | None) ->
     """The facts of one source (:mod:`.facts`) for the file at ``path`` (called with the lock held)."""
     match = _PACKAGE_CLAUSE.search(own_source)
     own_package = match.group(1).decode() if match else ""
+    words = _mentions.pop(path, None) or Mentions()
+    _mentions[path] = words  # the most recent last
+    while len(_mentions) > _PACKAGE_CACHE_SIZE:
+        _mentions.pop(next(iter(_mentions)))
+
+    def mentions(*candidates: bytes) -> bool:
+        """Does the file's text contain one of these? (Asked again after each edit: kept by word.)"""
+        return any(words.contains(own_source, word) for word in candidates)
 
     def siblings() -> list[_Sibling]:
         """The package's other files: read only for a source whose facts the file can use."""
@@ -1309,14 +1455,14 @@ def _provide(kind: str, path: Path, own_source: bytes, own_tree: Tree | None) ->
         return found
 
     if kind == CALLS:
-        own_web = any(marker in own_source for marker in WEB_IMPORT_MARKERS)
-        return _package_facts(path, own_source, own_tree, own_web, siblings())
+        own_web = mentions(*WEB_IMPORT_MARKERS)
+        return _package_facts(path, own_source, own_tree, own_web, siblings(), mentions)
     if kind == DB_FIELDS_SOURCE:
-        if any(call in own_source for call in _DB_CALLS) and not any(m in own_source for m in _DB_MARKERS):
+        if mentions(*_DB_CALLS) and not mentions(*_DB_MARKERS):
             return {"db_fields": frozenset(f for s in siblings() for f in _db_fields_of(s))}
-    elif kind == FIELD_USES_SOURCE and any(constructor in own_source for constructor in (*_CANCEL_CONSTRUCTORS, b"NewTicker")):
+    elif kind == FIELD_USES_SOURCE and mentions(*_CANCEL_CONSTRUCTORS, b"NewTicker"):
         return {"field_uses": frozenset(name for s in siblings() for name in _field_uses_of(s))}
-    elif kind == LOCKS_SOURCE and any(marker in own_source for marker in _LOCK_MARKERS):
+    elif kind == LOCKS_SOURCE and mentions(*_LOCK_MARKERS):
         return {"locks": reduce(operator.or_, (_lock_facts_of(s) for s in siblings()), LOCKS_EMPTY)}
     elif kind == SIBLINGS_SOURCE:
         return {"siblings": tuple((str(s.path), *s.stamp) for s in siblings())}
@@ -1327,6 +1473,9 @@ def _provide(kind: str, path: Path, own_source: bytes, own_tree: Tree | None) ->
 #: the directory listing and the :func:`.overlay.version` it was made from.
 _package_siblings: dict[tuple[Path, bool, str], tuple[list[_Sibling], int, list[_Sibling]]] = {}
 
+#: What each file's text mentions, by path, kept edit by edit (see :class:`Mentions`).
+_mentions: dict[Path, Mentions] = {}
+
 _LOCK_MARKERS = (b"Lock()", b"WaitGroup", b".Wait()")
 
 
@@ -1336,35 +1485,56 @@ def _lock_facts_of(sibling: _Sibling) -> LockFacts:
 
 
 def _package_facts(
-    path: Path, own_source: bytes, own_tree: Tree | None, own_web: bool, siblings: list[_Sibling]
+    path: Path,
+    own_source: bytes,
+    own_tree: Tree | None,
+    own_web: bool,
+    siblings: list[_Sibling],
+    mentions: Callable[..., bool] | None = None,
 ) -> dict[str, frozenset[Any]]:
     """The facts from the package's summaries (called with the lock held)."""
     web = own_web or any(s.web for s in siblings)
     summaries: list[FileSummary] = []
     if web:
         # Per-request facts need the whole call graph: every file counts.
-        summaries.append(_own_summary(own_source, own_tree))
+        summaries.append(_own_summary(own_source, own_tree, path))
         for s in siblings:
             summary = _sibling_summary(s)
             if summary is not None:
                 summaries.append(summary)
-    elif b"go " in own_source or b".Start(" in own_source:
+    elif mentions(b"go ", b".Start(") if mentions is not None else (b"go " in own_source or b".Start(" in own_source):
         # Only goroutines matter, and only the files that tell something about this one's.
-        summaries = _worker_summaries(own_source, own_tree, siblings)
+        summaries = _worker_summaries(own_source, own_tree, siblings, path)
     if not summaries:
         return _EMPTY
     # Keyed by what the files contain, not by which of them is being analysed: every
     # file of an unchanged package finds the facts its siblings computed.
     key = (path.parent, frozenset(summary_key(summary) for summary in summaries))
+    directory = path.parent
     facts = _package_cache.get(key)
     if facts is not None:
         _package_cache.move_to_end(key)
+        _remember_facts(directory, _LastFacts(summaries, facts))
         return facts
-    facts = _combined(summaries)
+    last = _last_facts.get(directory)
+    same = last.facts_for(summaries) if last is not None else None
+    if same is not None:
+        facts, remembered = same
+    else:
+        facts = _combined(summaries)
+        remembered = _LastFacts(summaries, facts)
+    _remember_facts(directory, remembered)
     _package_cache[key] = facts
     if len(_package_cache) > _PACKAGE_CACHE_SIZE:
         _package_cache.popitem(last=False)
     return facts
+
+
+def _remember_facts(directory: Path, last: _LastFacts) -> None:
+    _last_facts[directory] = last
+    _last_facts.move_to_end(directory)
+    while len(_last_facts) > _PACKAGE_CACHE_SIZE:
+        _last_facts.popitem(last=False)
 
 
 #: Facts read from one sibling file's text, by fact, path and stamp.

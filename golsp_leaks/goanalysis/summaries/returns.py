@@ -132,7 +132,9 @@ def package_fresh(
 
 #: Answers about one file's package: ``(source, number of the siblings, type, question)`` -> functions.
 _answers: dict[tuple[bytes, int, tuple[str, str], str], frozenset[tuple[str, bool]]] = {}
-_ANSWERS_SIZE = 64
+#: A few versions of a file's answers (each holds the file's text alive): the editor's
+#: latest and the ones an undo goes back to.
+_ANSWERS_SIZE = 16
 #: A number for each list of sibling files asked about (never reused), and the last list asked
 #: about with its number: each declaration of a file asks with the same list, which has
 #: hundreds of entries in a large package (hashing it for every question cost more than the answer).

@@ -7,7 +7,7 @@ engine's declarations) can be bounded the same way.
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Hashable
+from collections.abc import Hashable, Iterable
 from typing import Any, Generic, TypeVar
 
 K = TypeVar("K", bound=Hashable)
@@ -38,6 +38,13 @@ class BoundedCache(Generic[K, V]):
         self._data.move_to_end(key)
         value: V = item[0]
         return value
+
+    def refresh(self, keys: Iterable[K]) -> None:
+        """Mark these entries (those still there) as just used: they are in use, evict others first."""
+        data = self._data
+        for key in keys:
+            if key in data:
+                data.move_to_end(key)
 
     def put(self, key: K, value: V, size: int) -> None:
         old = self._data.pop(key, None)
