@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -185,11 +186,19 @@ class RequestContextEscape(Rule):
         recv = receiver(decl)
         recv_name = recv[0] if recv is not None and recv[0] not in ("", "_") else ""
         copied = recv is not None and bool(recv_name) and _receiver_is_a_copy(decl, recv[1], ctx)
-        if recv is not None and recv_name and not copied and _holder_per_call(decl, recv[1], ctx):
-            recv_name = ""  # the receiver lives as long as the call that made it: its fields too
+
+        @functools.cache
+        def holder() -> str:
+            """The receiver's name, or "" when it lives as long as the call that made it (its fields too)."""
+            if recv is not None and recv_name and not copied and _holder_per_call(decl, recv[1], ctx):
+                return ""
+            return recv_name
+
         for func in cursor(_FUNCTIONS).captures(decl).get("f", []):
-            handler = ctx.scope.handler(func)
-            if handler is None or handler.framework == "unknown":
+            # A function the package calls from handlers (framework "unknown") has no request
+            # object to leak: only a handler's shape counts, which asks for no package facts.
+            handler = ctx.scope.shaped_handler(func)
+            if handler is None:
                 continue
             objects = {n for n in (handler.param, handler.writer) if n and n != "_"}
             if not objects:
@@ -201,7 +210,7 @@ class RequestContextEscape(Rule):
             )
             names = _Names(handler, frozenset(objects), frozenset(fiber_strings))
             yield from self._goroutines(func, names, fiber_strings, ctx)
-            yield from self._stores(func, names, recv_name if func == decl else "", ctx, copied)
+            yield from self._stores(func, names, holder() if func == decl else "", ctx, copied)
 
     # --- goroutines ---------------------------------------------------------------
 
