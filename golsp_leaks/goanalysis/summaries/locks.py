@@ -24,7 +24,8 @@ from __future__ import annotations
 import bisect
 import hashlib
 import re
-from dataclasses import dataclass
+from collections.abc import Iterable
+from dataclasses import dataclass, fields
 
 _STRUCT = re.compile(rb"^(?:type\s+|\s+)([A-Za-z_]\w*)(?:\[[^\]\n]*\])?\s+struct\s*\{", re.MULTILINE)
 #: An import spec of ``sync``, alone (``import s "sync"``) or in a group: its name, if any.
@@ -50,12 +51,16 @@ class LockFacts:
     unlocking: frozenset[str] = frozenset()
 
     def __or__(self, other: LockFacts) -> LockFacts:
+        return LockFacts.union((self, other))
+
+    @staticmethod
+    def union(many: Iterable[LockFacts]) -> LockFacts:
+        """The facts of many files together, each set made once (not file by file)."""
+        parts = [f for f in many if f is not EMPTY]
+        if len(parts) <= 1:
+            return parts[0] if parts else EMPTY
         return LockFacts(
-            self.mutex_fields | other.mutex_fields,
-            self.lock_types | other.lock_types,
-            self.waitgroup_fields | other.waitgroup_fields,
-            self.locking | other.locking,
-            self.unlocking | other.unlocking,
+            *(frozenset().union(*(getattr(p, f.name) for p in parts)) for f in fields(LockFacts))
         )
 
     def takes_lock(self, type_name: str, method: str, path: str) -> bool:

@@ -28,7 +28,6 @@ What is read:
 from __future__ import annotations
 
 import hashlib
-import operator
 import os
 import re
 import threading
@@ -36,7 +35,6 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, fields
-from functools import reduce
 from pathlib import Path
 from stat import S_ISREG
 from typing import Any
@@ -1316,7 +1314,7 @@ def _provide(kind: str, path: Path, own_source: bytes, own_tree: Tree | None) ->
     elif kind == FIELD_USES_SOURCE and any(constructor in own_source for constructor in (*_CANCEL_CONSTRUCTORS, b"NewTicker")):
         return {"field_uses": frozenset(name for s in siblings() for name in _field_uses_of(s))}
     elif kind == LOCKS_SOURCE and any(marker in own_source for marker in _LOCK_MARKERS):
-        return {"locks": reduce(operator.or_, (_lock_facts_of(s) for s in siblings()), LOCKS_EMPTY)}
+        return {"locks": LockFacts.union(_lock_facts_of(s) for s in siblings())}
     elif kind == SIBLINGS_SOURCE:
         return {"siblings": tuple((str(s.path), *s.stamp) for s in siblings())}
     return _EMPTY
