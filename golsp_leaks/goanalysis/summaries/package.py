@@ -211,6 +211,10 @@ def _interned(fingerprint: object) -> int:
         return found
 
 
+#: What an empty field of a summary stands as in a part's canonical form.
+_EMPTY_CANON: dict[type, object] = {list: (), set: frozenset(), dict: frozenset()}
+
+
 class _Part:
     """The summary of one declaration, with a hash of its content.
 
@@ -228,7 +232,9 @@ class _Part:
         canon: list[object] = []
         for name in _MERGED_FIELDS:
             value = getattr(summary, name)
-            if isinstance(value, list):
+            if not value and type(value) in _EMPTY_CANON:
+                canon.append(_EMPTY_CANON[type(value)])  # most fields of most declarations
+            elif isinstance(value, list):
                 canon.append(tuple(value))
             elif isinstance(value, set):
                 canon.append(frozenset(value))
@@ -275,8 +281,10 @@ _EMPTY: dict[str, frozenset[object]] = {}
 def _add(summary: FileSummary, part: FileSummary) -> None:
     """Fold the summary of one declaration into the file's (parts are never modified)."""
     for name in _MERGED_FIELDS:
-        mine = getattr(summary, name)
         theirs = getattr(part, name)
+        if not theirs:
+            continue
+        mine = getattr(summary, name)
         if isinstance(mine, list):
             mine.extend(theirs)
         elif isinstance(mine, set):
