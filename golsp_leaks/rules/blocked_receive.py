@@ -146,21 +146,23 @@ class BlockedReceive(Rule):
             return resolved[0]
 
         for go_stmt, literal in go_literals(decl):
-            if b"<-" not in (literal.text or b"") or ctx.scope.runs_once(go_stmt):
-                continue
-            per_request = ctx.scope.is_per_request(go_stmt)
-            if not per_request and not runs_more_than_once(decl, ctx.package):
+            if b"<-" not in (literal.text or b""):
                 continue
             owner = enclosing_function(go_stmt)
             if owner is None:
                 continue
+            # The goroutine's own code first: how often it is started is asked of the package's
+            # facts, and only for a goroutine that would wait for ever.
             if owner.start_byte not in channels:
                 channels[owner.start_byte] = local_channels(owner)
             never = _never_satisfied(literal, channels[owner.start_byte], resolve, ctx)
             if not never:
                 continue
             blocked = _blocked_for_good(literal, never)
-            if blocked is None:
+            if blocked is None or ctx.scope.runs_once(go_stmt):
+                continue
+            per_request = ctx.scope.is_per_request(go_stmt)
+            if not per_request and not runs_more_than_once(decl, ctx.package):
                 continue
             where = "every request leaves one more" if per_request else "every call leaves one more"
             related = (*blocked.related, Related(go_stmt.start_byte, go_stmt.start_byte + 2, "the goroutine is started here"))

@@ -185,31 +185,11 @@ class GoroutineNoExit(Rule):
     # --- go s.loop(), where loop never ends ------------------------------------------
 
     def _goroutine_functions(self, decl: Node, ctx: FileContext) -> Iterator[Finding]:
+        started = _started_functions(decl)
+        if not started:
+            return  # nothing to look up: the package's summaries are not read
         endless = ctx.package.endless
-        if not endless:
-            return
-        qc = cursor(_GO_CALLS)
-        typed: dict[str, str] | None = None
-        for _, captures in qc.matches(decl):
-            go_stmt = captures["go"][0]
-            function = captures["function"][0]
-            if function.type == "identifier":
-                key = text(function)
-            elif function.type == "selector_expression":
-                operand = function.child_by_field_name("operand")
-                if operand is None or operand.type != "identifier":
-                    continue
-                if typed is None:
-                    typed = local_types(decl)
-                    recv = receiver(decl)
-                    if recv is not None and recv[0] not in ("", "_"):
-                        typed[recv[0]] = recv[1]
-                type_name = typed.get(text(operand))
-                if not type_name:
-                    continue
-                key = f"{type_name}.{text(function.child_by_field_name('field'))}"
-            else:
-                continue
+        for go_stmt, function, key in started:
             if key not in endless or ctx.scope.runs_once(go_stmt):
                 continue
             per_request = ctx.scope.is_per_request(go_stmt)
@@ -227,6 +207,36 @@ class GoroutineNoExit(Rule):
                 ),
                 per_request=per_request,
             )
+
+
+def _started_functions(decl: Node) -> list[tuple[Node, Node, str]]:
+    """``(go statement, function, key)`` for each ``go f()`` or ``go x.m()`` of the declaration
+    whose function can be named: ``f``, or ``T.m`` for a local or receiver ``x`` of type ``T``."""
+    found: list[tuple[Node, Node, str]] = []
+    typed: dict[str, str] | None = None
+    for _, captures in cursor(_GO_CALLS).matches(decl):
+        go_stmt = captures["go"][0]
+        function = captures["function"][0]
+        if function.type == "identifier":
+            key = text(function)
+        elif function.type == "selector_expression":
+            operand = function.child_by_field_name("operand")
+            if operand is None or operand.type != "identifier":
+                continue
+            if typed is None:
+                typed = local_types(decl)
+                recv = receiver(decl)
+                if recv is not None and recv[0] not in ("", "_"):
+                    typed[recv[0]] = recv[1]
+            type_name = typed.get(text(operand))
+            if not type_name:
+                continue
+            key = f"{type_name}.{text(function.child_by_field_name('field'))}"
+        else:
+            continue
+        found.append((go_stmt, function, key))
+    return found
+
 
 _RANGES = "(for_statement (range_clause right: (selector_expression operand: (_) @ticker field: (field_identifier) @c))) @loop"
 _TICKER_FIELDS = '''

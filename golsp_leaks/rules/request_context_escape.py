@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
 from tree_sitter import Node
@@ -185,11 +186,19 @@ class RequestContextEscape(Rule):
         recv = receiver(decl)
         recv_name = recv[0] if recv is not None and recv[0] not in ("", "_") else ""
         copied = recv is not None and bool(recv_name) and _receiver_is_a_copy(decl, recv[1], ctx)
-        if recv is not None and recv_name and not copied and _holder_per_call(decl, recv[1], ctx):
-            recv_name = ""  # the receiver lives as long as the call that made it: its fields too
+
+        @functools.cache
+        def holder() -> str:
+            """The receiver's name, or "" when it lives as long as the call that made it (its fields too)."""
+            if recv is not None and recv_name and not copied and _holder_per_call(decl, recv[1], ctx):
+                return ""
+            return recv_name
+
         for func in cursor(_FUNCTIONS).captures(decl).get("f", []):
-            handler = ctx.scope.handler(func)
-            if handler is None or handler.framework == "unknown":
+            # A function the package calls from handlers (framework "unknown") has no request
+            # object to leak: only a handler's shape counts, which asks for no package facts.
+            handler = ctx.scope.shaped_handler(func)
+            if handler is None:
                 continue
             objects = {n for n in (handler.param, handler.writer) if n and n != "_"}
             if not objects:
@@ -201,7 +210,7 @@ class RequestContextEscape(Rule):
             )
             names = _Names(handler, frozenset(objects), frozenset(fiber_strings))
             yield from self._goroutines(func, names, fiber_strings, ctx)
-            yield from self._stores(func, names, recv_name if func == decl else "", ctx, copied)
+            yield from self._stores(func, names, holder() if func == decl else "", ctx, copied)
 
     # --- goroutines ---------------------------------------------------------------
 
@@ -334,7 +343,10 @@ class RequestContextEscape(Rule):
     ) -> Iterator[Finding]:
         """``copied``: the receiver is a value, a copy made for this call."""
         handler = names.handler
-        globals_ = ctx.package.globals
+
+        def globals_() -> frozenset[str]:
+            return ctx.package.globals  # read only for a target that may be package-level
+
         seen: set[int] = set()
         for _, captures in cursor(_ASSIGNMENTS).matches(func):
             assign = captures["assign"][0]
@@ -360,7 +372,7 @@ class RequestContextEscape(Rule):
                     yield finding
         for _, captures in cursor(_STORE_CALLS).matches(func):
             global_name = text(captures["global"][0])
-            if global_name not in ctx.package.globals or text(captures["method"][0]) not in ("Store", "LoadOrStore", "Swap"):
+            if text(captures["method"][0]) not in ("Store", "LoadOrStore", "Swap") or global_name not in ctx.package.globals:
                 continue
             call = captures["call"][0]
             if _owner(call, ctx) != func or _declared_locally(func, global_name):
@@ -757,14 +769,14 @@ def _declared_locally(func: Node, name: str) -> bool:
 
 def _long_lived_target(
     target: Node,
-    globals_: frozenset[str],
+    globals_: Callable[[], frozenset[str]],
     recv_name: str,
     func: Node,
     field_only: bool = True,
     copied: bool = False,
 ) -> str | None:
     """``g``, ``g[k]``, ``g.f``, ``s.f[k]`` for a package-level ``g`` or the handler's receiver ``s``
-    (the receiver itself only with ``field_only=False``).  With ``copied`` (a value receiver),
+    (the receiver itself only with ``field_only=False``; ``globals_`` gives the package-level names).  With ``copied`` (a value receiver),
     ``s.f`` is the call's own copy: only what a field shares (``s.f[k]``, ``s.f.g``) outlives it."""
     node = target
     nested = False
@@ -783,7 +795,7 @@ def _long_lived_target(
         if copied and steps == 1 and field_only:
             return None
         return f"a field of {name}" if nested or not field_only else None
-    if name not in globals_ or _declared_locally(func, name):
+    if _declared_locally(func, name) or name not in globals_():
         return None
     return f"package-level {name}"
 

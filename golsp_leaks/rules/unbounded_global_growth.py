@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+import functools
+from collections.abc import Callable, Iterable, Iterator
 
 from tree_sitter import Node
 
@@ -153,9 +154,14 @@ class UnboundedGlobalGrowth(Rule):
         if decl.type not in ("function_declaration", "method_declaration"):
             return
         facts = ctx.package
-        growable = facts.collections - facts.shrunk_globals
+
+        @functools.cache
+        def growable() -> frozenset[str]:
+            """The package's collections nothing trims: read once the declaration adds to some variable."""
+            return facts.collections - facts.shrunk_globals
+
         seen: set[int] = set()
-        findings = self._inserts(decl, ctx, growable) if growable else iter(())
+        findings = self._inserts(decl, ctx, growable)
         for finding in (*findings, *self._field_growth(decl, ctx)):
             if finding.start not in seen:
                 seen.add(finding.start)
@@ -171,8 +177,6 @@ class UnboundedGlobalGrowth(Rule):
         for query, kind in ((_FIELD_INSERTS, "insert"), (_FIELD_STORES, "store"), (_FIELD_APPENDS, "append")):
             for _, captures in cursor(query).matches(decl):
                 field = text(captures["field"][0])
-                if field in ctx.package.shrunk_fields:
-                    continue
                 stmt, collection = captures["stmt"][0], captures["collection"][0]
                 if kind == "store" and text(captures["method"][0]) not in ("Store", "LoadOrStore", "Swap"):
                     continue
@@ -182,7 +186,7 @@ class UnboundedGlobalGrowth(Rule):
                     left = stmt.child_by_field_name("left")
                     if left is None or captures["target"][0].parent != left:
                         continue
-                if not ctx.scope.is_per_request(stmt):
+                if field in ctx.package.shrunk_fields or not ctx.scope.is_per_request(stmt):
                     continue
                 if kind != "append" and (_bounded(captures["key"][0], ctx) or not _from_request(captures["key"][0], stmt, ctx)):
                     continue
@@ -205,10 +209,10 @@ class UnboundedGlobalGrowth(Rule):
                     )
                 yield Finding(self.id, collection.start_byte, collection.end_byte, message, per_request=True)
 
-    def _inserts(self, decl: Node, ctx: FileContext, growable: frozenset[str]) -> Iterator[Finding]:
+    def _inserts(self, decl: Node, ctx: FileContext, growable: Callable[[], frozenset[str]]) -> Iterator[Finding]:
         for _, captures in cursor(_INSERTS).matches(decl):
             name = text(captures["global"][0])
-            if name not in growable:
+            if name not in growable():
                 continue
             stmt = captures["stmt"][0]
             if stmt.type == "assignment_statement":
@@ -220,7 +224,7 @@ class UnboundedGlobalGrowth(Rule):
                 yield finding
         for _, captures in cursor(_STORES).matches(decl):
             name = text(captures["global"][0])
-            if name not in growable or text(captures["method"][0]) not in ("Store", "LoadOrStore", "Swap"):
+            if text(captures["method"][0]) not in ("Store", "LoadOrStore", "Swap") or name not in growable():
                 continue
             stmt = captures["stmt"][0]
             finding = self._map_insert(stmt, stmt, captures["global"][0], captures["key"][0], ctx)
@@ -228,7 +232,7 @@ class UnboundedGlobalGrowth(Rule):
                 yield finding
         for _, captures in cursor(_APPENDS).matches(decl):
             name = text(captures["global"][0])
-            if name not in growable or text(captures["append"][0]) != "append" or text(captures["first"][0]) != name:
+            if text(captures["append"][0]) != "append" or text(captures["first"][0]) != name or name not in growable():
                 continue
             if _shadowed(captures["first"][0], ctx):
                 continue  # s = append(local, x) with a local of the global's name

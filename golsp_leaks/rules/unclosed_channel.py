@@ -28,7 +28,7 @@ from golsp_leaks.goanalysis.summaries.facts import (
     SCOPE_FACTS,
     SIBLINGS,
 )
-from golsp_leaks.goanalysis.summaries.lifetime import local_type
+from golsp_leaks.goanalysis.summaries.lifetime import local_type, typed_locals
 from golsp_leaks.goanalysis.summaries.params import channel_argument_uses
 from golsp_leaks.goanalysis.syntax.edits import insert_statement_after, insert_statement_before
 from golsp_leaks.goanalysis.syntax.nodes import (
@@ -157,8 +157,9 @@ class UnclosedChannel(Rule):
     def check(self, decl: Node, ctx: FileContext) -> Iterable[Finding]:
         if decl.type not in ("function_declaration", "method_declaration"):
             return
-        if ctx.package.lifecycles or ctx.package.runners:
-            yield from self._unstopped_workers(decl, ctx)
+        starts = _worker_starts(decl)
+        if starts and (ctx.package.lifecycles or ctx.package.runners):
+            yield from self._unstopped_workers(starts, ctx)
 
         def helpers(call: Node, index: int) -> frozenset[str] | None:
             return channel_argument_uses(call, index, ctx.source, ctx.package.siblings)
@@ -297,7 +298,7 @@ class UnclosedChannel(Rule):
 
     # --- w.Start() without w.Stop() -------------------------------------------------
 
-    def _unstopped_workers(self, decl: Node, ctx: FileContext) -> Iterator[Finding]:
+    def _unstopped_workers(self, starts: list[_WorkerStart], ctx: FileContext) -> Iterator[Finding]:
         """``w.Start()`` (a start method of the package's lifecycles) or ``go w.run()`` (a runner)
         on a local worker, with a path to an exit on which ``w`` is neither stopped nor handed on."""
         facts = ctx.package
@@ -308,15 +309,11 @@ class UnclosedChannel(Rule):
             contracts.setdefault((method, type_name, True), []).append(stop)
         methods = {method for method, _, _ in contracts}
         resolved: Bindings | None = None
-        for _, captures in cursor(_WORKER_STARTS).matches(decl):
-            method = text(captures["method"][0])
+        for decl, func, stmt, var, call, method in starts:
             if method not in methods:
                 continue
-            var, call = captures["var"][0], captures["call"][0]
-            stmt = captures["stmt"][0]
             go = stmt.type == "go_statement"
-            func = enclosing_function(stmt)
-            if func is None or ctx.scope.runs_once(stmt):
+            if ctx.scope.runs_once(stmt):
                 continue
             worker_type = local_type(func, text(var), stmt, facts.constructors)
             stops = contracts.get((method, worker_type or "", go))
@@ -347,6 +344,28 @@ class UnclosedChannel(Rule):
                 fixes=tuple(fixes),
                 per_request=ctx.scope.is_per_request(stmt),
             )
+
+
+#: A call that may start a worker: (declaration, enclosing function, statement, variable, call, method).
+_WorkerStart = tuple[Node, Node, Node, Node, Node, str]
+
+
+def _worker_starts(decl: Node) -> list[_WorkerStart]:
+    """The ``w.m()`` and ``go w.m()`` statements of the declaration on a local ``w`` whose type
+    its declaration may name: the only calls the package's lifecycles can be about."""
+    found: list[_WorkerStart] = []
+    typed: dict[int, set[str]] = {}
+    for _, captures in cursor(_WORKER_STARTS).matches(decl):
+        var, stmt = captures["var"][0], captures["stmt"][0]
+        func = enclosing_function(stmt)
+        if func is None:
+            continue
+        names = typed.get(func.id)
+        if names is None:
+            names = typed[func.id] = typed_locals(func)
+        if text(var) in names:
+            found.append((decl, func, stmt, var, captures["call"][0], text(captures["method"][0])))
+    return found
 
 
 def _waits_until_closed(node: Node, name: str) -> Related:

@@ -372,7 +372,23 @@ class RequestScope:
         self._cache[key] = found
         return found
 
+    def shaped_handler(self, func: Node) -> Handler | None:
+        """``func`` itself, if its parameters are a framework's request objects: :meth:`handler`
+        without the functions that run per request only because handlers call them (those of
+        framework ``"unknown"``), so that it reads no package facts."""
+        key = (func.start_byte, func.end_byte)
+        found = self._cache[key] if key in self._cache else self._by_shape(func)
+        return found if found is None or found.framework != "unknown" else None
+
     def _classify(self, func: Node) -> Handler | None:
+        found = self._by_shape(func)
+        if found is None and func.type != "func_literal" and self.extra_handlers:
+            fkey = function_key(func)
+            if fkey is not None and fkey in self.extra_handlers:
+                return Handler(func, "unknown", "", "", "")
+        return found
+
+    def _by_shape(self, func: Node) -> Handler | None:
         params = _param_types(func)
         q = self._qualified
         writer = next((name or "_" for name, t in params if q(t, (HTTP,), "ResponseWriter", False)), None)
@@ -392,10 +408,6 @@ class RequestScope:
                 return Handler(func, "gin", name, f"{name}.Request.Context()" if named else "", ctx_type)
             if q(type_node, ECHO_PATHS, "Context", None):
                 return Handler(func, "echo", name, f"{name}.Request().Context()" if named else "", ctx_type)
-        if func.type != "func_literal" and self.extra_handlers:
-            fkey = function_key(func)
-            if fkey is not None and fkey in self.extra_handlers:
-                return Handler(func, "unknown", "", "", "")
         return None
 
     def middleware(self, func: Node) -> str | None:

@@ -10,6 +10,8 @@ lifecycle types.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 from tree_sitter import Node
 
 from golsp_leaks.goanalysis.cfg.loops import inside_nested_function
@@ -77,27 +79,44 @@ def _made_types(decl: Node, constructors: frozenset[tuple[str, str]]) -> set[str
     return made
 
 
+_LOCAL_DECLARATIONS = """
+[(short_var_declaration left: (expression_list . (identifier) @name) right: (expression_list . (_) @value))
+ (var_spec name: (identifier) @name type: (_)? @type value: (expression_list . (_) @value)?)]
+"""
+
+
 def local_type(func: Node, name: str, before: Node, constructors: frozenset[tuple[str, str]]) -> str | None:
     """The type of a local ``name`` from its declaration: ``T{}``, ``&T{}``, ``new(T)``, ``newT()``, ``var v T``."""
-    qc = cursor(
-        """
-        [(short_var_declaration left: (expression_list . (identifier) @name) right: (expression_list . (_) @value))
-         (var_spec name: (identifier) @name type: (_)? @type value: (expression_list . (_) @value)?)]
-        """
-    )
     found: str | None = None
-    for _, captures in qc.matches(func):
-        node = captures["name"][0]
-        if text(node) != name or node.start_byte > before.start_byte or inside_nested_function(node, func):
+    for node, type_node, value in _declarations(func):
+        if text(node) != name or node.start_byte > before.start_byte:
             continue
-        found = None
-        value = captures.get("value", [None])[0]
-        type_node = captures.get("type", [None])[0]
-        if type_node is not None:
-            found = _type_name(type_node)
-        elif value is not None:
-            found = _value_type(value, constructors)
+        found = _declared_type(type_node, value, constructors)
     return found
+
+
+def typed_locals(func: Node) -> set[str]:
+    """The locals of ``func`` that :func:`local_type` may give a type, whatever the package's
+    constructors: a rule asks for the package's facts only about those."""
+    return {text(node) for node, type_node, value in _declarations(func) if _declared_type(type_node, value, None)}
+
+
+def _declarations(func: Node) -> Iterator[tuple[Node, Node | None, Node | None]]:
+    """(name, type, first value) of the function's own local declarations, in order."""
+    for _, captures in cursor(_LOCAL_DECLARATIONS).matches(func):
+        node = captures["name"][0]
+        if not inside_nested_function(node, func):
+            yield node, captures.get("type", [None])[0], captures.get("value", [None])[0]
+
+
+def _declared_type(
+    type_node: Node | None, value: Node | None, constructors: frozenset[tuple[str, str]] | None
+) -> str | None:
+    if type_node is not None:
+        return _type_name(type_node)
+    if value is not None:
+        return _value_type(value, constructors)
+    return None
 
 
 def _type_name(node: Node) -> str | None:
@@ -106,7 +125,9 @@ def _type_name(node: Node) -> str | None:
     return text(node) if node.type == "type_identifier" else None
 
 
-def _value_type(value: Node, constructors: frozenset[tuple[str, str]]) -> str | None:
+def _value_type(value: Node, constructors: frozenset[tuple[str, str]] | None) -> str | None:
+    """The type a value has, ``constructors`` naming what the package's functions return (None:
+    any function called by its name may return some type, named here by the function)."""
     if value.type == "unary_expression" and value.named_child_count:
         value = value.named_children[-1]
     if value.type == "composite_literal":
@@ -120,5 +141,7 @@ def _value_type(value: Node, constructors: frozenset[tuple[str, str]]) -> str | 
         if text(function) == "new" and args is not None and args.named_child_count == 1:
             return _type_name(args.named_children[0])
         if function.type == "identifier":
+            if constructors is None:
+                return text(function)
             return next((t for f, t in constructors if f == text(function)), None)
     return None

@@ -21,8 +21,11 @@ gives ``s.Mutex``; a dot import gives ``Mutex``); a file that does not import ``
 
 from __future__ import annotations
 
+import bisect
+import hashlib
 import re
-from dataclasses import dataclass
+from collections.abc import Iterable
+from dataclasses import dataclass, fields
 
 _STRUCT = re.compile(rb"^(?:type\s+|\s+)([A-Za-z_]\w*)(?:\[[^\]\n]*\])?\s+struct\s*\{", re.MULTILINE)
 #: An import spec of ``sync``, alone (``import s "sync"``) or in a group: its name, if any.
@@ -48,12 +51,16 @@ class LockFacts:
     unlocking: frozenset[str] = frozenset()
 
     def __or__(self, other: LockFacts) -> LockFacts:
+        return LockFacts.union((self, other))
+
+    @staticmethod
+    def union(many: Iterable[LockFacts]) -> LockFacts:
+        """The facts of many files together, each set made once (not file by file)."""
+        parts = [f for f in many if f is not EMPTY]
+        if len(parts) <= 1:
+            return parts[0] if parts else EMPTY
         return LockFacts(
-            self.mutex_fields | other.mutex_fields,
-            self.lock_types | other.lock_types,
-            self.waitgroup_fields | other.waitgroup_fields,
-            self.locking | other.locking,
-            self.unlocking | other.unlocking,
+            *(frozenset().union(*(getattr(p, f.name) for p in parts)) for f in fields(LockFacts))
         )
 
     def takes_lock(self, type_name: str, method: str, path: str) -> bool:
@@ -63,12 +70,13 @@ class LockFacts:
 EMPTY = LockFacts()
 
 
-def _bodies(data: bytes, pattern: re.Pattern[bytes]) -> list[tuple[re.Match[bytes], bytes]]:
-    """Each match of a function header with the text up to the closing brace at column 0."""
-    found: list[tuple[re.Match[bytes], bytes]] = []
+def _bodies(data: bytes, pattern: re.Pattern[bytes], ends: list[int]) -> list[tuple[re.Match[bytes], int, int]]:
+    """Each match of a function header with where its text runs to: the closing brace at column 0
+    (``ends``: the offsets of those braces, in order)."""
+    found: list[tuple[re.Match[bytes], int, int]] = []
     for match in pattern.finditer(data):
-        end = _BODY_END.search(data, match.end())
-        found.append((match, data[match.end() : end.start() if end else len(data)]))
+        i = bisect.bisect_left(ends, match.end())
+        found.append((match, match.end(), ends[i] if i < len(ends) else len(data)))
     return found
 
 
@@ -76,14 +84,12 @@ def _struct_ranges(data: bytes) -> list[tuple[str, int, int]]:
     """(type name, start, end) of the struct type declarations of the file."""
     ranges: list[tuple[str, int, int]] = []
     for match in _STRUCT.finditer(data):
-        depth, i = 1, match.end()
-        while depth:
-            brace = _BRACES.search(data, i)
-            if brace is None:
-                i = len(data)
-                break
+        depth, i = 1, len(data)
+        for brace in _BRACES.finditer(data, match.end()):
             depth += 1 if brace.group() == b"{" else -1
-            i = brace.end()
+            if not depth:
+                i = brace.end()
+                break
         ranges.append((match.group(1).decode(), match.start(), i))
     return ranges
 
@@ -99,22 +105,23 @@ def _struct_at(structs: list[tuple[str, int, int]], offset: int) -> str | None:
     return found
 
 
-def _lock_ops(body: bytes) -> list[tuple[int, bytes, bytes]]:
-    """(offset, holder, method) of each ``holder.Lock()``-like call in ``body``, in order."""
+def _lock_ops(data: bytes, start: int, end: int) -> list[tuple[int, bytes, bytes]]:
+    """(offset, holder, method) of each ``holder.Lock()``-like call in ``data[start:end]``, in order."""
     found: list[tuple[int, bytes, bytes]] = []
-    for call in _LOCK_CALL.finditer(body):
-        holder = _HOLDER.search(body, max(0, call.start() - 120), call.start())
+    for call in _LOCK_CALL.finditer(data, start, end):
+        holder = _HOLDER.search(data, max(start, call.start() - 120), call.start())
         if holder is not None:
             found.append((call.start(), holder.group(), call.group(1)))
     return found
 
 
-def _releases_first(body: bytes) -> bool:
-    """Does the body unlock some mutex before (or without) locking it: release a lock its caller holds?"""
-    if b"Unlock()" not in body:
+def _releases_first(data: bytes, start: int, end: int) -> bool:
+    """Does the body ``data[start:end]`` unlock some mutex before (or without) locking it: release
+    a lock its caller holds?"""
+    if data.find(b"Unlock()", start, end) < 0:
         return False
     seen: set[bytes] = set()
-    for _, holder, method in _lock_ops(body):
+    for _, holder, method in _lock_ops(data, start, end):
         if holder in seen:
             continue
         seen.add(holder)
@@ -155,10 +162,27 @@ def _patterns(qualifiers: frozenset[bytes]) -> tuple[re.Pattern[bytes], re.Patte
     return found
 
 
+#: The facts of the texts seen lately, by a digest of the text: a file is read as the one checked
+#: and as a sibling of the others.  Bounded: emptied when full.
+_known: dict[bytes, LockFacts] = {}
+_KNOWN_SIZE = 1024
+
+
 def lock_facts(data: bytes) -> LockFacts:
     """The lock facts of one file's text."""
     if b"sync" not in data:
         return EMPTY
+    key = hashlib.blake2b(data, digest_size=16).digest()
+    found = _known.get(key)
+    if found is None:
+        found = _read_lock_facts(data)
+        if len(_known) >= _KNOWN_SIZE:
+            _known.clear()
+        _known[key] = found
+    return found
+
+
+def _read_lock_facts(data: bytes) -> LockFacts:
     mutex_fields: set[str] = set()
     waitgroup_fields: set[str] = set()
     structs = _struct_ranges(data)
@@ -175,15 +199,16 @@ def lock_facts(data: bytes) -> LockFacts:
         if (name := _struct_at(structs, match.start()))
     }
     locking: set[tuple[str, str, str]] = set()
+    ends = [m.start() for m in _BODY_END.finditer(data)]
     if b"Lock()" in data:
-        for header, body in _bodies(data, _METHOD):
+        for header, start, end in _bodies(data, _METHOD, ends):
             receiver, type_name, method = (g.decode() for g in header.groups())
             if method.endswith(("Locked", "locked")):
                 continue  # by convention called with the lock held
-            closure = body.find(b"func(")
+            closure = data.find(b"func(", start, end)
             prefix = receiver + "."
             seen: set[str] = set()
-            for offset, held, op in _lock_ops(body):
+            for offset, held, op in _lock_ops(data, start, end):
                 if 0 <= closure < offset:
                     break  # from here on the lock may be taken by a closure, another goroutine
                 holder = held.decode()
@@ -195,7 +220,7 @@ def lock_facts(data: bytes) -> LockFacts:
                 seen.add(path)
                 if not op.endswith(b"Unlock"):
                     locking.add((type_name, method, path))
-    unlocking = {header.group(1).decode() for header, body in _bodies(data, _FUNC) if _releases_first(body)}
+    unlocking = {header.group(1).decode() for header, start, end in _bodies(data, _FUNC, ends) if _releases_first(data, start, end)}
     return LockFacts(
         frozenset(mutex_fields),
         frozenset(lock_types),

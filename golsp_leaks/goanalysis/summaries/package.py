@@ -28,7 +28,6 @@ What is read:
 from __future__ import annotations
 
 import hashlib
-import operator
 import os
 import re
 import threading
@@ -36,7 +35,6 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, fields
-from functools import reduce
 from pathlib import Path
 from stat import S_ISREG
 from typing import Any
@@ -265,6 +263,10 @@ def _interned(fingerprint: object) -> int:
         return found
 
 
+#: What an empty field of a summary stands as in a part's canonical form.
+_EMPTY_CANON: dict[type, object] = {list: (), set: frozenset(), dict: frozenset()}
+
+
 class _Part:
     """The summary of one declaration, with a hash of its content.
 
@@ -282,7 +284,9 @@ class _Part:
         canon: list[object] = []
         for name in _MERGED_FIELDS:
             value = getattr(summary, name)
-            if isinstance(value, list):
+            if not value and type(value) in _EMPTY_CANON:
+                canon.append(_EMPTY_CANON[type(value)])  # most fields of most declarations
+            elif isinstance(value, list):
                 canon.append(tuple(value))
             elif isinstance(value, set):
                 canon.append(frozenset(value))
@@ -329,8 +333,10 @@ _EMPTY: dict[str, frozenset[object]] = {}
 def _add(summary: FileSummary, part: FileSummary) -> None:
     """Fold the summary of one declaration into the file's (parts are never modified)."""
     for name in _MERGED_FIELDS:
-        mine = getattr(summary, name)
         theirs = getattr(part, name)
+        if not theirs:
+            continue
+        mine = getattr(summary, name)
         if isinstance(mine, list):
             mine.extend(theirs)
         elif isinstance(mine, set):
@@ -1463,7 +1469,7 @@ def _provide(kind: str, path: Path, own_source: bytes, own_tree: Tree | None) ->
     elif kind == FIELD_USES_SOURCE and mentions(*_CANCEL_CONSTRUCTORS, b"NewTicker"):
         return {"field_uses": frozenset(name for s in siblings() for name in _field_uses_of(s))}
     elif kind == LOCKS_SOURCE and mentions(*_LOCK_MARKERS):
-        return {"locks": reduce(operator.or_, (_lock_facts_of(s) for s in siblings()), LOCKS_EMPTY)}
+        return {"locks": LockFacts.union(_lock_facts_of(s) for s in siblings())}
     elif kind == SIBLINGS_SOURCE:
         return {"siblings": tuple((str(s.path), *s.stamp) for s in siblings())}
     return _EMPTY

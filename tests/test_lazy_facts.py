@@ -1,0 +1,74 @@
+"""The goroutine, channel and request rules ask for the package's facts only once a declaration
+has something they could be about: a file without such a candidate costs no package summary."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import pytest
+
+from golsp_leaks.config import Settings
+from golsp_leaks.engine import Engine
+from golsp_leaks.goanalysis.summaries.facts import CALLS, PackageFacts
+from golsp_leaks.goanalysis.summaries.lifetime import typed_locals
+from golsp_leaks.goanalysis.syntax.parse import parse
+from golsp_leaks.rules import all_rules
+
+
+class Counting:
+    """A provider of empty facts that records which sources it is asked for."""
+
+    def __init__(self) -> None:
+        self.asked: list[str] = []
+
+    def __call__(self, source: str) -> Mapping[str, object]:
+        self.asked.append(source)
+        return {}
+
+
+def _asked(rule_id: str, body: str) -> list[str]:
+    source = f'package p\n\nimport "net/http"\n\n{body}'.encode()
+    rule = next(r for r in all_rules() if r.id == rule_id)
+    provider = Counting()
+    Engine([rule]).analyze(source, parse(source), Settings(), package=PackageFacts(provider=provider))
+    return provider.asked
+
+
+# (rule, a declaration with nothing the facts could change, one with a candidate)
+CASES = [
+    (
+        "goroutine-no-exit",
+        "func a() {\n\tgo func() {\n\t\tprintln()\n\t}()\n}\n",
+        "func a() {\n\tgo run()\n}\n",
+    ),
+    (
+        "unclosed-channel",
+        "func a(w *W) {\n\tw.Start()\n\tgo w.run()\n}\n",
+        "func a() {\n\tw := &W{}\n\tw.Start()\n}\n",
+    ),
+    (
+        "blocked-receive",
+        "func a() {\n\tch := make(chan int)\n\tgo func() {\n\t\t<-ch\n\t}()\n\tch <- 1\n}\n",
+        "func a() {\n\tch := make(chan int)\n\tgo func() {\n\t\t<-ch\n\t}()\n}\n",
+    ),
+    (
+        "request-context-escape",
+        "func (s *S) f(r *http.Request) {\n\ts.last = r.URL.Path\n}\n",
+        "func (s *S) f(w http.ResponseWriter, r *http.Request) {\n\tcache[r.URL.Path] = r\n}\n",
+    ),
+]
+
+
+@pytest.mark.parametrize(("rule_id", "without", "with_candidate"), CASES, ids=[c[0] for c in CASES])
+def test_facts_are_read_only_for_a_candidate(rule_id: str, without: str, with_candidate: str) -> None:
+    assert CALLS not in _asked(rule_id, without)
+    assert CALLS in _asked(rule_id, with_candidate)
+
+
+def test_typed_locals_are_those_a_declaration_may_give_a_type() -> None:
+    source = (
+        b"package p\n\nfunc a(p *W) {\n\tw := &W{}\n\tn := newW()\n\tvar t T\n\tb := bytes.NewBuffer(nil)\n"
+        b"\tvar i, j = 1, 2\n\tgo func() {\n\t\tinner := &W{}\n\t\t_ = inner\n\t}()\n}\n"
+    )
+    func = parse(source).root_node.named_children[1]
+    assert typed_locals(func) == {"w", "n", "t"}
