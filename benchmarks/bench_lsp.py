@@ -26,7 +26,8 @@ pull
     ``resultId``); latency = the request's round trip.
 
 Prints a table (median, p95, max in ms) and writes
-``benchmarks/results/lsp.json``.  Target: p95 < 20 ms.
+``benchmarks/results/lsp.json``.  Target: p95 ≤ 10 ms (pull: the answer; push: beyond the
+debounce).
 
     python benchmarks/bench_lsp.py                       # N=200, D=50
     python benchmarks/bench_lsp.py -n 500 --debounce 100 --lines 30000
@@ -65,6 +66,10 @@ IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 #: Set by --server: another command to measure.
 SERVER: list[str] = []
+
+
+#: A keystroke's budget at p95 (pull: the answer; push: beyond the debounce), in ms.
+TARGET_P95_MS = 10.0
 
 
 def server_command() -> list[str]:
@@ -660,8 +665,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{run.mode} {','.join(run.offered)}: {json.dumps(run.extra)}")
     print(f"\nload average at start {load_start}, at end {[round(x, 2) for x in os.getloadavg()]} ({os.cpu_count()} CPUs)")
     worst = max((r.summary().get("p95_ms", float("inf")) for r in runs), default=float("inf"))
-    verdict = "met" if worst < 20 else "NOT met"
-    print(f"\ntarget p95 < 20 ms: {verdict} (worst p95 {worst:.2f} ms)")
+    verdict = "met" if worst <= TARGET_P95_MS else "NOT met"
+    print(f"\ntarget p95 <= {TARGET_P95_MS:g} ms: {verdict} (worst p95 {worst:.2f} ms)")
 
     out = Path(args.output)
     out.parent.mkdir(parents=True, exist_ok=True)
