@@ -29,6 +29,7 @@ from tree_sitter import Node
 
 from golsp_leaks.goanalysis.syntax.nodes import (
     FUNCTION_TYPES,
+    inside_statement,
     is_no_return_call,
     label_of,
     statements,
@@ -196,7 +197,7 @@ def _classify(
                 return False
             routine = goroutines.get(go.start_byte)
             if routine is None:
-                routine = Goroutine(go, literal, in_loop=_in_loop(go, channel.func))
+                routine = Goroutine(go, literal, in_loop=inside_statement(go, channel.func, "for_statement"))
                 goroutines[go.start_byte] = routine
         kind, node = _operation(ident)
         if kind == "return" and returned and routine is None:
@@ -281,15 +282,6 @@ def _shadows(literal: Node, name: str) -> bool:
     return params is not None and any(
         text(n) == name for p in params.named_children for n in p.children_by_field_name("name")
     )
-
-
-def _in_loop(node: Node, func: Node) -> bool:
-    current = node.parent
-    while current is not None and current != func:
-        if current.type == "for_statement":
-            return True
-        current = current.parent
-    return False
 
 
 def _operation(ident: Node) -> tuple[str, Node]:

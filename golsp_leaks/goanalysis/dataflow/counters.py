@@ -36,7 +36,7 @@ from tree_sitter import Node
 from golsp_leaks.goanalysis.dataflow.engine import Paths, follow
 from golsp_leaks.goanalysis.names.holders import top_level
 from golsp_leaks.goanalysis.names.scopes import bindings
-from golsp_leaks.goanalysis.syntax.nodes import FUNCTION_TYPES, text
+from golsp_leaks.goanalysis.syntax.nodes import FUNCTION_TYPES, inside_statement, text
 
 
 def counter_guards(
@@ -59,7 +59,7 @@ def counter_guards(
     resets: list[int] = [declaration.node.start_byte]
     tests: dict[int, tuple[bool, bool]] = {}
     for use in resolved.uses_of(declaration, top_level(func)):
-        if _inside_literal(use, func):
+        if inside_statement(use, func, "func_literal"):
             return {}  # a closure may change it at any time
         kind = _use_kind(use)
         if kind is None:
@@ -151,12 +151,3 @@ def _use_kind(use: Node) -> str | None:
         if statement is not None and statement.type == "short_var_declaration" and statement.child_by_field_name("left") == parent:
             return None  # declared again
     return "read"
-
-
-def _inside_literal(use: Node, func: Node) -> bool:
-    current = use.parent
-    while current is not None and current != func:
-        if current.type == "func_literal":
-            return True
-        current = current.parent
-    return False

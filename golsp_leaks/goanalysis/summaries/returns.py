@@ -83,12 +83,7 @@ def package_returning(
     if not siblings:
         return frozenset()
     key = (source, _number(siblings), named, "siblings")
-    cached = _answers.get(key)
-    if cached is None:
-        cached = _answers[key] = _package_returning(source, siblings, named, spelled)
-        if len(_answers) > _ANSWERS_SIZE:
-            _answers.pop(next(iter(_answers)))
-    return cached
+    return _answer(key, lambda: _package_returning(source, siblings, named, spelled))
 
 
 def _package_returning(
@@ -122,12 +117,7 @@ def package_fresh(
     the others, that return a fresh value of the type ``named`` (``("database/sql", "Rows")``).
     Computed once per text of the file, set of other files and type."""
     key = (source, _number(siblings), named, "fresh")
-    cached = _answers.get(key)
-    if cached is None:
-        cached = _answers[key] = _package_fresh(root, source, imports, siblings, named, spelled)
-        if len(_answers) > _ANSWERS_SIZE:
-            _answers.pop(next(iter(_answers)))
-    return cached
+    return _answer(key, lambda: _package_fresh(root, source, imports, siblings, named, spelled))
 
 
 #: Answers about one file's package: ``(source, number of the siblings, type, question)`` -> functions.
@@ -135,6 +125,20 @@ _answers: dict[tuple[bytes, int, tuple[str, str], str], frozenset[tuple[str, boo
 #: A few versions of a file's answers (each holds the file's text alive): the editor's
 #: latest and the ones an undo goes back to.
 _ANSWERS_SIZE = 16
+
+
+def _answer(
+    key: tuple[bytes, int, tuple[str, str], str], compute: Callable[[], frozenset[tuple[str, bool]]]
+) -> frozenset[tuple[str, bool]]:
+    """The answer kept under ``key``, computed (and the oldest answer let go) when there is none."""
+    cached = _answers.get(key)
+    if cached is None:
+        cached = _answers[key] = compute()
+        if len(_answers) > _ANSWERS_SIZE:
+            _answers.pop(next(iter(_answers)))
+    return cached
+
+
 #: A number for each list of sibling files asked about (never reused), and the last list asked
 #: about with its number: each declaration of a file asks with the same list, which has
 #: hundreds of entries in a large package (hashing it for every question cost more than the answer).
