@@ -1396,7 +1396,10 @@ def _own_summary(source: bytes, tree: Tree | None, path: Path | None = None) -> 
     if found is not None:
         _own_cache.move_to_end(source)
         return found
-    summary = _disk_summaries.get(_digest(source)) or summarize(source, tree, keep=path)
+    # A file with kept parts is being edited: its new text was summarised nowhere else, and
+    # hashing all of it on every keystroke would cost what the kept parts save.
+    known = None if path in _kept_parts else _disk_summaries.get(_digest(source))
+    summary = known or summarize(source, tree, keep=path)
     _own_cache[source] = summary
     if len(_own_cache) > _OWN_CACHE_SIZE:
         _own_cache.popitem(last=False)
