@@ -204,7 +204,11 @@ def summarize(source: bytes, tree: Tree | None = None, keep: Hashable | None = N
         # One file's declarations always fit (about 5 times its size), with room for the
         # versions an editor makes of them.
         _decl_cache.max_bytes = max(_DECL_CACHE_BYTES, 8 * len(source))
-        if carried is not None:  # the declarations still there are in use: older versions go first
+        global _summaries_kept
+        _summaries_kept += 1
+        if carried is not None and _summaries_kept % _REFRESH_EVERY == 0:
+            # The declarations still there are in use: older versions go first.  Now and then
+            # only (a keystroke adds a version or two; the cache holds thousands).
             _decl_cache.refresh([key for key in keys_by_top if key is not None])
         known = [_decl_cache.get(key) for key in keys]
     for (index, decl), key, part in zip(todo, keys, known, strict=True):
@@ -230,6 +234,9 @@ def summarize(source: bytes, tree: Tree | None = None, keep: Hashable | None = N
 
 
 _SUMMARIZED = frozenset({"function_declaration", "method_declaration", "var_declaration"})
+#: Summaries made from kept parts between two refreshes of the declarations in use.
+_REFRESH_EVERY = 64
+_summaries_kept = 0
 
 
 @dataclass(frozen=True)
