@@ -55,7 +55,13 @@ from tree_sitter import Node, Tree
 from golsp_leaks.config import Settings
 from golsp_leaks.fixes.apply import fix_parses
 from golsp_leaks.fixes.suppress import MARKER, unsuppressed
-from golsp_leaks.goanalysis.summaries.facts import Reads
+from golsp_leaks.goanalysis.cfg import graph
+from golsp_leaks.goanalysis.libraries import frameworks
+from golsp_leaks.goanalysis.names import scopes
+from golsp_leaks.goanalysis.resources import sync, tracking
+from golsp_leaks.goanalysis.summaries import locks, returns
+from golsp_leaks.goanalysis.summaries.facts import Reads, forget_values
+from golsp_leaks.goanalysis.syntax import toplevel
 from golsp_leaks.goanalysis.syntax.bounded import BoundedCache
 from golsp_leaks.goanalysis.syntax.imports import Imports
 from golsp_leaks.goanalysis.syntax.nodes import DECLARATION_TYPES
@@ -296,7 +302,7 @@ class Engine:
             for index, node in enumerate(root.named_children):
                 nodes[index] = node
             top_list = Tops.of(list(nodes.values()))
-            entries = [self._entry(n, source) for n in nodes.values()]
+            entries = [self._entry(n, source, keep) for n in nodes.values()]
             edit_end = len(source)
             kept_head = 0
         else:
@@ -308,7 +314,7 @@ class Engine:
                 assert node is not None  # carry checked the count
                 nodes[index] = node
             replaced = old[head : len(old) - tail]
-            fresh = [self._entry(n, source) for n in nodes.values()]
+            fresh = [self._entry(n, source, keep) for n in nodes.values()]
             entries = old[:head] + fresh + old[len(old) - tail :]
             changed = {
                 e.record.name for e in (*replaced, *fresh)
@@ -559,7 +565,7 @@ class Engine:
         kept.sort()
         return kept, reads
 
-    def _entry(self, node: Node, source: bytes) -> _Entry | None:
+    def _entry(self, node: Node, source: bytes, owner: Hashable | None = None) -> _Entry | None:
         """What is kept of one top-level node: declarations and imports (with their record)."""
         kind = node.type
         if kind == "import_declaration":
@@ -570,13 +576,20 @@ class Engine:
         record = self._records.get(text)
         if record is None:
             record = _new_record(node, text)
-            self._records.put(text, record, record.size)
+            self._records.put(text, record, record.size, owner)
         return _Entry(text, record)
 
     def forget(self, source: bytes, tree: Tree | None, keep: Hashable | None = None) -> None:
-        """Drop what is kept of this file's declarations (the editor closed it), and under ``keep``."""
+        """Drop what is kept of this file's declarations (the editor closed it), what was kept
+        under ``keep`` (the versions analysed under it too), and what the analysis layers keep
+        of the texts they saw last."""
         if keep is not None:
             self._files.pop(keep, None)
+            self._records.discard_owned(keep)
+        for forget_texts in _TEXT_CACHES:
+            forget_texts()
+        if tree is not None:
+            forget_values(_declared_names(tree.root_node, source))
         if tree is None:
             return
         for node in tree.root_node.named_children:
@@ -688,6 +701,24 @@ class Engine:
 #: and blocks are kept for: a declaration still in the file is never evicted, and each edit of a
 #: function it calls is a new context.
 _CONTEXTS_PER_RECORD = 8
+
+
+#: What the analysis layers keep of the last texts they saw (a closed document's, perhaps).
+_TEXT_CACHES: tuple[Callable[[], None], ...] = (
+    graph.forget_texts, scopes.forget_texts, sync.forget_texts, tracking.forget_texts, returns.forget_texts,
+    locks.forget_texts, toplevel.forget_texts, frameworks.forget_texts,
+)
+
+
+def _declared_names(root: Node, source: bytes) -> set[str]:
+    """The names of the file's functions and methods."""
+    names: set[str] = set()
+    for node in root.named_children:
+        if node.type in _FUNCTIONS:
+            name = node.child_by_field_name("name")
+            if name is not None:
+                names.add(source[name.start_byte : name.end_byte].decode(errors="replace"))
+    return names
 
 
 def _shapes(entries: list[_Entry | None]) -> list[int]:

@@ -653,11 +653,9 @@ def _places_making(source: bytes, name: bytes) -> list[int]:
     return places
 
 
-def forget_text(source: bytes) -> None:
-    """Let go of what is kept of this text (a closed document's), and of the last tree read:
-    it may be that document's (asked again, it costs one pass over a file's top level)."""
-    if _made_in and _made_in[0][0] is source:
-        _made_in.clear()
+def forget_texts() -> None:
+    """Let go of what is kept of the last text and tree read (a closed document's, perhaps)."""
+    _made_in.clear()
     _file_holders.clear()
 
 

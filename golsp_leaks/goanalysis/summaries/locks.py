@@ -168,6 +168,11 @@ _known: dict[bytes, LockFacts] = {}
 _KNOWN_SIZE = 1024
 
 
+def forget_texts() -> None:
+    """Let go of the lock facts of the texts seen lately (a closed document's among them)."""
+    _known.clear()
+
+
 def lock_facts(data: bytes) -> LockFacts:
     """The lock facts of one file's text."""
     if b"sync" not in data:

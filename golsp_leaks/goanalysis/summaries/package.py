@@ -221,7 +221,7 @@ def summarize(source: bytes, tree: Tree | None = None, keep: Hashable | None = N
                 _summarize_function(decl, scope, import_names, partial)
             part = _Part(partial, len(key[0]))
             with _decl_lock:
-                _decl_cache.put(key, part, part.size)
+                _decl_cache.put(key, part, part.size, keep)
         by_top[index] = part
         keys_by_top[index] = key
     summary.parts = tuple(part for part in by_top if part is not None)
@@ -1116,6 +1116,7 @@ def clear_cache() -> None:
     with _lock:
         _file_cache.clear()
         _own_cache.clear()
+        _own_paths.clear()
         _disk_summaries.clear()
         _package_siblings.clear()
         _package_cache.clear()
@@ -1187,9 +1188,14 @@ def forget(path: str | Path | None, source: bytes) -> None:
     """Drop what was learnt from this version of a file and its package (the editor closed it)."""
     with _lock:
         _own_cache.pop(source, None)
+        _own_paths.pop(source, None)
         if path is not None:
+            for text in [t for t, p in _own_paths.items() if p == Path(path)]:
+                _own_cache.pop(text, None)
+                del _own_paths[text]
             with _decl_lock:
                 _kept_parts.pop(Path(path), None)
+                _decl_cache.discard_owned(Path(path))
             directory = Path(path).parent
             for key in [k for k in _package_cache if k[0] == directory]:
                 del _package_cache[key]
@@ -1408,9 +1414,16 @@ def _own_summary(source: bytes, tree: Tree | None, path: Path | None = None) -> 
     known = None if path in _kept_parts else _disk_summaries.get(_digest(source))
     summary = known or summarize(source, tree, keep=path)
     _own_cache[source] = summary
+    _own_paths[source] = path
     if len(_own_cache) > _OWN_CACHE_SIZE:
-        _own_cache.popitem(last=False)
+        oldest, _ = _own_cache.popitem(last=False)
+        _own_paths.pop(oldest, None)
     return summary
+
+
+#: The path each text of :data:`_own_cache` was analysed as (so that closing a file lets go of
+#: every version of it there).
+_own_paths: dict[bytes, Path | None] = {}
 
 
 def package_facts(path: str | Path, own_source: bytes | None = None, own_tree: Tree | None = None) -> PackageFacts:

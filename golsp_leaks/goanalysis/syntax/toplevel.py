@@ -79,6 +79,12 @@ class Carried:
 _last_ends: tuple[bytes, bytes, tuple[int, int]] | None = None
 
 
+def forget_texts() -> None:
+    """Let go of the last two texts compared."""
+    global _last_ends
+    _last_ends = None
+
+
 def common_ends(old: bytes, new: bytes) -> tuple[int, int]:
     """The lengths of the longest common prefix and suffix of two texts (they never overlap)."""
     global _last_ends
