@@ -14,7 +14,11 @@ collector is frozen after start-up and runs with high thresholds.
 
     python benchmarks/profile_keystroke.py                    # 200 edits, utf-16
     python benchmarks/profile_keystroke.py --profile --top 30
-    python benchmarks/profile_keystroke.py -n 2000 --memory    # tracemalloc: what grows
+    python benchmarks/profile_keystroke.py -n 3000 --memory    # what grows
+
+With ``--memory``, the process's RSS, Python's allocated memory blocks and the objects the
+collector tracks (by type: what grew) every tenth of the edits; with ``--trace`` too, tracemalloc
+from the start (what is traced is all that is alive), the middle and the end compared.
 """
 
 from __future__ import annotations
@@ -73,7 +77,7 @@ class Keystrokes:
         def counted(*args: Any, **kwargs: Any) -> Any:
             stats = kwargs.get("stats")
             if stats is not None:
-                self.stats.append(stats)
+                self.stats[:] = [stats]
             return analyze_blocks(*args, **kwargs)
 
         engine.analyze_blocks = counted  # type: ignore[method-assign]
@@ -111,6 +115,13 @@ class Keystrokes:
         return time.thread_time() - began
 
 
+def rss_mb() -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
 def enclosing(lines: list[str], row: int) -> str:
     for at in range(row, -1, -1):
         match = _FUNC.match(lines[at])
@@ -130,9 +141,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--profile", action="store_true", help="cProfile over all the edits")
     parser.add_argument("--profile-slow", type=int, default=0, help="cProfile over the N slowest edits, replayed")
     parser.add_argument("--top", type=int, default=25, help="functions shown by a profile")
-    parser.add_argument("--memory", action="store_true", help="tracemalloc: what grew between the middle and the end")
+    parser.add_argument("--memory", action="store_true", help="RSS, memory blocks and objects every tenth of the edits")
+    parser.add_argument(
+        "--trace", action="store_true", help="with --memory: tracemalloc from the start, the middle and the end compared"
+    )
     args = parser.parse_args(argv)
 
+    if args.trace:
+        tracemalloc.start(8)
     with tempfile.TemporaryDirectory(prefix="golsp-keys-") as tmp:
         opened = time.perf_counter()
         keys = Keystrokes(args.lines, args.seed, args.leak_rate, args.encoding, Path(tmp))
@@ -144,11 +160,20 @@ def main(argv: list[str] | None = None) -> int:
         profile = cProfile.Profile() if args.profile else None
         rows: list[dict[str, Any]] = []
         snapshot = None
+        marks: list[str] = []
+        kinds: list[Counter[str]] = []
         for number, edit in enumerate(edits):
-            if args.memory and number == len(edits) // 2:
+            if args.trace and number == len(edits) // 2:
                 gc.collect()
-                tracemalloc.start(12)
                 snapshot = tracemalloc.take_snapshot()
+            if args.memory and number % max(len(edits) // 10, 1) == 0:
+                gc.collect()
+                traced = f"traced {tracemalloc.get_traced_memory()[0] / 2**20:.1f} MiB, " if args.trace else ""
+                marks.append(
+                    f"{number}: {traced}RSS {rss_mb():.1f} MiB, {sys.getallocatedblocks()} blocks, "
+                    f"{len(gc.get_objects())} objects"
+                )
+                kinds.append(Counter(type(o).__name__ for o in gc.get_objects()))
             where = enclosing(keys.text.lines, edit.line)
             change = keys.text.change(edit, args.encoding)
             if profile is not None:
@@ -172,7 +197,13 @@ def main(argv: list[str] | None = None) -> int:
                     "edit": (edit.line, edit.column, edit.insert),
                 }
             )
-        if args.memory and snapshot is not None:
+        if args.memory:
+            print("\nafter edit " + "\n           ".join(marks))
+            if len(kinds) > 2:
+                grown = kinds[-1] - kinds[1]
+                print("objects that grew from the second mark to the last:", grown.most_common(args.top))
+            print("engine caches:", keys.server.engine.cache_stats())
+        if args.trace and snapshot is not None:
             gc.collect()
             after = tracemalloc.take_snapshot()
             tracemalloc.stop()
@@ -183,7 +214,6 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"  {stat.size_diff / 1024:+9.1f} KiB {stat.count_diff:+7d} blocks")
                 for line in stat.traceback.format()[-8:]:
                     print("      " + line)
-            print("engine caches:", keys.server.engine.cache_stats())
 
     times = sorted(r["ms"] for r in rows)
     print(

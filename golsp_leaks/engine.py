@@ -283,9 +283,6 @@ class Engine:
         records = self._records
         records.max_bytes = max(self._cache_bytes, 2 * len(source))
         root = tree.root_node
-        # Besides the file's own declarations, a few hundred older versions of them (what an
-        # undo brings back): an editor makes a new version with every keystroke.
-        records.max_entries = min(self._cache_size, root.named_child_count + _OLD_VERSIONS)
         rule_ids = tuple(r.id for r in rules)
         severities = tuple(sorted((k, v.value) for k, v in settings.severity.items()))
         state = self._files.pop(keep, None) if keep is not None else None
@@ -449,6 +446,9 @@ class Engine:
             return entry.placed
 
         stats.declarations += decl_count
+        # Besides the file's own declarations, a few hundred older versions of them (what an
+        # undo brings back): an editor makes a new version with every keystroke.
+        records.max_entries = min(self._cache_size, decl_count + _OLD_VERSIONS)
         if (
             state is not None
             and changed is not None

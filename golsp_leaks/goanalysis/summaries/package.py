@@ -206,10 +206,16 @@ def summarize(source: bytes, tree: Tree | None = None, keep: Hashable | None = N
         _decl_cache.max_bytes = max(_DECL_CACHE_BYTES, 8 * len(source))
         global _summaries_kept
         _summaries_kept += 1
-        if carried is not None and _summaries_kept % _REFRESH_EVERY == 0:
-            # The declarations still there are in use: older versions go first.  Now and then
-            # only (a keystroke adds a version or two; the cache holds thousands).
-            _decl_cache.refresh([key for key in keys_by_top if key is not None])
+        if keep is not None and (carried is None or _summaries_kept % _REFRESH_EVERY == 0):
+            in_use = [key for key in keys_by_top if key is not None]
+            # A file being edited: besides its own declarations, a few hundred older versions
+            # (what an undo brings back) and the other files' — not every version typed, which
+            # would fill the cache's bytes only after thousands of keystrokes.
+            _decl_cache.max_entries = len(in_use) + len(todo) + _OLD_PARTS
+            if carried is not None:
+                # The declarations still there are in use: older versions go first.  Now and
+                # then only (a keystroke adds a version or two).
+                _decl_cache.refresh(in_use)
         known = [_decl_cache.get(key) for key in keys]
     for (index, decl), key, part in zip(todo, keys, known, strict=True):
         if part is None:
@@ -236,6 +242,8 @@ def summarize(source: bytes, tree: Tree | None = None, keep: Hashable | None = N
 _SUMMARIZED = frozenset({"function_declaration", "method_declaration", "var_declaration"})
 #: Summaries made from kept parts between two refreshes of the declarations in use.
 _REFRESH_EVERY = 64
+#: Parts besides those of a file being edited that the cache keeps (see summarize).
+_OLD_PARTS = 512
 _summaries_kept = 0
 
 
@@ -1426,6 +1434,9 @@ def _own_summary(source: bytes, tree: Tree | None, path: Path | None = None) -> 
 _own_paths: dict[bytes, Path | None] = {}
 
 
+_paths: dict[Path, Path] = {}
+
+
 def package_facts(path: str | Path, own_source: bytes | None = None, own_tree: Tree | None = None) -> PackageFacts:
     """The facts of the package that the file at ``path`` belongs to, each computed when first read.
 
@@ -1437,7 +1448,9 @@ def package_facts(path: str | Path, own_source: bytes | None = None, own_tree: T
     files and the file's own text.  Thread-safe; never raises for unreadable
     files: they are left out.
     """
-    path = Path(path)
+    path = _paths.setdefault(Path(path), Path(path))  # one object per path: caches keep it per entry
+    if len(_paths) > _FILE_CACHE_SIZE:
+        _paths.clear()
     if own_source is None:
         try:
             own_source = overlay.read(path)
