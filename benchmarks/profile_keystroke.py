@@ -202,6 +202,8 @@ def main(argv: list[str] | None = None) -> int:
             if len(kinds) > 2:
                 grown = kinds[-1] - kinds[1]
                 print("objects that grew from the second mark to the last:", grown.most_common(args.top))
+                late = kinds[-1] - kinds[len(kinds) // 2]
+                print("... from the middle mark to the last:", late.most_common(args.top))
             print("engine caches:", keys.server.engine.cache_stats())
         if args.trace and snapshot is not None:
             gc.collect()

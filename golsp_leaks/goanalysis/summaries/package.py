@@ -332,8 +332,13 @@ def _materialize(summary: FileSummary) -> FileSummary:
 
 
 def summary_key(summary: FileSummary) -> tuple[object, ...]:
-    """What a file's summary contributes, as a hashable value (cheap: parts hash once)."""
-    return (summary.package, summary.web, frozenset(summary.flags), summary.parts)
+    """What a file's summary contributes, as a hashable value (cheap: parts hash once).
+
+    The parts by their hashes (64 bits each, of what they contribute), not the parts: a cache
+    keyed by it keeps nothing of a file's declarations, and a key found equal long after it
+    was made (typing inside bodies leaves the parts' contributions as they were) does not
+    hold that old version's parts alive."""
+    return (summary.package, summary.web, frozenset(summary.flags), tuple(hash(part) for part in summary.parts))
 
 
 #: Summaries of single declarations, by their text and the file's imports: an edit in one
