@@ -682,7 +682,7 @@ def main(argv: list[str] | None = None) -> int:
                 "file": stats,
                 "edits": args.edits,
                 "debounce_ms": args.debounce,
-                "target_p95_ms": 20,
+                "target_p95_ms": TARGET_P95_MS,
                 "runs": [r.summary() for r in runs],
             },
             indent=2,

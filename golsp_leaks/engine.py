@@ -45,6 +45,7 @@ from __future__ import annotations
 
 import logging
 import re
+from bisect import bisect_left
 from collections.abc import Callable, Hashable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
@@ -54,11 +55,17 @@ from tree_sitter import Node, Tree
 from golsp_leaks.config import Settings
 from golsp_leaks.fixes.apply import fix_parses
 from golsp_leaks.fixes.suppress import MARKER, unsuppressed
-from golsp_leaks.goanalysis.summaries.facts import Reads
+from golsp_leaks.goanalysis.cfg import graph
+from golsp_leaks.goanalysis.libraries import frameworks
+from golsp_leaks.goanalysis.names import scopes
+from golsp_leaks.goanalysis.resources import sync, tracking
+from golsp_leaks.goanalysis.summaries import locks, returns
+from golsp_leaks.goanalysis.summaries.facts import Reads, forget_values
+from golsp_leaks.goanalysis.syntax import toplevel
 from golsp_leaks.goanalysis.syntax.bounded import BoundedCache
 from golsp_leaks.goanalysis.syntax.imports import Imports
 from golsp_leaks.goanalysis.syntax.nodes import DECLARATION_TYPES
-from golsp_leaks.goanalysis.syntax.toplevel import Tops, carry
+from golsp_leaks.goanalysis.syntax.toplevel import Carried, Tops, carry
 from golsp_leaks.model import AnalysisStats, Diagnostic, Finding, Severity
 from golsp_leaks.rules import FileContext, PackageFacts, Rule, all_rules
 
@@ -163,30 +170,35 @@ class _Entry:
         self.reach = 0
 
 
+@dataclass(slots=True, eq=False)
 class _FileState:
-    """The last analysis of a file kept under a key: its text, top-level nodes and their entries."""
+    """The last analysis of a file kept under a key: its text, top-level nodes and their entries,
+    the context they were found under, the file's functions by name and the declarations that
+    call each name, the indexes of the declarations with a block, and the sets of package facts
+    the declarations read."""
 
-    __slots__ = ("entries", "rules", "severities", "source", "tops")
-
-    def __init__(
-        self,
-        source: bytes,
-        tops: Tops,
-        entries: list[_Entry | None],
-        rules: tuple[str, ...],
-        severities: tuple[tuple[str, int], ...],
-    ) -> None:
-        self.source = source
-        self.tops = tops
-        self.entries = entries
-        self.rules = rules
-        self.severities = severities
+    source: bytes
+    tops: Tops
+    entries: list[_Entry | None]
+    rules: tuple[str, ...]
+    severities: tuple[tuple[str, int], ...]
+    context: int
+    outline: int
+    functions: dict[bytes, list[_Entry]]
+    callers: dict[bytes, set[_Entry]]
+    blocks: list[int]
+    reads: set[Reads]
+    decl_count: int
 
 
 #: How many versions of declarations no longer in the file the cache keeps, at most.
 _OLD_VERSIONS = 512
 #: How many files' last analyses are kept (see ``keep`` in :meth:`Engine.analyze_blocks`).
 _KEPT_FILES = 8
+#: Kept analyses between two refreshes of the declarations in use (fewer than _OLD_VERSIONS).
+_REFRESH_EVERY = 64
+#: Distinct sets of package facts read in one file beyond which every declaration is checked.
+_READS_KEPT = 64
 
 
 class Engine:
@@ -207,6 +219,7 @@ class Engine:
         self._files: dict[Hashable, _FileState] = {}
         #: bumped when context numbers are given again from 0
         self._numbering = 0
+        self._kept_analyses = 0
 
     def cache_stats(self) -> dict[str, int]:
         """What the caches hold: declarations, their estimated bytes and the limit; contexts."""
@@ -270,9 +283,6 @@ class Engine:
         records = self._records
         records.max_bytes = max(self._cache_bytes, 2 * len(source))
         root = tree.root_node
-        # Besides the file's own declarations, a few hundred older versions of them (what an
-        # undo brings back): an editor makes a new version with every keystroke.
-        records.max_entries = min(self._cache_size, root.named_child_count + _OLD_VERSIONS)
         rule_ids = tuple(r.id for r in rules)
         severities = tuple(sorted((k, v.value) for k, v in settings.severity.items()))
         state = self._files.pop(keep, None) if keep is not None else None
@@ -282,11 +292,14 @@ class Engine:
         nodes: dict[int, Node] = {}
         #: names of the functions the edit changed (None: every declaration is looked at again)
         changed: set[bytes] | None = None
+        replaced: list[_Entry | None] = []
+        fresh: list[_Entry | None] = []
         if carried is None or state is None:
+            state = None
             for index, node in enumerate(root.named_children):
                 nodes[index] = node
             top_list = Tops.of(list(nodes.values()))
-            entries = [self._entry(n, source) for n in nodes.values()]
+            entries = [self._entry(n, source, keep) for n in nodes.values()]
             edit_end = len(source)
             kept_head = 0
         else:
@@ -298,29 +311,26 @@ class Engine:
                 assert node is not None  # carry checked the count
                 nodes[index] = node
             replaced = old[head : len(old) - tail]
-            entries = old[:head] + [self._entry(n, source) for n in nodes.values()] + old[len(old) - tail :]
+            fresh = [self._entry(n, source, keep) for n in nodes.values()]
+            entries = old[:head] + fresh + old[len(old) - tail :]
             changed = {
-                e.record.name for e in (*replaced, *entries[head : len(entries) - tail])
+                e.record.name for e in (*replaced, *fresh)
                 if e is not None and e.record is not None and e.record.name is not None
             }
-            # The declarations still in the file are in use: older versions of them go first.
-            records.refresh([e.text for e in entries if e is not None and e.record is not None])
+            self._kept_analyses += 1
+            if self._kept_analyses % _REFRESH_EVERY == 0:
+                # The declarations still in the file are in use: older versions of them go first.
+                # Now and then only: fewer than _OLD_VERSIONS new ones come in between.
+                records.refresh([e.text for e in entries if e is not None and e.record is not None])
             edit_end = carried.end
             kept_head = head
         # The outline and imports: the import declarations before the first function or type.
         import_texts: list[bytes] = []
-        for kind, entry in zip(top_list.kinds, entries, strict=True):
+        for kind, entry in zip(top_list.kinds, entries, strict=False):
             if kind in _FUNCTIONS or kind == "type_declaration":
                 break
             if kind == "import_declaration" and entry is not None:
                 import_texts.append(entry.text)
-        decls = [(i, e) for i, e in enumerate(entries) if e is not None and e.record is not None]
-        # A declaration's findings also depend on the bodies of the functions of the file it calls.
-        bodies: dict[bytes, list[int]] = {}
-        for _, entry in decls:
-            name = entry.record.name  # type: ignore[union-attr]
-            if name is not None:
-                bodies.setdefault(name, []).append(hash(entry.text))
         imports = self._imports_of(tuple(import_texts), root)
         facts = package if package is not None else PackageFacts()
         ctx = FileContext(
@@ -332,20 +342,23 @@ class Engine:
             package=facts,
         )
         # What every declaration's findings depend on besides its text and the package facts;
-        # the outline hashed from each declaration's cached hash.
-        context = (
-            imports.fingerprint(),
-            ctx.go_version,
-            hash(tuple(e.record.shape for _, e in decls)),  # type: ignore[union-attr]
-        )
+        # the outline hashed from each declaration's cached hash (kept when the edit left the
+        # signatures and types it touched as they were).
+        if state is not None and _shapes(replaced) == _shapes(fresh):
+            outline = state.outline
+        else:
+            outline = hash(tuple(e.record.shape for e in entries if e is not None and e.record is not None))
+        context = (imports.fingerprint(), ctx.go_version, outline)
         numbering = self._numbering
         context_id = self._context_id((context, rule_ids, severities))
         if numbering != self._numbering:
             # What the carried entries were found under is numbered the old way: forget it.
             changed = None
-            for _, entry in decls:
-                entry.record.findings.clear()  # type: ignore[union-attr]
-                entry.record.blocks.clear()  # type: ignore[union-attr]
+            state = None
+            for entry in entries:
+                if entry is not None and entry.record is not None:
+                    entry.record.findings.clear()
+                    entry.record.blocks.clear()
         by_id = {r.id: r for r in rules}
         # Most declarations read the same few facts: each distinct set is checked once per file.
         verdicts: dict[Reads, bool] = {}
@@ -356,13 +369,28 @@ class Engine:
                 verdict = verdicts[reads] = facts.matches(reads)
             return verdict
 
-        placed: list[Placed] = []
+        # The functions of the file by name, and the declarations that call each name: kept from
+        # the last version and changed by what the edit replaced.
+        if state is not None:
+            functions, callers = state.functions, state.callers
+            for entry in replaced:
+                _unindex(entry, functions, callers)
+            for entry in fresh:
+                _index(entry, functions, callers)
+            decl_count = state.decl_count + _count(fresh) - _count(replaced)
+        else:
+            functions, callers = {}, {}
+            for entry in entries:
+                _index(entry, functions, callers)
+            decl_count = _count(entries)
+
         starts, rows = top_list.starts, top_list.rows
-        for index, entry in decls:
+
+        def visit(index: int, entry: _Entry) -> Placed | None:
+            """The block of one declaration: carried over when its inputs are the same, else found again."""
             record = entry.record
             assert record is not None
             top_start, top_row = starts[index], rows[index]
-            stats.declarations += 1
             if (
                 changed is not None
                 and entry.context == context_id
@@ -373,18 +401,16 @@ class Engine:
                 block = entry.placed
                 if block is None:
                     stats.cached += 1
-                    continue
+                    return None
                 if block.block.local and (index < kept_head or top_start - entry.reach > edit_end):
                     stats.cached += 1
                     line_start = top_start - entry.lead
                     if block.start != line_start or block.row != top_row:
                         block = entry.placed = Placed(line_start, top_row, block.block)
-                    placed.append(block)
-                    continue
+                    return block
             node = nodes.get(index) or root.named_child(index)
             assert node is not None
-            called = tuple(h for name in sorted(record.calls) if name != record.name for h in bodies.get(name, ()))
-            key = (context_id, hash(called))
+            key = (context_id, _callees(record, functions))
             versions = record.findings.get(key)
             findings = None
             used: Reads = ()
@@ -416,16 +442,130 @@ class Engine:
             entry.reads = used
             entry.placed = None
             if findings:
-                where = self._place(source, top_start, top_row, entry, findings, context_id, by_id, settings)
-                entry.placed = where
-                placed.append(where)
+                entry.placed = self._place(source, top_start, top_row, entry, findings, context_id, by_id, settings)
+            return entry.placed
+
+        stats.declarations += decl_count
+        # Besides the file's own declarations, a few hundred older versions of them (what an
+        # undo brings back): an editor makes a new version with every keystroke.
+        records.max_entries = min(self._cache_size, decl_count + _OLD_VERSIONS)
+        if (
+            state is not None
+            and changed is not None
+            and state.context == context_id
+            and len(state.reads) <= _READS_KEPT
+            and all(fits(reads) for reads in state.reads)
+        ):
+            # Same outline, same package facts: only the declarations the edit replaced, those
+            # that call a function it changed, and the blocks it may have moved are looked at.
+            assert carried is not None
+            blocks, reads = self._follow(
+                carried, state, entries, source, changed, callers, starts, rows, visit, stats, decl_count
+            )
+        else:
+            blocks = []
+            reads = set()
+            for index, entry in enumerate(entries):
+                if entry is None or entry.record is None:
+                    continue
+                where = visit(index, entry)
+                if where is not None:
+                    blocks.append(index)
+                if entry.reads:
+                    reads.add(entry.reads)
         if keep is not None:
-            self._files[keep] = _FileState(source, top_list, entries, rule_ids, severities)
+            self._files[keep] = _FileState(
+                source, top_list, entries, rule_ids, severities,
+                context_id, outline, functions, callers, blocks, reads, decl_count,
+            )
             while len(self._files) > _KEPT_FILES:
                 self._files.pop(next(iter(self._files)))
+        placed = []
+        for index in blocks:
+            entry = entries[index]
+            assert entry is not None and entry.placed is not None
+            placed.append(entry.placed)
         return FileAnalysis(tuple(placed))
 
-    def _entry(self, node: Node, source: bytes) -> _Entry | None:
+    def _follow(
+        self,
+        carried: Carried,
+        state: _FileState,
+        entries: list[_Entry | None],
+        source: bytes,
+        changed: set[bytes],
+        callers: dict[bytes, set[_Entry]],
+        starts: list[int],
+        rows: list[int],
+        visit: Callable[[int, _Entry], Placed | None],
+        stats: AnalysisStats,
+        decl_count: int,
+    ) -> tuple[list[int], set[Reads]]:
+        """An analysis that carries every declaration over but those the edit may have changed.
+
+        Called when the file context and the package facts every declaration read are what they
+        were: then a declaration outside the edit keeps its block unless it calls a function the
+        edit changed, its block reaches outside its own text, or the line above it or the text
+        before it on its line is in the edit.  Gives the indexes of the declarations with a
+        block, in file order, and the sets of facts they read.
+        """
+        head, tail = carried.head, carried.tail
+        count = len(entries)
+        old_count = len(state.entries)
+        delta = count - old_count
+        edit_end = carried.end
+        todo: set[int] = set(range(head, count - tail))
+        wanted = [e for name in changed for e in callers.get(name, ())]
+        if wanted:
+            if len(wanted) > 8:
+                position = {id(e): i for i, e in enumerate(entries)}
+                todo.update(position[id(e)] for e in wanted)
+            else:
+                todo.update(entries.index(e) for e in wanted)
+        # The declarations after the edit whose line, or the line above it, the edit reached.
+        for index in range(count - tail, count):
+            todo.add(index)
+            if source.rfind(b"\n", 0, starts[index]) + 1 > edit_end:
+                break
+        old_blocks = state.blocks
+        first_tail = bisect_left(old_blocks, old_count - tail)
+        kept: list[int] = []
+        for index in old_blocks[: bisect_left(old_blocks, head)]:
+            entry = entries[index]
+            assert entry is not None and entry.placed is not None
+            if entry.placed.block.local:
+                if index not in todo:
+                    kept.append(index)
+            else:
+                todo.add(index)  # placed with the whole file: placed again
+        for old_index in old_blocks[first_tail:]:
+            index = old_index + delta
+            entry = entries[index]
+            assert entry is not None and entry.placed is not None
+            block = entry.placed
+            if not block.block.local:
+                todo.add(index)
+            elif index not in todo:
+                line_start = starts[index] - entry.lead
+                if block.start != line_start or block.row != rows[index]:
+                    entry.placed = Placed(line_start, rows[index], block.block)
+                kept.append(index)
+        reads = set(state.reads)
+        visited = 0
+        for index in todo:
+            entry = entries[index]
+            if entry is None or entry.record is None:
+                continue
+            visited += 1
+            if visit(index, entry) is not None:
+                kept.append(index)
+            if entry.reads:
+                reads.add(entry.reads)
+        stats.cached += decl_count - visited
+        kept.sort()
+        return kept, reads
+
+    def _entry(self, node: Node, source: bytes, owner: Hashable | None = None) -> _Entry | None:
         """What is kept of one top-level node: declarations and imports (with their record)."""
         kind = node.type
         if kind == "import_declaration":
@@ -436,13 +576,20 @@ class Engine:
         record = self._records.get(text)
         if record is None:
             record = _new_record(node, text)
-            self._records.put(text, record, record.size)
+            self._records.put(text, record, record.size, owner)
         return _Entry(text, record)
 
     def forget(self, source: bytes, tree: Tree | None, keep: Hashable | None = None) -> None:
-        """Drop what is kept of this file's declarations (the editor closed it), and under ``keep``."""
+        """Drop what is kept of this file's declarations (the editor closed it), what was kept
+        under ``keep`` (the versions analysed under it too), and what the analysis layers keep
+        of the texts they saw last."""
         if keep is not None:
             self._files.pop(keep, None)
+            self._records.discard_owned(keep)
+        for forget_texts in _TEXT_CACHES:
+            forget_texts()
+        if tree is not None:
+            forget_values(_declared_names(tree.root_node, source))
         if tree is None:
             return
         for node in tree.root_node.named_children:
@@ -511,6 +658,7 @@ class Engine:
         stats: AnalysisStats,
     ) -> list[Finding]:
         out: list[Finding] = []
+        within = (decl.start_byte, decl.end_byte)
         for rule in rules:
             if not rule.wants(decl_text, ctx):
                 continue
@@ -531,7 +679,7 @@ class Engine:
                     log.error("rule %s reads package facts it does not declare: %s", rule.id, names)
                     facts.undeclared.clear()
             for finding in produced:
-                valid = tuple(f for f in finding.fixes if fix_parses(ctx.source, tree, f))
+                valid = tuple(f for f in finding.fixes if fix_parses(ctx.source, tree, f, within))
                 out.append(finding if len(valid) == len(finding.fixes) else replace(finding, fixes=valid))
         return out
 
@@ -553,6 +701,73 @@ class Engine:
 #: and blocks are kept for: a declaration still in the file is never evicted, and each edit of a
 #: function it calls is a new context.
 _CONTEXTS_PER_RECORD = 8
+
+
+#: What the analysis layers keep of the last texts they saw (a closed document's, perhaps).
+_TEXT_CACHES: tuple[Callable[[], None], ...] = (
+    graph.forget_texts, scopes.forget_texts, sync.forget_texts, tracking.forget_texts, returns.forget_texts,
+    locks.forget_texts, toplevel.forget_texts, frameworks.forget_texts,
+)
+
+
+def _declared_names(root: Node, source: bytes) -> set[str]:
+    """The names of the file's functions and methods."""
+    names: set[str] = set()
+    for node in root.named_children:
+        if node.type in _FUNCTIONS:
+            name = node.child_by_field_name("name")
+            if name is not None:
+                names.add(source[name.start_byte : name.end_byte].decode(errors="replace"))
+    return names
+
+
+def _shapes(entries: list[_Entry | None]) -> list[int]:
+    return [e.record.shape for e in entries if e is not None and e.record is not None]
+
+
+def _count(entries: list[_Entry | None]) -> int:
+    return sum(1 for e in entries if e is not None and e.record is not None)
+
+
+def _index(entry: _Entry | None, functions: dict[bytes, list[_Entry]], callers: dict[bytes, set[_Entry]]) -> None:
+    """Add a declaration to the file's functions by name and to the callers of what it calls."""
+    if entry is None or entry.record is None:
+        return
+    record = entry.record
+    if record.name is not None:
+        functions.setdefault(record.name, []).append(entry)
+    for name in record.calls:
+        callers.setdefault(name, set()).add(entry)
+
+
+def _unindex(entry: _Entry | None, functions: dict[bytes, list[_Entry]], callers: dict[bytes, set[_Entry]]) -> None:
+    if entry is None or entry.record is None:
+        return
+    record = entry.record
+    if record.name is not None:
+        same = functions.get(record.name)
+        if same is not None:
+            same[:] = [e for e in same if e is not entry]
+            if not same:
+                del functions[record.name]
+    for name in record.calls:
+        calling = callers.get(name)
+        if calling is not None:
+            calling.discard(entry)
+            if not calling:
+                del callers[name]
+
+
+def _callees(record: _Record, functions: dict[bytes, list[_Entry]]) -> int:
+    """A hash of the functions of the file the declaration calls (itself left out)."""
+    parts: list[tuple[int, ...]] = []
+    for name in sorted(record.calls):
+        if name == record.name:
+            continue
+        found = functions.get(name)
+        if found:
+            parts.append(tuple(sorted(hash(e.text) for e in found)))
+    return hash(tuple(parts))
 
 
 def _bound(kept: dict[Any, Any]) -> None:

@@ -26,6 +26,21 @@ from golsp_leaks.goanalysis.summaries.package import package_facts
 from golsp_leaks.goanalysis.syntax.toplevel import Mentions
 from golsp_leaks.model import AnalysisStats, Diagnostic
 
+#: A helper that closes its rows, and a caller that counts on it.
+ROWS_HELPER = """func closeRows(rows *sql.Rows) {
+	rows.Close()
+}
+
+func List(db *sql.DB) error {
+	rows, err := db.Query("select 1")
+	if err != nil {
+		return err
+	}
+	closeRows(rows)
+	return nil
+}
+"""
+
 SOURCE = """package p
 
 import (
@@ -40,19 +55,7 @@ type Store struct {
 	db *sql.DB
 }
 
-func closeRows(rows *sql.Rows) {
-	rows.Close()
-}
-
-func List(db *sql.DB) error {
-	rows, err := db.Query("select 1")
-	if err != nil {
-		return err
-	}
-	closeRows(rows)
-	return nil
-}
-
+""" + ROWS_HELPER + """
 func (s *Store) Count(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, time.Second)
 	if ctx == nil {
@@ -100,9 +103,13 @@ func main() {
 """
 
 #: (old text, new text): replaced at the first place the old text occurs, one after the other.
-EDITS = [
+ROWS_EDITS = [
     ("\trows.Close()\n", ""),  # the helper stops closing: List leaks its rows
     ("func closeRows(rows *sql.Rows) {\n", "func closeRows(rows *sql.Rows) {\n\trows.Close()\n"),  # and closes again
+]
+
+EDITS = [
+    *ROWS_EDITS,
     ("\tgo watch()\n", "\tgo watch()\n\tload(r.URL.Path)\n"),  # load runs per request now
     ("\tload(r.URL.Path)\n", ""),  # and no longer
     ("// one leaks its context.", "//golsp-leaks:ignore lost-cancel"),  # on the line above
@@ -168,11 +175,61 @@ print(json.dumps(out))
 """
 
 
+#: A file whose package facts no edit below changes (no handler, no goroutine): the edits of a
+#: helper reach its callers through the functions they call alone.
+PLAIN = """package p
+
+import (
+	"database/sql"
+	"os"
+)
+
+""" + ROWS_HELPER + """
+func other(db *sql.DB) {
+	rows, _ := db.Query("select 2")
+	closeRows(rows)
+}
+
+func open(name string) *os.File {
+	f, _ := os.Open(name)
+	return f
+}
+
+// load leaks its file.
+func load(name string) {
+	f := open(name)
+	_ = f
+}
+
+func keep(name string) {
+	f, _ := os.Open(name); _ = f
+}
+"""
+
+PLAIN_EDITS = [
+    *ROWS_EDITS,  # the helper stops closing: both its callers leak their rows
+    ("\tf, _ := os.Open(name)\n\treturn f", "\tf, _ := os.Open(name)\n\t_ = f\n\treturn nil"),  # open returns no file
+    ("\t_ = f\n\treturn nil", "\treturn f"),
+    ("// load leaks its file.", "//golsp-leaks:ignore unclosed-file"),  # on the line above
+    ("//golsp-leaks:ignore unclosed-file", "// load leaks its file."),
+    ("}\n\nfunc keep(", "}\n//golsp-leaks:ignore unclosed-file\nfunc keep("),
+    ("}\n//golsp-leaks:ignore unclosed-file\nfunc keep(", "}\n\nfunc keep("),
+]
+
+
 def test_incremental_findings_are_those_of_a_fresh_analysis(tmp_path: Path) -> None:
+    _compare_with_fresh(tmp_path, SOURCE, EDITS, 60)
+
+
+def test_edits_of_a_helper_reach_its_callers(tmp_path: Path) -> None:
+    _compare_with_fresh(tmp_path, PLAIN, PLAIN_EDITS, 40)
+
+
+def _compare_with_fresh(tmp_path: Path, source: str, edits: list[tuple[str, str]], typed: int) -> None:
     (tmp_path / "go.mod").write_text("module example.com/p\n\ngo 1.22\n")
     path = tmp_path / "p.go"
-    path.write_text(SOURCE)
-    doc = Document(path.as_uri(), SOURCE.encode())
+    path.write_text(source)
+    doc = Document(path.as_uri(), source.encode())
     engine = Engine()
     versions: list[str] = []
     incremental: list[list[list[Any]]] = []
@@ -196,11 +253,11 @@ def test_incremental_findings_are_those_of_a_fresh_analysis(tmp_path: Path) -> N
         incremental.append([_key(d) for d in found])
 
     analyse()
-    for old, new in EDITS:
+    for old, new in edits:
         at = doc.source.index(old.encode())
         doc.splice(at, at + len(old), new.encode())
         analyse()
-    for start, end, inserted in _typed(doc.source, 60, seed=3):
+    for start, end, inserted in _typed(doc.source, typed, seed=3):
         doc.splice(min(start, len(doc.source)), min(end, len(doc.source)), inserted)
         analyse()
     listing = tmp_path / "versions.json"

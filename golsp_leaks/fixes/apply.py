@@ -24,16 +24,24 @@ def overlapping(edits: Sequence[Edit]) -> bool:
     return any(b.start < a.end for a, b in pairwise(ordered))
 
 
-def fix_parses(source: bytes, tree: Tree, fix: Fix) -> bool:
+def fix_parses(source: bytes, tree: Tree, fix: Fix, within: tuple[int, int] | None = None) -> bool:
     """True when applying ``fix`` leaves every declaration it touches free of syntax errors.
 
-    The check re-parses incrementally from a copy of ``tree``, so it costs
-    little more than the edit itself.
+    ``within`` is the byte range of a top-level declaration free of syntax errors (the one the
+    fix was found in): a fix whose edits all lie inside it is checked by parsing that
+    declaration alone with the fix applied, which costs the declaration, not the file.  Other
+    fixes are checked by re-parsing the file incrementally from a copy of ``tree``.
     """
     if not fix.edits or overlapping(fix.edits):
         return False
     if any(e.start < 0 or e.end > len(source) or e.start > e.end for e in fix.edits):
         return False
+    if within is not None and all(within[0] < e.start and e.end < within[1] for e in fix.edits):
+        # Strictly inside: the declaration keeps its first and last byte, so the file is this
+        # declaration's new text between the same neighbours.
+        low = within[0]
+        shifted = [Edit(e.start - low, e.end - low, e.text) for e in fix.edits]
+        return not parse(apply_edits(source[low : within[1]], shifted)).root_node.has_error
     candidate = tree.copy()
     new_source = source
     touched: list[tuple[int, int]] = []

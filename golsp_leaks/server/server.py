@@ -378,6 +378,26 @@ class GolspLeaksServer(LanguageServer):
         entry.result = _Result(job.key, job.version, analysis, parts, result_id, converted)
         return entry.result
 
+    def close(self, uri: str) -> None:
+        """``didClose``: the document is no longer open; what was kept of it is let go on the
+        analysis thread (see :meth:`forget`)."""
+        entry = self.docs.pop(uri, None)
+        if entry is None:
+            return
+        entry.closed = True  # a running analysis of it stops at its next declaration
+        entry.result = None
+        entry.analysis = None
+        if entry.task is not None:
+            entry.task.cancel()
+        if entry.refresh is not None:
+            entry.refresh.cancel()
+        if entry.path is not None and overlay.drop(entry.path) and not _same_as_disk(entry.path, entry.document.source):
+            self.siblings_changed(entry)  # the package's other files read it from disk again
+        doc = entry.document
+        tree = doc.tree.copy() if doc.tree is not None else None
+        with contextlib.suppress(RuntimeError):  # free what the analysis kept of it, on its thread
+            self.worker.submit(self.forget, doc.uri, entry.path, doc.source, tree)
+
     def forget(self, uri: str, path: Path | None, source: bytes, tree: Any) -> None:
         """Drop what the engine and the package facts keep of a closed document, and free it now.
 
@@ -698,20 +718,7 @@ def create_server() -> GolspLeaksServer:
     @server.feature(types.TEXT_DOCUMENT_DID_CLOSE)
     @_guard(lambda: None)
     def did_close(ls: GolspLeaksServer, params: types.DidCloseTextDocumentParams) -> None:
-        entry = ls.docs.pop(params.text_document.uri, None)
-        if entry is not None:
-            entry.closed = True  # a running analysis of it stops at its next declaration
-            entry.result = None
-            if entry.task is not None:
-                entry.task.cancel()
-            if entry.refresh is not None:
-                entry.refresh.cancel()
-            if entry.path is not None and overlay.drop(entry.path) and not _same_as_disk(entry.path, entry.document.source):
-                ls.siblings_changed(entry)  # the package's other files read it from disk again
-            doc = entry.document
-            tree = doc.tree.copy() if doc.tree is not None else None
-            with contextlib.suppress(RuntimeError):  # free what the analysis kept of it, on its thread
-                ls.worker.submit(ls.forget, entry.document.uri, entry.path, doc.source, tree)
+        ls.close(params.text_document.uri)
         if not ls.features.pull:
             ls.text_document_publish_diagnostics(
                 types.PublishDiagnosticsParams(uri=params.text_document.uri, diagnostics=[])

@@ -332,6 +332,13 @@ _cache_source: list[bytes] = []
 _never: dict[str, bool | None] = {}
 
 
+def forget_texts() -> None:
+    """Let go of the graphs of the last text (a closed document's, perhaps)."""
+    _cache.clear()
+    _cache_source.clear()
+    _never.clear()
+
+
 def never_returns(name: str, node: Node, source: bytes) -> bool:
     """Does the function ``name`` of the file holding ``node`` never return (every path exits or panics)?
 

@@ -610,12 +610,8 @@ def made_values(root: Node, type_name: str, source: bytes | None = None) -> list
     if source is None:
         source = root.text or b""
     name = type_name.encode()
-    literal, allocated = _making(name)
-    places = sorted(
-        [m.start() for m in literal.finditer(source)] + [m.start(1) for m in allocated.finditer(source)]
-    )
     found: list[Node] = []
-    for here in places:
+    for here in _places_making(source, name):
         before = source[here - 1 : here] if here else b""
         if before.isalnum() or before in (b"_", b"."):
             continue
@@ -636,6 +632,31 @@ def made_values(root: Node, type_name: str, source: bytes | None = None) -> list
         ):
             found.append(call)
     return found
+
+
+#: The places found in the last text searched, by type name: the rules ask again for each
+#: method of the type they look at, and a keystroke's analysis looks at several.
+_made_in: list[tuple[bytes, dict[bytes, list[int]]]] = []
+
+
+def _places_making(source: bytes, name: bytes) -> list[int]:
+    entry = _made_in[0] if _made_in else None  # one read: another thread may replace it
+    if entry is None or entry[0] is not source:
+        entry = (source, {})
+        _made_in[:] = [entry]
+    places = entry[1].get(name)
+    if places is None:
+        literal, allocated = _making(name)
+        places = entry[1][name] = sorted(
+            [m.start() for m in literal.finditer(source)] + [m.start(1) for m in allocated.finditer(source)]
+        )
+    return places
+
+
+def forget_texts() -> None:
+    """Let go of what is kept of the last text and tree read (a closed document's, perhaps)."""
+    _made_in.clear()
+    _file_holders.clear()
 
 
 @functools.lru_cache(maxsize=256)

@@ -197,6 +197,13 @@ _cache_source: list[bytes] = []
 _file_scopes: list[tuple[dict[str, Declaration], dict[str, Declaration]]] = []
 
 
+def forget_texts() -> None:
+    """Let go of the bindings of the last text (a closed document's, perhaps)."""
+    _cache.clear()
+    _cache_source.clear()
+    _file_scopes.clear()
+
+
 def bindings(decl: Node, source: bytes, package: Mapping[str, Declaration] | None = None) -> Bindings:
     """The bindings of the top-level declaration ``decl`` of ``source``, computed once per declaration.
 

@@ -41,6 +41,11 @@ _TYPES = {name: NamedType("sync", name) for name in (MUTEX, RWMUTEX, WAITGROUP)}
 _own: list[tuple[bytes, LockFacts, LockFacts, LockFacts]] = []
 
 
+def forget_texts() -> None:
+    """Let go of the lock facts of the last text (a closed document's, perhaps)."""
+    _own.clear()
+
+
 def package_locks(ctx: FileContext) -> LockFacts:
     """The lock facts of the file and of the package's other files."""
     if not _own or _own[0][0] is not ctx.source or _own[0][2] is not ctx.package.locks:

@@ -214,6 +214,11 @@ class TypeFacts:
 _facts_cache: list[tuple[bytes, TypeFacts]] = []
 
 
+def forget_texts() -> None:
+    """Let go of the type facts of the last text (a closed document's, perhaps)."""
+    _facts_cache.clear()
+
+
 def type_facts(ctx: FileContext) -> TypeFacts:
     """The :class:`TypeFacts` of the file, computed once per source text."""
     if _facts_cache and (_facts_cache[0][0] is ctx.source or _facts_cache[0][0] == ctx.source):

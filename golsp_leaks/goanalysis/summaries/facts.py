@@ -190,6 +190,25 @@ def value_id(value: object) -> int:
         return found
 
 
+def forget_values(names: Iterable[str]) -> None:
+    """Let go of the values that name one of these functions (those of a closed document's file):
+    asked again, a value gets a new number (what was kept under the old one is not found)."""
+    wanted = set(names)
+    if not wanted:
+        return
+    with _ids_lock:
+        for value in [v for v in _value_ids if _names_one_of(v, wanted)]:
+            del _value_ids[value]
+
+
+def _names_one_of(value: object, names: set[str]) -> bool:
+    if isinstance(value, str):
+        return value.rsplit(".", 1)[-1] in names
+    if isinstance(value, (tuple, frozenset)):
+        return any(_names_one_of(item, names) for item in value)
+    return False
+
+
 #: The facts read while a declaration was looked at: each with the number of its value.
 Reads = tuple[tuple["Fact[Any]", int], ...]
 

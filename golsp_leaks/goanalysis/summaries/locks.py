@@ -163,9 +163,15 @@ def _patterns(qualifiers: frozenset[bytes]) -> tuple[re.Pattern[bytes], re.Patte
 
 
 #: The facts of the texts seen lately, by a digest of the text: a file is read as the one checked
-#: and as a sibling of the others.  Bounded: emptied when full.
+#: and as a sibling of the others.  Bounded: emptied when full (a file being edited brings a
+#: new text with every keystroke).
 _known: dict[bytes, LockFacts] = {}
-_KNOWN_SIZE = 1024
+_KNOWN_SIZE = 256
+
+
+def forget_texts() -> None:
+    """Let go of the lock facts of the texts seen lately (a closed document's among them)."""
+    _known.clear()
 
 
 def lock_facts(data: bytes) -> LockFacts:

@@ -204,8 +204,18 @@ def summarize(source: bytes, tree: Tree | None = None, keep: Hashable | None = N
         # One file's declarations always fit (about 5 times its size), with room for the
         # versions an editor makes of them.
         _decl_cache.max_bytes = max(_DECL_CACHE_BYTES, 8 * len(source))
-        if carried is not None:  # the declarations still there are in use: older versions go first
-            _decl_cache.refresh([key for key in keys_by_top if key is not None])
+        global _summaries_kept
+        _summaries_kept += 1
+        if keep is not None and (carried is None or _summaries_kept % _REFRESH_EVERY == 0):
+            in_use = [key for key in keys_by_top if key is not None]
+            # A file being edited: besides its own declarations, a few hundred older versions
+            # (what an undo brings back) and the other files' — not every version typed, which
+            # would fill the cache's bytes only after thousands of keystrokes.
+            _decl_cache.max_entries = len(in_use) + len(todo) + _OLD_PARTS
+            if carried is not None:
+                # The declarations still there are in use: older versions go first.  Now and
+                # then only (a keystroke adds a version or two).
+                _decl_cache.refresh(in_use)
         known = [_decl_cache.get(key) for key in keys]
     for (index, decl), key, part in zip(todo, keys, known, strict=True):
         if part is None:
@@ -217,7 +227,7 @@ def summarize(source: bytes, tree: Tree | None = None, keep: Hashable | None = N
                 _summarize_function(decl, scope, import_names, partial)
             part = _Part(partial, len(key[0]))
             with _decl_lock:
-                _decl_cache.put(key, part, part.size)
+                _decl_cache.put(key, part, part.size, keep)
         by_top[index] = part
         keys_by_top[index] = key
     summary.parts = tuple(part for part in by_top if part is not None)
@@ -230,6 +240,11 @@ def summarize(source: bytes, tree: Tree | None = None, keep: Hashable | None = N
 
 
 _SUMMARIZED = frozenset({"function_declaration", "method_declaration", "var_declaration"})
+#: Summaries made from kept parts between two refreshes of the declarations in use.
+_REFRESH_EVERY = 64
+#: Parts besides those of a file being edited that the cache keeps (see summarize).
+_OLD_PARTS = 512
+_summaries_kept = 0
 
 
 @dataclass(frozen=True)
@@ -317,8 +332,13 @@ def _materialize(summary: FileSummary) -> FileSummary:
 
 
 def summary_key(summary: FileSummary) -> tuple[object, ...]:
-    """What a file's summary contributes, as a hashable value (cheap: parts hash once)."""
-    return (summary.package, summary.web, frozenset(summary.flags), summary.parts)
+    """What a file's summary contributes, as a hashable value (cheap: parts hash once).
+
+    The parts by their hashes (64 bits each, of what they contribute), not the parts: a cache
+    keyed by it keeps nothing of a file's declarations, and a key found equal long after it
+    was made (typing inside bodies leaves the parts' contributions as they were) does not
+    hold that old version's parts alive."""
+    return (summary.package, summary.web, frozenset(summary.flags), tuple(hash(part) for part in summary.parts))
 
 
 #: Summaries of single declarations, by their text and the file's imports: an edit in one
@@ -1109,6 +1129,7 @@ def clear_cache() -> None:
     with _lock:
         _file_cache.clear()
         _own_cache.clear()
+        _own_paths.clear()
         _disk_summaries.clear()
         _package_siblings.clear()
         _package_cache.clear()
@@ -1180,9 +1201,14 @@ def forget(path: str | Path | None, source: bytes) -> None:
     """Drop what was learnt from this version of a file and its package (the editor closed it)."""
     with _lock:
         _own_cache.pop(source, None)
+        _own_paths.pop(source, None)
         if path is not None:
+            for text in [t for t, p in _own_paths.items() if p == Path(path)]:
+                _own_cache.pop(text, None)
+                del _own_paths[text]
             with _decl_lock:
                 _kept_parts.pop(Path(path), None)
+                _decl_cache.discard_owned(Path(path))
             directory = Path(path).parent
             for key in [k for k in _package_cache if k[0] == directory]:
                 del _package_cache[key]
@@ -1401,9 +1427,19 @@ def _own_summary(source: bytes, tree: Tree | None, path: Path | None = None) -> 
     known = None if path in _kept_parts else _disk_summaries.get(_digest(source))
     summary = known or summarize(source, tree, keep=path)
     _own_cache[source] = summary
+    _own_paths[source] = path
     if len(_own_cache) > _OWN_CACHE_SIZE:
-        _own_cache.popitem(last=False)
+        oldest, _ = _own_cache.popitem(last=False)
+        _own_paths.pop(oldest, None)
     return summary
+
+
+#: The path each text of :data:`_own_cache` was analysed as (so that closing a file lets go of
+#: every version of it there).
+_own_paths: dict[bytes, Path | None] = {}
+
+
+_paths: dict[Path, Path] = {}
 
 
 def package_facts(path: str | Path, own_source: bytes | None = None, own_tree: Tree | None = None) -> PackageFacts:
@@ -1417,7 +1453,9 @@ def package_facts(path: str | Path, own_source: bytes | None = None, own_tree: T
     files and the file's own text.  Thread-safe; never raises for unreadable
     files: they are left out.
     """
-    path = Path(path)
+    path = _paths.setdefault(Path(path), Path(path))  # one object per path: caches keep it per entry
+    if len(_paths) > _FILE_CACHE_SIZE:
+        _paths.clear()
     if own_source is None:
         try:
             own_source = overlay.read(path)

@@ -48,6 +48,14 @@ _lines: list[list[tuple[int, bytes]]] = []
 _CALLS = "(call_expression function: [(identifier) @name (selector_expression field: (field_identifier) @name)]) @call"
 
 
+def forget_texts() -> None:
+    """Let go of the answers about the texts seen last (a closed document's, perhaps)."""
+    _cache.clear()
+    _cache_source.clear()
+    _lines.clear()
+    _answers.clear()
+
+
 def returning(
     root: Node, source: bytes, kind: str, is_type: Callable[[Node], bool], spelled: bytes
 ) -> frozenset[tuple[str, bool]]:

@@ -17,13 +17,15 @@ V = TypeVar("V")
 class BoundedCache(Generic[K, V]):
     """A least-recently-used mapping bounded by the estimated bytes of its entries.
 
-    Each entry's size is given when it is put and may grow later (:meth:`grow`).
+    Each entry's size is given when it is put and may grow later (:meth:`grow`).  An entry may
+    be put for an owner (a document, say), and all of an owner's entries dropped at once
+    (:meth:`discard_owned`).
     """
 
     __slots__ = ("_data", "bytes", "max_bytes", "max_entries")
 
     def __init__(self, max_bytes: int, max_entries: int = 100_000) -> None:
-        self._data: OrderedDict[K, list[Any]] = OrderedDict()  # key -> [value, size]
+        self._data: OrderedDict[K, list[Any]] = OrderedDict()  # key -> [value, size, owner]
         self.bytes = 0
         self.max_bytes = max_bytes
         self.max_entries = max_entries
@@ -46,11 +48,11 @@ class BoundedCache(Generic[K, V]):
             if key in data:
                 data.move_to_end(key)
 
-    def put(self, key: K, value: V, size: int) -> None:
+    def put(self, key: K, value: V, size: int, owner: Hashable | None = None) -> None:
         old = self._data.pop(key, None)
         if old is not None:
             self.bytes -= old[1]
-        self._data[key] = [value, size]
+        self._data[key] = [value, size, owner]
         self.bytes += size
         self.trim()
 
@@ -63,13 +65,18 @@ class BoundedCache(Generic[K, V]):
 
     def trim(self) -> None:
         while len(self._data) > 1 and (self.bytes > self.max_bytes or len(self._data) > self.max_entries):
-            _, (_, freed) = self._data.popitem(last=False)
+            _, (_, freed, _) = self._data.popitem(last=False)
             self.bytes -= freed
 
     def discard(self, key: K) -> None:
         item = self._data.pop(key, None)
         if item is not None:
             self.bytes -= item[1]
+
+    def discard_owned(self, owner: Hashable) -> None:
+        """Drop the entries put for ``owner``."""
+        for key in [k for k, item in self._data.items() if item[2] == owner]:
+            self.discard(key)
 
     def clear(self) -> None:
         self._data.clear()

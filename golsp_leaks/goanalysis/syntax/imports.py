@@ -39,7 +39,11 @@ class Imports:
     def from_root(cls, root: Node) -> Imports:
         by_name: dict[str, str] = {}
         dots: set[str] = set()
-        for decl in root.named_children:
+        # One top-level node at a time: the imports come first, and a large file has thousands.
+        for index in range(root.named_child_count):
+            decl = root.named_child(index)
+            if decl is None:
+                break
             if decl.type != "import_declaration":
                 if decl.type in ("function_declaration", "method_declaration", "type_declaration"):
                     break

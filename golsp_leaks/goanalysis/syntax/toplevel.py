@@ -74,11 +74,27 @@ class Carried:
     end: int
 
 
+#: The last texts compared and their answer: the engine, the package summaries and the words
+#: a file mentions all follow the same edit from one version to the next.
+_last_ends: tuple[bytes, bytes, tuple[int, int]] | None = None
+
+
+def forget_texts() -> None:
+    """Let go of the last two texts compared."""
+    global _last_ends
+    _last_ends = None
+
+
 def common_ends(old: bytes, new: bytes) -> tuple[int, int]:
     """The lengths of the longest common prefix and suffix of two texts (they never overlap)."""
+    global _last_ends
+    last = _last_ends
+    if last is not None and last[0] is old and last[1] is new:
+        return last[2]
     limit = min(len(old), len(new))
     prefix = _first_difference(old, new, limit, backwards=False)
     suffix = _first_difference(old, new, limit - prefix, backwards=True)
+    _last_ends = (old, new, (prefix, suffix))
     return prefix, suffix
 
 
