@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Iterator
 
 from tree_sitter import Node
@@ -21,6 +22,7 @@ from golsp_leaks.goanalysis.dataflow.engine import (
 from golsp_leaks.goanalysis.dataflow.ownership import Releases, Use, classify
 from golsp_leaks.goanalysis.names.holders import top_level
 from golsp_leaks.goanalysis.names.scopes import Bindings, bindings
+from golsp_leaks.goanalysis.summaries.declared import text_matches
 from golsp_leaks.goanalysis.summaries.facts import (
     CONSTRUCTORS,
     LIFECYCLES,
@@ -158,7 +160,7 @@ class UnclosedChannel(Rule):
         if decl.type not in ("function_declaration", "method_declaration"):
             return
         starts = _worker_starts(decl)
-        if starts and (ctx.package.lifecycles or ctx.package.runners):
+        if starts and may_have_lifecycles(ctx) and (ctx.package.lifecycles or ctx.package.runners):
             yield from self._unstopped_workers(starts, ctx)
 
         def helpers(call: Node, index: int) -> frozenset[str] | None:
@@ -344,6 +346,19 @@ class UnclosedChannel(Rule):
                 fixes=tuple(fixes),
                 per_request=ctx.scope.is_per_request(stmt),
             )
+
+
+#: What every lifecycle and every runner needs in some file of the package: a method that closes a
+#: field of its receiver, or sends on one (``close(w.quit)``, ``w.quit <- struct{}{}``; the summaries'
+#: ``closes``).  A package without one has neither: its call graph is not needed.
+_CLOSES_A_FIELD = re.compile(rb"\bclose\(\s*\w+\s*\.\s*\w+\s*\)|\w\s*\.\s*\w+\s*<-")
+
+
+def may_have_lifecycles(ctx: FileContext) -> bool:
+    """False when no file of the package closes or sends on a field: no lifecycle, no runner."""
+    return _CLOSES_A_FIELD.search(ctx.source) is not None or any(
+        text_matches(sibling, _CLOSES_A_FIELD) for sibling in ctx.package.siblings
+    )
 
 
 #: A call that may start a worker: (declaration, enclosing function, statement, variable, call, method).
