@@ -21,7 +21,7 @@ from tests.test_fixtures import FIXTURES, analyze_fixture
 
 #: (rule, module, name of the filter, what it answers when it lets everything through)
 FILTERS: list[tuple[str, Any, str, Callable[..., bool]]] = [
-    ("unclosed-channel", unclosed_channel, "may_have_lifecycles", lambda ctx: True),
+    ("unclosed-channel", unclosed_channel, "may_have_lifecycles", lambda ctx, starts: True),
 ]
 
 
@@ -87,7 +87,8 @@ def test_a_lifecycle_declared_in_a_sibling_file_is_still_found(tmp_path: Path, c
     settings = Settings(rules={r: r == "unclosed-channel" for r in rule_ids()})
     found = Engine().analyze(source, tree, settings, path=str(path), package=package_facts(path, source, tree))
     assert [d.finding.message.split(" runs until")[0] for d in found] == ["w.Start() starts a goroutine that"]
-    assert unclosed_channel.may_have_lifecycles(cast(FileContext, _Context(source, path)))
+    starts = unclosed_channel._worker_starts(tree.root_node.named_children[-1])
+    assert unclosed_channel.may_have_lifecycles(cast(FileContext, _Context(source, path)), starts)
 
 
 class _Context:
@@ -96,3 +97,16 @@ class _Context:
     def __init__(self, source: bytes, path: Path) -> None:
         self.source = source
         self.package = package_facts(path, source)
+
+
+def test_the_methods_that_may_start_or_wait_are_read_from_the_text() -> None:
+    from golsp_leaks.goanalysis.summaries.declared import worker_methods_in
+
+    data = textwrap.dedent(WORKER).encode() + (
+        b"\nfunc (w *worker) run() {\n\tfor range w.ch {\n\t}\n}\n"
+        b"\nfunc (w *worker) Size() int { return len(w.ch) }\n"
+        b"\nfunc helper() {\n\tgo func() {}()\n}\n"
+    )
+    going, waiting = worker_methods_in(data)
+    assert going == {"Start"}
+    assert waiting == {"Start", "run"}

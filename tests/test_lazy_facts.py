@@ -44,7 +44,8 @@ CASES = [
     (
         "unclosed-channel",
         "func a(w *W) {\n\tw.Start()\n\tgo w.run()\n}\n",
-        "func a() {\n\tw := &W{}\n\tw.Start()\n}\n\nfunc (w *W) Stop() {\n\tclose(w.done)\n}\n",
+        "func a() {\n\tw := &W{}\n\tw.Start()\n}\n\nfunc (w *W) Start() {\n\tgo func() {\n\t\t<-w.done\n\t}()\n}\n"
+        "\nfunc (w *W) Stop() {\n\tclose(w.done)\n}\n",
     ),
     (
         "blocked-receive",
