@@ -53,6 +53,13 @@ CASES = [
         "func a() {\n\tch := make(chan int)\n\tgo func() {\n\t\t<-ch\n\t}()\n}\n",
     ),
     (
+        "large-context-value",
+        'import "context"\n\nfunc a(r *http.Request) *http.Request {\n'
+        "\treturn r.WithContext(context.WithValue(r.Context(), key, 1))\n}\n",
+        'import "context"\n\nfunc a(r *http.Request) *http.Request {\n\tbuf := make([]byte, 64<<20)\n'
+        "\treturn r.WithContext(context.WithValue(r.Context(), key, buf))\n}\n",
+    ),
+    (
         "request-context-escape",
         "func (s *S) f(r *http.Request) {\n\ts.last = r.URL.Path\n}\n",
         "func (s *S) f(w http.ResponseWriter, r *http.Request) {\n\tcache[r.URL.Path] = r\n}\n",
