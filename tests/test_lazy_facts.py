@@ -60,6 +60,11 @@ CASES = [
         "\treturn r.WithContext(context.WithValue(r.Context(), key, buf))\n}\n",
     ),
     (
+        "unbounded-global-growth",
+        "func a(w http.ResponseWriter, r *http.Request) {\n\tm := map[string]int{}\n\tm[r.URL.Path] = 1\n\t_ = m\n}\n",
+        "var m = map[string]int{}\n\nfunc a(w http.ResponseWriter, r *http.Request) {\n\tm[r.URL.Path] = 1\n}\n",
+    ),
+    (
         "request-context-escape",
         "func (s *S) f(r *http.Request) {\n\ts.last = r.URL.Path\n}\n",
         "func (s *S) f(w http.ResponseWriter, r *http.Request) {\n\tcache[r.URL.Path] = r\n}\n",
