@@ -46,6 +46,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import shutil
 import statistics
 import subprocess
@@ -200,6 +201,75 @@ def measure_golsp(root: Path, files: int, lines: int, repeat: int, jobs: int | N
     return out
 
 
+# --------------------------------------------------------------------------- rules overhead
+
+
+def timed_cpu(cmd: list[str]) -> tuple[float, float, subprocess.CompletedProcess[str]]:
+    """Wall seconds and the CPU seconds (user + system) of the command and its worker processes."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    elapsed, proc = timed(cmd, tempfile.gettempdir())
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return elapsed, cpu, proc
+
+
+def overhead(with_rules: float, without: float) -> float | None:
+    return round(100.0 * (with_rules - without) / without, 1) if without > 0 else None
+
+
+def measure_rules_overhead(root: Path, lines: int, rules: list[str], repeat: int, jobs: int | None) -> dict[str, Any]:
+    """Cold check with every rule, and with ``rules`` ignored, alternating, ``repeat`` times each.
+
+    Alternating puts both variants under the same load, minute by minute; the medians of the wall
+    and of the CPU seconds (the check and its worker processes) give the overhead of ``rules``."""
+    base = [*cli_command(), "check", "--no-cache", "--format", "json", "--no-progress", "--fail-on", "never"]
+    if jobs:
+        base += ["--jobs", str(jobs)]
+    variants = {"all": [*base, str(root)], "ignored": [*base, "--ignore", ",".join(rules), str(root)]}
+    runs: dict[str, list[tuple[float, float]]] = {"all": [], "ignored": []}
+    findings: dict[str, dict[str, int]] = {}
+    loads: list[float] = []
+    for i in range(repeat):
+        order = ("all", "ignored") if i % 2 == 0 else ("ignored", "all")
+        for name in order:
+            loads.append(os.getloadavg()[0])
+            elapsed, cpu, proc = timed_cpu(variants[name])
+            runs[name].append((elapsed, cpu))
+            by_rule: dict[str, int] = {}
+            for d in json.loads(proc.stdout).get("diagnostics", []):
+                by_rule[d["rule"]] = by_rule.get(d["rule"], 0) + 1
+            findings[name] = dict(sorted(by_rule.items()))
+            print(f"  {name:<8} run {i + 1}/{repeat}: {elapsed:.2f} s wall, {cpu:.2f} s CPU (load {loads[-1]:.2f})", file=sys.stderr, flush=True)
+    out: dict[str, Any] = {"rules": rules, "repeat": repeat, "jobs": jobs, "lines": lines, "loadavg_1_during": [round(x, 2) for x in loads]}
+    for name, label in (("all", "every rule"), ("ignored", "the rules ignored")):
+        wall = [w for w, _ in runs[name]]
+        cpu = [c for _, c in runs[name]]
+        out[name] = {
+            "label": label,
+            "wall_runs_s": [round(t, 3) for t in wall],
+            "cpu_runs_s": [round(t, 3) for t in cpu],
+            "wall_median_s": round(statistics.median(wall), 3),
+            "cpu_median_s": round(statistics.median(cpu), 3),
+            "findings_by_rule": findings[name],
+        }
+    out["overhead_wall_pct"] = overhead(out["all"]["wall_median_s"], out["ignored"]["wall_median_s"])
+    out["overhead_cpu_pct"] = overhead(out["all"]["cpu_median_s"], out["ignored"]["cpu_median_s"])
+    return out
+
+
+def print_rules_overhead(root: str, result: dict[str, Any]) -> None:
+    print(f"{root}: {result['lines']:,} lines; {len(result['rules'])} rules: {', '.join(result['rules'])}")
+    print(f"  {'what':<22} {'wall median s':>14} {'CPU median s':>13}")
+    for name in ("all", "ignored"):
+        row = result[name]
+        print(f"  {row['label']:<22} {row['wall_median_s']:>14.2f} {row['cpu_median_s']:>13.2f}")
+    loads = result["loadavg_1_during"]
+    print(
+        f"  overhead of the rules: {result['overhead_wall_pct']} % wall, {result['overhead_cpu_pct']} % CPU "
+        f"(median of {result['repeat']}, alternating; load {min(loads):.2f}-{max(loads):.2f})"
+    )
+
+
 # --------------------------------------------------------------------------- the peers
 
 
@@ -314,6 +384,17 @@ def measure_peers(root: Path, repeat: int, tools: Path) -> list[dict[str, Any]]:
 # --------------------------------------------------------------------------- main
 
 
+def report_head(benchmark: str, args: argparse.Namespace, argv: list[str] | None) -> dict[str, Any]:
+    """What every results file starts with: the benchmark, its command line, the machine, the code, Go."""
+    return {
+        "benchmark": benchmark,
+        "command": " ".join([Path(sys.argv[0]).name, *(argv if argv is not None else sys.argv[1:])]),
+        "machine": machine(),
+        "code": {**code_under_test(), "label": args.label},
+        "go": go_version(),
+    }
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--root", action="append", help="directory to check (default: $(go env GOROOT)/src/net); repeatable")
@@ -322,17 +403,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--select", metavar="RULE,...", help="passed to golsp-leaks check --select")
     parser.add_argument("--skip-peers", action="store_true", help="do not run go vet, staticcheck, golangci-lint")
     parser.add_argument("--tools", help="where the peers are installed (default: $XDG_CACHE_HOME/golsp-leaks-bench/tools)")
+    parser.add_argument(
+        "--rules-overhead",
+        metavar="RULE,...",
+        help="only measure what these rules add: cold check with every rule and with them --ignore'd, "
+        "alternating, --repeat times each (default root: $(go env GOROOT)/src)",
+    )
     parser.add_argument("--label", help="free text stored in the JSON, e.g. the commit measured")
     parser.add_argument("--output", default=str(RESULTS / "check.json"), help="JSON results file")
     args = parser.parse_args(argv)
 
+    if args.rules_overhead:
+        return rules_overhead_main(args, argv)
     roots = [Path(r) for r in args.root] if args.root else [goroot() / "src" / "net"]
     report: dict[str, Any] = {
-        "benchmark": "check",
-        "command": " ".join([Path(sys.argv[0]).name, *(argv if argv is not None else sys.argv[1:])]),
-        "machine": machine(),
-        "code": {**code_under_test(), "label": args.label},
-        "go": go_version(),
+        **report_head("check", args, argv),
         "select": args.select,
         "rules": rule_ids(),
         "target_lines_per_s": 150_000,
@@ -368,6 +453,30 @@ def main(argv: list[str] | None = None) -> int:
     report["loadavg_at_end"] = [round(x, 2) for x in os.getloadavg()]
     print(f"load average at start {report['machine']['loadavg_1_5_15']}, at end {report['loadavg_at_end']} ({os.cpu_count()} CPUs)")
     out = Path(args.output)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(report, indent=2) + "\n")
+    print(f"wrote {out}")
+    return 0
+
+
+def rules_overhead_main(args: argparse.Namespace, argv: list[str] | None) -> int:
+    rules = [r.strip() for r in args.rules_overhead.split(",") if r.strip()]
+    unknown = sorted(set(rules) - set(rule_ids()))
+    if unknown:
+        sys.exit(f"bench_check: no such rule: {', '.join(unknown)}")
+    roots = [Path(r) for r in args.root] if args.root else [goroot() / "src"]
+    report: dict[str, Any] = {**report_head("check-rules-overhead", args, argv), "roots": []}
+    for root in roots:
+        lines = sum(count_lines(f) for f in walk_go_files(root))
+        print(f"{root}: {lines} lines", file=sys.stderr)
+        report["roots"].append({"root": str(root), **measure_rules_overhead(root, lines, rules, args.repeat, args.jobs)})
+    print()
+    for entry in report["roots"]:
+        print_rules_overhead(entry["root"], entry)
+    report["loadavg_at_end"] = [round(x, 2) for x in os.getloadavg()]
+    print(f"load average at start {report['machine']['loadavg_1_5_15']}, at end {report['loadavg_at_end']} ({os.cpu_count()} CPUs)")
+    default = RESULTS / "check.json"
+    out = RESULTS / "check-rules-overhead.json" if Path(args.output) == default else Path(args.output)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(report, indent=2) + "\n")
     print(f"wrote {out}")

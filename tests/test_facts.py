@@ -11,6 +11,7 @@ from golsp_leaks.engine import Engine
 from golsp_leaks.goanalysis.summaries.facts import (
     CALLS,
     ENDLESS,
+    ENDLESS_SOURCE,
     GLOBALS,
     PER_REQUEST,
     PackageFacts,
@@ -61,10 +62,10 @@ def _run(engine: Engine, facts: PackageFacts, stats: AnalysisStats | None = None
 
 
 def test_a_fact_is_computed_once_when_first_read_with_the_others_of_its_source() -> None:
-    provider = Counting({"globals": frozenset({"a"}), "endless": frozenset({"b"})})
+    provider = Counting({"globals": frozenset({"a"}), "startup": frozenset({"b"})})
     facts = PackageFacts(provider=provider)
     assert provider.asked == []
-    assert facts.get(GLOBALS) == {"a"} and facts.endless == {"b"} and facts.handlers == frozenset()
+    assert facts.get(GLOBALS) == {"a"} and facts.startup == {"b"} and facts.handlers == frozenset()
     assert provider.asked == [CALLS]
     assert facts.db_fields == frozenset() and provider.asked.count(CALLS) == 1
 
@@ -132,4 +133,4 @@ def test_equal_facts_compare_equal_whatever_computed_them() -> None:
     assert PackageFacts(provider=Counting({})) == PackageFacts()
     assert PackageFacts(provider=Counting({"handlers": frozenset({"h"})})) == PackageFacts(handlers=frozenset({"h"}))
     assert PackageFacts(endless=frozenset({"x"})) != PackageFacts()
-    assert PER_REQUEST.name == "handlers" and ENDLESS.source == CALLS
+    assert PER_REQUEST.name == "handlers" and ENDLESS.source == ENDLESS_SOURCE

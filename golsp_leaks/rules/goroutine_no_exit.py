@@ -34,6 +34,13 @@ from golsp_leaks.rules.base import FileContext, FixKind, Rule
 TRIGGERS = (b"\tgo ",)
 
 _CHANNEL_OPS = "[(send_statement) (select_statement) (unary_expression operator: \"<-\") (range_clause)] @op"
+#: Names a function declares: a ``go f()`` of one of them runs a closure.
+_LOCAL_NAMES = """
+[(parameter_declaration name: (identifier) @name)
+ (variadic_parameter_declaration name: (identifier) @name)
+ (short_var_declaration left: (expression_list (identifier) @name))
+ (var_spec name: (identifier) @name)]
+"""
 _GO_CALLS = "(go_statement (call_expression function: [(identifier) (selector_expression)] @function)) @go"
 
 
@@ -189,8 +196,16 @@ class GoroutineNoExit(Rule):
         if not started:
             return  # nothing to look up: the package's summaries are not read
         endless = ctx.package.endless
+        locals_: set[str] | None = None
         for go_stmt, function, key in started:
-            if key not in endless or ctx.scope.runs_once(go_stmt):
+            if key not in endless:
+                continue
+            if function.type == "identifier":
+                if locals_ is None:
+                    locals_ = {text(n) for n in cursor(_LOCAL_NAMES).captures(decl).get("name", [])}
+                if key in locals_:
+                    continue  # a closure of the function, not the package's function of that name
+            if ctx.scope.runs_once(go_stmt):
                 continue
             per_request = ctx.scope.is_per_request(go_stmt)
             if not per_request and (_in_loop(go_stmt) or not runs_more_than_once(decl, ctx.package)):

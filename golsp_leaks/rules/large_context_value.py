@@ -94,22 +94,24 @@ class LargeContextValue(Rule):
             operand = text(captures["operand"][0])
             method = text(captures["method"][0])
             args = captures["args"][0].named_children
-            handler = ctx.scope.enclosing_handler(call)
-            if handler is None:
-                continue
             value: Node | None = None
             where = ""
+            frameworks: tuple[str, ...] = ()  # those whose request object the operand must be
             if method == "WithValue" and operand in context_names and len(args) == 3:
                 value, where = args[2], "context.WithValue"
-            elif method == "Set" and len(args) == 2 and _is_context_param(operand, handler, ("gin", "echo", "buffalo")):
-                value, where = args[1], f"{operand}.Set"
-            elif method == "Locals" and len(args) == 2 and _is_context_param(operand, handler, ("fiber",)):
-                value, where = args[1], f"{operand}.Locals"
+            elif method == "Set" and len(args) == 2:
+                value, where, frameworks = args[1], f"{operand}.Set", ("gin", "echo", "buffalo")
+            elif method == "Locals" and len(args) == 2:
+                value, where, frameworks = args[1], f"{operand}.Locals", ("fiber",)
             if value is None:
                 continue
             func = enclosing_function(call)
             size = _size(value, func, call) if func is not None else None
             if size is None or size < THRESHOLD:
+                continue
+            # Only a large value costs the package's facts: is this a handler (or code it runs)?
+            handler = ctx.scope.enclosing_handler(call)
+            if handler is None or (frameworks and not _is_context_param(operand, handler, frameworks)):
                 continue
             yield Finding(
                 rule=self.id,

@@ -186,9 +186,11 @@ class UnboundedGlobalGrowth(Rule):
                     left = stmt.child_by_field_name("left")
                     if left is None or captures["target"][0].parent != left:
                         continue
+                if kind != "append" and _bounded(captures["key"][0], ctx):
+                    continue  # before the package's facts: a key from a fixed set never grows the map
                 if field in ctx.package.shrunk_fields or not ctx.scope.is_per_request(stmt):
                     continue
-                if kind != "append" and (_bounded(captures["key"][0], ctx) or not _from_request(captures["key"][0], stmt, ctx)):
+                if kind != "append" and not _from_request(captures["key"][0], stmt, ctx):
                     continue
                 if resolved is None:
                     resolved = bindings(top_level(decl), ctx.source)
@@ -212,8 +214,8 @@ class UnboundedGlobalGrowth(Rule):
     def _inserts(self, decl: Node, ctx: FileContext, growable: Callable[[], frozenset[str]]) -> Iterator[Finding]:
         for _, captures in cursor(_INSERTS).matches(decl):
             name = text(captures["global"][0])
-            if name not in growable():
-                continue
+            if _shadowed(captures["global"][0], ctx) or name not in growable():
+                continue  # a local of that name, or a package-level map something trims
             stmt = captures["stmt"][0]
             if stmt.type == "assignment_statement":
                 left = stmt.child_by_field_name("left")
@@ -224,7 +226,9 @@ class UnboundedGlobalGrowth(Rule):
                 yield finding
         for _, captures in cursor(_STORES).matches(decl):
             name = text(captures["global"][0])
-            if text(captures["method"][0]) not in ("Store", "LoadOrStore", "Swap") or name not in growable():
+            if text(captures["method"][0]) not in ("Store", "LoadOrStore", "Swap") or _shadowed(captures["global"][0], ctx):
+                continue
+            if name not in growable():
                 continue
             stmt = captures["stmt"][0]
             finding = self._map_insert(stmt, stmt, captures["global"][0], captures["key"][0], ctx)
@@ -232,10 +236,12 @@ class UnboundedGlobalGrowth(Rule):
                 yield finding
         for _, captures in cursor(_APPENDS).matches(decl):
             name = text(captures["global"][0])
-            if text(captures["append"][0]) != "append" or text(captures["first"][0]) != name or name not in growable():
+            if text(captures["append"][0]) != "append" or text(captures["first"][0]) != name:
                 continue
-            if _shadowed(captures["first"][0], ctx):
+            if _shadowed(captures["first"][0], ctx) or _shadowed(captures["global"][0], ctx):
                 continue  # s = append(local, x) with a local of the global's name
+            if name not in growable():
+                continue
             stmt = captures["stmt"][0]
             operator = stmt.child_by_field_name("operator")
             if operator is not None and text(operator) != "=":

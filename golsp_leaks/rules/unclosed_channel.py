@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Iterator
 
 from tree_sitter import Node
@@ -21,6 +22,11 @@ from golsp_leaks.goanalysis.dataflow.engine import (
 from golsp_leaks.goanalysis.dataflow.ownership import Releases, Use, classify
 from golsp_leaks.goanalysis.names.holders import top_level
 from golsp_leaks.goanalysis.names.scopes import Bindings, bindings
+from golsp_leaks.goanalysis.summaries.declared import (
+    text_matches,
+    worker_methods,
+    worker_methods_in,
+)
 from golsp_leaks.goanalysis.summaries.facts import (
     CONSTRUCTORS,
     LIFECYCLES,
@@ -158,7 +164,7 @@ class UnclosedChannel(Rule):
         if decl.type not in ("function_declaration", "method_declaration"):
             return
         starts = _worker_starts(decl)
-        if starts and (ctx.package.lifecycles or ctx.package.runners):
+        if starts and may_have_lifecycles(ctx, starts) and (ctx.package.lifecycles or ctx.package.runners):
             yield from self._unstopped_workers(starts, ctx)
 
         def helpers(call: Node, index: int) -> frozenset[str] | None:
@@ -344,6 +350,36 @@ class UnclosedChannel(Rule):
                 fixes=tuple(fixes),
                 per_request=ctx.scope.is_per_request(stmt),
             )
+
+
+#: What every lifecycle and every runner needs in some file of the package: a method that closes a
+#: field of its receiver, or sends on one (``close(w.quit)``, ``w.quit <- struct{}{}``; the summaries'
+#: ``closes``).  A package without one has neither: its call graph is not needed.
+_CLOSES_A_FIELD = re.compile(rb"\bclose\(\s*\w+\s*\.\s*\w+\s*\)|\w\s*\.\s*\w+\s*<-")
+
+
+def may_have_lifecycles(ctx: FileContext, starts: list[_WorkerStart]) -> bool:
+    """False when none of these starts can be a lifecycle's or a runner's: no file of the package
+    closes or sends on a field, or no method of the package by the name started may start a
+    goroutine (``w.m()``, a lifecycle's start) or wait on a channel (``go w.m()``, a runner)."""
+    siblings = ctx.package.siblings
+    if _CLOSES_A_FIELD.search(ctx.source) is None and not any(text_matches(s, _CLOSES_A_FIELD) for s in siblings):
+        return False
+    going, waiting = _own_worker_methods(ctx.source)
+    for sibling in siblings:
+        theirs = worker_methods(sibling)
+        going, waiting = going | theirs[0], waiting | theirs[1]
+    return any(method in (waiting if stmt.type == "go_statement" else going) for _, _, stmt, _, _, method in starts)
+
+
+_own_workers: list[tuple[bytes, tuple[frozenset[str], frozenset[str]]]] = []
+
+
+def _own_worker_methods(source: bytes) -> tuple[frozenset[str], frozenset[str]]:
+    """:func:`worker_methods_in` of the file being checked, once per text."""
+    if not _own_workers or _own_workers[0][0] is not source:
+        _own_workers[:] = [(source, worker_methods_in(source))]
+    return _own_workers[0][1]
 
 
 #: A call that may start a worker: (declaration, enclosing function, statement, variable, call, method).

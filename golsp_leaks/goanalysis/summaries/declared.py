@@ -93,6 +93,52 @@ def declared_names(sibling: Sibling) -> frozenset[tuple[str, str]]:
         return found
 
 
+#: A method's header at the start of a line, and the method's name.
+_METHOD_HEADER = re.compile(rb"func[ \t]*\([^)\n]*\)[ \t]*([A-Za-z_]\w*)")
+_GO_WORD = re.compile(rb"\bgo\b")
+_WAIT = re.compile(rb"<-|\brange\b")
+
+
+def worker_methods_in(data: bytes) -> tuple[frozenset[str], frozenset[str]]:
+    """The names of the methods of a file's text that may start a goroutine (their text has the
+    word ``go``), and of those that may wait on a channel (a receive or a ``range``).
+
+    A method's text is taken from its header at the start of a line to the next ``func`` there:
+    in gofmt'ed code, all of it (and perhaps more).  No parse."""
+    starts = [0] if data.startswith(b"func") else []
+    i = data.find(b"\nfunc")
+    while i >= 0:
+        starts.append(i + 1)
+        i = data.find(b"\nfunc", i + 5)
+    going: set[str] = set()
+    waiting: set[str] = set()
+    for k, start in enumerate(starts):
+        header = _METHOD_HEADER.match(data, start)
+        if header is None:
+            continue
+        end = starts[k + 1] if k + 1 < len(starts) else len(data)
+        name = header.group(1).decode()
+        if _GO_WORD.search(data, header.end(), end):
+            going.add(name)
+        if _WAIT.search(data, header.end(), end):
+            waiting.add(name)
+    return frozenset(going), frozenset(waiting)
+
+
+_workers: OrderedDict[Sibling, tuple[frozenset[str], frozenset[str]]] = OrderedDict()
+
+
+def worker_methods(sibling: Sibling) -> tuple[frozenset[str], frozenset[str]]:
+    """:func:`worker_methods_in` of a sibling file, once per version of it."""
+    with _lock:
+        found = _workers.get(sibling)
+        if found is None:
+            found = _workers[sibling] = worker_methods_in(_read(sibling))
+            if len(_workers) > _NAMES_SIZE:
+                _workers.popitem(last=False)
+        return found
+
+
 _matches: OrderedDict[tuple[Sibling, bytes], bool] = OrderedDict()
 
 

@@ -4,7 +4,8 @@ As a go/analysis analyzer declares the facts it requires, a rule lists the packa
 reads in ``requires`` (``requires = (facts.PER_REQUEST, facts.RUNS_ONCE, facts.ENDLESS)``).
 A :class:`PackageFacts` computes a fact when a rule first reads it, by its *source* — what
 must be read to know it: the summaries of the package's functions (``calls``), the struct
-fields of the other files (``db-fields``), the selectors they use (``field-uses``) — and all
+fields of the other files (``db-fields``), the selectors they use (``field-uses``), the
+functions whose loops never end (``endless``: only the files with a ``for {`` are parsed) — and all
 the facts of one source at once.  A fact no rule reads is never computed; a file on which no
 rule reads any costs nothing.  :meth:`PackageFacts.watch` records which facts (and values) the
 rules read while they looked at one declaration, so that the engine keys a declaration's
@@ -38,6 +39,7 @@ DB_FIELDS_SOURCE = "db-fields"
 FIELD_USES_SOURCE = "field-uses"
 LOCKS_SOURCE = "locks"
 SIBLINGS_SOURCE = "siblings"
+ENDLESS_SOURCE = "endless"
 
 
 class Fact(Generic[T]):
@@ -79,7 +81,7 @@ GOROUTINES: Fact[frozenset[str]] = Fact(
     _EMPTY_STRS,
 )
 ENDLESS: Fact[frozenset[str]] = Fact(
-    "endless", CALLS, "functions whose body runs a loop that can never end", _EMPTY_STRS
+    "endless", ENDLESS_SOURCE, "functions whose body runs a loop that can never end", _EMPTY_STRS
 )
 ABANDONED: Fact[frozenset[tuple[str, str]]] = Fact(
     "abandoned",

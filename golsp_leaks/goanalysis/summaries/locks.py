@@ -37,7 +37,6 @@ _METHOD = re.compile(
 )
 _FUNC = re.compile(rb"^func[ \t]*(?:\([^)\n]*\)[ \t]*)?([A-Za-z_]\w*)", re.MULTILINE)
 _BRACES = re.compile(rb"[{}]")
-_BODY_END = re.compile(rb"^\}", re.MULTILINE)
 _LOCK_CALL = re.compile(rb"\.(R?Lock|R?Unlock)\(\)")
 _HOLDER = re.compile(rb"[A-Za-z_][\w.]*$")
 
@@ -188,24 +187,40 @@ def lock_facts(data: bytes) -> LockFacts:
     return found
 
 
+def _body_ends(data: bytes) -> list[int]:
+    """The offsets of the closing braces at column 0, in order: where the bodies of gofmt'ed
+    top-level declarations end."""
+    ends = [0] if data.startswith(b"}") else []
+    i = data.find(b"\n}")
+    while i >= 0:
+        ends.append(i + 1)
+        i = data.find(b"\n}", i + 2)
+    return ends
+
+
 def _read_lock_facts(data: bytes) -> LockFacts:
     mutex_fields: set[str] = set()
     waitgroup_fields: set[str] = set()
-    structs = _struct_ranges(data)
-    qualifiers = _sync_qualifiers(data)
-    sync_field, sync_embedded = _patterns(qualifiers) if qualifiers else (None, None)
-    for match in sync_field.finditer(data) if sync_field is not None else ():
-        if _struct_at(structs, match.start()) is None:
-            continue  # a variable, not a field
-        names = {n.strip().decode() for n in match.group(1).split(b",")}
-        (waitgroup_fields if match.group(2) == b"WaitGroup" else mutex_fields).update(names)
-    lock_types = {
-        name
-        for match in (sync_embedded.finditer(data) if sync_embedded is not None else ())
-        if (name := _struct_at(structs, match.start()))
-    }
+    lock_types: set[str] = set()
+    # Each fact needs some text: a type of sync's (written with the name sync is imported under),
+    # a Lock() or an Unlock(); the file is scanned only for the facts it can have.
+    qualifiers = _sync_qualifiers(data) if b"Mutex" in data or b"WaitGroup" in data else frozenset()
+    if qualifiers:
+        sync_field, sync_embedded = _patterns(qualifiers)
+        fields_found = list(sync_field.finditer(data))
+        embedded_found = list(sync_embedded.finditer(data)) if b"Mutex" in data else []
+        structs = _struct_ranges(data) if fields_found or embedded_found else []
+        for match in fields_found:
+            if _struct_at(structs, match.start()) is None:
+                continue  # a variable, not a field
+            names = {n.strip().decode() for n in match.group(1).split(b",")}
+            (waitgroup_fields if match.group(2) == b"WaitGroup" else mutex_fields).update(names)
+        lock_types = {name for match in embedded_found if (name := _struct_at(structs, match.start()))}
     locking: set[tuple[str, str, str]] = set()
-    ends = [m.start() for m in _BODY_END.finditer(data)]
+    unlocks = b"Unlock()" in data
+    if not unlocks and b"Lock()" not in data:
+        return LockFacts(frozenset(mutex_fields), frozenset(lock_types), frozenset(waitgroup_fields))
+    ends = _body_ends(data)
     if b"Lock()" in data:
         for header, start, end in _bodies(data, _METHOD, ends):
             receiver, type_name, method = (g.decode() for g in header.groups())
@@ -226,7 +241,11 @@ def _read_lock_facts(data: bytes) -> LockFacts:
                 seen.add(path)
                 if not op.endswith(b"Unlock"):
                     locking.add((type_name, method, path))
-    unlocking = {header.group(1).decode() for header, start, end in _bodies(data, _FUNC, ends) if _releases_first(data, start, end)}
+    unlocking = (
+        {header.group(1).decode() for header, start, end in _bodies(data, _FUNC, ends) if _releases_first(data, start, end)}
+        if unlocks
+        else set()
+    )
     return LockFacts(
         frozenset(mutex_fields),
         frozenset(lock_types),

@@ -59,6 +59,7 @@ from golsp_leaks.goanalysis.summaries import overlay
 from golsp_leaks.goanalysis.summaries.facts import (
     CALLS,
     DB_FIELDS_SOURCE,
+    ENDLESS_SOURCE,
     FIELD_USES_SOURCE,
     LOCKS_SOURCE,
     SIBLINGS_SOURCE,
@@ -142,7 +143,6 @@ class FileSummary:
     #: method key -> fields it closes or sends on
     closes: dict[str, set[str]] = field(default_factory=dict)
     #: functions with a loop that never ends
-    endless: set[str] = field(default_factory=set)
     #: functions that contain a ``go`` statement, and the names run by ``go name()`` / ``go x.name()``
     go_sites: set[str] = field(default_factory=set)
     go_targets: set[str] = field(default_factory=set)
@@ -400,8 +400,6 @@ def _summarize_function(decl: Node, scope: RequestScope, import_names: set[str],
     )
     _scan_declaration(decl, key, recv, scope, import_names, summary)
     body = decl.child_by_field_name("body")
-    if body is not None and b"for {" in (body.text or b"") and endless_loops(body, decl):
-        summary.endless.add(key)
     if body is not None and b"<-" in (body.text or b""):
         summary.abandons.update((callee, key) for callee in abandoned_results(decl))
 
@@ -850,7 +848,6 @@ def _combined(summaries: Iterable[FileSummary]) -> dict[str, frozenset[Any]]:
         merged.collections |= s.collections
         merged.shrunk |= s.shrunk
         merged.flags |= s.flags
-        merged.endless |= s.endless
         merged.abandons |= s.abandons
         for mine, theirs in (
             (merged.go_waits, s.go_waits),
@@ -974,7 +971,6 @@ def _combined(summaries: Iterable[FileSummary]) -> dict[str, frozenset[Any]]:
         "runners": frozenset(runners),
         "constructors": frozenset(constructors),
         "flags": frozenset(merged.flags),
-        "endless": frozenset(merged.endless),
         "abandoned": frozenset(
             (callee, caller) for callee, caller in merged.abandons if callee in funcs and not funcs[callee].receiver_type
         ),
@@ -1081,6 +1077,8 @@ def source_facts(source: bytes, tree: Tree | None = None) -> PackageFacts:
     """The facts of a package made of this one file (computed when first read)."""
 
     def provide(kind: str) -> Mapping[str, object]:
+        if kind == ENDLESS_SOURCE:
+            return {"endless": _endless_of(source, tree) if b"for {" in source else frozenset()}
         if kind != CALLS:
             return _EMPTY
         summary = summarize(source, tree)
@@ -1513,7 +1511,44 @@ def _provide(kind: str, path: Path, own_source: bytes, own_tree: Tree | None) ->
         return {"locks": LockFacts.union(_lock_facts_of(s) for s in siblings())}
     elif kind == SIBLINGS_SOURCE:
         return {"siblings": tuple((str(s.path), *s.stamp) for s in siblings())}
+    elif kind == ENDLESS_SOURCE and mentions(b"go "):
+        own = _endless_of(own_source, own_tree) if b"for {" in own_source else frozenset()
+        return {"endless": own.union(*(_endless_of_sibling(s) for s in siblings()))}
     return _EMPTY
+
+
+def _endless_of(source: bytes, tree: Tree | None) -> frozenset[str]:
+    """The functions and methods of a file whose body runs a loop that can never end (the
+    ``endless`` of its summary, without summarising the rest)."""
+    root = (tree if tree is not None else parse_shared(source)).root_node
+    found: set[str] = set()
+    for decl in root.named_children:
+        if decl.type not in ("function_declaration", "method_declaration"):
+            continue
+        body = decl.child_by_field_name("body")
+        if body is None or source.find(b"for {", body.start_byte, body.end_byte) < 0:
+            continue
+        key = function_key(decl)
+        if key is None:
+            continue
+        decl_text = source[decl.start_byte : decl.end_byte]
+        endless = _endless_decls.get(decl_text)
+        if endless is None:
+            endless = _endless_decls[decl_text] = bool(endless_loops(body, decl))
+            if len(_endless_decls) > _TOKENS_CACHE_SIZE:
+                _endless_decls.pop(next(iter(_endless_decls)))
+        if endless:
+            found.add(key)
+    return frozenset(found)
+
+
+#: Whether a function declaration (by its text) runs a loop that never ends.
+_endless_decls: dict[bytes, bool] = {}
+
+
+def _endless_of_sibling(sibling: _Sibling) -> frozenset[str]:
+    found = _sibling_fact("endless", sibling, lambda data: frozenset(_endless_of(data, None)) if b"for {" in data else frozenset())
+    return frozenset(str(name) for name in found)
 
 
 #: The last list of a file's siblings, by its path, whether tests count and its package; with
