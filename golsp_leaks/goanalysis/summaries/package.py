@@ -62,6 +62,7 @@ from golsp_leaks.goanalysis.summaries.facts import (
     ENDLESS_SOURCE,
     FIELD_USES_SOURCE,
     LOCKS_SOURCE,
+    OWN_TEXT_SOURCE,
     SIBLINGS_SOURCE,
     PackageFacts,
 )
@@ -1509,6 +1510,8 @@ def _provide(kind: str, path: Path, own_source: bytes, own_tree: Tree | None) ->
         return {"field_uses": frozenset(name for s in siblings() for name in _field_uses_of(s))}
     elif kind == LOCKS_SOURCE and mentions(*_LOCK_MARKERS):
         return {"locks": LockFacts.union(_lock_facts_of(s) for s in siblings())}
+    elif kind == OWN_TEXT_SOURCE:
+        return {"file_text": hash(own_source)}
     elif kind == SIBLINGS_SOURCE:
         return {"siblings": tuple((str(s.path), *s.stamp) for s in siblings())}
     elif kind == ENDLESS_SOURCE and mentions(b"go "):
@@ -1531,10 +1534,10 @@ def _endless_of(source: bytes, tree: Tree | None) -> frozenset[str]:
         key = function_key(decl)
         if key is None:
             continue
-        decl_text = source[decl.start_byte : decl.end_byte]
-        endless = _endless_decls.get(decl_text)
+        decl_key = (decl.end_byte - decl.start_byte, hash(source[decl.start_byte : decl.end_byte]))
+        endless = _endless_decls.get(decl_key)
         if endless is None:
-            endless = _endless_decls[decl_text] = bool(endless_loops(body, decl))
+            endless = _endless_decls[decl_key] = bool(endless_loops(body, decl))
             if len(_endless_decls) > _TOKENS_CACHE_SIZE:
                 _endless_decls.pop(next(iter(_endless_decls)))
         if endless:
@@ -1542,8 +1545,9 @@ def _endless_of(source: bytes, tree: Tree | None) -> frozenset[str]:
     return frozenset(found)
 
 
-#: Whether a function declaration (by its text) runs a loop that never ends.
-_endless_decls: dict[bytes, bool] = {}
+#: Whether a function declaration runs a loop that never ends, by its text's length and hash (so
+#: that the cache holds no text of a document the editor closed).
+_endless_decls: dict[tuple[int, int], bool] = {}
 
 
 def _endless_of_sibling(sibling: _Sibling) -> frozenset[str]:
