@@ -22,7 +22,7 @@ from golsp_leaks.goanalysis.libraries.frameworks import (
 from golsp_leaks.goanalysis.names.holders import top_level
 from golsp_leaks.goanalysis.names.mentions import mentions
 from golsp_leaks.goanalysis.names.scopes import bindings
-from golsp_leaks.goanalysis.summaries.facts import FLAGS, GLOBALS, SCOPE_FACTS
+from golsp_leaks.goanalysis.summaries.facts import FILE_TEXT, FLAGS, GLOBALS, SCOPE_FACTS
 from golsp_leaks.goanalysis.summaries.params import ignores_argument
 from golsp_leaks.goanalysis.syntax.edits import import_edit, insert_statement_before, unique_name
 from golsp_leaks.goanalysis.syntax.nodes import FUNCTION_TYPES, enclosing_statement, text
@@ -168,7 +168,7 @@ class RequestContextEscape(Rule):
 
     id = "request-context-escape"
     summary = "a request's context (or request, writer, Fiber strings) is kept past the handler"
-    requires = (*SCOPE_FACTS, FLAGS, GLOBALS)
+    requires = (*SCOPE_FACTS, FLAGS, GLOBALS, FILE_TEXT)
     default_severity = Severity.WARNING
     fix_kinds = (
         FixKind("Pass the goroutine `{c}.Copy()`", Applicability.UNSAFE, "a copied Gin context has no writer: a goroutine that answers the request panics"),
@@ -853,7 +853,7 @@ def _holder_per_call(decl: Node, type_name: str, ctx: FileContext) -> bool:
         result = decl.child_by_field_name("result")
         if text(result).replace(" ", "") != _HANDLER_RESULTS[handler.framework]:
             return True
-    made = made_values(ctx.root, type_name, ctx.source)
+    made = made_values(ctx.other_bodies(), type_name, ctx.source)
     return bool(made) and all(ctx.scope.is_per_request(m) for m in made)
 
 

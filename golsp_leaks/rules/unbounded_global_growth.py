@@ -26,6 +26,7 @@ from golsp_leaks.goanalysis.names.scopes import (
 )
 from golsp_leaks.goanalysis.summaries.facts import (
     COLLECTIONS,
+    FILE_TEXT,
     SCOPE_FACTS,
     SHRUNK_FIELDS,
     SHRUNK_GLOBALS,
@@ -140,7 +141,7 @@ class UnboundedGlobalGrowth(Rule):
 
     id = "unbounded-global-growth"
     summary = "per-request code grows a package-level map or slice that nothing ever shrinks"
-    requires = (*SCOPE_FACTS, COLLECTIONS, SHRUNK_GLOBALS, SHRUNK_FIELDS)
+    requires = (*SCOPE_FACTS, COLLECTIONS, SHRUNK_GLOBALS, SHRUNK_FIELDS, FILE_TEXT)
     default_severity = Severity.WARNING
     fixable = False
     #: The key must come from a request, so the declaration mentions a handler's (or a request's) type.
@@ -298,7 +299,7 @@ def _long_lived_holder(ident: Node, decl: Node, resolved: Bindings, ctx: FileCon
         return None
     if package_variable_holds(ctx.root, type_name):
         return f"a {type_name} kept in a package-level variable"
-    made = made_values(ctx.root, type_name, ctx.source)
+    made = made_values(ctx.other_bodies(), type_name, ctx.source)
     if made and all(ctx.scope.runs_once(m) for m in made):
         return f"the {type_name} built once at start-up"
     return None

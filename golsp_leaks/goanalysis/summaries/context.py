@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from tree_sitter import Node
 
 from golsp_leaks.goanalysis.libraries.frameworks import RequestScope
-from golsp_leaks.goanalysis.summaries.facts import PackageFacts
+from golsp_leaks.goanalysis.summaries.facts import FILE_TEXT, PackageFacts
 from golsp_leaks.goanalysis.syntax.imports import Imports
 
 _SHAPE_DECLARATIONS = frozenset({"type_declaration", "var_declaration", "const_declaration"})
@@ -62,6 +62,15 @@ class FileContext:
             self.scope.fingerprint(),
             file_shape(self.root, self.source),
         )
+
+    def other_bodies(self) -> Node:
+        """The file's root, for a rule that looks into the bodies of the file's other declarations.
+
+        The outline (types, variables, signatures) is part of every declaration's context; bodies
+        are not. Asking through here reads :data:`~.facts.FILE_TEXT`, so the engine finds the
+        declaration's findings again after any edit of the file (the rule declares that fact)."""
+        self.package.get(FILE_TEXT)  # the read is what counts: PackageFacts.watch records it
+        return self.root
 
     def go_at_least(self, major: int, minor: int) -> bool:
         """True when the module's ``go`` directive is at least ``major.minor`` (unknown: assume the newest)."""

@@ -40,6 +40,7 @@ FIELD_USES_SOURCE = "field-uses"
 LOCKS_SOURCE = "locks"
 SIBLINGS_SOURCE = "siblings"
 ENDLESS_SOURCE = "endless"
+OWN_TEXT_SOURCE = "own-text"
 
 
 class Fact(Generic[T]):
@@ -159,10 +160,21 @@ SIBLINGS: Fact[tuple[tuple[str, int, int], ...]] = Fact(
     (),
 )
 
+FILE_TEXT: Fact[int] = Fact(
+    "file_text",
+    OWN_TEXT_SOURCE,
+    "a hash of the whole text of the file being analysed: read by a rule whose finding in one "
+    "declaration depends on the bodies of the file's other declarations (a field used in another "
+    "method, the values of a type made elsewhere in the file), so that the finding is looked for "
+    "again whenever any of them changes",
+    0,
+)
+
 #: Every fact, in a fixed order.
 ALL_FACTS: tuple[Fact[Any], ...] = (
     PER_REQUEST, RUNS_ONCE, REPEATED, GOROUTINES, ENDLESS, ABANDONED, LIFECYCLES, RUNNERS, CONSTRUCTORS, CLOSABLE,
     GLOBALS, COLLECTIONS, SHRUNK_GLOBALS, SHRUNK_FIELDS, FLAGS, DB_FIELDS, FIELD_USES, LOCKS, SIBLINGS,
+    FILE_TEXT,
 )
 _BY_NAME = {fact.name: fact for fact in ALL_FACTS}
 #: What :class:`~golsp_leaks.goanalysis.libraries.frameworks.RequestScope` reads: every rule that
@@ -392,3 +404,7 @@ class PackageFacts:
     @property
     def siblings(self) -> tuple[tuple[str, int, int], ...]:
         return self.get(SIBLINGS)
+
+    @property
+    def file_text(self) -> int:
+        return self.get(FILE_TEXT)
