@@ -340,18 +340,33 @@ def _once_by_declaration(operand: Node, imports: Imports, source: bytes) -> bool
 
 def _field_types(root: Node, name: str) -> list[Node]:
     """The types of the fields called ``name`` of the struct types the file declares."""
-    found: list[Node] = []
+    return _structs(root)[1].get(name, [])
+
+
+#: The struct types of the file last asked about: its root, and what :func:`_structs` gives.
+_struct_cache: list[tuple[Node, tuple[dict[str, list[Node]], dict[str, list[Node]]]]] = []
+
+
+def _structs(root: Node) -> tuple[dict[str, list[Node]], dict[str, list[Node]]]:
+    """The struct types ``root`` declares (name -> their field declarations), and the types of
+    their fields (field name -> types), read once per tree."""
+    if _struct_cache and _struct_cache[0][0] == root:
+        return _struct_cache[0][1]
+    structs: dict[str, list[Node]] = {}
+    fields: dict[str, list[Node]] = {}
     for _, captures in cursor(_STRUCT_TYPES).matches(root):
-        for declared in _struct_fields(captures["struct"][0]):
-            kind = declared.child_by_field_name("type")
-            if kind is not None and any(text(n) == name for n in declared.children_by_field_name("name")):
-                found.append(kind)
-    return found
-
-
-def _struct_fields(struct: Node) -> list[Node]:
-    fields = next((c for c in struct.named_children if c.type == "field_declaration_list"), None)
-    return [f for f in fields.named_children if f.type == "field_declaration"] if fields is not None else []
+        struct = captures["struct"][0]
+        body = next((c for c in struct.named_children if c.type == "field_declaration_list"), None)
+        declared = [f for f in body.named_children if f.type == "field_declaration"] if body is not None else []
+        structs.setdefault(text(captures["name"][0]), []).extend(declared)
+        for field_declaration in declared:
+            kind = field_declaration.child_by_field_name("type")
+            if kind is None:
+                continue
+            for name in field_declaration.children_by_field_name("name"):
+                fields.setdefault(text(name), []).append(kind)
+    _struct_cache[:] = [(root, (structs, fields))]
+    return structs, fields
 
 
 def _spec_value(declaration: Declaration) -> Node | None:
@@ -387,13 +402,10 @@ def _once_type(kind: Node, imports: Imports, root: Node, depth: int = 0) -> bool
         return True
     if depth > 2:
         return False
-    for _, captures in cursor(_STRUCT_TYPES).matches(root):
-        if text(captures["name"][0]) != text(kind):
-            continue
-        for declared in _struct_fields(captures["struct"][0]):
-            embedded = declared.child_by_field_name("type")
-            if not declared.children_by_field_name("name") and embedded is not None and _once_type(embedded, imports, root, depth + 1):
-                return True
+    for declared in _structs(root)[0].get(text(kind), []):
+        embedded = declared.child_by_field_name("type")
+        if not declared.children_by_field_name("name") and embedded is not None and _once_type(embedded, imports, root, depth + 1):
+            return True
     return False
 
 
