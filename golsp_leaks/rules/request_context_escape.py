@@ -78,13 +78,24 @@ class _Names:
     variable of the same name declared elsewhere, a closure's parameter say, is another one)."""
 
     handler: Handler
-    objects: tuple[Declaration, ...]  # the framework context, or the request and the writer
+    #: The names of the handler's parameters that are per-request objects (the framework
+    #: context, or the request and the writer).
+    names: frozenset[str]
     #: Locals bound straight to a Fiber getter's result, and that call.
     fiber_strings: tuple[tuple[Declaration, Node], ...]
     source: bytes
 
+    @functools.cached_property
+    def objects(self) -> tuple[Declaration, ...]:
+        """The declarations of those parameters (resolved when first asked about)."""
+        return _parameters(self.handler.func, set(self.names), self.source)
+
     def is_object(self, node: Node) -> bool:
-        return node.type == "identifier" and any(same(declaration_of(node, self.source), d) for d in self.objects)
+        return (
+            node.type == "identifier"
+            and text(node) in self.names
+            and any(same(declaration_of(node, self.source), d) for d in self.objects)
+        )
 
     def object_uses(self, root: Node) -> list[Node]:
         """The identifiers under ``root`` that are one of the per-request objects."""
@@ -213,7 +224,7 @@ class RequestContextEscape(Rule):
             handler = ctx.scope.shaped_handler(func)
             if handler is None:
                 continue
-            objects = _parameters(handler.func, {n for n in (handler.param, handler.writer) if n and n != "_"}, ctx.source)
+            objects = frozenset(n for n in (handler.param, handler.writer) if n and n != "_")
             if not objects:
                 continue
             fiber_strings = (

@@ -74,10 +74,11 @@ class Declaration:
     kind: str
     node: Node
     package_level: bool = False
+    #: Where the declaring identifier stands: ``(start, end)`` byte offsets.
+    key: tuple[int, int] = field(init=False, repr=False)
 
-    @property
-    def key(self) -> tuple[int, int]:
-        return (self.node.start_byte, self.node.end_byte)
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "key", (self.node.start_byte, self.node.end_byte))
 
 
 @dataclass
