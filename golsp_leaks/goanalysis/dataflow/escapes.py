@@ -260,10 +260,12 @@ def used_after_loop(loop: Node, func: Node, released: list[Declaration], source:
         for target in left.named_children:
             operand = target.child_by_field_name("operand") if target.type == "index_expression" else target
             root = root_identifier(operand) if operand is not None else None
-            variable = declaration_of(root, source) if root is not None else None
-            if root is not None and variable is None:
+            if root is None or root.text == b"_":
+                continue  # thrown away, or not a variable (a call's result, an index of one)
+            variable = declaration_of(root, source)
+            if variable is None:
                 return True  # declared in another file: it may well be used after the loop
-            if variable is not None and not _within(variable.node, loop):
+            if not _within(variable.node, loop):
                 outer.append(variable)
     return any(n.start_byte >= loop.end_byte for d in outer for n in occurrences(d, func, source))
 
