@@ -13,7 +13,8 @@ from golsp_leaks.goanalysis.dataflow.engine import (
     follow,
     may_return,
 )
-from golsp_leaks.goanalysis.dataflow.ownership import nil_tests
+from golsp_leaks.goanalysis.dataflow.ownership import NilSubjects, nil_tests
+from golsp_leaks.goanalysis.names.scopes import declaration_of
 from golsp_leaks.goanalysis.syntax.nodes import text, walk
 from golsp_leaks.goanalysis.syntax.parse import parse
 
@@ -105,10 +106,45 @@ def test_nil_fields_are_nil_with_the_resource(description: str, condition: str, 
     func = parse(source).root_node.named_children[1]
     acquire = _nodes(func, "short_var_declaration")[0]
     branch = _nodes(func, "if_statement")[0]
-    tests = nil_tests(func, acquire, "resp", "err", frozenset({"Body"}))
+    tested = _tested(acquire, source)
+    tests = nil_tests(func, acquire, tested, frozenset({"Body"}))
     assert tests.branches.get(branch.start_byte, (False, False)) == expected
     # Without the field, a test of the body says nothing (and `resp != nil && ...` skipped neither).
-    assert nil_tests(func, acquire, "resp", "err").branches.get(branch.start_byte, (False, False)) == (False, False)
+    assert nil_tests(func, acquire, tested).branches.get(branch.start_byte, (False, False)) == (False, False)
+
+
+def _tested(acquire: Node, source: bytes) -> NilSubjects:
+    """The resource and the error the acquisition ``resp, err := ...`` declares."""
+    left = acquire.child_by_field_name("left")
+    assert left is not None
+    resource, error = (declaration_of(n, source) for n in left.named_children)
+    return NilSubjects(resource, error, source)
+
+
+SHADOWED = [
+    # (description, the code after `resp, err := get()`, which `if` (1-based), (then, else) hold no resource)
+    ("the acquisition's error", "if err != nil {\n}", 1, (True, False)),
+    ("another err declared by the if", "if err := other(); err != nil {\n}", 1, (False, False)),
+    ("another resp declared by the if", "if resp := other(); resp == nil {\n}", 1, (False, False)),
+    ("an inner block's err", "{\nerr := other()\nif err != nil {\n}\n}", 1, (False, False)),
+    ("the outer err after the inner block", "{\nerr := other()\n_ = err\n}\nif err != nil {\n}", 1, (True, False)),
+    ("a closure's parameter err", "_ = func(err error) bool {\nif err != nil {\n}\nreturn false\n}", 1, (False, False)),
+    ("os.IsNotExist of the acquisition's error", "if os.IsNotExist(err) {\n}", 1, (True, False)),
+    ("os.IsNotExist of another err", "if err := other(); os.IsNotExist(err) {\n}", 1, (False, False)),
+]
+
+
+@pytest.mark.parametrize(("description", "code", "which", "expected"), SHADOWED, ids=[c[0] for c in SHADOWED])
+def test_nil_tests_know_the_variables_by_declaration(
+    description: str, code: str, which: int, expected: tuple[bool, bool]
+) -> None:
+    """A test of a variable of the same name declared elsewhere says nothing about the resource."""
+    source = f"package p\n\nfunc f() {{\n\tresp, err := get()\n{code}\n\t_, _ = resp, err\n}}\n".encode()
+    func = parse(source).root_node.named_children[1]
+    acquire = _nodes(func, "short_var_declaration")[0]
+    branch = _nodes(func, "if_statement")[which - 1]
+    tests = nil_tests(func, acquire, _tested(acquire, source))
+    assert tests.branches.get(branch.start_byte, (False, False)) == expected
 
 
 BATCH = (

@@ -769,3 +769,38 @@ def test_a_literal_given_to_sync_once_functions_runs_once_by_the_import(imported
     scope, funcs = _functions(source)
     literal = next(f for f in funcs if f.type == "func_literal")
     assert scope.runs_once(literal.child_by_field_name("body")) is once
+
+
+ONCE_RECEIVERS = [
+    # (description, declarations at package level, statements before the call, the receiver, a sync.Once?)
+    ("a var of type sync.Once", "var setupOnce sync.Once", "", "setupOnce", True),
+    ("a var not named once", "var guard sync.Once", "", "guard", True),
+    ("a pointer parameter", "", "", "p", True),
+    ("a local made by &sync.Once{}", "", "o := &sync.Once{}", "o", True),
+    ("a local made by new(sync.Once)", "", "o := new(sync.Once)", "o", True),
+    ("a field of a struct of the file", "type svc struct{ initOnce sync.Once }\nvar s svc", "", "s.initOnce", True),
+    ("a field named otherwise", "type svc struct{ boot *sync.Once }\nvar s svc", "", "s.boot", True),
+    ("an embedded sync.Once", "type lazy struct{ sync.Once }\nvar l lazy", "", "l", True),
+    ("a var named once of another type", "type runner struct{}\nfunc (runner) Do(f func()) { f() }\nvar once runner", "", "once", False),
+    ("a field named once of another type", "type runner struct{}\nfunc (runner) Do(f func()) { f() }\ntype svc struct{ once runner }\nvar s svc", "", "s.once", False),
+    ("a local once shadowing the package's sync.Once", "type runner struct{}\nfunc (runner) Do(f func()) { f() }\nvar once sync.Once", "once := runner{}", "once", False),
+    ("the package's sync.Once beside another local", "type runner struct{}\nfunc (runner) Do(f func()) { f() }\nvar once sync.Once", "{\n\tonce := runner{}\n\t_ = once\n}", "once", True),
+    ("no declaration in sight: by its name", "", "", "cfgOnce", True),
+    ("no declaration in sight, another name", "", "", "guard2", False),
+]
+
+
+@pytest.mark.parametrize(
+    ("description", "declared", "before", "receiver", "once"), ONCE_RECEIVERS, ids=[c[0] for c in ONCE_RECEIVERS]
+)
+def test_once_do_is_known_by_the_declared_type(description: str, declared: str, before: str, receiver: str, once: bool) -> None:
+    """``x.Do(f)`` runs ``f`` once when ``x`` is a ``sync.Once`` by its declaration, whatever its name."""
+    source = (
+        f'package app\n\nimport "sync"\n\n{declared}\n\nfunc setup(p *sync.Once) {{\n{before}\n'
+        f"\t{receiver}.Do(func() {{\n\t\t_ = 1\n\t}})\n}}\n"
+    ).encode()
+    root = parse(source).root_node
+    scope = RequestScope(root, Imports.from_root(root), source=source)
+    qc = cursor("(func_literal) @f")
+    literal = qc.captures(root)["f"][-1]
+    assert scope.runs_once(literal.child_by_field_name("body")) is once

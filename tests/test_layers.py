@@ -110,3 +110,43 @@ def test_the_check_catches_a_rule_importing_a_rule(tmp_path: Path) -> None:
     fake = tmp_path / "blocked_receive.py"
     fake.write_text((RULES / "blocked_receive.py").read_text() + "\nfrom golsp_leaks.rules.goroutine_no_exit import GoroutineNoExit\n")
     assert len(rule_violations(fake)) == 1
+
+
+#: Where the rules and the analysis they stand on must not find a variable's uses by spelling.
+NO_SPELLING = (RULES, ANALYSIS / "dataflow", ANALYSIS / "resources", ANALYSIS / "libraries")
+#: Modules allowed a query of every identifier, with the reason (none today).
+SPELLING_ALLOWED: dict[str, str] = {}
+
+
+def spelling_violations(path: Path) -> list[str]:
+    """Uses of the spelling-based ``mentions`` (identifiers found by their text) in one module."""
+    source = path.read_text()
+    found: list[str] = []
+    for node in ast.walk(ast.parse(source, str(path))):
+        if isinstance(node, ast.ImportFrom) and node.module == "golsp_leaks.goanalysis.names.mentions":
+            found.extend(f"{path.name}:{node.lineno} imports mentions" for a in node.names if a.name == "mentions")
+        elif isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "mentions":
+            found.append(f"{path.name}:{node.lineno} calls mentions()")
+    return found
+
+
+@pytest.mark.parametrize(
+    "path",
+    sorted(p for d in NO_SPELLING for p in d.rglob("*.py")),
+    ids=lambda p: str(p.relative_to(PACKAGE)),
+)
+def test_no_variable_is_found_by_its_spelling(path: Path) -> None:
+    """Rules, dataflow, resources and library models find a variable's uses through the scopes."""
+    if str(path.relative_to(PACKAGE)) in SPELLING_ALLOWED:
+        return
+    assert spelling_violations(path) == []
+
+
+def test_the_spelling_check_catches_mentions(tmp_path: Path) -> None:
+    fake = tmp_path / "ticker_not_stopped.py"
+    fake.write_text(
+        (RULES / "ticker_not_stopped.py").read_text()
+        + "\nfrom golsp_leaks.goanalysis.names.mentions import mentions\n\n\ndef _uses(func, name):\n"
+        + "    return mentions(func, name)\n"
+    )
+    assert len(spelling_violations(fake)) == 2

@@ -6,7 +6,7 @@ import pytest
 
 from golsp_leaks.goanalysis.libraries.streams import holds_no_os_resource, reads_to_end
 from golsp_leaks.goanalysis.names.interfaces import interface_method_results
-from golsp_leaks.goanalysis.names.scopes import bindings
+from golsp_leaks.goanalysis.names.scopes import bindings, declaration_of
 from golsp_leaks.goanalysis.syntax.imports import Imports
 from golsp_leaks.goanalysis.syntax.nodes import bound_value, text, walk
 from golsp_leaks.goanalysis.syntax.parse import parse
@@ -45,6 +45,8 @@ READS = [
     ("a limited read", "_, _ = io.ReadAll(io.LimitReader(resp.Body, 10))", 0),
     ("a copy elsewhere", "_, _ = io.Copy(os.Stdout, resp.Body)", 0),
     ("another response", "_, _ = io.ReadAll(other.Body)", 0),
+    ("an inner resp of the same name", "if resp := other; resp != nil {\n\t\t_, _ = io.ReadAll(resp.Body)\n\t}", 0),
+    ("the parameter after the inner block", "{\n\t\tresp := other\n\t\t_ = resp\n\t}\n\t_, _ = io.ReadAll(resp.Body)", 1),
 ]
 
 
@@ -52,7 +54,12 @@ READS = [
 def test_reads_to_end(description: str, statement: str, count: int) -> None:
     source = (HEADER + "func f(resp, other *http.Response) {\n\t" + statement + "\n}\n").encode()
     root = parse(source).root_node
-    assert len(reads_to_end(root.named_children[-1], "resp", Imports.from_root(root))) == count
+    func = root.named_children[-1]
+    params = func.child_by_field_name("parameters")
+    assert params is not None
+    resp = declaration_of(params.named_children[0].children_by_field_name("name")[0], source)
+    assert resp is not None and resp.name == "resp"
+    assert len(reads_to_end(func, resp, source, Imports.from_root(root))) == count
 
 
 def test_interface_method_results() -> None:

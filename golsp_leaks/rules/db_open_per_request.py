@@ -120,7 +120,7 @@ class DbOpenPerRequest(Rule):
     triggers = (b"Open", b"Connect", b"pgxpool")
 
     def check(self, decl: Node, ctx: FileContext) -> Iterable[Finding]:
-        for acquisition in acquisitions(decl, ctx.imports, _CALLS, open_call, ctx.package.db_fields):
+        for acquisition in acquisitions(decl, ctx.imports, _CALLS, open_call, ctx.package.db_fields, source=ctx.source):
             finding = self._check(acquisition, ctx)
             if finding is not None:
                 yield finding
@@ -139,18 +139,18 @@ class DbOpenPerRequest(Rule):
         name = bound.name
         family = acquisition.family
         if family == POP:
-            if "Open" not in called_methods(func, name):
+            if "Open" not in called_methods(func, bound.variable, ctx.source):
                 return None  # NewConnection alone opens nothing
             opened = _pop_open_check(bound)
             if opened is not None:
                 # The pool exists once Open succeeded (Close would panic before).
-                bound = Bound(call, opened, bound.target, None, func)
+                bound = Bound(call, opened, bound.target, None, func, source=bound.source)
         tracked = track(bound, callee_summary(ctx.root, ctx.source, _GORM_CLOSE if family == GORM else _CLOSE))
         if tracked is None:
             return None
         if not tracked.leaks and (handler is None or not tracked.uses[Use.RELEASE]):
             return None  # closed, or kept (returned, stored: a constructor or a cache of pools)
-        constructor = tracked.transferred or bool(kept_by_holders(bound.func, name))
+        constructor = tracked.transferred or bool(kept_by_holders(bound.func, bound.variable, ctx.source))
         if handler is None and constructor and not _runs_repeatedly(call, func, ctx):
             # A constructor: it hands the pool to its caller, which opens it once at start-up as far
             # as the package shows; what its error returns leave open, the failed start-up ends.
@@ -247,7 +247,7 @@ def _function_name(func: Node) -> str:
 
 def _close_fix(source: bytes, bound: Bound, family: str) -> Fix | None:
     name = bound.name
-    if kept_by_holders(bound.func, name):
+    if kept_by_holders(bound.func, bound.variable, source):
         return None  # handed to a driver or a store that is returned: closing it would break that
     if family == POP:
         return _pop_close_fix(source, bound)

@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from tree_sitter import Node
 
 from golsp_leaks.goanalysis.dataflow.engine import Paths, exits_missing_release, follow
-from golsp_leaks.goanalysis.dataflow.escapes import declared_within, root_name, used_after_loop
+from golsp_leaks.goanalysis.dataflow.escapes import root_identifier, used_after_loop
 from golsp_leaks.goanalysis.libraries.calls import package_calls
 from golsp_leaks.goanalysis.libraries.context import PATHS as CONTEXT_PATHS
 from golsp_leaks.goanalysis.libraries.context import cancelling_calls
@@ -16,7 +16,15 @@ from golsp_leaks.goanalysis.libraries.sqlflow import in_defer, next_loops, rows_
 from golsp_leaks.goanalysis.libraries.streams import holds_no_os_resource, reads_to_end
 from golsp_leaks.goanalysis.names.holders import top_level
 from golsp_leaks.goanalysis.names.interfaces import declared_type_name, interface_method_results
-from golsp_leaks.goanalysis.names.scopes import IMPORT, PARAM, Bindings, Declaration, bindings
+from golsp_leaks.goanalysis.names.scopes import (
+    IMPORT,
+    PARAM,
+    Bindings,
+    Declaration,
+    bindings,
+    declaration_of,
+    same,
+)
 from golsp_leaks.goanalysis.summaries.facts import DB_FIELDS, SCOPE_FACTS
 from golsp_leaks.goanalysis.syntax.nodes import (
     FUNCTION_TYPES,
@@ -134,7 +142,7 @@ class DeferInLoop(Rule):
             func = _enclosing_function(loop)
             if func is None or not _can_run_twice(func, stmt):
                 continue
-            if found[0] in _LOCKS and _varies_per_iteration(found[1], loop):
+            if found[0] in _LOCKS and _varies_per_iteration(found[1], loop, ctx.source):
                 continue  # a different lock on each pass: locking them all is deliberate
             if _fires_once(stmt, loop, ctx):
                 continue
@@ -220,9 +228,8 @@ def _acquired_per_iteration(stmt: Node, release: Node, loop: Node, func: Node, c
             released.append(use.start_byte)
     if chain == ".Body.Close":
         # A response body read to its end has given its connection back (see libraries.streams).
-        released.extend(read.start_byte for read in reads_to_end(func, declaration.name, ctx.imports))
-    name = declaration.name
-    rows_loops = next_loops(func, name) if chain == ".Close" and _returns_rows(value, resolved, ctx) else frozenset()
+        released.extend(read.start_byte for read in reads_to_end(func, declaration, ctx.source, ctx.imports))
+    rows_loops = next_loops(func, declaration, ctx.source) if chain == ".Close" and _returns_rows(value, resolved, ctx) else frozenset()
     if not released and not rows_loops:
         return True
     return _back_without_release(func, stmt, released, rows_loops, ctx.source)
@@ -237,7 +244,7 @@ def _returns_rows(value: Node | None, resolved: Bindings, ctx: FileContext) -> b
     method of a receiver whose type is an interface of this file declaring it to return them?"""
     if value is None or value.type != "call_expression":
         return False
-    if rows_call(value, DbFile(ctx.imports, ctx.package.db_fields)) is not None:
+    if rows_call(value, DbFile(ctx.imports, ctx.source, ctx.package.db_fields)) is not None:
         return True
     function = value.child_by_field_name("function")
     receiver = function.child_by_field_name("operand") if function is not None else None
@@ -453,14 +460,27 @@ def _is_cancel_type(node: Node | None, ctx: FileContext) -> bool:
 _CANCEL_TYPES = frozenset({"CancelFunc", "CancelCauseFunc"})
 
 
-def _varies_per_iteration(release: Node, loop: Node) -> bool:
+def _varies_per_iteration(release: Node, loop: Node, source: bytes) -> bool:
     """Does the receiver of ``release`` mention a variable declared by the loop or in its body?"""
     function = release.child_by_field_name("function")
     receiver = function.child_by_field_name("operand") if function is not None else None
     if receiver is None:
         return False
-    used = {text(n) for n in walk(receiver) if n.type == "identifier"}
-    return bool(used & declared_within(loop))
+    for ident in walk(receiver):
+        declaration = declaration_of(ident, source) if ident.type == "identifier" else None
+        if declaration is not None and not declaration.package_level and _declared_by_loop(declaration.node, loop):
+            return True
+    return False
+
+
+def _declared_by_loop(node: Node, loop: Node) -> bool:
+    """Is the declaring identifier ``node`` in ``loop``'s clause or body (not in a function literal of it)?"""
+    current = node.parent
+    while current is not None and current != loop:
+        if current.type == "func_literal":
+            return False
+        current = current.parent
+    return current == loop
 
 
 def _fires_once(stmt: Node, loop: Node, ctx: FileContext) -> bool:
@@ -550,7 +570,7 @@ def _wrap_body(ctx: FileContext, loop: Node) -> Fix | None:
     if body is None or not _body_stays_put(body):
         return None
     func = _enclosing_function(loop)
-    if func is None or used_after_loop(loop, func, _released_names(body, ctx)):
+    if func is None or used_after_loop(loop, func, _released_variables(body, ctx), ctx.source):
         return None  # the defers would now close what the code after the loop still uses
     open_brace = body.start_byte
     close_brace = body.end_byte - 1
@@ -582,30 +602,31 @@ def _wrap_body(ctx: FileContext, loop: Node) -> Fix | None:
     )
 
 
-def _released_names(body: Node, ctx: FileContext) -> set[str]:
+def _released_variables(body: Node, ctx: FileContext) -> list[Declaration]:
     """The variables the body's defers release: ``f`` of ``f.Close()``; ``cancel`` and the ``ctx`` bound with it."""
-    names: set[str] = set()
-    cancels: set[str] = set()
+    found: list[Declaration] = []
+    cancels: list[Declaration] = []
     for node in walk(body, into_functions=False):
         call = node.named_child(0) if node.type == "defer_statement" else None
-        found = _released(call, ctx) if call is not None and call.type == "call_expression" else None
-        function = found[1].child_by_field_name("function") if found is not None else None
+        released = _released(call, ctx) if call is not None and call.type == "call_expression" else None
+        function = released[1].child_by_field_name("function") if released is not None else None
         if function is None:
             continue
-        if function.type == "identifier":
-            cancels.add(text(function))
         operand = function.child_by_field_name("operand") if function.type == "selector_expression" else function
-        root = root_name(operand) if operand is not None else None
-        if root is not None:
-            names.add(root)
+        root = root_identifier(operand) if operand is not None else None
+        variable = declaration_of(root, ctx.source) if root is not None else None
+        if variable is not None:
+            found.append(variable)
+            if function.type == "identifier":
+                cancels.append(variable)
     for node in walk(body, into_functions=False):
         if node.type not in ("short_var_declaration", "assignment_statement"):
             continue
         left = node.child_by_field_name("left")
-        bound = {text(n) for n in left.named_children if n.type == "identifier"} if left is not None else set()
-        if bound & cancels:
-            names |= bound - {"_"}
-    return names
+        bound = [declaration_of(n, ctx.source) for n in left.named_children if n.type == "identifier"] if left is not None else []
+        if any(same(b, c) for b in bound for c in cancels):
+            found.extend(b for b in bound if b is not None)
+    return found
 
 
 def _raw_string_lines(body: Node) -> set[int]:

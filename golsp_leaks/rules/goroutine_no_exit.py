@@ -15,7 +15,7 @@ from golsp_leaks.goanalysis.cfg.loops import (
     loop_has_exit,
     top_statements,
 )
-from golsp_leaks.goanalysis.libraries.frameworks import Handler, local_types, receiver
+from golsp_leaks.goanalysis.libraries.frameworks import Handler, variable_type
 from golsp_leaks.goanalysis.names.holders import top_level
 from golsp_leaks.goanalysis.names.scopes import Declaration, bindings, single_value
 from golsp_leaks.goanalysis.summaries.facts import ENDLESS, SCOPE_FACTS
@@ -192,7 +192,7 @@ class GoroutineNoExit(Rule):
     # --- go s.loop(), where loop never ends ------------------------------------------
 
     def _goroutine_functions(self, decl: Node, ctx: FileContext) -> Iterator[Finding]:
-        started = _started_functions(decl)
+        started = _started_functions(decl, ctx.source)
         if not started:
             return  # nothing to look up: the package's summaries are not read
         endless = ctx.package.endless
@@ -224,26 +224,27 @@ class GoroutineNoExit(Rule):
             )
 
 
-def _started_functions(decl: Node) -> list[tuple[Node, Node, str]]:
+def _started_functions(decl: Node, source: bytes) -> list[tuple[Node, Node, str]]:
     """``(go statement, function, key)`` for each ``go f()`` or ``go x.m()`` of the declaration
-    whose function can be named: ``f``, or ``T.m`` for a local or receiver ``x`` of type ``T``."""
+    whose function can be named: ``f`` (a function of the package, not a local function value of
+    the same name), or ``T.m`` for a local or receiver ``x`` of type ``T`` (by its declaration)."""
     found: list[tuple[Node, Node, str]] = []
-    typed: dict[str, str] | None = None
+    resolved = None
     for _, captures in cursor(_GO_CALLS).matches(decl):
         go_stmt = captures["go"][0]
         function = captures["function"][0]
+        if resolved is None:
+            resolved = bindings(top_level(decl), source)
         if function.type == "identifier":
+            declaration = resolved.of(function)
+            if declaration is not None and not declaration.package_level:
+                continue  # a local function value: not the package's function of that name
             key = text(function)
         elif function.type == "selector_expression":
             operand = function.child_by_field_name("operand")
             if operand is None or operand.type != "identifier":
                 continue
-            if typed is None:
-                typed = local_types(decl)
-                recv = receiver(decl)
-                if recv is not None and recv[0] not in ("", "_"):
-                    typed[recv[0]] = recv[1]
-            type_name = typed.get(text(operand))
+            type_name = variable_type(resolved.of(operand))
             if not type_name:
                 continue
             key = f"{type_name}.{text(function.child_by_field_name('field'))}"

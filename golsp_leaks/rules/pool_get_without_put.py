@@ -8,8 +8,7 @@ from tree_sitter import Node
 
 from golsp_leaks.goanalysis.dataflow.ownership import Releases, Use
 from golsp_leaks.goanalysis.names.holders import top_level
-from golsp_leaks.goanalysis.names.mentions import mentions
-from golsp_leaks.goanalysis.names.scopes import VAR, bindings
+from golsp_leaks.goanalysis.names.scopes import VAR, Declaration, bindings, occurrences
 from golsp_leaks.goanalysis.resources.tracking import (
     STREAM_BORROWS,
     NamedType,
@@ -168,7 +167,7 @@ class PoolGetWithoutPut(Rule):
             resource,
             ctx,
             missing=lambda name: f"without putting {name} back",
-            extra_transfers=_escapes,
+            extra_transfers=lambda func, variable: _escapes(func, variable, ctx.source),
         )
         if outcome is None or outcome.kind != "never" or outcome.report is None:
             return None  # dropped, discarded, or put back (or handed on) somewhere: not reported
@@ -233,10 +232,10 @@ def _pool_gets(decl: Node, ctx: FileContext) -> Iterator[tuple[Node, Node]]:
             yield captures["call"][0], pool
 
 
-def _escapes(func: Node, name: str) -> list[Node]:
-    """Mentions through which memory of the pooled object escapes: ``return buf.Bytes()``, ``b := *bp``."""
+def _escapes(func: Node, variable: Declaration, source: bytes) -> list[Node]:
+    """Uses of ``variable`` through which memory of the pooled object escapes: ``return buf.Bytes()``, ``b := *bp``."""
     found = []
-    for mention in mentions(func, name):
+    for mention in occurrences(variable, func, source):
         node = mention
         while True:
             parent = node.parent

@@ -19,9 +19,12 @@ from golsp_leaks.goanalysis.libraries.frameworks import (
     package_variable_holds,
     receiver,
 )
-from golsp_leaks.goanalysis.names.holders import top_level
-from golsp_leaks.goanalysis.names.mentions import mentions
-from golsp_leaks.goanalysis.names.scopes import bindings
+from golsp_leaks.goanalysis.names.scopes import (
+    Declaration,
+    declaration_of,
+    occurrences,
+    same,
+)
 from golsp_leaks.goanalysis.summaries.facts import FILE_TEXT, FLAGS, GLOBALS, SCOPE_FACTS
 from golsp_leaks.goanalysis.summaries.params import ignores_argument
 from golsp_leaks.goanalysis.syntax.edits import import_edit, insert_statement_before, unique_name
@@ -76,11 +79,37 @@ _REUSE = {
 
 @dataclass(frozen=True)
 class _Names:
-    """The per-request names of one handler."""
+    """The per-request variables of one handler, by their declarations (resolved with scopes: a
+    variable of the same name declared elsewhere, a closure's parameter say, is another one)."""
 
     handler: Handler
-    objects: frozenset[str]  # the framework context, or the request and the writer
-    fiber_strings: frozenset[str]  # locals bound straight to a Fiber getter's result
+    #: The names of the handler's parameters that are per-request objects (the framework
+    #: context, or the request and the writer).
+    names: frozenset[str]
+    #: Locals bound straight to a Fiber getter's result, and that call.
+    fiber_strings: tuple[tuple[Declaration, Node], ...]
+    source: bytes
+
+    @functools.cached_property
+    def objects(self) -> tuple[Declaration, ...]:
+        """The declarations of those parameters (resolved when first asked about)."""
+        return _parameters(self.handler.func, set(self.names), self.source)
+
+    def is_object(self, node: Node) -> bool:
+        return (
+            node.type == "identifier"
+            and text(node) in self.names
+            and any(same(declaration_of(node, self.source), d) for d in self.objects)
+        )
+
+    def object_uses(self, root: Node) -> list[Node]:
+        """The identifiers under ``root`` that are one of the per-request objects."""
+        return sorted((n for d in self.objects for n in occurrences(d, root, self.source)), key=lambda n: n.start_byte)
+
+    def fiber_string_uses(self, root: Node) -> list[tuple[Node, Node]]:
+        """The identifiers under ``root`` that are one of the Fiber strings, with the getter call of each."""
+        found = [(n, call) for d, call in self.fiber_strings for n in occurrences(d, root, self.source)]
+        return sorted(found, key=lambda pair: pair[0].start_byte)
 
 
 class RequestContextEscape(Rule):
@@ -200,23 +229,21 @@ class RequestContextEscape(Rule):
             handler = ctx.scope.shaped_handler(func)
             if handler is None:
                 continue
-            objects = {n for n in (handler.param, handler.writer) if n and n != "_"}
+            objects = frozenset(n for n in (handler.param, handler.writer) if n and n != "_")
             if not objects:
                 continue
             fiber_strings = (
-                _fiber_string_locals(func, handler)
+                _fiber_string_locals(func, handler, ctx.source)
                 if handler.framework == "fiber" and "fiber-immutable" not in ctx.package.flags
-                else {}
+                else ()
             )
-            names = _Names(handler, frozenset(objects), frozenset(fiber_strings))
-            yield from self._goroutines(func, names, fiber_strings, ctx)
+            names = _Names(handler, objects, fiber_strings, ctx.source)
+            yield from self._goroutines(func, names, ctx)
             yield from self._stores(func, names, holder() if func == decl else "", ctx, copied)
 
     # --- goroutines ---------------------------------------------------------------
 
-    def _goroutines(
-        self, func: Node, names: _Names, fiber_strings: dict[str, Node], ctx: FileContext
-    ) -> Iterator[Finding]:
+    def _goroutines(self, func: Node, names: _Names, ctx: FileContext) -> Iterator[Finding]:
         handler = names.handler
         for _, captures in cursor(_GO).matches(func):
             go = captures["go"][0]
@@ -232,14 +259,14 @@ class RequestContextEscape(Rule):
                         uses = [u for u in uses if not _request_copy(u, handler)]
                 if not (
                     uses
-                    or _captures_fiber_strings(function, fiber_strings)
+                    or names.fiber_string_uses(function)
                     or _context_args(args, handler)
                     or _fiber_args(args, handler, ctx)
                 ):
                     continue
                 if _joined(func, go, function):
                     continue
-                yield from self._literal_finding(go, function, args, uses, names, fiber_strings, ctx)
+                yield from self._literal_finding(go, function, args, uses, names, ctx)
             else:
                 if _joined(func, go, None):
                     continue
@@ -252,7 +279,6 @@ class RequestContextEscape(Rule):
         args: Node,
         uses: list[Node],
         names: _Names,
-        fiber_strings: dict[str, Node],
         ctx: FileContext,
     ) -> Iterator[Finding]:
         handler = names.handler
@@ -268,9 +294,9 @@ class RequestContextEscape(Rule):
                 fixes = _fiber_hoist_fix(ctx, go, literal, uses, handler)
             yield Finding(self.id, go.start_byte, end, message, related, tuple(fixes), per_request)
             return
-        captured = _captures_fiber_strings(literal, fiber_strings)
+        captured = names.fiber_string_uses(literal)
         if captured:
-            name, decl_call = captured
+            name, decl_call = text(captured[0][0]), captured[0][1]
             message = (
                 f"{name} comes from {text(decl_call)}, which points into a buffer Fiber reuses once the "
                 "handler returns: this goroutine can read another request's bytes"
@@ -296,7 +322,7 @@ class RequestContextEscape(Rule):
         direct = [
             a
             for a in args.named_children
-            if a.type == "identifier" and text(a) in names.objects and not _ignored_by_callee(a, ctx)
+            if names.is_object(a) and not _ignored_by_callee(a, ctx)
         ]
         end = args.end_byte if args.end_point.row == go.start_point.row else function.end_byte
         if direct:
@@ -465,31 +491,13 @@ def _reuse_phrase(handler: Handler, what: str) -> str:
     return _REUSE[handler.framework].format(c=what)
 
 
-def _shadowed(literal: Node, name: str) -> bool:
-    params = literal.child_by_field_name("parameters")
-    return params is not None and any(
-        text(n) == name for p in params.named_children for n in p.children_by_field_name("name")
-    )
-
-
 def _uses_in(literal: Node, names: _Names, ctx: FileContext) -> list[Node]:
     """Uses of the per-request objects inside a goroutine literal (watching r.Context().Done() is fine)."""
-    found: list[Node] = []
-    resolved = bindings(top_level(literal), ctx.source)
-    for name in names.objects:
-        if _shadowed(literal, name):
-            continue
-        declared = _parameter(names.handler.func, name)
-        wanted = resolved.of(declared) if declared is not None else None
-        for mention in mentions(literal, name):
-            if wanted is not None and resolved.of(mention) not in (None, wanted):
-                continue  # another variable of the same name
-            if _watches_done(mention) or _ignored_by_callee(mention, ctx):
-                continue
-            if _inner_handler(mention, literal, ctx):
-                continue
-            found.append(mention)
-    return sorted(found, key=lambda n: n.start_byte)
+    return [
+        mention
+        for mention in names.object_uses(literal)
+        if not (_watches_done(mention) or _ignored_by_callee(mention, ctx) or _inner_handler(mention, literal, ctx))
+    ]
 
 
 def _ignored_by_callee(mention: Node, ctx: FileContext) -> bool:
@@ -502,14 +510,16 @@ def _ignored_by_callee(mention: Node, ctx: FileContext) -> bool:
     return ignores_argument(call, index, ctx.source)
 
 
-def _parameter(func: Node, name: str) -> Node | None:
-    """The identifier that declares the parameter ``name`` of ``func``."""
+def _parameters(func: Node, names: set[str], source: bytes) -> tuple[Declaration, ...]:
+    """The declarations of the parameters of ``func`` called one of ``names``."""
     params = func.child_by_field_name("parameters")
+    found = []
     for param in params.named_children if params is not None else []:
         for ident in param.children_by_field_name("name"):
-            if text(ident) == name:
-                return ident
-    return None
+            declaration = declaration_of(ident, source) if text(ident) in names else None
+            if declaration is not None:
+                found.append(declaration)
+    return tuple(found)
 
 
 #: Fields of an *http.Request that net/http leaves alone after the handler returns (it never
@@ -656,23 +666,15 @@ def _first_statement_receive(expr: Node) -> bool:
     return go is not None and go.type == "go_statement" and first == stmt
 
 
-def _captures_fiber_strings(literal: Node, fiber_strings: dict[str, Node]) -> tuple[str, Node] | None:
-    for name, call in fiber_strings.items():
-        if _shadowed(literal, name):
-            continue
-        if mentions(literal, name):
-            return name, call
-    return None
-
-
-def _fiber_string_locals(func: Node, handler: Handler) -> dict[str, Node]:
-    """Locals bound straight to a Fiber getter: ``id := c.Params("id")`` (name -> the call)."""
-    found: dict[str, Node] = {}
+def _fiber_string_locals(func: Node, handler: Handler, source: bytes) -> tuple[tuple[Declaration, Node], ...]:
+    """Locals bound straight to a Fiber getter: ``id := c.Params("id")`` (the variable, the call)."""
+    found: list[tuple[Declaration, Node]] = []
     for _, captures in cursor(_LOCAL_GETTERS).matches(func):
         call = captures["call"][0]
-        if _fiber_getter(call, handler):
-            found[text(captures["name"][0])] = call
-    return found
+        declaration = declaration_of(captures["name"][0], source) if _fiber_getter(call, handler) else None
+        if declaration is not None and declaration.node == captures["name"][0]:
+            found.append((declaration, call))
+    return tuple(found)
 
 
 def _fiber_getter(node: Node, handler: Handler) -> bool:
@@ -860,16 +862,15 @@ def _holder_per_call(decl: Node, type_name: str, ctx: FileContext) -> bool:
 def _object_values(value: Node, names: _Names) -> list[Node]:
     """Mentions of the per-request objects used as values (not ``c.X`` or ``c.M()``)."""
     found = []
-    for name in names.objects:
-        for mention in mentions(value, name):
-            parent = mention.parent
-            if parent is not None and parent.type == "selector_expression" and parent.child_by_field_name("operand") == mention:
-                continue
-            if parent is not None and parent.type == "call_expression" and parent.child_by_field_name("function") == mention:
-                continue
-            if _inside_function(mention, value) or _passed_to_call(mention, value):
-                continue
-            found.append(mention)
+    for mention in names.object_uses(value):
+        parent = mention.parent
+        if parent is not None and parent.type == "selector_expression" and parent.child_by_field_name("operand") == mention:
+            continue
+        if parent is not None and parent.type == "call_expression" and parent.child_by_field_name("function") == mention:
+            continue
+        if _inside_function(mention, value) or _passed_to_call(mention, value):
+            continue
+        found.append(mention)
     return sorted(found, key=lambda n: n.start_byte)
 
 
@@ -909,10 +910,9 @@ def _fiber_values(value: Node, names: _Names, handler: Handler, ctx: FileContext
     for call in cursor("(call_expression) @c").captures(value).get("c", []):
         if _fiber_getter(call, handler) and not _copied(call):
             found.append(call)
-    for name in names.fiber_strings:
-        for mention in mentions(value, name):
-            if not _copied(mention):
-                found.append(mention)
+    for mention, _ in names.fiber_string_uses(value):
+        if not _copied(mention):
+            found.append(mention)
     return sorted(found, key=lambda n: n.start_byte)
 
 

@@ -8,7 +8,7 @@ from tree_sitter import Node
 
 from golsp_leaks.goanalysis.dataflow.ownership import Releases, Use, classify
 from golsp_leaks.goanalysis.libraries.sql import ROWS, DbFile, handle_of_type, resolve, rows_call
-from golsp_leaks.goanalysis.names.mentions import mentions
+from golsp_leaks.goanalysis.names.scopes import Declaration, declaration_of, occurrences
 from golsp_leaks.goanalysis.summaries.facts import DB_FIELDS, SCOPE_FACTS, SIBLINGS
 from golsp_leaks.goanalysis.summaries.returns import own_rows_calls
 from golsp_leaks.goanalysis.syntax.edits import insert_statement_after
@@ -111,34 +111,35 @@ class RowsErrUnchecked(Rule):
     triggers = (b".Next()",)
 
     def check(self, decl: Node, ctx: FileContext) -> Iterable[Finding]:
-        api = DbFile(ctx.imports, ctx.package.db_fields)
+        api = DbFile(ctx.imports, ctx.source, ctx.package.db_fields)
         if not api:
             return
         own = {a.call.start_byte for a in own_rows_calls(decl, ctx)}
-        # The last `for rows.Next()` loop over each variable: the check belongs after it.
-        last: dict[tuple[int, str], tuple[Node, Node, Node]] = {}
+        # The last `for rows.Next()` loop over each variable (by its declaration): the check belongs after it.
+        last: dict[tuple[int, int], tuple[Node, Node, Node, Declaration]] = {}
         for _, captures in cursor(_LOOPS).matches(decl):
             rows = captures["rows"][0]
             if captures["args"][0].named_child_count:
                 continue
             owner = _owner(rows, api, own)
-            if owner is None:
+            variable = declaration_of(rows, ctx.source)
+            if owner is None or variable is None:
                 continue
-            key = (owner.start_byte, text(rows))
             loop = captures["loop"][0]
-            previous = last.get(key)
+            previous = last.get(variable.key)
             if previous is None or previous[0].start_byte < loop.start_byte:
-                last[key] = (loop, captures["cond"][0], owner)
-        for (_, name), (loop, condition, owner) in sorted(last.items(), key=lambda item: item[1][0].start_byte):
-            finding = self._check(loop, condition, name, owner, ctx)
+                last[variable.key] = (loop, captures["cond"][0], owner, variable)
+        for loop, condition, owner, variable in sorted(last.values(), key=lambda item: item[0].start_byte):
+            finding = self._check(loop, condition, variable, owner, ctx)
             if finding is not None:
                 yield finding
 
-    def _check(self, loop: Node, condition: Node, name: str, owner: Node, ctx: FileContext) -> Finding | None:
+    def _check(self, loop: Node, condition: Node, variable: Declaration, owner: Node, ctx: FileContext) -> Finding | None:
         declaring = enclosing_function(owner)
         if declaring is None:
             return None
-        for mention in mentions(declaring, name):
+        name = variable.name
+        for mention in occurrences(variable, declaring, ctx.source):
             parent = mention.parent
             if (
                 parent is not None
@@ -147,7 +148,7 @@ class RowsErrUnchecked(Rule):
                 and text(parent.child_by_field_name("field")) == "Err"
             ):
                 return None  # checked somewhere
-            use = classify(mention, _RELEASES, declaring)
+            use = classify(mention, _RELEASES, declaring, ctx.source)
             if use is Use.TRANSFER and not _borrowed(mention):
                 return None  # returned, stored or handed on: the new owner may check
         func = enclosing_function(loop)
@@ -169,7 +170,7 @@ class RowsErrUnchecked(Rule):
 def _owner(rows: Node, api: DbFile, own: Collection[int] = ()) -> Node | None:
     """The declaration of ``rows`` when it is rows this function queried itself (``own``: where the
     calls of the package's own functions returning fresh rows start)."""
-    declaration = resolve(rows)
+    declaration = resolve(rows, api.source)
     if declaration is None or declaration.node.type not in ("short_var_declaration", "var_spec"):
         return None
     if declaration.type is not None:

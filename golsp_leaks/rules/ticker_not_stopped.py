@@ -11,8 +11,13 @@ from golsp_leaks.goanalysis.dataflow.ownership import Releases
 from golsp_leaks.goanalysis.libraries.calls import package_calls
 from golsp_leaks.goanalysis.libraries.frameworks import receiver
 from golsp_leaks.goanalysis.names.holders import top_level
-from golsp_leaks.goanalysis.names.mentions import mentions
-from golsp_leaks.goanalysis.names.scopes import bindings
+from golsp_leaks.goanalysis.names.scopes import (
+    Declaration,
+    bindings,
+    declaration_of,
+    occurrences,
+    same,
+)
 from golsp_leaks.goanalysis.resources.tracking import (
     Outcome,
     Resource,
@@ -163,8 +168,8 @@ class TickerNotStopped(Rule):
             TICKER,
             ctx,
             missing=lambda name: f"without stopping {name}",
-            extra_releases=_receives if timer else None,
-            endless_loops=_ranging_over_channel,
+            extra_releases=(lambda func, variable: _receives(func, variable, ctx.source)) if timer else None,
+            endless_loops=lambda func, variable: _ranging_over_channel(func, variable, ctx.source),
         )
         if outcome is None:
             return None
@@ -216,7 +221,7 @@ class TickerNotStopped(Rule):
         else:
             if is_test_file(ctx) or _is_test_function(top_level(call)) or runs_once(call, func, ctx):
                 return None
-            returns = may_return(func, endless_loops=_ranging_over_channel(func, ""))
+            returns = may_return(func, endless_loops=_ranging_over_channel(func, None, ctx.source))
             if returns is None:
                 return None
             reaches_return, falls_off = returns
@@ -251,10 +256,10 @@ def _finding(
     )
 
 
-def _receives(func: Node, name: str) -> list[Node]:
-    """Receives from the timer's channel, ``<-t.C``: the timer has fired and is gone."""
+def _receives(func: Node, variable: Declaration, source: bytes) -> list[Node]:
+    """Receives from the timer's channel, ``<-t.C`` (``t``: ``variable``): the timer has fired and is gone."""
     found = []
-    for mention in mentions(func, name):
+    for mention in occurrences(variable, func, source):
         selector = mention.parent
         if selector is None or selector.type != "selector_expression":
             continue
@@ -268,14 +273,21 @@ def _receives(func: Node, name: str) -> list[Node]:
     return found
 
 
-def _ranging_over_channel(func: Node, name: str) -> list[int]:
-    """``for range t.C`` (of this ticker) and ``for range time.Tick(d)``: loops that only end by break or return."""
+def _ranging_over_channel(func: Node, variable: Declaration | None, source: bytes) -> list[int]:
+    """``for range t.C`` (of this ticker, ``t`` being ``variable``) and ``for range time.Tick(d)``: loops
+    that only end by break or return."""
     found = []
     for _, captures in cursor(_RANGES).matches(func):
         over = captures["over"][0]
         if over.type == "selector_expression":
             operand = over.child_by_field_name("operand")
-            if name and text(operand) == name and text(over.child_by_field_name("field")) == "C":
+            if (
+                variable is not None
+                and operand is not None
+                and operand.type == "identifier"
+                and same(declaration_of(operand, source), variable)
+                and text(over.child_by_field_name("field")) == "C"
+            ):
                 found.append(captures["for"][0].start_byte)
         elif over.type == "call_expression":
             function = over.child_by_field_name("function")

@@ -9,8 +9,13 @@ from tree_sitter import Node
 from golsp_leaks.goanalysis.cfg.loops import enclosing_loop, inside_nested_function
 from golsp_leaks.goanalysis.dataflow.channels import literal_bound
 from golsp_leaks.goanalysis.names.holders import top_level
-from golsp_leaks.goanalysis.names.mentions import mentions
-from golsp_leaks.goanalysis.names.scopes import Bindings, bindings, single_value
+from golsp_leaks.goanalysis.names.scopes import (
+    Bindings,
+    bindings,
+    declaration_of,
+    occurrences,
+    single_value,
+)
 from golsp_leaks.goanalysis.summaries.facts import SCOPE_FACTS
 from golsp_leaks.goanalysis.syntax.edits import insert_statement_before, unique_name
 from golsp_leaks.goanalysis.syntax.nodes import (
@@ -143,7 +148,7 @@ class TimeAfterInLoop(Rule):
         func = enclosing_function(call)
         if func is None:
             return None
-        case, select, variable = _waited_in_select(call, func)
+        case, select, variable = _waited_in_select(call, func, ctx.source)
         if case is None or select is None:
             return None
         loop = enclosing_loop(select, func)
@@ -301,9 +306,10 @@ def _after_calls(decl: Node, time_names: set[str]) -> Iterator[tuple[Node, Node]
             yield captures["call"][0], captures["duration"][0]
 
 
-def _waited_in_select(call: Node, func: Node) -> tuple[Node | None, Node | None, str | None]:
+def _waited_in_select(call: Node, func: Node, source: bytes) -> tuple[Node | None, Node | None, str | None]:
     """The select case that waits on the timer's channel: directly (``case <-time.After(d):``) or
-    through a variable assigned in the loop (``timeout := time.After(d)``)."""
+    through a variable assigned in the loop (``timeout := time.After(d)``; its uses resolved with
+    scopes, not another variable of the same name)."""
     case = _case_of(call)
     if case is not None:
         return case, case.parent, None
@@ -334,7 +340,8 @@ def _waited_in_select(call: Node, func: Node) -> tuple[Node | None, Node | None,
         loop = func.child_by_field_name("body")
         if loop is None:
             return None, None, None
-    for mention in mentions(loop, name):
+    variable = declaration_of(target, source)
+    for mention in occurrences(variable, loop, source) if variable is not None else ():
         if mention.start_byte <= call.start_byte or inside_nested_function(mention, func):
             continue
         parent = mention.parent

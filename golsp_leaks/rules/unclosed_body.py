@@ -223,7 +223,7 @@ class UnclosedBody(Rule):
             BODY,
             ctx,
             missing=lambda name: f"without closing {name}.Body",
-            extra_releases=lambda func, name: reads_to_end(func, name, ctx.imports),
+            extra_releases=lambda func, variable: reads_to_end(func, variable, ctx.source, ctx.imports),
         )
         if outcome is None:
             return None

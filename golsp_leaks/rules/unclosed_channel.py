@@ -434,7 +434,7 @@ def _unstopped_exits(
     for mention in resolved.uses_of(declaration, func):
         if mention == var or is_assignment_target(mention):
             continue
-        if classify(mention, releases, func) is not Use.BORROW:
+        if classify(mention, releases, func, ctx.source) is not Use.BORROW:
             if mention.start_byte < start.start_byte:
                 return None  # stopped (a defer) or handed on before it starts: someone owns the stop
             handled.append(mention.start_byte)

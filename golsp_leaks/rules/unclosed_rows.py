@@ -32,6 +32,7 @@ from golsp_leaks.goanalysis.libraries.sqlflow import (
     related,
     track,
 )
+from golsp_leaks.goanalysis.names.scopes import declaration_of
 from golsp_leaks.goanalysis.summaries.facts import DB_FIELDS, SCOPE_FACTS, SIBLINGS
 from golsp_leaks.goanalysis.summaries.params import callee_summary
 from golsp_leaks.goanalysis.summaries.returns import called_in, own_rows_calls, own_rows_functions
@@ -151,7 +152,7 @@ class UnclosedRows(Rule):
         return super().wants(decl_text, ctx) or (ctx is not None and called_in(decl_text, own_rows_functions(ctx)))
 
     def check(self, decl: Node, ctx: FileContext) -> Iterable[Finding]:
-        found = {a.call.start_byte: a for a in acquisitions(decl, ctx.imports, _CALLS, rows_call, ctx.package.db_fields)}
+        found = {a.call.start_byte: a for a in acquisitions(decl, ctx.imports, _CALLS, rows_call, ctx.package.db_fields, source=ctx.source)}
         for acquisition in own_rows_calls(decl, ctx):
             found.setdefault(acquisition.call.start_byte, acquisition)
         for _, acquisition in sorted(found.items()):
@@ -183,11 +184,11 @@ class UnclosedRows(Rule):
                 per_request=per_request,
             )
         name = bound.name
-        if not acquisition.exact and not called_methods(func, name) & ROWS_LIKE:
+        if not acquisition.exact and not called_methods(func, bound.variable, ctx.source) & ROWS_LIKE:
             return None  # a guessed receiver whose result is not used like rows
         if context_ends_on_return(bound, lifetime_context(acquisition)):
             return None  # the deferred cancel of its context closes the rows
-        if _transaction_ends_on_return(acquisition, bound.func):
+        if _transaction_ends_on_return(acquisition, bound.func, ctx.source):
             return None  # the transaction's deferred end closes its rows
         tracked = track(bound, callee_summary(ctx.root, ctx.source, RELEASES, ctx.package.siblings), next_closes=True, borrowing_methods=_BORROWING)
         if tracked is None or not tracked.leaks:
@@ -224,7 +225,7 @@ class UnclosedRows(Rule):
 _TX_END = Releases(methods=frozenset({("Commit",), ("Rollback",), ("TX", "Commit"), ("TX", "Rollback")}))
 
 
-def _transaction_ends_on_return(acquisition: Acquisition, func: Node) -> bool:
+def _transaction_ends_on_return(acquisition: Acquisition, func: Node, source: bytes) -> bool:
     """Rows of a database/sql transaction whose Rollback (or Commit) this function has deferred.
 
     Ending a transaction closes its rows (not with pgx, where open rows make the
@@ -236,7 +237,7 @@ def _transaction_ends_on_return(acquisition: Acquisition, func: Node) -> bool:
     head = chain_head(parts[0]) if parts is not None else None
     if head is None:
         return False
-    return deferred_release_before(func, text(head), _TX_END, acquisition.call)
+    return deferred_release_before(func, declaration_of(head, source), _TX_END, acquisition.call, source)
 
 
 def _exec_instead(acquisition: Acquisition) -> list[Fix]:

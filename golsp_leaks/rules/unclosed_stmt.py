@@ -113,7 +113,7 @@ class UnclosedStmt(Rule):
     triggers = (b"Prepare",)
 
     def check(self, decl: Node, ctx: FileContext) -> Iterable[Finding]:
-        for acquisition in acquisitions(decl, ctx.imports, _CALLS, stmt_call, ctx.package.db_fields):
+        for acquisition in acquisitions(decl, ctx.imports, _CALLS, stmt_call, ctx.package.db_fields, source=ctx.source):
             finding = self._check(acquisition, ctx)
             if finding is not None:
                 yield finding
@@ -141,7 +141,7 @@ class UnclosedStmt(Rule):
                 per_request=per_request,
             )
         name = bound.name
-        if not acquisition.exact and not called_methods(func, name) & STMT_LIKE:
+        if not acquisition.exact and not called_methods(func, bound.variable, ctx.source) & STMT_LIKE:
             return None
         tracked = track(bound, callee_summary(ctx.root, ctx.source, RELEASES, ctx.package.siblings))
         if tracked is None or not tracked.leaks:

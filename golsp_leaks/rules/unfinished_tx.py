@@ -148,7 +148,7 @@ class UnfinishedTx(Rule):
     triggers = (b"Begin", b"NewTransaction")
 
     def check(self, decl: Node, ctx: FileContext) -> Iterable[Finding]:
-        for acquisition in acquisitions(decl, ctx.imports, _CALLS, _tx_call, ctx.package.db_fields):
+        for acquisition in acquisitions(decl, ctx.imports, _CALLS, _tx_call, ctx.package.db_fields, source=ctx.source):
             finding = self._check(acquisition, ctx)
             if finding is not None:
                 yield finding
@@ -176,7 +176,7 @@ class UnfinishedTx(Rule):
                 per_request=per_request,
             )
         name = bound.name
-        if not acquisition.exact and not called_methods(func, name) & TX_LIKE:
+        if not acquisition.exact and not called_methods(func, bound.variable, ctx.source) & TX_LIKE:
             return None  # a guessed receiver whose result is not used like a transaction
         family = acquisition.family
         if context_ends_on_return(bound, lifetime_context(acquisition)):

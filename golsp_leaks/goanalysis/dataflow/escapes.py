@@ -24,6 +24,13 @@ from collections.abc import Callable
 
 from tree_sitter import Node
 
+from golsp_leaks.goanalysis.names.scopes import (
+    RESULT,
+    Declaration,
+    declaration_of,
+    occurrences,
+    same,
+)
 from golsp_leaks.goanalysis.syntax.nodes import statements, walk
 
 #: Calls whose result reads or writes through the stream they are given, and keeps it.
@@ -66,16 +73,6 @@ _KEEPING = frozenset(
 _LEAVING = frozenset({"return_statement", "send_statement", "go_statement"})
 
 
-def root_name(node: Node) -> str | None:
-    """``resp`` for ``resp``, ``resp.Body`` or ``(resp.Body)``; None for anything else."""
-    while node.type in ("selector_expression", "parenthesized_expression"):
-        inner = node.child_by_field_name("operand") if node.type == "selector_expression" else node.named_child(0)
-        if inner is None:
-            return None
-        node = inner
-    return (node.text or b"").decode() if node.type == "identifier" else None
-
-
 def _wrapper(call: Node) -> bool:
     function = call.child_by_field_name("function")
     if function is None or function.type != "selector_expression":
@@ -87,17 +84,41 @@ def _wrapper(call: Node) -> bool:
     return ((operand.text or b"").decode(), (field.text or b"").decode()) in STREAM_WRAPPERS
 
 
-def _wraps(call: Node, name: str) -> bool:
+def root_identifier(node: Node) -> Node | None:
+    """The identifier ``resp`` of ``resp``, ``resp.Body`` or ``(resp.Body)``; None for anything else."""
+    while node.type in ("selector_expression", "parenthesized_expression"):
+        inner = node.child_by_field_name("operand") if node.type == "selector_expression" else node.named_child(0)
+        if inner is None:
+            return None
+        node = inner
+    return node if node.type == "identifier" else None
+
+
+def _is(node: Node | None, variable: Declaration, source: bytes) -> bool:
+    """Is ``node`` an identifier naming ``variable`` (resolved with scopes, not by its spelling)?"""
+    return (
+        node is not None
+        and node.type == "identifier"
+        and node.text == variable.name.encode()
+        and same(declaration_of(node, source), variable)
+    )
+
+
+def _wraps(call: Node, variable: Declaration, source: bytes) -> bool:
     args = call.child_by_field_name("arguments")
-    return _wrapper(call) and args is not None and any(root_name(a) == name for a in args.named_children)
+    return (
+        _wrapper(call)
+        and args is not None
+        and any(_is(root_identifier(a), variable, source) for a in args.named_children)
+    )
 
 
-def kept_by_wrappers(func: Node, name: str) -> list[Node]:
-    """Where a wrapper of the stream ``name`` leaves ``func`` (the nodes, on the paths that reach them)."""
-    return _kept(func, lambda node: node.type == "call_expression" and _wraps(node, name))
+def kept_by_wrappers(func: Node, variable: Declaration, source: bytes) -> list[Node]:
+    """Where a wrapper of the stream held by ``variable`` leaves ``func`` (the nodes, on the paths that reach them)."""
+    return _kept(func, lambda node: node.type == "call_expression" and _wraps(node, variable, source), source)
 
 
-def kept_by_holders(func: Node, name: str) -> list[Node]:
+def kept_by_holders(func: Node, variable: Declaration | None, source: bytes) -> list[Node]:
     """Where a value holding ``name`` leaves ``func``: a call's result given it (``WithInstance(db, cfg)``),
     or a composite literal with it as an element (``&Store{db: db}``).
 
@@ -105,40 +126,42 @@ def kept_by_holders(func: Node, name: str) -> list[Node]:
     store, a repository made around it), so closing it when the function
     returns would close it under the value returned.
     """
-    wanted = name.encode()
+    if variable is None:
+        return []
+    found = variable
 
     def holds(node: Node) -> bool:
         if node.type == "call_expression":
             args = node.child_by_field_name("arguments")
-            return args is not None and any(a.type == "identifier" and a.text == wanted for a in args.named_children)
+            return args is not None and any(_is(a, found, source) for a in args.named_children)
         if node.type == "composite_literal":
             body = node.child_by_field_name("body")
             elements = [e.named_children[-1] for e in body.named_children if e.named_child_count] if body else []
             values = [v.named_child(0) if v.type == "literal_element" and v.named_child_count else v for v in elements]
-            return any(v is not None and v.type == "identifier" and v.text == wanted for v in values)
+            return any(_is(v, found, source) for v in values)
         return False
 
-    return _kept(func, holds)
+    return _kept(func, holds, source)
 
 
-def leaves(value: Node, func: Node) -> list[Node]:
+def leaves(value: Node, func: Node, source: bytes) -> list[Node]:
     """Where ``value`` (or the variable it is assigned to) leaves ``func``: returned, sent, stored,
     captured by a closure, or handed to a wrapper that does; empty when it is only read through."""
-    return _leaves(value, func, follow=True)
+    return _leaves(value, func, source, follow=True)
 
 
-def _kept(func: Node, calls: Callable[[Node], bool]) -> list[Node]:
+def _kept(func: Node, calls: Callable[[Node], bool], source: bytes) -> list[Node]:
     body = func.child_by_field_name("body")
     if body is None:
         return []
     found: list[Node] = []
     for node in walk(body, into_functions=False):
         if calls(node):
-            found.extend(_leaves(node, func, follow=True))
+            found.extend(_leaves(node, func, source, follow=True))
     return found
 
 
-def _leaves(value: Node, func: Node, *, follow: bool) -> list[Node]:
+def _leaves(value: Node, func: Node, source: bytes, *, follow: bool) -> list[Node]:
     """Where ``value`` (a wrapper, or a variable holding one) leaves the function: itself, or later uses."""
     current = value.parent
     while current is not None and current != func:
@@ -151,14 +174,14 @@ def _leaves(value: Node, func: Node, *, follow: bool) -> list[Node]:
             if not _wrapper(current):
                 return []  # read or written through, not kept: io.Copy(w, r), r.Read(p)
         elif kind in ("assignment_statement", "short_var_declaration", "var_spec"):
-            return _assigned(current, value, func, follow=follow)
+            return _assigned(current, value, func, source, follow=follow)
         elif kind not in _KEEPING and kind not in ("argument_list", "unary_expression", "expression_list"):
             return []  # a method call on it, an operator, a statement that only uses it
         current = current.parent
     return []
 
 
-def _assigned(stmt: Node, value: Node, func: Node, *, follow: bool) -> list[Node]:
+def _assigned(stmt: Node, value: Node, func: Node, source: bytes, *, follow: bool) -> list[Node]:
     right = stmt.child_by_field_name("right") if stmt.type != "var_spec" else stmt.child_by_field_name("value")
     if right is None or not (right.start_byte <= value.start_byte and value.end_byte <= right.end_byte):
         return []
@@ -176,90 +199,79 @@ def _assigned(stmt: Node, value: Node, func: Node, *, follow: bool) -> list[Node
     for target in targets:
         if target.type != "identifier":
             return [value]  # stored in a field, a map or a slice
-        name = (target.text or b"").decode()
-        if stmt.type == "assignment_statement" and not _declared_in(func, name):
+        variable = declaration_of(target, source)
+        if stmt.type == "assignment_statement" and not _declared_in(func, variable):
             return [value]  # a package variable, an outer variable or a named result
-        if follow and name != "_":
-            found.extend(_later_leaves(func, name, stmt))
+        if follow and variable is not None:
+            found.extend(_later_leaves(func, variable, stmt, source))
     return found
 
 
-def _later_leaves(func: Node, name: str, after: Node) -> list[Node]:
+def _later_leaves(func: Node, variable: Declaration, after: Node, source: bytes) -> list[Node]:
     found: list[Node] = []
-    for node in walk(func, into_functions=True):
-        if node.type == "identifier" and node.start_byte >= after.end_byte and node.text == name.encode():
-            found.extend(_leaves(node, func, follow=False))
+    for node in occurrences(variable, func, source):
+        if node.start_byte >= after.end_byte:
+            found.extend(_leaves(node, func, source, follow=False))
     return found
 
 
-def _declared_in(func: Node, name: str) -> bool:
-    """Does ``func`` declare ``name`` itself (a parameter, a ``:=`` or a ``var``), not as a named result?"""
-    results = func.child_by_field_name("result")
-    for node in walk(func, into_functions=False):
-        if results is not None and results.start_byte <= node.start_byte < results.end_byte:
-            continue
-        if node.type == "parameter_declaration" or node.type == "var_spec":
-            if any(n.text == name.encode() for n in node.children_by_field_name("name")):
-                return True
-        elif node.type in ("short_var_declaration", "range_clause"):
-            left = node.child_by_field_name("left")
-            if left is not None and any(n.text == name.encode() for n in left.named_children):
-                return True
-    return False
+def _declared_in(func: Node, variable: Declaration | None) -> bool:
+    """Is ``variable`` declared by ``func`` itself (a parameter, a ``:=`` or a ``var``), not as a named result?
+
+    Not when it is an enclosing function's, a package-level variable, or unknown."""
+    if variable is None or variable.package_level or variable.kind == RESULT:
+        return False
+    node = variable.node
+    if not (func.start_byte <= node.start_byte < func.end_byte):
+        return False
+    owner = node.parent
+    while owner is not None and owner.type not in ("func_literal", "function_declaration", "method_declaration"):
+        owner = owner.parent
+    return owner == func
 
 
-def used_after_loop(loop: Node, func: Node, released: set[str]) -> bool:
+def used_after_loop(loop: Node, func: Node, released: list[Declaration], source: bytes) -> bool:
     """Does code after ``loop``'s iteration use a value its body releases (``released``: the released variables)?
 
     A released variable handed to a goroutine or sent on a channel in the body;
     one declared outside the body, or a variable outside the body that the body
     copies a released value to (``last = f``, ``files = append(files, f)``,
-    ``s.f = f``), mentioned after the loop.
+    ``s.f = f``), used after the loop.  Variables are known by their declarations:
+    one of the same name declared elsewhere is another variable.
     """
     body = loop.child_by_field_name("body")
-    if body is None:
+    if body is None or not released:
         return False
+
+    def releasing(node: Node) -> bool:
+        return any(n.type == "identifier" and any(_is(n, d, source) for d in released) for n in walk(node))
+
     for node in walk(body, into_functions=False):
-        if node.type in ("go_statement", "send_statement") and any(
-            n.type == "identifier" and (n.text or b"").decode() in released for n in walk(node)
-        ):
+        if node.type in ("go_statement", "send_statement") and releasing(node):
             return True  # a goroutine (or a receiver) still uses it after the iteration
-    inside = declared_within(loop)
-    outer = {name for name in released if name not in inside}
+    outer = [d for d in released if not _within(d.node, loop)]
     for node in walk(body, into_functions=False):
         if node.type != "assignment_statement":
             continue
         left = node.child_by_field_name("left")
         right = node.child_by_field_name("right")
-        if left is None or right is None:
+        if left is None or right is None or not releasing(right):
             continue
-        if any(n.type == "identifier" and n.text is not None and n.text.decode() in released for n in walk(right)):
-            for target in left.named_children:
-                root = root_name(target) if target.type != "index_expression" else None
-                if target.type == "index_expression":
-                    operand = target.child_by_field_name("operand")
-                    root = root_name(operand) if operand is not None else None
-                if root is not None and root not in inside:
-                    outer.add(root)
-    if not outer:
-        return False
-    return any(
-        node.type == "identifier" and node.start_byte >= loop.end_byte and (node.text or b"").decode() in outer
-        for node in walk(func)
-    )
+        for target in left.named_children:
+            operand = target.child_by_field_name("operand") if target.type == "index_expression" else target
+            root = root_identifier(operand) if operand is not None else None
+            if root is None or root.text == b"_":
+                continue  # thrown away, or not a variable (a call's result, an index of one)
+            variable = declaration_of(root, source)
+            if variable is None:
+                return True  # declared in another file: it may well be used after the loop
+            if not _within(variable.node, loop):
+                outer.append(variable)
+    return any(n.start_byte >= loop.end_byte for d in outer for n in occurrences(d, func, source))
 
 
-def declared_within(loop: Node) -> set[str]:
-    """The variables a loop declares: in its clause, or anywhere in its body (not in function literals)."""
-    declared: set[str] = set()
-    for node in walk(loop, into_functions=False):
-        if node.type in ("short_var_declaration", "range_clause"):
-            left = node.child_by_field_name("left")
-            if left is not None:
-                declared.update((n.text or b"").decode() for n in left.named_children if n.type == "identifier")
-        elif node.type == "var_spec":
-            declared.update((n.text or b"").decode() for n in node.children_by_field_name("name"))
-    return declared
+def _within(node: Node, outer: Node) -> bool:
+    return outer.start_byte <= node.start_byte and node.end_byte <= outer.end_byte
 
 
 _NAME = re.compile(r"(?<![.\w])[A-Za-z_]\w*")

@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 from tree_sitter import Node
 
 from golsp_leaks.goanalysis.dataflow.engine import ExitReport, NilTests, Paths, follow
-from golsp_leaks.goanalysis.names.mentions import mentions
+from golsp_leaks.goanalysis.names.scopes import Declaration, declaration_of, occurrences, same
 from golsp_leaks.goanalysis.syntax.nodes import enclosing_function, hands_back, text
 from golsp_leaks.goanalysis.syntax.parse import cursor
 
@@ -141,8 +141,8 @@ def _callee(call: Node) -> tuple[str, str] | None:
     return None
 
 
-def classify(ident: Node, releases: Releases, owner: Node) -> Use:
-    """What one mention of the resource variable does with it.
+def classify(ident: Node, releases: Releases, owner: Node, source: bytes) -> Use:
+    """What one mention (a use, resolved with scopes) of the resource variable of ``source`` does with it.
 
     ``owner`` is the function that acquired the resource; a mention inside a
     nested function literal is judged as if the literal were inline when it is
@@ -161,7 +161,7 @@ def classify(ident: Node, releases: Releases, owner: Node) -> Use:
     if chain:
         # resp.Body passed to something, rows.Err read, ...: judge the selector as a value.
         use = _value_use(outer, releases)
-        if use is Use.TRANSFER and _read_only_alias(outer, owner, releases):
+        if use is Use.TRANSFER and _read_only_alias(outer, owner, releases, source):
             use = Use.BORROW
         return _closure_use(ident, owner, use)
     return _closure_use(ident, owner, _value_use(ident, releases))
@@ -242,7 +242,7 @@ def _value_use(node: Node, releases: Releases) -> Use:
     return Use.BORROW
 
 
-def _read_only_alias(value: Node, owner: Node, releases: Releases) -> bool:
+def _read_only_alias(value: Node, owner: Node, releases: Releases, source: bytes) -> bool:
     """``var r io.Reader = resp.Body`` (or ``r := resp.Body``) where the new local is only read
     through: passed to borrowing calls (``io.LimitReader(r, n)``, ``io.ReadAll(r)``), given a
     method call other than a release, or assigned again — never closed, returned, stored,
@@ -259,9 +259,11 @@ def _read_only_alias(value: Node, owner: Node, releases: Releases) -> bool:
         targets = list(left.named_children) if left is not None else []
     if len(targets) != 1 or targets[0].type != "identifier":
         return False
-    name = text(targets[0])
+    alias = declaration_of(targets[0], source)
+    if alias is None or alias.node != targets[0]:
+        return False  # not a new local (r, err := ... again assigns the r of the same scope)
     releasing = {chain[-1] for chain in releases.methods}
-    for mention in mentions(owner, name):
+    for mention in occurrences(alias, owner, source):
         if mention.start_byte <= targets[0].start_byte:
             continue
         if enclosing_function(mention) != owner:
@@ -343,7 +345,7 @@ def missed_release(
     extra_releases: Iterable[Node] = (),
     nil_tests: NilTests | None = None,
     endless_loops: Collection[int] = (),
-    source: bytes | None = None,
+    source: bytes,
 ) -> OwnershipReport:
     """Exits of ``func`` reached from ``acquire`` without releasing or handing on the variable
     whose uses (after the acquisition, resolved with scopes) are ``mentions``.  Assigning the
@@ -359,7 +361,7 @@ def missed_release(
     """
     uses: dict[Use, list[Node]] = {u: [] for u in Use}
     for mention in mentions:
-        uses[classify(mention, releases, func)].append(mention)
+        uses[classify(mention, releases, func, source)].append(mention)
     counted = [n.start_byte for n in (*uses[Use.RELEASE], *uses[Use.TRANSFER])]
     counted.extend(n.start_byte for n in extra_releases)
     overwritten = [m.start_byte for m in mentions if is_overwrite(m)]
@@ -378,13 +380,40 @@ _IFS = "[(if_statement condition: (_) @cond) (expression_switch_statement) @swit
 _ASSIGNING = frozenset({"short_var_declaration", "assignment_statement", "var_spec", "range_clause"})
 
 
+@dataclass(frozen=True)
+class NilSubjects:
+    """The variables a nil test is about: the resource and the error its acquisition assigned
+    (either may be None), known by their declarations in ``source``: a variable of the same name
+    declared in an inner block (``if err := f(); err != nil``) is another variable."""
+
+    resource: Declaration | None
+    error: Declaration | None
+    source: bytes
+
+    def is_resource(self, node: Node | None) -> bool:
+        return node is not None and node.type == "identifier" and self.resource is not None and self._is(node, self.resource)
+
+    def is_error(self, node: Node | None) -> bool:
+        return node is not None and node.type == "identifier" and self.error is not None and self._is(node, self.error)
+
+    def _is(self, node: Node, declaration: Declaration) -> bool:
+        return node.text == declaration.name.encode() and same(declaration_of(node, self.source), declaration)
+
+    def hands_back_error(self, node: Node) -> bool:
+        """``scope.Err(err)``: a call given only the error, that hands it back (see :func:`hands_back`)."""
+        if self.error is None or not hands_back(node, {self.error.name}):
+            return False
+        arguments = node.child_by_field_name("arguments")
+        return arguments is not None and self.is_error(arguments.named_children[0])
+
+
 def nil_tests(
-    func: Node, acquire: Node, name: str, error_name: str | None = None, nil_fields: frozenset[str] = frozenset()
+    func: Node, acquire: Node, tested: NilSubjects, nil_fields: frozenset[str] = frozenset()
 ) -> NilTests:
     """The ``if`` statements with a branch on which the resource acquired by ``acquire`` does not exist.
 
-    A branch taken only when ``error_name`` (the error the acquisition
-    assigned, if any) is not nil, or ``name`` is nil — ``if err != nil {...}``,
+    A branch taken only when ``tested.error`` (the error the acquisition
+    assigned, if any) is not nil, or ``tested.resource`` is nil — ``if err != nil {...}``,
     the ``else`` of ``if err == nil {...}``, ``if resp != nil {...}`` skipped —
     holds no resource.  The places that assign either variable again (or take
     its address) end what the tests say on a path.  Tests before the
@@ -393,33 +422,31 @@ def nil_tests(
     client guarantees a non-nil body with every response), so that
     ``if resp != nil && resp.Body != nil {...}`` skipped holds none either.
     """
-    variables = {name} if error_name is None else {name, error_name}
-    reassigned = [
+    variables = [d for d in (tested.resource, tested.error) if d is not None]
+    reassigned = sorted(
         mention.start_byte
         for variable in variables
-        for mention in mentions(func, variable)
+        for mention in occurrences(variable, func, tested.source)
         if not (acquire.start_byte <= mention.start_byte < acquire.end_byte) and _assigned_or_addressed(mention)
-    ]
+    )
     branches: dict[int, tuple[bool, bool]] = {}
     cases: dict[int, tuple[bool, ...]] = {}
     for _, captures in cursor(_IFS).matches(func):
         if "switch" in captures:
             switch = captures["switch"][0]
             if switch.child_by_field_name("value") is None:
-                flags_per_case = _absent_cases(switch, name, error_name, nil_fields)
+                flags_per_case = _absent_cases(switch, tested, nil_fields)
                 if any(flags_per_case):
                     cases[switch.start_byte] = flags_per_case
             continue
         condition = captures["cond"][0]
-        flags = _absent_flags(condition, name, error_name, nil_fields)
+        flags = _absent_flags(condition, tested, nil_fields)
         if flags != (False, False):
             branches[captures["if"][0].start_byte] = flags
     return NilTests(branches, reassigned, cases)
 
 
-def _absent_cases(
-    switch: Node, name: str, error_name: str | None, nil_fields: frozenset[str] = frozenset()
-) -> tuple[bool, ...]:
+def _absent_cases(switch: Node, tested: NilSubjects, nil_fields: frozenset[str] = frozenset()) -> tuple[bool, ...]:
     """For a ``switch { case ... }``: whether each case clause, then "no case", runs only without the resource.
 
     A clause runs when one of its expressions holds and no earlier clause's did.
@@ -433,7 +460,7 @@ def _absent_cases(
         if case.type != "expression_case":
             continue
         values = case.child_by_field_name("value")
-        per_value = [_absent_flags(v, name, error_name, nil_fields) for v in (values.named_children if values else [])]
+        per_value = [_absent_flags(v, tested, nil_fields) for v in (values.named_children if values else [])]
         taken_absent = bool(per_value) and all(t for t, _ in per_value)
         flags.append(taken_absent or earlier_false_absent)
         earlier_false_absent = earlier_false_absent or any(o for _, o in per_value)
@@ -456,21 +483,19 @@ def _assigned_or_addressed(mention: Node) -> bool:
     return holder is not None and holder.type in _ASSIGNING and holder.child_by_field_name("left") == parent
 
 
-def _absent_flags(
-    condition: Node, name: str, error_name: str | None, nil_fields: frozenset[str] = frozenset()
-) -> tuple[bool, bool]:
+def _absent_flags(condition: Node, tested: NilSubjects, nil_fields: frozenset[str] = frozenset()) -> tuple[bool, bool]:
     """(the consequence, the alternative) runs only without the resource."""
     kind = condition.type
     if kind == "parenthesized_expression" and condition.named_child_count == 1:
-        return _absent_flags(condition.named_children[0], name, error_name, nil_fields)
+        return _absent_flags(condition.named_children[0], tested, nil_fields)
     if kind == "unary_expression":
         operand = condition.child_by_field_name("operand")
         if text(condition.child_by_field_name("operator")) == "!" and operand is not None:
-            then, other = _absent_flags(operand, name, error_name, nil_fields)
+            then, other = _absent_flags(operand, tested, nil_fields)
             return other, then
         return False, False
     if kind == "call_expression":
-        return _error_predicate(condition, error_name), False
+        return _error_predicate(condition, tested), False
     if kind != "binary_expression":
         return False, False
     operator = text(condition.child_by_field_name("operator"))
@@ -479,8 +504,8 @@ def _absent_flags(
     if left is None or right is None:
         return False, False
     if operator in ("&&", "||"):
-        lt, lo = _absent_flags(left, name, error_name, nil_fields)
-        rt, ro = _absent_flags(right, name, error_name, nil_fields)
+        lt, lo = _absent_flags(left, tested, nil_fields)
+        rt, ro = _absent_flags(right, tested, nil_fields)
         if operator == "&&":
             return lt or rt, lo and ro
         return lt and rt, lo or ro
@@ -488,24 +513,21 @@ def _absent_flags(
         return False, False
     if left.type == "nil":
         left, right = right, left
-    if right.type == "selector_expression" and left.type == "identifier" and text(left) == error_name:
+    if right.type == "selector_expression" and tested.is_error(left):
         # err == io.EOF: a sentinel error is never nil.
         return operator == "==", False
-    if right.type == "nil" and error_name is not None and hands_back(left, {error_name}):
+    if right.type == "nil" and tested.hands_back_error(left):
         return (True, False) if operator == "!=" else (False, True)
     if right.type == "nil" and left.type == "selector_expression" and nil_fields:
         operand = left.child_by_field_name("operand")
-        if operand is not None and operand.type == "identifier" and text(operand) == name and text(
-            left.child_by_field_name("field")
-        ) in nil_fields:
+        if operand is not None and tested.is_resource(operand) and text(left.child_by_field_name("field")) in nil_fields:
             left = operand  # resp.Body == nil holds exactly when resp == nil
     if right.type != "nil" or left.type != "identifier":
         return False, False
-    variable = text(left)
     # err != nil and resp == nil hold exactly when there is no resource.
-    if error_name is not None and variable == error_name:
+    if tested.is_error(left):
         missing_when_true = operator == "!="
-    elif variable == name:
+    elif tested.is_resource(left):
         missing_when_true = operator == "=="
     else:
         return False, False
@@ -516,9 +538,9 @@ def _absent_flags(
 _ERROR_PREDICATES = frozenset({"IsNotExist", "IsExist", "IsPermission", "IsTimeout", "Is", "As"})
 
 
-def _error_predicate(call: Node, error_name: str | None) -> bool:
+def _error_predicate(call: Node, tested: NilSubjects) -> bool:
     """Is ``call`` a test like ``os.IsNotExist(err)`` of the acquisition's error (so err is not nil)?"""
-    if error_name is None:
+    if tested.error is None:
         return False
     function = call.child_by_field_name("function")
     arguments = call.child_by_field_name("arguments")
@@ -527,6 +549,6 @@ def _error_predicate(call: Node, error_name: str | None) -> bool:
     if text(function.child_by_field_name("field")) not in _ERROR_PREDICATES:
         return False
     args = arguments.named_children
-    if not args or args[0].type != "identifier" or text(args[0]) != error_name:
+    if not args or not tested.is_error(args[0]):
         return False
     return not any(a.type == "nil" for a in args[1:])

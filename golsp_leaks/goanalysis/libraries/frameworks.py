@@ -40,6 +40,15 @@ from dataclasses import dataclass
 
 from tree_sitter import Node
 
+from golsp_leaks.goanalysis.names.scopes import (
+    PARAM,
+    RECEIVER,
+    RESULT,
+    VAR,
+    Declaration,
+    declaration_of,
+    single_value,
+)
 from golsp_leaks.goanalysis.syntax.imports import Imports
 from golsp_leaks.goanalysis.syntax.nodes import FUNCTION_TYPES, text, var_specs
 from golsp_leaks.goanalysis.syntax.parse import cursor
@@ -234,6 +243,22 @@ def _declared_type(captures: dict[str, list[Node]]) -> str:
     return ""
 
 
+def variable_type(declaration: Declaration | None) -> str:
+    """The base type name of a local variable, parameter or receiver when its declaration makes it
+    plain (``s *Server``, ``var s Server``, ``s := &Server{}``, ``new(Server)``); "" otherwise."""
+    if declaration is None or declaration.package_level:
+        return ""
+    parent = declaration.node.parent
+    if parent is not None and parent.type in ("parameter_declaration", "var_spec"):
+        kind = parent.child_by_field_name("type")
+        if kind is not None:
+            return _declared_type({"type": [kind]})
+        value = single_value(declaration) if parent.type != "var_spec" else None
+    else:
+        value = single_value(declaration)
+    return _declared_type({"value": [value]}) if value is not None else ""
+
+
 def function_key(func: Node) -> str | None:
     """How package facts name a declared function: ``"f"``, or ``"T.m"`` for a method of ``T``."""
     if func.type not in ("function_declaration", "method_declaration"):
@@ -260,9 +285,16 @@ def top_level_function(node: Node) -> Node | None:
 _ONCE_FUNCTIONS = ("OnceFunc", "OnceValue", "OnceValues")
 
 
-def is_once_call(call: Node, imports: Imports) -> bool:
+def is_once_call(call: Node, imports: Imports, source: bytes | None = None) -> bool:
     """``once.Do(...)``, ``x.once.Do(...)``, ``sync.OnceFunc(...)``, ``sync.OnceValue(s)(...)`` (``sync``
-    through the file's imports: a renamed import, a dot import)."""
+    through the file's imports: a renamed import, a dot import).
+
+    The receiver of ``Do`` is a ``sync.Once`` by its declaration in ``source`` (resolved with
+    scopes): a variable or parameter declared ``sync.Once`` or ``*sync.Once`` (or made by
+    ``sync.Once{}``, ``&sync.Once{}``, ``new(sync.Once)``), a field of that type of a struct the
+    file declares, or a value of a struct type of the file that embeds one.  Only when no
+    declaration of it is in sight (a name declared in another file, a value of unknown type)
+    does its name decide: a receiver whose name contains "once"."""
     if call.type != "call_expression":
         return False
     function = call.child_by_field_name("function")
@@ -271,10 +303,110 @@ def is_once_call(call: Node, imports: Imports) -> bool:
     if function is None or function.type != "selector_expression":
         return False
     field = text(function.child_by_field_name("field"))
-    operand = text(function.child_by_field_name("operand"))
-    if field == "Do":
-        return "once" in operand.lower()
-    return field in _ONCE_FUNCTIONS and operand in imports.names_for("sync")
+    operand = function.child_by_field_name("operand")
+    if field == "Do" and operand is not None:
+        known = _once_by_declaration(operand, imports, source) if source is not None else None
+        return known if known is not None else "once" in text(operand).lower()
+    return field in _ONCE_FUNCTIONS and text(operand) in imports.names_for("sync")
+
+
+_STRUCT_TYPES = "(type_spec name: (type_identifier) @name type: (struct_type) @struct)"
+
+
+def _once_by_declaration(operand: Node, imports: Imports, source: bytes) -> bool | None:
+    """Is ``operand`` (the receiver of ``.Do``) a ``sync.Once`` by what declares it; None when nothing does."""
+    root = operand
+    while root.parent is not None:
+        root = root.parent
+    if operand.type == "identifier":
+        declaration = declaration_of(operand, source)
+        if declaration is None:
+            return None
+        if declaration.kind not in (VAR, PARAM, RECEIVER, RESULT):
+            return False
+        parent = declaration.node.parent
+        kind = parent.child_by_field_name("type") if parent is not None and parent.type in ("parameter_declaration", "var_spec") else None
+        if kind is None:
+            kind = _made_type(single_value(declaration) if parent is None or parent.type != "var_spec" else _spec_value(declaration))
+        return _once_type(kind, imports, root) if kind is not None else None
+    if operand.type == "selector_expression":
+        wanted = text(operand.child_by_field_name("field"))
+        types = _field_types(root, wanted)
+        if not types:
+            return None
+        return any(_once_type(t, imports, root) for t in types)
+    return None
+
+
+def _field_types(root: Node, name: str) -> list[Node]:
+    """The types of the fields called ``name`` of the struct types the file declares."""
+    return _structs(root)[1].get(name, [])
+
+
+#: The struct types of the file last asked about: its root, and what :func:`_structs` gives.
+_struct_cache: list[tuple[Node, tuple[dict[str, list[Node]], dict[str, list[Node]]]]] = []
+
+
+def _structs(root: Node) -> tuple[dict[str, list[Node]], dict[str, list[Node]]]:
+    """The struct types ``root`` declares (name -> their field declarations), and the types of
+    their fields (field name -> types), read once per tree."""
+    if _struct_cache and _struct_cache[0][0] == root:
+        return _struct_cache[0][1]
+    structs: dict[str, list[Node]] = {}
+    fields: dict[str, list[Node]] = {}
+    for _, captures in cursor(_STRUCT_TYPES).matches(root):
+        struct = captures["struct"][0]
+        body = next((c for c in struct.named_children if c.type == "field_declaration_list"), None)
+        declared = [f for f in body.named_children if f.type == "field_declaration"] if body is not None else []
+        structs.setdefault(text(captures["name"][0]), []).extend(declared)
+        for field_declaration in declared:
+            kind = field_declaration.child_by_field_name("type")
+            if kind is None:
+                continue
+            for name in field_declaration.children_by_field_name("name"):
+                fields.setdefault(text(name), []).append(kind)
+    _struct_cache[:] = [(root, (structs, fields))]
+    return structs, fields
+
+
+def _spec_value(declaration: Declaration) -> Node | None:
+    spec = declaration.node.parent
+    values = spec.child_by_field_name("value") if spec is not None else None
+    names = spec.children_by_field_name("name") if spec is not None else []
+    if values is None or values.named_child_count != len(names):
+        return None
+    return values.named_children[[n.start_byte for n in names].index(declaration.node.start_byte)]
+
+
+def _made_type(value: Node | None) -> Node | None:
+    """The type ``T`` of ``T{}``, ``&T{}`` or ``new(T)``."""
+    if value is not None and value.type == "unary_expression" and text(value).startswith("&") and value.named_child_count:
+        value = value.named_children[-1]
+    if value is not None and value.type == "composite_literal":
+        return value.child_by_field_name("type")
+    if value is not None and value.type == "call_expression" and text(value.child_by_field_name("function")) == "new":
+        args = value.child_by_field_name("arguments")
+        return args.named_children[0] if args is not None and args.named_child_count == 1 else None
+    return None
+
+
+def _once_type(kind: Node, imports: Imports, root: Node, depth: int = 0) -> bool:
+    """Is ``kind`` ``sync.Once`` or ``*sync.Once``, or a struct type of the file that embeds one?"""
+    if kind.type == "pointer_type" and kind.named_child_count == 1:
+        kind = kind.named_children[0]
+    if kind.type == "qualified_type":
+        return text(kind.child_by_field_name("name")) == "Once" and text(kind.child_by_field_name("package")) in imports.names_for("sync")
+    if kind.type != "type_identifier":
+        return False
+    if text(kind) == "Once" and imports.is_dot_imported("sync"):
+        return True
+    if depth > 2:
+        return False
+    for declared in _structs(root)[0].get(text(kind), []):
+        embedded = declared.child_by_field_name("type")
+        if not declared.children_by_field_name("name") and embedded is not None and _once_type(embedded, imports, root, depth + 1):
+            return True
+    return False
 
 
 class RequestScope:
@@ -294,9 +426,12 @@ class RequestScope:
         imports: Imports,
         extra_handlers: frozenset[str] | Callable[[], frozenset[str]] = frozenset(),
         startup: frozenset[str] | Callable[[], frozenset[str]] = frozenset(),
+        source: bytes | None = None,
     ) -> None:
         self.root = root
         self.imports = imports
+        #: The file's text, whose scopes tell what a name is (``once.Do``: a ``sync.Once``?).
+        self.source = source
         self._extra_handlers = extra_handlers
         self._startup = startup
         self._cache: dict[tuple[int, int], Handler | None] = {}
@@ -466,7 +601,7 @@ class RequestScope:
                 parent = current.parent
                 if parent is not None and parent.type == "argument_list":
                     call = parent.parent
-                    if call is not None and is_once_call(call, self.imports):
+                    if call is not None and is_once_call(call, self.imports, self.source):
                         return True
                 if not _runs_in_place(current):
                     return False

@@ -27,8 +27,9 @@ from dataclasses import dataclass, replace
 
 from tree_sitter import Node
 
+from golsp_leaks.goanalysis.names import scopes
 from golsp_leaks.goanalysis.syntax.imports import Imports
-from golsp_leaks.goanalysis.syntax.nodes import FUNCTION_TYPES, text, var_specs
+from golsp_leaks.goanalysis.syntax.nodes import text
 from golsp_leaks.goanalysis.syntax.parse import cursor
 
 SQL = "sql"
@@ -126,8 +127,10 @@ class DbFile:
     """The database libraries one file imports, under their local names, and the struct fields
     of the package's other files that hold a handle (``(field, import path, type)``)."""
 
-    def __init__(self, imports: Imports, package_fields: Iterable[tuple[str, str, str]] = ()) -> None:
+    def __init__(self, imports: Imports, source: bytes, package_fields: Iterable[tuple[str, str, str]] = ()) -> None:
         self.imports = imports
+        #: The file's text: local names are resolved with its scopes.
+        self.source = source
         self.packages: dict[str, tuple[str, str]] = {}
         for name, path in imports.by_name.items():
             library = LIBRARIES.get(path)
@@ -173,102 +176,52 @@ class Declaration:
     multi: bool = False
 
 
-def resolve(ident: Node, stop: Node | None = None) -> Declaration | None:
+#: Kinds of the core's declarations that are local values (not types, labels or imports).
+_VALUE_KINDS = frozenset({scopes.VAR, scopes.CONST, scopes.PARAM, scopes.RESULT, scopes.RECEIVER})
+
+
+def resolve(ident: Node, source: bytes, stop: Node | None = None) -> Declaration | None:
     """The declaration of the identifier ``ident`` in the functions around it, or None.
 
     None means the name is declared at package level (or is unknown).  The
-    search walks out through blocks (declarations before the statement that
-    holds ``ident``), ``if``/``for``/``switch`` initializers, range clauses and
-    function parameters, receivers and named results, up to ``stop`` or the
-    top-level declaration.
+    declaration is the one the scopes resolve (see
+    :func:`golsp_leaks.goanalysis.names.scopes.bindings`): parameters, receivers
+    and named results, ``:=`` and ``var``, ``if``/``for``/``switch`` initializers,
+    range clauses, type-switch bindings and ``select`` receives — when it lies
+    inside ``stop`` (by default, the top-level declaration).
     """
-    name = text(ident)
-    child = ident
-    node = ident.parent
-    while node is not None:
-        kind = node.type
-        if kind == "statement_list":
-            for statement in _before(node, child):
-                found = _declares(statement, name)
-                if found is not None:
-                    return found
-        elif kind in ("if_statement", "expression_switch_statement", "type_switch_statement"):
-            init = node.child_by_field_name("initializer")
-            if init is not None and child != init:
-                found = _declares(init, name)
-                if found is not None:
-                    return found
-            if kind == "type_switch_statement":
-                alias = node.child_by_field_name("alias")
-                if alias is not None and child != alias and any(text(a) == name for a in alias.named_children):
-                    return Declaration(alias)
-        elif kind == "for_statement":
-            for clause in node.named_children:
-                if clause == child:
-                    continue
-                if clause.type == "for_clause":
-                    init = clause.child_by_field_name("initializer")
-                    if init is not None:
-                        found = _declares(init, name)
-                        if found is not None:
-                            return found
-                elif clause.type == "range_clause":
-                    left = clause.child_by_field_name("left")
-                    if left is not None and _is_define(clause) and any(
-                        text(n) == name for n in left.named_children
-                    ):
-                        return Declaration(clause)
-        elif kind == "communication_case":
-            comm = node.child_by_field_name("communication")
-            if comm is not None and comm != child and comm.type == "receive_statement":
-                left = comm.child_by_field_name("left")
-                if left is not None and any(text(n) == name for n in left.named_children):
-                    return Declaration(comm)
-        elif kind in FUNCTION_TYPES:
-            found = _parameter(node, name)
-            if found is not None:
-                return found
-            if kind != "func_literal":
-                return None
-        if node == stop:
-            return None
-        child = node
-        node = node.parent
-    return None
+    found = scopes.declaration_of(ident, source)
+    if found is None or found.package_level or found.kind not in _VALUE_KINDS:
+        return None
+    node = found.node
+    if stop is not None and not (stop.start_byte <= node.start_byte and node.end_byte <= stop.end_byte):
+        return None
+    return _declaration(node)
 
 
-def _before(statement_list: Node, child: Node) -> Iterator[Node]:
-    """The statements of a list before ``child``, nearest first."""
-    previous = child.prev_named_sibling if child.parent == statement_list else None
-    while previous is not None:
-        yield previous
-        previous = previous.prev_named_sibling
-
-
-def _is_define(node: Node) -> bool:
-    return any(not c.is_named and c.type == ":=" for c in node.children)
-
-
-def _declares(statement: Node, name: str) -> Declaration | None:
-    kind = statement.type
-    if kind == "labeled_statement" and statement.named_child_count > 1:
-        return _declares(statement.named_children[-1], name)
-    if kind == "short_var_declaration":
-        left = statement.child_by_field_name("left")
-        right = statement.child_by_field_name("right")
-        if left is None:
-            return None
-        names = [text(n) for n in left.named_children]
-        if name not in names:
-            return None
-        return _with_value(statement, None, names.index(name), right, len(names))
-    if kind == "var_declaration":
-        for spec in var_specs(statement):
-            names = [text(n) for n in spec.children_by_field_name("name")]
-            if name in names:
-                return _with_value(
-                    spec, spec.child_by_field_name("type"), names.index(name), spec.child_by_field_name("value"), len(names)
-                )
+def _declaration(ident: Node) -> Declaration | None:
+    """What the statement declaring ``ident`` says of it: its type, or the value it is bound to."""
+    parent = ident.parent
+    if parent is None:
+        return None
+    kind = parent.type
+    if kind in ("parameter_declaration", "variadic_parameter_declaration"):
+        return Declaration(parent) if kind == "variadic_parameter_declaration" else Declaration(parent, parent.child_by_field_name("type"))
+    if kind in ("var_spec", "const_spec"):
+        names = parent.children_by_field_name("name")
+        index = next(i for i, n in enumerate(names) if n == ident)
+        return _with_value(parent, parent.child_by_field_name("type"), index, parent.child_by_field_name("value"), len(names))
+    holder = parent.parent
+    if kind != "expression_list" or holder is None:
+        return None
+    if holder.type == "short_var_declaration":
+        names = parent.named_children
+        index = next(i for i, n in enumerate(names) if n == ident)
+        return _with_value(holder, None, index, holder.child_by_field_name("right"), len(names))
+    if holder.type in ("range_clause", "receive_statement"):
+        return Declaration(holder)
+    if holder.type == "type_switch_statement":
+        return Declaration(parent)
     return None
 
 
@@ -283,30 +236,9 @@ def _with_value(node: Node, type_node: Node | None, index: int, values: Node | N
     return Declaration(node, type_node)
 
 
-def _parameter(func: Node, name: str) -> Declaration | None:
-    lists = [func.child_by_field_name("parameters")]
-    if func.type == "method_declaration":
-        lists.append(func.child_by_field_name("receiver"))
-    result = func.child_by_field_name("result")
-    if result is not None and result.type == "parameter_list":
-        lists.append(result)
-    for params in lists:
-        if params is None:
-            continue
-        for param in params.named_children:
-            if param.type not in ("parameter_declaration", "variadic_parameter_declaration"):
-                continue
-            if any(text(n) == name for n in param.children_by_field_name("name")):
-                kind = param.child_by_field_name("type")
-                if param.type == "variadic_parameter_declaration":
-                    return Declaration(param)
-                return Declaration(param, kind)
-    return None
-
-
-def is_local(ident: Node, stop: Node | None = None) -> bool:
+def is_local(ident: Node, source: bytes, stop: Node | None = None) -> bool:
     """Is the identifier a variable declared in the function(s) around it?"""
-    return resolve(ident, stop) is not None
+    return resolve(ident, source, stop) is not None
 
 
 # --- handles --------------------------------------------------------------------
@@ -364,7 +296,7 @@ def handle_of(expr: Node | None, api: DbFile, *, depth: int = 0) -> Handle | Non
         return handle_of(expr.named_children[0], api, depth=depth + 1)
     if kind == "identifier":
         name = text(expr)
-        declaration = resolve(expr)
+        declaration = resolve(expr, api.source)
         if declaration is None:
             if api.is_package(name):
                 return None
@@ -442,7 +374,7 @@ def handle_from_call(call: Node, index: int, api: DbFile, *, depth: int = 0, sin
         return None
     operand = function.child_by_field_name("operand")
     method = text(function.child_by_field_name("field"))
-    if operand is not None and operand.type == "identifier" and not is_local(operand):
+    if operand is not None and operand.type == "identifier" and not is_local(operand, api.source):
         package = api.package(text(operand))
         if package is not None:
             return _constructed(package, method, single)
@@ -582,7 +514,7 @@ def rows_call(call: Node, api: DbFile) -> Acquisition | None:
     if candidates is None:
         return None
     args = len(arguments(call))
-    if receiver.type == "identifier" and not is_local(receiver):
+    if receiver.type == "identifier" and not is_local(receiver, api.source):
         package = api.package(text(receiver))
         if package is not None:
             if package[1] == "sqlx" and method in ("NamedQuery", "NamedQueryContext"):
@@ -707,7 +639,7 @@ def open_call(call: Node, api: DbFile) -> Acquisition | None:
     if function is None or function.type != "selector_expression":
         return None
     operand = function.child_by_field_name("operand")
-    if operand is None or operand.type != "identifier" or is_local(operand):
+    if operand is None or operand.type != "identifier" or is_local(operand, api.source):
         return None
     package = api.package(text(operand))
     if package is None:
@@ -773,10 +705,12 @@ def acquisitions(
     query: str,
     classify: Callable[[Node, DbFile], Acquisition | None],
     package_fields: Iterable[tuple[str, str, str]] = (),
+    *,
+    source: bytes,
 ) -> Iterator[Acquisition]:
     """The calls in ``decl`` matched by ``query`` that ``classify`` recognises as acquisitions,
     in a file that imports a database library or uses a handle field of the package (none otherwise)."""
-    api = DbFile(imports, package_fields)
+    api = DbFile(imports, source, package_fields)
     if not api:
         return
     for _, captures in cursor(query).matches(decl):

@@ -43,7 +43,7 @@ from golsp_leaks.goanalysis.dataflow.ownership import (
     is_overwrite,
 )
 from golsp_leaks.goanalysis.names.holders import holder
-from golsp_leaks.goanalysis.names.mentions import mentions
+from golsp_leaks.goanalysis.names.scopes import Declaration, declaration_of, occurrences, same
 from golsp_leaks.goanalysis.syntax.edits import delete_statement, insert_statement_after, terminates
 from golsp_leaks.goanalysis.syntax.nodes import (
     FUNCTION_TYPES,
@@ -87,6 +87,24 @@ class Bound:
     @property
     def error_name(self) -> str | None:
         return text(self.error) if self.error is not None else None
+
+    @property
+    def variable(self) -> Declaration | None:
+        """The declaration of the resource's variable (resolved with scopes)."""
+        return declaration_of(self.target, self.source) if self.source is not None else None
+
+    @property
+    def error_variable(self) -> Declaration | None:
+        """The declaration of the error's variable, if the acquisition assigns one."""
+        return declaration_of(self.error, self.source) if self.error is not None and self.source is not None else None
+
+
+def _is(node: Node | None, declarations: Iterable[Declaration | None], source: bytes | None) -> bool:
+    """Is ``node`` an identifier that names one of ``declarations`` (not a variable spelled the same)?"""
+    if node is None or node.type != "identifier" or source is None:
+        return False
+    found = declaration_of(node, source)
+    return any(same(found, d) for d in declarations)
 
 
 def binding(call: Node) -> Binding | None:
@@ -183,11 +201,11 @@ def track(
     beyond the analysis, or when a ``defer`` registered before the acquisition
     already releases the variable.
     """
-    func, name, stmt = bound.func, bound.name, bound.stmt
+    func, stmt = bound.func, bound.stmt
     uses: dict[Use, list[Node]] = {u: [] for u in Use}
     uses[Use.TRANSFER].extend(bound.bare_returns)
     for mention in bound.uses:
-        use = classify(mention, releases, func)
+        use = classify(mention, releases, func, bound.source or b"")
         if use is Use.TRANSFER and (
             (borrowing_methods and _argument_of_method(mention, borrowing_methods))
             or (plain_fields and _reads_field(mention, plain_fields))
@@ -201,7 +219,7 @@ def track(
     absent = absent_branches(bound, next_closes=next_closes, gorm_error=gorm_error)
     for offset, flags in counter_guards(func, stmt, counted, bound.source).items():
         absent.setdefault(offset, flags)  # a batch begun only when its counter is zero
-    loops = next_loops(func, name) if next_closes else frozenset()
+    loops = next_loops(func, bound.variable, bound.source) if next_closes and bound.source is not None else frozenset()
     overwritten = [m.start_byte for m in bound.uses if is_overwrite(m)]
     paths = Paths(stmt, counted, overwritten=overwritten, absent=_absent_test(absent), released=_loop_end_test(loops))
     report = follow(func, paths, source=bound.source)
@@ -239,10 +257,10 @@ def _in_defer(node: Node, func: Node) -> bool:
     return False
 
 
-def next_loops(func: Node, name: str) -> frozenset[int]:
-    """Start offsets of the ``for name.Next() { ... }`` loops in ``func``."""
-    found = set()
-    for mention in mentions(func, name):
+def next_loops(func: Node, variable: Declaration | None, source: bytes) -> frozenset[int]:
+    """Start offsets of the ``for rows.Next() { ... }`` loops in ``func``, ``rows`` being ``variable``."""
+    found: set[int] = set()
+    for mention in occurrences(variable, func, source) if variable is not None else ():
         call = _next_call(mention)
         if call is not None and call.parent is not None and call.parent.type == "for_statement":
             found.add(call.parent.start_byte)
@@ -284,10 +302,11 @@ def absent_branches(bound: Bound, *, next_closes: bool = False, gorm_error: bool
     Conditions count until the resource or its error variable is assigned
     again (or has its address taken).
     """
-    func, acquire, name, error = bound.func, bound.stmt, bound.name, bound.error_name
+    func, acquire, source = bound.func, bound.stmt, bound.source
+    resource, error = bound.variable, bound.error_variable
     stop = func.end_byte
-    for variable in [name] if error is None else [name, error]:
-        for mention in mentions(func, variable):
+    for variable in (d for d in (resource, error) if d is not None):
+        for mention in occurrences(variable, func, source or b""):
             if (
                 acquire.end_byte <= mention.start_byte < stop
                 and _assigned_or_addressed(mention)
@@ -303,18 +322,18 @@ def absent_branches(bound: Bound, *, next_closes: bool = False, gorm_error: bool
         condition = captures["cond"][0]
         if condition.start_byte < acquire.end_byte or condition.end_byte > stop:
             continue
-        errors = {error} if error is not None else set()
+        errors = [error] if error is not None else []
         init = statement.child_by_field_name("initializer")
         if init is not None:
-            alias = _error_field_alias(init, name) if gorm_error else None
+            # ``if err := other(); err != nil`` tests another error: its err is another declaration.
+            alias = _error_field_alias(init, resource, source) if gorm_error else None
             if alias is not None:
-                errors = {alias}
-            elif init.start_byte >= acquire.end_byte and _assigns_any(init, {name, *errors}):
-                continue  # if err := other(); err != nil: another error
-        flags = _flags(condition, name, errors, next_closes=next_closes, gorm_error=gorm_error)
+                errors = [alias]
+        tested = _Tested(resource, tuple(errors), source)
+        flags = _flags(condition, tested, next_closes=next_closes, gorm_error=gorm_error)
         if flags != (False, False):
             found[statement.start_byte] = flags
-    errors = {error} if error is not None else set()
+    tested = _Tested(resource, (error,) if error is not None else (), source)
     qc = cursor(_SWITCHES)
     qc.set_byte_range(acquire.end_byte, stop)
     for switch in qc.captures(func).get("switch", []):
@@ -325,7 +344,7 @@ def absent_branches(bound: Bound, *, next_closes: bool = False, gorm_error: bool
             if values is None or values.end_byte > stop or not values.named_child_count:
                 continue
             if all(
-                _flags(v, name, errors, next_closes=next_closes, gorm_error=gorm_error)[0]
+                _flags(v, tested, next_closes=next_closes, gorm_error=gorm_error)[0]
                 for v in values.named_children
             ):
                 found[case.start_byte] = (True, False)
@@ -372,12 +391,22 @@ def _branch_of(statement: Node, child: Node) -> str | None:
     return None
 
 
-def _assigns_any(init: Node, names: set[str]) -> bool:
-    left = init.child_by_field_name("left")
-    return left is not None and any(text(n) in names for n in left.named_children)
+@dataclass(frozen=True)
+class _Tested:
+    """The resource's variable and the variables that hold its acquisition's error, by declaration."""
+
+    resource: Declaration | None
+    errors: tuple[Declaration, ...]
+    source: bytes | None
+
+    def is_resource(self, node: Node | None) -> bool:
+        return _is(node, (self.resource,), self.source)
+
+    def is_error(self, node: Node | None) -> bool:
+        return bool(self.errors) and _is(node, self.errors, self.source)
 
 
-def _error_field_alias(init: Node, name: str) -> str | None:
+def _error_field_alias(init: Node, resource: Declaration | None, source: bytes | None) -> Declaration | None:
     """``e`` for an initializer ``e := tx.Error`` (gorm's way of reporting a failed call)."""
     if init.type not in ("short_var_declaration", "assignment_statement"):
         return None
@@ -386,32 +415,27 @@ def _error_field_alias(init: Node, name: str) -> str | None:
     if left is None or right is None or left.named_child_count != 1 or right.named_child_count != 1:
         return None
     value = right.named_children[0]
-    if value.type == "selector_expression" and _is_error_field(value, name):
-        return text(left.named_children[0])
+    if value.type == "selector_expression" and _is_error_field(value, resource, source) and source is not None:
+        return declaration_of(left.named_children[0], source)
     return None
 
 
-def _is_error_field(node: Node, name: str) -> bool:
-    operand = node.child_by_field_name("operand")
+def _is_error_field(node: Node, resource: Declaration | None, source: bytes | None) -> bool:
     return (
-        operand is not None
-        and operand.type == "identifier"
-        and text(operand) == name
+        _is(node.child_by_field_name("operand"), (resource,), source)
         and text(node.child_by_field_name("field")) == "Error"
     )
 
 
-def _flags(
-    condition: Node, name: str, errors: set[str], *, next_closes: bool, gorm_error: bool
-) -> tuple[bool, bool]:
+def _flags(condition: Node, tested: _Tested, *, next_closes: bool, gorm_error: bool) -> tuple[bool, bool]:
     """(the consequence, the alternative) runs only without the resource."""
     kind = condition.type
     if kind == "parenthesized_expression" and condition.named_child_count == 1:
-        return _flags(condition.named_children[0], name, errors, next_closes=next_closes, gorm_error=gorm_error)
+        return _flags(condition.named_children[0], tested, next_closes=next_closes, gorm_error=gorm_error)
     if kind == "unary_expression":
         operand = condition.child_by_field_name("operand")
         if text(condition.child_by_field_name("operator")) == "!" and operand is not None:
-            then, other = _flags(operand, name, errors, next_closes=next_closes, gorm_error=gorm_error)
+            then, other = _flags(operand, tested, next_closes=next_closes, gorm_error=gorm_error)
             return other, then
         return False, False
     if kind == "call_expression":
@@ -420,16 +444,14 @@ def _flags(
             return False, False
         operand = function.child_by_field_name("operand")
         method = text(function.child_by_field_name("field"))
-        if next_closes and operand is not None and operand.type == "identifier" and text(operand) == name:
+        if next_closes and tested.is_resource(operand):
             return (False, True) if method == "Next" else (False, False)
         args = condition.child_by_field_name("arguments")
         first = args.named_children[0] if args is not None and args.named_child_count else None
         if (
             text(operand) == "errors"
             and method in ("Is", "As")
-            and first is not None
-            and first.type == "identifier"
-            and text(first) in errors
+            and tested.is_error(first)
         ):
             return True, False  # errors.Is(err, x) holds only when err != nil
         return False, False
@@ -441,8 +463,8 @@ def _flags(
     if left is None or right is None:
         return False, False
     if operator in ("&&", "||"):
-        lt, lo = _flags(left, name, errors, next_closes=next_closes, gorm_error=gorm_error)
-        rt, ro = _flags(right, name, errors, next_closes=next_closes, gorm_error=gorm_error)
+        lt, lo = _flags(left, tested, next_closes=next_closes, gorm_error=gorm_error)
+        rt, ro = _flags(right, tested, next_closes=next_closes, gorm_error=gorm_error)
         if operator == "&&":
             return lt or rt, lo and ro
         return lt and rt, lo or ro
@@ -451,21 +473,29 @@ def _flags(
     if left.type == "nil":
         left, right = right, left
     if right.type != "nil":
-        if left.type == "identifier" and text(left) in errors and right.type in ("selector_expression", "identifier"):
+        if tested.is_error(left) and right.type in ("selector_expression", "identifier"):
             # err == sql.ErrNoRows holds only when there is an error
             return (True, False) if operator == "==" else (False, True)
         return False, False
     if (
-        (left.type == "identifier" and text(left) in errors)
-        or hands_back(left, errors)
-        or (gorm_error and left.type == "selector_expression" and _is_error_field(left, name))
+        tested.is_error(left)
+        or _hands_back_error(left, tested)
+        or (gorm_error and left.type == "selector_expression" and _is_error_field(left, tested.resource, tested.source))
     ):
         missing_when_true = operator == "!="
-    elif left.type == "identifier" and text(left) == name:
+    elif tested.is_resource(left):
         missing_when_true = operator == "=="
     else:
         return False, False
     return (True, False) if missing_when_true else (False, True)
+
+
+def _hands_back_error(node: Node, tested: _Tested) -> bool:
+    """``scope.Err(err) != nil`` tests the acquisition's ``err`` as ``err != nil`` does."""
+    if not tested.errors or not hands_back(node, {d.name for d in tested.errors}):
+        return False
+    arguments = node.child_by_field_name("arguments")
+    return arguments is not None and tested.is_error(arguments.named_children[0])
 
 
 # --- reporting -------------------------------------------------------------------
@@ -494,7 +524,7 @@ def error_check(bound: Bound, *, gorm_error: bool = False) -> Node | None:
     stmt = bound.stmt
     if stmt.parent is None or stmt.parent.type != "statement_list":
         return None
-    names = {bound.name} | ({bound.error_name} if bound.error_name else set())
+    variables = [d for d in (bound.variable, bound.error_variable) if d is not None]
     following = stmt.next_named_sibling
     for _ in range(4):
         while following is not None and following.type == "comment":
@@ -507,7 +537,7 @@ def error_check(bound: Bound, *, gorm_error: bool = False) -> Node | None:
             return None
         if following.type not in _SIMPLE or is_no_return_call(following):
             return None
-        if any(mentions(following, n) for n in names):
+        if any(occurrences(d, following, bound.source or b"") for d in variables):
             return None
         following = following.next_named_sibling
     return None
@@ -529,11 +559,11 @@ def _is_error_check(node: Node, bound: Bound, *, gorm_error: bool) -> bool:
         return False
     init = node.child_by_field_name("initializer")
     if init is not None:
-        alias = _error_field_alias(init, bound.name) if gorm_error else None
-        return alias is not None and left.type == "identifier" and text(left) == alias
-    if gorm_error and left.type == "selector_expression" and _is_error_field(left, bound.name):
+        alias = _error_field_alias(init, bound.variable, bound.source) if gorm_error else None
+        return alias is not None and _is(left, (alias,), bound.source)
+    if gorm_error and left.type == "selector_expression" and _is_error_field(left, bound.variable, bound.source):
         return True
-    return bound.error_name is not None and left.type == "identifier" and text(left) == bound.error_name
+    return bound.error is not None and _is(left, (bound.error_variable,), bound.source)
 
 
 def in_loop(stmt: Node, func: Node) -> bool:
@@ -618,10 +648,10 @@ def later_defers(func: Node, anchor: Node, call: str) -> list[Node]:
     return sorted(found, key=lambda n: n.start_byte)
 
 
-def called_methods(func: Node, name: str) -> set[str]:
-    """Methods called on the variable ``name`` in ``func`` (``rows.Next()`` -> "Next"), and fields read."""
+def called_methods(func: Node, variable: Declaration | None, source: bytes) -> set[str]:
+    """Methods called on ``variable`` in ``func`` (``rows.Next()`` -> "Next"), and fields read."""
     found: set[str] = set()
-    for mention in mentions(func, name):
+    for mention in occurrences(variable, func, source) if variable is not None else ():
         parent = mention.parent
         if parent is not None and parent.type == "selector_expression" and parent.child_by_field_name("operand") == mention:
             found.add(text(parent.child_by_field_name("field")))
@@ -667,9 +697,10 @@ def context_ends_on_return(bound: Bound, context: Node | None) -> bool:
     """
     if context is None or context.type != "identifier":
         return False
-    func, name = bound.func, text(context)
+    func = bound.func
+    variable = declaration_of(context, bound.source) if bound.source is not None else None
     derived: Node | None = None
-    for mention in mentions(func, name):
+    for mention in occurrences(variable, func, bound.source or b"") if variable is not None else ():
         if mention.start_byte >= bound.stmt.start_byte:
             break
         if _assigned_or_addressed(mention):
@@ -711,12 +742,12 @@ def _context_binding(mention: Node) -> Node | None:
     return holder
 
 
-def deferred_release_before(func: Node, name: str, releases: Releases, before: Node) -> bool:
-    """Has ``func`` deferred the release of ``name`` (``defer tx.Rollback()``) before ``before``?"""
-    for mention in mentions(func, name):
+def deferred_release_before(func: Node, variable: Declaration | None, releases: Releases, before: Node, source: bytes) -> bool:
+    """Has ``func`` deferred the release of ``variable`` (``defer tx.Rollback()``) before ``before``?"""
+    for mention in occurrences(variable, func, source) if variable is not None else ():
         if mention.start_byte >= before.start_byte:
             break
-        if _in_defer(mention, func) and classify(mention, releases, func) is Use.RELEASE:
+        if _in_defer(mention, func) and classify(mention, releases, func, source) is Use.RELEASE:
             owner = mention.parent
             while owner is not None and owner.type != "defer_statement":
                 owner = owner.parent

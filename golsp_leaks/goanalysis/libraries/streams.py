@@ -17,8 +17,7 @@ from __future__ import annotations
 
 from tree_sitter import Node
 
-from golsp_leaks.goanalysis.names.mentions import mentions
-from golsp_leaks.goanalysis.names.scopes import Bindings, Declaration
+from golsp_leaks.goanalysis.names.scopes import Bindings, Declaration, occurrences
 from golsp_leaks.goanalysis.syntax.imports import Imports
 from golsp_leaks.goanalysis.syntax.nodes import bound_value, text
 
@@ -121,12 +120,12 @@ _DISCARD = (("io", "Discard"), ("io/ioutil", "Discard"))
 _PASS_THROUGH = (("io", "TeeReader"), ("bufio", "NewReader"), ("bufio", "NewReaderSize"))
 
 
-def reads_to_end(func: Node, name: str, imports: Imports) -> list[Node]:
-    """The calls of ``func`` that read ``name.Body`` to its end: ``io.ReadAll(name.Body)`` (or
-    ``ioutil.ReadAll``) and ``io.Copy(io.Discard, name.Body)``, also through readers that pass
-    the whole body on (``io.TeeReader``, ``bufio.NewReader``)."""
+def reads_to_end(func: Node, variable: Declaration, source: bytes, imports: Imports) -> list[Node]:
+    """The calls of ``func`` that read ``resp.Body`` to its end (``resp``: ``variable``, resolved with
+    scopes): ``io.ReadAll(resp.Body)`` (or ``ioutil.ReadAll``) and ``io.Copy(io.Discard, resp.Body)``,
+    also through readers that pass the whole body on (``io.TeeReader``, ``bufio.NewReader``)."""
     found = []
-    for mention in mentions(func, name):
+    for mention in occurrences(variable, func, source):
         body = mention.parent
         if body is None or body.type != "selector_expression" or body.child_by_field_name("operand") != mention:
             continue

@@ -74,10 +74,11 @@ class Declaration:
     kind: str
     node: Node
     package_level: bool = False
+    #: Where the declaring identifier stands: ``(start, end)`` byte offsets.
+    key: tuple[int, int] = field(init=False, repr=False)
 
-    @property
-    def key(self) -> tuple[int, int]:
-        return (self.node.start_byte, self.node.end_byte)
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "key", (self.node.start_byte, self.node.end_byte))
 
 
 @dataclass
@@ -96,7 +97,7 @@ class Bindings:
     #: Identifiers left to the imports and the package block, by position.
     pending: dict[int, Node] = field(default_factory=dict)
     outer: Callable[[], tuple[Mapping[str, Declaration], ...]] = field(default=lambda: (), repr=False)
-    _by_declaration: dict[int, list[Node]] | None = field(default=None, repr=False)
+    _by_declaration: dict[tuple[int, int], list[Node]] | None = field(default=None, repr=False)
 
     def of(self, ident: Node) -> Declaration | None:
         """The declaration ``ident`` names (whether it is a use or the declaring identifier itself)."""
@@ -123,19 +124,25 @@ class Bindings:
                 if n.text == wanted
                 and root.start_byte <= n.start_byte
                 and n.end_byte <= root.end_byte
-                and self._outer_of(n) is declaration
+                and same(self._outer_of(n), declaration)
                 and n.start_byte != declaration.node.start_byte
             ]
         if self._by_declaration is None:
-            index: dict[int, list[Node]] = {}
+            index: dict[tuple[int, int], list[Node]] = {}
             for start in sorted(self.uses):
-                index.setdefault(id(self.uses[start]), []).append(self.nodes[start])
+                index.setdefault(self.uses[start].key, []).append(self.nodes[start])
             self._by_declaration = index
         return [
             n
-            for n in self._by_declaration.get(id(declaration), [])
+            for n in self._by_declaration.get(declaration.key, [])
             if root.start_byte <= n.start_byte and n.end_byte <= root.end_byte
         ]
+
+
+def same(one: Declaration | None, other: Declaration | None) -> bool:
+    """Are the two the same declaration?  (The bindings of a source text are computed again when
+    another text was resolved in between: the same name then has a new :class:`Declaration`.)"""
+    return one is not None and other is not None and (one is other or one.node == other.node)
 
 
 def package_scope(roots: Iterable[Node]) -> dict[str, Declaration]:
@@ -555,3 +562,32 @@ def single_value(declaration: Declaration | None) -> Node | None:
         return None
     right = stmt.child_by_field_name("right")
     return right.named_children[0] if right is not None and right.named_child_count == 1 else None
+
+
+def _top_level(node: Node) -> Node:
+    current = node
+    while current.parent is not None and current.parent.type != "source_file":
+        current = current.parent
+    return current
+
+
+def declaration_of(ident: Node, source: bytes) -> Declaration | None:
+    """The declaration the identifier ``ident`` of ``source`` names (or declares), through the
+    bindings of its top-level declaration (computed once per declaration)."""
+    return bindings(_top_level(ident), source).of(ident)
+
+
+def occurrences(declaration: Declaration, root: Node, source: bytes) -> list[Node]:
+    """The identifiers under ``root`` that are ``declaration``: its declaring identifier (when under
+    ``root``) and its uses, in source order.  A variable of the same name declared elsewhere (an
+    inner ``x := ...`` shadowing it, or an outer one it shadows) is not one of them."""
+    found = bindings(_top_level(root), source).uses_of(declaration, root)
+    node = declaration.node
+    if node.type in ("identifier", "package_identifier") and root.start_byte <= node.start_byte and node.end_byte <= root.end_byte:
+        found = sorted([node, *found], key=lambda n: n.start_byte)
+    return found
+
+
+def same_variable(ident: Node, declaration: Declaration | None, source: bytes) -> bool:
+    """Is the identifier ``ident`` a use (or the declaration) of ``declaration``?"""
+    return ident.type == "identifier" and same(declaration_of(ident, source), declaration)

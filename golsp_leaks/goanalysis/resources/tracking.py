@@ -26,6 +26,7 @@ from golsp_leaks.goanalysis.dataflow.engine import exits_missing_release, relate
 from golsp_leaks.goanalysis.dataflow.escapes import kept_by_wrappers, later_defer
 from golsp_leaks.goanalysis.dataflow.ownership import (
     BORROWING_CALLS,
+    NilSubjects,
     OwnershipReport,
     Releases,
     Use,
@@ -33,7 +34,7 @@ from golsp_leaks.goanalysis.dataflow.ownership import (
     nil_tests,
 )
 from golsp_leaks.goanalysis.names.holders import holder, top_level
-from golsp_leaks.goanalysis.names.scopes import RESULT
+from golsp_leaks.goanalysis.names.scopes import RESULT, Declaration, declaration_of
 from golsp_leaks.goanalysis.summaries.params import callee_summary
 from golsp_leaks.goanalysis.syntax.edits import (
     delete_statement,
@@ -344,14 +345,15 @@ def examine(
     ctx: FileContext,
     *,
     missing: Callable[[str], str],
-    extra_releases: Callable[[Node, str], Iterable[Node]] | None = None,
-    extra_transfers: Callable[[Node, str], Iterable[Node]] | None = None,
-    endless_loops: Callable[[Node, str], Collection[int]] | None = None,
+    extra_releases: Callable[[Node, Declaration], Iterable[Node]] | None = None,
+    extra_transfers: Callable[[Node, Declaration], Iterable[Node]] | None = None,
+    endless_loops: Callable[[Node, Declaration], Collection[int]] | None = None,
 ) -> Outcome | None:
     """Follow the resource acquired by ``expr`` through its function.
 
     ``missing(name)`` words what a missed exit lacks ("without closing f"). The
-    optional callables, given the function and the variable's name, add nodes
+    optional callables, given the function and the variable's declaration (see
+    :func:`golsp_leaks.goanalysis.names.scopes.occurrences` for its uses), add nodes
     that release it, nodes that hand it on, and loops that never end.
     """
     func = enclosing_function(expr)
@@ -380,11 +382,12 @@ def examine(
         return None  # a named result, a package variable, a stored closure's: owned elsewhere
     func = owner.func
     check = error_check_after(stmt, {error_name}) if error_name and not owner.lifted else None
-    # The callables find the variable's mentions by name and give the nodes around them: only
-    # those around a use of this variable count (not of a shadowing one of the same name).
-    extra = _using(extra_releases(func, name), owner.uses) if extra_releases else []
-    transfers = _using(extra_transfers(func, name), owner.uses) if extra_transfers else []
-    transfers += kept_by_wrappers(func, name)  # bufio.NewReader(resp.Body) returned or stored: owned elsewhere
+    # The callables give the nodes around the variable's uses: only those after the binding count.
+    variable = owner.declaration
+    extra = _using(extra_releases(func, variable), owner.uses) if extra_releases else []
+    transfers = _using(extra_transfers(func, variable), owner.uses) if extra_transfers else []
+    transfers += kept_by_wrappers(func, variable, ctx.source)  # bufio.NewReader(resp.Body) returned or stored
+    error = declaration_of(error_target, ctx.source) if error_target is not None and error_name else None
     report = missed_release(
         func,
         owner.acquire,
@@ -392,8 +395,8 @@ def examine(
         callee_summary(ctx.root, ctx.source, resource.releases, ctx.package.siblings),
         exists_after=check,
         extra_releases=[*extra, *transfers],
-        nil_tests=nil_tests(func, owner.acquire, name, error_name, resource.nil_fields),
-        endless_loops=endless_loops(func, name) if endless_loops else (),
+        nil_tests=nil_tests(func, owner.acquire, NilSubjects(variable, error, ctx.source), resource.nil_fields),
+        endless_loops=endless_loops(func, variable) if endless_loops else (),
         source=ctx.source,
     )
     report.uses[Use.TRANSFER].extend(transfers)
@@ -410,10 +413,6 @@ def examine(
     return outcome
 
 
-#: A name no identifier has: the variable of a resource bound to ``_``.
-_NO_NAME = "\x00"
-
-
 def _discarded(
     ctx: FileContext,
     resource: Resource,
@@ -424,7 +423,8 @@ def _discarded(
 ) -> Outcome | None:
     """A resource bound to ``_``: it leaks on every path on which the call succeeded."""
     if error_name is not None:
-        tests = nil_tests(func, bound.stmt, _NO_NAME, error_name)
+        error = declaration_of(bound.targets[-1], ctx.source)
+        tests = nil_tests(func, bound.stmt, NilSubjects(None, error, ctx.source))
         exits = exits_missing_release(func, bound.stmt, (), nil_tests=tests)
         if not related_locations(exits, func, bound.stmt, ""):
             return None  # every path on which it exists ends the program (or the test)

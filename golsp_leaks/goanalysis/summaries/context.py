@@ -50,7 +50,7 @@ class FileContext:
         object.__setattr__(
             self,
             "scope",
-            RequestScope(self.root, self.imports, lambda: package.handlers, lambda: package.startup),
+            RequestScope(self.root, self.imports, lambda: package.handlers, lambda: package.startup, self.source),
         )
 
     def fingerprint(self) -> Hashable:

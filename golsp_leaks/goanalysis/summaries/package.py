@@ -169,7 +169,7 @@ def summarize(source: bytes, tree: Tree | None = None, keep: Hashable | None = N
         tree = parse(source)
     root = tree.root_node
     imports = Imports.from_root(root)
-    scope = RequestScope(root, imports)
+    scope = RequestScope(root, imports, source=source)
     summary = FileSummary()
     match = _PACKAGE_CLAUSE.search(source)
     summary.package = match.group(1).decode() if match else ""
@@ -475,7 +475,7 @@ def _literal_kind(literal: Node, scope: RequestScope) -> int:
         return _STORED
     if parent.type == "argument_list":
         call = parent.parent
-        return _ONCE if call is not None and is_once_call(call, scope.imports) else _IN_PLACE
+        return _ONCE if call is not None and is_once_call(call, scope.imports, scope.source) else _IN_PLACE
     if parent.type == "call_expression" and parent.child_by_field_name("function") == literal:
         return _IN_PLACE
     return _STORED
@@ -599,13 +599,13 @@ def _scan_declaration(
         name = text(node)
         if name in _BUILTINS or name in locals_:
             continue  # what add() leaves out, without looking at the call around it first
-        add(node, name, None, False, _once_argument(node, scope.imports), _registered(node))
+        add(node, name, None, False, _once_argument(node, scope), _registered(node))
     for captures in by_kind[_METHOD_VALUE]:
         node = captures["selector"][0]
         operand = captures["operand"][0]
         if text(operand) in import_names:
             continue  # a package's function (pkg.F): not one of this package
-        add(node, text(captures["method"][0]), operand, False, _once_argument(node, scope.imports), _registered(node))
+        add(node, text(captures["method"][0]), operand, False, _once_argument(node, scope), _registered(node))
     for captures in by_kind[_ASSIGN]:
         assign = captures["assign"][0]
         operator = assign.child_by_field_name("operator")
@@ -711,11 +711,11 @@ def _registered(node: Node) -> bool:
     return False
 
 
-def _once_argument(node: Node, imports: Imports) -> bool:
+def _once_argument(node: Node, scope: RequestScope) -> bool:
     """``once.Do(f)``: a function value handed to a sync.Once."""
     args = node.parent
     call = args.parent if args is not None else None
-    return call is not None and is_once_call(call, imports)
+    return call is not None and is_once_call(call, scope.imports, scope.source)
 
 
 def _typed_locals(by_kind: list[list[dict[str, list[Node]]]]) -> dict[str, str]:

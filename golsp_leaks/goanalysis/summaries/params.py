@@ -29,7 +29,7 @@ from golsp_leaks.goanalysis.dataflow.escapes import leaves
 from golsp_leaks.goanalysis.dataflow.ownership import Releases, Use, classify
 from golsp_leaks.goanalysis.libraries.frameworks import receiver
 from golsp_leaks.goanalysis.libraries.sqlflow import next_loops, rows_read_to_end
-from golsp_leaks.goanalysis.names.scopes import RECEIVER, bindings
+from golsp_leaks.goanalysis.names.scopes import RECEIVER, Declaration, bindings
 from golsp_leaks.goanalysis.summaries.declared import (
     Sibling,
     declarations,
@@ -143,19 +143,19 @@ def param_use(
     if memo is None:
         memo = {}
     inner = replace(releases, callee=_hook(func, source, releases, depth + 1, package, memo)) if depth < _DEPTH else releases
-    uses = {classify(mention, inner, func) for mention in resolved.uses_of(declaration, body)}
+    uses = {classify(mention, inner, func, source) for mention in resolved.uses_of(declaration, body)}
     if Use.RELEASE in uses:
         return Use.RELEASE
     if Use.TRANSFER in uses:
         return Use.TRANSFER
-    if releases.next_closes and _read_to_end(func, declaration.name, source):
+    if releases.next_closes and _read_to_end(func, declaration, source):
         return Use.RELEASE
     return Use.BORROW
 
 
-def _read_to_end(func: Node, name: str, source: bytes) -> bool:
-    """Does every path through ``func`` leave a ``for name.Next() { ... }`` loop by its condition?"""
-    loops = next_loops(func, name)
+def _read_to_end(func: Node, declaration: Declaration, source: bytes) -> bool:
+    """Does every path through ``func`` leave a ``for rows.Next() { ... }`` loop (``rows``: ``declaration``) by its condition?"""
+    loops = next_loops(func, declaration, source)
     if not loops:
         return False
     report = follow(func, Paths(func, released=rows_read_to_end(loops)), source=source)
@@ -241,7 +241,7 @@ def _holder_hook(root: Node, source: bytes, package: Sequence[Sibling]) -> Calla
             return None
         value = literal.parent if literal.parent is not None and literal.parent.type == "unary_expression" else literal
         func = enclosing_function(literal)
-        if func is None or leaves(value, func) or _captured(value, func):
+        if func is None or leaves(value, func, source) or _captured(value, func):
             return None
         return Use.BORROW
 
