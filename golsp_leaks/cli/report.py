@@ -13,9 +13,11 @@ range also has its byte ``offset``/``end_offset``.
 
 from __future__ import annotations
 
-from typing import Any
+from golsp_leaks.cli.results import Outcome, Report, Span
 
-from golsp_leaks.cli.run import Outcome, Report, Span
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 
 def _plural(count: int, word: str) -> str:
