@@ -4,18 +4,12 @@ from __future__ import annotations
 
 from tree_sitter import Node
 
-from golsp_leaks.goanalysis.syntax.parse import cursor
-
-_IDENTIFIERS = "(identifier) @id"
+from golsp_leaks.goanalysis.syntax.nodes import identifiers_named
 
 
 def mentions(node: Node, name: str) -> list[Node]:
     """Identifiers spelled ``name`` inside ``node`` (in nested closures too), in source order."""
-    wanted = name.encode()
-    qc = cursor(_IDENTIFIERS)
-    qc.set_byte_range(node.start_byte, node.end_byte)
-    found = qc.captures(node).get("id", [])
-    return sorted((n for n in found if n.text == wanted), key=lambda n: n.start_byte)
+    return identifiers_named(node, name)
 
 
 def is_called(ident: Node) -> bool:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
+from functools import lru_cache
 
 from tree_sitter import Node
 
@@ -37,9 +39,39 @@ _NO_RETURN_METHODS = frozenset(
 
 def text(node: Node | None) -> str:
     """The source text of a node ("" for None)."""
-    if node is None or node.text is None:
+    if node is None:
         return ""
-    return node.text.decode("utf-8", errors="replace")
+    data = node.text  # a new copy of the bytes at each access: read once
+    return "" if data is None else data.decode("utf-8", errors="replace")
+
+
+def identifiers_named(node: Node, name: str) -> list[Node]:
+    """The ``identifier`` nodes spelled ``name`` inside ``node`` (itself included), in source order.
+
+    What the query ``(identifier) @id`` over ``node`` gives, filtered by text, without making
+    a node of every identifier: the text is searched for the name, and each place where it
+    stands alone is looked up in the tree (a place inside a string, a comment or a longer
+    name is no identifier of its own, and is left out).
+    """
+    wanted = name.encode()
+    data = node.text
+    if not wanted or data is None or wanted not in data:
+        return []
+    base = node.start_byte
+    found: list[Node] = []
+    for match in _alone(wanted).finditer(data):
+        start = base + match.start()
+        end = start + len(wanted)
+        ident = node.descendant_for_byte_range(start, end)
+        if ident is not None and ident.type == "identifier" and ident.start_byte == start and ident.end_byte == end:
+            found.append(ident)
+    return found
+
+
+@lru_cache(maxsize=4096)
+def _alone(word: bytes) -> re.Pattern[bytes]:
+    # Only ASCII neighbours rule a place out here; any other one is for the tree to judge.
+    return re.compile(rb"(?<![0-9A-Za-z_])" + re.escape(word) + rb"(?![0-9A-Za-z_])")
 
 
 def walk(node: Node, *, into_functions: bool = True) -> Iterator[Node]:
