@@ -494,9 +494,9 @@ def _write_text(out: TextIO, text: str) -> None:
 
 def _write_json(out: TextIO, document: object) -> None:
     """JSON is UTF-8, whatever the terminal's encoding."""
-    import json
+    from golsp_leaks.cli.report import to_json
 
-    text = json.dumps(document, indent=2, ensure_ascii=False) + "\n"
+    text = to_json(document) + "\n"
     _write_bytes(out, text.encode("utf-8", errors="replace"))
 
 
