@@ -43,7 +43,7 @@ def text(node: Node | None) -> str:
     return "" if data is None else data.decode("utf-8", errors="replace")
 
 
-def identifiers_named(node: Node, name: str) -> list[Node]:
+def identifiers_named(node: Node, name: str | bytes) -> list[Node]:
     """The ``identifier`` nodes spelled ``name`` inside ``node`` (itself included), in source order.
 
     What the query ``(identifier) @id`` over ``node`` gives, filtered by text, without making
@@ -51,7 +51,7 @@ def identifiers_named(node: Node, name: str) -> list[Node]:
     stands alone is looked up in the tree (a place inside a string, a comment or a longer
     name is no identifier of its own, and is left out).
     """
-    wanted = name.encode()
+    wanted = name.encode() if isinstance(name, str) else name
     data = node.text
     if not wanted or data is None or wanted not in data:
         return []
