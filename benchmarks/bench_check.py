@@ -36,14 +36,26 @@ Every figure is the median of ``--repeat`` runs (all runs are in the JSON);
 the load average is printed and stored, as other work on the machine skews
 every figure.  Writes ``benchmarks/results/check.json``.
 
+What is measured is what a user runs: ``--cli COMMAND`` names the ``golsp-leaks``
+to time (say that of a venv with ``pip install .``: an editable install pays for
+its import finder at every start); by default the one on ``PATH``.  The CLI runs
+without ``PYTHONDONTWRITEBYTECODE``, so that its untimed first run leaves the
+bytecode an installed package has (``pip install`` compiles it); the JSON notes
+whether the command is an editable install.  The peers run with ``GOROOT`` set to
+that of the ``go`` on ``PATH``: a peer built by another Go installation (the tools
+directory is shared) would otherwise look for its packages there, and a peer
+that fails says why on its row (its last line of output) and in the JSON.
+
     python benchmarks/bench_check.py
     python benchmarks/bench_check.py --root ~/go/pkg/mod/github.com/gin-gonic/gin@v1.10.0 --repeat 5
     python benchmarks/bench_check.py --skip-peers
+    python benchmarks/bench_check.py --cli /tmp/venv/bin/golsp-leaks
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import resource
@@ -92,14 +104,19 @@ def go_binary() -> str:
 
 
 def go_env(extra: dict[str, str] | None = None) -> dict[str, str]:
+    """GO_ENV, and GOROOT pinned to the ``go`` on PATH (see the module's documentation)."""
     env = dict(os.environ)
     env.update(GO_ENV)
+    env["GOROOT"] = str(goroot())
     env.update(extra or {})
     return env
 
 
+@functools.cache
 def goroot() -> Path:
-    out = subprocess.run([go_binary(), "env", "GOROOT"], capture_output=True, text=True, check=True)
+    env = dict(os.environ)
+    env.pop("GOROOT", None)  # the go on PATH says where it lives
+    out = subprocess.run([go_binary(), "env", "GOROOT"], capture_output=True, text=True, check=True, env=env)
     return Path(out.stdout.strip())
 
 
@@ -108,9 +125,45 @@ def go_version() -> str:
     return out.stdout.strip()
 
 
+#: The golsp-leaks command to time (``--cli``); None: the one on PATH.
+CLI: list[str] | None = None
+
+
 def cli_command() -> list[str]:
+    if CLI is not None:
+        return CLI
     exe = shutil.which("golsp-leaks")
     return [exe] if exe else [sys.executable, "-m", "golsp_leaks"]
+
+
+def cli_env() -> dict[str, str]:
+    """The CLI's environment: as a user's, whose installed package has its bytecode."""
+    env = dict(os.environ)
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    return env
+
+
+def cli_install() -> dict[str, Any]:
+    """Where the CLI's package is, and whether it is an editable install (its finder costs at start)."""
+    command = cli_command()
+    python = command[0]
+    if not command[0].endswith(("python", "python3")) and os.path.exists(command[0]):
+        with open(command[0], "rb") as handle:
+            first = handle.readline()
+        if first.startswith(b"#!"):
+            python = first[2:].decode(errors="replace").strip().split()[0]
+    probe = subprocess.run(
+        [python, "-c", "import golsp_leaks, sys; print(golsp_leaks.__file__); "
+         "print(any('__editable__' in m for m in sys.modules))"],
+        capture_output=True, text=True, check=False, cwd=tempfile.gettempdir(),
+    )
+    lines = probe.stdout.split()
+    return {
+        "command": command,
+        "package": lines[0] if lines else None,
+        "editable": lines[1:2] == ["True"],
+        "PYTHONDONTWRITEBYTECODE_in_caller": "PYTHONDONTWRITEBYTECODE" in os.environ,
+    }
 
 
 def count_lines(path: Path) -> int:
@@ -145,6 +198,12 @@ def timed(cmd: list[str], cwd: str, env: dict[str, str] | None = None, ok: tuple
     return elapsed, proc
 
 
+def failure_line(message: str) -> str:
+    """The line of a failure's output that says what went wrong (its last non-empty one)."""
+    lines = [line.strip() for line in message.splitlines() if line.strip()]
+    return lines[-1] if lines else message
+
+
 def series(label: str, runs: list[float], lines: int, **extra: Any) -> dict[str, Any]:
     median = statistics.median(runs)
     return {
@@ -169,7 +228,7 @@ def measure_golsp(root: Path, files: int, lines: int, repeat: int, jobs: int | N
     cold: list[float] = []
     doc: dict[str, Any] = {}
     for i in range(repeat):
-        elapsed, proc = timed([*base, "--no-cache", str(root)], tempfile.gettempdir())
+        elapsed, proc = timed([*base, "--no-cache", str(root)], tempfile.gettempdir(), cli_env())
         doc = json.loads(proc.stdout)
         cold.append(elapsed)
         print(f"  golsp-leaks cold run {i + 1}/{repeat}: {elapsed:.2f} s", file=sys.stderr, flush=True)
@@ -189,10 +248,10 @@ def measure_golsp(root: Path, files: int, lines: int, repeat: int, jobs: int | N
     )
     with tempfile.TemporaryDirectory(prefix="golsp-bench-cache-") as cache_dir:
         cached = [*base, "--cache-dir", cache_dir, str(root)]
-        timed(cached, tempfile.gettempdir())  # fills the cache, untimed
+        timed(cached, tempfile.gettempdir(), cli_env())  # fills the cache, untimed
         warm: list[float] = []
         for i in range(repeat):
-            elapsed, proc = timed(cached, tempfile.gettempdir())
+            elapsed, proc = timed(cached, tempfile.gettempdir(), cli_env())
             if json.loads(proc.stdout).get("diagnostics") != doc.get("diagnostics"):
                 raise RuntimeError("the cached run reported something else than the cold one")
             warm.append(elapsed)
@@ -359,9 +418,9 @@ def measure_peers(root: Path, repeat: int, tools: Path) -> list[dict[str, Any]]:
                 runs.append(elapsed)
                 print(f"  {label} run {i + 1}/{repeat}: {elapsed:.2f} s", file=sys.stderr, flush=True)
             out.append(series(label, runs, p_lines, files=len(p_files), command=" ".join(cmd), cwd=cwd))
-        except RuntimeError as exc:
+        except (RuntimeError, OSError) as exc:
             print(f"  {label}: failed: {exc}", file=sys.stderr)
-            out.append({"label": label, "error": str(exc), "command": " ".join(cmd)})
+            out.append({"label": label, "error": str(exc), "reason": failure_line(str(exc)), "command": " ".join(cmd)})
     # vet again, its result cache defeated: every package type-checked and analysed from export data.
     runs = []
     for _ in range(repeat):
@@ -391,6 +450,7 @@ def report_head(benchmark: str, args: argparse.Namespace, argv: list[str] | None
         "command": " ".join([Path(sys.argv[0]).name, *(argv if argv is not None else sys.argv[1:])]),
         "machine": machine(),
         "code": {**code_under_test(), "label": args.label},
+        "cli": cli_install(),
         "go": go_version(),
     }
 
@@ -410,8 +470,12 @@ def main(argv: list[str] | None = None) -> int:
         "alternating, --repeat times each (default root: $(go env GOROOT)/src)",
     )
     parser.add_argument("--label", help="free text stored in the JSON, e.g. the commit measured")
+    parser.add_argument("--cli", help="the golsp-leaks command to time (default: the one on PATH)")
     parser.add_argument("--output", default=str(RESULTS / "check.json"), help="JSON results file")
     args = parser.parse_args(argv)
+    global CLI
+    if args.cli:
+        CLI = args.cli.split()
 
     if args.rules_overhead:
         return rules_overhead_main(args, argv)
@@ -438,7 +502,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  {'what':<78} {'lines':>9} {'median s':>9} {'lines/s':>11}")
         for row in entry["golsp_leaks"] + entry["peers"]:
             if "error" in row:
-                print(f"  {row['label']:<78} failed: {row['error'][:60]}")
+                print(f"  {row['label']:<78} failed: {row.get('reason', row['error'])[:160]}")
                 continue
             rate = f"{row['lines_per_s_median']:,}" if row["lines_per_s_median"] else "-"
             print(f"  {row['label']:<78} {row['lines']:>9,} {row['median_s']:>9.2f} {rate:>11}")

@@ -37,14 +37,18 @@ Example ``.golsp-leaks.toml``::
 
 from __future__ import annotations
 
-import fnmatch
+import os
 import sys
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
-from pathlib import Path, PurePosixPath
-from typing import Any
 
-from golsp_leaks.model import Severity
+from golsp_leaks.severity import Severity
+
+# Nothing heavier is imported here (dataclasses, pathlib, typing): a ``check`` that takes every
+# file from the result cache loads this module and little else.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from pathlib import Path
+    from typing import Any
 
 CONFIG_FILE = ".golsp-leaks.toml"
 SECTION = "golspLeaks"
@@ -61,16 +65,63 @@ _KNOWN_KEYS = {
 }
 
 
-@dataclass(frozen=True)
 class Settings:
-    """The effective configuration."""
+    """The effective configuration (immutable; compared by value)."""
 
-    rules: Mapping[str, bool] = field(default_factory=dict)
-    severity: Mapping[str, Severity] = field(default_factory=dict)
-    exclude: tuple[str, ...] = ()
-    debounce_ms: int = DEFAULT_DEBOUNCE_MS
+    __slots__ = ("debounce_ms", "docs_url", "exclude", "rules", "severity")
+
+    rules: Mapping[str, bool]
+    severity: Mapping[str, Severity]
+    exclude: tuple[str, ...]
+    debounce_ms: int
     # Base URL (or ``{rule}`` template) of the rules' pages; None: the default, "": no links.
-    docs_url: str | None = None
+    docs_url: str | None
+
+    def __init__(
+        self,
+        rules: Mapping[str, bool] | None = None,
+        severity: Mapping[str, Severity] | None = None,
+        exclude: tuple[str, ...] = (),
+        debounce_ms: int = DEFAULT_DEBOUNCE_MS,
+        docs_url: str | None = None,
+    ) -> None:
+        set_ = object.__setattr__
+        set_(self, "rules", {} if rules is None else rules)
+        set_(self, "severity", {} if severity is None else severity)
+        set_(self, "exclude", exclude)
+        set_(self, "debounce_ms", debounce_ms)
+        set_(self, "docs_url", docs_url)
+
+    def _values(self) -> tuple[object, ...]:
+        return (self.rules, self.severity, self.exclude, self.debounce_ms, self.docs_url)
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError(f"Settings are immutable: cannot set {name!r}")
+
+    def __delattr__(self, name: str) -> None:
+        raise AttributeError(f"Settings are immutable: cannot delete {name!r}")
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Settings):
+            return NotImplemented
+        return self._values() == other._values()
+
+    __hash__ = None  # type: ignore[assignment]  # holds dicts, as before
+
+    def __repr__(self) -> str:
+        return (
+            f"Settings(rules={self.rules!r}, severity={self.severity!r}, exclude={self.exclude!r}, "
+            f"debounce_ms={self.debounce_ms!r}, docs_url={self.docs_url!r})"
+        )
+
+    def __reduce__(self) -> tuple[object, tuple[object, ...]]:
+        return (Settings, self._values())
+
+    def replaced(self, **changes: Any) -> Settings:
+        """A copy with some fields changed (as ``dataclasses.replace``)."""
+        values = {name: getattr(self, name) for name in self.__slots__}
+        values.update(changes)
+        return Settings(**values)
 
     def enabled(self, rule_id: str) -> bool:
         return self.rules.get(rule_id, True)
@@ -80,31 +131,49 @@ class Settings:
 
     def is_excluded(self, relative_path: str) -> bool:
         """Does a path (relative to the workspace or checked root, ``/``-separated) match an exclude glob?"""
-        path = PurePosixPath(relative_path.replace("\\", "/"))
-        text = str(path)
+        import fnmatch
+        import posixpath
+
+        text = posixpath.normpath(relative_path.replace("\\", "/"))
+        name = posixpath.basename(text)
+        parents: list[str] = []
+        parent = posixpath.dirname(text)
+        while parent and parent not in (".", "/"):
+            parents.append(parent)
+            parent = posixpath.dirname(parent)
         for pattern in self.exclude:
             pat = pattern.rstrip("/")
-            if fnmatch.fnmatchcase(text, pat) or fnmatch.fnmatchcase(path.name, pat):
+            if fnmatch.fnmatchcase(text, pat) or fnmatch.fnmatchcase(name, pat):
                 return True
             if pat.startswith("**/") and fnmatch.fnmatchcase(text, pat[3:]):
                 return True
             # A directory pattern excludes everything below it.
-            if any(fnmatch.fnmatchcase(str(parent), pat) for parent in path.parents if str(parent) != "."):
+            if any(fnmatch.fnmatchcase(p, pat) for p in parents):
                 return True
         return False
 
 
-@dataclass
 class ConfigProblems:
     """What was wrong with the configuration, to tell the user."""
 
-    messages: list[str] = field(default_factory=list)
+    __slots__ = ("messages",)
+
+    def __init__(self, messages: list[str] | None = None) -> None:
+        self.messages: list[str] = [] if messages is None else messages
 
     def add(self, source: str, message: str) -> None:
         self.messages.append(f"{source}: {message}")
 
     def __bool__(self) -> bool:
         return bool(self.messages)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, ConfigProblems) and self.messages == other.messages
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"ConfigProblems(messages={self.messages!r})"
 
 
 def merge(
@@ -203,16 +272,27 @@ def _debounce(value: Any, source: str, problems: ConfigProblems, current: int) -
 
 def find_config_file(start: Path) -> Path | None:
     """The nearest ``.golsp-leaks.toml`` in ``start`` or a directory above it."""
-    current = start if start.is_dir() else start.parent
-    current = current.resolve()
-    for directory in (current, *current.parents):
-        candidate = directory / CONFIG_FILE
-        if candidate.is_file():
+    from pathlib import Path
+
+    found = find_config_path(str(start))
+    return Path(found) if found is not None else None
+
+
+def find_config_path(start: str) -> str | None:
+    """:func:`find_config_file` on path strings (no :mod:`pathlib`: the command line's start-up)."""
+    current = start if os.path.isdir(start) else os.path.dirname(start) or "."
+    current = os.path.realpath(current)
+    while True:
+        candidate = os.path.join(current, CONFIG_FILE)
+        if os.path.isfile(candidate):
             return candidate
-    return None
+        parent = os.path.dirname(current)
+        if parent == current:
+            return None
+        current = parent
 
 
-def read_config_file(path: Path, problems: ConfigProblems) -> dict[str, Any] | None:
+def read_config_file(path: Path | str, problems: ConfigProblems) -> dict[str, Any] | None:
     """The table in a config file, or None (with a problem recorded) when it cannot be read."""
     # Imported here: most runs read no configuration file.
     if sys.version_info >= (3, 11):
@@ -221,7 +301,7 @@ def read_config_file(path: Path, problems: ConfigProblems) -> dict[str, Any] | N
         import tomli as tomllib
 
     try:
-        with path.open("rb") as handle:
+        with open(path, "rb") as handle:
             return tomllib.load(handle)
     except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         problems.add(str(path), f"cannot read configuration: {exc}")

@@ -7,36 +7,11 @@ and the CLI reporters), which convert with :class:`golsp_leaks.document.LineInde
 
 from __future__ import annotations
 
-import enum
 from dataclasses import dataclass, field, replace
 
-
-class Severity(enum.IntEnum):
-    """How serious a finding is; higher is more severe."""
-
-    HINT = 1
-    INFORMATION = 2
-    WARNING = 3
-    ERROR = 4
-
-    @property
-    def label(self) -> str:
-        return self.name.lower()
-
-    @classmethod
-    def parse(cls, text: str) -> Severity:
-        """Parse ``error``, ``warning``, ``information`` (or ``info``) and ``hint``."""
-        key = text.strip().lower()
-        if key == "info":
-            key = "information"
-        for sev in cls:
-            if sev.label == key:
-                return sev
-        raise ValueError(f"unknown severity {text!r} (expected error, warning, information or hint)")
-
-    def raised(self) -> Severity:
-        """One step more severe (an error stays an error)."""
-        return Severity(min(self.value + 1, Severity.ERROR.value))
+# Defined apart (see there), exported from here as well.
+from golsp_leaks.severity import Applicability as Applicability
+from golsp_leaks.severity import Severity as Severity
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,23 +24,6 @@ class Edit:
 
     def shifted(self, delta: int) -> Edit:
         return Edit(self.start + delta, self.end + delta, self.text)
-
-
-class Applicability(enum.Enum):
-    """How far a fix may be trusted, as ruff has it.
-
-    ``SAFE``: it adds the release the code lacks and changes nothing else a test
-    could observe; ``check --fix`` and the editor's fix-all apply it.
-    ``UNSAFE``: it changes behaviour (a closure around a loop body, a goroutine
-    stopped when the handler returns, ``c.Copy()``, ``Exec`` for ``Query``, a send
-    that gives up, a timer made once...); applied only with ``--unsafe-fixes``, or
-    one at a time by a user who reads it.  ``DISPLAY_ONLY``: shown, never applied
-    automatically.
-    """
-
-    SAFE = "safe"
-    UNSAFE = "unsafe"
-    DISPLAY_ONLY = "display-only"
 
 
 @dataclass(frozen=True, slots=True)

@@ -3,15 +3,20 @@
 What a file's findings depend on, and so what its cache key holds:
 
 * its content (a BLAKE2 hash of its bytes);
-* its package context: the name, size and modification time of every ``.go``
-  file of its directory (package facts are learnt from them) and the module's
-  Go version;
+* its package context: the name and the content hash of every ``.go`` file of
+  its directory (package facts are learnt from them: the files this run reads
+  anyway give their hash; one that it does not check, an excluded file say, gives
+  its size and modification time instead) and the module's Go version;
 * the configuration (enabled rules, severities, excludes);
 * the tool: its version, and the size and modification time of its own
   source files (so that a changed installation never reuses old results).
 
 The cache lives in one directory (see :func:`default_dir`), one JSON file per
-checked directory, each holding the key and the reports of each file in it.
+checked directory, each holding the key, the reports and the line count of each
+file in it.  A run that finds every file there reads and hashes them, reads those
+JSON files and prints: it imports neither the analysis nor anything heavy
+(:mod:`dataclasses`, :mod:`pathlib`, :mod:`hashlib`'s OpenSSL), and makes one
+``stat``, ``open``, ``read`` and ``close`` per file.
 A file is written to a temporary name and renamed into place, so concurrent
 runs never see half a file (the last writer wins); a file that cannot be read
 or parsed, or holds something unexpected, is treated as empty and rewritten.
@@ -23,25 +28,41 @@ directory that is not a cache.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import os
 from collections.abc import Sequence
 from functools import cache
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
 
 from golsp_leaks import __version__
 from golsp_leaks.cli.files import Scope, Target
-from golsp_leaks.config import Settings
-from golsp_leaks.goanalysis.summaries.gomod import go_version_for
-from golsp_leaks.model import Applicability, Severity
+from golsp_leaks.cli.results import (
+    EditInfo,
+    FileResult,
+    FixInfo,
+    Outcome,
+    RelatedInfo,
+    Report,
+    Span,
+    count_lines,
+    read_file,
+)
+from golsp_leaks.goanalysis.summaries.gomod import go_version_in
+from golsp_leaks.severity import Applicability, Severity
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from golsp_leaks.cli.run import Outcome
+    from pathlib import Path
+    from typing import Any
+
+    from golsp_leaks.config import Settings
+
+try:  # BLAKE2 without hashlib, which loads OpenSSL first
+    from _blake2 import blake2b
+except ImportError:  # pragma: no cover
+    from hashlib import blake2b
 
 #: Bumped when the layout of a cache file changes.
-FORMAT = "1"
+FORMAT = "2"
 ENV = "GOLSP_LEAKS_CACHE_DIR"
 TAG_NAME = "CACHEDIR.TAG"
 TAG = (
@@ -51,29 +72,31 @@ TAG = (
 )
 
 
-def default_dir() -> Path:
+def default_dir() -> str:
     """``$GOLSP_LEAKS_CACHE_DIR``, else ``$XDG_CACHE_HOME/golsp-leaks``, else ``~/.cache/golsp-leaks``."""
     explicit = os.environ.get(ENV)
     if explicit:
-        return Path(explicit)
+        return explicit
     xdg = os.environ.get("XDG_CACHE_HOME")
-    base = Path(xdg) if xdg and os.path.isabs(xdg) else Path.home() / ".cache"
-    return base / "golsp-leaks"
+    base = xdg if xdg and os.path.isabs(xdg) else os.path.join(os.path.expanduser("~"), ".cache")
+    return os.path.join(base, "golsp-leaks")
 
 
-def prepare(directory: Path) -> None:
+def prepare(directory: str | Path) -> None:
     """Create the cache directory (and its tag); raises OSError when that is not possible."""
-    directory.mkdir(parents=True, exist_ok=True)
-    tag = directory / TAG_NAME
-    if not tag.exists():
+    directory = os.fspath(directory)
+    os.makedirs(directory, exist_ok=True)
+    tag = os.path.join(directory, TAG_NAME)
+    if not os.path.exists(tag):
         _write_atomically(tag, TAG.encode())
 
 
-def clean(directory: Path) -> bool:
+def clean(directory: str | Path) -> bool:
     """Remove the cache directory; False when there was none.  Refuses a directory that is not a cache."""
-    if not directory.exists():
+    directory = os.fspath(directory)
+    if not os.path.exists(directory):
         return False
-    if not (directory / TAG_NAME).is_file():
+    if not os.path.isfile(os.path.join(directory, TAG_NAME)):
         raise OSError(f"{directory} has no {TAG_NAME}: not a golsp-leaks cache, left alone")
     import shutil
 
@@ -84,28 +107,41 @@ def clean(directory: Path) -> bool:
 @cache
 def tool_fingerprint() -> str:
     """The version, and the size and modification time of every source file of the package."""
-    package = Path(__file__).resolve().parent.parent
+    package = os.path.dirname(os.path.dirname(os.path.realpath(__file__)))
     parts = [__version__, FORMAT]
-    for path in sorted(package.rglob("*.py")):
-        with contextlib.suppress(OSError):
-            st = path.stat()
-            parts.append(f"{path.relative_to(package)}:{st.st_size}:{st.st_mtime_ns}")
-    return _digest("\n".join(parts).encode())
+    stack = [""]
+    while stack:
+        relative = stack.pop()
+        try:
+            with os.scandir(os.path.join(package, relative) if relative else package) as entries:
+                found = sorted((entry.name, entry) for entry in entries)
+        except OSError:
+            continue
+        for name, entry in found:
+            path = f"{relative}/{name}" if relative else name
+            with contextlib.suppress(OSError):
+                if name.endswith(".py"):
+                    st = entry.stat()
+                    parts.append(f"{path}:{st.st_size}:{st.st_mtime_ns}")
+                elif name != "__pycache__" and entry.is_dir(follow_symlinks=False):
+                    stack.append(path)
+    return _digest("\n".join(parts).encode("utf-8", "surrogateescape"))
 
 
-def known_rules(root: Path) -> tuple[str, ...]:
+def known_rules(root: str | Path) -> tuple[str, ...]:
     """The rule ids of this installation, noted in the cache directory so that a run which
     takes every file from the cache need not load the rules."""
-    note = root / f"v{FORMAT}" / f"rules-{tool_fingerprint()}.json"
+    note = os.path.join(os.fspath(root), f"v{FORMAT}", f"rules-{tool_fingerprint()}.json")
     with contextlib.suppress(OSError, ValueError):
-        data = json.loads(note.read_bytes())
+        with open(note, "rb") as handle:
+            data = json.loads(handle.read())
         if isinstance(data, list) and data and all(isinstance(r, str) for r in data):
             return tuple(data)
     from golsp_leaks.rules import rule_ids
 
     ids = rule_ids()
     with contextlib.suppress(OSError):
-        note.parent.mkdir(parents=True, exist_ok=True)
+        os.makedirs(os.path.dirname(note), exist_ok=True)
         _write_atomically(note, json.dumps(list(ids)).encode())
     return ids
 
@@ -119,19 +155,29 @@ def settings_fingerprint(settings: Settings) -> str:
     return _digest(json.dumps(data).encode())
 
 
-def directory_stamp(directory: str) -> str:
-    """The name, size and modification time of the directory's ``.go`` files."""
+def directory_stamp(directory: str, names: Sequence[str] | None = None, digests: dict[str, str] | None = None) -> str:
+    """What the ``.go`` files of the directory are: per name, its content hash when ``digests``
+    has it (a file this run read), else its size and modification time.
+
+    ``names`` are the ``.go`` names of the directory when the caller listed it already.
+    """
+    digests = digests or {}
+    if names is None:
+        try:
+            names = sorted(name for name in os.listdir(directory or ".") if name.endswith(".go"))
+        except OSError:
+            return "unreadable"
     entries: list[str] = []
-    try:
-        with os.scandir(directory or ".") as scan:
-            for entry in scan:
-                if entry.name.endswith(".go"):
-                    with contextlib.suppress(OSError):
-                        st = entry.stat()
-                        entries.append(f"{entry.name}:{st.st_size}:{st.st_mtime_ns}")
-    except OSError:
-        return "unreadable"
-    entries.sort()
+    for name in names:
+        digest = digests.get(name)
+        if digest is None:
+            try:
+                st = os.stat(os.path.join(directory, name))
+            except OSError:
+                digest = "-"
+            else:
+                digest = f"{st.st_size}:{st.st_mtime_ns}"
+        entries.append(f"{name}:{digest}")
     return _digest("\n".join(entries).encode("utf-8", "surrogateescape"))
 
 
@@ -141,37 +187,41 @@ def content_key(context: str, source: bytes) -> str:
 
 
 def _digest(data: bytes) -> str:
-    return hashlib.blake2b(data, digest_size=16).hexdigest()
+    return blake2b(data, digest_size=16).hexdigest()
 
 
 class DirectoryCache:
-    """The cache file of one checked directory: file name -> (key, encoded reports)."""
+    """The cache file of one checked directory: file name -> (key, encoded reports, lines)."""
 
-    def __init__(self, root: Path, directory: str) -> None:
+    def __init__(self, root: str | Path, directory: str) -> None:
         name = _digest(os.path.abspath(directory or ".").encode("utf-8", "surrogateescape"))
-        self.path = root / f"v{FORMAT}" / f"{name}.json"
+        self.path = os.path.join(os.fspath(root), f"v{FORMAT}", f"{name}.json")
         self.entries: dict[str, list[Any]] = {}
         self.changed = False
         try:
-            data = json.loads(self.path.read_bytes())
+            with open(self.path, "rb") as handle:
+                data = json.loads(handle.read())
         except (OSError, ValueError):
             return  # none yet, or unreadable: start afresh
         if isinstance(data, dict) and isinstance(data.get("files"), dict):
             self.entries = {
                 k: v
                 for k, v in data["files"].items()
-                if isinstance(k, str) and isinstance(v, list) and len(v) == 2 and isinstance(v[0], str)
+                if isinstance(k, str) and isinstance(v, list) and len(v) == 3 and isinstance(v[0], str)
             }
 
-    def get(self, name: str, key: str) -> list[Any] | None:
+    def get(self, name: str, key: str) -> tuple[list[Any], int] | None:
+        """The encoded reports and the line count of the file, when its key is ``key``."""
         entry = self.entries.get(name)
         if entry is None or entry[0] != key or not isinstance(entry[1], list):
             return None
-        reports: list[Any] = entry[1]
-        return reports
+        lines = entry[2]
+        if type(lines) is not int or lines < 0:
+            return None
+        return entry[1], lines
 
-    def put(self, name: str, key: str, reports: list[Any]) -> None:
-        self.entries[name] = [key, reports]
+    def put(self, name: str, key: str, reports: list[Any], lines: int) -> None:
+        self.entries[name] = [key, reports, lines]
         self.changed = True
 
     def save(self) -> None:
@@ -179,15 +229,16 @@ class DirectoryCache:
             return
         body = json.dumps({"format": FORMAT, "files": self.entries}, separators=(",", ":"))
         with contextlib.suppress(OSError):  # a cache that cannot be written is only slower
-            self.path.parent.mkdir(parents=True, exist_ok=True)
+            os.makedirs(os.path.dirname(self.path), exist_ok=True)
             _write_atomically(self.path, body.encode())
         self.changed = False
 
 
-def _write_atomically(path: Path, data: bytes) -> None:
+def _write_atomically(path: str, data: bytes) -> None:
     import tempfile
 
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    directory, name = os.path.split(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=directory or ".")
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
@@ -201,8 +252,8 @@ def _write_atomically(path: Path, data: bytes) -> None:
 # --------------------------------------------------------------------------- reports <-> JSON
 
 
-def encode_reports(reports: tuple[Any, ...]) -> list[Any]:
-    """Reports (:class:`golsp_leaks.cli.run.Report`) as plain JSON values."""
+def encode_reports(reports: tuple[Report, ...]) -> list[Any]:
+    """Reports (:class:`golsp_leaks.cli.results.Report`) as plain JSON values."""
     return [
         [
             r.rule,
@@ -216,9 +267,8 @@ def encode_reports(reports: tuple[Any, ...]) -> list[Any]:
     ]
 
 
-def decode_reports(data: list[Any]) -> tuple[Any, ...] | None:
+def decode_reports(data: list[Any]) -> tuple[Report, ...] | None:
     """The reports back; None when the data is not what :func:`encode_reports` makes."""
-    from golsp_leaks.cli.run import EditInfo, FixInfo, RelatedInfo, Report, Span
 
     def _span(values: Any) -> Span:
         if not isinstance(values, list) or len(values) != len(Span._fields):
@@ -245,62 +295,85 @@ def decode_reports(data: list[Any]) -> tuple[Any, ...] | None:
 
 
 class Lookup:
-    """One run's use of the cache: the files it already knows, and keeping what the others give."""
+    """One run's use of the cache: the files it already knows, and keeping what the others give.
 
-    def __init__(self, root: Path, scopes: Sequence[Scope]) -> None:
-        self.root = root
+    ``listings`` are the ``.go`` names of the directories the run walked
+    (:attr:`golsp_leaks.cli.files.Discovery.listings`): a directory in it is not listed again.
+    """
+
+    def __init__(self, root: str | Path, scopes: Sequence[Scope], listings: dict[str, tuple[str, ...]] | None = None) -> None:
+        self.root = os.fspath(root)
         self.scopes = scopes
+        self.listings = listings or {}
         self._dirs: dict[str, DirectoryCache] = {}
-        self._contexts: dict[tuple[int, str], str] = {}
-        self._pending: dict[str, tuple[str, str, str]] = {}  # fs_path -> (directory, name, key)
-
-    def _context(self, target: Target, directory: str) -> str:
-        found = self._contexts.get((target.scope, directory))
-        if found is None:
-            found = self._contexts[(target.scope, directory)] = "|".join(
-                (
-                    tool_fingerprint(),
-                    settings_fingerprint(self.scopes[target.scope].settings),
-                    directory_stamp(directory),
-                    repr(go_version_for(Path(target.fs_path))),
-                )
-            )
-        return found
+        self._versions: dict[str, str] = {}
+        self._pending: dict[str, tuple[str, str, str, int]] = {}  # fs_path -> (directory, name, key, lines)
 
     def take_hits(self, targets: Sequence[Target], outcome: Outcome) -> list[Target]:
-        """Add what the cache knows to ``outcome``; the targets it does not know."""
-        from golsp_leaks.cli.run import FileResult, Outcome, read_target
+        """Add what the cache knows to ``outcome``; the targets it does not know.
 
-        misses: list[Target] = []
+        The files of a directory are read and hashed together: each one's key holds the
+        hashes of all of them (its package context).
+        """
+        by_directory: dict[str, list[tuple[Target, str]]] = {}
         for target in targets:
             directory, name = os.path.split(target.fs_path)
+            by_directory.setdefault(directory, []).append((target, name))
+        misses: set[int] = set()
+        tool = tool_fingerprint()
+        settings: dict[int, str] = {}
+        for directory, group in by_directory.items():
             store = self._dirs.get(directory)
             if store is None:
                 store = self._dirs[directory] = DirectoryCache(self.root, directory)
-            probe = Outcome()
-            source = read_target(target, probe)
-            if source is None:
-                misses.append(target)  # checked as usual, which says why it cannot be
-                continue
-            key = content_key(self._context(target, directory), source)
-            hit = store.get(name, key)
-            reports = decode_reports(hit) if hit is not None else None
-            if reports is None:
-                self._pending[target.fs_path] = (directory, name, key)
-                misses.append(target)
-                continue
-            outcome.add(probe)
-            outcome.cached += 1
-            if reports:
-                outcome.files.append(FileResult(target.display, target.fs_path, reports))
-        return misses
+            sources: list[bytes | None] = []
+            digests: dict[str, str] = {}
+            for target, name in group:
+                try:
+                    source: bytes | None = read_file(target.fs_path)
+                except OSError:
+                    source = None  # checked as usual, which says why it cannot be
+                sources.append(source)
+                if source is not None:
+                    digests[name] = _digest(source)
+            names = self.listings.get(directory)
+            stamp = directory_stamp(directory, names, digests)
+            version = self._version(directory)
+            for (target, name), source in zip(group, sources, strict=True):
+                digest = digests.get(name)
+                if source is None or digest is None:
+                    misses.add(id(target))
+                    continue
+                settings_part = settings.get(target.scope)
+                if settings_part is None:
+                    settings_part = settings[target.scope] = settings_fingerprint(self.scopes[target.scope].settings)
+                key = f"{tool}|{settings_part}|{stamp}|{version}:{digest}"
+                hit = store.get(name, key)
+                reports = decode_reports(hit[0]) if hit is not None else None
+                if hit is None or reports is None:
+                    # Only a file the analysis read to the end is kept: a binary one never is.
+                    self._pending[target.fs_path] = (directory, name, key, count_lines(source))
+                    misses.add(id(target))
+                    continue
+                outcome.files_checked += 1
+                outcome.lines += hit[1]
+                outcome.cached += 1
+                if reports:
+                    outcome.files.append(FileResult(target.display, target.fs_path, reports))
+        return [target for target in targets if id(target) in misses]
+
+    def _version(self, directory: str) -> str:
+        found = self._versions.get(directory)
+        if found is None:
+            found = self._versions[directory] = repr(go_version_in(directory))
+        return found
 
     def store(self, outcome: Outcome) -> None:
         """Keep the results of the files analysed in this run, and write the cache files."""
         analysed = set(outcome.analysed)
         reports = {f.fs_path: f.reports for f in outcome.files}
-        for fs_path, (directory, name, key) in self._pending.items():
+        for fs_path, (directory, name, key, lines) in self._pending.items():
             if fs_path in analysed:
-                self._dirs[directory].put(name, key, encode_reports(reports.get(fs_path, ())))
+                self._dirs[directory].put(name, key, encode_reports(reports.get(fs_path, ())), lines)
         for store in self._dirs.values():
             store.save()

@@ -13,10 +13,12 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
-from pathlib import Path
 
-from golsp_leaks.config import Settings
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from golsp_leaks.config import Settings
 
 #: Directory names never descended into (besides hidden directories).
 SKIPPED_DIRS = frozenset({"vendor", "testdata", "node_modules"})
@@ -26,31 +28,63 @@ class CliError(Exception):
     """A usage or configuration error: reported as ``golsp-leaks: error: ...``, exit status 2."""
 
 
-@dataclass(frozen=True, slots=True, eq=False)
 class Scope:
     """The settings for the files under one checked path, and where exclude globs are relative to.
 
     Scopes compare by identity: the caller hands out one object per config file.
     """
 
-    settings: Settings
-    base: str
+    __slots__ = ("base", "settings")
+
+    def __init__(self, settings: Settings, base: str) -> None:
+        self.settings = settings
+        self.base = base
+
+    def __repr__(self) -> str:
+        return f"Scope(settings={self.settings!r}, base={self.base!r})"
 
 
-@dataclass(frozen=True, slots=True)
 class Target:
     """One file to check: where to read it, how to print it, and which scope it belongs to."""
 
-    fs_path: str
-    display: str
-    scope: int
+    __slots__ = ("display", "fs_path", "scope")
+
+    def __init__(self, fs_path: str, display: str, scope: int) -> None:
+        self.fs_path = fs_path
+        self.display = display
+        self.scope = scope
+
+    def _key(self) -> tuple[str, str, int]:
+        return (self.fs_path, self.display, self.scope)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Target) and self._key() == other._key()
+
+    def __hash__(self) -> int:
+        return hash(self._key())
+
+    def __repr__(self) -> str:
+        return f"Target(fs_path={self.fs_path!r}, display={self.display!r}, scope={self.scope!r})"
+
+    def __reduce__(self) -> tuple[type[Target], tuple[str, str, int]]:
+        return (Target, self._key())
 
 
-@dataclass
 class Discovery:
-    targets: list[Target] = field(default_factory=list)
-    scopes: list[Scope] = field(default_factory=list)
-    warnings: list[str] = field(default_factory=list)
+    """The files found, the scopes they belong to, and what could not be read.
+
+    ``listings`` holds the ``.go`` names of each directory walked (whether checked or
+    excluded), as the walk saw them: the result cache needs them and need not list the
+    directory again.
+    """
+
+    __slots__ = ("listings", "scopes", "targets", "warnings")
+
+    def __init__(self) -> None:
+        self.targets: list[Target] = []
+        self.scopes: list[Scope] = []
+        self.warnings: list[str] = []
+        self.listings: dict[str, tuple[str, ...]] = {}
 
 
 def go_pattern_dir(path: str) -> str:
@@ -101,7 +135,7 @@ def discover(paths: Sequence[str], scope_for: Callable[[str], Scope]) -> Discove
         if index is None:
             index = scope_ids[scope] = len(found.scopes)
             found.scopes.append(scope)
-        for fs_path, display in _walk(path, found.warnings):
+        for fs_path, display in _walk(path, found.warnings, found.listings):
             key = os.path.normcase(os.path.abspath(fs_path))
             if key in seen:
                 continue
@@ -114,8 +148,9 @@ def discover(paths: Sequence[str], scope_for: Callable[[str], Scope]) -> Discove
     return found
 
 
-def _walk(root: str, warnings: list[str]) -> Iterator[tuple[str, str]]:
-    """(path to open, path to print) of the Go files under ``root``."""
+def _walk(root: str, warnings: list[str], listings: dict[str, tuple[str, ...]]) -> Iterator[tuple[str, str]]:
+    """(path to open, path to print) of the Go files under ``root``; the ``.go`` names of each
+    directory walked go into ``listings``."""
     if not os.path.isdir(root):
         yield root, printable(os.path.normpath(root))
         return
@@ -125,14 +160,15 @@ def _walk(root: str, warnings: list[str]) -> Iterator[tuple[str, str]]:
 
     for directory, dirs, files in os.walk(root, onerror=on_error):
         dirs[:] = sorted(d for d in dirs if not skipped_dir(d))
-        for name in sorted(files):
-            if name.endswith(".go"):
-                fs_path = os.path.join(directory, name)
-                yield fs_path, printable(os.path.normpath(fs_path))
+        names = sorted(name for name in files if name.endswith(".go"))
+        listings[directory] = tuple(names)
+        for name in names:
+            fs_path = os.path.join(directory, name)
+            yield fs_path, printable(os.path.normpath(fs_path))
 
 
-def scope_base(path: str, config_file: Path | None) -> str:
+def scope_base(path: str, config_file: Path | str | None) -> str:
     """The directory exclude globs are relative to: the config file's, or the checked directory."""
     if config_file is not None:
-        return str(config_file.parent)
+        return os.path.dirname(str(config_file)) or "."
     return path if os.path.isdir(path) else (os.path.dirname(path) or ".")

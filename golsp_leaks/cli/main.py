@@ -12,24 +12,25 @@ An internal error also exits 2, with a one-line message
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import replace
-from pathlib import Path
-from typing import TYPE_CHECKING, Any, NoReturn, TextIO
 
 from golsp_leaks import __version__
-from golsp_leaks.cli import cache, scan_options
+from golsp_leaks.cli import cache
 from golsp_leaks.cli import run as runner
 from golsp_leaks.cli.files import CliError, Scope, discover, scope_base
-from golsp_leaks.cli.report import fix_summary, json_document, render_text, summary
-from golsp_leaks.config import ConfigProblems, Settings, find_config_file, merge, read_config_file
-from golsp_leaks.model import Severity
+from golsp_leaks.config import ConfigProblems, Settings, find_config_path, merge, read_config_file
+from golsp_leaks.severity import Severity
 
+# A run that takes every file from the result cache loads what is imported above, and
+# nothing heavier (dataclasses, pathlib, typing, the analysis): the rest is imported where
+# it is used.
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Any, NoReturn, TextIO
+
     from golsp_leaks.rules import Rule
 
 #: The rule ids, once known (see rule_ids()).
@@ -51,8 +52,45 @@ FAIL_ON = ("error", "warning", "information", "hint", "never")
 DEFAULT_FAIL_ON = "warning"
 
 
+def _columns() -> int:
+    """The terminal's width, as :func:`shutil.get_terminal_size` has it (shutil is slow to import)."""
+    try:
+        columns = int(os.environ.get("COLUMNS", "0"))
+    except ValueError:
+        columns = 0
+    if columns <= 0:
+        try:
+            columns = os.get_terminal_size(sys.__stdout__.fileno()).columns  # type: ignore[union-attr]
+        except (AttributeError, ValueError, OSError):
+            columns = 0
+    return columns if columns > 0 else 80
+
+
+class _Width(argparse.HelpFormatter):
+    """A help formatter that is given the terminal's width: argparse makes one for every
+    argument added, and each would import shutil to find it."""
+
+    def __init__(self, prog: str, indent_increment: int = 2, max_help_position: int = 24, width: int | None = None) -> None:
+        super().__init__(prog, indent_increment, max_help_position, width if width is not None else _columns() - 2)
+
+
+class _RawDescription(_Width, argparse.RawDescriptionHelpFormatter):
+    pass
+
+
+_FORMATTERS: dict[object, type[argparse.HelpFormatter]] = {
+    argparse.HelpFormatter: _Width,
+    argparse.RawDescriptionHelpFormatter: _RawDescription,
+}
+
+
 class _Parser(argparse.ArgumentParser):
     """An argument parser that reports errors by raising, so that ``main`` returns 2 instead of exiting."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        given = kwargs.get("formatter_class", argparse.HelpFormatter)
+        kwargs["formatter_class"] = _FORMATTERS.get(given, given)
+        super().__init__(*args, **kwargs)
 
     def error(self, message: str) -> NoReturn:
         self.print_usage(sys.stderr)
@@ -73,7 +111,14 @@ def _rule_list(values: Sequence[str] | None, option: str) -> list[str]:
     return ids
 
 
-def build_parser() -> argparse.ArgumentParser:
+#: The commands, in the order of the help.
+COMMANDS = ("check", "clean", "rules", "scan", "serve")
+
+
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The parser of every command; with ``command``, only that one's options are added (the
+    others are listed by name, as in the help): building them all costs more than a re-run."""
+    every = command not in COMMANDS
     parser = _Parser(
         prog=PROG,
         description="Find goroutine, resource and request-scope leaks in Go code.",
@@ -106,6 +151,49 @@ def build_parser() -> argparse.ArgumentParser:
             "so it reflects the findings as they are."
         ),
     )
+    if every or command == "check":
+        _check_options(check)
+
+    clean = commands.add_parser(
+        "clean",
+        help="remove the result cache",
+        description="Remove the result cache directory of 'golsp-leaks check'.",
+    )
+    if every or command == "clean":
+        clean.add_argument("--cache-dir", metavar="DIR", help="the cache directory (default: as check)")
+
+    rules = commands.add_parser(
+        "rules",
+        help="list the rules, or print one rule's documentation",
+        description="List the rules.",
+    )
+    if every or command == "rules":
+        rules.add_argument("rule", nargs="?", metavar="RULE", help="print this rule's documentation")
+        rules.add_argument(
+            "--format", choices=("text", "json"), default="text", help="output format (default: text)"
+        )
+
+    from golsp_leaks.cli import scan_options
+
+    scan_options.add_parser(commands, every or command == "scan")
+
+    serve = commands.add_parser(
+        "serve",
+        help="run the language server",
+        description="Run the language server (stdio by default).",
+    )
+    if every or command == "serve":
+        transport = serve.add_mutually_exclusive_group()
+        transport.add_argument(
+            "--stdio", action="store_true", help="talk over stdin/stdout (the default)"
+        )
+        transport.add_argument("--tcp", metavar="HOST:PORT", help="listen on a TCP address instead")
+        serve.add_argument("--log-file", metavar="PATH", help="write the server's log to this file")
+        serve.add_argument("-v", "--verbose", action="store_true", help="log more")
+    return parser
+
+
+def _check_options(check: argparse.ArgumentParser) -> None:
     check.add_argument("paths", nargs="*", metavar="PATH", help="files or directories (default: .)")
     check.add_argument(
         "--format",
@@ -167,43 +255,11 @@ def build_parser() -> argparse.ArgumentParser:
         "$XDG_CACHE_HOME/golsp-leaks, else ~/.cache/golsp-leaks)",
     )
 
-    clean = commands.add_parser(
-        "clean",
-        help="remove the result cache",
-        description="Remove the result cache directory of 'golsp-leaks check'.",
-    )
-    clean.add_argument("--cache-dir", metavar="DIR", help="the cache directory (default: as check)")
-
-    rules = commands.add_parser(
-        "rules",
-        help="list the rules, or print one rule's documentation",
-        description="List the rules.",
-    )
-    rules.add_argument("rule", nargs="?", metavar="RULE", help="print this rule's documentation")
-    rules.add_argument(
-        "--format", choices=("text", "json"), default="text", help="output format (default: text)"
-    )
-
-    scan_options.add_parser(commands)
-
-    serve = commands.add_parser(
-        "serve",
-        help="run the language server",
-        description="Run the language server (stdio by default).",
-    )
-    transport = serve.add_mutually_exclusive_group()
-    transport.add_argument(
-        "--stdio", action="store_true", help="talk over stdin/stdout (the default)"
-    )
-    transport.add_argument("--tcp", metavar="HOST:PORT", help="listen on a TCP address instead")
-    serve.add_argument("--log-file", metavar="PATH", help="write the server's log to this file")
-    serve.add_argument("-v", "--verbose", action="store_true", help="log more")
-    return parser
-
 
 def main(argv: list[str] | None = None) -> int:
     """Run the command line; returns the exit status."""
-    parser = build_parser()
+    words = sys.argv[1:] if argv is None else argv
+    parser = build_parser(words[0] if words else None)
     try:
         try:
             args = parser.parse_args(argv)
@@ -271,7 +327,7 @@ class _Scopes:
     """One :class:`Scope` per config file (or per checked directory without one), loaded once."""
 
     def __init__(
-        self, explicit: Path | None, select: list[str], ignore: list[str], problems: ConfigProblems
+        self, explicit: str | None, select: list[str], ignore: list[str], problems: ConfigProblems
     ) -> None:
         self.explicit = explicit
         self.select = select
@@ -281,7 +337,7 @@ class _Scopes:
         self._scopes: dict[tuple[str | None, str], Scope] = {}
 
     def __call__(self, path: str) -> Scope:
-        config = self.explicit if self.explicit is not None else find_config_file(Path(path))
+        config = self.explicit if self.explicit is not None else find_config_path(path)
         base = scope_base(path, config)
         key = (str(config) if config is not None else None, base if config is None else "")
         scope = self._scopes.get(key)
@@ -289,7 +345,7 @@ class _Scopes:
             scope = self._scopes[key] = Scope(self._load(config), base)
         return scope
 
-    def _load(self, config: Path | None) -> Settings:
+    def _load(self, config: str | None) -> Settings:
         name = str(config) if config is not None else None
         settings = self._settings.get(name)
         if settings is not None:
@@ -307,7 +363,7 @@ class _Scopes:
         if self.select:
             rules.update({rid: rid in self.select for rid in rule_ids()})
         rules.update({rid: False for rid in self.ignore})
-        settings = replace(settings, rules=rules)
+        settings = settings.replaced(rules=rules)
         self._settings[name] = settings
         return settings
 
@@ -323,13 +379,13 @@ def _check(args: argparse.Namespace) -> int:
     mode = runner.Mode.FIX if args.fix else runner.Mode.DIFF if args.diff else runner.Mode.CHECK
     cache_dir = None if args.no_cache or mode is not runner.Mode.CHECK else _cache_dir(args)
     if cache_dir is not None and _known_rules is None:
-        _known_rules = cache.known_rules(Path(cache_dir))
+        _known_rules = cache.known_rules(cache_dir)
     select = _rule_list(args.select, "--select")
     ignore = _rule_list(args.ignore, "--ignore")
-    explicit: Path | None = None
+    explicit: str | None = None
     if args.config is not None:
-        explicit = Path(args.config)
-        if not explicit.is_file():
+        explicit = args.config
+        if not os.path.isfile(explicit):
             raise CliError(f"{args.config}: configuration file not found")
     problems = ConfigProblems()
     paths: list[str] = args.paths or ["."]
@@ -352,6 +408,7 @@ def _check(args: argparse.Namespace) -> int:
             progress=progress,
             cache_dir=cache_dir,
             unsafe=args.unsafe_fixes,
+            listings=found.listings,
         )
     finally:
         if progress is not None:
@@ -367,6 +424,8 @@ def _check(args: argparse.Namespace) -> int:
             if result.diff:
                 _write_bytes(out, result.diff)
     elif fmt == "json":
+        from golsp_leaks.cli.report import json_document
+
         _write_json(out, json_document(outcome))
     elif fmt == "sarif":
         from golsp_leaks.cli.sarif import sarif_document
@@ -374,8 +433,12 @@ def _check(args: argparse.Namespace) -> int:
 
         _write_json(out, sarif_document(outcome, all_rules()))
     else:
+        from golsp_leaks.cli.report import render_text
+
         _write_text(out, render_text(outcome))
 
+    if mode is not runner.Mode.CHECK or fmt == "text":
+        from golsp_leaks.cli.report import fix_summary, summary
     if mode is not runner.Mode.CHECK:
         print(fix_summary(outcome, mode is runner.Mode.DIFF, args.unsafe_fixes), file=sys.stderr)
     if fmt == "text" and mode is not runner.Mode.DIFF:
@@ -393,7 +456,7 @@ def _check(args: argparse.Namespace) -> int:
 
 def _cache_dir(args: argparse.Namespace) -> str | None:
     """The cache directory, created; None (with a warning) when it cannot be."""
-    directory = Path(args.cache_dir) if args.cache_dir else cache.default_dir()
+    directory = args.cache_dir or cache.default_dir()
     try:
         cache.prepare(directory)
     except OSError as exc:
@@ -403,7 +466,7 @@ def _cache_dir(args: argparse.Namespace) -> str | None:
 
 
 def _clean(args: argparse.Namespace) -> int:
-    directory = Path(args.cache_dir) if args.cache_dir else cache.default_dir()
+    directory = args.cache_dir or cache.default_dir()
     try:
         removed = cache.clean(directory)
     except OSError as exc:
@@ -431,7 +494,9 @@ def _write_text(out: TextIO, text: str) -> None:
 
 def _write_json(out: TextIO, document: object) -> None:
     """JSON is UTF-8, whatever the terminal's encoding."""
-    text = json.dumps(document, indent=2, ensure_ascii=False) + "\n"
+    from golsp_leaks.cli.report import to_json
+
+    text = to_json(document) + "\n"
     _write_bytes(out, text.encode("utf-8", errors="replace"))
 
 

@@ -13,9 +13,11 @@ range also has its byte ``offset``/``end_offset``.
 
 from __future__ import annotations
 
-from typing import Any
+from golsp_leaks.cli.results import Outcome, Report, Span
 
-from golsp_leaks.cli.run import Outcome, Report, Span
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 
 def _plural(count: int, word: str) -> str:
@@ -119,3 +121,83 @@ def json_document(outcome: Outcome) -> dict[str, Any]:
         "diagnostics": [diagnostic_json(result.path, report) for result, report in outcome.reports],
         "files_checked": outcome.files_checked,
     }
+
+
+def to_json(document: object) -> str:
+    """``json.dumps(document, indent=2, ensure_ascii=False)``, the same text, several times faster.
+
+    The standard library encodes with indentation in Python, a generator per level; here
+    strings are escaped by its C function and the rest is joined in one list.  Keys must be
+    strings and values dicts, lists, tuples, strings, ints, floats, booleans or None; anything
+    else is left to :func:`json.dumps`.
+    """
+    from json.encoder import encode_basestring
+
+    out: list[str] = []
+    append = out.append
+
+    def value(item: object, indent: str) -> None:
+        if isinstance(item, str):
+            append(encode_basestring(item))
+        elif item is None:
+            append("null")
+        elif item is True:
+            append("true")
+        elif item is False:
+            append("false")
+        elif isinstance(item, int):
+            append(int.__repr__(item))
+        elif isinstance(item, float):
+            append(_float(item))
+        elif isinstance(item, dict):
+            if not item:
+                append("{}")
+                return
+            inner = indent + "  "
+            append("{\n" + inner)
+            first = True
+            for key, member in item.items():
+                if not isinstance(key, str):
+                    raise _Unusual
+                if not first:
+                    append(",\n" + inner)
+                first = False
+                append(encode_basestring(key))
+                append(": ")
+                value(member, inner)
+            append("\n" + indent + "}")
+        elif isinstance(item, (list, tuple)):
+            if not item:
+                append("[]")
+                return
+            inner = indent + "  "
+            append("[\n" + inner)
+            first = True
+            for member in item:
+                if not first:
+                    append(",\n" + inner)
+                first = False
+                value(member, inner)
+            append("\n" + indent + "]")
+        else:
+            raise _Unusual
+
+    try:
+        value(document, "")
+    except (_Unusual, RecursionError):  # what json alone knows how to say, or refuse
+        import json
+
+        return json.dumps(document, indent=2, ensure_ascii=False)
+    return "".join(out)
+
+
+class _Unusual(Exception):
+    """A value :func:`to_json` leaves to the json module."""
+
+
+def _float(number: float) -> str:
+    if number != number:
+        return "NaN"
+    if number in (float("inf"), float("-inf")):
+        return "Infinity" if number > 0 else "-Infinity"
+    return float.__repr__(number)

@@ -26,34 +26,52 @@ with only an unsafe fix.
 from __future__ import annotations
 
 import contextlib
-import enum
 import os
 import re
 import stat
 import sys
 import time
-from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
-from pathlib import Path
-from typing import TYPE_CHECKING, Any, NamedTuple, TextIO
+from collections.abc import Callable, Sequence
 
 from golsp_leaks.cli import cache
 from golsp_leaks.cli.files import Scope, Target
-from golsp_leaks.config import Settings
+from golsp_leaks.cli.results import (
+    EditInfo,
+    FileResult,
+    FixInfo,
+    Mode,
+    NotAFile,
+    Outcome,
+    RelatedInfo,
+    Report,
+    Span,
+    count_lines,
+    read_target,
+)
 from golsp_leaks.goanalysis.summaries.gomod import go_version_for
-from golsp_leaks.model import Applicability, Diagnostic, Edit, Severity, automatic_fix
+
+__all__ = [  # the results are defined in golsp_leaks.cli.results, and exported from here too
+    "EditInfo", "FileResult", "FixInfo", "Mode", "NotAFile", "Outcome", "RelatedInfo", "Report", "Span",
+    "count_lines", "read_target",
+]
 
 # The analysis is imported when a file is analysed, not before: a run that takes every
 # file from the result cache never loads it (see _analysis()).
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     from concurrent.futures import Future
     from multiprocessing.context import BaseContext
+    from typing import Any, NamedTuple, TextIO
 
     from tree_sitter import Tree
 
+    from golsp_leaks.config import Settings
     from golsp_leaks.document import LineIndex
     from golsp_leaks.engine import Engine
+    from golsp_leaks.model import Diagnostic, Edit
     from golsp_leaks.rules import PackageFacts
+else:  # typing is slow to import (see golsp_leaks.cli.tuples)
+    from golsp_leaks.cli.tuples import NamedTuple
 
 
 def parse(source: bytes, old_tree: Any = None) -> Tree:
@@ -77,113 +95,11 @@ PARALLEL_THRESHOLD = 256
 MAX_FIX_PASSES = 8
 
 
-class Mode(enum.Enum):
-    CHECK = "check"
-    FIX = "fix"
-    DIFF = "diff"
-
-
-class Span(NamedTuple):
-    """A range: 1-based lines; 1-based columns in bytes and in UTF-16 code units; byte offsets.
-
-    The end is exclusive: ``end_column`` is the column just after the last character.
-    """
-
-    line: int
-    column: int
-    end_line: int
-    end_column: int
-    column16: int
-    end_column16: int
-    offset: int
-    end_offset: int
-
-
-class RelatedInfo(NamedTuple):
-    span: Span
-    message: str
-
-
-class EditInfo(NamedTuple):
-    span: Span
-    new_text: str
-
-
-class FixInfo(NamedTuple):
-    title: str
-    applicability: Applicability
-    edits: tuple[EditInfo, ...]
-
-
-class Report(NamedTuple):
-    """One finding, ready to print."""
-
-    rule: str
-    severity: Severity
-    message: str
-    span: Span
-    related: tuple[RelatedInfo, ...]
-    fixes: tuple[FixInfo, ...]
-
-    @property
-    def fixable(self) -> bool:
-        """True when ``--fix`` would fix it (it has a safe fix)."""
-        return any(f.applicability is Applicability.SAFE for f in self.fixes)
-
-    @property
-    def unsafe_fixable(self) -> bool:
-        """True when only ``--unsafe-fixes`` would fix it."""
-        return not self.fixable and any(f.applicability is Applicability.UNSAFE for f in self.fixes)
-
-
-class FileResult(NamedTuple):
-    """A file with something to say: findings, fixes made, or a diff."""
-
-    path: str
-    fs_path: str
-    reports: tuple[Report, ...]
-    fixed: int = 0
-    diff: bytes | None = None
-    #: Fixes applied (or, with ``--diff``, that would be), per rule.
-    fixed_by_rule: tuple[tuple[str, int], ...] = ()
-
-
 class Task(NamedTuple):
     mode: Mode
     settings: Settings
     targets: tuple[Target, ...]
     unsafe: bool = False
-
-
-@dataclass
-class Outcome:
-    """What checking a set of files gave."""
-
-    files: list[FileResult] = field(default_factory=list)
-    files_checked: int = 0
-    lines: int = 0
-    warnings: list[str] = field(default_factory=list)
-    #: Files whose result came from the cache.
-    cached: int = 0
-    #: Files analysed to the end (no internal error): their results may be kept in the cache.
-    analysed: list[str] = field(default_factory=list)
-
-    def add(self, other: Outcome) -> None:
-        self.files.extend(other.files)
-        self.files_checked += other.files_checked
-        self.lines += other.lines
-        self.warnings.extend(other.warnings)
-        self.cached += other.cached
-        self.analysed.extend(other.analysed)
-
-    def sort(self) -> None:
-        self.files.sort(key=lambda f: (f.path, f.fs_path))
-
-    @property
-    def reports(self) -> Iterator[tuple[FileResult, Report]]:
-        for result in self.files:
-            for report in result.reports:
-                yield result, report
 
 
 # --------------------------------------------------------------------------- one file
@@ -232,15 +148,10 @@ def to_reports(source: bytes, diagnostics: Sequence[Diagnostic]) -> tuple[Report
     return tuple(out)
 
 
-def count_lines(source: bytes) -> int:
-    if not source:
-        return 0
-    return source.count(b"\n") + (0 if source.endswith(b"\n") else 1)
-
-
 def automatic_edits(diagnostics: Sequence[Diagnostic], unsafe: bool = False) -> tuple[list[Edit], list[str]]:
     """The edits of every finding's automatic fix that do not overlap an earlier one; and the rules fixed."""
     from golsp_leaks.fixes.apply import overlapping
+    from golsp_leaks.model import automatic_fix
 
     edits: list[Edit] = []
     rules: list[str] = []
@@ -284,7 +195,7 @@ class _Analyzer:
         try:
             return self._go_versions[directory]
         except KeyError:
-            version = self._go_versions[directory] = go_version_for(Path(fs_path))
+            version = self._go_versions[directory] = go_version_for(fs_path)
             return version
 
     def analyze(self, source: bytes, tree: Tree, target: Target) -> list[Diagnostic]:
@@ -315,6 +226,7 @@ class _Analyzer:
     ) -> tuple[bytes, list[Diagnostic], list[str]]:
         """Apply automatic fixes until none is left; the new source, what remains, and the rules fixed."""
         from golsp_leaks.fixes.apply import apply_edits
+        from golsp_leaks.model import automatic_fix
 
         fixed: list[str] = []
         for _ in range(MAX_FIX_PASSES):
@@ -364,18 +276,6 @@ def _readable_package(directory: str) -> bool:
     return True
 
 
-class NotAFile(OSError):
-    pass
-
-
-def _read(path: str) -> bytes:
-    # Never open a FIFO or a device: reading it could block, or never end.
-    if not stat.S_ISREG(os.stat(path).st_mode):
-        raise NotAFile(f"{path} is not a regular file")
-    with open(path, "rb") as handle:
-        return handle.read()
-
-
 def write_atomically(path: str, data: bytes) -> None:
     """Replace a file's contents without ever leaving it half-written; keeps its permissions."""
     real = os.path.realpath(path)
@@ -416,26 +316,6 @@ def unified_diff(path: str, before: bytes, after: bytes) -> bytes:
         if not line.endswith(b"\n"):
             out.append(b"\n\\ No newline at end of file\n")
     return b"".join(out)
-
-
-def read_target(target: Target, outcome: Outcome | None) -> bytes | None:
-    """The file's bytes, counted as checked in ``outcome``; None (with a warning) when it cannot be checked."""
-    if outcome is None:
-        outcome = Outcome()  # only reading: nothing counted, nothing said
-    try:
-        source = _read(target.fs_path)
-    except NotAFile:
-        outcome.warnings.append(f"{target.display}: not a regular file, skipped")
-        return None
-    except OSError as exc:
-        outcome.warnings.append(f"{target.display}: cannot read: {exc.strerror or exc}")
-        return None
-    if b"\0" in source:
-        outcome.warnings.append(f"{target.display}: binary file, skipped")
-        return None
-    outcome.files_checked += 1
-    outcome.lines += count_lines(source)
-    return source
 
 
 def check_file(
@@ -568,10 +448,12 @@ def check_targets(
     parallel_threshold: int | None = None,
     cache_dir: str | None = None,
     unsafe: bool = False,
+    listings: dict[str, tuple[str, ...]] | None = None,
 ) -> Outcome:
     """Check every target; in worker processes when there are many of them and more than one CPU.
 
-    With ``cache_dir``, results are taken from (and kept in) the result cache there.
+    With ``cache_dir``, results are taken from (and kept in) the result cache there
+    (``listings``: the ``.go`` names of the directories walked, see :class:`cache.Lookup`).
     ``unsafe`` (``--unsafe-fixes``) lets ``--fix`` and ``--diff`` apply unsafe fixes too.
     """
     workers = jobs if jobs is not None else cpu_count()
@@ -583,7 +465,7 @@ def check_targets(
     lookup: cache.Lookup | None = None
     if cache_dir is not None and mode is Mode.CHECK:
         # Read and hash every file here; only those the cache does not know are analysed.
-        lookup = cache.Lookup(Path(cache_dir), scopes)
+        lookup = cache.Lookup(cache_dir, scopes, listings)
         targets = lookup.take_hits(targets, outcome)
     total = len(targets)
     if total:

@@ -16,7 +16,7 @@ from typing import Any
 from urllib.parse import quote
 
 from golsp_leaks import __version__
-from golsp_leaks.cli.run import FileResult, Outcome, Span
+from golsp_leaks.cli.results import FileResult, Outcome, Span
 from golsp_leaks.docs import full_description, rule_name
 from golsp_leaks.model import Severity
 from golsp_leaks.rules import Rule

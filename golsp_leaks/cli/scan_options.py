@@ -7,15 +7,19 @@ is imported only when ``scan`` runs (:mod:`golsp_leaks.cli.scan`).
 from __future__ import annotations
 
 import argparse
-from typing import Any
 
 from golsp_leaks.scan import DEFAULT_REQUESTS
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 FAIL_ON = ("error", "warning", "information", "hint", "never")
 
 
-def add_parser(commands: Any) -> None:
-    """Register ``scan`` on the subcommand parsers of ``golsp-leaks``."""
+def add_parser(commands: Any, options: bool = True) -> None:
+    """Register ``scan`` on the subcommand parsers of ``golsp-leaks`` (its options too, unless
+    ``options`` is False: another command runs)."""
     scan = commands.add_parser(
         "scan",
         help="load a running service's endpoints and report goroutine, descriptor and heap leaks",
@@ -34,6 +38,8 @@ def add_parser(commands: Any) -> None:
         ),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+    if not options:
+        return
     scan.add_argument("--url", default="http://127.0.0.1:8080", help="the service (default: %(default)s)")
     scan.add_argument("--pprof", help="where net/http/pprof is served (default: --url)")
     scan.add_argument(

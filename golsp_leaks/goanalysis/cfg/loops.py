@@ -18,6 +18,7 @@ from golsp_leaks.goanalysis.syntax.nodes import (
     FUNCTION_TYPES,
     is_no_return_call,
     label_of,
+    outermost_by_keyword,
     statements,
     text,
 )
@@ -37,8 +38,11 @@ _BREAK_TARGETS = frozenset(
 def go_literals(node: Node) -> Iterator[tuple[Node, Node]]:
     """``(go statement, function literal)`` for every ``go func() {...}()`` under ``node``."""
     qc = cursor(_GO_LITERALS)
-    for _, captures in qc.matches(node):
-        yield captures["go"][0], captures["literal"][0]
+    # Only go statements match: those are queried, not all of the node (see outermost_by_keyword).
+    statements = outermost_by_keyword(node, "go", "go_statement")
+    for part in statements if statements is not None else (node,):
+        for _, captures in qc.matches(part):
+            yield captures["go"][0], captures["literal"][0]
 
 
 def inside_nested_function(node: Node, owner: Node) -> bool:

@@ -29,6 +29,7 @@ from tree_sitter import Node
 
 from golsp_leaks.goanalysis.syntax.nodes import (
     FUNCTION_TYPES,
+    identifiers_named,
     inside_statement,
     is_no_return_call,
     label_of,
@@ -50,7 +51,6 @@ _MAKES = """
    value: (expression_list . (call_expression function: (identifier) @make
                                               arguments: (argument_list . (channel_type) @type)) @call .)) @decl]
 """
-_IDENTIFIERS = "(identifier) @id"
 
 
 class GiveUp(Exception):
@@ -176,14 +176,12 @@ def _classify(
     channel: LocalChannel, returned: bool = False, helpers: ChannelHelpers | None = None, passes: bool = False
 ) -> bool:
     """Sort every mention of the channel; False when one of them escapes us."""
-    qc = cursor(_IDENTIFIERS)
     body = channel.func.child_by_field_name("body")
     if body is None:
         return False
-    wanted = channel.name.encode()
     goroutines: dict[int, Goroutine] = {}
-    for ident in qc.captures(body).get("id", []):
-        if ident.text != wanted or ident.start_byte < channel.decl.start_byte:
+    for ident in identifiers_named(body, channel.name):
+        if ident.start_byte < channel.decl.start_byte:
             continue
         if ident == channel.ident:
             continue
@@ -262,10 +260,7 @@ def channel_uses(func: Node, name: str) -> frozenset[str] | None:
     if body is None:
         return None
     found: set[str] = set()
-    wanted = name.encode()
-    for ident in cursor(_IDENTIFIERS).captures(body).get("id", []):
-        if ident.text != wanted:
-            continue
+    for ident in identifiers_named(body, name):
         if _inside_nested(ident, func):
             return None
         kind, _ = _operation(ident)
@@ -600,19 +595,15 @@ def abandoned_results(func: Node) -> set[str]:
     if body is None or b"<-" not in (body.text or b""):
         return set()
     found: set[str] = set()
-    identifiers: list[Node] | None = None
     for _, captures in cursor(_RESULT_BINDINGS).matches(body):
         decl = captures["decl"][0]
         callee = text(captures["callee"][0])
         if callee in found or callee in ("make", "new") or _inside_nested(decl, func):
             continue
         name = captures["name"][0]
-        if identifiers is None:
-            identifiers = cursor(_IDENTIFIERS).captures(body).get("id", [])
-        wanted = name.text
         receives: list[Node] = []
-        for ident in identifiers:
-            if ident.text != wanted or ident.start_byte <= name.start_byte:
+        for ident in identifiers_named(body, name.text or b""):
+            if ident.start_byte <= name.start_byte:
                 continue
             parent = ident.parent
             if (

@@ -27,8 +27,7 @@ from golsp_leaks.goanalysis.names.holders import top_level
 from golsp_leaks.goanalysis.names.scopes import Declaration, bindings
 from golsp_leaks.goanalysis.resources.tracking import NamedType, type_facts
 from golsp_leaks.goanalysis.summaries.locks import LockFacts, lock_facts
-from golsp_leaks.goanalysis.syntax.nodes import text
-from golsp_leaks.goanalysis.syntax.parse import cursor
+from golsp_leaks.goanalysis.syntax.nodes import identifiers_named, text
 
 if TYPE_CHECKING:
     from golsp_leaks.goanalysis.summaries.context import FileContext
@@ -145,12 +144,7 @@ def occurrences(expr: Node, within: Node, source: bytes) -> Iterator[Occurrence]
         return
     spelled = [text(n) for n in names]
     binds = bindings(top_level(expr), source)
-    qc = cursor("(identifier) @id")
-    qc.set_byte_range(within.start_byte, within.end_byte)
-    wanted = spelled[0].encode()
-    for ident in sorted(qc.captures(within).get("id", []), key=lambda n: n.start_byte):
-        if ident.text != wanted:
-            continue
+    for ident in identifiers_named(within, spelled[0]):
         found = binds.of(ident)
         if found is None or found.key != declaration.key or found.node == ident:
             continue  # another variable, or the declaration itself

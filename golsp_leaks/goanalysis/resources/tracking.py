@@ -47,6 +47,7 @@ from golsp_leaks.goanalysis.syntax.nodes import (
     Binding,
     binding,
     enclosing_function,
+    outermost_by_keyword,
     text,
 )
 from golsp_leaks.goanalysis.syntax.parse import cursor
@@ -199,9 +200,12 @@ class TypeFacts:
     def __init__(self, root: Node) -> None:
         self.fields: dict[str, list[Node]] = {}
         qc = cursor(_FIELDS)
-        for _, captures in qc.matches(root):
-            for name in captures.get("name", []):
-                self.fields.setdefault(text(name), []).append(captures["type"][0])
+        # Fields are declared in struct types only: those are queried, not the whole file.
+        structs = outermost_by_keyword(root, "struct", "struct_type")
+        for node in structs if structs is not None else (root,):
+            for _, captures in qc.matches(node):
+                for name in captures.get("name", []):
+                    self.fields.setdefault(text(name), []).append(captures["type"][0])
         self.package_vars: dict[str, list[tuple[Node | None, Node | None]]] = {}
         for child in root.named_children:
             if child.type == "var_declaration":

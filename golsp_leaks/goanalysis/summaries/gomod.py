@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import os
 import re
 from functools import lru_cache
-from pathlib import Path
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from pathlib import Path
 
 _GO_DIRECTIVE = re.compile(rb"^go[ \t]+([0-9]+)\.([0-9]+)", re.MULTILINE)
 
@@ -17,24 +21,35 @@ def parse_go_directive(gomod: bytes) -> tuple[int, int] | None:
 
 
 @lru_cache(maxsize=1024)
-def _version_in_dir(directory: Path) -> tuple[int, int] | None:
-    for candidate in (directory, *directory.parents):
-        gomod = candidate / "go.mod"
-        try:
-            data = gomod.read_bytes()
-        except OSError:
-            continue
-        return parse_go_directive(data)
-    return None
-
-
-def go_version_for(path: Path) -> tuple[int, int] | None:
-    """The ``go`` version of the nearest go.mod above ``path`` (None when there is none)."""
+def _version_in_dir(directory: str) -> tuple[int, int] | None:
+    """The version of the nearest go.mod in ``directory`` (a resolved path) or above it."""
     try:
-        directory = path.resolve().parent if not path.is_dir() else path.resolve()
+        with open(os.path.join(directory, "go.mod"), "rb") as handle:
+            data = handle.read()
     except OSError:
+        parent = os.path.dirname(directory)
+        # The parent's answer is cached too: the directories of one module share it.
+        return None if parent == directory else _version_in_dir(parent)
+    return parse_go_directive(data)
+
+
+def go_version_for(path: Path | str) -> tuple[int, int] | None:
+    """The ``go`` version of the nearest go.mod above ``path`` (None when there is none)."""
+    path = os.fspath(path)
+    try:
+        resolved = os.path.realpath(path)
+    except (OSError, ValueError):
         return None
-    return _version_in_dir(directory)
+    return _version_in_dir(resolved if os.path.isdir(resolved) else os.path.dirname(resolved))
+
+
+def go_version_in(directory: str) -> tuple[int, int] | None:
+    """The ``go`` version of the nearest go.mod in ``directory`` or above it."""
+    try:
+        resolved = os.path.realpath(directory or ".")
+    except (OSError, ValueError):
+        return None
+    return _version_in_dir(resolved)
 
 
 def clear_cache() -> None:

@@ -70,7 +70,7 @@ from golsp_leaks.goanalysis.summaries.locks import EMPTY as LOCKS_EMPTY
 from golsp_leaks.goanalysis.summaries.locks import LockFacts, lock_facts
 from golsp_leaks.goanalysis.syntax.bounded import BoundedCache
 from golsp_leaks.goanalysis.syntax.imports import Imports
-from golsp_leaks.goanalysis.syntax.nodes import text, var_specs
+from golsp_leaks.goanalysis.syntax.nodes import outermost_by_keyword, text, var_specs
 from golsp_leaks.goanalysis.syntax.parse import clear_shared, cursor, parse, parse_shared
 from golsp_leaks.goanalysis.syntax.toplevel import Mentions, Tops, carry
 
@@ -1300,13 +1300,22 @@ _LOCAL_NAMES = """
 """
 
 
+def _go_statement_matches(root: Node) -> list[tuple[int, dict[str, list[Node]]]]:
+    """:data:`_GO_CALL_TARGETS` over the file, in order; only its ``go`` statements are queried
+    (a query over a whole large file costs milliseconds even where it finds nothing)."""
+    statements = outermost_by_keyword(root, "go", "go_statement")
+    if statements is None:
+        return cursor(_GO_CALL_TARGETS).matches(root)
+    return [match for node in statements for match in cursor(_GO_CALL_TARGETS).matches(node)]
+
+
 def _worker_candidates(root: Node) -> tuple[set[bytes], set[bytes]]:
     """What in this file the worker facts could change a finding about: the functions that start
     a goroutine literal with an endless loop or a named goroutine (is it started only once?),
     and what runs with ``go f()`` or ``go x.m()`` (is its loop endless?): f, or x's type."""
     sites: set[bytes] = set()
     targets: set[bytes] = set()
-    for _, captures in cursor(_GO_CALL_TARGETS).matches(root):
+    for _, captures in _go_statement_matches(root):
         go = captures["go"][0]
         decl = go.parent
         while decl is not None and decl.type not in ("function_declaration", "method_declaration"):
@@ -1671,7 +1680,9 @@ def _db_fields_in(data: bytes) -> frozenset[object]:
     root = parse_shared(data).root_node
     imports = Imports.from_root(root)
     collected: set[object] = set()
-    for _, captures in cursor(_FIELD_TYPES).matches(root):
+    structs = outermost_by_keyword(root, "struct", "struct_type")  # where fields are declared
+    matches = [m for node in structs or () for m in cursor(_FIELD_TYPES).matches(node)]
+    for _, captures in matches if structs is not None else cursor(_FIELD_TYPES).matches(root):
         type_node = captures["type"][0]
         if type_node.type == "pointer_type" and type_node.named_child_count == 1:
             type_node = type_node.named_children[0]

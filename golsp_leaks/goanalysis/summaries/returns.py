@@ -37,7 +37,7 @@ from golsp_leaks.goanalysis.summaries.declared import (
     text_matches,
 )
 from golsp_leaks.goanalysis.syntax.imports import Imports
-from golsp_leaks.goanalysis.syntax.nodes import binding, text
+from golsp_leaks.goanalysis.syntax.nodes import binding, outermost_by_keyword, text
 from golsp_leaks.goanalysis.syntax.parse import cursor
 
 _cache: dict[str, frozenset[tuple[str, bool]]] = {}
@@ -219,7 +219,10 @@ def _interface_specs(
     if spelled not in source or b"interface" not in source:
         return {}
     found: dict[str, tuple[int, int]] = {}
-    for _, captures in cursor(_SPECS).matches(root):
+    # Method specs are in interface types only: those are queried, not the whole file.
+    interfaces = outermost_by_keyword(root, "interface", "interface_type")
+    specs = [m for node in interfaces or () for m in cursor(_SPECS).matches(node)]
+    for _, captures in specs if interfaces is not None else cursor(_SPECS).matches(root):
         name = text(captures["name"][0])
         first = _first_result(captures["spec"][0])
         total = found.get(name, (0, 0))

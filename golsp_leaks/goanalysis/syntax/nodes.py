@@ -37,9 +37,78 @@ _NO_RETURN_METHODS = frozenset(
 
 def text(node: Node | None) -> str:
     """The source text of a node ("" for None)."""
-    if node is None or node.text is None:
+    if node is None:
         return ""
-    return node.text.decode("utf-8", errors="replace")
+    data = node.text  # a new copy of the bytes at each access: read once
+    return "" if data is None else data.decode("utf-8", errors="replace")
+
+
+def identifiers_named(node: Node, name: str | bytes) -> list[Node]:
+    """The ``identifier`` nodes spelled ``name`` inside ``node`` (itself included), in source order.
+
+    What the query ``(identifier) @id`` over ``node`` gives, filtered by text, without making
+    a node of every identifier: the text is searched for the name, and each place where it
+    stands alone is looked up in the tree (a place inside a string, a comment or a longer
+    name is no identifier of its own, and is left out).
+    """
+    wanted = name.encode() if isinstance(name, str) else name
+    data = node.text
+    if not wanted or data is None or wanted not in data:
+        return []
+    base = node.start_byte
+    found: list[Node] = []
+    for place in _alone(data, wanted):
+        start = base + place
+        end = start + len(wanted)
+        ident = node.descendant_for_byte_range(start, end)
+        if ident is not None and ident.type == "identifier" and ident.start_byte == start and ident.end_byte == end:
+            found.append(ident)
+    return found
+
+
+def outermost_by_keyword(root: Node, keyword: str, kind: str) -> list[Node] | None:
+    """The outermost ``kind`` nodes under ``root`` that start with the ``keyword`` token, in
+    source order (``struct_type`` by ``struct``): the subtrees a query for what only such a
+    node holds needs to look at.  A query over a whole large file costs milliseconds even
+    when nothing matches; the keyword is found in the text first.  None when the tree has a
+    syntax error (error recovery can leave pieces outside the node they belong to): query
+    all of it then.
+    """
+    if root.has_error:
+        return None
+    data = root.text or b""
+    base = root.start_byte
+    found: list[Node] = []
+    end = -1
+    width = len(keyword.encode())
+    for place in _alone(data, keyword.encode()):
+        start = base + place
+        if start < end:
+            continue  # inside the last one found: its query covers it
+        token = root.descendant_for_byte_range(start, start + width)
+        node = token.parent if token is not None and token.type == keyword else None
+        if node is not None and node.type == kind and node.start_byte == start:
+            found.append(node)
+            end = node.end_byte
+    return found
+
+
+#: Bytes that continue a name (the ASCII ones: any other is for the tree to judge).
+_WORD = frozenset(b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz_")
+
+
+def _alone(data: bytes, word: bytes) -> Iterator[int]:
+    """Where ``word`` is in ``data`` with no ASCII word character just before or after it.
+
+    (bytes.find, not a regular expression: a look-behind is tried at every position.)
+    """
+    width = len(word)
+    at = data.find(word)
+    while at >= 0:
+        after = at + width
+        if (at == 0 or data[at - 1] not in _WORD) and (after == len(data) or data[after] not in _WORD):
+            yield at
+        at = data.find(word, at + 1)
 
 
 def walk(node: Node, *, into_functions: bool = True) -> Iterator[Node]:
