@@ -6,7 +6,6 @@ from pathlib import Path
 
 import pytest
 
-from golsp_leaks.goanalysis.names.mentions import mentions
 from golsp_leaks.goanalysis.syntax.nodes import identifiers_named
 from golsp_leaks.goanalysis.syntax.parse import cursor, parse
 
@@ -45,7 +44,6 @@ def test_the_same_identifiers_as_the_query(source: bytes) -> None:
     root = parse(source).root_node
     for name, spans in _by_query(source):
         assert [(n.start_byte, n.end_byte) for n in identifiers_named(root, name)] == spans, name
-        assert [(n.start_byte, n.end_byte) for n in mentions(root, name)] == spans, name
 
 
 def test_inside_a_node_only() -> None:
