@@ -43,7 +43,13 @@ from golsp_leaks.goanalysis.dataflow.ownership import (
     is_overwrite,
 )
 from golsp_leaks.goanalysis.names.holders import holder
-from golsp_leaks.goanalysis.names.scopes import Declaration, declaration_of, occurrences, same
+from golsp_leaks.goanalysis.names.scopes import (
+    Declaration,
+    declaration_of,
+    occurrences,
+    same,
+    same_variable,
+)
 from golsp_leaks.goanalysis.syntax.edits import delete_statement, insert_statement_after, terminates
 from golsp_leaks.goanalysis.syntax.nodes import (
     FUNCTION_TYPES,
@@ -708,13 +714,23 @@ def context_ends_on_return(bound: Bound, context: Node | None) -> bool:
     if derived is None:
         return False
     left = derived.child_by_field_name("left")
-    cancel = text(left.named_children[1]) if left is not None and left.named_child_count == 2 else ""
-    if not cancel or cancel == "_":
+    target = left.named_children[1] if left is not None and left.named_child_count == 2 else None
+    if target is None or target.type != "identifier" or text(target) == "_" or bound.source is None:
         return False
+    cancel = declaration_of(target, bound.source)
     qc = cursor(_DEFERS)
     qc.set_byte_range(derived.end_byte, bound.stmt.start_byte)
     for node in qc.captures(func).get("defer", []):
-        if derived.end_byte <= node.start_byte < bound.stmt.start_byte and text(node).replace(" ", "") == f"defer{cancel}()":
+        call = node.named_children[0] if node.named_child_count else None
+        callee = call.child_by_field_name("function") if call is not None and call.type == "call_expression" else None
+        arguments = call.child_by_field_name("arguments") if call is not None else None
+        if (
+            derived.end_byte <= node.start_byte < bound.stmt.start_byte
+            and callee is not None
+            and arguments is not None
+            and arguments.named_child_count == 0
+            and same_variable(callee, cancel, bound.source)
+        ):
             owner = node.parent
             while owner is not None and owner.type not in FUNCTION_TYPES:
                 owner = owner.parent
