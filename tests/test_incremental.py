@@ -218,13 +218,29 @@ PLAIN_EDITS = [
 
 
 #: Findings of one declaration that depend on the bodies of others it does not call: a cancel
-#: kept in a field that another method calls, a ticker kept in a field that Close stops.
-BODIES = """package p
+#: kept in a field that another method calls, a ticker kept in a field that Close stops, a map
+#: of a server that main builds once.
+BODIES = """package main
 
 import (
 	"context"
+	"net/http"
 	"time"
 )
+
+type server struct {
+	seen map[string]int
+}
+
+func (s *server) handle(w http.ResponseWriter, r *http.Request) {
+	s.seen[r.URL.Path]++
+}
+
+func main() {
+	s := &server{seen: map[string]int{}}
+	http.HandleFunc("/", s.handle)
+	_ = http.ListenAndServe(":8080", nil)
+}
 
 type S struct {
 	cancel context.CancelFunc
@@ -259,11 +275,13 @@ BODIES_EDITS = [
     ("\t_ = s\n", "\ts.cancel()\n"),
     ("\tw.tick.Stop()\n", ""),  # Close stops no ticker: run's ticker leaks
     ("func (w *W) Close() error {\n", "func (w *W) Close() error {\n\tw.tick.Stop()\n"),
+    ("\ts := &server{seen: map[string]int{}}\n", "\tvar s *server\n"),  # no server built at start-up
+    ("\tvar s *server\n", "\ts := &server{seen: map[string]int{}}\n"),
 ]
 
 
 def test_edits_of_other_bodies_reach_the_findings_that_read_them(tmp_path: Path) -> None:
-    _compare_with_fresh(tmp_path, BODIES, BODIES_EDITS, 0, changes=2)
+    _compare_with_fresh(tmp_path, BODIES, BODIES_EDITS, 0, changes=3)
 
 
 def test_incremental_findings_are_those_of_a_fresh_analysis(tmp_path: Path) -> None:

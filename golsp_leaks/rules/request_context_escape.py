@@ -15,7 +15,6 @@ from golsp_leaks.goanalysis.libraries.frameworks import (
     REQUEST_MARKERS,
     Handler,
     base_type_name,
-    made_values,
     package_variable_holds,
     receiver,
 )
@@ -25,7 +24,7 @@ from golsp_leaks.goanalysis.names.scopes import (
     occurrences,
     same,
 )
-from golsp_leaks.goanalysis.summaries.facts import FILE_TEXT, FLAGS, GLOBALS, SCOPE_FACTS
+from golsp_leaks.goanalysis.summaries.facts import FLAGS, GLOBALS, MADE_IN_FILE, SCOPE_FACTS
 from golsp_leaks.goanalysis.summaries.params import ignores_argument
 from golsp_leaks.goanalysis.syntax.edits import import_edit, insert_statement_before, unique_name
 from golsp_leaks.goanalysis.syntax.nodes import FUNCTION_TYPES, enclosing_statement, text
@@ -197,7 +196,7 @@ class RequestContextEscape(Rule):
 
     id = "request-context-escape"
     summary = "a request's context (or request, writer, Fiber strings) is kept past the handler"
-    requires = (*SCOPE_FACTS, FLAGS, GLOBALS, FILE_TEXT)
+    requires = (*SCOPE_FACTS, FLAGS, GLOBALS, MADE_IN_FILE)
     default_severity = Severity.WARNING
     fix_kinds = (
         FixKind("Pass the goroutine `{c}.Copy()`", Applicability.UNSAFE, "a copied Gin context has no writer: a goroutine that answers the request panics"),
@@ -855,7 +854,7 @@ def _holder_per_call(decl: Node, type_name: str, ctx: FileContext) -> bool:
         result = decl.child_by_field_name("result")
         if text(result).replace(" ", "") != _HANDLER_RESULTS[handler.framework]:
             return True
-    made = made_values(ctx.other_bodies(), type_name, ctx.source)
+    made = ctx.made_values(type_name)
     return bool(made) and all(ctx.scope.is_per_request(m) for m in made)
 
 

@@ -11,7 +11,6 @@ from golsp_leaks.goanalysis.libraries.frameworks import (
     GIN,
     HTTP,
     REQUEST_MARKERS,
-    made_values,
     package_variable_holds,
     receiver,
 )
@@ -26,7 +25,7 @@ from golsp_leaks.goanalysis.names.scopes import (
 )
 from golsp_leaks.goanalysis.summaries.facts import (
     COLLECTIONS,
-    FILE_TEXT,
+    MADE_IN_FILE,
     SCOPE_FACTS,
     SHRUNK_FIELDS,
     SHRUNK_GLOBALS,
@@ -141,7 +140,7 @@ class UnboundedGlobalGrowth(Rule):
 
     id = "unbounded-global-growth"
     summary = "per-request code grows a package-level map or slice that nothing ever shrinks"
-    requires = (*SCOPE_FACTS, COLLECTIONS, SHRUNK_GLOBALS, SHRUNK_FIELDS, FILE_TEXT)
+    requires = (*SCOPE_FACTS, COLLECTIONS, SHRUNK_GLOBALS, SHRUNK_FIELDS, MADE_IN_FILE)
     default_severity = Severity.WARNING
     fixable = False
     #: The key must come from a request, so the declaration mentions a handler's (or a request's) type.
@@ -299,7 +298,7 @@ def _long_lived_holder(ident: Node, decl: Node, resolved: Bindings, ctx: FileCon
         return None
     if package_variable_holds(ctx.root, type_name):
         return f"a {type_name} kept in a package-level variable"
-    made = made_values(ctx.other_bodies(), type_name, ctx.source)
+    made = ctx.made_values(type_name)
     if made and all(ctx.scope.runs_once(m) for m in made):
         return f"the {type_name} built once at start-up"
     return None

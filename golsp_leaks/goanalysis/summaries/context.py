@@ -7,8 +7,8 @@ from dataclasses import dataclass, field
 
 from tree_sitter import Node
 
-from golsp_leaks.goanalysis.libraries.frameworks import RequestScope
-from golsp_leaks.goanalysis.summaries.facts import FILE_TEXT, PackageFacts
+from golsp_leaks.goanalysis.libraries.frameworks import RequestScope, made_values
+from golsp_leaks.goanalysis.summaries.facts import FILE_TEXT, PackageFacts, made_in_file
 from golsp_leaks.goanalysis.syntax.imports import Imports
 
 _SHAPE_DECLARATIONS = frozenset({"type_declaration", "var_declaration", "const_declaration"})
@@ -71,6 +71,15 @@ class FileContext:
         declaration's findings again after any edit of the file (the rule declares that fact)."""
         self.package.get(FILE_TEXT)  # the read is what counts: PackageFacts.watch records it
         return self.root
+
+    def made_values(self, type_name: str) -> list[Node]:
+        """Where the file makes values of ``type_name`` (``T{}``, ``&T{}``, ``new(T)``), in the
+        bodies of any of its declarations. Asking through here reads the fact
+        :func:`~.facts.made_in_file` of that type, so that the engine finds the declaration's
+        findings again when a declaration that makes one changes (the rule declares
+        :data:`~.facts.MADE_IN_FILE`)."""
+        self.package.get(made_in_file(type_name))  # the read is what counts
+        return made_values(self.root, type_name, self.source)
 
     def go_at_least(self, major: int, minor: int) -> bool:
         """True when the module's ``go`` directive is at least ``major.minor`` (unknown: assume the newest)."""

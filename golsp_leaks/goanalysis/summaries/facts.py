@@ -41,18 +41,22 @@ LOCKS_SOURCE = "locks"
 SIBLINGS_SOURCE = "siblings"
 ENDLESS_SOURCE = "endless"
 OWN_TEXT_SOURCE = "own-text"
+#: The source of :func:`made_in_file`'s facts: ``"own-made:" + type name``.
+OWN_MADE_SOURCE = "own-made"
 
 
 class Fact(Generic[T]):
     """One named fact about a package; ``source`` says what computing it reads."""
 
-    __slots__ = ("default", "doc", "name", "source")
+    __slots__ = ("default", "doc", "family", "name", "source")
 
-    def __init__(self, name: str, source: str, doc: str, default: T) -> None:
+    def __init__(self, name: str, source: str, doc: str, default: T, family: Fact[Any] | None = None) -> None:
         self.name = name
         self.source = source
         self.doc = doc
         self.default = default
+        #: For a fact made per argument (:func:`made_in_file`): the fact a rule declares for all of them.
+        self.family = family
 
     def __repr__(self) -> str:
         return f"Fact({self.name!r})"
@@ -170,6 +174,31 @@ FILE_TEXT: Fact[int] = Fact(
     0,
 )
 
+MADE_IN_FILE: Fact[tuple[tuple[int, int, int], ...]] = Fact(
+    "made_in_file",
+    OWN_MADE_SOURCE,
+    "where the file being analysed makes values of one of its types (T{}, &T{}, new(T)): for each, "
+    "its offset in its top-level declaration and that declaration's length and text hash; a rule "
+    "reads it through made_in_file(T), so that its finding is looked for again when a declaration "
+    "that makes a T changes, and only then",
+    (),
+)
+
+_MADE_FACTS: dict[str, Fact[tuple[tuple[int, int, int], ...]]] = {}
+
+
+def made_in_file(type_name: str) -> Fact[tuple[tuple[int, int, int], ...]]:
+    """The fact :data:`MADE_IN_FILE` for one type name (a rule declares ``MADE_IN_FILE``)."""
+    fact = _MADE_FACTS.get(type_name)
+    if fact is None:
+        if len(_MADE_FACTS) > 4096:
+            _MADE_FACTS.clear()
+        fact = _MADE_FACTS[type_name] = Fact(
+            f"made_in_file:{type_name}", f"{OWN_MADE_SOURCE}:{type_name}", MADE_IN_FILE.doc, (), MADE_IN_FILE
+        )
+    return fact
+
+
 #: Every fact, in a fixed order.
 ALL_FACTS: tuple[Fact[Any], ...] = (
     PER_REQUEST, RUNS_ONCE, REPEATED, GOROUTINES, ENDLESS, ABANDONED, LIFECYCLES, RUNNERS, CONSTRUCTORS, CLOSABLE,
@@ -264,8 +293,8 @@ class PackageFacts:
 
     def get(self, fact: Fact[T]) -> T:
         allowed = self._allowed
-        if allowed is not None and fact not in allowed:
-            self.undeclared.add(fact)
+        if allowed is not None and fact not in allowed and (fact.family is None or fact.family not in allowed):
+            self.undeclared.add(fact.family or fact)
         try:
             value = self._values[fact.name]
         except KeyError:
@@ -275,12 +304,13 @@ class PackageFacts:
         return value  # type: ignore[return-value]
 
     def _compute(self, fact: Fact[Any]) -> object:
-        assert self._provider is not None
+        if self._provider is None:  # given values: a fact made per argument is empty
+            return self._values.setdefault(fact.name, fact.default)
         computed = self._provider(fact.source)
         for other in ALL_FACTS:
             if other.source == fact.source:
                 self._values.setdefault(other.name, computed.get(other.name, other.default))
-        return self._values[fact.name]
+        return self._values.setdefault(fact.name, computed.get(fact.name, fact.default))
 
     def known(self, fact: Fact[Any]) -> bool:
         """Has the fact been computed (or given)?"""

@@ -50,6 +50,7 @@ from golsp_leaks.goanalysis.libraries.frameworks import (
     function_key,
     is_once_call,
     local_types,
+    made_values,
     once_guarded,
     receiver,
     typed_names,
@@ -62,6 +63,7 @@ from golsp_leaks.goanalysis.summaries.facts import (
     ENDLESS_SOURCE,
     FIELD_USES_SOURCE,
     LOCKS_SOURCE,
+    OWN_MADE_SOURCE,
     OWN_TEXT_SOURCE,
     SIBLINGS_SOURCE,
     PackageFacts,
@@ -1521,12 +1523,29 @@ def _provide(kind: str, path: Path, own_source: bytes, own_tree: Tree | None) ->
         return {"locks": LockFacts.union(_lock_facts_of(s) for s in siblings())}
     elif kind == OWN_TEXT_SOURCE:
         return {"file_text": hash(own_source)}
+    elif kind.startswith(OWN_MADE_SOURCE + ":"):
+        type_name = kind[len(OWN_MADE_SOURCE) + 1 :]
+        return {f"made_in_file:{type_name}": _made_in(own_source, own_tree, type_name)}
     elif kind == SIBLINGS_SOURCE:
         return {"siblings": tuple((str(s.path), *s.stamp) for s in siblings())}
     elif kind == ENDLESS_SOURCE and mentions(b"go "):
         own = _endless_of(own_source, own_tree) if b"for {" in own_source else frozenset()
         return {"endless": own.union(*(_endless_of_sibling(s) for s in siblings()))}
     return _EMPTY
+
+
+def _made_in(source: bytes, tree: Tree | None, type_name: str) -> tuple[tuple[int, int, int], ...]:
+    """Where the file makes values of ``type_name``: per value, its offset in its top-level
+    declaration, and that declaration's length and text hash (see ``facts.MADE_IN_FILE``)."""
+    root = (tree if tree is not None else parse_shared(source)).root_node
+    found = []
+    for made in made_values(root, type_name, source):
+        top = made
+        while top.parent is not None and top.parent.parent is not None:
+            top = top.parent
+        start, end = top.start_byte, top.end_byte
+        found.append((made.start_byte - start, end - start, hash(source[start:end])))
+    return tuple(found)
 
 
 def _endless_of(source: bytes, tree: Tree | None) -> frozenset[str]:
