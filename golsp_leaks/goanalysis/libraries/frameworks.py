@@ -50,7 +50,7 @@ from golsp_leaks.goanalysis.names.scopes import (
     single_value,
 )
 from golsp_leaks.goanalysis.syntax.imports import Imports
-from golsp_leaks.goanalysis.syntax.nodes import FUNCTION_TYPES, text, var_specs
+from golsp_leaks.goanalysis.syntax.nodes import FUNCTION_TYPES, outermost_by_keyword, text, var_specs
 from golsp_leaks.goanalysis.syntax.parse import cursor
 
 HTTP = "net/http"
@@ -354,7 +354,11 @@ def _structs(root: Node) -> tuple[dict[str, list[Node]], dict[str, list[Node]]]:
         return _struct_cache[0][1]
     structs: dict[str, list[Node]] = {}
     fields: dict[str, list[Node]] = {}
-    for _, captures in cursor(_STRUCT_TYPES).matches(root):
+    qc = cursor(_STRUCT_TYPES)
+    # Struct types are declared in type declarations only: those are queried, not the whole file.
+    declarations = outermost_by_keyword(root, "type", "type_declaration")
+    matches = [m for node in declarations for m in qc.matches(node)] if declarations is not None else qc.matches(root)
+    for _, captures in matches:
         struct = captures["struct"][0]
         body = next((c for c in struct.named_children if c.type == "field_declaration_list"), None)
         declared = [f for f in body.named_children if f.type == "field_declaration"] if body is not None else []
