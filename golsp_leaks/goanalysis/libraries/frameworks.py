@@ -50,7 +50,12 @@ from golsp_leaks.goanalysis.names.scopes import (
     single_value,
 )
 from golsp_leaks.goanalysis.syntax.imports import Imports
-from golsp_leaks.goanalysis.syntax.nodes import FUNCTION_TYPES, outermost_by_keyword, text, var_specs
+from golsp_leaks.goanalysis.syntax.nodes import (
+    FUNCTION_TYPES,
+    outermost_by_keyword,
+    text,
+    var_specs,
+)
 from golsp_leaks.goanalysis.syntax.parse import cursor
 
 HTTP = "net/http"

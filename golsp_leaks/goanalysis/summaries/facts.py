@@ -206,6 +206,9 @@ ALL_FACTS: tuple[Fact[Any], ...] = (
     FILE_TEXT,
 )
 _BY_NAME = {fact.name: fact for fact in ALL_FACTS}
+#: The facts of the package proper, which two files of one package share: all but what the
+#: analysed file's own text says (``file_text``).
+_PACKAGE_WIDE: tuple[Fact[Any], ...] = tuple(f for f in ALL_FACTS if f.source != OWN_TEXT_SOURCE)
 #: What :class:`~golsp_leaks.goanalysis.libraries.frameworks.RequestScope` reads: every rule that
 #: asks whether code runs per request or once declares these.
 SCOPE_FACTS: tuple[Fact[frozenset[str]], ...] = (PER_REQUEST, RUNS_ONCE)
@@ -341,8 +344,8 @@ class PackageFacts:
         finally:
             self._allowed = allowed
 
-    def fingerprint(self, facts: Iterable[Fact[Any]] = ALL_FACTS) -> Hashable:
-        """The values of these facts (all by default), hashable."""
+    def fingerprint(self, facts: Iterable[Fact[Any]] = _PACKAGE_WIDE) -> Hashable:
+        """The values of these facts (by default all of the package's, not ``file_text``), hashable."""
         return tuple(self.get(fact) for fact in facts)
 
     def __eq__(self, other: object) -> bool:
