@@ -13,7 +13,7 @@ from golsp_leaks.goanalysis.names.holders import holder
 from golsp_leaks.goanalysis.names.mentions import is_called
 from golsp_leaks.goanalysis.names.scopes import RESULT
 from golsp_leaks.goanalysis.resources.tracking import ends_process
-from golsp_leaks.goanalysis.summaries.facts import FIELD_USES, FILE_TEXT, SCOPE_FACTS
+from golsp_leaks.goanalysis.summaries.facts import FIELD_USES, MENTIONED_IN_FILE, SCOPE_FACTS
 from golsp_leaks.goanalysis.syntax.edits import (
     delete_statement,
     insert_statement_after,
@@ -84,7 +84,7 @@ class LostCancel(Rule):
 
     id = "lost-cancel"
     summary = "the cancel function of a context.WithCancel/WithTimeout/WithDeadline is lost"
-    requires = (*SCOPE_FACTS, FIELD_USES, FILE_TEXT)
+    requires = (*SCOPE_FACTS, FIELD_USES, MENTIONED_IN_FILE)
     default_severity = Severity.WARNING
     fix_kinds = (
         FixKind("Insert `defer {call}` after the call", Applicability.SAFE),
@@ -150,7 +150,7 @@ class LostCancel(Rule):
     ) -> Finding | None:
         """Stored in a field: released if anything in the package uses that field other than by assigning it."""
         name = text(target.child_by_field_name("field")) if target is not None else ""
-        if not name or name[:1].isupper() or name in ctx.package.field_uses or _field_used(ctx.other_bodies(), name):
+        if not name or name[:1].isupper() or name in ctx.package.field_uses or _field_used(ctx.bodies_mentioning("." + name), name):
             return None  # exported (other packages may call it), or used: a Close or Stop method calls it
         return self._finding(
             ctx,

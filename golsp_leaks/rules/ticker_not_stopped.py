@@ -25,7 +25,12 @@ from golsp_leaks.goanalysis.resources.tracking import (
     is_test_file,
     runs_once,
 )
-from golsp_leaks.goanalysis.summaries.facts import FIELD_USES, FILE_TEXT, SCOPE_FACTS, SIBLINGS
+from golsp_leaks.goanalysis.summaries.facts import (
+    FIELD_USES,
+    MENTIONED_IN_FILE,
+    SCOPE_FACTS,
+    SIBLINGS,
+)
 from golsp_leaks.goanalysis.syntax.nodes import (
     FUNCTION_TYPES,
     enclosing_function,
@@ -132,7 +137,7 @@ class TickerNotStopped(Rule):
 
     id = "ticker-not-stopped"
     summary = "a time.Ticker or time.Timer is not stopped on every path, or time.Tick leaks its ticker"
-    requires = (*SCOPE_FACTS, FIELD_USES, SIBLINGS, FILE_TEXT)
+    requires = (*SCOPE_FACTS, FIELD_USES, SIBLINGS, MENTIONED_IN_FILE)
     default_severity = Severity.WARNING
     fix_kinds = (DEFER_RELEASE,)
     triggers = (b"NewTicker", b"NewTimer", b"Tick(")
@@ -329,7 +334,7 @@ def _kept_in_field(call: Node, ctx: FileContext) -> tuple[str, str, str] | None:
     owner, field_name = stored
     if not field_name or not field_name[0].islower() or field_name in ctx.package.field_uses:
         return None
-    closer = _closing_method(ctx.other_bodies(), owner)
+    closer = _closing_method(ctx.bodies_mentioning("." + field_name), owner)
     if closer is None:
         return None  # a value that is never closed lives as long as it is meant to
     for _, captures in cursor(_FIELD_SELECTORS).matches(ctx.root):

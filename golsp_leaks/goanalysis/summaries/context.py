@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from tree_sitter import Node
 
 from golsp_leaks.goanalysis.libraries.frameworks import RequestScope, made_values
-from golsp_leaks.goanalysis.summaries.facts import FILE_TEXT, PackageFacts, made_in_file
+from golsp_leaks.goanalysis.summaries.facts import PackageFacts, made_in_file, mentioned_in_file
 from golsp_leaks.goanalysis.syntax.imports import Imports
 
 _SHAPE_DECLARATIONS = frozenset({"type_declaration", "var_declaration", "const_declaration"})
@@ -63,13 +63,14 @@ class FileContext:
             file_shape(self.root, self.source),
         )
 
-    def other_bodies(self) -> Node:
-        """The file's root, for a rule that looks into the bodies of the file's other declarations.
-
-        The outline (types, variables, signatures) is part of every declaration's context; bodies
-        are not. Asking through here reads :data:`~.facts.FILE_TEXT`, so the engine finds the
-        declaration's findings again after any edit of the file (the rule declares that fact)."""
-        self.package.get(FILE_TEXT)  # the read is what counts: PackageFacts.watch records it
+    def bodies_mentioning(self, word: str) -> Node:
+        """The file's root, for a rule that looks for ``word`` (a field's ``.name``) in the bodies
+        of the file's other declarations.  The outline (types, variables, signatures) is part of
+        every declaration's context; bodies are not.  Asking through here reads the fact
+        :func:`~.facts.mentioned_in_file` of the word, so that the engine finds the declaration's
+        findings again when a declaration mentioning it changes (the rule declares
+        :data:`~.facts.MENTIONED_IN_FILE`)."""
+        self.package.get(mentioned_in_file(word))  # the read is what counts
         return self.root
 
     def made_values(self, type_name: str) -> list[Node]:

@@ -40,9 +40,10 @@ FIELD_USES_SOURCE = "field-uses"
 LOCKS_SOURCE = "locks"
 SIBLINGS_SOURCE = "siblings"
 ENDLESS_SOURCE = "endless"
-OWN_TEXT_SOURCE = "own-text"
 #: The source of :func:`made_in_file`'s facts: ``"own-made:" + type name``.
 OWN_MADE_SOURCE = "own-made"
+#: The source of :func:`mentioned_in_file`'s facts: ``"own-mentions:" + word``.
+OWN_MENTIONS_SOURCE = "own-mentions"
 
 
 class Fact(Generic[T]):
@@ -164,16 +165,6 @@ SIBLINGS: Fact[tuple[tuple[str, int, int], ...]] = Fact(
     (),
 )
 
-FILE_TEXT: Fact[int] = Fact(
-    "file_text",
-    OWN_TEXT_SOURCE,
-    "a hash of the whole text of the file being analysed: read by a rule whose finding in one "
-    "declaration depends on the bodies of the file's other declarations (a field used in another "
-    "method, the values of a type made elsewhere in the file), so that the finding is looked for "
-    "again whenever any of them changes",
-    0,
-)
-
 MADE_IN_FILE: Fact[tuple[tuple[int, int, int], ...]] = Fact(
     "made_in_file",
     OWN_MADE_SOURCE,
@@ -199,16 +190,37 @@ def made_in_file(type_name: str) -> Fact[tuple[tuple[int, int, int], ...]]:
     return fact
 
 
+MENTIONED_IN_FILE: Fact[tuple[tuple[int, int], ...]] = Fact(
+    "mentioned_in_file",
+    OWN_MENTIONS_SOURCE,
+    "the top-level declarations of the file being analysed whose text contains a word (\".cancel\"): "
+    "each one's length and text hash; a rule that looks for a field's uses in the bodies of the "
+    "file's other declarations reads it through mentioned_in_file(word), so that its finding is "
+    "looked for again when a declaration mentioning the word changes, and only then",
+    (),
+)
+
+_MENTION_FACTS: dict[str, Fact[tuple[tuple[int, int], ...]]] = {}
+
+
+def mentioned_in_file(word: str) -> Fact[tuple[tuple[int, int], ...]]:
+    """The fact :data:`MENTIONED_IN_FILE` for one word (a rule declares ``MENTIONED_IN_FILE``)."""
+    fact = _MENTION_FACTS.get(word)
+    if fact is None:
+        if len(_MENTION_FACTS) > 4096:
+            _MENTION_FACTS.clear()
+        fact = _MENTION_FACTS[word] = Fact(
+            f"mentioned_in_file:{word}", f"{OWN_MENTIONS_SOURCE}:{word}", MENTIONED_IN_FILE.doc, (), MENTIONED_IN_FILE
+        )
+    return fact
+
+
 #: Every fact, in a fixed order.
 ALL_FACTS: tuple[Fact[Any], ...] = (
     PER_REQUEST, RUNS_ONCE, REPEATED, GOROUTINES, ENDLESS, ABANDONED, LIFECYCLES, RUNNERS, CONSTRUCTORS, CLOSABLE,
     GLOBALS, COLLECTIONS, SHRUNK_GLOBALS, SHRUNK_FIELDS, FLAGS, DB_FIELDS, FIELD_USES, LOCKS, SIBLINGS,
-    FILE_TEXT,
 )
 _BY_NAME = {fact.name: fact for fact in ALL_FACTS}
-#: The facts of the package proper, which two files of one package share: all but what the
-#: analysed file's own text says (``file_text``).
-_PACKAGE_WIDE: tuple[Fact[Any], ...] = tuple(f for f in ALL_FACTS if f.source != OWN_TEXT_SOURCE)
 #: What :class:`~golsp_leaks.goanalysis.libraries.frameworks.RequestScope` reads: every rule that
 #: asks whether code runs per request or once declares these.
 SCOPE_FACTS: tuple[Fact[frozenset[str]], ...] = (PER_REQUEST, RUNS_ONCE)
@@ -344,8 +356,8 @@ class PackageFacts:
         finally:
             self._allowed = allowed
 
-    def fingerprint(self, facts: Iterable[Fact[Any]] = _PACKAGE_WIDE) -> Hashable:
-        """The values of these facts (by default all of the package's, not ``file_text``), hashable."""
+    def fingerprint(self, facts: Iterable[Fact[Any]] = ALL_FACTS) -> Hashable:
+        """The values of these facts (all by default), hashable."""
         return tuple(self.get(fact) for fact in facts)
 
     def __eq__(self, other: object) -> bool:
@@ -438,6 +450,3 @@ class PackageFacts:
     def siblings(self) -> tuple[tuple[str, int, int], ...]:
         return self.get(SIBLINGS)
 
-    @property
-    def file_text(self) -> int:
-        return self.get(FILE_TEXT)

@@ -64,7 +64,7 @@ from golsp_leaks.goanalysis.summaries.facts import (
     FIELD_USES_SOURCE,
     LOCKS_SOURCE,
     OWN_MADE_SOURCE,
-    OWN_TEXT_SOURCE,
+    OWN_MENTIONS_SOURCE,
     SIBLINGS_SOURCE,
     PackageFacts,
 )
@@ -1521,8 +1521,9 @@ def _provide(kind: str, path: Path, own_source: bytes, own_tree: Tree | None) ->
         return {"field_uses": frozenset(name for s in siblings() for name in _field_uses_of(s))}
     elif kind == LOCKS_SOURCE and mentions(*_LOCK_MARKERS):
         return {"locks": LockFacts.union(_lock_facts_of(s) for s in siblings())}
-    elif kind == OWN_TEXT_SOURCE:
-        return {"file_text": hash(own_source)}
+    elif kind.startswith(OWN_MENTIONS_SOURCE + ":"):
+        word = kind[len(OWN_MENTIONS_SOURCE) + 1 :]
+        return {f"mentioned_in_file:{word}": _mentioned_in(own_source, own_tree, word.encode())}
     elif kind.startswith(OWN_MADE_SOURCE + ":"):
         type_name = kind[len(OWN_MADE_SOURCE) + 1 :]
         return {f"made_in_file:{type_name}": _made_in(own_source, own_tree, type_name)}
@@ -1532,6 +1533,27 @@ def _provide(kind: str, path: Path, own_source: bytes, own_tree: Tree | None) ->
         own = _endless_of(own_source, own_tree) if b"for {" in own_source else frozenset()
         return {"endless": own.union(*(_endless_of_sibling(s) for s in siblings()))}
     return _EMPTY
+
+
+def _mentioned_in(source: bytes, tree: Tree | None, word: bytes) -> tuple[tuple[int, int], ...]:
+    """The top-level declarations whose text contains ``word``: each one's length and text hash
+    (see ``facts.MENTIONED_IN_FILE``)."""
+    at = source.find(word)
+    if at < 0:
+        return ()
+    root = (tree if tree is not None else parse_shared(source)).root_node
+    found = []
+    while at >= 0:
+        top = root.descendant_for_byte_range(at, at)
+        while top is not None and top.parent is not None and top.parent.parent is not None:
+            top = top.parent
+        if top is None or top.parent is None:  # between declarations: a comment, nothing to key
+            at = source.find(word, at + 1)
+            continue
+        start, end = top.start_byte, top.end_byte
+        found.append((end - start, hash(source[start:end])))
+        at = source.find(word, max(end, at + 1))
+    return tuple(found)
 
 
 def _made_in(source: bytes, tree: Tree | None, type_name: str) -> tuple[tuple[int, int, int], ...]:
