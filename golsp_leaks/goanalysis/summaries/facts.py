@@ -175,19 +175,26 @@ MADE_IN_FILE: Fact[tuple[tuple[int, int, int], ...]] = Fact(
     (),
 )
 
-_MADE_FACTS: dict[str, Fact[tuple[tuple[int, int, int], ...]]] = {}
+#: The facts made per argument (:func:`made_in_file`, :func:`mentioned_in_file`), by family and argument.
+_PER_ARGUMENT: dict[tuple[str, str], Fact[Any]] = {}
+
+
+def _per_argument(family: Fact[T], argument: str) -> Fact[T]:
+    """The fact of ``family`` for one argument: named ``family:argument``, of the source
+    ``family's source:argument``, declared by rules as ``family``."""
+    fact = _PER_ARGUMENT.get((family.name, argument))
+    if fact is None:
+        if len(_PER_ARGUMENT) > 4096:
+            _PER_ARGUMENT.clear()
+        fact = _PER_ARGUMENT[(family.name, argument)] = Fact(
+            f"{family.name}:{argument}", f"{family.source}:{argument}", family.doc, family.default, family
+        )
+    return fact
 
 
 def made_in_file(type_name: str) -> Fact[tuple[tuple[int, int, int], ...]]:
     """The fact :data:`MADE_IN_FILE` for one type name (a rule declares ``MADE_IN_FILE``)."""
-    fact = _MADE_FACTS.get(type_name)
-    if fact is None:
-        if len(_MADE_FACTS) > 4096:
-            _MADE_FACTS.clear()
-        fact = _MADE_FACTS[type_name] = Fact(
-            f"made_in_file:{type_name}", f"{OWN_MADE_SOURCE}:{type_name}", MADE_IN_FILE.doc, (), MADE_IN_FILE
-        )
-    return fact
+    return _per_argument(MADE_IN_FILE, type_name)
 
 
 MENTIONED_IN_FILE: Fact[tuple[tuple[int, int], ...]] = Fact(
@@ -200,19 +207,9 @@ MENTIONED_IN_FILE: Fact[tuple[tuple[int, int], ...]] = Fact(
     (),
 )
 
-_MENTION_FACTS: dict[str, Fact[tuple[tuple[int, int], ...]]] = {}
-
-
 def mentioned_in_file(word: str) -> Fact[tuple[tuple[int, int], ...]]:
     """The fact :data:`MENTIONED_IN_FILE` for one word (a rule declares ``MENTIONED_IN_FILE``)."""
-    fact = _MENTION_FACTS.get(word)
-    if fact is None:
-        if len(_MENTION_FACTS) > 4096:
-            _MENTION_FACTS.clear()
-        fact = _MENTION_FACTS[word] = Fact(
-            f"mentioned_in_file:{word}", f"{OWN_MENTIONS_SOURCE}:{word}", MENTIONED_IN_FILE.doc, (), MENTIONED_IN_FILE
-        )
-    return fact
+    return _per_argument(MENTIONED_IN_FILE, word)
 
 
 #: Every fact, in a fixed order.
