@@ -70,19 +70,32 @@ def outermost_by_keyword(root: Node, keyword: str, kind: str) -> list[Node] | No
     """The outermost ``kind`` nodes under ``root`` that start with the ``keyword`` token, in
     source order (``struct_type`` by ``struct``): the subtrees a query for what only such a
     node holds needs to look at.  A query over a whole large file costs milliseconds even
-    when nothing matches; the keyword is found in the text first.  None when the tree has a
-    syntax error (error recovery can leave pieces outside the node they belong to): query
-    all of it then.
+    when nothing matches; the keyword is found in the text first.
+
+    Error recovery can leave pieces outside the node they belong to: when the tree has a
+    syntax error, the children of ``root`` that hold one are given whole, among the others'
+    ``kind`` nodes in source order (querying each node given finds what a query over ``root``
+    finds: the file being typed has one broken function, not a broken file).  None when
+    ``root`` is itself an error: query all of it then.
     """
+    broken: list[Node] = []
     if root.has_error:
-        return None
+        if root.is_error:
+            return None
+        broken = [child for child in root.children if child.has_error]
     data = root.text or b""
     base = root.start_byte
     found: list[Node] = []
     end = -1
     width = len(keyword.encode())
+    pending = iter(broken)
+    next_broken = next(pending, None)
     for place in _alone(data, keyword.encode()):
         start = base + place
+        while next_broken is not None and next_broken.start_byte <= start:
+            found.append(next_broken)
+            end = max(end, next_broken.end_byte)
+            next_broken = next(pending, None)
         if start < end:
             continue  # inside the last one found: its query covers it
         token = root.descendant_for_byte_range(start, start + width)
@@ -90,6 +103,9 @@ def outermost_by_keyword(root: Node, keyword: str, kind: str) -> list[Node] | No
         if node is not None and node.type == kind and node.start_byte == start:
             found.append(node)
             end = node.end_byte
+    if next_broken is not None:
+        found.append(next_broken)
+        found.extend(pending)
     return found
 
 
