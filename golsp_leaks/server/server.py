@@ -199,6 +199,9 @@ class _SettingsState:
     generation: int = 0
     cache: dict[tuple[str, float], Settings] = field(default_factory=dict)
     reported: set[str] = field(default_factory=set)
+    #: The nearest configuration file of each directory asked about (None: none): looked up once,
+    #: not on every request; forgotten on a settings change and on a change of workspace folders.
+    configs: dict[Path, Path | None] = field(default_factory=dict)
 
 
 def _guard(default: Callable[[], Any]) -> Callable[[F], F]:
@@ -264,13 +267,27 @@ class GolspLeaksServer(LanguageServer):
 
     # --- settings --------------------------------------------------------------
 
+    def config_for(self, start: Path | None) -> Path | None:
+        """The nearest configuration file of ``start`` (a directory), from the cache."""
+        if start is None:
+            return None
+        configs = self.settings_state.configs
+        if start not in configs:
+            if len(configs) >= 1024:
+                configs.clear()
+            configs[start] = find_config_file(start)
+        return configs[start]
+
     def settings_for(self, path: Path | None) -> Settings:
         state = self.settings_state
         start = path.parent if path is not None else self.root
-        config = find_config_file(start) if start is not None else None
+        config = self.config_for(start)
         try:
             mtime = config.stat().st_mtime if config else 0.0
-        except OSError:
+        except OSError:  # removed since it was found: looked up again
+            if start is not None:
+                state.configs.pop(start, None)
+            config = self.config_for(start)
             mtime = 0.0
         key = (f"{config}|{state.generation}", mtime)
         cached = state.cache.get(key)
@@ -299,6 +316,7 @@ class GolspLeaksServer(LanguageServer):
     def settings_changed(self) -> None:
         self.settings_state.generation += 1
         self.settings_state.cache.clear()
+        self.settings_state.configs.clear()  # a configuration file may have come or gone
         self.settings_for(None)  # report problems now, not at the next edit
         for uri, entry in self.docs.items():
             entry.result = None
@@ -466,7 +484,7 @@ class GolspLeaksServer(LanguageServer):
     def _excluded(self, path: Path | None, settings: Settings) -> bool:
         if path is None or not settings.exclude:
             return False
-        config = find_config_file(path.parent)
+        config = self.config_for(path.parent)
         base = config.parent if config else self.root
         try:
             relative = path.resolve().relative_to(base.resolve()) if base else Path(path.name)
@@ -643,6 +661,12 @@ def create_server() -> GolspLeaksServer:
             return
         if params.settings is not None:
             ls.settings_state.client = _section(params.settings)
+        ls.settings_changed()
+
+    @server.feature(types.WORKSPACE_DID_CHANGE_WORKSPACE_FOLDERS)
+    @_guard(lambda: None)
+    def did_change_workspace_folders(ls: GolspLeaksServer, params: types.DidChangeWorkspaceFoldersParams) -> None:
+        # Configuration files are looked up again (one may be in a folder just added).
         ls.settings_changed()
 
     @server.feature(types.SHUTDOWN)
