@@ -20,6 +20,7 @@ method of the package has its name.
 
 from __future__ import annotations
 
+import bisect
 import itertools
 import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -43,7 +44,7 @@ from golsp_leaks.goanalysis.syntax.parse import cursor
 _cache: dict[str, frozenset[tuple[str, bool]]] = {}
 _cache_source: list[bytes] = []
 #: The lines of the source that start with ``func``, shared by the questions about one source.
-_lines: list[list[tuple[int, bytes]]] = []
+_lines: list[_FuncLines] = []
 
 _CALLS = "(call_expression function: [(identifier) @name (selector_expression field: (field_identifier) @name)]) @call"
 
@@ -70,7 +71,7 @@ def returning(
     found = _cache.get(kind)
     if found is None:
         if not _lines:
-            _lines.append(list(_func_lines(source)))
+            _lines.append(_FuncLines(source))
         found = _cache[kind] = _scan(root, source, is_type, spelled, _lines[0])
     return found
 
@@ -252,9 +253,9 @@ def _sibling_returning(
             file = sibling_file(sibling)
             if file is not None:
                 imports = Imports.from_root(file.root)
-                lines = list(_func_lines(file.source))
+                lines = _FuncLines(file.source)
                 keys = _scan(file.root, file.source, lambda t: _is_named(t, imports, named), spelled, lines)
-                declared = [(m.group(2).decode(), m.group(1) is not None) for _, line in lines if (m := _FUNC.match(line))]
+                declared = [key for key in lines.keys if key is not None]
                 found = frozenset((k, declared.count(k)) for k in keys)
         if len(_sibling_cache) > _SIBLING_CACHE_SIZE:
             _sibling_cache.clear()
@@ -280,28 +281,55 @@ def _is_named(node: Node | None, imports: Imports, named: tuple[str, str]) -> bo
 _FUNC = re.compile(rb"^func (\([^)\n]*\) )?([A-Za-z_][A-Za-z0-9_]*)", re.MULTILINE)
 
 
+class _FuncLines:
+    """The lines of a source that start with ``func``: what :func:`_scan` asks of them for every
+    type, read once per source (the file being typed is scanned for several types per keystroke).
+
+    ``joined`` is the lines joined by newlines, where a type's name is searched once for all of
+    them; ``ends[i]`` is where line ``i``'s ``func name`` ends in ``joined`` (-1: no function header)."""
+
+    __slots__ = ("ends", "joined", "keys", "lines", "starts")
+
+    def __init__(self, source: bytes) -> None:
+        self.lines = list(_func_lines(source))
+        self.joined = b"\n".join(line for _, line in self.lines)
+        self.starts: list[int] = []
+        self.keys: list[tuple[str, bool] | None] = []
+        self.ends: list[int] = []
+        at = 0
+        for _, line in self.lines:
+            self.starts.append(at)
+            match = _FUNC.match(line)
+            self.keys.append((match.group(2).decode(), match.group(1) is not None) if match else None)
+            self.ends.append(at + match.end() if match else -1)
+            at += len(line) + 1
+
+
 def _scan(
     root: Node,
     source: bytes,
     is_type: Callable[[Node], bool],
     spelled: bytes,
-    lines: list[tuple[int, bytes]],
+    lines: _FuncLines,
 ) -> frozenset[tuple[str, bool]]:
     # Only functions whose signature line mentions the type are candidates (cheap: this runs
     # again on every keystroke); the others are looked at only when there are candidates.
     word = re.compile(rb"\b" + re.escape(spelled) + rb"\b")
-    if not any(word.search(line) for _, line in lines):
+    mentions = [m.start() for m in word.finditer(lines.joined)]
+    if not mentions:
         return frozenset()
     declared: dict[tuple[str, bool], list[int]] = {}
+    for (start, _), key in zip(lines.lines, lines.keys, strict=True):
+        if key is not None:
+            declared.setdefault(key, []).append(start)
     candidates: list[tuple[str, bool]] = []
-    for start, line in lines:
-        match = _FUNC.match(line)
-        if match is None:
-            continue
-        key = (match.group(2).decode(), match.group(1) is not None)
-        declared.setdefault(key, []).append(start)
-        if word.search(line, match.end()):
-            candidates.append(key)
+    last = -1
+    for place in mentions:
+        index = bisect.bisect_right(lines.starts, place) - 1
+        key = lines.keys[index]
+        if index != last and key is not None and place >= lines.ends[index]:
+            candidates.append(key)  # once per line, in line order
+            last = index
     verdicts: dict[tuple[str, bool], bool] = {}
 
     def fresh(key: tuple[str, bool]) -> bool:
