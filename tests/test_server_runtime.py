@@ -292,3 +292,17 @@ async def test_a_static_finding_confirmed_from_another_file_says_so(client: Lang
     assert static.code == "unclosed-rows"
     assert static.message.endswith("(confirmed at runtime by a scan of POST /batch)")
     assert await runtime_diagnostics(client, uri, 0) == []
+
+
+@pytest.mark.parametrize("watched", [False, True])
+def test_whether_a_report_covers_a_file_is_kept_until_a_report_changes(tmp_path: Path, watched: bool) -> None:
+    reports = RuntimeReports(lambda: None)
+    file = tmp_path / "handler.go"
+    assert not reports.covers(file)
+    write_report(tmp_path, report())
+    report_path = (tmp_path / ".golsp-leaks" / "scan.json").resolve()
+    assert reports.reload([report_path]) if watched else reports._changed()
+    assert reports.covers(file)
+    report_path.unlink()
+    assert reports.reload([report_path]) if watched else reports._changed()
+    assert not reports.covers(file)

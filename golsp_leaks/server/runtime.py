@@ -68,6 +68,9 @@ class RuntimeReports:
         self._task: asyncio.Task[None] | None = None
         #: Whether the client watches the reports for us (else they are polled).
         self.watched = False
+        #: :meth:`covers` by file, asked at every answer with diagnostics: emptied whenever a
+        #: report is read again.
+        self._covered: dict[Path, bool] = {}
 
     # ------------------------------------------------------------------ reports
 
@@ -79,8 +82,13 @@ class RuntimeReports:
         return mtime, read_report(path)
 
     def covers(self, file: Path) -> bool:
-        """Whether a scan report lies above ``file``."""
-        return self._report_for(file.resolve()) is not None
+        """Whether a scan report lies above ``file`` (the paths looked at once, not at every answer)."""
+        found = self._covered.get(file)
+        if found is None:
+            if len(self._covered) >= 1024:
+                self._covered.clear()
+            found = self._covered[file] = self._report_for(file.resolve()) is not None
+        return found
 
     def _report_for(self, file: Path) -> tuple[Path, ScanReport] | None:
         """The nearest report above ``file`` (its workspace directory and the report)."""
@@ -102,6 +110,7 @@ class RuntimeReports:
                 now = 0.0
             if now != mtime:
                 self._reports[path] = self._load(path)
+                self._covered.clear()
                 changed = True
         return changed
 
@@ -113,6 +122,7 @@ class RuntimeReports:
             if path in self._reports:
                 before = self._reports[path]
                 self._reports[path] = self._load(path)
+                self._covered.clear()
                 changed = changed or self._reports[path] != before
         return changed
 
