@@ -17,7 +17,6 @@
 from __future__ import annotations
 
 import asyncio
-import functools
 import inspect
 import json
 import logging
@@ -118,6 +117,11 @@ class GolspProtocol(LanguageServerProtocol):
             log.exception("error sending data")
             self._server._report_server_error(error, JsonRpcInternalError)
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        #: The ids under which pygls keeps a handler's future (see :meth:`_execute_handler`).
+        self._kept_ids: list[Any] = []
+
     def _execute_handler(
         self,
         msg_id: Any,
@@ -128,15 +132,20 @@ class GolspProtocol(LanguageServerProtocol):
     ) -> None:
         """pygls keeps the future of a generator or ``async`` handler under ``msg_id`` until a
         response pops it: a notification's (a made-up id: every ``didChange``) was kept for ever.
-        Here every one is let go once done."""
+        Here those of the finished handlers are let go at the next message.  Not from a done
+        callback: ``shutdown`` cancels the futures while it iterates over them."""
         super()._execute_handler(msg_id, handler, callback, args, kwargs)
-        future = self._request_futures.get(msg_id)
-        if future is not None:
-            future.add_done_callback(functools.partial(self._forget_future, msg_id))
-
-    def _forget_future(self, msg_id: Any, future: Any) -> None:
-        if self._request_futures.get(msg_id) is future:
-            del self._request_futures[msg_id]
+        futures = self._request_futures
+        if msg_id in futures:
+            self._kept_ids.append(msg_id)
+        still: list[Any] = []
+        for kept in self._kept_ids:
+            future = futures.get(kept)
+            if future is not None and future.done():
+                del futures[kept]  # a request's: its response is sent whether it is here or not
+            elif future is not None:
+                still.append(kept)
+        self._kept_ids = still
 
     def _send_response(self, msg_id: Any, result: Any = None, error: Any = None) -> None:
         if error is None and isinstance(result, RawText):
