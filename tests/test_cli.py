@@ -712,11 +712,8 @@ def test_minimal_triggers() -> None:
     assert runner.minimal_triggers([]) == ()
 
 
-def test_a_file_without_any_trigger_is_not_parsed(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
-) -> None:
-    (tmp_path / "clean.go").write_text(CLEAN)
-    (tmp_path / "leak.go").write_text(LEAK)
+def spy_parses(monkeypatch: pytest.MonkeyPatch) -> list[bytes]:
+    """The texts the command line parses for checking them, from now on."""
     parsed: list[bytes] = []
     real = runner.parse_shared
 
@@ -725,10 +722,62 @@ def test_a_file_without_any_trigger_is_not_parsed(
         return real(source)
 
     monkeypatch.setattr(runner, "parse_shared", spy)
+    return parsed
+
+
+def test_a_file_without_any_trigger_is_not_parsed(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "clean.go").write_text(CLEAN)
+    (tmp_path / "leak.go").write_text(LEAK)
+    parsed = spy_parses(monkeypatch)
     code, _, err = cli(capsys, "check", tmp_path)
     assert code == 1
     assert "in 2 files" in err  # both checked...
     assert parsed == [LEAK.encode()]  # ...one parsed
+
+
+OPENS_A_FILE = """package p
+
+import "os"
+
+func read(name string) ([]byte, error) {
+	f, err := os.OpenFile(name, os.O_RDONLY, 0)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return nil, nil
+}
+"""
+
+
+def test_a_rule_that_needs_an_import_lets_a_file_without_it_go_unparsed(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``Open`` is db-open-per-request's trigger, but its openers are calls on a database
+    library's package name: a file that imports none is not parsed for it."""
+    from golsp_leaks.engine import Engine
+
+    db_open = get_rule("db-open-per-request")
+    assert db_open.file_triggers and b"database/sql" in db_open.file_triggers
+    only = Settings(rules={rule.id: rule.id == "db-open-per-request" for rule in all_rules()})
+    check = runner.FileFilter(Engine(), only)
+    assert not check.may_fire_in(OPENS_A_FILE.encode())
+    assert not db_open.may_fire_in(OPENS_A_FILE.encode())
+    with_sql = OPENS_A_FILE.replace('import "os"', 'import (\n\t"database/sql"\n\t"os"\n)')
+    assert check.may_fire_in(with_sql.encode())
+    assert db_open.may_fire_in(with_sql.encode())
+    assert not check.may_fire_in(b'package p\n\nimport "database/sql"\n')  # no trigger
+    # The other rules' triggers are looked for as before: unclosed-file's is there.
+    assert runner.FileFilter(Engine(), Settings()).may_fire_in(OPENS_A_FILE.encode())
+
+    (tmp_path / "a.go").write_text(OPENS_A_FILE)
+    parsed = spy_parses(monkeypatch)
+    code, _, err = cli(capsys, "check", "--select", "db-open-per-request", tmp_path)
+    assert code == 0
+    assert "in 1 file" in err
+    assert parsed == []
 
 
 HANDLER_LEAK = """package p

@@ -1,8 +1,9 @@
 """Analysing files for the command line: in this process, or in worker processes.
 
 A file is read once.  When it contains none of the enabled rules' trigger
-substrings it cannot have a finding, and it is counted as checked without
-being parsed.  Line and column numbers are computed only for files that have
+substrings (or, for a rule that needs an import, not the import path either:
+:class:`FileFilter`) it cannot have a finding, and it is counted as checked
+without being parsed.  Line and column numbers are computed only for files that have
 findings, in the process that read the file, so that only small results travel
 between processes.
 
@@ -178,6 +179,38 @@ def minimal_triggers(triggers: Sequence[bytes] | None) -> tuple[bytes, ...] | No
     return tuple(t for i, t in enumerate(unique) if not any(u in t for u in unique[:i]))
 
 
+class FileFilter:
+    """Does a file's text contain what some enabled rule needs to have a finding there?
+
+    A rule needs one of its triggers; a rule with :attr:`~golsp_leaks.rules.base.Rule.file_triggers`
+    (an import path) needs one of those too.  The triggers of the rules without are looked for
+    together, fewest first; the others rule by rule, and only in a file that has none of those.
+    """
+
+    __slots__ = ("gated", "triggers")
+
+    def __init__(self, engine: Engine, settings: Settings) -> None:
+        plain: list[bytes] = []
+        gated: list[tuple[tuple[bytes, ...], tuple[bytes, ...]]] = []
+        for rule in engine.rules:
+            if not settings.enabled(rule.id):
+                continue
+            if not rule.file_triggers:
+                plain.extend(rule.triggers)
+            elif rule.triggers:
+                gated.append((minimal_triggers(rule.triggers) or (), minimal_triggers(rule.file_triggers) or ()))
+        #: None when some enabled rule has no trigger: every file may have a finding.
+        self.triggers = None if engine.triggers(settings) is None else minimal_triggers(plain)
+        self.gated = tuple(gated)
+
+    def may_fire_in(self, source: bytes) -> bool:
+        if self.triggers is None or any(t in source for t in self.triggers):
+            return True
+        return any(
+            any(t in source for t in triggers) and any(t in source for t in files) for triggers, files in self.gated
+        )
+
+
 class _Analyzer:
     """An engine and what it needs to analyse the files of one task."""
 
@@ -185,7 +218,7 @@ class _Analyzer:
         self.engine = engine
         self.settings = settings
         self.unsafe = unsafe
-        self.triggers = minimal_triggers(engine.triggers(settings))
+        self.filter = FileFilter(engine, settings)
         self._go_versions: dict[str, tuple[int, int] | None] = {}
         self._safe_dirs: dict[str, bool] = {}
 
@@ -329,8 +362,7 @@ def check_file(
         source = read_target(target, outcome)
         if source is None:
             return
-    triggers = analyzer.triggers
-    if triggers is not None and not any(t in source for t in triggers):
+    if not analyzer.filter.may_fire_in(source):
         outcome.analysed.append(target.fs_path)
         return
     try:

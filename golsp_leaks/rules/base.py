@@ -67,6 +67,9 @@ class Rule(ABC):
     fixable: ClassVar[bool] = False
     #: The rule only runs on declarations whose text contains one of these.
     triggers: ClassVar[tuple[bytes, ...]] = ()
+    #: Besides a trigger, a file must contain one of these for the rule to have a finding there
+    #: (the import paths of the only libraries its calls can come from); none: no such condition.
+    file_triggers: ClassVar[tuple[bytes, ...]] = ()
     #: The package facts the rule reads (:mod:`golsp_leaks.goanalysis.summaries.facts`), as a
     #: go/analysis analyzer declares the facts it requires; reading another one is reported.
     #: ``facts.SCOPE_FACTS`` are what ``ctx.scope`` reads (per request, runs once).
@@ -86,8 +89,11 @@ class Rule(ABC):
 
     def may_fire_in(self, source: bytes) -> bool:
         """False when the rule can have no finding in a file with this text: none of its triggers is
-        there.  A rule whose :meth:`wants` looks further than its triggers answers True."""
-        return not self.triggers or any(t in source for t in self.triggers)
+        there, or none of its :attr:`file_triggers`.  A rule whose :meth:`wants` looks further than
+        its triggers answers True."""
+        return (not self.triggers or any(t in source for t in self.triggers)) and (
+            not self.file_triggers or any(t in source for t in self.file_triggers)
+        )
 
     def wants(self, decl_text: bytes, ctx: FileContext | None = None) -> bool:
         """Should the rule look at this declaration?  A rule whose acquisitions include functions of

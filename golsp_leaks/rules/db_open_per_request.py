@@ -11,6 +11,7 @@ from golsp_leaks.goanalysis.dataflow.ownership import Releases, Use
 from golsp_leaks.goanalysis.libraries.frameworks import function_key, top_level_function
 from golsp_leaks.goanalysis.libraries.sql import (
     GORM,
+    LIBRARIES,
     OPENERS,
     POP,
     Acquisition,
@@ -37,6 +38,8 @@ from golsp_leaks.model import Applicability, Finding, Fix, Severity
 from golsp_leaks.rules.base import DEFER_RELEASE, FileContext, FixKind, Rule
 
 _CALLS = method_call_query((name for _, name in OPENERS), on_identifier=True)
+#: The flavours of the libraries that have an opener.
+_FLAVOURS = frozenset(flavour for flavour, _ in OPENERS)
 
 _CLOSE = Releases(methods=frozenset({("Close",)}))
 #: gorm's DB has no Close: handing out its *sql.DB (``db.DB()``) is how it gets closed.
@@ -118,6 +121,9 @@ class DbOpenPerRequest(Rule):
         FixKind("Close the pool under `{name}` when the function returns", Applicability.SAFE),
     )
     triggers = (b"Open", b"Connect", b"pgxpool")
+    # An opener is a call on a database library's package name (open_call): without its import
+    # there is none.  "Open" alone is in a third of the standard library's net/ files.
+    file_triggers = tuple(path.encode() for path in sorted(LIBRARIES) if LIBRARIES[path][1] in _FLAVOURS)
 
     def check(self, decl: Node, ctx: FileContext) -> Iterable[Finding]:
         for acquisition in acquisitions(decl, ctx.imports, _CALLS, open_call, ctx.package.db_fields, source=ctx.source):
