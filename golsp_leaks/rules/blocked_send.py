@@ -161,9 +161,10 @@ class BlockedSend(Rule):
                     finding = self._check(channel, channels, ctx)
                     if finding is not None:
                         yield finding
-        if decl.type == "function_declaration" and b"return" in (decl.text or b""):
-            yield from self._returned(decl, ctx)
-        if b"select {" in (decl.text or b""):
+        source = decl.text or b""
+        if decl.type == "function_declaration" and b"return" in source and b"make(chan" in source:
+            yield from self._returned(decl, ctx)  # a channel made here (local_channels), returned
+        if b"select {" in source and b"<-" in source:
             yield from self._self_sends(decl, ctx)
 
     def _self_sends(self, decl: Node, ctx: FileContext) -> Iterator[Finding]:

@@ -130,7 +130,9 @@ class LockNotReleased(Rule):
     default_severity = Severity.WARNING
     requires = (*SCOPE_FACTS, LOCKS)
     fix_kinds = (FixKind("Insert `defer {call}` after the Lock", Applicability.SAFE),)
-    triggers = (b"Lock()",)
+    #: A finding starts at a ``m.Lock()`` or ``m.RLock()`` statement (``_LOCK_CALLS``): a file that only
+    #: declares ``Lock()`` or calls ``TryLock()`` has none.
+    triggers = (b".Lock()", b".RLock()")
 
     def check(self, decl: Node, ctx: FileContext) -> Iterable[Finding]:
         if b"sync" not in ctx.source and not (ctx.package.locks.mutex_fields or ctx.package.locks.lock_types):
@@ -138,17 +140,22 @@ class LockNotReleased(Rule):
         locks = list(_lock_statements(decl, ctx))
         if not locks:
             return
+        helpers_of: dict[int, set[int]] = {}  # by function: asked once, whatever its number of locks
         for lock in locks:
-            yield from self._check_lock(lock, locks, decl, ctx)
+            yield from self._check_lock(lock, locks, decl, ctx, helpers_of)
 
-    def _check_lock(self, lock: _Lock, locks: list[_Lock], decl: Node, ctx: FileContext) -> Iterable[Finding]:
+    def _check_lock(
+        self, lock: _Lock, locks: list[_Lock], decl: Node, ctx: FileContext, helpers_of: dict[int, set[int]]
+    ) -> Iterable[Finding]:
         func = enclosing_function(lock.stmt)
         if func is None:
             return
         name = text(lock.expr)
         mentions = list(occurrences(lock.expr, func, ctx.source))
         releases = [m for m in mentions if m.method not in _LOCKS and _releases(m, ctx)]
-        helpers = _helper_releases(func, ctx)
+        helpers = helpers_of.get(func.id)
+        if helpers is None:
+            helpers = helpers_of[func.id] = _helper_releases(func, ctx)
         again = [
             other
             for other in locks

@@ -188,12 +188,14 @@ class UnboundedGlobalGrowth(Rule):
                         continue
                 if kind != "append" and _bounded(captures["key"][0], ctx):
                     continue  # before the package's facts: a key from a fixed set never grows the map
+                if resolved is None:
+                    resolved = bindings(top_level(decl), ctx.source)
+                if not _may_live_long(resolved.of(captures["holder"][0])):
+                    continue  # a local or a parameter: before the package's facts
                 if field in ctx.package.shrunk_fields or not ctx.scope.is_per_request(stmt):
                     continue
                 if kind != "append" and not _from_request(captures["key"][0], stmt, ctx):
                     continue
-                if resolved is None:
-                    resolved = bindings(top_level(decl), ctx.source)
                 holder = _long_lived_holder(captures["holder"][0], decl, resolved, ctx)
                 if holder is None:
                     continue
@@ -278,6 +280,13 @@ class UnboundedGlobalGrowth(Rule):
             ),
             per_request=True,
         )
+
+
+def _may_live_long(declaration: Declaration | None) -> bool:
+    """Can :func:`_long_lived_holder` name a value so declared: a package-level variable or a receiver?"""
+    if declaration is None:
+        return False
+    return declaration.kind == VAR if declaration.package_level else declaration.kind == RECEIVER
 
 
 def _long_lived_holder(ident: Node, decl: Node, resolved: Bindings, ctx: FileContext) -> str | None:

@@ -137,6 +137,11 @@ class WaitGroupMisuse(Rule):
     )
     triggers = (b".Wait()", b".Done()")
 
+    def wants(self, decl_text: bytes, ctx: FileContext | None = None) -> bool:
+        # Every finding is about a goroutine literal (``go func``) or an ``Add``: a declaration that
+        # only waits (``<-ctx.Done()``, ``cond.Wait()``) has none.
+        return super().wants(decl_text, ctx) and (b"go func" in decl_text or b".Add(" in decl_text)
+
     def check(self, decl: Node, ctx: FileContext) -> Iterable[Finding]:
         if b"WaitGroup" not in ctx.source and not ctx.package.locks.waitgroup_fields:
             return  # no wait group declared in the file or the package's other files (ctx.Done())
