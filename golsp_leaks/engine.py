@@ -67,7 +67,7 @@ from golsp_leaks.goanalysis.syntax.imports import Imports
 from golsp_leaks.goanalysis.syntax.nodes import DECLARATION_TYPES
 from golsp_leaks.goanalysis.syntax.toplevel import Carried, Tops, carry
 from golsp_leaks.model import AnalysisStats, Diagnostic, Finding, Severity
-from golsp_leaks.rules import FileContext, PackageFacts, Rule, all_rules
+from golsp_leaks.rules import FileContext, PackageFacts, Rule, all_rules, unclosed_channel
 
 log = logging.getLogger(__name__)
 
@@ -706,7 +706,7 @@ _CONTEXTS_PER_RECORD = 8
 #: What the analysis layers keep of the last texts they saw (a closed document's, perhaps).
 _TEXT_CACHES: tuple[Callable[[], None], ...] = (
     graph.forget_texts, scopes.forget_texts, sync.forget_texts, tracking.forget_texts, returns.forget_texts,
-    locks.forget_texts, toplevel.forget_texts, frameworks.forget_texts,
+    locks.forget_texts, toplevel.forget_texts, frameworks.forget_texts, unclosed_channel.forget_texts,
 )
 
 

@@ -163,9 +163,9 @@ class UnclosedChannel(Rule):
     def check(self, decl: Node, ctx: FileContext) -> Iterable[Finding]:
         if decl.type not in ("function_declaration", "method_declaration"):
             return
-        # Whether the package closes a field at all comes first: it is known once per file, and
-        # most packages do not, while most declarations call some w.m().
-        starts = _worker_starts(decl) if _closes_a_field(ctx) else []
+        # A file that closes no field itself asks its siblings only once a declaration starts a
+        # worker: a declaration without one reads no package facts.
+        starts = _worker_starts(decl)
         if starts and may_have_lifecycles(ctx, starts) and (ctx.package.lifecycles or ctx.package.runners):
             yield from self._unstopped_workers(starts, ctx)
 
@@ -391,6 +391,12 @@ def _own_closes_a_field(source: bytes) -> bool:
 
 
 _own_workers: list[tuple[bytes, tuple[frozenset[str], frozenset[str]]]] = []
+
+
+def forget_texts() -> None:
+    """Let go of the last text searched (a closed document's, perhaps)."""
+    _own_closes.clear()
+    _own_workers.clear()
 
 
 def _own_worker_methods(source: bytes) -> tuple[frozenset[str], frozenset[str]]:
