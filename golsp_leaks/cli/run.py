@@ -184,31 +184,26 @@ class FileFilter:
 
     A rule needs one of its triggers; a rule with :attr:`~golsp_leaks.rules.base.Rule.file_triggers`
     (an import path) needs one of those too.  The triggers of the rules without are looked for
-    together, fewest first; the others rule by rule, and only in a file that has none of those.
+    together, fewest first; the others are asked (:meth:`Rule.may_fire_in`), and only about a file
+    that has none of those.
     """
 
     __slots__ = ("gated", "triggers")
 
     def __init__(self, engine: Engine, settings: Settings) -> None:
-        plain: list[bytes] = []
-        gated: list[tuple[tuple[bytes, ...], tuple[bytes, ...]]] = []
-        for rule in engine.rules:
-            if not settings.enabled(rule.id):
-                continue
-            if not rule.file_triggers:
-                plain.extend(rule.triggers)
-            elif rule.triggers:
-                gated.append((minimal_triggers(rule.triggers) or (), minimal_triggers(rule.file_triggers) or ()))
+        enabled = [rule for rule in engine.rules if settings.enabled(rule.id)]
         #: None when some enabled rule has no trigger: every file may have a finding.
-        self.triggers = None if engine.triggers(settings) is None else minimal_triggers(plain)
-        self.gated = tuple(gated)
+        self.triggers = (
+            None
+            if engine.triggers(settings) is None
+            else minimal_triggers([t for rule in enabled if not rule.file_triggers for t in rule.triggers])
+        )
+        self.gated = tuple(rule for rule in enabled if rule.file_triggers)
 
     def may_fire_in(self, source: bytes) -> bool:
         if self.triggers is None or any(t in source for t in self.triggers):
             return True
-        return any(
-            any(t in source for t in triggers) and any(t in source for t in files) for triggers, files in self.gated
-        )
+        return any(rule.may_fire_in(source) for rule in self.gated)
 
 
 class _Analyzer:
