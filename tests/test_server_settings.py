@@ -57,3 +57,17 @@ def test_a_new_configuration_file_is_read_after_a_settings_change(tmp_path: Path
     (tmp_path / ".golsp-leaks.toml").unlink()  # a file removed is noticed: looked up again
     assert server.settings_for(path).debounce_ms == 100
     assert looked.count(tmp_path) == 4
+
+
+def test_a_configuration_file_found_after_another_was_removed_is_read_when_it_changes(tmp_path: Path) -> None:
+    server = create_server()
+    (tmp_path / ".golsp-leaks.toml").write_text("debounce-ms = 150\n")
+    for name in ("a", "b"):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / ".golsp-leaks.toml").write_text("debounce-ms = 170\n")
+        assert server.settings_for(tmp_path / name / "main.go").debounce_ms == 170
+    (tmp_path / "a" / ".golsp-leaks.toml").unlink()
+    assert server.settings_for(tmp_path / "a" / "main.go").debounce_ms == 150  # the one above instead
+    (tmp_path / ".golsp-leaks.toml").write_text("debounce-ms = 190\n")
+    (tmp_path / "b" / ".golsp-leaks.toml").unlink()
+    assert server.settings_for(tmp_path / "b" / "main.go").debounce_ms == 190  # its new text, not the old

@@ -86,6 +86,16 @@ _Key = tuple[int, int, int]
 COLLECT_EVERY = 200
 
 
+def _mtime(config: Path | None) -> float | None:
+    """The modification time of a configuration file: 0.0 for none, None for one gone since."""
+    if config is None:
+        return 0.0
+    try:
+        return config.stat().st_mtime
+    except OSError:
+        return None
+
+
 @dataclass(frozen=True, eq=False)
 class _Part:
     """The diagnostics of one block at one row: as JSON objects, and as JSON text."""
@@ -282,14 +292,13 @@ class GolspLeaksServer(LanguageServer):
         state = self.settings_state
         start = path.parent if path is not None else self.root
         config = self.config_for(start)
-        try:
-            mtime = config.stat().st_mtime if config else 0.0
-        except OSError:  # removed since it was found: looked up again
+        mtime = _mtime(config)
+        if mtime is None:  # removed since it was found: looked up again, and the new one's time read
             if start is not None:
                 state.configs.pop(start, None)
             config = self.config_for(start)
-            mtime = 0.0
-        key = (f"{config}|{state.generation}", mtime)
+            mtime = _mtime(config)
+        key = (f"{config}|{state.generation}", mtime or 0.0)
         cached = state.cache.get(key)
         if cached is not None:
             return cached
